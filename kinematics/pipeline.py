@@ -1,0 +1,284 @@
+"""From a landmark sequence to pelvis, hip and trunk series a clinician can trust.
+
+Steps, in order: mask landmarks the model itself doubts (low visibility or
+outside the image), bridge short gaps, low-pass filter with zero lag, find the
+camera view, compute every angle, withhold the ones the view cannot measure,
+and summarise. Each withheld series carries the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+from scipy import ndimage
+
+from kinematics import angles
+from kinematics.errors import NoPersonError
+from kinematics.filtering import GapFiller, LowPass
+from kinematics.series import LandmarkSeries, Series
+from kinematics.summary import Metric, summarise
+from kinematics.view import PLANE_OF_VIEW, ViewClassifier, ViewEstimate
+
+__all__ = ["ANGLE_SERIES", "KinematicsPipeline", "KinematicsResult", "QualityIssue", "SeriesSpec"]
+
+Severity = Literal["info", "warning", "error"]
+
+
+@dataclass(frozen=True)
+class QualityIssue:
+    """Something about the recording that limits what can be measured."""
+
+    code: str
+    severity: Severity
+    message: str
+
+
+@dataclass(frozen=True)
+class SeriesSpec:
+    """An angle series: its name, the plane it lives in and how to compute it."""
+
+    name: str
+    plane: Literal["frontal", "sagittal"]
+    convention: str
+    landmarks: tuple[str, ...]
+    compute: Callable[[LandmarkSeries, np.ndarray | None], Series] = field(repr=False)
+    side: Literal["left", "right"] | None = None
+
+
+_TRUNK = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
+
+ANGLE_SERIES: tuple[SeriesSpec, ...] = (
+    SeriesSpec("pelvic_obliquity_deg", "frontal",
+               "> 0 when the subject's LEFT hip is higher than the right",
+               ("left_hip", "right_hip"), lambda lm, f: angles.pelvic_obliquity(lm)),
+    SeriesSpec("hip_abduction_left_deg", "frontal",
+               "0 thigh perpendicular to the hip line, > 0 knee away from the midline",
+               ("left_hip", "right_hip", "left_knee"), lambda lm, f: angles.hip_abduction(lm, side="left"), "left"),
+    SeriesSpec("hip_abduction_right_deg", "frontal",
+               "0 thigh perpendicular to the hip line, > 0 knee away from the midline",
+               ("left_hip", "right_hip", "right_knee"), lambda lm, f: angles.hip_abduction(lm, side="right"), "right"),
+    SeriesSpec("trunk_lean_lateral_deg", "frontal",
+               "0 upright, > 0 shoulders toward the subject's left (camera vertical)",
+               _TRUNK, lambda lm, f: angles.trunk_lean(lm, plane="frontal")),
+    SeriesSpec("hip_flexion_left_deg", "sagittal",
+               "0 thigh along the trunk line, > 0 knee forward of it (flexion)",
+               _TRUNK + ("left_knee",), lambda lm, f: angles.hip_flexion(lm, side="left", facing=f), "left"),
+    SeriesSpec("hip_flexion_right_deg", "sagittal",
+               "0 thigh along the trunk line, > 0 knee forward of it (flexion)",
+               _TRUNK + ("right_knee",), lambda lm, f: angles.hip_flexion(lm, side="right", facing=f), "right"),
+    SeriesSpec("trunk_lean_forward_deg", "sagittal",
+               "0 upright, > 0 shoulders forward (camera vertical)",
+               _TRUNK, lambda lm, f: angles.trunk_lean(lm, plane="sagittal", facing=f)),
+)
+
+
+@dataclass(frozen=True, eq=False)
+class KinematicsResult:
+    """What :meth:`KinematicsPipeline.run` found; every array has time on axis 0."""
+
+    t_s: np.ndarray
+    series: dict[str, Series]  # every angle series; NaN where not measured
+    unavailable: dict[str, str]  # series name -> why none of it could be measured
+    trajectories: dict[str, Series]  # hip_centre_left / _right / _mid
+    yaw: Series
+    view: ViewEstimate
+    issues: list[QualityIssue]
+    metrics: list[Metric]
+    frames_with_pose: int
+    filtered: bool
+    parameters: dict[str, object]
+
+
+def _smooth_sign(sign: np.ndarray, t_s: np.ndarray, window_s: float = 0.5) -> np.ndarray:
+    """Majority vote of a +-1 signal over a sliding window (ignores NaN)."""
+    if sign.shape[0] < 3:
+        filled = np.nan_to_num(sign)
+    else:
+        dt = float(np.median(np.diff(t_s)))
+        width = max(1, int(round(window_s / dt)) | 1)
+        filled = ndimage.uniform_filter1d(np.nan_to_num(sign), size=width, mode="nearest")
+    out = np.sign(filled)
+    if not np.any(out):
+        return np.full_like(sign, np.nan)
+    # where the vote ties, fall back to the recording's overall direction
+    return np.where(out == 0, np.sign(np.nansum(sign)) or np.nan, out)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KinematicsPipeline:
+    """Pelvis, hip and trunk kinematics from a landmark sequence.
+
+    Parameters
+    ----------
+    min_visibility
+        Landmarks the model rates below this visibility are treated as
+        unmeasured; MediaPipe's own drawing utilities use 0.5.
+    max_gap_s
+        Longest gap bridged by interpolation (see :class:`GapFiller`).
+    cutoff_hz
+        Low-pass cutoff of the zero-lag filter (see :class:`LowPass`).
+    min_coverage
+        Fraction of samples a series must have measured for its summary
+        metrics to be reported.
+    frontal_max_deg, sagittal_min_deg
+        View bands (see :class:`ViewClassifier`).
+    """
+
+    min_visibility: float = 0.5
+    max_gap_s: float = 0.25
+    cutoff_hz: float = 6.0
+    min_coverage: float = 0.5
+    frontal_max_deg: float = 30.0
+    sagittal_min_deg: float = 60.0
+
+    def run(self, lm: LandmarkSeries) -> KinematicsResult:
+        if not 0 <= self.min_visibility <= 1:
+            raise ValueError(f"min_visibility must be in [0, 1], got {self.min_visibility}")
+        n = len(lm)
+        has_pose = ~np.isnan(lm.xyz).all(axis=(1, 2)) & (lm.visibility.max(axis=1) > 0)
+        frames_with_pose = int(has_pose.sum())
+        if frames_with_pose == 0:
+            raise NoPersonError(
+                f"no person was found in any of the {n} frame(s); the whole body should be "
+                "in view, lit, and not much smaller than a third of the picture height"
+            )
+        issues: list[QualityIssue] = []
+        masked = self._mask(lm)
+        smoothed, bridged, filtered = self._smooth(masked)
+        if n > 1 and not filtered:
+            issues.append(QualityIssue(
+                "no_filtering", "info",
+                f"sampling too slow for a {self.cutoff_hz:g} Hz low-pass filter; angles are unfiltered",
+            ))
+        yaw = angles.body_yaw(smoothed)
+        view = ViewClassifier(frontal_max_deg=self.frontal_max_deg, sagittal_min_deg=self.sagittal_min_deg).classify(yaw)
+        facing = None
+        if lm.space == "image_norm":
+            facing = _smooth_sign(angles.facing_direction(smoothed), lm.t_s)
+
+        series: dict[str, Series] = {}
+        unavailable: dict[str, str] = {}
+        plane = PLANE_OF_VIEW[view.view]
+        for spec in ANGLE_SERIES:
+            s = spec.compute(smoothed, facing)
+            s = Series(s.t_s, s.values, s.unit, np.where(bridged, 0.5, 1.0) * s.confidence)
+            keep = view.per_sample == view.view
+            if spec.plane != plane:
+                keep = np.zeros(n, dtype=bool)
+                unavailable[spec.name] = self._view_reason(spec, view)
+            s = s.masked(keep & s.valid)
+            if spec.name not in unavailable and not s.valid.any():
+                unavailable[spec.name] = self._visibility_reason(spec, masked)
+            series[spec.name] = s
+
+        trajectories = {
+            f"hip_centre_{side}": angles.hip_centre(smoothed, side=side) for side in ("left", "right", "mid")
+        }
+        issues += self._issues(lm, masked, view, has_pose)
+        metrics = [
+            m
+            for spec in ANGLE_SERIES
+            for m in summarise(
+                spec.name,
+                None if spec.name in unavailable else series[spec.name],
+                side=spec.side,
+                reason=unavailable.get(spec.name),
+                min_coverage=self.min_coverage,
+            )
+        ]
+        return KinematicsResult(
+            t_s=lm.t_s, series=series, unavailable=unavailable, trajectories=trajectories, yaw=yaw,
+            view=view, issues=issues, metrics=metrics, frames_with_pose=frames_with_pose,
+            filtered=filtered, parameters=asdict(self),
+        )
+
+    # -- steps -----------------------------------------------------------------
+
+    def _mask(self, lm: LandmarkSeries) -> LandmarkSeries:
+        """NaN every landmark that is doubtful or outside the picture."""
+        bad = lm.visibility < self.min_visibility
+        if lm.space == "image_norm":
+            x, y = lm.xyz[..., 0], lm.xyz[..., 1]
+            bad |= (x < 0) | (x > 1) | (y < 0) | (y > 1)  # MediaPipe extrapolates out of frame
+        xyz = np.where(bad[..., None], np.nan, lm.xyz)
+        return lm.replace(xyz=xyz, visibility=np.where(bad, 0.0, lm.visibility))
+
+    def _smooth(self, lm: LandmarkSeries) -> tuple[LandmarkSeries, np.ndarray, bool]:
+        n, k = lm.visibility.shape
+        if n < 2:
+            return lm, np.zeros(n, dtype=bool), False
+        lowpass = LowPass(cutoff_hz=self.cutoff_hz)
+        filler = GapFiller(max_gap_s=self.max_gap_s)
+        xyz = np.empty_like(lm.xyz)
+        vis = np.array(lm.visibility)
+        bridged_any = np.zeros(n, dtype=bool)
+        for j in range(k):  # per landmark: each has its own gaps
+            filled, bridged = filler.fill(lm.t_s, lm.xyz[:, j, :])
+            xyz[:, j, :] = lowpass.apply(lm.t_s, filled)
+            vis[bridged, j] = np.interp(lm.t_s[bridged], lm.t_s[~bridged], lm.visibility[~bridged, j]) if (~bridged).any() else 0
+            bridged_any |= bridged
+        return lm.replace(xyz=xyz, visibility=vis), bridged_any, lowpass.sampling_ok(lm.t_s)
+
+    @staticmethod
+    def _view_reason(spec: SeriesSpec, view: ViewEstimate) -> str:
+        if view.view == "unknown":
+            return "camera view could not be determined (shoulders and hips not all visible)"
+        if view.view == "oblique":
+            return (
+                f"oblique view (body turned {view.off_frontal_deg:.0f} deg from facing the camera): "
+                f"{spec.plane}-plane angles are not reliable; film {'facing the camera' if spec.plane == 'frontal' else 'side-on'}"
+            )
+        return f"{spec.plane}-plane angle not measurable from a {view.view} view"
+
+    @staticmethod
+    def _visibility_reason(spec: SeriesSpec, masked: LandmarkSeries) -> str:
+        hidden = [name for name in spec.landmarks if not (masked.vis(name) > 0).any()]
+        if hidden:
+            return f"not visible in any frame: {', '.join(h.replace('_', ' ') for h in hidden)}"
+        return "the landmarks it needs were never visible in the same frame"
+
+    def _issues(
+        self, lm: LandmarkSeries, masked: LandmarkSeries, view: ViewEstimate, has_pose: np.ndarray
+    ) -> list[QualityIssue]:
+        issues: list[QualityIssue] = []
+        n = len(lm)
+        missing = n - int(has_pose.sum())
+        if missing:
+            issues.append(QualityIssue(
+                "frames_without_pose", "warning" if missing / n > 0.05 else "info",
+                f"no pose in {missing} of {n} frames ({missing / n:.0%})",
+            ))
+        hips = (masked.vis("left_hip") > 0) & (masked.vis("right_hip") > 0)
+        if hips.mean() < self.min_coverage:
+            issues.append(QualityIssue(
+                "hips_not_visible", "error",
+                f"hips visible in only {hips.mean():.0%} of frames: pelvis and hip angles cannot be "
+                "measured; film the whole body, head to feet",
+            ))
+        for side in ("left", "right"):
+            knee = masked.vis(f"{side}_knee") > 0
+            if hips.mean() >= self.min_coverage and knee.mean() < self.min_coverage:
+                issues.append(QualityIssue(
+                    f"{side}_knee_not_visible", "warning",
+                    f"{side} knee visible in only {knee.mean():.0%} of frames: {side} hip angles are limited",
+                ))
+        if view.view == "oblique":
+            issues.append(QualityIssue(
+                "oblique_view", "error",
+                f"body turned {view.off_frontal_deg:.0f} deg from the camera: film facing the camera "
+                f"(within {self.frontal_max_deg:g} deg) or side-on (beyond {self.sagittal_min_deg:g} deg)",
+            ))
+        elif view.view == "unknown":
+            issues.append(QualityIssue(
+                "view_unknown", "error", "camera view could not be determined: shoulders and hips must be visible",
+            ))
+        elif view.share.get(view.view, 0.0) < 0.8:
+            issues.append(QualityIssue(
+                "view_changes", "warning",
+                f"the view is {view.view} in only {view.share[view.view]:.0%} of measured frames; "
+                "frames from other views are left out",
+            ))
+        return issues
