@@ -1,0 +1,250 @@
+"""One analysis, start to finish: input file in, :class:`Assessment` out.
+
+Used by the CLI and by the job workers, so that both write the same document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from kinematics.errors import InputError
+from kinematics.pipeline import ANGLE_SERIES, KinematicsPipeline, KinematicsResult, QualityIssue
+from kinematics.series import LandmarkSeries
+from kinematics.view import PLANE_OF_VIEW
+from service.schemas import (
+    Assessment, Convention, EventOut, InputInfo, MetricOut, QualityIssueOut, SubjectOut, ViewOut,
+)
+from vision._sniff import sniff
+from vision.backends.base import PoseBackend
+from vision.extract import Extraction, extract_image, extract_video
+from vision.landmark_json import load_landmark_file
+
+__all__ = ["EXERCISES", "analyze_file", "analyze_landmarks", "build_assessment"]
+
+EXERCISES = (
+    "bridge", "gait", "single_leg_stance", "sit_to_stand", "squat", "standing_hip_abduction", "standing_hip_flexion",
+)
+
+BackendFactory = Callable[[bool], PoseBackend]  # video mode? -> backend
+Progress = Callable[[int, int | None], None]
+
+_VALIDATION = "synthetic poses: RMSE <= 1 deg (tests/kinematics); real data: docs/validation.md"
+
+
+def _conventions(space: str) -> dict[str, Convention]:
+    ref = "image plane (pixels, aspect-corrected)" if space == "image_norm" else "body frame from world landmarks"
+    out = {
+        spec.name: Convention(unit="deg", plane=spec.plane, convention=spec.convention, reference=ref, validation=_VALIDATION)
+        for spec in ANGLE_SERIES
+    }
+    unit = "px" if space == "image_norm" else "m"
+    axes = "x right, y down, pixels of the upright frame" if space == "image_norm" else "x right, y down, z away from camera; origin between the hips"
+    for side in ("left", "right", "mid"):
+        for axis in ("x", "y") if space == "image_norm" else ("x", "y", "z"):
+            out[f"hip_centre_{side}_{axis}_{unit}"] = Convention(
+                unit=unit, plane="image", convention=f"BlazePose hip landmark{'s midpoint' if side == 'mid' else ''}; {axes}",
+                reference="camera", validation="not validated against a reference",
+            )
+    out["body_yaw_deg"] = Convention(
+        unit="deg", plane=None, convention="0 facing the camera, +-180 back to it, +-90 side-on",
+        reference="hip and shoulder depth", validation="synthetic poses (tests/kinematics)",
+    )
+    return out
+
+
+def _floats(values: np.ndarray, ndigits: int) -> list[float | None]:
+    return [None if math.isnan(v) else round(float(v), ndigits) for v in values]
+
+
+def _issue(q: QualityIssue) -> QualityIssueOut:
+    return QualityIssueOut(code=q.code, severity=q.severity, message=q.message)
+
+
+def build_assessment(
+    result: KinematicsResult,
+    *,
+    input_info: InputInfo,
+    exercise: str | None,
+    model: dict[str, object] | None,
+    subject: SubjectOut | None,
+    extra_issues: list[QualityIssue] = (),  # type: ignore[assignment]
+    space: str,
+) -> Assessment:
+    """Turn a kinematics result into the published document."""
+    series: dict[str, list[float | None] | None] = {"t_s": [round(float(t), 6) for t in result.t_s]}
+    confidence: dict[str, list[float] | None] = {}
+    for name, s in result.series.items():
+        series[name] = None if name in result.unavailable else _floats(s.values, 2)
+        confidence[name] = None if name in result.unavailable else [round(float(c), 3) for c in s.confidence]
+    series["body_yaw_deg"] = _floats(result.yaw.values, 1)
+    confidence["body_yaw_deg"] = [round(float(c), 3) for c in result.yaw.confidence]
+    unit = "px" if space == "image_norm" else "m"
+    for key, traj in result.trajectories.items():
+        side = key.removeprefix("hip_centre_")
+        for i, axis in enumerate(("x", "y", "z")[: traj.values.shape[1]]):
+            series[f"hip_centre_{side}_{axis}_{unit}"] = _floats(traj.values[:, i], 1 if unit == "px" else 4)
+        confidence[f"hip_centre_{side}"] = [round(float(c), 3) for c in traj.confidence]
+    plane = PLANE_OF_VIEW[result.view.view]
+    view = ViewOut(
+        view=result.view.view,
+        yaw_deg=None if result.view.yaw_deg is None else round(result.view.yaw_deg, 1),
+        off_frontal_deg=None if result.view.off_frontal_deg is None else round(result.view.off_frontal_deg, 1),
+        confidence=round(result.view.confidence, 3),
+        share={k: round(v, 3) for k, v in result.view.share.items()},
+        measurable_planes=[plane] if plane else [],
+    )
+    return Assessment(
+        exercise=exercise,
+        input=input_info,
+        model=model,
+        subject=subject,
+        view=view,
+        quality=[_issue(q) for q in list(extra_issues) + result.issues],
+        series=series,
+        confidence=confidence,
+        unavailable=dict(result.unavailable),
+        metrics=[MetricOut(**m.__dict__) for m in result.metrics],
+        events=[] if exercise is None else [],  # protocol events arrive with the exercise protocols
+        conventions=_conventions(space),
+        processing={
+            "kinematics": result.parameters,
+            "landmark_space": "image" if space == "image_norm" else "world",
+            "filtered": result.filtered,
+            "software": _versions(),
+        },
+    )
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for dist in ("motionscript", "mediapipe", "numpy", "scipy", "av"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _check_exercise(exercise: str | None) -> None:
+    if exercise is not None and exercise not in EXERCISES:
+        raise InputError(f"unknown exercise {exercise!r}; accepted: {', '.join(EXERCISES)}")
+
+
+def _sha256(path: Path) -> tuple[str, int]:
+    h, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def _clock_issues(lm: LandmarkSeries) -> list[QualityIssue]:
+    if len(lm) < 3:
+        return []
+    dt = np.diff(lm.t_s)
+    med = float(np.median(dt))
+    gaps = int(np.sum(dt > 5 * med))
+    if not gaps:
+        return []
+    return [QualityIssue(
+        "clock_gaps", "warning",
+        f"{gaps} gap(s) in the timestamps longer than 5 sample intervals (longest {dt.max():.2f} s); "
+        "movement inside a gap is not measured",
+    )]
+
+
+def analyze_landmarks(
+    lm: LandmarkSeries,
+    *,
+    input_info: InputInfo,
+    exercise: str | None = None,
+    model: dict[str, object] | None = None,
+    subject: SubjectOut | None = None,
+    extra_issues: list[QualityIssue] | None = None,
+    pipeline: KinematicsPipeline = KinematicsPipeline(),
+) -> Assessment:
+    _check_exercise(exercise)
+    result = pipeline.run(lm)
+    issues = list(extra_issues or []) + _clock_issues(lm)
+    return build_assessment(
+        result, input_info=input_info, exercise=exercise, model=model, subject=subject,
+        extra_issues=issues, space=lm.space,
+    )
+
+
+def analyze_file(
+    path: str | Path,
+    *,
+    exercise: str | None = None,
+    backend_factory: BackendFactory | None = None,
+    space: Literal["image", "world"] = "image",
+    progress: Progress | None = None,
+    pipeline: KinematicsPipeline = KinematicsPipeline(),
+) -> Assessment:
+    """Analyse a video, an image or a landmark JSON file (recognised by content)."""
+    path = Path(path)
+    _check_exercise(exercise)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    kind = sniff(path)
+    digest, size = _sha256(path)
+    if kind == "landmarks_json":
+        doc = load_landmark_file(path)
+        lm = doc.landmarks
+        issues = []
+        if not doc.visibility_given:
+            issues.append(QualityIssue("no_visibility", "warning", "landmarks carry no visibility; every landmark was taken as visible"))
+        if doc.timestamps_from_fps:
+            issues.append(QualityIssue("timestamps_from_fps", "warning", "frames carry no t_s; timestamps were derived from fps"))
+        has_pose = int((lm.visibility.max(axis=1) > 0).sum())
+        info = InputInfo(
+            kind="landmarks", filename=path.name, sha256=digest, bytes=size,
+            width=lm.image_size_wh[0] if lm.image_size_wh else None,
+            height=lm.image_size_wh[1] if lm.image_size_wh else None,
+            fps_nominal=doc.fps, duration_s=round(float(lm.t_s[-1] - lm.t_s[0]), 6), frames_read=len(lm),
+            frames_with_pose=has_pose, landmark_space="image" if lm.space == "image_norm" else "world",
+        )
+        return analyze_landmarks(lm, input_info=info, exercise=exercise, extra_issues=issues, pipeline=pipeline)
+
+    factory = backend_factory or _default_backend
+    backend = factory(kind == "video")
+    try:
+        ex: Extraction = extract_video(path, backend, progress=progress) if kind == "video" else extract_image(path, backend)
+    finally:
+        backend.close()
+    lm = ex.image if space == "image" or ex.world is None else ex.world
+    issues = [QualityIssue("decode_note", "info", note) for note in ex.media.notes]
+    if ex.media.truncated:
+        issues.append(QualityIssue("truncated", "warning", f"the file ends early; the {ex.media.frames_read} frames before the damage were analysed"))
+    if ex.subject.max_people_in_frame > 1:
+        issues.append(QualityIssue(
+            "several_people", "info",
+            f"up to {ex.subject.max_people_in_frame} people in view; followed {ex.subject.rule} "
+            f"(first seen at {ex.subject.first_seen_s:.2f} s)",
+        ))
+    m = ex.media
+    info = InputInfo(
+        kind=m.kind, filename=path.name, sha256=digest, bytes=size, container=m.container, codec=m.codec,
+        width=m.width, height=m.height, rotation_deg=m.rotation_deg, fps_nominal=m.fps_nominal,
+        duration_s=None if m.duration_s is None else round(m.duration_s, 6), frames_read=m.frames_read,
+        frames_with_pose=int((ex.image.visibility.max(axis=1) > 0).sum()),
+        variable_frame_rate=m.variable_frame_rate, truncated=m.truncated, landmark_space=space,
+    )
+    subject = SubjectOut(**{**ex.subject.__dict__, "initial_bbox_norm": list(ex.subject.initial_bbox_norm) if ex.subject.initial_bbox_norm else None})
+    return analyze_landmarks(
+        lm, input_info=info, exercise=exercise, model=ex.model, subject=subject, extra_issues=issues, pipeline=pipeline,
+    )
+
+
+def _default_backend(video: bool) -> PoseBackend:
+    from vision.backends.mediapipe import Backend
+
+    return Backend.from_name("blazepose_full", video=video)

@@ -1,0 +1,136 @@
+"""``motionscript``: analyse a recording locally, or run the service.
+
+    motionscript analyze INPUT [--exercise NAME] [--out FILE]
+
+INPUT is a video, an image or a landmark JSON file, recognised by content.
+On failure the exit code is non-zero and one line says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from kinematics.errors import InputError, MotionscriptError
+
+__all__ = ["main"]
+
+EXIT_INPUT = 2  # the input was unusable (bad file, no person, ...)
+EXIT_INTERNAL = 1
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, stream=sys.stderr, width: int = 30) -> None:
+        self.stream, self.width, self.t0 = stream, width, time.monotonic()
+        self.enabled = stream.isatty()
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self._last < 0.1 and done != total):
+            return
+        self._last = now
+        fps = done / max(now - self.t0, 1e-9)
+        if total:
+            filled = int(self.width * min(done / total, 1.0))
+            bar = "#" * filled + "-" * (self.width - filled)
+            self.stream.write(f"\r[{bar}] {done}/{total} frames, {fps:.0f} fps ")
+        else:
+            self.stream.write(f"\r{done} frames, {fps:.0f} fps ")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from service.analysis import analyze_file  # imports numpy/scipy only when needed
+
+    bar = _ProgressBar() if not args.quiet else None
+    try:
+        assessment = analyze_file(args.input, exercise=args.exercise, space=args.space, progress=bar)
+    finally:
+        if bar:
+            bar.finish()
+    text = assessment.model_dump_json(indent=None if args.compact else 1)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(out.suffix + ".part")
+        tmp.write_text(text)
+        tmp.replace(out)  # never leave a half-written assessment behind
+        if not args.quiet:
+            _summary(assessment, out)
+    else:
+        sys.stdout.write(text + "\n")
+    return 0
+
+
+def _summary(a, out: Path) -> None:
+    err = sys.stderr
+    err.write(f"wrote {out}\n")
+    err.write(f"  input: {a.input.kind}, {a.input.frames_with_pose}/{a.input.frames_read} frames with a pose\n")
+    err.write(f"  view: {a.view.view} (measurable planes: {', '.join(a.view.measurable_planes) or 'none'})\n")
+    for m in a.metrics:
+        if m.measurable and m.name.endswith(("_range", "_mean")):
+            err.write(f"  {m.name}: {m.value} {m.unit}\n")
+    for q in a.quality:
+        err.write(f"  [{q.severity}] {q.message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from service.analysis import EXERCISES
+
+    p = argparse.ArgumentParser(prog="motionscript", description="Markerless pelvis and hip movement assessment.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("analyze", help="analyse a video, image or landmark JSON file")
+    a.add_argument("input", help="video (mp4/mov/mkv/webm/avi), image (jpeg/png/webp) or landmark JSON")
+    a.add_argument("--exercise", choices=EXERCISES, help="the exercise performed")
+    a.add_argument("--out", help="write the assessment JSON here (default: stdout)")
+    a.add_argument("--space", choices=("image", "world"), default="image",
+                   help="landmarks used for angles: image plane (default) or the model's 3D world estimate")
+    a.add_argument("--compact", action="store_true", help="no indentation in the JSON")
+    a.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    a.set_defaults(func=_analyze)
+    s = sub.add_parser("schema", help="print the assessment JSON Schema")
+    s.set_defaults(func=lambda args: _print_schema())
+    return p
+
+
+def _print_schema() -> int:
+    from service.schemas import Assessment
+
+    sys.stdout.write(json.dumps(Assessment.model_json_schema(), indent=1) + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (MotionscriptError, InputError) as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"motionscript: error: {exc}\n")
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write("motionscript: interrupted\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
+        if args.debug:
+            raise
+        sys.stderr.write(f"motionscript: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The assessment document: what ``motionscript analyze`` writes and the API returns.
+
+Every number carries its unit; every series that could not be measured is
+``null`` with a reason; the ``conventions`` block states each sign convention.
+``SCHEMA_VERSION`` changes whenever a field changes meaning or is removed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Assessment",
+    "Convention",
+    "InputInfo",
+    "MetricOut",
+    "QualityIssueOut",
+    "ViewOut",
+]
+
+SCHEMA_VERSION = "1.0"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputInfo(_Model):
+    """What was analysed."""
+
+    kind: Literal["video", "image", "landmarks"]
+    filename: str | None = None
+    sha256: str | None = Field(None, description="sha256 of the input file")
+    bytes: int | None = None
+    container: str | None = None
+    codec: str | None = None
+    width: int | None = Field(None, description="upright width in pixels")
+    height: int | None = Field(None, description="upright height in pixels")
+    rotation_deg: int | None = Field(None, description="rotation applied from the container's display matrix")
+    fps_nominal: float | None = Field(None, description="frame rate the container declares; timestamps come from the container, not from this")
+    duration_s: float | None = None
+    frames_read: int
+    frames_with_pose: int
+    variable_frame_rate: bool | None = None
+    truncated: bool = Field(False, description="the file ended early; frames up to the damage were analysed")
+    landmark_space: Literal["image", "world"]
+
+
+class ViewOut(_Model):
+    view: Literal["frontal", "sagittal", "oblique", "unknown"]
+    yaw_deg: float | None = Field(None, description="median body rotation about the vertical; 0 facing the camera, +-180 back to it")
+    off_frontal_deg: float | None = Field(None, description="0 = frontal .. 90 = side-on")
+    confidence: float
+    share: dict[str, float] = Field(default_factory=dict, description="fraction of measured frames in each view")
+    measurable_planes: list[Literal["frontal", "sagittal"]]
+
+
+class QualityIssueOut(_Model):
+    code: str
+    severity: Literal["info", "warning", "error"]
+    message: str
+
+
+class MetricOut(_Model):
+    name: str
+    value: float | None
+    unit: str
+    series: str | None = None
+    side: Literal["left", "right"] | None = None
+    measurable: bool
+    reason: str | None = None
+    confidence: float = Field(description="mean sample confidence x coverage, 0..1")
+    coverage: float = Field(description="fraction of samples measured")
+    n_samples: int
+
+
+class Convention(_Model):
+    unit: str
+    plane: Literal["frontal", "sagittal", "image"] | None
+    convention: str
+    reference: str
+    validation: str
+
+
+class SubjectOut(_Model):
+    rule: str
+    first_seen_s: float | None
+    initial_bbox_norm: list[float] | None
+    max_people_in_frame: int
+    frames_with_other_people: int
+    frames_subject_not_found: int
+    rejected_jumps: int
+
+
+class EventOut(_Model):
+    type: str
+    start_s: float
+    end_s: float | None = None
+    peak_s: float | None = None
+    side: Literal["left", "right"] | None = None
+    confidence: float = 1.0
+
+
+class Assessment(_Model):
+    """A movement assessment. Supports a clinician's judgement; never a diagnosis."""
+
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    exercise: str | None
+    input: InputInfo
+    model: dict[str, object] | None = Field(description="pose model provenance; null for client-side landmarks")
+    subject: SubjectOut | None
+    view: ViewOut
+    quality: list[QualityIssueOut]
+    series: dict[str, list[float | None] | None] = Field(
+        description="t_s (seconds from the first frame) and one array per series, sampled at t_s; null where not measurable"
+    )
+    confidence: dict[str, list[float] | None] = Field(description="per-sample confidence 0..1 of each series")
+    unavailable: dict[str, str] = Field(description="series that could not be measured at all, with the reason")
+    metrics: list[MetricOut]
+    events: list[EventOut]
+    conventions: dict[str, Convention]
+    processing: dict[str, object]
