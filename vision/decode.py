@@ -1,0 +1,541 @@
+"""Decode phone and clinic videos, and single images, into upright RGB frames.
+
+Videos are decoded with PyAV (FFmpeg) as a stream, one frame at a time. Each
+frame's time comes from the container (``pts``), never from ``index / fps``.
+Frames come out upright: the display matrix that phones write is applied the
+way FFmpeg's own autorotate applies it.
+
+Examples
+--------
+>>> from vision.decode import VideoReader
+>>> with VideoReader("tests/fixtures/video/pose2sim_cam01.mp4") as video:
+...     first = next(iter(video))
+>>> first.rgb.shape, first.t_s
+((1920, 1080, 3), 0.0)
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import cv2
+import numpy as np
+
+from kinematics.errors import CorruptMediaError, UnsupportedMediaError
+from vision._sniff import ACCEPTED, MediaKind, isobmff_damage, sniff
+
+__all__ = [
+    "DecodeStats",
+    "Frame",
+    "MediaKind",
+    "VideoInfo",
+    "VideoReader",
+    "probe",
+    "read_image",
+    "sniff",
+]
+
+PathLike = str | os.PathLike[str]
+
+#: An interval counts as irregular beyond this fraction of the median interval.
+VFR_TOLERANCE = 0.01
+#: Repeated or backward timestamps are moved this far past the previous frame.
+NUDGE_S = 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One upright picture.
+
+    Attributes
+    ----------
+    index
+        Position in presentation order, from 0.
+    t_s
+        Seconds since the first frame, from the container's timestamps.
+    rgb
+        ``(height, width, 3)`` uint8, RGB, C-contiguous, read-only.
+    """
+
+    index: int
+    t_s: float
+    rgb: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.rgb.ndim != 3 or self.rgb.shape[2] != 3 or self.rgb.dtype != np.uint8:
+            raise ValueError(f"rgb must be (h, w, 3) uint8, got {self.rgb.shape} {self.rgb.dtype}")
+        self.rgb.flags.writeable = False
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video, plus the orientation of its first frame.
+
+    Attributes
+    ----------
+    path
+        The file.
+    container
+        FFmpeg demuxer name, e.g. ``"mov,mp4,m4a,3gp,3g2,mj2"`` or ``"matroska,webm"``.
+    codec
+        FFmpeg decoder name, e.g. ``"h264"``, ``"hevc"``, ``"vp9"``, ``"libdav1d"``.
+    width, height
+        Size in pixels of the frames as yielded, i.e. upright (after rotation).
+    rotation_deg
+        Clockwise rotation, in {0, 90, 180, 270}, applied to the coded picture
+        to make it upright (an iPhone portrait clip reports 90). See Notes of
+        `VideoReader`.
+    mirrored
+        True when the display matrix also mirrors the picture (applied after
+        the rotation, left-right).
+    nominal_fps
+        The container's average frame rate, or None. Informative only: frame
+        times come from the timestamps.
+    duration_s
+        Video stream duration, else the container's; None if unknown.
+    frame_count_reported
+        Frame count from the container's index (MP4/MOV/AVI), None if absent.
+    bit_rate_bps
+        Container bit rate in bit/s, None if unknown.
+    """
+
+    path: Path
+    container: str
+    codec: str
+    width: int
+    height: int
+    rotation_deg: int
+    mirrored: bool
+    nominal_fps: float | None
+    duration_s: float | None
+    frame_count_reported: int | None
+    bit_rate_bps: int | None
+
+
+@dataclass(frozen=True)
+class DecodeStats:
+    """What happened while decoding; final once iteration has ended.
+
+    Attributes
+    ----------
+    frames_read
+        Frames yielded so far.
+    truncated
+        The data ended early (cut file or undecodable trailing packets) but
+        the loss was small enough to keep the frames; see `VideoReader`.
+    decode_errors
+        Frames the decoder flagged as corrupt (kept, error-concealed), plus 1
+        for an error that ended a truncated stream.
+    timestamps_from_dts
+        Frames timed by their decode timestamp because ``pts`` was missing or
+        unreliable.
+    timestamps_estimated
+        Frames with neither usable ``pts`` nor ``dts``, timed as the previous
+        frame plus the last interval.
+    timestamps_nudged
+        Frames whose time was not after the previous frame's and was moved to
+        ``previous + 1 µs``.
+    variable_frame_rate
+        An inter-frame interval differs from the median interval by more than
+        1 % of it plus one time-base tick (so Matroska's millisecond rounding
+        alone does not count).
+    notes
+        One-line, user-facing remarks about the points above.
+    """
+
+    frames_read: int
+    truncated: bool
+    decode_errors: int
+    timestamps_from_dts: int
+    timestamps_estimated: int
+    timestamps_nudged: int
+    variable_frame_rate: bool
+    notes: tuple[str, ...]
+
+
+def probe(path: PathLike) -> VideoInfo:
+    """Describe a video; decodes its first frame only (for the orientation).
+
+    Raises
+    ------
+    UnsupportedMediaError
+        Not a video (see `sniff`), or a container without a video stream.
+    CorruptMediaError
+        The container cannot be opened or has no decodable frame.
+    """
+    with VideoReader(path) as video:
+        return video.info
+
+
+class VideoReader:
+    """Stream upright RGB frames with container timestamps out of a video file.
+
+    Parameters
+    ----------
+    path
+        MP4/MOV, MKV/WebM or AVI, any codec the bundled FFmpeg decodes.
+    max_tail_loss
+        Largest fraction of the frames that may be missing at the end of the
+        stream for it to be accepted as ``truncated`` instead of corrupt.
+
+    Raises
+    ------
+    UnsupportedMediaError, CorruptMediaError
+        At construction, as for `probe`; during iteration, see Notes.
+
+    Notes
+    -----
+    *Orientation.* The display matrix (``AV_FRAME_DATA_DISPLAYMATRIX``) maps a
+    coded pixel ``(x, y)`` to ``(a x + c y, b x + d y)`` (FFmpeg
+    ``libavutil/display.h``); it is applied exactly, flips included. PyAV's
+    ``frame.rotation`` (``av_display_rotation_get``) is counter-clockwise, so a
+    pure rotation is undone by turning the picture *clockwise* by
+    ``-frame.rotation``; that clockwise angle is ``info.rotation_deg``. Tests
+    compare every rotation/flip pixel for pixel with the filters FFmpeg's own
+    autorotate inserts (``transpose``/``hflip``/``vflip``, as in ``ffplay.c``).
+
+    *Time.* ``t_s = (ts - ts_first) * time_base`` where ``ts`` is chosen like
+    FFmpeg's ``best_effort_timestamp`` (``guess_correct_pts`` in
+    ``libavcodec/decode.c``): ``pts`` unless it has gone backwards more often
+    than ``dts`` has, then ``dts``; AVI, whose "pts" are decode-order
+    counters (wrong with B-frames), starts on ``dts``. Frames with neither
+    are timed as previous + last interval. No frame is dropped; a time not
+    after the previous one becomes ``previous + 1 µs``. All counted in `stats`.
+
+    *Damage.* Decoding stops at the first demuxer or decoder error, or when
+    the data runs out early (a cut MP4 ends silently, so the frame count from
+    the index is compared). The stream has *ended early* if an error occurred,
+    or the index promised more frames than were decoded and the last frame
+    ends more than 1.5 intervals before the stream's duration. The loss is the
+    missing fraction of the indexed frame count, else of the duration. If it is
+    at most `max_tail_loss` (default 5 %) the frames are kept and `truncated`
+    is set; otherwise, or when the loss cannot be measured, iteration raises
+    `CorruptMediaError` stating how many frames decoded. Frames already yielded
+    before that error are then not to be used.
+
+    Examples
+    --------
+    >>> with VideoReader("tests/fixtures/video/pose2sim_cam01.mp4") as video:
+    ...     t_s = [frame.t_s for frame in video]
+    >>> video.frames_read, video.info.nominal_fps, round(t_s[-1], 4)
+    (100, 60.0, 1.65)
+    """
+
+    def __init__(self, path: PathLike, *, max_tail_loss: float = 0.05) -> None:
+        if not 0.0 <= max_tail_loss < 1.0:
+            raise ValueError(f"max_tail_loss must be in [0, 1), got {max_tail_loss}")
+        self._path = Path(path)
+        self._max_tail_loss = max_tail_loss
+        self._failure: str | None = None  # set by _decoded_frames when FFmpeg raises
+        kind = sniff(self._path)
+        if kind != "video":
+            raise UnsupportedMediaError(f"{self._path.name}: expected a video, found {kind}; {ACCEPTED}")
+        try:
+            self._container = av.open(str(self._path), metadata_errors="ignore")
+        except av.FFmpegError as exc:
+            why = isobmff_damage(self._path) or exc.strerror or type(exc).__name__
+            raise CorruptMediaError(f"{self._path.name}: cannot open video: {why}") from None
+        try:
+            self._stream = self._video_stream()
+            self._stream.thread_type = "AUTO"
+            self._packets = self._decoded_frames()
+            self._first = next(self._packets, None)
+            if self._first is None:
+                why = f" ({self._failure})" if self._failure else ""
+                raise CorruptMediaError(f"{self._path.name}: video contains no decodable frames{why}")
+        except BaseException:
+            self._container.close()
+            raise
+        self._orient = _orientation(self._first)
+        self.info = self._describe(self._first.width, self._first.height)
+        # AVI has no presentation times: its "pts" are decode-order counters
+        self._prefer_dts = self.info.container == "avi"
+        self._clock = _Clock(self._stream.time_base or Fraction(1, av.time_base), prefer_dts=self._prefer_dts)
+        self._last_duration_s = 1.0 / self.info.nominal_fps if self.info.nominal_fps else 0.0
+        self._t_s: list[float] = []
+        self._corrupt_frames = 0
+        self._truncated = False
+        self._notes: list[str] = []
+        self._started = False
+
+    def _video_stream(self) -> av.VideoStream:
+        streams = self._container.streams
+        if streams.video:
+            return streams.video[0]
+        if streams.audio:
+            raise UnsupportedMediaError(f"{self._path.name}: has audio but no video stream; {ACCEPTED}")
+        raise CorruptMediaError(f"{self._path.name}: video contains no decodable frames (no video stream)")
+
+    def _decoded_frames(self) -> Iterator[av.VideoFrame]:
+        """Frames in presentation order; stops at the first error and records it."""
+        try:
+            for packet in self._container.demux(self._stream):
+                yield from packet.decode()
+        except av.FFmpegError as exc:
+            self._failure = exc.strerror or type(exc).__name__
+
+    def _describe(self, coded_width: int, coded_height: int) -> VideoInfo:
+        stream, container = self._stream, self._container
+        rotation_deg, mirrored = self._orient
+        quarter_turn = rotation_deg in (90, 270)
+        rate = stream.average_rate or stream.guessed_rate
+        duration_s = _stream_duration_s(stream)
+        if duration_s is None and container.duration:
+            duration_s = container.duration / av.time_base
+        return VideoInfo(
+            path=self._path,
+            container=container.format.name,
+            codec=stream.codec_context.name,
+            width=coded_height if quarter_turn else coded_width,
+            height=coded_width if quarter_turn else coded_height,
+            rotation_deg=rotation_deg,
+            mirrored=mirrored,
+            nominal_fps=float(rate) if rate else None,
+            duration_s=duration_s,
+            frame_count_reported=stream.frames or None,
+            bit_rate_bps=container.bit_rate or None,
+        )
+
+    # -- iteration ---------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._started:
+            raise RuntimeError("a VideoReader can be iterated once; open a new one to read again")
+        self._started = True
+        return self._frames()
+
+    def _frames(self) -> Iterator[Frame]:
+        first, self._first = self._first, None
+        for av_frame in itertools.chain((first,), self._packets):
+            self._corrupt_frames += bool(av_frame.is_corrupt)
+            t_s = self._clock.stamp(av_frame.pts, av_frame.dts)
+            if av_frame.duration:
+                self._last_duration_s = float(av_frame.duration * self._clock.time_base)
+            rgb = _apply_orientation(av_frame.to_ndarray(format="rgb24"), *self._orient)
+            self._t_s.append(t_s)
+            yield Frame(len(self._t_s) - 1, t_s, np.ascontiguousarray(rgb))
+        self._check_ending()
+
+    def _check_ending(self) -> None:
+        read, expected = len(self._t_s), self.info.frame_count_reported
+        stream_duration_s = _stream_duration_s(self._stream)
+        covered_s = self._t_s[-1] + self._last_duration_s
+        margin_s = 1.5 * (float(np.median(np.diff(self._t_s))) if read > 1 else self._last_duration_s)
+        short_in_time = stream_duration_s is not None and covered_s < stream_duration_s - margin_s
+        short_in_count = expected is not None and read < expected
+        if expected is None or stream_duration_s is None:
+            ended_early = short_in_time or short_in_count
+        else:  # both known: an index that miscounts (edit lists) must not look like a cut
+            ended_early = short_in_time and short_in_count
+        if self._failure is None and not ended_early:
+            if short_in_count:
+                self._notes.append(f"the container's index lists {expected} frames, {read} decoded")
+            return
+        if expected is not None:
+            loss = max(expected - read, 0) / expected
+            of = f"{read} of {expected} frames"
+        elif (duration_s := stream_duration_s or self.info.duration_s) is not None:
+            loss = max(duration_s - covered_s, 0.0) / duration_s
+            of = f"{read} frames ({covered_s:.2f} s of {duration_s:.2f} s)"
+        else:
+            loss, of = 1.0, f"{read} frames (total unknown)"
+        what = f"decoding failed ({self._failure})" if self._failure else "the video data ends early"
+        if loss > self._max_tail_loss:
+            damaged = "the file looks damaged or cut short"
+            raise CorruptMediaError(f"{self._path.name}: {what} after {of}; {damaged}")
+        self._truncated = True
+        kept = "the missing end was left out" if loss > 0 else "no indexed frame was lost"
+        self._notes.append(f"{what} after {of}; {kept}")
+
+    # -- results -------------------------------------------------------------------------------
+
+    @property
+    def frames_read(self) -> int:
+        """Frames yielded so far."""
+        return len(self._t_s)
+
+    @property
+    def truncated(self) -> bool:
+        """The stream ended early with a tolerable loss; see Notes."""
+        return self._truncated
+
+    @property
+    def decode_errors(self) -> int:
+        """Corrupt-flagged frames plus a tolerated terminal error."""
+        return self._corrupt_frames + (self._truncated and self._failure is not None)
+
+    @property
+    def variable_frame_rate(self) -> bool:
+        """Whether the intervals seen so far vary (see `DecodeStats`)."""
+        return _is_variable(np.asarray(self._t_s), float(self._stream.time_base or 0))
+
+    @property
+    def stats(self) -> DecodeStats:
+        """A snapshot of the decoding statistics."""
+        clock = self._clock
+        notes = list(self._notes)
+        from_dts = 0 if self._prefer_dts else clock.from_dts  # normal for AVI: no note
+        for count, what in ((from_dts, "timed by decode timestamp (pts missing or unreliable)"),
+                            (clock.estimated, "without timestamps, timed from the previous interval"),
+                            (clock.nudged, "with repeated or backward timestamps, moved 1 µs later")):
+            if count:
+                notes.append(f"{count} frame(s) {what}")
+        return DecodeStats(
+            frames_read=self.frames_read,
+            truncated=self.truncated,
+            decode_errors=self.decode_errors,
+            timestamps_from_dts=clock.from_dts,
+            timestamps_estimated=clock.estimated,
+            timestamps_nudged=clock.nudged,
+            variable_frame_rate=self.variable_frame_rate,
+            notes=tuple(notes),
+        )
+
+    def close(self) -> None:
+        """Release the file; safe to call twice."""
+        self._container.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def read_image(path: PathLike) -> Frame:
+    """Read a JPEG, PNG, WebP or BMP as an upright RGB frame at ``t_s = 0``.
+
+    The EXIF orientation tag is applied (OpenCV's ``imdecode`` does this unless
+    ``IMREAD_IGNORE_ORIENTATION`` is given). Alpha is dropped, 16-bit is scaled
+    to 8-bit and grey is expanded to three channels.
+
+    Raises
+    ------
+    UnsupportedMediaError
+        Not an image (see `sniff`).
+    CorruptMediaError
+        The image cannot be decoded.
+    """
+    path = Path(path)
+    kind = sniff(path)
+    if kind != "image":
+        raise UnsupportedMediaError(f"{path.name}: expected an image, found {kind}; {ACCEPTED}")
+    data = np.fromfile(path, dtype=np.uint8)
+    rgb = _imdecode_rgb(data)
+    if rgb is None or rgb.size == 0:
+        raise CorruptMediaError(f"{path.name}: cannot decode image ({data.size} bytes; damaged or cut short)")
+    return Frame(0, 0.0, np.ascontiguousarray(rgb))
+
+
+# -- private helpers ---------------------------------------------------------------------------
+
+
+class _Clock:
+    """Per-frame time in seconds, strictly increasing; see `VideoReader` Notes."""
+
+    def __init__(self, time_base: Fraction, *, prefer_dts: bool = False) -> None:
+        self.time_base = Fraction(time_base)
+        self.from_dts = self.estimated = self.nudged = 0
+        self._faulty_pts, self._faulty_dts = int(prefer_dts), 0
+        self._last_pts: int | None = None
+        self._last_dts: int | None = None
+        self._origin: tuple[int, float] | None = None  # (ticks, t_s) of the first timed frame
+        self._last_t_s: float | None = None
+        self._last_interval_s = 0.0
+
+    def stamp(self, pts: int | None, dts: int | None) -> float:
+        # guess_correct_pts: count how often each source fails to increase
+        if dts is not None:
+            self._faulty_dts += self._last_dts is not None and dts <= self._last_dts
+            self._last_dts = dts
+        elif pts is not None:
+            self._last_dts = pts
+        if pts is not None:
+            self._faulty_pts += self._last_pts is not None and pts <= self._last_pts
+            self._last_pts = pts
+        elif dts is not None:
+            self._last_pts = dts
+        ticks = None
+        if pts is not None and self._faulty_pts <= self._faulty_dts:
+            ticks = pts
+        elif dts is not None:
+            ticks, self.from_dts = dts, self.from_dts + 1
+        last = self._last_t_s
+        if ticks is None:
+            # FFmpeg would take pts here even after rejecting it; it is not trusted
+            self.estimated += 1
+            t_s = 0.0 if last is None else last + self._last_interval_s
+        else:
+            if self._origin is None:
+                self._origin = (ticks, 0.0 if last is None else last + self._last_interval_s)
+            t_s = self._origin[1] + float((ticks - self._origin[0]) * self.time_base)
+        if last is not None and t_s <= last:
+            self.nudged += 1
+            t_s = last + NUDGE_S
+        elif last is not None:
+            self._last_interval_s = t_s - last
+        self._last_t_s = t_s
+        return t_s
+
+
+def _orientation(frame: av.VideoFrame) -> tuple[int, bool]:
+    """``(clockwise rotation in degrees, mirrored)`` that make ``frame`` upright."""
+    side = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX) if frame.side_data else None
+    if side is None:
+        return 0, False
+    m = np.frombuffer(bytes(side), dtype=np.int32)[[0, 1, 3, 4]] / 65536.0
+    a, b, c, d = np.rint(m).astype(int)
+    if abs(a) + abs(c) != 1 or abs(b) + abs(d) != 1 or abs(a) + abs(b) != 1:
+        # not a quarter turn (phones never write one): use the nearest quarter turn
+        return int(round(-frame.rotation / 90.0)) % 4 * 90, False
+    # (x, y) -> (a x + c y, b x + d y): a transpose when a == 0, then the signs flip axes
+    pattern_yx = np.arange(6).reshape(2, 3)
+    mapped = pattern_yx.T if a == 0 else pattern_yx
+    mapped = mapped[:: (b or d), :: (a or c)]
+    for mirrored in (False, True):
+        for rotation_deg in (0, 90, 180, 270):
+            if np.array_equal(_apply_orientation(pattern_yx, rotation_deg, mirrored), mapped):
+                return rotation_deg, mirrored
+    raise AssertionError("unreachable: the eight orientations cover every signed permutation")
+
+
+def _apply_orientation(hw_c: np.ndarray, rotation_deg: int, mirrored: bool) -> np.ndarray:
+    """Rotate ``(h, w, ...)`` clockwise by ``rotation_deg``, then mirror left-right."""
+    out = np.rot90(hw_c, k=-(rotation_deg // 90)) if rotation_deg else hw_c
+    return out[:, ::-1] if mirrored else out
+
+
+def _is_variable(t_s: np.ndarray, tick_s: float) -> bool:
+    if t_s.size < 3:
+        return False
+    interval_s = np.diff(t_s)
+    median_s = float(np.median(interval_s))
+    return bool(np.any(np.abs(interval_s - median_s) > VFR_TOLERANCE * median_s + tick_s))
+
+
+def _stream_duration_s(stream: av.VideoStream) -> float | None:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    # Matroska keeps a per-track duration only as a tag written by FFmpeg's muxer
+    tag = stream.metadata.get("DURATION", "")
+    match = re.fullmatch(r"(\d+):(\d\d):(\d\d(?:\.\d+)?)", tag)
+    if match:
+        hours, minutes, seconds = match.groups()
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    return None
+
+
+def _imdecode_rgb(data: np.ndarray) -> np.ndarray | None:
+    if hasattr(cv2, "IMREAD_COLOR_RGB"):  # OpenCV >= 4.11 converts while decoding
+        return cv2.imdecode(data, cv2.IMREAD_COLOR_RGB)
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
