@@ -265,7 +265,10 @@ def body_yaw(lm: LandmarkSeries) -> Series:
     From the depth difference of the hips and of the shoulders (``atan2(dz,
     dx)`` of the right-to-left vectors). Image landmarks carry MediaPipe's
     relative depth on the scale of x, so the same formula applies after
-    pixel scaling. Without depth (all z equal) the apparent shoulder width
+    pixel scaling. This is a *view* estimate, good for telling frontal from
+    side-on, not a measure of pelvic rotation: on the KERAAL recordings
+    BlazePose's depth followed the chest rather than the pelvis and
+    overstated rotation several times (docs/validation.md). Without depth (all z equal) the apparent shoulder width
     against the trunk length gives only ``|yaw|`` folded to [0, 90], and
     confidence is halved.
     """

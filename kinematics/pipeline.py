@@ -162,14 +162,23 @@ class KinematicsPipeline:
         series: dict[str, Series] = {}
         unavailable: dict[str, str] = {}
         plane = PLANE_OF_VIEW[view.view]
+        # Per frame, drop only samples seen from the *other* view. A frame that
+        # reads as oblique inside a frontal or sagittal recording is kept at half
+        # confidence: BlazePose's depth exaggerates trunk rotation (3-14x on the
+        # KERAAL recordings, docs/validation.md), so per-frame yaw near the band
+        # edges is mostly depth noise, while the recording's median view is robust.
+        per = view.per_sample
+        soft = per == "oblique"
+        keep = (per == view.view) | soft
         for spec in ANGLE_SERIES:
             s = spec.compute(smoothed, facing)
-            s = Series(s.t_s, s.values, s.unit, np.where(bridged, 0.5, 1.0) * s.confidence)
-            keep = view.per_sample == view.view
+            weight = np.where(bridged, 0.5, 1.0) * np.where(soft, 0.5, 1.0)
+            s = Series(s.t_s, s.values, s.unit, weight * s.confidence)
+            kept = keep
             if spec.plane != plane:
-                keep = np.zeros(n, dtype=bool)
+                kept = np.zeros(n, dtype=bool)
                 unavailable[spec.name] = self._view_reason(spec, view)
-            s = s.masked(keep & s.valid)
+            s = s.masked(kept & s.valid)
             if spec.name not in unavailable and not s.valid.any():
                 unavailable[spec.name] = self._visibility_reason(spec, masked)
             series[spec.name] = s

@@ -188,9 +188,16 @@ def analyze_file(
     space: Literal["image", "world"] = "image",
     progress: Progress | None = None,
     pipeline: KinematicsPipeline = KinematicsPipeline(),
+    filename: str | None = "",
 ) -> Assessment:
-    """Analyse a video, an image or a landmark JSON file (recognised by content)."""
+    """Analyse a video, an image or a landmark JSON file (recognised by content).
+
+    ``filename`` is what the assessment records as the input's name: the
+    file's own name by default; the service passes ``None`` because uploaded
+    file names often carry a patient's name.
+    """
     path = Path(path)
+    name = path.name if filename == "" else filename
     _check_exercise(exercise)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -206,7 +213,7 @@ def analyze_file(
             issues.append(QualityIssue("timestamps_from_fps", "warning", "frames carry no t_s; timestamps were derived from fps"))
         has_pose = int((lm.visibility.max(axis=1) > 0).sum())
         info = InputInfo(
-            kind="landmarks", filename=path.name, sha256=digest, bytes=size,
+            kind="landmarks", filename=name, sha256=digest, bytes=size,
             width=lm.image_size_wh[0] if lm.image_size_wh else None,
             height=lm.image_size_wh[1] if lm.image_size_wh else None,
             fps_nominal=doc.fps, duration_s=round(float(lm.t_s[-1] - lm.t_s[0]), 6), frames_read=len(lm),
@@ -232,7 +239,7 @@ def analyze_file(
         ))
     m = ex.media
     info = InputInfo(
-        kind=m.kind, filename=path.name, sha256=digest, bytes=size, container=m.container, codec=m.codec,
+        kind=m.kind, filename=name, sha256=digest, bytes=size, container=m.container, codec=m.codec,
         width=m.width, height=m.height, rotation_deg=m.rotation_deg, fps_nominal=m.fps_nominal,
         duration_s=None if m.duration_s is None else round(m.duration_s, 6), frames_read=m.frames_read,
         frames_with_pose=int((ex.image.visibility.max(axis=1) > 0).sum()),

@@ -102,7 +102,99 @@ def _parser() -> argparse.ArgumentParser:
     a.set_defaults(func=_analyze)
     s = sub.add_parser("schema", help="print the assessment JSON Schema")
     s.set_defaults(func=lambda args: _print_schema())
+
+    sv = sub.add_parser("serve", help="run the REST service (SQLite and local workers unless configured)")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--workers", type=int, help="analysis processes (default: MOTIONSCRIPT_WORKERS or 2)")
+    sv.set_defaults(func=_serve)
+
+    w = sub.add_parser("worker", help="run Celery analysis workers on Redis (MOTIONSCRIPT_JOB_BACKEND=celery)")
+    w.add_argument("--concurrency", type=int, default=1, help="jobs at once in this process group")
+    w.add_argument("--pool", default="prefork", choices=("prefork", "solo", "threads"))
+    w.set_defaults(func=_worker)
+
+    k = sub.add_parser("keys", help="manage API keys")
+    ksub = k.add_subparsers(dest="keys_command", required=True)
+    kc = ksub.add_parser("create", help="create an API key for a clinic (created if new) and print it")
+    kc.add_argument("--clinic", required=True)
+    kc.add_argument("--role", default="admin", choices=("admin", "clinician", "app"))
+    kc.add_argument("--label")
+    kc.set_defaults(func=_keys_create)
+
+    d = sub.add_parser("db", help="database maintenance")
+    dsub = d.add_subparsers(dest="db_command", required=True)
+    du = dsub.add_parser("upgrade", help="apply migrations")
+    du.set_defaults(func=lambda args: _db_upgrade())
     return p
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    settings = Settings()
+    if args.workers is not None:
+        settings = settings.model_copy(update={"workers": args.workers})
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import threading
+
+    from service.jobs.celery_app import make_celery, start_sweeper
+    from service.logs import configure_logging
+    from service.settings import Settings
+    from service.store.db import migrate
+
+    settings = Settings()
+    if settings.job_backend != "celery":
+        raise InputError("`motionscript worker` runs Celery workers: set MOTIONSCRIPT_JOB_BACKEND=celery "
+                         "(and MOTIONSCRIPT_REDIS_URL, MOTIONSCRIPT_DATABASE_URL); `serve` runs local workers itself")
+    configure_logging(settings.log_level)
+    migrate(settings.sqlalchemy_url)
+    app = make_celery(settings)
+    stop = threading.Event()
+    start_sweeper(app, settings, stop)
+    try:
+        app.worker_main(["worker", f"--concurrency={args.concurrency}", f"--pool={args.pool}",
+                         "--loglevel=WARNING", "--without-gossip", "--without-mingle"])
+    finally:
+        stop.set()
+    return 0
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    from sqlalchemy.orm import Session
+
+    from service.auth import create_key
+    from service.settings import Settings
+    from service.store.db import make_engine, migrate
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    with Session(engine, expire_on_commit=False) as session:
+        key, clinic = create_key(session, args.clinic, args.role, args.label)
+        session.commit()
+    engine.dispose()
+    sys.stderr.write(f"created a {args.role} key for clinic {clinic.name!r}; it is shown once:\n")
+    sys.stdout.write(key + "\n")
+    return 0
+
+
+def _db_upgrade() -> int:
+    from service.settings import Settings
+    from service.store.db import migrate
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.sqlalchemy_url)
+    return 0
 
 
 def _print_schema() -> int:

@@ -123,3 +123,73 @@ class Assessment(_Model):
     events: list[EventOut]
     conventions: dict[str, Convention]
     processing: dict[str, object]
+
+
+# -- API models ------------------------------------------------------------------------
+
+from datetime import UTC, datetime  # noqa: E402
+from typing import Annotated  # noqa: E402
+
+from pydantic import AfterValidator, create_model  # noqa: E402
+
+Status = Literal["queued", "running", "done", "failed"]
+
+
+class AssessmentAccepted(BaseModel):
+    id: str
+    status: Status
+    url: str
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+
+class AssessmentSummary(BaseModel):
+    id: str
+    status: Status
+    reason: str | None = Field(None, description="why it failed, in words a user can act on")
+    exercise: str | None
+    patient_id: str | None
+    input_kind: str
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
+    attempts: int
+
+
+# When done, the document fields sit at the top level, exactly as `motionscript analyze` writes them.
+AssessmentPublic = create_model(
+    "AssessmentPublic",
+    __base__=AssessmentSummary,
+    **{
+        name: (f.annotation | None, None)  # type: ignore[operator]
+        for name, f in Assessment.model_fields.items()
+        if name not in AssessmentSummary.model_fields
+    },
+)
+
+
+class AssessmentList(BaseModel):
+    items: list[AssessmentSummary]
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next page; null on the last page")
+
+
+class FrameResult(BaseModel):
+    """One image analysed synchronously: landmarks and instantaneous angles."""
+
+    image_size: tuple[int, int]
+    person_found: bool
+    landmarks: list[list[float]] | None = Field(None, description="33 rows [x, y, z, visibility], image-normalised, y down")
+    world_landmarks: list[list[float]] | None = Field(None, description="33 rows [x, y, z] metres, origin between the hips")
+    view: ViewOut
+    angles: dict[str, float | None]
+    unavailable: dict[str, str]
+    quality: list[QualityIssueOut]
+    conventions: dict[str, Convention]

@@ -80,6 +80,14 @@ def sniff(path: str | os.PathLike[str]) -> MediaKind:
     return kind
 
 
+def sniff_bytes(head: bytes, name: str = "upload") -> MediaKind:
+    """:func:`sniff` for the first bytes of content already in hand (an upload)."""
+    kind, reason = _classify(head[:_HEAD_BYTES])
+    if kind is None:
+        raise UnsupportedMediaError(f"{name}: unsupported content: {reason}; {ACCEPTED}")
+    return kind
+
+
 def _classify(head: bytes) -> tuple[MediaKind | None, str]:
     """Return ``(kind, "")``, or ``(None, reason)`` when the content is refused."""
     if not head:

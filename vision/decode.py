@@ -259,6 +259,8 @@ class VideoReader:
         # AVI has no presentation times: its "pts" are decode-order counters
         self._prefer_dts = self.info.container == "avi"
         self._clock = _Clock(self._stream.time_base or Fraction(1, av.time_base), prefer_dts=self._prefer_dts)
+        # Read now: once the container is closed PyAV's stream no longer holds a valid time base.
+        self._tick_s = float(self._stream.time_base or 0)
         self._last_duration_s = 1.0 / self.info.nominal_fps if self.info.nominal_fps else 0.0
         self._t_s: list[float] = []
         self._corrupt_frames = 0
@@ -375,7 +377,7 @@ class VideoReader:
     @property
     def variable_frame_rate(self) -> bool:
         """Whether the intervals seen so far vary (see `DecodeStats`)."""
-        return _is_variable(np.asarray(self._t_s), float(self._stream.time_base or 0))
+        return _is_variable(np.asarray(self._t_s), self._tick_s)
 
     @property
     def stats(self) -> DecodeStats:

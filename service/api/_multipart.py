@@ -1,0 +1,97 @@
+"""Stream a multipart/form-data upload straight to disk.
+
+Starlette's form parser spools files to a temporary file and then the route
+copies them again; this parser writes the file part directly into the upload
+store while the request arrives, enforces the size limit as it goes, and keeps
+the small text fields in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from python_multipart import MultipartParser
+from python_multipart.multipart import parse_options_header
+from starlette.requests import Request
+
+from service.errors import Problem
+from service.store.uploads import StoredFile, UploadStore, UploadWriter
+
+__all__ = ["MultipartUpload", "read_multipart"]
+
+MAX_FIELD_BYTES = 4096
+
+
+@dataclass
+class MultipartUpload:
+    fields: dict[str, str] = field(default_factory=dict)
+    file: StoredFile | None = None
+    file_field: str | None = None
+    filename: str | None = None
+
+
+async def read_multipart(request: Request, store: UploadStore, clinic_id: str, limit: int,
+                         file_fields: tuple[str, ...]) -> MultipartUpload:
+    ctype, params = parse_options_header(request.headers.get("content-type", ""))
+    boundary = params.get(b"boundary")
+    if ctype != b"multipart/form-data" or not boundary:
+        raise Problem(415, "unsupported-media", "expected multipart/form-data with a boundary")
+    out = MultipartUpload()
+    state: dict = {"headers": {}, "name": None, "writer": None, "buf": bytearray(), "hf": b"", "hv": b""}
+    writers: list[UploadWriter] = []
+
+    def on_part_begin() -> None:
+        state.update(headers={}, name=None, writer=None, buf=bytearray(), hf=b"", hv=b"")
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["hf"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state["hv"] += data[start:end]
+
+    def on_header_end() -> None:
+        state["headers"][state["hf"].decode("latin-1").lower()] = state["hv"].decode("latin-1")
+        state["hf"], state["hv"] = b"", b""
+
+    def on_headers_finished() -> None:
+        _, disp = parse_options_header(state["headers"].get("content-disposition", ""))
+        name = disp.get(b"name", b"").decode("utf-8", "replace")
+        state["name"] = name
+        if b"filename" in disp:
+            if name not in file_fields:
+                raise Problem(422, "validation", f"unexpected file field {name!r}; send the file as {' or '.join(file_fields)!r}")
+            if out.file_field is not None:
+                raise Problem(422, "validation", "send exactly one file per request")
+            out.file_field = name
+            out.filename = disp[b"filename"].decode("utf-8", "replace")[:200]
+            state["writer"] = store.writer(clinic_id, limit)
+            writers.append(state["writer"])
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if state["writer"] is not None:
+            state["writer"].write(data[start:end])
+        else:
+            state["buf"] += data[start:end]
+            if len(state["buf"]) > MAX_FIELD_BYTES:
+                raise Problem(422, "validation", f"form field {state['name']!r} is longer than {MAX_FIELD_BYTES} bytes")
+
+    def on_part_end() -> None:
+        if state["writer"] is None and state["name"]:
+            out.fields[state["name"]] = state["buf"].decode("utf-8", "replace")
+
+    parser = MultipartParser(boundary, {
+        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
+        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
+        "on_part_end": on_part_end,
+    })
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+        if writers:
+            out.file = writers[0].commit()  # only a complete request is stored
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
+    return out

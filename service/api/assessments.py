@@ -1,0 +1,276 @@
+"""``/v1/assessments``: submit a recording or landmarks, follow the job, read or delete the result."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from service.analysis import EXERCISES
+from service.api._multipart import read_multipart
+from service.auth import Principal
+from service.deps import SessionDep, SettingsDep, StoreDep, require
+from service.errors import Problem
+from service.schemas import AssessmentAccepted, AssessmentList, AssessmentPublic, AssessmentSummary
+from service.store.db import now
+from service.store.models import AssessmentRow
+from service.store.uploads import StoredFile, TooLarge, UploadStore
+
+router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
+
+_PATIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+_MAX_JSON_BYTES = 64 * 1024 * 1024
+
+
+def _validate_fields(exercise: str | None, patient_id: str | None, callback_url: str | None) -> None:
+    if exercise is not None and exercise not in EXERCISES:
+        raise Problem(422, "validation", f"exercise: unknown exercise {exercise!r}; accepted: {', '.join(EXERCISES)}",
+                      accepted=list(EXERCISES))
+    if patient_id is not None and not _PATIENT_ID.match(patient_id):
+        raise Problem(422, "validation", "patient_id: use a pseudonymous id of 1-100 letters, digits or . _ : - (no names)")
+    if callback_url is not None and not re.match(r"^https?://[^\s/]+", callback_url):
+        raise Problem(422, "validation", "callback_url: expected an http:// or https:// URL")
+
+
+def _summary(row: AssessmentRow) -> dict:
+    return dict(
+        id=row.id, status=row.status, reason=row.reason, exercise=row.exercise, patient_id=row.patient_id,
+        input_kind=row.input_kind, created_at=row.created_at, started_at=row.started_at,
+        finished_at=row.finished_at, attempts=row.attempts,
+    )
+
+
+def _accepted(row: AssessmentRow, response: Response) -> AssessmentAccepted:
+    url = f"/v1/assessments/{row.id}"
+    response.headers["Location"] = url
+    return AssessmentAccepted(id=row.id, status=row.status, url=url)  # type: ignore[arg-type]
+
+
+def _discard(session, store: UploadStore, stored: StoredFile, clinic_id: str) -> None:
+    """Delete an upload unless an existing assessment uses the same content."""
+    used = session.scalar(select(func.count()).select_from(AssessmentRow).where(
+        AssessmentRow.clinic_id == clinic_id, AssessmentRow.input_path == stored.relpath))
+    if not used:
+        store.delete(stored.relpath)
+
+
+@router.post(
+    "", status_code=202, response_model=AssessmentAccepted, name="create_assessment",
+    openapi_extra={"requestBody": {"content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": ["video"], "properties": {
+            "video": {"type": "string", "format": "binary"},
+            "exercise": {"type": "string", "enum": list(EXERCISES)},
+            "patient_id": {"type": "string"}, "callback_url": {"type": "string"}}}},
+        "application/json": {"schema": {"type": "object", "required": ["schema", "space", "frames"], "properties": {
+            "schema": {"type": "string", "enum": ["blazepose33"]}, "space": {"type": "string", "enum": ["image", "world"]},
+            "image_size": {"type": "array", "items": {"type": "integer"}}, "fps": {"type": "number"},
+            "frames": {"type": "array", "items": {"type": "object"}},
+            "exercise": {"type": "string", "enum": list(EXERCISES)},
+            "patient_id": {"type": "string"}, "callback_url": {"type": "string"}}}},
+    }, "required": True}},
+    responses={413: {"description": "upload too large"}, 415: {"description": "not a video, image or landmark JSON"}},
+)
+async def create_assessment(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
+    principal: Annotated[Principal, require("assessments:create")],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> AssessmentAccepted:
+    """Accept a video/image (multipart field ``video``) or a landmark JSON body; analysis runs in the background."""
+    if idempotency_key:
+        existing = session.scalar(select(AssessmentRow).where(
+            AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.idempotency_key == idempotency_key))
+        if existing is not None:
+            return _accepted(existing, response)
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + 64 * 1024:
+        raise Problem(413, "too-large", f"upload of {int(declared)} bytes exceeds the limit of {settings.max_upload_mb} MB")
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if ctype == "multipart/form-data":
+            stored, kind, fields = await _from_multipart(request, store, settings, principal)
+        elif ctype in ("application/json", "application/vnd.motionscript.landmarks+json"):
+            stored, kind, fields = await _from_json(request, store, principal)
+        else:
+            raise Problem(415, "unsupported-media",
+                          f"content type {ctype or 'missing'!r}: send multipart/form-data with a 'video' file, "
+                          "or application/json with a landmark sequence")
+    except TooLarge as exc:
+        raise Problem(413, "too-large", str(exc)) from None
+    exercise, patient_id, callback = fields.get("exercise") or None, fields.get("patient_id") or None, fields.get("callback_url") or None
+    try:
+        _validate_fields(exercise, patient_id, callback)
+    except Problem:
+        _discard(session, store, stored, principal.clinic_id)
+        raise
+    row = AssessmentRow(
+        id=str(uuid.uuid4()), clinic_id=principal.clinic_id, patient_id=patient_id, exercise=exercise,
+        idempotency_key=idempotency_key, callback_url=callback, input_kind=kind, input_sha256=stored.sha256,
+        input_bytes=stored.size, input_path=stored.relpath, status="queued", attempts=0, created_at=now(),
+    )
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:  # the same Idempotency-Key raced us: answer with the winner
+        session.rollback()
+        existing = session.scalar(select(AssessmentRow).where(
+            AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.idempotency_key == idempotency_key))
+        _discard(session, store, stored, principal.clinic_id)
+        if existing is None:
+            raise
+        return _accepted(existing, response)
+    except BaseException:
+        session.rollback()
+        _discard(session, store, stored, principal.clinic_id)
+        raise
+    try:
+        request.app.state.queue.submit(row.id)
+    except Exception:  # noqa: BLE001 - the row is queued; the sweeper sends it again
+        import logging
+
+        logging.getLogger("motionscript.api").warning("queue submit failed; left for the sweeper", extra={"assessment_id": row.id})
+    return _accepted(row, response)
+
+
+async def _from_multipart(request: Request, store: UploadStore, settings, principal: Principal):
+    from vision._sniff import sniff_bytes
+
+    upload = await read_multipart(request, store, principal.clinic_id, settings.max_upload_bytes, ("video", "file"))
+    if upload.file is None:
+        raise Problem(422, "validation", "video: missing; send the recording as a multipart file field named 'video'")
+    stored = upload.file
+    try:
+        kind = sniff_bytes(stored.head, upload.filename or "upload")
+        if kind not in ("video", "image"):
+            raise Problem(415, "unsupported-media", f"{upload.filename or 'upload'}: expected a video or image file, "
+                          "found landmark JSON; send landmarks as an application/json body")
+        if kind == "video":
+            from vision.decode import probe
+
+            await run_in_threadpool(probe, store.path(stored.relpath))  # refuses cut or corrupt files now, not later
+    except Exception:
+        if not _in_use(request, stored, principal):
+            store.delete(stored.relpath)
+        raise
+    return stored, kind, upload.fields
+
+
+def _in_use(request: Request, stored: StoredFile, principal: Principal) -> bool:
+    with request.app.state.session_factory() as s:
+        return bool(s.scalar(select(func.count()).select_from(AssessmentRow).where(
+            AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.input_path == stored.relpath)))
+
+
+async def _from_json(request: Request, store: UploadStore, principal: Principal):
+    from vision.landmark_json import parse_landmarks
+
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_JSON_BYTES:
+            raise TooLarge(_MAX_JSON_BYTES)
+    try:
+        doc = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Problem(422, "malformed-json", f"the body is not valid JSON: {getattr(exc, 'msg', str(exc))}") from None
+    if not isinstance(doc, dict):
+        raise Problem(422, "malformed-landmarks", "landmark JSON: top level: expected an object")
+    fields = {k: doc.pop(k) for k in ("exercise", "patient_id", "callback_url") if k in doc}
+    for k, v in fields.items():
+        if v is not None and not isinstance(v, str):
+            raise Problem(422, "validation", f"{k}: expected a string")
+    await run_in_threadpool(parse_landmarks, doc)  # malformed documents are refused now, with the place named
+    stored = store.save_bytes(principal.clinic_id, json.dumps(doc).encode())
+    return stored, "landmarks", fields
+
+
+def _get_row(session, principal: Principal, assessment_id: str) -> AssessmentRow:
+    row = session.get(AssessmentRow, assessment_id)
+    if row is None or row.clinic_id != principal.clinic_id:  # another clinic's id is simply not found
+        raise Problem(404, "not-found", f"no assessment {assessment_id}")
+    return row
+
+
+@router.get("/{assessment_id}", response_model=AssessmentPublic, response_model_exclude_none=False,
+            name="get_assessment")
+def get_assessment(
+    assessment_id: str, session: SessionDep, principal: Annotated[Principal, require("assessments:read")],
+) -> dict:
+    """The assessment; when ``status`` is ``done`` it carries the whole document."""
+    row = _get_row(session, principal, assessment_id)
+    out = _summary(row)
+    if row.status == "done" and row.result:
+        out.update({k: v for k, v in row.result.items() if k not in out or k == "exercise"})
+    return out
+
+
+def _encode_cursor(row: AssessmentRow) -> str:
+    raw = json.dumps([row.created_at.isoformat(), row.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, rid = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(created), str(rid)
+    except Exception:  # noqa: BLE001 - any garbage is the same user error
+        raise Problem(422, "validation", "cursor: not a cursor this service issued") from None
+
+
+@router.get("", response_model=AssessmentList, name="list_assessments")
+def list_assessments(
+    session: SessionDep,
+    principal: Annotated[Principal, require("assessments:list")],
+    status: Literal["queued", "running", "done", "failed"] | None = None,
+    patient_id: Annotated[str | None, Query(max_length=100)] = None,
+    exercise: Annotated[str | None, Query(max_length=50)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> AssessmentList:
+    """Newest first, ``limit`` per page."""
+    q = select(AssessmentRow).where(AssessmentRow.clinic_id == principal.clinic_id)
+    if status:
+        q = q.where(AssessmentRow.status == status)
+    if patient_id:
+        q = q.where(AssessmentRow.patient_id == patient_id)
+    if exercise:
+        q = q.where(AssessmentRow.exercise == exercise)
+    if cursor:
+        created, rid = _decode_cursor(cursor)
+        q = q.where(or_(AssessmentRow.created_at < created,
+                        and_(AssessmentRow.created_at == created, AssessmentRow.id < rid)))
+    rows = list(session.scalars(q.order_by(AssessmentRow.created_at.desc(), AssessmentRow.id.desc()).limit(limit + 1)))
+    page = rows[:limit]
+    return AssessmentList(
+        items=[AssessmentSummary(**_summary(r)) for r in page],
+        next_cursor=_encode_cursor(page[-1]) if len(rows) > limit else None,
+    )
+
+
+@router.delete("/{assessment_id}", status_code=204, name="delete_assessment")
+def delete_assessment(
+    assessment_id: str, session: SessionDep, store: StoreDep,
+    principal: Annotated[Principal, require("assessments:delete")],
+) -> Response:
+    """Remove the assessment, its result and its input file."""
+    row = _get_row(session, principal, assessment_id)
+    rel = row.input_path
+    session.delete(row)
+    session.commit()
+    if rel:
+        others = session.scalar(select(func.count()).select_from(AssessmentRow).where(
+            AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.input_path == rel))
+        if not others:
+            store.delete(rel)
+    return Response(status_code=204)

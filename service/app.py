@@ -1,0 +1,103 @@
+"""The FastAPI application. ``create_app`` builds it; nothing connects at import time."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from contextlib import asynccontextmanager
+from functools import cache
+
+from fastapi import FastAPI, Request
+from sqlalchemy.orm import sessionmaker
+
+from service import errors
+from service.api import assessments, frames, health
+from service.jobs import make_queue
+from service.logs import configure_logging, request_id
+from service.metrics import Metrics
+from service.settings import Settings, get_settings
+from service.store.db import make_engine, migrate
+from service.store.uploads import UploadStore
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("motionscript.api")
+
+
+def create_app(settings: Settings | None = None, *, start_workers: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        configure_logging(settings.log_level)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.uploads_path.mkdir(parents=True, exist_ok=True)
+        migrate(settings.sqlalchemy_url)
+        engine = make_engine(settings.sqlalchemy_url)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.session_factory = sessionmaker(engine, expire_on_commit=False)
+        app.state.uploads = UploadStore(settings.uploads_path)
+        app.state.queue = make_queue(settings)
+        app.state.metrics = Metrics(app.state.session_factory)
+
+        @cache
+        def frame_analyzer():
+            from service.frame_analysis import FrameAnalyzer
+            from vision.backends.mediapipe import Backend
+
+            return FrameAnalyzer(Backend.from_name(settings.pose_model, video=False, num_poses=2))
+
+        app.state.frame_analyzer = frame_analyzer
+        pool = None
+        if start_workers and settings.job_backend == "local" and settings.workers > 0:
+            from service.jobs.local import LocalWorkerPool
+
+            pool = LocalWorkerPool(settings, settings.workers)
+            pool.start()
+        app.state.workers = pool
+        log.info("service started", extra={"job_backend": settings.job_backend, "workers": settings.workers})
+        try:
+            yield
+        finally:
+            if pool is not None:
+                pool.stop()
+            if frame_analyzer.cache_info().currsize:
+                frame_analyzer().close()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Motionscript",
+        version="1.0",
+        summary="Markerless pelvis and hip movement assessment. Supports a clinician's judgement; never a diagnosis.",
+        lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,  # stable operation ids
+    )
+    errors.install(app)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["X-Request-ID"] = rid
+            return response
+        finally:
+            elapsed = time.perf_counter() - started
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            if hasattr(request.app.state, "metrics"):
+                request.app.state.metrics.requests.labels(request.method, path, str(status)).observe(elapsed)
+            log.info("request", extra={"method": request.method, "route": path, "status": status,
+                                       "duration_ms": round(elapsed * 1000, 1)})
+            request_id.reset(token)
+
+    app.include_router(assessments.router)
+    app.include_router(frames.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,68 @@
+"""One still image, analysed synchronously: for ``POST /v1/frames`` and live use."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+
+from kinematics.errors import CorruptMediaError
+from kinematics.pipeline import KinematicsPipeline
+from kinematics.series import LandmarkSeries
+from service.analysis import _conventions, _issue
+from service.schemas import FrameResult, ViewOut
+from vision._sniff import sniff_bytes
+from vision.backends.base import PoseBackend
+from vision.tracking import SubjectTracker
+
+__all__ = ["FrameAnalyzer"]
+
+
+class FrameAnalyzer:
+    """Holds one IMAGE-mode pose model; the lock serialises calls into it."""
+
+    def __init__(self, backend: PoseBackend, pipeline: KinematicsPipeline = KinematicsPipeline()) -> None:
+        self.backend, self.pipeline = backend, pipeline
+        self._lock = threading.Lock()
+
+    def analyze_bytes(self, data: bytes, name: str = "image") -> FrameResult:
+        kind = sniff_bytes(data, name)
+        if kind != "image":
+            raise CorruptMediaError(f"{name}: expected a JPEG, PNG, WebP or BMP image, found {kind}")
+        rgb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
+        if rgb is None or rgb.size == 0:
+            raise CorruptMediaError(f"{name}: cannot decode image ({len(data)} bytes; damaged or cut short)")
+        return self.analyze_rgb(np.ascontiguousarray(rgb))
+
+    def analyze_rgb(self, rgb: np.ndarray) -> FrameResult:
+        h, w = rgb.shape[:2]
+        with self._lock:
+            people = self.backend.estimate(rgb, 0.0)
+        pose = SubjectTracker((w, h)).choose(people, 0.0)
+        conventions = _conventions("image_norm")
+        if pose is None:
+            return FrameResult(
+                image_size=(w, h), person_found=False, view=ViewOut(view="unknown", confidence=0.0, measurable_planes=[]),
+                angles={}, unavailable={"all": "no person found in the image"}, quality=[], conventions=conventions,
+            )
+        lm = LandmarkSeries(np.zeros(1), pose.image_xyz[None], pose.visibility[None], self.backend.schema, "image_norm", (w, h))
+        r = self.pipeline.run(lm)
+        plane = {"frontal": "frontal", "sagittal": "sagittal"}.get(r.view.view)
+        angles = {
+            name: None if name in r.unavailable or np.isnan(s.values[0]) else round(float(s.values[0]), 2)
+            for name, s in r.series.items()
+        }
+        return FrameResult(
+            image_size=(w, h), person_found=True,
+            landmarks=[[round(float(v), 5) for v in (*p, vis)] for p, vis in zip(pose.image_xyz, pose.visibility)],
+            world_landmarks=None if pose.world_xyz is None else [[round(float(v), 5) for v in p] for p in pose.world_xyz],
+            view=ViewOut(view=r.view.view, yaw_deg=r.view.yaw_deg, off_frontal_deg=r.view.off_frontal_deg,
+                         confidence=round(r.view.confidence, 3), share=r.view.share,
+                         measurable_planes=[plane] if plane else []),
+            angles=angles, unavailable=r.unavailable, quality=[_issue(q) for q in r.issues],
+            conventions={k: v for k, v in conventions.items() if k in angles},
+        )
+
+    def close(self) -> None:
+        self.backend.close()

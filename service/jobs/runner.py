@@ -1,0 +1,157 @@
+"""Run one assessment job, safely against crashes and duplicate deliveries.
+
+A job is claimed by bumping ``attempts`` with a conditional UPDATE; the new
+value is the run's *fencing token*. The worker renews a lease while it runs.
+If it dies, the lease runs out and another worker may claim the job again
+(with a higher token). The result is written with ``WHERE attempts = token``,
+so however many workers ran a job, exactly one result is stored: the first
+finisher's write of a stale token matches no row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from kinematics.errors import MotionscriptError
+from service.settings import Settings
+from service.store.db import now, session_scope
+from service.store.models import AssessmentRow, WebhookDelivery
+from service.store.uploads import UploadStore
+
+__all__ = ["Claim", "claim", "next_claimable", "run_job", "worker_name"]
+
+log = logging.getLogger("motionscript.jobs")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    assessment_id: str
+    token: int
+
+
+def _claimable():
+    t = now()
+    return or_(
+        AssessmentRow.status == "queued",
+        and_(AssessmentRow.status == "running", AssessmentRow.lease_until < t),
+    )
+
+
+def next_claimable(factory: sessionmaker[Session], limit: int = 5) -> list[str]:
+    with session_scope(factory) as s:
+        rows = s.scalars(
+            select(AssessmentRow.id).where(_claimable()).order_by(AssessmentRow.created_at).limit(limit)
+        )
+        return list(rows)
+
+
+def claim(factory: sessionmaker[Session], assessment_id: str, settings: Settings, worker: str) -> Claim | None:
+    """Take the job if it is queued or its previous runner's lease ran out."""
+    with session_scope(factory) as s:
+        row = s.get(AssessmentRow, assessment_id)
+        if row is None:
+            return None
+        token = row.attempts + 1
+        if token > settings.job_max_attempts and row.status == "running":
+            # Its workers keep dying: give up instead of killing more of them.
+            s.execute(
+                update(AssessmentRow)
+                .where(AssessmentRow.id == assessment_id, AssessmentRow.attempts == row.attempts)
+                .values(status="failed", reason=f"the analysis stopped unexpectedly {row.attempts} times", finished_at=now(), lease_until=None)
+            )
+            return None
+        t = now()
+        res = s.execute(
+            update(AssessmentRow)
+            .where(AssessmentRow.id == assessment_id, AssessmentRow.attempts == row.attempts, _claimable())
+            .values(status="running", attempts=token, worker_id=worker, started_at=t,
+                    lease_until=t + timedelta(seconds=settings.job_lease_s))
+        )
+        return Claim(assessment_id, token) if res.rowcount == 1 else None
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, factory: sessionmaker[Session], c: Claim, lease_s: float) -> None:
+        super().__init__(daemon=True, name=f"lease-{c.assessment_id[:8]}")
+        self.factory, self.claim, self.lease_s = factory, c, lease_s
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(self.lease_s / 3):
+            try:
+                with session_scope(self.factory) as s:
+                    s.execute(
+                        update(AssessmentRow)
+                        .where(AssessmentRow.id == self.claim.assessment_id, AssessmentRow.attempts == self.claim.token)
+                        .values(lease_until=now() + timedelta(seconds=self.lease_s))
+                    )
+            except Exception:  # noqa: BLE001 - a missed renewal is retried next beat
+                log.warning("lease renewal failed", extra={"assessment_id": self.claim.assessment_id})
+
+
+def _finish(factory: sessionmaker[Session], c: Claim, **values) -> bool:
+    with session_scope(factory) as s:
+        res = s.execute(
+            update(AssessmentRow)
+            .where(AssessmentRow.id == c.assessment_id, AssessmentRow.attempts == c.token, AssessmentRow.status == "running")
+            .values(finished_at=now(), lease_until=None, **values)
+        )
+        if res.rowcount != 1:
+            return False  # another run took over; its result is the one kept
+        row = s.get(AssessmentRow, c.assessment_id)
+        if row is not None and row.callback_url:
+            body = json.dumps({
+                "event": "assessment.finished", "id": row.id, "status": values["status"],
+                "reason": values.get("reason"), "url": f"/v1/assessments/{row.id}",
+            })
+            s.add(WebhookDelivery(id=str(uuid.uuid4()), assessment_id=row.id, url=row.callback_url, body=body,
+                                  next_attempt_at=now()))
+        return True
+
+
+def run_job(factory: sessionmaker[Session], settings: Settings, c: Claim, analyze=None) -> str:
+    """Analyse a claimed job and store its outcome. Returns the final status."""
+    from service.analysis import analyze_file
+
+    analyze = analyze or analyze_file
+    with session_scope(factory) as s:
+        row = s.get(AssessmentRow, c.assessment_id)
+        if row is None:
+            return "deleted"
+        rel, exercise = row.input_path, row.exercise
+    heartbeat = _Heartbeat(factory, c, settings.job_lease_s)
+    heartbeat.start()
+    started = time.monotonic()
+    try:
+        if rel is None:
+            raise MotionscriptError("the input was deleted before it could be analysed")
+        path = UploadStore(settings.uploads_path).path(rel)
+        doc = analyze(path, exercise=exercise, filename=None)
+        result = json.loads(doc.model_dump_json())
+        status, values = "done", {"status": "done", "result": result, "reason": None}
+    except MotionscriptError as exc:
+        status, values = "failed", {"status": "failed", "reason": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - stored as the job's reason, and logged
+        log.exception("analysis crashed", extra={"assessment_id": c.assessment_id})
+        status, values = "failed", {"status": "failed", "reason": f"internal error: {type(exc).__name__}"}
+    finally:
+        heartbeat.stop.set()
+    stored = _finish(factory, c, **values)
+    log.info("job finished", extra={"assessment_id": c.assessment_id, "status": status, "stored": stored,
+                                   "attempt": c.token, "duration_s": round(time.monotonic() - started, 3)})
+    return status if stored else "superseded"

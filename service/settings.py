@@ -1,0 +1,60 @@
+"""Service settings, read from ``MOTIONSCRIPT_*`` environment variables (or ``.env``).
+
+The embedded default needs no servers: a SQLite file and a local uploads folder
+under ``data_dir``, and analysis workers started by ``motionscript serve``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOTIONSCRIPT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="SQLite file and uploads live here by default")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<data_dir>/motionscript.db")
+    uploads_dir: Path | None = Field(None, description="default <data_dir>/uploads")
+    max_upload_mb: int = Field(1024, ge=1, description="largest accepted upload")
+    retention_days: float | None = Field(None, gt=0, description="delete inputs (not results) older than this")
+
+    job_backend: Literal["local", "celery"] = "local"
+    workers: int = Field(2, ge=0, description="analysis processes started by `serve` (local backend)")
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    job_lease_s: float = Field(60.0, gt=0, description="a running job whose worker stops renewing this lease is run again")
+    job_max_attempts: int = Field(3, ge=1)
+    celery_visibility_timeout_s: float = Field(300.0, gt=0, description="Redis redelivers an unacknowledged job after this")
+    poll_interval_s: float = Field(0.5, gt=0)
+
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = Field(6, ge=1)
+    webhook_backoff_s: float = Field(2.0, gt=0, description="first retry delay; doubles each attempt")
+
+    pose_model: str = "blazepose_full"
+    log_level: str = "INFO"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'motionscript.db').resolve()}"
+
+    @property
+    def uploads_path(self) -> Path:
+        return (self.uploads_dir or self.data_dir / "uploads").resolve()
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

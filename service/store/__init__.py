@@ -1,0 +1,1 @@
+"""Persistence: database tables, sessions, uploaded files."""

@@ -1,0 +1,84 @@
+"""Database tables. Every row that holds patient-related data carries its clinic."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["ApiKey", "AssessmentRow", "Base", "Clinic", "WebhookDelivery"]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    webhook_secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)  # public part, for lookup
+    key_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the whole key
+    role: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AssessmentRow(Base):
+    """An assessment and the durable state of the job that computes it."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "idempotency_key", name="uq_assessment_idempotency"),
+        Index("ix_assessments_clinic_created", "clinic_id", "created_at"),
+        Index("ix_assessments_status_lease", "status", "lease_until"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    patient_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    exercise: Mapped[str | None] = mapped_column(String(50))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    callback_url: Mapped[str | None] = mapped_column(Text)
+
+    input_kind: Mapped[str] = mapped_column(String(20))  # video | image | landmarks
+    input_sha256: Mapped[str | None] = mapped_column(String(64))
+    input_bytes: Mapped[int | None] = mapped_column(Integer)
+    input_path: Mapped[str | None] = mapped_column(Text)  # relative to the uploads dir; NULL once deleted
+
+    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued | running | done | failed
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # also the fencing token of a run
+    worker_id: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[dict | None] = mapped_column(JSON)
+
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

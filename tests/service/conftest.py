@@ -1,0 +1,123 @@
+"""Service fixtures: the same tests run on SQLite and on the PostgreSQL server on loopback."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("MOTIONSCRIPT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_TEST_URL = os.environ.get("MOTIONSCRIPT_TEST_REDIS", "redis://127.0.0.1:6379/11")
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), connect_timeout=3):
+            return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI but not reachable at {PG_ADMIN_URL}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}")
+    return PG_ADMIN_URL
+
+
+def fresh_pg_database(admin_url: str) -> tuple[str, callable]:
+    import psycopg
+
+    name = f"motionscript_test_{uuid.uuid4().hex[:10]}"
+    plain = admin_url.replace("+psycopg", "")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return admin_url.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db.sqlite'}"
+        return
+    url, drop = fresh_pg_database(request.getfixturevalue("pg_server"))
+    try:
+        yield url
+    finally:
+        drop()
+
+
+@pytest.fixture
+def settings(database_url, tmp_path):
+    from service.settings import Settings
+
+    return Settings(data_dir=tmp_path / "var", database_url=database_url, workers=0, job_lease_s=5.0,
+                    webhook_backoff_s=0.2, webhook_timeout_s=2.0, max_upload_mb=2)
+
+
+@pytest.fixture
+def client(settings):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    with TestClient(create_app(settings, start_workers=False)) as c:
+        yield c
+
+
+def make_key(settings, clinic: str = "Clinic A", role: str = "admin") -> str:
+    from sqlalchemy.orm import Session
+
+    from service.auth import create_key
+    from service.store.db import make_engine
+
+    engine = make_engine(settings.sqlalchemy_url)
+    with Session(engine) as s:
+        key, _ = create_key(s, clinic, role)  # type: ignore[arg-type]
+        s.commit()
+    engine.dispose()
+    return key
+
+
+@pytest.fixture
+def auth(client, settings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_key(settings)}"}
+
+
+def run_worker_once(settings) -> None:
+    """Run the real worker loop in this process until the queue is empty."""
+    from service.jobs.local import work_loop
+
+    stop = threading.Event()
+    for _ in range(20):
+        work_loop(settings, stop, once=True)
+        from sqlalchemy import func, select
+        from sqlalchemy.orm import Session
+
+        from service.store.db import make_engine
+        from service.store.models import AssessmentRow
+
+        engine = make_engine(settings.sqlalchemy_url)
+        with Session(engine) as s:
+            left = s.scalar(select(func.count()).select_from(AssessmentRow).where(AssessmentRow.status.in_(["queued", "running"])))
+        engine.dispose()
+        if not left:
+            return
+
+
+def stored_files(settings) -> list[Path]:
+    root = settings.uploads_path
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []

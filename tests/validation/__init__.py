@@ -1,0 +1,1 @@
+"""Validation of the kinematics against external reference data (see docs/validation.md)."""
