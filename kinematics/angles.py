@@ -16,16 +16,16 @@ Conventions (the subject's left and right, as the pose model labels them):
 ``trunk_lean`` sagittal    0 upright, > 0 shoulders forward
 =========================  ==================================================
 
-Two geometries are used:
-
-* ``image_norm`` input: angles in the camera plane, on pixel coordinates
-  (x scaled by width, y by height), which removes the aspect-ratio
-  distortion of normalised coordinates. Depth is not used.
-* ``world_m`` input: angles in a body frame built from the landmarks:
-  mediolateral axis ``ML`` from right to left hip, ``UP`` the trunk line
-  (hip midpoint to shoulder midpoint) made perpendicular to ``ML``, and
-  anterior ``AP = ML x UP``. Pelvic obliquity and trunk lean are measured
-  against the camera's vertical (``-y``), which assumes a level camera.
+All angles are measured in the camera plane (x right, y down): on pixel
+coordinates for ``image_norm`` input (x scaled by width, y by height, which
+removes the aspect-ratio distortion of normalised coordinates) and on the x, y
+metres of ``world_m`` input. Depth is not used for any angle: BlazePose's
+depth estimate is the least steady coordinate (about twice the jitter of x
+and y) and on the KERAAL recordings it followed the chest rather than the
+pelvis (docs/validation.md). Which anatomical plane the camera plane shows is
+decided by :mod:`kinematics.view`, which is where depth is used, coarsely.
+Pelvic obliquity and trunk lean are measured against the camera's vertical,
+which assumes a level camera.
 
 Hip angles are thigh-to-trunk angles: landmarks carry no pelvic orientation
 of their own beyond the hip line, so flexion includes lumbar-pelvic motion
@@ -81,15 +81,6 @@ def _deg(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(y, x))
 
 
-def _body_frame(p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(n, 3)`` unit axes ML (to the left), UP (trunk), AP (anterior), world y down."""
-    ml = _unit(p["left_hip"] - p["right_hip"])
-    trunk = 0.5 * (p["left_shoulder"] + p["right_shoulder"]) - 0.5 * (p["left_hip"] + p["right_hip"])
-    up = _unit(trunk - _dot(trunk, ml)[:, None] * ml)
-    ap = np.cross(ml, up)
-    return ml, up, ap
-
-
 def facing_direction(lm: LandmarkSeries) -> np.ndarray:
     """Which way the subject faces along the image x axis.
 
@@ -120,17 +111,12 @@ def pelvic_obliquity(lm: LandmarkSeries) -> Series:
 
     Notes
     -----
-    Image input: ``atan2(y_R - y_L, |x_L - x_R|)`` on pixel coordinates (y
-    down), so it is the same whether the subject faces the camera or turns
-    their back to it. World input: the elevation of the right-to-left hip
-    vector above the camera's horizontal plane.
+    ``atan2(y_R - y_L, |x_L - x_R|)`` in the camera plane (y down), so it is
+    the same whether the subject faces the camera or turns their back to it.
     """
     p = _points(lm)
     d = p["left_hip"] - p["right_hip"]
-    if lm.space == "image_norm":
-        angle = _deg(-d[:, 1], np.abs(d[:, 0]))
-    else:
-        angle = _deg(-d[:, 1], np.linalg.norm(d[:, [0, 2]], axis=1))
+    angle = _deg(-d[:, 1], np.abs(d[:, 0]))
     return Series(lm.t_s, angle, "deg", _confidence(lm, "left_hip", "right_hip"))
 
 
@@ -155,25 +141,20 @@ def hip_flexion(lm: LandmarkSeries, *, side: Side, facing: np.ndarray | None = N
 
     Notes
     -----
-    Image input: the signed angle from the downward trunk line to the thigh,
-    made positive toward the direction the subject faces
-    (:func:`facing_direction`). World input: ``atan2(thigh . AP, -thigh . UP)``
-    in the body frame.
+    The signed angle, in the camera plane, from the downward trunk line to
+    the thigh, made positive toward the direction the subject faces
+    (:func:`facing_direction`).
     """
     s = _side(side)
     p = _points(lm)
     hip, knee = p[f"{s}_hip"], p[f"{s}_knee"]
     thigh = knee - hip
-    if lm.space == "image_norm":
-        hip_mid = 0.5 * (p["left_hip"] + p["right_hip"])
-        sh_mid = 0.5 * (p["left_shoulder"] + p["right_shoulder"])
-        down = (hip_mid - sh_mid)[:, :2]
-        t = thigh[:, :2]
-        cross = down[:, 0] * t[:, 1] - down[:, 1] * t[:, 0]
-        angle = _deg(cross, _dot(down, t)) * -(facing_direction(lm) if facing is None else facing)
-    else:
-        ml, up, ap = _body_frame(p)
-        angle = _deg(_dot(thigh, ap), -_dot(thigh, up))
+    hip_mid = 0.5 * (p["left_hip"] + p["right_hip"])
+    sh_mid = 0.5 * (p["left_shoulder"] + p["right_shoulder"])
+    down = (hip_mid - sh_mid)[:, :2]
+    t = thigh[:, :2]
+    cross = down[:, 0] * t[:, 1] - down[:, 1] * t[:, 0]
+    angle = _deg(cross, _dot(down, t)) * -(facing_direction(lm) if facing is None else facing)
     conf = _confidence(lm, f"{s}_hip", f"{s}_knee", "left_shoulder", "right_shoulder", "left_hip", "right_hip")
     return Series(lm.t_s, angle, "deg", conf)
 
@@ -196,16 +177,11 @@ def hip_abduction(lm: LandmarkSeries, *, side: Side) -> Series:
     s = _side(side)
     p = _points(lm)
     thigh = p[f"{s}_knee"] - p[f"{s}_hip"]
-    if lm.space == "image_norm":
-        h = _unit((p["left_hip"] - p["right_hip"])[:, :2])
-        perp = np.stack([-h[:, 1], h[:, 0]], axis=1)
-        perp = perp * np.where(perp[:, 1] < 0, -1.0, 1.0)[:, None]  # point down the image
-        out = h if s == "left" else -h
-        angle = _deg(_dot(thigh[:, :2], out), _dot(thigh[:, :2], perp))
-    else:
-        ml, up, _ = _body_frame(p)
-        out = ml if s == "left" else -ml
-        angle = _deg(_dot(thigh, out), -_dot(thigh, up))
+    h = _unit((p["left_hip"] - p["right_hip"])[:, :2])
+    perp = np.stack([-h[:, 1], h[:, 0]], axis=1)
+    perp = perp * np.where(perp[:, 1] < 0, -1.0, 1.0)[:, None]  # point down the image
+    out = h if s == "left" else -h
+    angle = _deg(_dot(thigh[:, :2], out), _dot(thigh[:, :2], perp))
     conf = _confidence(lm, f"{s}_hip", f"{s}_knee", "left_hip", "right_hip")
     return Series(lm.t_s, angle, "deg", conf)
 
@@ -229,24 +205,13 @@ def trunk_lean(lm: LandmarkSeries, *, plane: Plane, facing: np.ndarray | None = 
     p = _points(lm)
     trunk = 0.5 * (p["left_shoulder"] + p["right_shoulder"]) - 0.5 * (p["left_hip"] + p["right_hip"])
     vertical = -trunk[:, 1]  # y is down
-    if lm.space == "image_norm":
-        if plane == "frontal":
-            toward_left = np.sign(p["left_hip"][:, 0] - p["right_hip"][:, 0])
-            angle = _deg(trunk[:, 0] * toward_left, vertical)
-        elif plane == "sagittal":
-            angle = _deg(trunk[:, 0] * (facing_direction(lm) if facing is None else facing), vertical)
-        else:
-            raise ValueError(f"plane must be 'frontal' or 'sagittal', got {plane!r}")
+    if plane == "frontal":
+        toward_left = np.sign(p["left_hip"][:, 0] - p["right_hip"][:, 0])
+        angle = _deg(trunk[:, 0] * toward_left, vertical)
+    elif plane == "sagittal":
+        angle = _deg(trunk[:, 0] * (facing_direction(lm) if facing is None else facing), vertical)
     else:
-        ml = p["left_hip"] - p["right_hip"]
-        ml_h = _unit(np.stack([ml[:, 0], np.zeros(len(ml)), ml[:, 2]], axis=1))
-        ap_h = np.cross(ml_h, np.array([0.0, -1.0, 0.0]))
-        if plane == "frontal":
-            angle = _deg(_dot(trunk, ml_h), vertical)
-        elif plane == "sagittal":
-            angle = _deg(_dot(trunk, ap_h), vertical)
-        else:
-            raise ValueError(f"plane must be 'frontal' or 'sagittal', got {plane!r}")
+        raise ValueError(f"plane must be 'frontal' or 'sagittal', got {plane!r}")
     conf = _confidence(lm, "left_shoulder", "right_shoulder", "left_hip", "right_hip")
     return Series(lm.t_s, angle, "deg", conf)
 

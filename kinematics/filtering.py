@@ -134,7 +134,9 @@ class LowPass:
         if uniform:
             grid, xg = t_s, x
         else:
-            grid = t_s[0] + dt * np.arange(int(np.floor((t_s[-1] - t_s[0]) / dt + 1e-9)) + 1)
+            # A grid from the first to the last sample, so that neither end is extrapolated.
+            grid = np.linspace(t_s[0], t_s[-1], max(int(round((t_s[-1] - t_s[0]) / dt)) + 1, m))
+            dt = float(grid[1] - grid[0])
             xg = np.column_stack([np.interp(grid, t_s, x[:, j]) for j in range(x.shape[1])])
         sos = signal.butter(self.order, self.design_cutoff_hz, btype="low", fs=1.0 / dt, output="sos")
         padlen = min(3 * (2 * len(sos) + 1), grid.shape[0] - 1)

@@ -63,9 +63,9 @@ class Series:
     confidence: np.ndarray
 
     def __post_init__(self) -> None:
-        t_s = np.asarray(self.t_s, dtype=float)
-        values = np.asarray(self.values, dtype=float)
-        confidence = np.asarray(self.confidence, dtype=float)
+        t_s = np.array(self.t_s, dtype=float)  # a copy: freezing it must not freeze the caller's array
+        values = np.array(self.values, dtype=float)
+        confidence = np.array(self.confidence, dtype=float)
         n = t_s.shape[0] if t_s.ndim else -1
         _expect(t_s.ndim == 1, f"t_s must be 1-D, got shape {t_s.shape}")
         _expect(bool(np.all(np.diff(t_s) > 0)), "t_s must be strictly increasing")
@@ -163,9 +163,9 @@ class LandmarkSeries:
     image_size_wh: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
-        t_s = np.asarray(self.t_s, dtype=float)
-        xyz = np.asarray(self.xyz, dtype=float)
-        visibility = np.asarray(self.visibility, dtype=float)
+        t_s = np.array(self.t_s, dtype=float)  # a copy: freezing it must not freeze the caller's array
+        xyz = np.array(self.xyz, dtype=float)
+        visibility = np.array(self.visibility, dtype=float)
         n, k = t_s.shape[0], len(self.schema)
         _expect(t_s.ndim == 1, f"t_s must be 1-D, got shape {t_s.shape}")
         _expect(bool(np.all(np.diff(t_s) > 0)), "t_s must be strictly increasing")

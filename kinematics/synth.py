@@ -46,8 +46,10 @@ class Camera:
     focal_px
         Focal length in pixels (a phone's main camera is ~0.8-1.0 x the long side).
     yaw_deg
-        The subject's rotation about the vertical: 0 facing the camera, 90
-        the subject's left side toward the camera, 180 back to the camera.
+        The subject's rotation about the vertical: 0 facing the camera, 180
+        back to it; +90 side-on facing image +x (right side toward the
+        camera), -90 facing image -x. :func:`kinematics.angles.body_yaw`
+        reads the same value back.
     """
 
     image_size_wh: tuple[int, int] = (1080, 1920)
@@ -125,8 +127,9 @@ def render(
     body: Body = Body(),
     camera: Camera = Camera(),
     pelvis_path_m: np.ndarray | None = None,
-    noise_px: float = 0.0,
-    noise_m: float = 0.0,
+    noise_px: float | np.ndarray = 0.0,
+    noise_m: float | tuple[float, float, float] | np.ndarray = 0.0,
+    hip_noise_correlation: float = 0.0,
     visibility: np.ndarray | float = 0.99,
     rng: np.random.Generator | None = None,
 ) -> tuple[LandmarkSeries, LandmarkSeries]:
@@ -142,11 +145,16 @@ def render(
         ``(n, 3)`` pelvis displacement in the anatomical frame (left, up,
         anterior); zero when omitted.
     noise_px
-        Standard deviation of Gaussian noise added to each image coordinate,
-        in pixels (BlazePose jitter on a still subject in 1080p video is a
-        few pixels).
+        Standard deviation of Gaussian noise on image coordinates, in pixels:
+        a scalar, ``(33,)`` per landmark or ``(33, 2)`` per landmark and axis.
     noise_m
-        Standard deviation of Gaussian noise on world coordinates, metres.
+        Standard deviation of Gaussian noise on world coordinates, metres: a
+        scalar, ``(3,)`` per axis or ``(33, 3)``. As in MediaPipe, the world
+        origin is the *estimated* hip midpoint, so the noisy hip centre is
+        subtracted from every landmark after the noise is added.
+    hip_noise_correlation
+        Correlation of the two hips' noise (BlazePose's hips jitter together:
+        ~0.6 measured on image coordinates, tests/kinematics/conftest.py).
     visibility
         Scalar, ``(n,)`` or ``(n, 33)``.
 
@@ -168,17 +176,30 @@ def render(
     turned = anat @ rot.T
     cam = np.stack([turned[..., 0], -turned[..., 1], camera.distance_m - turned[..., 2]], axis=-1)
 
-    hip_mid = 0.5 * (cam[:, BLAZEPOSE33.index("left_hip")] + cam[:, BLAZEPOSE33.index("right_hip")])
-    world = cam - hip_mid[:, None, :] + rng.normal(0.0, noise_m, cam.shape) if noise_m else cam - hip_mid[:, None, :]
+    if not -1.0 <= hip_noise_correlation <= 1.0:
+        raise ValueError(f"hip_noise_correlation must be in [-1, 1], got {hip_noise_correlation}")
+    hips = [BLAZEPOSE33.index("left_hip"), BLAZEPOSE33.index("right_hip")]
+
+    def jitter(sd: np.ndarray | float, axes: int) -> np.ndarray:
+        z = rng.normal(0.0, 1.0, (n, 33, axes))
+        c = hip_noise_correlation
+        z[:, hips[1]] = c * z[:, hips[0]] + np.sqrt(1.0 - c * c) * z[:, hips[1]]
+        sd = np.asarray(sd, dtype=float)
+        return z * (sd[:, None] if sd.shape == (33,) else sd)
+
+    noisy_cam = cam + jitter(noise_m, 3) if np.any(np.asarray(noise_m) > 0) else cam
+    hip_mid = 0.5 * (noisy_cam[:, hips[0]] + noisy_cam[:, hips[1]])
+    world = noisy_cam - hip_mid[:, None, :]
+    hip_mid = 0.5 * (cam[:, hips[0]] + cam[:, hips[1]])  # the image's depth reference is the true one
 
     w, h = camera.image_size_wh
     f = camera.focal_px
     u = f * cam[..., 0] / cam[..., 2] + w / 2
     v = f * cam[..., 1] / cam[..., 2] + h / 2
     depth_px = f * (cam[..., 2] - hip_mid[:, None, 2]) / hip_mid[:, None, 2]
-    if noise_px:
-        u = u + rng.normal(0.0, noise_px, u.shape)
-        v = v + rng.normal(0.0, noise_px, v.shape)
+    if np.any(np.asarray(noise_px) > 0):
+        uv = jitter(noise_px, 2)
+        u, v = u + uv[..., 0], v + uv[..., 1]
     image_xyz = np.stack([u / w, v / h, depth_px / w], axis=-1)
 
     vis = np.broadcast_to(np.asarray(visibility, dtype=float).reshape((-1, 1) if np.ndim(visibility) == 1 else np.shape(visibility) or (1, 1)), (n, 33)).copy()
