@@ -68,14 +68,13 @@ def _attempt(factory: sessionmaker[Session], settings: Settings, client: httpx.C
         d = s.get(WebhookDelivery, delivery_id)
         if d is None or d.status != "pending" or d.next_attempt_at.replace(tzinfo=None) > now().replace(tzinfo=None):
             return 0
+        attempt, url, body = d.attempts + 1, d.url, d.body  # read before the UPDATE refreshes `d`
         res = s.execute(
-            update(WebhookDelivery).where(WebhookDelivery.id == delivery_id, WebhookDelivery.attempts == d.attempts)
-            .values(attempts=d.attempts + 1, next_attempt_at=now() + timedelta(seconds=settings.webhook_timeout_s * 2))
+            update(WebhookDelivery).where(WebhookDelivery.id == delivery_id, WebhookDelivery.attempts == attempt - 1)
+            .values(attempts=attempt, next_attempt_at=now() + timedelta(seconds=settings.webhook_timeout_s * 2))
         )
         if res.rowcount != 1:
             return 0
-        attempt = d.attempts + 1
-        url, body = d.url, d.body
         secret = s.scalar(
             select(Clinic.webhook_secret).join(AssessmentRow, AssessmentRow.clinic_id == Clinic.id)
             .where(AssessmentRow.id == d.assessment_id)
