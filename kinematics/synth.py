@@ -69,6 +69,9 @@ class PoseAngles:
     hip_abduction_right_deg: np.ndarray | float = 0.0
     trunk_lean_lateral_deg: np.ndarray | float = 0.0
     trunk_lean_forward_deg: np.ndarray | float = 0.0
+    knee_flexion_left_deg: np.ndarray | float = 0.0  # 0 straight, > 0 ankle behind the thigh line
+    knee_flexion_right_deg: np.ndarray | float = 0.0
+    body_pitch_deg: np.ndarray | float = 0.0  # whole body about the mediolateral axis: -90 lying on the back
 
 
 def _col(v: np.ndarray | float, n: int) -> np.ndarray:
@@ -113,10 +116,21 @@ def _skeleton(angles: PoseAngles, body: Body, n: int, pelvis_m: np.ndarray) -> d
         # Projection-consistent: flexion = atan2(d.AP, -d.UP), abduction = atan2(d.out, -d.UP).
         thigh = _unit(np.sin(flex) * ap - np.cos(flex) * up + np.cos(flex) * np.tan(abd) * out)
         knee = pts[f"{s}_hip"] + body.thigh_m * thigh
-        ankle = knee + body.shank_m * thigh
+        bend = _col(getattr(angles, f"knee_flexion_{s}_deg"), n)
+        behind = _unit(np.cross(ml, thigh))  # perpendicular to the thigh, in the sagittal plane, posterior
+        shank = np.cos(bend) * thigh + np.sin(bend) * behind
+        ankle = knee + body.shank_m * shank
         pts[f"{s}_knee"], pts[f"{s}_ankle"] = knee, ankle
         pts[f"{s}_heel"] = ankle - 0.05 * ez - 0.05 * ey
         pts[f"{s}_foot_index"] = ankle + body.foot_m * ez - 0.07 * ey
+    pitch = _col(angles.body_pitch_deg, n)
+    if np.any(pitch):
+        c, si = np.cos(pitch), np.sin(pitch)
+        for name, p in pts.items():  # rotate about the mediolateral (x) axis through the pelvis
+            rel = p - pelvis_m
+            y = rel[:, 1:2] * c - rel[:, 2:3] * si
+            z = rel[:, 1:2] * si + rel[:, 2:3] * c
+            pts[name] = pelvis_m + np.concatenate([rel[:, 0:1], y, z], axis=1)
     return pts
 
 

@@ -16,10 +16,12 @@ import numpy as np
 
 from kinematics.errors import InputError
 from kinematics.pipeline import ANGLE_SERIES, KinematicsPipeline, KinematicsResult, QualityIssue
+from kinematics.protocols import PROTOCOLS, ProtocolResult
 from kinematics.series import LandmarkSeries
 from kinematics.view import PLANE_OF_VIEW
 from service.schemas import (
-    Assessment, Convention, EventOut, InputInfo, MetricOut, QualityIssueOut, SubjectOut, ViewOut,
+    Assessment, CoachingOut, Convention, EventOut, FindingOut, InputInfo, MetricOut, QualityIssueOut, SubjectOut,
+    ThresholdOut, ViewOut,
 )
 from vision._sniff import sniff
 from vision.backends.base import PoseBackend
@@ -76,6 +78,7 @@ def build_assessment(
     subject: SubjectOut | None,
     extra_issues: list[QualityIssue] = (),  # type: ignore[assignment]
     space: str,
+    protocol: ProtocolResult | None = None,
 ) -> Assessment:
     """Turn a kinematics result into the published document."""
     series: dict[str, list[float | None] | None] = {"t_s": [round(float(t), 6) for t in result.t_s]}
@@ -100,6 +103,7 @@ def build_assessment(
         share={k: round(v, 3) for k, v in result.view.share.items()},
         measurable_planes=[plane] if plane else [],
     )
+    events, protocol_metrics, findings, coaching = _protocol_outputs(protocol)
     return Assessment(
         exercise=exercise,
         input=input_info,
@@ -110,8 +114,10 @@ def build_assessment(
         series=series,
         confidence=confidence,
         unavailable=dict(result.unavailable),
-        metrics=[MetricOut(**m.__dict__) for m in result.metrics],
-        events=[] if exercise is None else [],  # protocol events arrive with the exercise protocols
+        metrics=[MetricOut(**m.__dict__) for m in result.metrics] + protocol_metrics,
+        events=events,
+        findings=findings,
+        coaching=coaching,
         conventions=_conventions(space),
         processing={
             "kinematics": result.parameters,
@@ -120,6 +126,21 @@ def build_assessment(
             "software": _versions(),
         },
     )
+
+
+def _protocol_outputs(p: ProtocolResult | None):
+    if p is None:
+        return [], [], [], []
+    events = [EventOut(type=e.type, start_s=round(e.start_s, 3), end_s=None if e.end_s is None else round(e.end_s, 3),
+                       peak_s=None if e.peak_s is None else round(e.peak_s, 3), side=e.side, confidence=e.confidence)
+              for e in sorted(p.events, key=lambda e: e.start_s)]
+    metrics = [MetricOut(name=m.name, value=m.value, unit=m.unit, side=m.side, ci95=m.ci95, measurable=m.measurable,
+                         reason=m.reason, source="protocol") for m in p.metrics]
+    findings = [FindingOut(code=f.code, severity=f.severity, message=f.message, evidence=f.evidence,
+                           threshold=None if f.threshold is None else ThresholdOut(**f.threshold.__dict__), source=f.source)
+                for f in p.findings]
+    coaching = [CoachingOut(code=c.code, message=c.message) for c in p.coaching]
+    return events, metrics, findings, coaching
 
 
 def _versions() -> dict[str, str]:
@@ -174,9 +195,13 @@ def analyze_landmarks(
     _check_exercise(exercise)
     result = pipeline.run(lm)
     issues = list(extra_issues or []) + _clock_issues(lm)
+    protocol = PROTOCOLS[exercise].assess(result, lm) if exercise in PROTOCOLS else None
+    if exercise is not None and protocol is None:
+        issues.append(QualityIssue("protocol_not_available", "info",
+                                   f"no scoring protocol for {exercise!r} yet; general kinematics only"))
     return build_assessment(
         result, input_info=input_info, exercise=exercise, model=model, subject=subject,
-        extra_issues=issues, space=lm.space,
+        extra_issues=issues, space=lm.space, protocol=protocol,
     )
 
 

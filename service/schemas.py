@@ -21,7 +21,7 @@ __all__ = [
     "ViewOut",
 ]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: protocol findings, coaching, metric ci95
 
 
 class _Model(BaseModel):
@@ -70,11 +70,39 @@ class MetricOut(_Model):
     unit: str
     series: str | None = None
     side: Literal["left", "right"] | None = None
+    ci95: tuple[float, float] | None = Field(None, description="95 % interval, including the instrument's own error")
     measurable: bool
     reason: str | None = None
-    confidence: float = Field(description="mean sample confidence x coverage, 0..1")
-    coverage: float = Field(description="fraction of samples measured")
-    n_samples: int
+    confidence: float | None = Field(None, description="mean sample confidence x coverage, 0..1 (series summaries)")
+    coverage: float | None = Field(None, description="fraction of samples measured (series summaries)")
+    n_samples: int | None = None
+    source: Literal["series", "protocol"] = "series"
+
+
+class ThresholdOut(_Model):
+    name: str
+    value: float
+    unit: str
+    source: str
+    note: str = ""
+
+
+class FindingOut(_Model):
+    """Supports a clinician's judgement; never a diagnosis."""
+
+    code: str
+    severity: Literal["normal", "attention", "inconclusive", "info"]
+    message: str
+    evidence: dict[str, object]
+    threshold: ThresholdOut | None
+    source: str | None
+
+
+class CoachingOut(_Model):
+    """Why this recording cannot answer the exercise's question, and how to film it instead."""
+
+    code: str
+    message: str
 
 
 class Convention(_Model):
@@ -107,7 +135,7 @@ class EventOut(_Model):
 class Assessment(_Model):
     """A movement assessment. Supports a clinician's judgement; never a diagnosis."""
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.1"] = SCHEMA_VERSION
     exercise: str | None
     input: InputInfo
     model: dict[str, object] | None = Field(description="pose model provenance; null for client-side landmarks")
@@ -121,6 +149,8 @@ class Assessment(_Model):
     unavailable: dict[str, str] = Field(description="series that could not be measured at all, with the reason")
     metrics: list[MetricOut]
     events: list[EventOut]
+    findings: list[FindingOut] = Field(default_factory=list, description="the exercise protocol's findings; empty without an exercise or when coaching is given")
+    coaching: list[CoachingOut] = Field(default_factory=list, description="re-recording advice when the video cannot answer the exercise's question")
     conventions: dict[str, Convention]
     processing: dict[str, object]
 

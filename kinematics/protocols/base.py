@@ -1,0 +1,118 @@
+"""What an exercise protocol produces: events, metrics, findings, or coaching instead.
+
+A protocol answers a clinical question about one exercise. When the recording
+cannot answer it (wrong view, body out of frame, too few pixels across the
+pelvis) the protocol returns *coaching*, specific advice for re-recording,
+and no clinical finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from kinematics.pipeline import KinematicsResult
+from kinematics.series import LandmarkSeries, Side
+
+__all__ = [
+    "Coaching",
+    "ExerciseProtocol",
+    "Finding",
+    "ProtocolEvent",
+    "ProtocolMetric",
+    "ProtocolResult",
+    "Threshold",
+    "judge",
+]
+
+Verdict = Literal["above", "below", "inconclusive"]
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A decision limit with its published source. Clinics may override ``value``."""
+
+    name: str
+    value: float
+    unit: str
+    source: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ProtocolEvent:
+    type: str  # rep | hold | single_leg_stance | initial_contact
+    start_s: float
+    end_s: float | None = None
+    peak_s: float | None = None
+    side: Side | None = None
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True)
+class ProtocolMetric:
+    name: str
+    value: float | None
+    unit: str
+    side: Side | None = None
+    ci95: tuple[float, float] | None = None
+    measurable: bool = True
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A plain-language observation a clinician can act on; never a diagnosis."""
+
+    code: str
+    severity: Literal["normal", "attention", "inconclusive", "info"]
+    message: str
+    evidence: dict[str, object] = field(default_factory=dict)
+    threshold: Threshold | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Coaching:
+    """Advice for recording again, when the video cannot answer the protocol's question."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ProtocolResult:
+    protocol: str
+    events: list[ProtocolEvent]
+    metrics: list[ProtocolMetric]
+    findings: list[Finding]
+    coaching: list[Coaching]
+    parameters: dict[str, object]
+
+    @property
+    def scored(self) -> bool:
+        return not self.coaching
+
+
+def judge(value: float, ci95: tuple[float, float] | None, threshold: float) -> Verdict:
+    """Above or below ``threshold``, or inconclusive when the 95 % interval reaches it.
+
+    Examples
+    --------
+    >>> judge(5.0, (4.5, 5.5), 4.0), judge(4.5, (3.0, 6.0), 4.0), judge(2.0, None, 4.0)
+    ('above', 'inconclusive', 'below')
+    """
+    low, high = ci95 if ci95 is not None else (value, value)
+    if low > threshold:
+        return "above"
+    if high < threshold:
+        return "below"
+    return "inconclusive"
+
+
+class ExerciseProtocol(Protocol):
+    """One exercise: ``assess`` turns kinematics into events, metrics and findings."""
+
+    name: str
+
+    def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult: ...
