@@ -47,7 +47,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
             from service.frame_analysis import FrameAnalyzer
             from vision.backends.mediapipe import Backend
 
-            return FrameAnalyzer(Backend.from_name(settings.pose_model, video=False, num_poses=2))
+            # quiet=False: a server must not redirect its own stderr, even briefly.
+            return FrameAnalyzer(Backend.from_name(settings.pose_model, video=False, num_poses=2, quiet=False))
 
         app.state.frame_analyzer = frame_analyzer
         pool = None
