@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import logging
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import httpx
 from sqlalchemy import select, update
@@ -66,7 +66,10 @@ def _attempt(factory: sessionmaker[Session], settings: Settings, client: httpx.C
     # Reserve it (push next_attempt_at past the timeout) so no other worker sends it concurrently.
     with session_scope(factory) as s:
         d = s.get(WebhookDelivery, delivery_id)
-        if d is None or d.status != "pending" or d.next_attempt_at.replace(tzinfo=None) > now().replace(tzinfo=None):
+        if d is None or d.status != "pending":
+            return 0
+        due = d.next_attempt_at if d.next_attempt_at.tzinfo else d.next_attempt_at.replace(tzinfo=UTC)  # SQLite: naive UTC
+        if due > now():
             return 0
         attempt, url, body = d.attempts + 1, d.url, d.body  # read before the UPDATE refreshes `d`
         res = s.execute(

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from python_multipart import MultipartParser
-from python_multipart.multipart import parse_options_header
+from python_multipart.exceptions import ParseError
+from python_multipart.multipart import MultipartState, parse_options_header
 from starlette.requests import Request
 
 from service.errors import Problem
@@ -88,8 +89,14 @@ async def read_multipart(request: Request, store: UploadStore, clinic_id: str, l
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
+        if parser.state != MultipartState.END:  # finalize() does not check; the last part may be cut short
+            raise Problem(422, "malformed-multipart", "the multipart/form-data body ends before its closing boundary")
         if writers:
             out.file = writers[0].commit()  # only a complete request is stored
+    except ParseError as exc:  # a malformed body is the client's error, not a 500
+        for w in writers:
+            w.abort()
+        raise Problem(422, "malformed-multipart", f"the multipart/form-data body is malformed: {exc}") from None
     except BaseException:
         for w in writers:
             w.abort()

@@ -190,6 +190,9 @@ async def _from_json(request: Request, store: UploadStore, principal: Principal)
     for k, v in fields.items():
         if v is not None and not isinstance(v, str):
             raise Problem(422, "validation", f"{k}: expected a string")
+    for k in ("schema", "space"):  # looked up in dicts by the parser: a list or object here was a TypeError (500)
+        if not isinstance(doc.get(k), str | None):
+            raise Problem(422, "malformed-landmarks", f"landmark JSON: {k}: expected a string, got {type(doc[k]).__name__}")
     await run_in_threadpool(parse_landmarks, doc)  # malformed documents are refused now, with the place named
     stored = store.save_bytes(principal.clinic_id, json.dumps(doc).encode())
     return stored, "landmarks", fields

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from celery import Celery
 
@@ -31,7 +31,13 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_serializer="json",
         accept_content=["json"],
-        broker_transport_options={"visibility_timeout": settings.celery_visibility_timeout_s},
+        broker_transport_options={
+            "visibility_timeout": settings.celery_visibility_timeout_s,
+            # kombu looks for unacknowledged messages to restore only every interval x throttle
+            # seconds (10 x 10 by default): scan often enough for the visibility timeout to hold.
+            "unacked_restore_interval": max(1, min(10, int(settings.celery_visibility_timeout_s / 2))),
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         task_ignore_result=True,
@@ -66,8 +72,11 @@ def _register(app: Celery, settings: Settings) -> None:
                 row = s.get(AssessmentRow, assessment_id)
                 if row is not None and row.status == "running" and row.lease_until is not None:
                     # Another worker holds a live lease: look again once it could have run out.
-                    lease = row.lease_until.replace(tzinfo=None) - now().replace(tzinfo=None)
-                    raise self.retry(countdown=max(1.0, lease.total_seconds() + 1.0))
+                    until = row.lease_until
+                    if until.tzinfo is None:  # SQLite gives back naive UTC
+                        until = until.replace(tzinfo=UTC)
+                    left = (until - now()).total_seconds()
+                    raise self.retry(countdown=max(1.0, left + 1.0))
             return "skipped"
         status = run_job(f, settings, c)
         deliver_due(f, settings)

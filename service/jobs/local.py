@@ -3,14 +3,22 @@
 Job state lives in the database (see :mod:`service.jobs.runner`), so the
 processes only poll it; a supervisor thread restarts any that die. A job whose
 worker was killed is claimed again once its lease runs out.
+
+Workers are told to stop by closing a pipe, not by a ``multiprocessing.Event``:
+an Event's ``set()`` waits for every process sleeping in ``wait()`` to wake, so a
+worker killed while waiting (SIGKILL, the OOM killer, a SIGTERM to the whole
+process group) made the server hang forever on shutdown. A closed pipe also
+reaches the workers if the server itself is killed, so none is left orphaned.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import signal
 import threading
 import time
+from multiprocessing.connection import Connection
 
 from service.settings import Settings
 
@@ -29,6 +37,8 @@ def work_loop(settings: Settings, stop, *, once: bool = False) -> None:
     from service.webhooks import deliver_due
 
     configure_logging(settings.log_level)
+    import service.analysis  # noqa: F401 - the heavy imports happen now, not while holding a job's lease
+
     engine = make_engine(settings.sqlalchemy_url)
     factory = sessionmaker(engine, expire_on_commit=False)
     me = worker_name()
@@ -50,8 +60,25 @@ def work_loop(settings: Settings, stop, *, once: bool = False) -> None:
         engine.dispose()
 
 
-def _process_main(settings_json: str, stop) -> None:
-    work_loop(Settings.model_validate_json(settings_json), stop)
+class _PipeClosed:
+    """The stop signal of a worker process: set once the pool's end of the pipe is closed."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn, self._set = conn, False
+
+    def is_set(self) -> bool:
+        return self.wait(0)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not self._set:
+            self._set = self._conn.poll(timeout)  # readable only at EOF: the pool never writes
+        return self._set
+
+
+def _process_main(settings_json: str, stop_conn: Connection) -> None:
+    # Ctrl-C reaches the whole process group: leave it to the server, which stops its workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    work_loop(Settings.model_validate_json(settings_json), _PipeClosed(stop_conn))
 
 
 class LocalWorkerPool:
@@ -60,13 +87,13 @@ class LocalWorkerPool:
     def __init__(self, settings: Settings, n: int) -> None:
         self.settings, self.n = settings, n
         self._ctx = mp.get_context("spawn")  # no forking of a threaded server
-        self._stop = self._ctx.Event()
+        self._stop_r, self._stop_w = self._ctx.Pipe(duplex=False)  # closing _stop_w stops the workers
         self._procs: list[mp.process.BaseProcess] = []
         self._supervisor: threading.Thread | None = None
         self._closing = threading.Event()
 
     def _spawn(self) -> mp.process.BaseProcess:
-        p = self._ctx.Process(target=_process_main, args=(self.settings.model_dump_json(), self._stop),
+        p = self._ctx.Process(target=_process_main, args=(self.settings.model_dump_json(), self._stop_r),
                               name="motionscript-worker", daemon=True)
         p.start()
         return p
@@ -90,10 +117,13 @@ class LocalWorkerPool:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self._closing.set()
-        self._stop.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout_s)  # it restarts no worker from now on
+        self._stop_w.close()
         deadline = time.monotonic() + timeout_s
         for p in self._procs:
             p.join(max(0.0, deadline - time.monotonic()))
             if p.is_alive():
                 p.terminate()
                 p.join(2)
+        self._stop_r.close()

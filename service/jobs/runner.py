@@ -68,11 +68,14 @@ def claim(factory: sessionmaker[Session], assessment_id: str, settings: Settings
             return None
         token = row.attempts + 1
         if token > settings.job_max_attempts and row.status == "running":
-            # Its workers keep dying: give up instead of killing more of them.
+            # Its workers keep dying: give up instead of killing more of them. Only once the
+            # last run's lease ran out, though: a duplicate delivery must not fail a live run.
             s.execute(
                 update(AssessmentRow)
-                .where(AssessmentRow.id == assessment_id, AssessmentRow.attempts == row.attempts)
+                .where(AssessmentRow.id == assessment_id, AssessmentRow.attempts == row.attempts,
+                       AssessmentRow.status == "running", _claimable())
                 .values(status="failed", reason=f"the analysis stopped unexpectedly {row.attempts} times", finished_at=now(), lease_until=None)
+                .execution_options(synchronize_session=False)
             )
             return None
         t = now()
@@ -81,6 +84,9 @@ def claim(factory: sessionmaker[Session], assessment_id: str, settings: Settings
             .where(AssessmentRow.id == assessment_id, AssessmentRow.attempts == row.attempts, _claimable())
             .values(status="running", attempts=token, worker_id=worker, started_at=t,
                     lease_until=t + timedelta(seconds=settings.job_lease_s))
+            # The WHERE is the database's to judge: evaluating it in Python against the loaded row
+            # compares SQLite's naive datetimes with aware ones and raises TypeError.
+            .execution_options(synchronize_session=False)
         )
         return Claim(assessment_id, token) if res.rowcount == 1 else None
 
@@ -99,6 +105,7 @@ class _Heartbeat(threading.Thread):
                         update(AssessmentRow)
                         .where(AssessmentRow.id == self.claim.assessment_id, AssessmentRow.attempts == self.claim.token)
                         .values(lease_until=now() + timedelta(seconds=self.lease_s))
+                        .execution_options(synchronize_session=False)
                     )
             except Exception:  # noqa: BLE001 - a missed renewal is retried next beat
                 log.warning("lease renewal failed", extra={"assessment_id": self.claim.assessment_id})
@@ -110,6 +117,7 @@ def _finish(factory: sessionmaker[Session], c: Claim, **values) -> bool:
             update(AssessmentRow)
             .where(AssessmentRow.id == c.assessment_id, AssessmentRow.attempts == c.token, AssessmentRow.status == "running")
             .values(finished_at=now(), lease_until=None, **values)
+            .execution_options(synchronize_session=False)
         )
         if res.rowcount != 1:
             return False  # another run took over; its result is the one kept
@@ -126,9 +134,6 @@ def _finish(factory: sessionmaker[Session], c: Claim, **values) -> bool:
 
 def run_job(factory: sessionmaker[Session], settings: Settings, c: Claim, analyze=None) -> str:
     """Analyse a claimed job and store its outcome. Returns the final status."""
-    from service.analysis import analyze_file
-
-    analyze = analyze or analyze_file
     with session_scope(factory) as s:
         row = s.get(AssessmentRow, c.assessment_id)
         if row is None:
@@ -138,6 +143,9 @@ def run_job(factory: sessionmaker[Session], settings: Settings, c: Claim, analyz
     heartbeat.start()
     started = time.monotonic()
     try:
+        if analyze is None:
+            # Slow the first time in a process (numpy, scipy, the pose runtime): the lease is being renewed.
+            from service.analysis import analyze_file as analyze
         if rel is None:
             raise MotionscriptError("the input was deleted before it could be analysed")
         path = UploadStore(settings.uploads_path).path(rel)

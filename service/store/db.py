@@ -35,7 +35,19 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _utc(dbapi_conn, _record) -> None:
+            # Timestamps come back in the session's time zone, which is the server's unless set. Make
+            # it UTC, like now() and SQLite's values, so Python-side comparisons and API output agree.
+            cur = dbapi_conn.cursor()
+            cur.execute("SET TIME ZONE 'UTC'")
+            cur.close()
+            dbapi_conn.commit()
+
+    return engine
 
 
 def migrate(url: str) -> None:
