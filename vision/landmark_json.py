@@ -69,11 +69,11 @@ def parse_landmarks(doc: Any) -> LandmarkDocument:
     if not isinstance(doc, dict):
         raise _fail("top level", f"expected an object, got {type(doc).__name__}")
     schema_name = doc.get("schema")
-    if schema_name not in SCHEMAS:
+    if not isinstance(schema_name, str) or schema_name not in SCHEMAS:
         raise _fail("schema", f"expected one of {sorted(SCHEMAS)}, got {json.dumps(schema_name)}")
     schema = SCHEMAS[schema_name]
     space = doc.get("space")
-    if space not in SPACES:
+    if not isinstance(space, str) or space not in SPACES:
         raise _fail("space", f"expected 'image' or 'world', got {json.dumps(space)}")
     size = None
     if space == "image":
