@@ -78,6 +78,10 @@ class SingleLegStance:
     settle_s
         Skipped at the start of each stance phase while the body shifts over
         the stance leg.
+    stance
+        Finds the stance phases (see
+        :class:`~kinematics.protocols.events.StanceDetector`: a foot lifted
+        above 0.10 leg length for at least 1 s, both ends timed at 0.03).
     """
 
     drop_threshold_deg: float = DROP_THRESHOLD.value
@@ -89,8 +93,9 @@ class SingleLegStance:
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
         params = {k: v for k, v in asdict(self).items() if k != "name"}
         coaching = check_capture(result, landmarks, views=("frontal",), pelvis_measure=True)
-        if coaching:
-            return ProtocolResult(self.name, [], [], [], coaching, params)
+        if coaching:  # rep_count is always reported (issue 4), here as not measurable
+            return ProtocolResult(self.name, [], [ProtocolMetric("rep_count", None, "1", measurable=False,
+                                                                 reason=coaching[0].message)], [], coaching, params)
         phases = self.stance.detect(landmarks)
         events: list[ProtocolEvent] = list(phases)
         obliquity = result.series["pelvic_obliquity_deg"]

@@ -1,0 +1,302 @@
+"""Walking, filmed side-on or from the front (toward or away from the camera).
+
+Initial contacts (heel strikes) are found with the coordinate-based method of
+Zeni et al. (2008): a foot strikes the ground when it is furthest ahead of
+the pelvis. Here the ankle stands in for the heel marker and the hip midpoint
+for the sacrum, and "ahead" is measured along the walking direction in
+leg lengths:
+
+* side-on, along image x, signed by the direction the subject faces (toes
+  ahead of heels, nose ahead of ears: :func:`kinematics.angles.facing_direction`);
+* from the front, along the camera's depth axis (toward the camera when the
+  subject faces it). BlazePose's depth is its least steady coordinate, so
+  these contacts carry confidence 0.5.
+
+From the contacts: steps (``rep_count``; per foot with ``side``), cadence (steps per minute), step
+times per side. Per stride (a contact to the next one of the same foot), time
+normalised and averaged over strides (an ensemble mean, which keeps the
+jitter of single frames out of ranges and peaks):
+
+* side-on: hip flexion-extension range per side, and their difference;
+* from the front: pelvic obliquity range, and the drop of the free side during
+  each leg's stance (from that foot's contact to the other foot's), against the
+  pelvis's level at the two double-support instants (the contacts), and its
+  left-right difference.
+
+Sources
+-------
+* Zeni, Richards & Higginson, Gait Posture 2008;27(4):710-4: gait events from
+  marker coordinates relative to the sacrum.
+* Bramah et al., Am J Sports Med 2018: each degree more contralateral pelvic
+  drop in running raised the odds of injury ~80 %; no cut-off, so drops are
+  reported, and only a left-right difference above the 4 deg minimal
+  detectable change of pelvic obliquity (J Sport Rehabil 2007;16(4):326) is
+  flagged.
+* 2-D sagittal hip angle in gait, single side camera: MAE 4.0 deg (Stenum et
+  al., PLoS Comput Biol 2021;17(4):e1008935), the instrument error of the hip
+  ranges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+from scipy import ndimage, signal
+
+from kinematics import angles
+from kinematics.pipeline import KinematicsResult
+from kinematics.protocols import _common as C
+from kinematics.protocols.base import Coaching, Finding, ProtocolEvent, ProtocolMetric, ProtocolResult, Threshold
+from kinematics.protocols.capture import check_capture
+from kinematics.series import LandmarkSeries, Series
+
+__all__ = ["DROP_ASYMMETRY_THRESHOLD", "HIP_RANGE_ASYMMETRY_THRESHOLD", "STEP_TIME_ASYMMETRY_THRESHOLD", "Gait"]
+
+DROP_ASYMMETRY_THRESHOLD = Threshold(
+    "pelvic_drop_asymmetry_deg", 4.0, "deg",
+    "minimal detectable change of the pelvis-on-femur angle in single-leg stance (J Sport Rehabil 2007;16(4):326)",
+    "applied to the left-right difference of the free side's drop in stance; no validated cut-off for walking exists "
+    "(Bramah et al., AJSM 2018: each degree of contralateral drop in running raised injury odds ~80 %)",
+)
+HIP_RANGE_ASYMMETRY_THRESHOLD = Threshold(
+    "hip_range_asymmetry_deg", 0.0, "deg",
+    "a left-right difference is reported once its 95 % interval excludes this value; the interval includes the 2-D "
+    "sagittal hip error in gait, MAE 4.0 deg (Stenum et al., PLoS Comput Biol 2021;17(4):e1008935)",
+    "side-on, the far leg is partly hidden: BlazePose estimates it",
+)
+STEP_TIME_ASYMMETRY_THRESHOLD = Threshold(
+    "step_time_asymmetry_s", 0.0, "s",
+    "a left-right difference is reported once its 95 % interval (step-to-step spread and one frame interval of "
+    "timing error) excludes this value",
+    "a limp often shortens the painful leg's stance; clinics may set a clinically relevant difference",
+)
+
+_N = 101  # samples per time-normalised stride (0-100 %)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Gait:
+    """Walking; clinic-configurable, every threshold names its source.
+
+    Parameters
+    ----------
+    drop_asymmetry_threshold_deg
+        Left-right difference of the free side's pelvic drop in stance above
+        which a finding is raised (``DROP_ASYMMETRY_THRESHOLD``).
+    hip_range_asymmetry_threshold_deg
+        Left-right difference of the hip flexion-extension range
+        (``HIP_RANGE_ASYMMETRY_THRESHOLD``).
+    step_time_asymmetry_threshold_s
+        Left-right difference of step time (``STEP_TIME_ASYMMETRY_THRESHOLD``).
+    min_prominence
+        A contact is a forward excursion of the ankle of at least this
+        fraction of its fore-aft range over the recording (the 5th to 95th
+        percentile), so that jitter and shuffles are not counted as steps.
+    min_excursion
+        ...and that range must reach this many leg lengths (0.2, ~18 cm):
+        walking moves each ankle about a step length (~0.7 leg lengths) back
+        and forth past the pelvis, while BlazePose's depth jitter is ~0.015
+        leg lengths (13 mm), so standing still or shuffling is not walking.
+    min_steps
+        Fewer contacts than this (two strides of one foot need three) give
+        coaching instead of findings.
+    """
+
+    drop_asymmetry_threshold_deg: float = DROP_ASYMMETRY_THRESHOLD.value
+    hip_range_asymmetry_threshold_deg: float = HIP_RANGE_ASYMMETRY_THRESHOLD.value
+    step_time_asymmetry_threshold_s: float = STEP_TIME_ASYMMETRY_THRESHOLD.value
+    min_prominence: float = 0.3
+    min_excursion: float = 0.2
+    min_steps: int = 3
+    name: str = "gait"
+
+    def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
+        params = C.parameters(self)
+        frontal = result.view.view == "frontal"
+        coaching = check_capture(result, landmarks, views=("sagittal", "frontal"), pelvis_measure=True)
+        if coaching:
+            return C.unscored(self.name, params, coaching)
+        contacts = self.contacts(result, landmarks)
+        if len(contacts) < self.min_steps:
+            return C.unscored(self.name, params, [Coaching(
+                "no_steps", f"Only {len(contacts)} step(s) were found: walk at your usual pace for at least four "
+                            "steps with the whole body, feet included, in the picture "
+                            "(side-on, or straight toward or away from the camera).")],
+                events=contacts, rep_count=len(contacts))
+        times = np.array([c.start_s for c in contacts])
+        steps = np.diff(times)
+        cadence = 60.0 * len(steps) / float(times[-1] - times[0])  # steps per minute over the whole walk
+        metrics = [ProtocolMetric("rep_count", len(contacts), "1")]
+        metrics += [ProtocolMetric("rep_count", sum(c.side == side for c in contacts), "1", side)  # type: ignore[arg-type]
+                    for side in ("left", "right")]
+        metrics.append(ProtocolMetric("cadence_steps_per_min", C.r2(cadence), "1/min"))
+        findings: list[Finding] = [Finding(
+            "cadence", "info",
+            f"{len(contacts)} steps at {cadence:.0f} steps per minute"
+            + (" (step timing from the camera's depth estimate, which is less steady than a side view)." if frontal else "."),
+            {"steps": len(contacts), "step_time_s": C.r2(float(np.median(steps))), "frontal": frontal})]
+        step_times = {side: [b.start_s - a.start_s for a, b in pairwise(contacts) if b.side == side and a.side != side]
+                      for side in ("left", "right")}
+        dt = float(np.median(np.diff(result.t_s)))
+        per_side = {}
+        for side, values in step_times.items():
+            if values:
+                v = float(np.median(values))
+                ci = C.ci_around(v, (1.2533 * float(np.std(values, ddof=1)) / np.sqrt(len(values))) if len(values) > 1 else 0.0,
+                                 instrument_sd=dt)
+                per_side[side] = (v, ci)
+                metrics.append(ProtocolMetric("step_time_s", C.r2(v), "s", side, ci))  # type: ignore[arg-type]
+        if len(per_side) == 2:
+            th = C.with_value(STEP_TIME_ASYMMETRY_THRESHOLD, self.step_time_asymmetry_threshold_s)
+            findings.append(C.asymmetry_finding("step_time", "step time (ending on that foot's contact)", "s",
+                                                per_side["left"], per_side["right"], th,
+                                                "A shorter step onto one leg can mean less time spent standing on the other."))
+        if frontal:
+            m, f = self._frontal(result, contacts)
+        else:
+            m, f = self._sagittal(result, contacts)
+        return ProtocolResult(self.name, contacts, metrics + m, findings + f, [], params)
+
+    # -- events --------------------------------------------------------------------
+
+    def contacts(self, result: KinematicsResult, lm: LandmarkSeries) -> list[ProtocolEvent]:
+        """Initial contacts of both feet, sorted by time (Zeni et al. 2008)."""
+        frontal = result.view.view == "frontal"
+        if frontal:
+            yaw = result.view.yaw_deg if result.view.yaw_deg is not None else 0.0
+            forward: np.ndarray | float = -1.0 if abs(yaw) <= 90 else 1.0  # facing the camera: forward is toward it (-z)
+            axis, confidence = 2, 0.5
+        else:
+            forward = _facing(lm, result.t_s)
+            axis, confidence = 0, 1.0
+        events: list[ProtocolEvent] = []
+        for side in ("left", "right"):
+            ahead = C.ahead_of_pelvis(lm, result, side=side, axis=axis, forward=forward)
+            v = ahead.values
+            ok = np.isfinite(v)
+            if ok.sum() < 5:
+                continue
+            lo, hi = np.percentile(v[ok], [5, 95])
+            if hi - lo < self.min_excursion:
+                continue
+            peaks, _ = signal.find_peaks(np.where(ok, v, np.nanmin(v[ok])), prominence=self.min_prominence * (hi - lo))
+            t = result.t_s
+            for k in peaks:
+                if 0 < k < len(v) - 1 and ok[k - 1] and ok[k + 1]:
+                    # a parabola through the peak and its neighbours: sub-frame timing, since a
+                    # pelvic drop is read against the obliquity at the contact, which changes fast then
+                    den = v[k - 1] - 2 * v[k] + v[k + 1]
+                    shift = float(np.clip(0.5 * (v[k - 1] - v[k + 1]) / den, -0.5, 0.5)) if den < 0 else 0.0
+                    when = t[k] + shift * ((t[k + 1] - t[k]) if shift > 0 else (t[k] - t[k - 1]))
+                    events.append(ProtocolEvent("initial_contact", float(when), None, None, side, confidence))  # type: ignore[arg-type]
+        return sorted(events, key=lambda e: e.start_s)
+
+    # -- side view -------------------------------------------------------------------
+
+    def _sagittal(self, result: KinematicsResult, contacts: list[ProtocolEvent]) -> tuple[list[ProtocolMetric], list[Finding]]:
+        metrics: list[ProtocolMetric] = []
+        findings: list[Finding] = []
+        ranges = {}
+        for side in ("left", "right"):
+            series = result.series[f"hip_flexion_{side}_deg"]
+            strides = _strides(series, [c.start_s for c in contacts if c.side == side])
+            if len(strides) < 1:
+                metrics.append(ProtocolMetric("hip_flexion_range_per_stride_deg", None, "deg", side, None, False,  # type: ignore[arg-type]
+                                              f"no complete stride of the {side} foot"))
+                continue
+            mean = strides.mean(axis=0)
+            value = float(np.nanmax(mean) - np.nanmin(mean))
+            each = np.nanmax(strides, axis=1) - np.nanmin(strides, axis=1)
+            se = 1.2533 * float(np.std(each, ddof=1)) / np.sqrt(len(each)) if len(each) > 1 else 0.0
+            ci = C.ci_around(value, se, instrument_sd=C.SAGITTAL_HIP_SD_DEG)
+            ranges[side] = (value, ci)
+            metrics += [ProtocolMetric("hip_flexion_range_per_stride_deg", C.r2(value), "deg", side, ci),  # type: ignore[arg-type]
+                        ProtocolMetric("stride_count", len(strides), "1", side)]  # type: ignore[arg-type]
+        if len(ranges) == 2:
+            th = C.with_value(HIP_RANGE_ASYMMETRY_THRESHOLD, self.hip_range_asymmetry_threshold_deg)
+            findings.append(C.asymmetry_finding("hip_range", "hip flexion-extension range per stride", "deg",
+                                                ranges["left"], ranges["right"], th,
+                                                "Pain or stiffness can shorten one leg's swing."))
+        metrics.append(ProtocolMetric("pelvic_obliquity_range_per_stride_deg", None, "deg", None, None, False,
+                                      "pelvic obliquity is not measurable side-on: film walking toward the camera"))
+        return metrics, findings
+
+    # -- front view ------------------------------------------------------------------
+
+    def _frontal(self, result: KinematicsResult, contacts: list[ProtocolEvent]) -> tuple[list[ProtocolMetric], list[Finding]]:
+        obliquity = result.series["pelvic_obliquity_deg"]
+        metrics: list[ProtocolMetric] = [
+            ProtocolMetric("hip_flexion_range_per_stride_deg", None, "deg", None, None, False,
+                           "hip flexion is not measurable from the front: film side-on"),
+        ]
+        findings: list[Finding] = []
+        left = [c.start_s for c in contacts if c.side == "left"]
+        right = [c.start_s for c in contacts if c.side == "right"]
+        strides = _strides(obliquity, left)
+        if len(strides) < 1 or not right:
+            metrics.append(ProtocolMetric("pelvic_obliquity_range_per_stride_deg", None, "deg", None, None, False,
+                                          "no complete stride with both feet's contacts"))
+            return metrics, findings
+        mean = strides.mean(axis=0)
+        each = np.nanmax(strides, axis=1) - np.nanmin(strides, axis=1)
+        spread = 1.2533 * float(np.std(each, ddof=1)) / np.sqrt(len(each)) if len(each) > 1 else 0.0
+        value = float(np.nanmax(mean) - np.nanmin(mean))
+        ci = C.ci_around(value, spread, instrument_sd=C.OBLIQUITY_SD_DEG)
+        metrics += [ProtocolMetric("pelvic_obliquity_range_per_stride_deg", C.r2(value), "deg", None, ci),
+                    ProtocolMetric("stride_count", len(strides), "1")]
+        # the right foot's contact, as a fraction of the left stride
+        phases = [((r - a) / (b - a)) for a, b in pairwise(left) for r in right if a < r < b]
+        if not phases:
+            return metrics, findings
+        k = round(float(np.median(phases)) * (_N - 1))
+        # The level is the pelvis at the double-support instants (both feet's contacts). Averaging the
+        # two keeps a contact found a little late (the filtered ankle's peak is blunt) from biasing it:
+        # the pelvis moves in opposite senses just after each contact.
+        level = 0.5 * (0.5 * (mean[0] + mean[-1]) + mean[k])
+        drops = {
+            # standing on the left (from its contact to the right's), the right side is free: a drop lowers it,
+            # which raises the obliquity (> 0 when the LEFT hip is higher)
+            "right": float(np.nanmax(mean[: k + 1]) - level),
+            "left": float(level - np.nanmin(mean[k:])),
+        }
+        per_side = {}
+        for free, drop in drops.items():
+            stance = C.other(free)
+            d_ci = C.ci_around(drop, spread / np.sqrt(2), instrument_sd=C.OBLIQUITY_SD_DEG)
+            per_side[free] = (drop, d_ci)
+            metrics.append(ProtocolMetric("pelvic_drop_deg", C.r2(drop), "deg", free, d_ci))  # type: ignore[arg-type]
+            findings.append(Finding(
+                f"pelvic_drop_{stance}_stance", "info",
+                f"Standing on the {stance} leg while walking, the {free} side of the pelvis dropped by {drop:.1f} deg "
+                f"(95 % range {d_ci[0]:.1f} to {d_ci[1]:.1f}; stride average). Some drop is normal in walking; for "
+                "information.", {"pelvic_drop_deg": C.r2(drop), "ci95": C.ci_list(d_ci), "free_side": free}))
+        th = C.with_value(DROP_ASYMMETRY_THRESHOLD, self.drop_asymmetry_threshold_deg)
+        findings.append(C.asymmetry_finding("pelvic_drop", "pelvic drop of the free side (the side whose foot is off the "
+                                            "ground)", "deg", per_side["left"], per_side["right"], th,
+                                            "A larger drop when standing on one leg can point to weaker hip abductors "
+                                            "of that standing leg."))
+        return metrics, findings
+
+
+def _facing(lm: LandmarkSeries, t_s: np.ndarray, window_s: float = 1.0) -> np.ndarray:
+    """``(n,)`` +1/-1 walking direction along image x: a 1 s majority vote of the facing direction."""
+    sign = angles.facing_direction(lm)
+    dt = float(np.median(np.diff(t_s))) if len(t_s) > 1 else 1.0
+    width = max(1, round(window_s / dt) | 1)
+    vote = ndimage.uniform_filter1d(np.nan_to_num(sign), size=width, mode="nearest")
+    overall = np.sign(np.nansum(sign)) or 1.0
+    return np.where(vote == 0, overall, np.sign(vote))
+
+
+def _strides(series: Series, contacts: list[float]) -> np.ndarray:
+    """``(strides, 101)``: the series between consecutive contacts of one foot, time-normalised."""
+    out = []
+    for a, b in pairwise(contacts):
+        keep = (series.t_s >= a) & (series.t_s <= b) & series.valid
+        if keep.sum() < 5:
+            continue
+        grid = np.linspace(a, b, _N)
+        out.append(np.interp(grid, series.t_s[keep], series.values[keep]))
+    return np.array(out).reshape(-1, _N)
