@@ -26,7 +26,7 @@ __all__ = [
     "Unit",
 ]
 
-Unit = Literal["deg", "deg/s", "m", "m/s", "px", "norm", "s", "mV", "1"]
+Unit = Literal["deg", "deg/s", "m", "m/s", "m/s^2", "px", "norm", "s", "mV", "1"]
 Space = Literal["image_norm", "world_m"]
 Side = Literal["left", "right"]
 

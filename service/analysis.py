@@ -23,6 +23,7 @@ from service.schemas import (
     Assessment, CoachingOut, Convention, EventOut, FindingOut, InputInfo, MetricOut, QualityIssueOut, SubjectOut,
     ThresholdOut, ViewOut,
 )
+from service.wearables import WearableFiles, WearablesIssueOut, WearablesOut
 from vision._sniff import sniff
 from vision.backends.base import PoseBackend
 from vision.extract import Extraction, extract_image, extract_video
@@ -191,6 +192,7 @@ def analyze_landmarks(
     subject: SubjectOut | None = None,
     extra_issues: list[QualityIssue] | None = None,
     pipeline: KinematicsPipeline = KinematicsPipeline(),
+    wearables: WearableFiles | None = None,
 ) -> Assessment:
     _check_exercise(exercise)
     result = pipeline.run(lm)
@@ -199,10 +201,27 @@ def analyze_landmarks(
     if exercise is not None and protocol is None:
         issues.append(QualityIssue("protocol_not_available", "info",
                                    f"no scoring protocol for {exercise!r} yet; general kinematics only"))
-    return build_assessment(
+    assessment = build_assessment(
         result, input_info=input_info, exercise=exercise, model=model, subject=subject,
         extra_issues=issues, space=lm.space, protocol=protocol,
     )
+    if wearables is not None:
+        assessment.wearables = _wearables(result, wearables)
+    return assessment
+
+
+def _wearables(result: KinematicsResult, files: WearableFiles) -> WearablesOut:
+    """The wearables section; the video's obliquity (when its view measures it) drives sync and fusion."""
+    obliquity = result.series.get("pelvic_obliquity_deg")
+    measured = obliquity is not None and "pelvic_obliquity_deg" not in result.unavailable and bool(obliquity.valid.any())
+    out = files.analyze(video_obliquity=obliquity if measured else None)
+    if files.imu_path is not None and not measured:
+        out.quality.append(WearablesIssueOut(
+            code="no_video_obliquity", severity="info",
+            message="the video does not measure pelvic obliquity (it needs a frontal view): the IMU was not "
+                    "synchronised to it by correlation nor fused with it; its times stay on the IMU clock "
+                    "unless an offset was given"))
+    return out
 
 
 def analyze_file(
@@ -214,6 +233,7 @@ def analyze_file(
     progress: Progress | None = None,
     pipeline: KinematicsPipeline = KinematicsPipeline(),
     filename: str | None = "",
+    wearables: WearableFiles | None = None,
 ) -> Assessment:
     """Analyse a video, an image or a landmark JSON file (recognised by content).
 
@@ -244,7 +264,8 @@ def analyze_file(
             fps_nominal=doc.fps, duration_s=round(float(lm.t_s[-1] - lm.t_s[0]), 6), frames_read=len(lm),
             frames_with_pose=has_pose, landmark_space="image" if lm.space == "image_norm" else "world",
         )
-        return analyze_landmarks(lm, input_info=info, exercise=exercise, extra_issues=issues, pipeline=pipeline)
+        return analyze_landmarks(lm, input_info=info, exercise=exercise, extra_issues=issues, pipeline=pipeline,
+                                 wearables=wearables)
 
     factory = backend_factory or _default_backend
     backend = factory(kind == "video")
@@ -273,6 +294,7 @@ def analyze_file(
     subject = SubjectOut(**{**ex.subject.__dict__, "initial_bbox_norm": list(ex.subject.initial_bbox_norm) if ex.subject.initial_bbox_norm else None})
     return analyze_landmarks(
         lm, input_info=info, exercise=exercise, model=ex.model, subject=subject, extra_issues=issues, pipeline=pipeline,
+        wearables=wearables,
     )
 
 

@@ -1,6 +1,7 @@
 """``motionscript``: analyse a recording locally, or run the service.
 
     motionscript analyze INPUT [--exercise NAME] [--out FILE]
+        [--imu FILE --imu-placement sacrum [--imu-axes up=+x,anterior=+z,left=-y] ...] [--emg FILE ...]
 
 INPUT is a video, an image or a landmark JSON file, recognised by content.
 On failure the exit code is non-zero and one line says why.
@@ -50,12 +51,39 @@ class _ProgressBar:
             self.stream.flush()
 
 
+def _wearable_files(args: argparse.Namespace):
+    """The ``--imu`` / ``--emg`` options as :class:`service.wearables.WearableFiles` (None without files)."""
+    if args.imu is None and args.emg is None:
+        return None
+    from pydantic import ValidationError
+
+    from service.wearables import WearableFiles, WearablesRequest
+
+    for flag, path in (("--imu", args.imu), ("--emg", args.emg)):
+        if path is not None and not Path(path).is_file():
+            raise InputError(f"{flag} {path}: no such file")
+    try:
+        request = WearablesRequest(
+            imu_placement=args.imu_placement, imu_side=args.imu_side, imu_axes=args.imu_axes,
+            imu_sampling_rate_hz=args.imu_rate, imu_offset_s=args.imu_offset,
+            emg_sampling_rate_hz=args.emg_rate, emg_mains_hz=args.emg_mains or None,
+            emg_hardware_delay_s=args.emg_delay, emg_offset_s=args.emg_offset,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+    return WearableFiles(imu_path=None if args.imu is None else Path(args.imu),
+                         emg_path=None if args.emg is None else Path(args.emg), request=request)
+
+
 def _analyze(args: argparse.Namespace) -> int:
     from service.analysis import analyze_file  # imports numpy/scipy only when needed
 
+    wearables = _wearable_files(args)
     bar = _ProgressBar() if not args.quiet else None
     try:
-        assessment = analyze_file(args.input, exercise=args.exercise, space=args.space, progress=bar)
+        assessment = analyze_file(args.input, exercise=args.exercise, space=args.space, progress=bar,
+                                  wearables=wearables)
     finally:
         if bar:
             bar.finish()
@@ -83,6 +111,17 @@ def _summary(a, out: Path) -> None:
             err.write(f"  {m.name}: {m.value} {m.unit}\n")
     for q in a.quality:
         err.write(f"  [{q.severity}] {q.message}\n")
+    w = a.wearables
+    if w is not None:
+        if w.imu is not None and w.imu.gait is not None and w.imu.gait.cadence_steps_per_min is not None:
+            err.write(f"  imu: {len(w.imu.gait.initial_contacts)} initial contacts, "
+                      f"cadence {w.imu.gait.cadence_steps_per_min} steps/min\n")
+        if w.sync is not None:
+            err.write(f"  imu-video offset: {w.sync.offset_s:+.3f} s ({w.sync.method}, confidence {w.sync.confidence:.2f})\n")
+        if w.emg is not None:
+            err.write(f"  emg: {len(w.emg.channels)} channels, {len(w.emg.bursts)} bursts\n")
+        for q in w.quality:
+            err.write(f"  [{q.severity}] {q.message}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,6 +137,26 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--space", choices=("image", "world"), default="image",
                    help="landmarks used for angles: image plane (default) or the model's 3D world estimate")
     a.add_argument("--compact", action="store_true", help="no indentation in the JSON")
+    w = a.add_argument_group("wearable sensors (docs/wearables.md)")
+    w.add_argument("--imu", metavar="FILE", help="IMU recording: generic CSV, Xsens text export or Mobilise-D CSV")
+    w.add_argument("--imu-placement", choices=("sacrum", "lower_back", "pelvis", "thigh", "shank", "trunk"),
+                   help="where the IMU was worn (required unless the file declares it)")
+    w.add_argument("--imu-side", choices=("left", "right"), help="which leg, for a thigh or shank IMU")
+    w.add_argument("--imu-axes", metavar="SPEC",
+                   help="sensor axes pointing up, anterior and left when standing, e.g. up=+x,anterior=+z,left=-y, "
+                        "or 'mobilised'")
+    w.add_argument("--imu-rate", type=float, metavar="HZ", help="IMU sampling rate (checked against timestamps)")
+    w.add_argument("--imu-offset", type=float, metavar="S",
+                   help="manual clock offset, t_video = t_imu + S (default: found by cross-correlation)")
+    w.add_argument("--emg", metavar="FILE", help="EMG recording: generic CSV or UCI lower-limb text")
+    w.add_argument("--emg-rate", type=float, metavar="HZ", help="EMG sampling rate when the file has no timestamps")
+    w.add_argument("--emg-mains", type=float, choices=(0.0, 50.0, 60.0), default=50.0,
+                   help="mains frequency to notch (0: none; default 50)")
+    w.add_argument("--emg-delay", type=float, metavar="S",
+                   help="the EMG system's internal delay behind the motion data (default: unknown, 0 s is used "
+                        "and the assessment says so)")
+    w.add_argument("--emg-offset", type=float, default=0.0, metavar="S",
+                   help="clock offset, t_motion = t_emg + S - delay (default 0)")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     a.set_defaults(func=_analyze)
     s = sub.add_parser("schema", help="print the assessment JSON Schema")

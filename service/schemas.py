@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.wearables import WearablesOut
+
 __all__ = [
     "SCHEMA_VERSION",
     "Assessment",
@@ -153,6 +155,8 @@ class Assessment(_Model):
     coaching: list[CoachingOut] = Field(default_factory=list, description="re-recording advice when the video cannot answer the exercise's question")
     conventions: dict[str, Convention]
     processing: dict[str, object]
+    wearables: WearablesOut | None = Field(
+        None, description="IMU / EMG recorded with the assessment (docs/wearables.md); null when none were given")
 
 
 # -- API models ------------------------------------------------------------------------

@@ -29,10 +29,11 @@ class MultipartUpload:
     file: StoredFile | None = None
     file_field: str | None = None
     filename: str | None = None
+    extra_files: dict[str, StoredFile] = field(default_factory=dict)  # e.g. "imu", "emg"
 
 
 async def read_multipart(request: Request, store: UploadStore, clinic_id: str, limit: int,
-                         file_fields: tuple[str, ...]) -> MultipartUpload:
+                         file_fields: tuple[str, ...], extra_file_fields: tuple[str, ...] = ()) -> MultipartUpload:
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
@@ -40,6 +41,7 @@ async def read_multipart(request: Request, store: UploadStore, clinic_id: str, l
     out = MultipartUpload()
     state: dict = {"headers": {}, "name": None, "writer": None, "buf": bytearray(), "hf": b"", "hv": b""}
     writers: list[UploadWriter] = []
+    extra_writers: dict[str, UploadWriter] = {}
 
     def on_part_begin() -> None:
         state.update(headers={}, name=None, writer=None, buf=bytearray(), hf=b"", hv=b"")
@@ -58,7 +60,11 @@ async def read_multipart(request: Request, store: UploadStore, clinic_id: str, l
         _, disp = parse_options_header(state["headers"].get("content-disposition", ""))
         name = disp.get(b"name", b"").decode("utf-8", "replace")
         state["name"] = name
-        if b"filename" in disp:
+        if b"filename" in disp and name in extra_file_fields:
+            if name in extra_writers:
+                raise Problem(422, "validation", f"send at most one {name!r} file per request")
+            state["writer"] = extra_writers[name] = store.writer(clinic_id, limit)
+        elif b"filename" in disp:
             if name not in file_fields:
                 raise Problem(422, "validation", f"unexpected file field {name!r}; send the file as {' or '.join(file_fields)!r}")
             if out.file_field is not None:
@@ -93,12 +99,14 @@ async def read_multipart(request: Request, store: UploadStore, clinic_id: str, l
             raise Problem(422, "malformed-multipart", "the multipart/form-data body ends before its closing boundary")
         if writers:
             out.file = writers[0].commit()  # only a complete request is stored
+        for name, w in extra_writers.items():
+            out.extra_files[name] = w.commit()
     except ParseError as exc:  # a malformed body is the client's error, not a 500
-        for w in writers:
+        for w in [*writers, *extra_writers.values()]:
             w.abort()
         raise Problem(422, "malformed-multipart", f"the multipart/form-data body is malformed: {exc}") from None
     except BaseException:
-        for w in writers:
+        for w in [*writers, *extra_writers.values()]:
             w.abort()
         raise
     return out

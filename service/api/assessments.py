@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from service.analysis import EXERCISES
@@ -23,6 +23,7 @@ from service.schemas import AssessmentAccepted, AssessmentList, AssessmentPublic
 from service.store.db import now
 from service.store.models import AssessmentRow
 from service.store.uploads import StoredFile, TooLarge, UploadStore
+from service.wearables import WearablesRequest
 
 router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
 
@@ -54,6 +55,30 @@ def _accepted(row: AssessmentRow, response: Response) -> AssessmentAccepted:
     return AssessmentAccepted(id=row.id, status=row.status, url=url)  # type: ignore[arg-type]
 
 
+WEARABLE_FILES = ("imu", "emg")
+WEARABLE_FIELDS = tuple(WearablesRequest.model_fields)
+_WEARABLE_PROPERTIES = {
+    "imu": {"type": "string", "format": "binary", "description": "IMU file (docs/wearables.md)"},
+    "emg": {"type": "string", "format": "binary", "description": "EMG file (docs/wearables.md)"},
+    **{name: {"type": "string", "description": f.description or name}
+       for name, f in WearablesRequest.model_fields.items()},
+}
+
+
+def _wearable_paths(wearables: dict | None) -> list[str]:
+    return [wearables[k]["path"] for k in WEARABLE_FILES if wearables and wearables.get(k)]
+
+
+def _discard_wearables(session, store: UploadStore, wearables: dict | None, clinic_id: str) -> None:
+    """Delete wearable uploads that no stored assessment refers to."""
+    for rel in _wearable_paths(wearables):
+        used = session.scalar(select(func.count()).select_from(AssessmentRow).where(
+            AssessmentRow.clinic_id == clinic_id,
+            or_(AssessmentRow.input_path == rel, cast(AssessmentRow.wearables, String).contains(rel))))
+        if not used:
+            store.delete(rel)
+
+
 def _discard(session, store: UploadStore, stored: StoredFile, clinic_id: str) -> None:
     """Delete an upload unless an existing assessment uses the same content."""
     used = session.scalar(select(func.count()).select_from(AssessmentRow).where(
@@ -68,7 +93,7 @@ def _discard(session, store: UploadStore, stored: StoredFile, clinic_id: str) ->
         "multipart/form-data": {"schema": {"type": "object", "required": ["video"], "properties": {
             "video": {"type": "string", "format": "binary"},
             "exercise": {"type": "string", "enum": list(EXERCISES)},
-            "patient_id": {"type": "string"}, "callback_url": {"type": "string"}}}},
+            "patient_id": {"type": "string"}, "callback_url": {"type": "string"}, **_WEARABLE_PROPERTIES}}},
         "application/json": {"schema": {"type": "object", "required": ["schema", "space", "frames"], "properties": {
             "schema": {"type": "string", "enum": ["blazepose33"]}, "space": {"type": "string", "enum": ["image", "world"]},
             "image_size": {"type": "array", "items": {"type": "integer"}}, "fps": {"type": "number"},
@@ -99,9 +124,10 @@ async def create_assessment(
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if ctype == "multipart/form-data":
-            stored, kind, fields = await _from_multipart(request, store, settings, principal)
+            stored, kind, fields, wearables = await _from_multipart(request, store, settings, principal)
         elif ctype in ("application/json", "application/vnd.motionscript.landmarks+json"):
             stored, kind, fields = await _from_json(request, store, principal)
+            wearables = None
         else:
             raise Problem(415, "unsupported-media",
                           f"content type {ctype or 'missing'!r}: send multipart/form-data with a 'video' file, "
@@ -113,11 +139,13 @@ async def create_assessment(
         _validate_fields(exercise, patient_id, callback)
     except Problem:
         _discard(session, store, stored, principal.clinic_id)
+        _discard_wearables(session, store, wearables, principal.clinic_id)
         raise
     row = AssessmentRow(
         id=str(uuid.uuid4()), clinic_id=principal.clinic_id, patient_id=patient_id, exercise=exercise,
         idempotency_key=idempotency_key, callback_url=callback, input_kind=kind, input_sha256=stored.sha256,
-        input_bytes=stored.size, input_path=stored.relpath, status="queued", attempts=0, created_at=now(),
+        input_bytes=stored.size, input_path=stored.relpath, wearables=wearables, status="queued", attempts=0,
+        created_at=now(),
     )
     session.add(row)
     try:
@@ -127,12 +155,14 @@ async def create_assessment(
         existing = session.scalar(select(AssessmentRow).where(
             AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.idempotency_key == idempotency_key))
         _discard(session, store, stored, principal.clinic_id)
+        _discard_wearables(session, store, wearables, principal.clinic_id)
         if existing is None:
             raise
         return _accepted(existing, response)
     except BaseException:
         session.rollback()
         _discard(session, store, stored, principal.clinic_id)
+        _discard_wearables(session, store, wearables, principal.clinic_id)
         raise
     try:
         request.app.state.queue.submit(row.id)
@@ -146,7 +176,8 @@ async def create_assessment(
 async def _from_multipart(request: Request, store: UploadStore, settings, principal: Principal):
     from vision._sniff import sniff_bytes
 
-    upload = await read_multipart(request, store, principal.clinic_id, settings.max_upload_bytes, ("video", "file"))
+    upload = await read_multipart(request, store, principal.clinic_id, settings.max_upload_bytes, ("video", "file"),
+                                  extra_file_fields=WEARABLE_FILES)
     if upload.file is None:
         raise Problem(422, "validation", "video: missing; send the recording as a multipart file field named 'video'")
     stored = upload.file
@@ -159,17 +190,68 @@ async def _from_multipart(request: Request, store: UploadStore, settings, princi
             from vision.decode import probe
 
             await run_in_threadpool(probe, store.path(stored.relpath))  # refuses cut or corrupt files now, not later
+        wearables = await _wearables(upload, store)
     except Exception:
         if not _in_use(request, stored, principal):
             store.delete(stored.relpath)
+        for extra in upload.extra_files.values():
+            if not _in_use(request, extra, principal, wearable=True):
+                store.delete(extra.relpath)
         raise
-    return stored, kind, upload.fields
+    return stored, kind, upload.fields, wearables
 
 
-def _in_use(request: Request, stored: StoredFile, principal: Principal) -> bool:
+def _wearable_value(name: str, raw: str) -> object:
+    if name in ("imu_calibration_window_s", "emg_baseline_s"):
+        try:
+            return [float(x) for x in raw.split(",")]
+        except ValueError:
+            raise Problem(422, "validation", f"{name}: expected two numbers 'start,end' in seconds") from None
+    if name == "emg_reference_mv":
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            raise Problem(422, "validation", f"{name}: expected a JSON object {{channel: mV}}") from None
+    return raw
+
+
+async def _wearables(upload, store: UploadStore) -> dict | None:
+    """Validate the wearable fields and files now (malformed files are named, not found later by the job)."""
+    from pydantic import ValidationError
+
+    from kinematics.fusion import SensorFormatError, read_emg, read_imu
+
+    given = {k: _wearable_value(k, v) for k, v in upload.fields.items() if k in WEARABLE_FIELDS and v.strip()}
+    if not upload.extra_files:
+        if given:
+            raise Problem(422, "validation", f"{next(iter(given))}: sent without an 'imu' or 'emg' file")
+        return None
+    try:
+        req = WearablesRequest.model_validate(given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise Problem(422, "validation", f"{first['loc'][0] if first['loc'] else 'wearables'}: {first['msg']}") from None
+    checks = {"imu": lambda p: read_imu(p, placement=req.imu_placement, side=req.imu_side,
+                                        sampling_rate_hz=req.imu_sampling_rate_hz),
+              "emg": lambda p: read_emg(p, sampling_rate_hz=req.emg_sampling_rate_hz)}
+    for name, f in upload.extra_files.items():
+        path = store.path(f.relpath)
+        try:
+            await run_in_threadpool(checks[name], path)
+        except SensorFormatError as exc:  # the message names the stored path: show the field name instead
+            raise Problem(422, "malformed-sensor-file", str(exc).replace(str(path), name)) from None
+    out: dict = {name: {"path": f.relpath, "sha256": f.sha256, "bytes": f.size} for name, f in upload.extra_files.items()}
+    out["request"] = req.model_dump(mode="json", exclude_none=True)
+    return out
+
+
+def _in_use(request: Request, stored: StoredFile, principal: Principal, *, wearable: bool = False) -> bool:
+    used = AssessmentRow.input_path == stored.relpath
+    if wearable:  # the same sensor file may serve several assessments
+        used = or_(used, cast(AssessmentRow.wearables, String).contains(stored.relpath))
     with request.app.state.session_factory() as s:
         return bool(s.scalar(select(func.count()).select_from(AssessmentRow).where(
-            AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.input_path == stored.relpath)))
+            AssessmentRow.clinic_id == principal.clinic_id, used)))
 
 
 async def _from_json(request: Request, store: UploadStore, principal: Principal):
@@ -268,9 +350,10 @@ def delete_assessment(
 ) -> Response:
     """Remove the assessment, its result and its input file."""
     row = _get_row(session, principal, assessment_id)
-    rel = row.input_path
+    rel, wearables = row.input_path, row.wearables
     session.delete(row)
     session.commit()
+    _discard_wearables(session, store, wearables, principal.clinic_id)
     if rel:
         others = session.scalar(select(func.count()).select_from(AssessmentRow).where(
             AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.input_path == rel))

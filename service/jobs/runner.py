@@ -138,7 +138,7 @@ def run_job(factory: sessionmaker[Session], settings: Settings, c: Claim, analyz
         row = s.get(AssessmentRow, c.assessment_id)
         if row is None:
             return "deleted"
-        rel, exercise = row.input_path, row.exercise
+        rel, exercise, wearables_row = row.input_path, row.exercise, row.wearables
     heartbeat = _Heartbeat(factory, c, settings.job_lease_s)
     heartbeat.start()
     started = time.monotonic()
@@ -149,7 +149,17 @@ def run_job(factory: sessionmaker[Session], settings: Settings, c: Claim, analyz
         if rel is None:
             raise MotionscriptError("the input was deleted before it could be analysed")
         path = UploadStore(settings.uploads_path).path(rel)
-        doc = analyze(path, exercise=exercise, filename=None)
+        extra = {}
+        if wearables_row:
+            from service.wearables import WearableFiles, WearablesRequest
+
+            store = UploadStore(settings.uploads_path)
+            extra["wearables"] = WearableFiles(
+                imu_path=store.path(wearables_row["imu"]["path"]) if wearables_row.get("imu") else None,
+                emg_path=store.path(wearables_row["emg"]["path"]) if wearables_row.get("emg") else None,
+                request=WearablesRequest.model_validate(wearables_row.get("request") or {}),
+            )
+        doc = analyze(path, exercise=exercise, filename=None, **extra)
         result = json.loads(doc.model_dump_json())
         status, values = "done", {"status": "done", "result": result, "reason": None}
     except MotionscriptError as exc:

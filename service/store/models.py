@@ -57,6 +57,8 @@ class AssessmentRow(Base):
     input_sha256: Mapped[str | None] = mapped_column(String(64))
     input_bytes: Mapped[int | None] = mapped_column(Integer)
     input_path: Mapped[str | None] = mapped_column(Text)  # relative to the uploads dir; NULL once deleted
+    # {"imu": {"path", "sha256", "bytes"}, "emg": {...}, "request": WearablesRequest fields}; NULL without wearables
+    wearables: Mapped[dict | None] = mapped_column(JSON)
 
     status: Mapped[str] = mapped_column(String(10), default="queued")  # queued | running | done | failed
     reason: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,446 @@
+"""The assessment's ``wearables`` section: IMU and EMG files in, a JSON-ready model out.
+
+``analyze_wearables`` reads the files, computes what the core offers
+(:mod:`kinematics.fusion`) and returns :class:`WearablesOut`. Everything the
+section cannot measure is reported in ``quality`` with the reason, never
+silently left out. Times: when a video is present every series and event is
+on the video clock (seconds from its first frame); otherwise on the IMU's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from kinematics.errors import InsufficientDataError
+from kinematics.fusion import (
+    MOBILISED_LOWER_BACK,
+    AxisMapping,
+    ClockOffset,
+    ClockSync,
+    EmgAnalysis,
+    EmgFilter,
+    ImuRecording,
+    InitialContactDetector,
+    ObliquityFusion,
+    SynchronisationError,
+    ThresholdOnsetDetector,
+    calibrate_static,
+    movement_onsets,
+    pelvis_orientation,
+    read_emg,
+    read_imu,
+)
+from kinematics.series import Series
+
+__all__ = ["WearableFiles", "WearablesIssueOut", "WearablesOut", "WearablesRequest", "analyze_wearables", "parse_axes"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WearablesIssueOut(_Model):
+    """Same shape as ``service.schemas.QualityIssueOut`` (kept here so that schemas.py can import this module)."""
+
+    code: str
+    severity: Literal["info", "warning", "error"]
+    message: str
+
+
+class WearablesRequest(_Model):
+    """What the caller says about the wearable files (CLI flags / multipart fields)."""
+
+    imu_placement: Literal["sacrum", "lower_back", "pelvis", "thigh", "shank", "trunk"] | None = None
+    imu_side: Literal["left", "right"] | None = None
+    imu_axes: str | None = Field(None, description="'up=+x,anterior=+z,left=-y' or 'mobilised'; which sensor axis "
+                                                   "points up, anterior and to the subject's left when standing")
+    imu_sampling_rate_hz: float | None = Field(None, gt=0)
+    imu_calibration_window_s: tuple[float, float] | None = Field(None, description="a still stand, IMU clock")
+    imu_offset_s: float | None = Field(None, description="manual clock offset, t_video = t_imu + offset_s")
+    emg_sampling_rate_hz: float | None = Field(None, gt=0)
+    emg_mains_hz: float | None = Field(50.0, description="50 or 60; null for no notch")
+    emg_hardware_delay_s: float | None = Field(None, ge=0, description="the EMG system's internal delay; null = unknown")
+    emg_offset_s: float = Field(0.0, description="t_motion = t_emg + emg_offset_s - emg_hardware_delay_s")
+    emg_baseline_s: tuple[float, float] | None = Field(None, description="a quiet period, EMG clock")
+    emg_reference_mv: dict[str, float] | None = Field(
+        None, description="per channel, a reference contraction's envelope amplitude")
+
+    @field_validator("imu_axes")
+    @classmethod
+    def _axes(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_axes(v)
+        return v
+
+
+class SeriesOut(_Model):
+    unit: str
+    clock: Literal["video", "imu", "emg"]
+    t_s: list[float]
+    values: list[float | None]
+    confidence: list[float]
+
+
+class CalibrationOut(_Model):
+    window_s: tuple[float, float]
+    still: bool
+    gyro_sd_dps: float = Field(description="how much the sensor moved during the stand")
+    gyro_bias_dps: list[float] = Field(description="sensor axes x, y, z")
+    mounting_correction_deg: float = Field(description="declared up axis vs measured gravity")
+    posture_deg: dict[str, float] = Field(
+        description="pelvis angles assumed during the stand (0 = the stand defines zero)")
+
+
+class ContactOut(_Model):
+    t_s: float
+    side: Literal["left", "right"] | None
+    confidence: float
+
+
+class GaitOut(_Model):
+    method: str
+    initial_contacts: list[ContactOut]
+    cadence_steps_per_min: float | None
+    n_steps: int
+    sequences_s: list[tuple[float, float]]
+
+
+class ImuOut(_Model):
+    filename: str
+    format: str
+    placement: str
+    side: str | None
+    sampling_rate_hz: float
+    duration_s: float
+    n_samples: int
+    axes: dict[str, str] | None
+    calibration: CalibrationOut | None
+    pelvic_tilt_deg: SeriesOut | None
+    pelvic_obliquity_deg: SeriesOut | None
+    gait: GaitOut | None
+    notes: list[str]
+
+
+class SyncOut(_Model):
+    offset_s: float = Field(description="t_video = t_imu + offset_s")
+    method: Literal["cross_correlation", "manual"]
+    confidence: float
+    peak_r: float | None = None
+    second_r: float | None = Field(None, description="best correlation outside the main peak (a repeated movement)")
+    lobe_width_s: float | None = Field(None, description="full width at half height of the peak: sharpness")
+    overlap_s: float | None = None
+    signal: str | None = None
+
+
+class FusedOut(_Model):
+    method: str
+    pelvic_obliquity_deg: SeriesOut
+    video_frames_used: int
+    normalised_innovation_rms: float | None = Field(None, description="about 1 when the noise model fits")
+
+
+class EmgChannelOut(_Model):
+    name: str
+    label: str
+    site: str
+    side: Literal["left", "right"] | None
+    electrode: str
+
+
+class BurstOut(_Model):
+    channel: str
+    onset_s: float
+    offset_s: float | None
+
+
+class TimingOut(_Model):
+    channel: str
+    label: str
+    movement_onset_s: float
+    muscle_onset_s: float | None
+    delta_ms: float | None = Field(description="muscle onset minus movement onset; negative = muscle first")
+
+
+class EmgOut(_Model):
+    filename: str
+    format: str
+    sampling_rate_hz: float
+    duration_s: float
+    channels: list[EmgChannelOut]
+    filters: dict[str, object]
+    normalisation: str = Field(description="'reference' (% of a reference contraction) or 'session_peak'")
+    reference_mv: dict[str, float]
+    hardware_delay_s: float
+    hardware_delay_assumed: bool = Field(description="true: no delay was configured and 0 s was used")
+    clock_offset_s: float = Field(description="t_motion = t_emg + clock_offset_s - hardware_delay_s")
+    envelopes: dict[str, SeriesOut] = Field(description="normalised envelopes (1 = reference), 100 Hz, motion clock")
+    bursts: list[BurstOut]
+    symmetry_pct: dict[str, float | None] = Field(description="site -> 100 (L - R) / mean(L, R); > 0 left larger")
+    co_contraction_pct: dict[str, float | None]
+    movement_onsets_source: str | None
+    timing: list[TimingOut]
+    notes: list[str]
+
+
+class WearablesOut(_Model):
+    """Wearable sensors recorded with the assessment."""
+
+    imu: ImuOut | None = None
+    sync: SyncOut | None = None
+    fused: FusedOut | None = None
+    emg: EmgOut | None = None
+    quality: list[WearablesIssueOut] = Field(default_factory=list)
+    conventions: dict[str, str] = Field(default_factory=dict)
+    processing: dict[str, object] = Field(default_factory=dict)
+
+
+CONVENTIONS = {
+    "pelvic_tilt_deg": "Baker (2001) rotation-obliquity-tilt; > 0 anterior tilt; relative to the calibration stand",
+    "pelvic_obliquity_deg": "> 0 when the subject's LEFT side of the pelvis is higher (as the video angle)",
+    "offset_s": "t_video = t_imu + offset_s",
+    "emg_delta_ms": "muscle onset minus movement onset, ms; negative = the muscle started first",
+    "emg_symmetry_pct": "100 (L - R) / (0.5 (L + R)); > 0 = left more active",
+    "emg_co_contraction_pct": "Falconer & Winter 1985: 200 sum(min(A, B)) / sum(A + B)",
+}
+
+
+@dataclass(frozen=True)
+class WearableFiles:
+    """Wearable files that came with a recording, and what the caller said about them."""
+
+    imu_path: Path | None = None
+    emg_path: Path | None = None
+    request: WearablesRequest = field(default_factory=lambda: WearablesRequest())
+
+    def analyze(self, *, video_obliquity: Series | None = None,
+                movement_onsets_s: list[float] | None = None) -> WearablesOut:
+        return analyze_wearables(self.request, imu_path=self.imu_path, emg_path=self.emg_path,
+                                 video_obliquity=video_obliquity, movement_onsets_s=movement_onsets_s)
+
+
+def parse_axes(text: str) -> AxisMapping:
+    """``"up=+x,anterior=+z,left=-y"`` or ``"mobilised"``."""
+    if text.strip().lower() in ("mobilised", "mobilized", "mobgap"):
+        return MOBILISED_LOWER_BACK
+    parts = dict(p.split("=", 1) for p in text.replace(" ", "").split(",") if "=" in p)
+    if set(parts) != {"up", "anterior", "left"}:
+        raise ValueError(f"imu_axes {text!r}: expected up=..,anterior=..,left=.. (e.g. up=+x,anterior=+z,left=-y)")
+    mapping = AxisMapping(up=parts["up"], anterior=parts["anterior"], left=parts["left"])  # type: ignore[arg-type]
+    mapping.body_from_sensor()  # validates
+    return mapping
+
+
+def _r(x: float | None, nd: int = 3) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), nd)
+
+
+def _series(s: Series, clock: str, nd: int = 2, step: int = 1) -> SeriesOut:
+    v = s.values.reshape(len(s), -1)[::step, 0]
+    return SeriesOut(unit=s.unit, clock=clock, t_s=[round(float(t), 4) for t in s.t_s[::step]],  # type: ignore[arg-type]
+                     values=[_r(x, nd) for x in v], confidence=[round(float(c), 3) for c in s.confidence[::step]])
+
+
+def _shift(s: Series, offset_s: float) -> Series:
+    return Series(s.t_s + offset_s, s.values, s.unit, s.confidence)
+
+
+def analyze_wearables(
+    request: WearablesRequest | None = None,
+    *,
+    imu_path: str | Path | None = None,
+    emg_path: str | Path | None = None,
+    video_obliquity: Series | None = None,
+    movement_onsets_s: list[float] | None = None,
+) -> WearablesOut:
+    """Read and analyse the wearable files of one assessment.
+
+    ``video_obliquity`` (deg, video clock) enables clock synchronisation and
+    fusion; ``movement_onsets_s`` (video clock) are used for EMG timing, else
+    movement onsets are detected from the pelvis angles available.
+    """
+    request = request if request is not None else WearablesRequest()
+    quality: list[WearablesIssueOut] = []
+    out = WearablesOut(conventions=CONVENTIONS)
+    processing: dict[str, object] = {}
+
+    def issue(code: str, severity: str, message: str) -> None:
+        quality.append(WearablesIssueOut(code=code, severity=severity, message=message))  # type: ignore[arg-type]
+
+    clock_offset = 0.0
+    pelvis_obliquity: Series | None = None
+    onset_source: str | None = "caller" if movement_onsets_s is not None else None
+    if imu_path is not None:
+        rec = read_imu(imu_path, placement=request.imu_placement, side=request.imu_side,
+                       sampling_rate_hz=request.imu_sampling_rate_hz)
+        imu_out, pelvis_obliquity, pelvis_tilt = _imu_section(rec, request, issue, processing)
+        if pelvis_obliquity is not None:
+            offset = _sync(pelvis_obliquity, video_obliquity, request, issue)
+            if offset is not None:
+                clock_offset = offset.offset_s
+                out.sync = SyncOut(**{k: (_r(v, 4) if isinstance(v, float) else v) for k, v in asdict(offset).items()})
+                imu_out.pelvic_tilt_deg = _series(_shift(pelvis_tilt, clock_offset), "video")  # type: ignore[arg-type]
+                imu_out.pelvic_obliquity_deg = _series(_shift(pelvis_obliquity, clock_offset), "video")
+                if imu_out.gait is not None:
+                    for c in imu_out.gait.initial_contacts:
+                        c.t_s = round(c.t_s + clock_offset, 4)
+                    imu_out.gait.sequences_s = [(round(a + clock_offset, 4), round(b + clock_offset, 4))
+                                                for a, b in imu_out.gait.sequences_s]
+                if video_obliquity is not None:
+                    fusion = ObliquityFusion()
+                    fused = fusion.fuse(pelvis_obliquity, video_obliquity, offset=offset)
+                    out.fused = FusedOut(
+                        method="complementary Kalman filter + RTS smoother (Higgins 1975; Rauch et al. 1965)",
+                        pelvic_obliquity_deg=_series(fused.angle, "video"), video_frames_used=fused.frames_used,
+                        normalised_innovation_rms=_r(fused.normalised_innovation_rms),
+                    )
+                    processing["fusion"] = asdict(fusion)
+            if movement_onsets_s is None:
+                moving = pelvis_tilt if pelvis_tilt is not None else pelvis_obliquity
+                try:
+                    movement_onsets_s = [e.t_s + clock_offset for e in movement_onsets(moving)]
+                    onset_source = "imu pelvic tilt (angular speed, Hodges & Bui threshold)"
+                except InsufficientDataError:
+                    pass
+        out.imu = imu_out
+    if movement_onsets_s is None and video_obliquity is not None:
+        try:
+            movement_onsets_s = [e.t_s for e in movement_onsets(video_obliquity)]
+            onset_source = "video pelvic obliquity (angular speed, Hodges & Bui threshold)"
+        except InsufficientDataError:
+            pass
+    if emg_path is not None:
+        motion_clock = "video" if video_obliquity is not None else "imu" if imu_path is not None else "emg"
+        out.emg = _emg_section(emg_path, request, movement_onsets_s or [], onset_source, motion_clock, issue,
+                               processing)
+    out.quality = quality
+    out.processing = processing
+    return out
+
+
+def _imu_section(rec: ImuRecording, request: WearablesRequest, issue, processing: dict):
+    for note in rec.notes:
+        issue("imu_note", "info", f"{rec.source}: {note}")
+    axes = parse_axes(request.imu_axes) if request.imu_axes else (
+        MOBILISED_LOWER_BACK if rec.format == "mobilised" else None)
+    out = ImuOut(
+        filename=rec.source, format=rec.format, placement=rec.placement, side=rec.side,
+        sampling_rate_hz=round(rec.sampling_rate_hz, 4), duration_s=round(rec.duration_s, 4), n_samples=len(rec),
+        axes=None if axes is None else {"up": axes.up, "anterior": axes.anterior, "left": axes.left},
+        calibration=None, pelvic_tilt_deg=None, pelvic_obliquity_deg=None, gait=None, notes=list(rec.notes),
+    )
+    if rec.placement not in ("sacrum", "lower_back", "pelvis"):
+        issue("imu_placement", "info", f"the IMU is on the {rec.placement}: pelvic angles and gait events need a "
+                                       "sacrum or lower-back sensor; only the recording's summary is reported")
+        return out, None, None
+    if axes is None:
+        issue("imu_axes_missing", "warning", "no IMU axis mapping given (which sensor axis points up, anterior and "
+                                             "left when standing): pelvic angles were not computed")
+    else:
+        cal = calibrate_static(rec, axes, window_s=request.imu_calibration_window_s)
+        if not cal.still:
+            issue("imu_not_still", "warning",
+                  f"no still stand found for calibration (angular rate SD {cal.gyro_sd_dps:.1f} deg/s in the stillest "
+                  f"second, {cal.window_s[0]:.2f}-{cal.window_s[1]:.2f} s): gyroscope bias and zero posture are "
+                  "uncertain; "
+                  "record 2 s of quiet standing at the start")
+        orient = pelvis_orientation(rec, axes=axes, calibration=cal)
+        out.calibration = CalibrationOut(
+            window_s=(round(cal.window_s[0], 4), round(cal.window_s[1], 4)), still=cal.still,
+            gyro_sd_dps=round(cal.gyro_sd_dps, 3),
+            gyro_bias_dps=[round(float(np.degrees(b)), 4) for b in cal.gyro_bias_rads],
+            mounting_correction_deg=round(cal.mounting_correction_deg, 2),
+            posture_deg={"tilt": cal.posture_deg[0], "obliquity": cal.posture_deg[1]},
+        )
+        out.pelvic_tilt_deg = _series(orient.tilt, "imu")
+        out.pelvic_obliquity_deg = _series(orient.obliquity, "imu")
+        processing["orientation"] = orient.parameters
+    detector = InitialContactDetector()
+    try:
+        gait = detector.detect(rec, axes=axes)
+    except InsufficientDataError as exc:
+        issue("gait_not_measured", "info", str(exc))
+    else:
+        out.gait = GaitOut(
+            method="McCamley et al. 2012 (gaus1 CWT of integrated vertical acceleration); side from pelvic yaw rate",
+            initial_contacts=[ContactOut(t_s=round(e.t_s, 4), side=e.side, confidence=round(e.confidence, 3))
+                              for e in gait.initial_contacts],
+            cadence_steps_per_min=_r(gait.cadence_steps_per_min, 1), n_steps=int(gait.step_times_s.shape[0]),
+            sequences_s=[(round(a, 4), round(b, 4)) for a, b in gait.sequences],
+        )
+        processing["gait"] = asdict(detector)
+    if axes is None:
+        return out, None, None
+    return out, orient.obliquity, orient.tilt
+
+
+def _sync(imu_obliquity: Series, video: Series | None, request: WearablesRequest, issue) -> ClockOffset | None:
+    if request.imu_offset_s is not None:
+        return ClockOffset.manual(request.imu_offset_s)
+    if video is None:
+        return None
+    try:
+        offset = ClockSync().estimate(imu_obliquity, video)
+    except SynchronisationError as exc:
+        issue("sync_failed", "warning", f"IMU and video clocks could not be aligned: {exc}. IMU results stay on "
+                                        "the IMU clock and no fused angle was computed")
+        return None
+    if offset.confidence < 0.3:
+        issue("sync_uncertain", "warning",
+              f"IMU-video offset {offset.offset_s:.3f} s has low confidence {offset.confidence:.2f} (peak r "
+              f"{offset.peak_r:.2f}, next-best {offset.second_r:.2f}): a repeated movement may make it ambiguous by one "
+              "repetition; start the recording with a distinctive movement or give the offset manually")
+    return offset
+
+
+def _emg_section(path, request: WearablesRequest, movement_s: list[float], onset_source: str | None,
+                 clock: str, issue, processing: dict) -> EmgOut:
+    rec = read_emg(path, sampling_rate_hz=request.emg_sampling_rate_hz)
+    analysis = EmgAnalysis(
+        filter=EmgFilter(mains_hz=request.emg_mains_hz), hardware_delay_s=request.emg_hardware_delay_s,
+        clock_offset_s=request.emg_offset_s, reference_mv=request.emg_reference_mv,
+        detector=ThresholdOnsetDetector(baseline_s=request.emg_baseline_s),
+    )
+    res = analysis.run(rec, movement_onsets_s=movement_s)
+    if res.hardware_delay_assumed:
+        issue("emg_delay_assumed", "warning", "EMG hardware delay not configured: 0 s was assumed (not measured); "
+                                              "muscle timings may be late by the system's internal delay")
+    if res.normalisation != "reference":
+        issue("emg_session_peak", "info", "EMG normalised to each channel's session peak, not to a reference "
+                                          "contraction: amplitudes are not % MVC and left/right symmetry compares "
+                                          "activation time courses, not strength")
+    for note in res.notes:
+        if note.startswith(tuple(c.name for c in rec.channels)):
+            issue("emg_label", "info", note)
+    step = max(1, round(rec.sampling_rate_hz / 100.0))
+    processing["emg"] = {k: v for k, v in res.parameters.items() if k != "reference_mv"}
+    return EmgOut(
+        filename=rec.source, format=rec.format, sampling_rate_hz=round(rec.sampling_rate_hz, 4),
+        duration_s=round(float(rec.t_s[-1] - rec.t_s[0]), 4),
+        channels=[EmgChannelOut(name=c.name, label=c.label, site=c.site, side=c.side, electrode=c.electrode)
+                  for c in rec.channels],
+        filters={"bandpass_hz": list(analysis.filter.bandpass_hz), "mains_notch_hz": analysis.filter.mains_hz,
+                 "envelope_lowpass_hz": analysis.envelope_hz, "onset_lowpass_hz": analysis.onset_envelope_hz,
+                 "onset_conditioning": analysis.conditioning, "onset_threshold_sd": analysis.detector.k_sd,
+                 "onset_window_s": analysis.detector.window_s},
+        normalisation=res.normalisation, reference_mv={k: round(v, 6) for k, v in res.reference_mv.items()},
+        hardware_delay_s=res.hardware_delay_s, hardware_delay_assumed=res.hardware_delay_assumed,
+        clock_offset_s=request.emg_offset_s,
+        envelopes={k: _series(v, clock, 3, step)
+                   for k, v in res.envelopes.items()},
+        bursts=[BurstOut(channel=e.name, onset_s=round(e.t_s, 4), offset_s=_r(e.end_s, 4)) for e in res.onsets],
+        symmetry_pct={k: _r(v, 1) for k, v in res.symmetry_pct.items()},
+        co_contraction_pct={k: _r(v, 1) for k, v in res.co_contraction_pct.items()},
+        movement_onsets_source=onset_source,
+        timing=[TimingOut(channel=str(r["channel"]), label=str(r["label"]),
+                          movement_onset_s=round(float(r["movement_onset_s"]), 4),  # type: ignore[arg-type]
+                          muscle_onset_s=_r(r["muscle_onset_s"], 4),  # type: ignore[arg-type]
+                          delta_ms=_r(r["delta_ms"], 1))  # type: ignore[arg-type]
+                for r in res.timing_ms],
+        notes=res.notes,
+    )
