@@ -16,7 +16,7 @@ import numpy as np
 
 from kinematics.errors import InputError
 from kinematics.pipeline import ANGLE_SERIES, KinematicsPipeline, KinematicsResult, QualityIssue
-from kinematics.protocols import PROTOCOLS, ProtocolResult
+from kinematics.protocols import PROTOCOLS, Coaching, ProtocolResult
 from kinematics.series import LandmarkSeries
 from kinematics.view import PLANE_OF_VIEW
 from service.schemas import (
@@ -144,6 +144,16 @@ def _protocol_outputs(p: ProtocolResult | None):
     return events, metrics, findings, coaching
 
 
+# Variance of the Laplacian of the subject at 256 px height (vision.extract.subject_sharpness).
+# Calibrated on the fixture clips: sharp 274 and 1036; blurred with a Gaussian of sigma 2 px,
+# 23 and 174; sigma 4 px, 5 and 33. Below 50, landmark jitter grows and coaching replaces scores.
+BLUR_THRESHOLD = 50.0
+
+
+def _blurred(info: InputInfo) -> bool:
+    return info.sharpness is not None and info.sharpness < BLUR_THRESHOLD
+
+
 def _versions() -> dict[str, str]:
     out = {}
     for dist in ("motionscript", "mediapipe", "numpy", "scipy", "av"):
@@ -198,6 +208,12 @@ def analyze_landmarks(
     result = pipeline.run(lm)
     issues = list(extra_issues or []) + _clock_issues(lm)
     protocol = PROTOCOLS[exercise].assess(result, lm) if exercise in PROTOCOLS else None
+    if protocol is not None and _blurred(input_info):
+        protocol = ProtocolResult(protocol.protocol, [], [], [], [*protocol.coaching, Coaching(
+            "blurred",
+            f"The video is too blurred to measure this exercise reliably (sharpness {input_info.sharpness:g}, "
+            f"need {BLUR_THRESHOLD:g}): add light, hold or prop the phone still, and clean the lens.",
+        )], protocol.parameters)
     if exercise is not None and protocol is None:
         issues.append(QualityIssue("protocol_not_available", "info",
                                    f"no scoring protocol for {exercise!r} yet; general kinematics only"))
@@ -275,6 +291,11 @@ def analyze_file(
         backend.close()
     lm = ex.image if space == "image" or ex.world is None else ex.world
     issues = [QualityIssue("decode_note", "info", note) for note in ex.media.notes]
+    if m_sharp := ex.media.sharpness:
+        if m_sharp < BLUR_THRESHOLD:
+            issues.append(QualityIssue("blurred", "warning",
+                                       f"the subject is blurred (sharpness {m_sharp:g}, below {BLUR_THRESHOLD:g}): "
+                                       "landmarks are less reliable; more light and a still phone help"))
     if ex.media.truncated:
         issues.append(QualityIssue("truncated", "warning", f"the file ends early; the {ex.media.frames_read} frames before the damage were analysed"))
     if ex.subject.max_people_in_frame > 1:
@@ -290,6 +311,7 @@ def analyze_file(
         duration_s=None if m.duration_s is None else round(m.duration_s, 6), frames_read=m.frames_read,
         frames_with_pose=int((ex.image.visibility.max(axis=1) > 0).sum()),
         variable_frame_rate=m.variable_frame_rate, truncated=m.truncated, landmark_space=space,
+        sharpness=m.sharpness,
     )
     subject = SubjectOut(**{**ex.subject.__dict__, "initial_bbox_norm": list(ex.subject.initial_bbox_norm) if ex.subject.initial_bbox_norm else None})
     return analyze_landmarks(

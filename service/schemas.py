@@ -48,6 +48,7 @@ class InputInfo(_Model):
     frames_with_pose: int
     variable_frame_rate: bool | None = None
     truncated: bool = Field(False, description="the file ended early; frames up to the damage were analysed")
+    sharpness: float | None = Field(None, description="median focus measure of the subject (variance of the Laplacian at 256 px height); below 50 the video is treated as blurred")
     landmark_space: Literal["image", "world"]
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from kinematics.series import LandmarkSeries
@@ -32,6 +33,7 @@ class MediaInfo:
     variable_frame_rate: bool | None
     truncated: bool
     notes: tuple[str, ...] = ()
+    sharpness: float | None = None  # median variance of the Laplacian over the subject; see subject_sharpness
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +45,32 @@ class Extraction:
     media: MediaInfo
     subject: SubjectReport
     model: dict[str, object] = field(default_factory=dict)
+
+
+SHARPNESS_EVERY = 5  # frames; sharpness changes slowly, and each costs ~1 ms
+
+
+def subject_sharpness(rgb: np.ndarray, bbox: tuple[float, float, float, float]) -> float | None:
+    """Focus measure of the subject: variance of the Laplacian over their bounding box.
+
+    The box is scaled to 256 px high first, so that the figure does not depend on
+    how large the person is in the picture (Pech-Pacheco et al., ICPR 2000, for
+    the measure; the scale is ours).
+    """
+    h, w = rgb.shape[:2]
+    x0, y0, x1, y1 = bbox
+    a, b = int(max(0.0, x0) * w), int(min(1.0, x1) * w)
+    c, d = int(max(0.0, y0) * h), int(min(1.0, y1) * h)
+    if b - a < 8 or d - c < 8:
+        return None
+    gray = cv2.cvtColor(np.ascontiguousarray(rgb[c:d, a:b]), cv2.COLOR_RGB2GRAY)
+    scale = 256.0 / gray.shape[0]
+    gray = cv2.resize(gray, (max(8, int(gray.shape[1] * scale)), 256), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def _median(values: list[float]) -> float | None:
+    return round(float(np.median(values)), 1) if values else None
 
 
 class _Collector:
@@ -85,8 +113,14 @@ def extract_video(path: str | Path, backend: PoseBackend, *, progress: Progress 
         tracker = SubjectTracker(size)
         collect = _Collector(len(backend.schema))
         expected = info.frame_count_reported
+        sharpness: list[float] = []
         for frame in video:
-            collect.add(frame.t_s, tracker.choose(backend.estimate(frame.rgb, frame.t_s), frame.t_s))
+            pose = tracker.choose(backend.estimate(frame.rgb, frame.t_s), frame.t_s)
+            collect.add(frame.t_s, pose)
+            if pose is not None and frame.index % SHARPNESS_EVERY == 0:
+                value = subject_sharpness(frame.rgb, pose.bbox())
+                if value is not None:
+                    sharpness.append(value)
             if progress is not None:
                 progress(frame.index + 1, expected)
         stats = video.stats
@@ -94,6 +128,7 @@ def extract_video(path: str | Path, backend: PoseBackend, *, progress: Progress 
     media = MediaInfo(
         "video", info.container, info.codec, info.width, info.height, info.rotation_deg, info.nominal_fps,
         info.duration_s, stats.frames_read, stats.variable_frame_rate, stats.truncated, tuple(stats.notes),
+        _median(sharpness),
     )
     return Extraction(image, world, media, tracker.report, backend.provenance())
 
@@ -104,7 +139,9 @@ def extract_image(path: str | Path, backend: PoseBackend) -> Extraction:
     h, w = frame.rgb.shape[:2]
     tracker = SubjectTracker((w, h))
     collect = _Collector(len(backend.schema))
-    collect.add(0.0, tracker.choose(backend.estimate(frame.rgb, 0.0), 0.0))
+    pose = tracker.choose(backend.estimate(frame.rgb, 0.0), 0.0)
+    collect.add(0.0, pose)
     image, world = collect.series(backend, (w, h))
-    media = MediaInfo("image", None, None, w, h, 0, None, None, 1, None, False)
+    sharp = None if pose is None else subject_sharpness(frame.rgb, pose.bbox())
+    media = MediaInfo("image", None, None, w, h, 0, None, None, 1, None, False, (), _median([sharp] if sharp else []))
     return Extraction(image, world, media, tracker.report, backend.provenance())

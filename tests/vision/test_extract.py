@@ -77,3 +77,36 @@ def test_whole_video_assessment_reports_only_what_the_view_allows():
     assert "sagittal view" in a.unavailable["pelvic_obliquity_deg"]
     assert len(a.series["t_s"]) == 100
     assert a.model["sha256"] == "9cd332d7100e0dae99b5f1276d0db8713106b6b202b7cfe5083b72c78db90e38"
+
+
+def test_a_blurred_video_gets_coaching_instead_of_scores(tmp_path):
+    """The same real clip, sharp and blurred: the blurred one is flagged and not scored."""
+    import av
+    import cv2
+
+    from service.analysis import BLUR_THRESHOLD, analyze_file
+
+    def write(path, sigma):
+        with av.open(str(POSE2SIM)) as src, av.open(str(path), "w") as out:
+            stream = out.add_stream("libx264", rate=60)
+            stream.width, stream.height, stream.pix_fmt = 540, 960, "yuv420p"
+            for i, frame in enumerate(src.decode(video=0)):
+                if i >= 40:
+                    break
+                rgb = cv2.resize(frame.to_ndarray(format="rgb24"), (540, 960), interpolation=cv2.INTER_AREA)
+                if sigma:
+                    rgb = cv2.GaussianBlur(rgb, (0, 0), sigma)
+                for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+
+    sharp, blurred = tmp_path / "sharp.mp4", tmp_path / "blurred.mp4"
+    write(sharp, 0)
+    write(blurred, 4)
+    a, b = analyze_file(sharp, exercise="squat"), analyze_file(blurred, exercise="squat")
+    assert a.input.sharpness > BLUR_THRESHOLD > b.input.sharpness
+    assert "blurred" not in {c.code for c in a.coaching}
+    assert "blurred" in {c.code for c in b.coaching}
+    assert b.findings == [] and not [m for m in b.metrics if m.source == "protocol"]
+    assert "blurred" in {q.code for q in b.quality}
