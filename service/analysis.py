@@ -156,7 +156,7 @@ def _blurred(info: InputInfo) -> bool:
 
 def _versions() -> dict[str, str]:
     out = {}
-    for dist in ("motionscript", "mediapipe", "numpy", "scipy", "av"):
+    for dist in ("motionscript", "mediapipe", "onnxruntime", "onnxruntime-gpu", "numpy", "scipy", "av"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -321,6 +321,9 @@ def analyze_file(
 
 
 def _default_backend(video: bool) -> PoseBackend:
-    from vision.backends.mediapipe import Backend
+    """The backend chosen by MOTIONSCRIPT_POSE_BACKEND / MOTIONSCRIPT_POSE_MODEL (default: MediaPipe)."""
+    from service.settings import get_settings
+    from vision.backends import load_backend
 
-    return Backend.from_name("blazepose_full", video=video)
+    settings = get_settings()
+    return load_backend(settings.pose_model_name, video=video, **settings.pose_backend_options())

@@ -45,10 +45,11 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         @cache
         def frame_analyzer():
             from service.frame_analysis import FrameAnalyzer
-            from vision.backends.mediapipe import Backend
+            from vision.backends import load_backend
 
             # quiet=False: a server must not redirect its own stderr, even briefly.
-            return FrameAnalyzer(Backend.from_name(settings.pose_model, video=False, num_poses=2, quiet=False))
+            return FrameAnalyzer(load_backend(settings.pose_model_name, video=False, num_poses=2, quiet=False,
+                                              **settings.pose_backend_options()))
 
         app.state.frame_analyzer = frame_analyzer
         pool = None

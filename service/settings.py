@@ -37,8 +37,23 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(6, ge=1)
     webhook_backoff_s: float = Field(2.0, gt=0, description="first retry delay; doubles each attempt")
 
-    pose_model: str = "blazepose_full"
+    pose_backend: Literal["mediapipe", "onnx"] = Field(
+        "mediapipe", description="pose runtime: mediapipe (Tasks API) or onnx (onnxruntime; no mediapipe, GPU possible)")
+    pose_model: str | None = Field(
+        None, description="manifest entry; default blazepose_full (mediapipe) or blazepose_full_onnx (onnx)")
+    pose_device: Literal["cpu", "cuda"] = Field("cpu", description="onnx only; cuda needs onnxruntime-gpu, else CPU")
+    pose_threads: int = Field(1, ge=0, description="onnx only: threads per network run (0 = all cores)")
     log_level: str = "INFO"
+
+    @property
+    def pose_model_name(self) -> str:
+        return self.pose_model or {"mediapipe": "blazepose_full", "onnx": "blazepose_full_onnx"}[self.pose_backend]
+
+    def pose_backend_options(self) -> dict[str, object]:
+        """Keyword arguments for :func:`vision.backends.load_backend`."""
+        if self.pose_backend == "onnx":
+            return {"device": self.pose_device, "threads": self.pose_threads}
+        return {}
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 
 from kinematics.errors import MotionscriptError
 from models import MANIFEST, MODELS_DIR
@@ -18,9 +20,17 @@ class ModelError(MotionscriptError):
     """A model file is missing, altered, or not in the manifest."""
 
 
+_CORE_FIELDS = ("backend", "file", "sha256", "schema", "license", "origin")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """One entry of ``models/manifest.toml``."""
+    """One entry of ``models/manifest.toml``.
+
+    ``options`` holds the entry's other fields (``bytes``, ``made_with``,
+    ``decoder``, ``detector``, ``input_size``...), read-only; what they mean
+    is up to the backend named by ``backend`` (see ``docs/models.md``).
+    """
 
     name: str
     backend: str
@@ -29,6 +39,11 @@ class ModelSpec:
     schema: str
     license: str
     origin: str
+    options: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}), compare=False, repr=False)
+
+    def option(self, key: str, default: object = None) -> object:
+        """A backend-specific manifest field, or ``default``."""
+        return self.options.get(key, default)
 
     def provenance(self) -> dict[str, str]:
         """What an assessment records about the model that produced it."""
@@ -46,6 +61,7 @@ def _manifest(path: Path = MANIFEST) -> dict[str, ModelSpec]:
         name: ModelSpec(
             name=name, backend=entry["backend"], path=MODELS_DIR / entry["file"], sha256=entry["sha256"],
             schema=entry["schema"], license=entry["license"], origin=entry["origin"],
+            options=MappingProxyType({k: v for k, v in entry.items() if k not in _CORE_FIELDS}),
         )
         for name, entry in doc.get("models", {}).items()
     }

@@ -32,7 +32,10 @@ def readyz(request: Request) -> JSONResponse:
     try:
         from vision.models import model_spec, verify
 
-        verify(model_spec(state.settings.pose_model))
+        spec = model_spec(state.settings.pose_model_name)
+        verify(spec)
+        if spec.option("detector"):
+            verify(model_spec(str(spec.option("detector"))))
         checks["model"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["model"] = f"error: {exc}"

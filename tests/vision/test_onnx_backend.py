@@ -1,0 +1,290 @@
+"""The ONNX backend reproduces the MediaPipe backend: same files, same landmarks, same angles.
+
+The bar (project issue 5): on the real fixture videos, both backends in VIDEO
+mode over the same frames, the followed subject's landmarks agree to a median
+of 0.005 and a 95th percentile of 0.02 (normalised image units, landmarks that
+both call visible); every angle series of the pose2sim assessment within 1 deg
+RMSE. Measured: 0.0003 / 0.0013 (pose2sim) and 0.0010 / 0.017 (sports2d,
+where MediaPipe against itself with +-1 grey level of noise gives 0.0018 /
+0.037); angles 0.05-0.11 deg (docs/models.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import POSE2SIM, SPORTS2D
+
+REPO = Path(__file__).resolve().parents[2]
+MODELS = REPO / "models"
+ONNX_ENTRIES = ("blazepose_full_onnx", "blazepose_detector_onnx")
+
+
+def _manifest() -> dict:
+    with open(MODELS / "manifest.toml", "rb") as f:
+        return tomllib.load(f)["models"]
+
+
+@pytest.mark.parametrize("name", ONNX_ENTRIES)
+def test_manifest_matches_file(name):
+    entry = _manifest()[name]
+    data = (MODELS / entry["file"]).read_bytes()
+    assert entry["backend"] == "onnx"
+    assert len(data) == entry["bytes"]
+    assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert entry["license"] == "Apache-2.0" and (MODELS / entry["license_file"]).is_file()
+
+
+def test_landmark_entry_names_its_detector_and_decoder():
+    from vision.models import model_spec
+
+    spec = model_spec("blazepose_full_onnx")
+    assert spec.schema == "blazepose33" and spec.option("decoder") == "blazepose"
+    assert model_spec(str(spec.option("detector"))).option("role") == "detector"
+    # Existing entries read as before: no extra provenance keys.
+    assert set(model_spec("blazepose_full").provenance()) == {
+        "name", "backend", "file", "sha256", "schema", "license", "origin"}
+
+
+# -- the numpy pipeline, piece by piece ------------------------------------------------
+
+
+def test_anchors_follow_the_detector_layout():
+    from vision.backends._blazepose import ssd_anchors
+
+    a = ssd_anchors()
+    assert a.shape == (2254, 2)
+    np.testing.assert_allclose(a[0], a[1])  # 2 anchors per cell at stride 8
+    np.testing.assert_allclose(a[0], [0.5 / 28, 0.5 / 28])
+    np.testing.assert_allclose(a[28 * 28 * 2], [0.5 / 14, 0.5 / 14])  # first stride-16 cell
+    np.testing.assert_allclose(a[-6:], np.tile([6.5 / 7, 6.5 / 7], (6, 1)))  # 6 per stride-32 cell
+
+
+def test_weighted_nms_merges_overlaps_by_score():
+    from vision.backends._blazepose import Detections, weighted_nms
+
+    boxes = np.array([[0.0, 0.0, 1.0, 1.0], [0.1, 0.0, 1.1, 1.0], [2.0, 2.0, 3.0, 3.0]])
+    kps = np.zeros((3, 4, 2))
+    kps[:, 0, 0] = [0.0, 1.0, 5.0]
+    det = weighted_nms(Detections(boxes, kps, np.array([0.9, 0.3, 0.8])), iou_threshold=0.5)
+    assert len(det) == 2
+    np.testing.assert_allclose(det.scores, [0.9, 0.8])  # the best keeps its own score
+    np.testing.assert_allclose(det.boxes[0], [0.025, 0.0, 1.025, 1.0])  # (0.9*0 + 0.3*0.1) / 1.2
+    np.testing.assert_allclose(det.keypoints[0, 0, 0], 0.25)
+    np.testing.assert_allclose(det.boxes[1], boxes[2])
+
+
+def test_roi_points_up_from_hip_centre_to_scale_point():
+    from vision.backends._blazepose import rect_from_points
+
+    upright = rect_from_points(np.array([0.5, 0.5]), np.array([0.5, 0.25]), (400, 400))
+    assert upright.rotation == pytest.approx(0.0)
+    assert upright.width == pytest.approx(0.5) and upright.height == pytest.approx(0.5)
+    # Lying with the head to the right: the crop is turned a quarter turn.
+    lying = rect_from_points(np.array([0.5, 0.5]), np.array([0.75, 0.5]), (400, 400))
+    assert lying.rotation == pytest.approx(math.pi / 2)
+    # Square in pixels on a non-square image.
+    wide = rect_from_points(np.array([0.5, 0.5]), np.array([0.5, 0.25]), (800, 400))
+    assert wide.width * 800 == pytest.approx(wide.height * 400)
+
+
+def test_association_prefers_fresh_detections_and_keeps_the_rest():
+    from vision.backends._blazepose import Rect, associate
+
+    tracked = [Rect(0.3, 0.5, 0.2, 0.4), Rect(0.8, 0.5, 0.2, 0.4)]
+    detected = [Rect(0.31, 0.5, 0.2, 0.4)]
+    out = associate(tracked, detected, min_similarity=0.5)
+    assert out == [tracked[1], detected[0]]
+
+
+def test_letterbox_pads_the_short_side():
+    from vision.backends._blazepose import letterbox
+
+    rect, pad = letterbox((1080, 1920))  # portrait: pad left and right
+    assert rect.width == pytest.approx(1920 / 1080) and rect.height == 1.0
+    assert pad == pytest.approx(((1 - 1080 / 1920) / 2, 0.0))
+    rect, pad = letterbox((1920, 1080))
+    assert rect.height == pytest.approx(1920 / 1080) and pad[0] == 0.0
+
+
+# -- the backend on real recordings ----------------------------------------------------
+
+
+def _first_frame(path: Path) -> np.ndarray:
+    from vision.decode import VideoReader
+
+    with VideoReader(path) as video:
+        return np.ascontiguousarray(next(iter(video)).rgb)
+
+
+def test_runs_on_cpu_without_a_gpu():
+    from vision.backends.base import PoseBackend
+    from vision.backends.onnx import Backend
+
+    with Backend.from_name(video=False) as backend:
+        assert isinstance(backend, Backend)
+        _check_protocol(backend, PoseBackend)
+        assert backend.providers == ["CPUExecutionProvider"]
+        people = backend.estimate(_first_frame(POSE2SIM), 0.0)
+        assert "CPUExecutionProvider" in str(backend.provenance()["runtime"])
+    assert len(people) == 1
+    p = people[0]
+    assert p.image_xyz.shape == (33, 3) and p.world_xyz.shape == (33, 3) and p.visibility.shape == (33,)
+    y = p.image_xyz[:, 1]
+    assert y[0] < y[[23, 24]].mean() < y[[27, 28]].mean()  # nose above hips above ankles
+
+
+def _check_protocol(obj, protocol) -> None:
+    for name in ("name", "schema", "estimate", "provenance", "close"):
+        assert hasattr(obj, name), f"{type(obj).__name__} lacks {name} of {protocol.__name__}"
+
+
+def test_asking_for_cuda_without_onnxruntime_gpu_falls_back_to_cpu():
+    import onnxruntime as ort
+
+    from vision.backends.onnx import Backend, ProviderFallbackWarning
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        with Backend.from_name(device="cuda") as backend:
+            assert backend.providers[0] == "CUDAExecutionProvider"
+        return
+    with pytest.warns(ProviderFallbackWarning, match="install onnxruntime-gpu"):
+        backend = Backend.from_name(device="cuda")
+    assert backend.providers == ["CPUExecutionProvider"]
+    backend.close()
+
+
+def test_rejects_non_rgb_frames():
+    from vision.backends.onnx import Backend
+
+    with Backend.from_name() as backend, pytest.raises(ValueError, match=r"\(h, w, 3\) uint8"):
+        backend.estimate(np.zeros((10, 10), np.uint8), 0.0)
+
+
+class _Recording:
+    """Wraps a backend and keeps what it returned, so that one analysis run
+    gives both the assessment and the per-frame landmarks."""
+
+    def __init__(self, backend) -> None:
+        self.backend, self.name, self.schema = backend, backend.name, backend.schema
+        self.frames: list[tuple[float, list, tuple[int, int]]] = []
+
+    def estimate(self, rgb, t_s):
+        people = self.backend.estimate(rgb, t_s)
+        self.frames.append((t_s, people, (rgb.shape[1], rgb.shape[0])))
+        return people
+
+    def provenance(self):
+        return self.backend.provenance()
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def subject(self):
+        """The followed subject per frame, chosen as extract_video chooses it."""
+        from vision.tracking import SubjectTracker
+
+        tracker = SubjectTracker(self.frames[0][2])
+        t_s, xyz, world, vis = [], [], [], []
+        nan = np.full((33, 3), np.nan)
+        for t, people, _ in self.frames:
+            p = tracker.choose(people, t)
+            t_s.append(t)
+            xyz.append(nan if p is None else p.image_xyz)
+            world.append(nan if p is None else p.world_xyz)
+            vis.append(np.zeros(33) if p is None else p.visibility)
+        return np.array(t_s), np.stack(xyz), np.stack(vis), np.stack(world)
+
+
+@pytest.fixture(scope="module")
+def pose2sim_both():
+    """The pose2sim assessment with the default (MediaPipe) backend and with ONNX."""
+    from service.analysis import _default_backend, analyze_file
+    from vision.backends.onnx import Backend
+
+    out = {}
+    for key, make in (("mp", _default_backend), ("onnx", lambda video: Backend.from_name(video=video))):
+        made: list[_Recording] = []
+
+        def factory(video: bool, make=make, made=made) -> _Recording:
+            made.append(_Recording(make(video)))
+            return made[-1]
+
+        assessment = analyze_file(POSE2SIM, backend_factory=factory)
+        out[key] = (assessment, made[0].subject())
+    return out
+
+
+@pytest.fixture(scope="module")
+def onnx_sports2d_extraction():
+    from vision.backends.onnx import Backend
+    from vision.extract import extract_video
+
+    with Backend.from_name("blazepose_full_onnx") as backend:
+        return extract_video(SPORTS2D, backend)
+
+
+def _agreement(mp_xyz, mp_vis, ox_xyz, ox_vis, clip: str) -> None:
+    found_mp, found_ox = mp_vis.max(axis=1) > 0, ox_vis.max(axis=1) > 0
+    assert (found_mp != found_ox).mean() <= 0.05, "the backends disagree on whether the subject is in view"
+    both = (mp_vis >= 0.5) & (ox_vis >= 0.5)
+    assert both.sum() >= 0.5 * mp_vis.size * found_mp.mean()
+    d = np.linalg.norm(mp_xyz[..., :2] - ox_xyz[..., :2], axis=-1)[both]
+    median, p95 = float(np.median(d)), float(np.quantile(d, 0.95))
+    assert median <= 0.005 and p95 <= 0.02, f"{clip}: median {median:.4f}, p95 {p95:.4f}"
+
+
+def test_landmarks_agree_with_mediapipe_on_pose2sim(pose2sim_both):
+    (t_mp, xyz_mp, vis_mp, _), (t_ox, xyz_ox, vis_ox, _) = pose2sim_both["mp"][1], pose2sim_both["onnx"][1]
+    np.testing.assert_array_equal(t_mp, t_ox)
+    assert len(t_mp) == 100
+    _agreement(xyz_mp, vis_mp, xyz_ox, vis_ox, "pose2sim")
+
+
+def test_landmarks_agree_with_mediapipe_on_sports2d(sports2d_extraction, onnx_sports2d_extraction):
+    mp, ox = sports2d_extraction.image, onnx_sports2d_extraction.image
+    np.testing.assert_array_equal(mp.t_s, ox.t_s)
+    _agreement(mp.xyz, mp.visibility, ox.xyz, ox.visibility, "sports2d")
+
+
+def test_world_landmarks_agree_with_mediapipe(pose2sim_both):
+    (_, _, vis_mp, world_mp), (_, _, vis_ox, world_ox) = pose2sim_both["mp"][1], pose2sim_both["onnx"][1]
+    both = (vis_mp >= 0.5) & (vis_ox >= 0.5)
+    d = np.linalg.norm(world_mp - world_ox, axis=-1)[both]
+    median, p95 = float(np.median(d)), float(np.quantile(d, 0.95))
+    assert median <= 0.01 and p95 <= 0.03, f"median {median:.4f} m, p95 {p95:.4f} m"
+
+
+def test_the_same_subject_is_followed_when_a_second_person_walks_in(onnx_sports2d_extraction):
+    ex = onnx_sports2d_extraction
+    assert ex.subject.max_people_in_frame == 2
+    on_box = (ex.image.visibility.max(axis=1) > 0) & (ex.image.t_s < 5.7)
+    hip_y = ex.image.xyz[on_box][:, [23, 24], 1].mean(axis=1)
+    assert on_box.sum() > 120 and np.all(hip_y < 0.47)
+
+
+def test_every_angle_series_within_1_deg_of_mediapipe(pose2sim_both):
+    from kinematics.pipeline import ANGLE_SERIES
+
+    ref, got = pose2sim_both["mp"][0], pose2sim_both["onnx"][0]
+    assert got.model["name"] == "blazepose_full_onnx" and ref.model["name"] == "blazepose_full"
+    compared = 0
+    for spec in ANGLE_SERIES:
+        a, b = ref.series[spec.name], got.series[spec.name]
+        assert (a is None) == (b is None), f"{spec.name}: available with one backend only"
+        if a is None:
+            continue
+        x = np.array([np.nan if v is None else v for v in a], dtype=float)
+        y = np.array([np.nan if v is None else v for v in b], dtype=float)
+        ok = ~np.isnan(x) & ~np.isnan(y)
+        assert ok.sum() >= 0.9 * (~np.isnan(x)).sum()
+        rmse = float(np.sqrt(np.mean((x[ok] - y[ok]) ** 2)))
+        assert rmse <= 1.0, f"{spec.name}: RMSE {rmse:.2f} deg"
+        compared += 1
+    assert compared >= 3  # sagittal clip: both hip flexions and forward trunk lean
