@@ -33,6 +33,13 @@ _PERMISSIONS: dict[str, set[Role]] = {
     "assessments:list": {"admin", "clinician"},
     "assessments:delete": {"admin", "clinician"},
     "frames:analyze": {"admin", "clinician", "app"},
+    # Patients: a patient-facing app may submit a questionnaire for a patient id it was
+    # given, but cannot list, read or change a clinic's patients (docs/outcomes.md).
+    "patients:create": {"admin", "clinician"},
+    "patients:read": {"admin", "clinician"},
+    "patients:list": {"admin", "clinician"},
+    "sessions:write": {"admin", "clinician"},
+    "outcomes:create": {"admin", "clinician", "app"},
 }
 
 

@@ -2,6 +2,8 @@
 
     motionscript analyze INPUT [--exercise NAME] [--out FILE]
         [--imu FILE --imu-placement sacrum [--imu-axes up=+x,anterior=+z,left=-y] ...] [--emg FILE ...]
+    motionscript outcomes odi 2 2 2 0 2 2 2 - 2 2     (ten section scores, '-' unanswered)
+    motionscript outcomes nrs 6
 
 INPUT is a video, an image or a landmark JSON file, recognised by content.
 On failure the exit code is non-zero and one line says why.
@@ -185,7 +187,42 @@ def _parser() -> argparse.ArgumentParser:
     dsub = d.add_subparsers(dest="db_command", required=True)
     du = dsub.add_parser("upgrade", help="apply migrations")
     du.set_defaults(func=lambda args: _db_upgrade())
+
+    o = sub.add_parser("outcomes", help="score a questionnaire locally (docs/outcomes.md)")
+    osub = o.add_subparsers(dest="outcomes_command", required=True)
+    oo = osub.add_parser("odi", help="Oswestry Disability Index: ten section scores 0-5 in form order, '-' unanswered")
+    oo.add_argument("sections", nargs="+", metavar="SCORE")
+    oo.set_defaults(func=_outcomes_odi)
+    on = osub.add_parser("nrs", help="pain numeric rating scale 0-10")
+    on.add_argument("value")
+    on.set_defaults(func=_outcomes_nrs)
     return p
+
+
+def _int_or_text(raw: str) -> int | str:
+    return int(raw) if raw.lstrip("-").isdigit() else raw
+
+
+def _outcomes_odi(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from kinematics.outcomes import ODI_SECTIONS, score_odi
+
+    if len(args.sections) != len(ODI_SECTIONS):
+        raise InputError(f"odi: expected {len(ODI_SECTIONS)} section scores ({', '.join(ODI_SECTIONS)}), "
+                         f"got {len(args.sections)}; write '-' for an unanswered section")
+    answers = {name: None if raw == "-" else _int_or_text(raw) for name, raw in zip(ODI_SECTIONS, args.sections, strict=True)}
+    scored = score_odi(answers)  # type: ignore[arg-type]
+    sys.stdout.write(json.dumps({"instrument": "odi", **asdict(scored)}) + "\n")
+    return 0
+
+
+def _outcomes_nrs(args: argparse.Namespace) -> int:
+    from kinematics.outcomes import score_nrs
+
+    value = score_nrs(_int_or_text(args.value))
+    sys.stdout.write(json.dumps({"instrument": "nrs", "value": value, "recovered": value == 0}) + "\n")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -16,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.analysis import EXERCISES
 from service.api._multipart import read_multipart
+from service.api._pagination import decode_cursor, encode_cursor, valid_id
 from service.auth import Principal
 from service.deps import SessionDep, SettingsDep, StoreDep, require
 from service.errors import Problem
@@ -281,7 +280,7 @@ async def _from_json(request: Request, store: UploadStore, principal: Principal)
 
 
 def _get_row(session, principal: Principal, assessment_id: str) -> AssessmentRow:
-    row = session.get(AssessmentRow, assessment_id)
+    row = session.get(AssessmentRow, assessment_id) if valid_id(assessment_id) else None
     if row is None or row.clinic_id != principal.clinic_id:  # another clinic's id is simply not found
         raise Problem(404, "not-found", f"no assessment {assessment_id}")
     return row
@@ -298,19 +297,6 @@ def get_assessment(
     if row.status == "done" and row.result:
         out.update({k: v for k, v in row.result.items() if k not in out or k == "exercise"})
     return out
-
-
-def _encode_cursor(row: AssessmentRow) -> str:
-    raw = json.dumps([row.created_at.isoformat(), row.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        created, rid = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(created), str(rid)
-    except Exception:  # noqa: BLE001 - any garbage is the same user error
-        raise Problem(422, "validation", "cursor: not a cursor this service issued") from None
 
 
 @router.get("", response_model=AssessmentList, name="list_assessments")
@@ -332,14 +318,14 @@ def list_assessments(
     if exercise:
         q = q.where(AssessmentRow.exercise == exercise)
     if cursor:
-        created, rid = _decode_cursor(cursor)
+        created, rid = decode_cursor(cursor)
         q = q.where(or_(AssessmentRow.created_at < created,
                         and_(AssessmentRow.created_at == created, AssessmentRow.id < rid)))
     rows = list(session.scalars(q.order_by(AssessmentRow.created_at.desc(), AssessmentRow.id.desc()).limit(limit + 1)))
     page = rows[:limit]
     return AssessmentList(
         items=[AssessmentSummary(**_summary(r)) for r in page],
-        next_cursor=_encode_cursor(page[-1]) if len(rows) > limit else None,
+        next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None,
     )
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["ApiKey", "AssessmentRow", "Base", "Clinic", "WebhookDelivery"]
+__all__ = [
+    "ApiKey", "AssessmentRow", "Base", "Clinic", "OutcomeRow", "Patient", "PatientSession", "SessionAssessment",
+    "WebhookDelivery",
+]
 
 
 class Base(DeclarativeBase):
@@ -84,3 +87,62 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# -- Patients, sessions and patient-reported outcomes (migration 0003) ------------------
+
+
+class Patient(Base):
+    """A pseudonymous patient: a clinic's own code, never a name."""
+
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("clinic_id", "code", name="uq_patient_code"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(100))
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    sex: Mapped[str | None] = mapped_column(String(10))  # female | male | other
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PatientSession(Base):
+    """One visit or day: groups assessments, questionnaires and a clinician's note."""
+
+    __tablename__ = "patient_sessions"
+    __table_args__ = (Index("ix_patient_sessions_patient_date", "patient_id", "session_date"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    session_date: Mapped[date] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SessionAssessment(Base):
+    """An assessment belongs to at most one session."""
+
+    __tablename__ = "session_assessments"
+
+    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("patient_sessions.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+
+
+class OutcomeRow(Base):
+    """A patient-reported outcome: the answers as given and the score computed from them."""
+
+    __tablename__ = "patient_outcomes"
+    __table_args__ = (Index("ix_patient_outcomes_patient_recorded", "patient_id", "recorded_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    session_id: Mapped[str | None] = mapped_column(ForeignKey("patient_sessions.id", ondelete="SET NULL"), index=True)
+    instrument: Mapped[str] = mapped_column(String(10))  # odi | nrs
+    site: Mapped[str | None] = mapped_column(String(10))  # nrs: leg | back
+    answers: Mapped[dict] = mapped_column(JSON)
+    score: Mapped[float] = mapped_column(Float)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

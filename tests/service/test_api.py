@@ -170,3 +170,10 @@ def test_health_and_metrics(client, auth):
 def test_openapi_operation_ids_are_stable(client):
     ops = {op["operationId"] for path in client.get("/openapi.json").json()["paths"].values() for op in path.values()}
     assert {"create_assessment", "get_assessment", "list_assessments", "delete_assessment", "analyze_frame"} <= ops
+
+
+@pytest.mark.parametrize("ident", ["a%00b", "x" * 300])
+def test_impossible_ids_are_not_found_not_errors(client, auth, ident):
+    """PostgreSQL refuses NUL bytes in text; such an id must still be a plain 404."""
+    assert client.get(f"/v1/assessments/{ident}", headers=auth).status_code == 404
+    assert client.delete(f"/v1/assessments/{ident}", headers=auth).status_code == 404

@@ -1,0 +1,30 @@
+"""Opaque keyset cursors for lists ordered newest first by (created_at, id)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from service.errors import Problem
+
+__all__ = ["decode_cursor", "encode_cursor", "valid_id"]
+
+
+def encode_cursor(created_at: datetime, row_id: str) -> str:
+    raw = json.dumps([created_at.isoformat(), row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, rid = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(created), str(rid)
+    except Exception:  # noqa: BLE001 - any garbage is the same user error
+        raise Problem(422, "validation", "cursor: not a cursor this service issued") from None
+
+
+def valid_id(ident: str) -> bool:
+    """Ids are UUID strings; anything longer or with a NUL byte cannot name a row
+    (and PostgreSQL refuses NUL in text with an error, which must stay a 404)."""
+    return len(ident) <= 64 and "\x00" not in ident

@@ -1,0 +1,332 @@
+"""``/v1/patients``: pseudonymous patients, their sessions, questionnaires and progress.
+
+Every row carries its clinic; another clinic's id is simply not found (404).
+Scoring and change judgement live in :mod:`kinematics.outcomes`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from kinematics.outcomes import (
+    MOTION_MDC,
+    NRS_MCID,
+    NRS_RECOVERED_SOURCE,
+    ODI_MCID,
+    ODI_SOURCE,
+    Change,
+    ChangeThreshold,
+    OutcomeError,
+    judge_metric_change,
+    judge_outcome_change,
+    score_nrs,
+    score_odi,
+)
+from service.api._pagination import decode_cursor, encode_cursor
+from service.auth import Principal
+from service.deps import SessionDep, require
+from service.errors import Problem
+from service.schemas import (
+    AssessmentLinks,
+    ChangeOut,
+    ChangeThresholdOut,
+    OdiCreate,
+    OutcomeCreate,
+    OutcomePublic,
+    PatientCreate,
+    PatientDetail,
+    PatientList,
+    PatientPublic,
+    Progress,
+    ProgressPoint,
+    ProgressSeries,
+    SessionCreate,
+    SessionPublic,
+)
+from service.store.db import now
+from service.store.models import AssessmentRow, OutcomeRow, Patient, PatientSession, SessionAssessment
+
+router = APIRouter(prefix="/v1/patients", tags=["patients"])
+
+# Ids are uuid4 strings: anything else cannot exist, and is not sent to the database (PostgreSQL
+# refuses NUL bytes in text with an error, which must stay a 404, not become a 500).
+_ID = re.compile(r"^[0-9a-fA-F-]{1,36}$")
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def _get(session, model, ident: str):
+    return session.get(model, ident) if _ID.match(ident) else None
+
+
+def _patient(session, principal: Principal, patient_id: str) -> Patient:
+    row = _get(session, Patient, patient_id)
+    if row is None or row.clinic_id != principal.clinic_id:  # another clinic's id is simply not found
+        raise Problem(404, "not-found", f"no patient {patient_id}")
+    return row
+
+
+def _session_of(session, patient: Patient, session_id: str) -> PatientSession:
+    row = _get(session, PatientSession, session_id)
+    if row is None or row.patient_id != patient.id:
+        raise Problem(404, "not-found", f"no session {session_id} for patient {patient.id}")
+    return row
+
+
+def _public(p: Patient) -> PatientPublic:
+    return PatientPublic(id=p.id, code=p.code, birth_year=p.birth_year, sex=p.sex, created_at=p.created_at)  # type: ignore[arg-type]
+
+
+def _session_public(session, s: PatientSession) -> SessionPublic:
+    ids = list(session.scalars(select(SessionAssessment.assessment_id).where(SessionAssessment.session_id == s.id)
+                               .order_by(SessionAssessment.assessment_id)))
+    return SessionPublic(id=s.id, patient_id=s.patient_id, date=s.session_date, notes=s.notes, assessment_ids=ids,
+                         created_at=s.created_at)
+
+
+def _outcome_public(o: OutcomeRow) -> OutcomePublic:
+    extra: dict = {}
+    if o.instrument == "odi":
+        scored = score_odi(o.answers)
+        extra = {"unit": "%", "band": scored.band, "missing_sections": list(scored.missing)}
+    else:
+        extra = {"unit": "points", "recovered": o.score == 0}
+    return OutcomePublic(id=o.id, patient_id=o.patient_id, session_id=o.session_id, instrument=o.instrument,  # type: ignore[arg-type]
+                         site=o.site, answers=o.answers, score=o.score, recorded_at=o.recorded_at,  # type: ignore[arg-type]
+                         created_at=o.created_at, **extra)
+
+
+@router.post("", status_code=201, response_model=PatientPublic, name="create_patient",
+             responses={409: {"description": "the code is already used in this clinic"}})
+def create_patient(body: PatientCreate, response: Response, session: SessionDep,
+                   principal: Annotated[Principal, require("patients:create")]) -> PatientPublic:
+    """Register a pseudonymous patient under the clinic's own ``code``."""
+    conflict = Problem(409, "conflict", f"code: a patient with code {body.code!r} already exists in this clinic")
+    if session.scalar(select(Patient.id).where(Patient.clinic_id == principal.clinic_id, Patient.code == body.code)):
+        raise conflict
+    row = Patient(id=str(uuid.uuid4()), clinic_id=principal.clinic_id, code=body.code, birth_year=body.birth_year,
+                  sex=body.sex, created_at=now())
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:  # the same code raced us
+        session.rollback()
+        raise conflict from None
+    response.headers["Location"] = f"/v1/patients/{row.id}"
+    return _public(row)
+
+
+@router.get("", response_model=PatientList, name="list_patients")
+def list_patients(
+    session: SessionDep,
+    principal: Annotated[Principal, require("patients:list")],
+    code: Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9._:-]{1,100}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> PatientList:
+    """Newest first, ``limit`` per page; ``code`` finds one patient by the clinic's code."""
+    q = select(Patient).where(Patient.clinic_id == principal.clinic_id)
+    if code:
+        q = q.where(Patient.code == code)
+    if cursor:
+        created, rid = decode_cursor(cursor)
+        q = q.where(or_(Patient.created_at < created, and_(Patient.created_at == created, Patient.id < rid)))
+    rows = list(session.scalars(q.order_by(Patient.created_at.desc(), Patient.id.desc()).limit(limit + 1)))
+    page = rows[:limit]
+    return PatientList(items=[_public(r) for r in page],
+                       next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None)
+
+
+@router.get("/{patient_id}", response_model=PatientDetail, name="get_patient")
+def get_patient(patient_id: str, session: SessionDep,
+                principal: Annotated[Principal, require("patients:read")]) -> PatientDetail:
+    """The patient with every session and questionnaire, oldest first."""
+    p = _patient(session, principal, patient_id)
+    sessions = session.scalars(select(PatientSession).where(PatientSession.patient_id == p.id)
+                               .order_by(PatientSession.session_date, PatientSession.created_at))
+    outcomes = session.scalars(select(OutcomeRow).where(OutcomeRow.patient_id == p.id)
+                               .order_by(OutcomeRow.recorded_at, OutcomeRow.id))
+    return PatientDetail(**_public(p).model_dump(), sessions=[_session_public(session, s) for s in sessions],
+                         outcomes=[_outcome_public(o) for o in outcomes])
+
+
+def _link(session, principal: Principal, patient: Patient, target: PatientSession, assessment_ids: list[str]) -> None:
+    for aid in dict.fromkeys(assessment_ids):
+        row = _get(session, AssessmentRow, aid)
+        if row is None or row.clinic_id != principal.clinic_id:
+            raise Problem(404, "not-found", f"assessment_ids: no assessment {aid}")
+        if row.patient_id is not None and row.patient_id != patient.code:
+            raise Problem(409, "conflict", f"assessment_ids: assessment {aid} was submitted for patient_id "
+                          f"{row.patient_id!r}, not this patient's code {patient.code!r}")
+        link = session.get(SessionAssessment, aid)
+        if link is not None and link.session_id != target.id:
+            raise Problem(409, "conflict", f"assessment_ids: assessment {aid} already belongs to session {link.session_id}")
+        if link is None:
+            session.add(SessionAssessment(assessment_id=aid, session_id=target.id, clinic_id=principal.clinic_id))
+
+
+def _commit(session) -> None:
+    try:
+        session.commit()
+    except IntegrityError:  # a concurrent request linked the same assessment
+        session.rollback()
+        raise Problem(409, "conflict", "assessment_ids: an assessment was linked to another session meanwhile") from None
+
+
+@router.post("/{patient_id}/sessions", status_code=201, response_model=SessionPublic, name="create_session",
+             responses={409: {"description": "an assessment belongs to another session or patient"}})
+def create_session(patient_id: str, body: SessionCreate, response: Response, session: SessionDep,
+                   principal: Annotated[Principal, require("sessions:write")]) -> SessionPublic:
+    """Open a session (a visit or day) and optionally link assessments to it by id."""
+    p = _patient(session, principal, patient_id)
+    row = PatientSession(id=str(uuid.uuid4()), clinic_id=principal.clinic_id, patient_id=p.id,
+                         session_date=body.date or now().date(), notes=body.notes, created_at=now())
+    session.add(row)
+    session.flush()
+    _link(session, principal, p, row, body.assessment_ids)
+    _commit(session)
+    response.headers["Location"] = f"/v1/patients/{p.id}/sessions/{row.id}"
+    return _session_public(session, row)
+
+
+@router.post("/{patient_id}/sessions/{session_id}/assessments", response_model=SessionPublic, name="link_assessments",
+             responses={409: {"description": "an assessment belongs to another session or patient"}})
+def link_assessments(patient_id: str, session_id: str, body: AssessmentLinks, session: SessionDep,
+                     principal: Annotated[Principal, require("sessions:write")]) -> SessionPublic:
+    """Add assessments to a session; linking one already in this session changes nothing."""
+    p = _patient(session, principal, patient_id)
+    target = _session_of(session, p, session_id)
+    _link(session, principal, p, target, body.assessment_ids)
+    _commit(session)
+    return _session_public(session, target)
+
+
+def _recorded_at(value: datetime | None) -> datetime:
+    """When the questionnaire was answered: UTC (naive times are taken as UTC), not before 1900 nor in the future."""
+    if value is None:
+        return now()
+    try:
+        at = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        at = _EARLIEST - timedelta(days=1)
+    if not (_EARLIEST <= at <= now() + timedelta(days=1)):
+        raise Problem(422, "validation", f"recorded_at: {value.isoformat()} is not a plausible time; "
+                      "expected a time after 1900-01-01 and not in the future")
+    return at
+
+
+@router.post("/{patient_id}/outcomes", status_code=201, response_model=OutcomePublic, name="create_outcome")
+def create_outcome(patient_id: str, body: OutcomeCreate, session: SessionDep,
+                   principal: Annotated[Principal, require("outcomes:create")]) -> OutcomePublic:
+    """Record an Oswestry questionnaire (``instrument: odi``) or a pain rating (``instrument: nrs``)."""
+    p = _patient(session, principal, patient_id)
+    if body.session_id is not None:
+        _session_of(session, p, body.session_id)
+    try:
+        if isinstance(body, OdiCreate):
+            answers = body.answers.model_dump()
+            score, site = score_odi(answers).percent, None
+        else:
+            answers = {"value": body.value}
+            score, site = float(score_nrs(body.value)), body.site
+    except OutcomeError as exc:
+        raise Problem(422, "validation", str(exc)) from None
+    row = OutcomeRow(id=str(uuid.uuid4()), clinic_id=principal.clinic_id, patient_id=p.id, session_id=body.session_id,
+                     instrument=body.instrument, site=site, answers=answers, score=score,
+                     recorded_at=_recorded_at(body.recorded_at), created_at=now())
+    session.add(row)
+    session.commit()
+    return _outcome_public(row)
+
+
+# -- progress ------------------------------------------------------------------------------
+
+_NOT_JUDGED = "no published minimal detectable change for this metric; the change is not judged"
+
+
+def _threshold_out(t: ChangeThreshold) -> ChangeThresholdOut:
+    return ChangeThresholdOut(name=t.name, kind=t.kind, points=t.points, percent=t.percent, unit=t.unit,
+                              lower_is_better=t.lower_is_better, source=t.source)
+
+
+def _change_out(c: Change) -> ChangeOut:
+    return ChangeOut(delta=c.delta, delta_percent=c.delta_percent, ci95=c.ci95, judgement=c.judgement, reason=c.reason)
+
+
+def _outcome_series(rows: list[OutcomeRow]) -> list[ProgressSeries]:
+    groups: dict[str, list[OutcomeRow]] = defaultdict(list)
+    for o in rows:
+        groups[o.instrument if o.site is None else f"{o.instrument}_{o.site}"].append(o)
+    out = []
+    for measure, group in groups.items():
+        threshold = ODI_MCID if group[0].instrument == "odi" else NRS_MCID
+        base = group[0]
+        points = [ProgressPoint(
+            at=o.recorded_at, session_id=o.session_id, source_id=o.id, value=o.score,  # type: ignore[arg-type]
+            band=score_odi(o.answers).band if o.instrument == "odi" else None,
+            change=None if i == 0 else _change_out(judge_outcome_change(base.score, o.score, threshold)),
+        ) for i, o in enumerate(group)]
+        out.append(ProgressSeries(measure=measure, kind="outcome", unit="%" if threshold is ODI_MCID else "points",
+                                  threshold=_threshold_out(threshold), points=points))
+    return out
+
+
+def _motion_series(rows: list[tuple[AssessmentRow, str]]) -> list[ProgressSeries]:
+    groups: dict[tuple, list[tuple[AssessmentRow, str, dict]]] = defaultdict(list)
+    for a, sid in rows:
+        exercise = a.exercise or (a.result or {}).get("exercise")
+        for m in (a.result or {}).get("metrics") or []:
+            if m.get("source") == "protocol" and m.get("measurable", True) and m.get("value") is not None:
+                groups[(exercise, m["name"], m.get("side"), m.get("unit", ""))].append((a, sid, m))
+    out = []
+    for (exercise, name, side, unit), group in groups.items():
+        threshold = MOTION_MDC.get(name)
+        base = group[0][2]
+        points = []
+        for i, (a, sid, m) in enumerate(group):
+            ci = tuple(m["ci95"]) if m.get("ci95") else None
+            change = None
+            if i > 0 and threshold is not None:
+                change = _change_out(judge_metric_change(
+                    base["value"], m["value"], threshold,
+                    baseline_ci95=tuple(base["ci95"]) if base.get("ci95") else None, current_ci95=ci))  # type: ignore[arg-type]
+            elif i > 0:
+                delta = m["value"] - base["value"]
+                change = ChangeOut(delta=round(delta, 3), judgement=None, reason=_NOT_JUDGED,
+                                   delta_percent=None if base["value"] == 0 else round(delta / base["value"] * 100, 1))
+            points.append(ProgressPoint(at=a.created_at, session_id=sid, source_id=a.id, value=m["value"],  # type: ignore[arg-type]
+                                        ci95=ci, change=change))  # type: ignore[arg-type]
+        measure = "/".join(str(x) for x in (exercise or "none", name, side) if x is not None)
+        out.append(ProgressSeries(measure=measure, kind="motion", exercise=exercise, metric=name, side=side, unit=unit,
+                                  threshold=None if threshold is None else _threshold_out(threshold), points=points))
+    return out
+
+
+@router.get("/{patient_id}/progress", response_model=Progress, name="get_progress")
+def get_progress(patient_id: str, session: SessionDep,
+                 principal: Annotated[Principal, require("patients:read")]) -> Progress:
+    """Every outcome and protocol metric over time, each change judged against its cited threshold."""
+    p = _patient(session, principal, patient_id)
+    outcomes = list(session.scalars(select(OutcomeRow).where(OutcomeRow.patient_id == p.id)
+                                    .order_by(OutcomeRow.recorded_at, OutcomeRow.id)))
+    assessments = list(session.execute(
+        select(AssessmentRow, SessionAssessment.session_id)
+        .join(SessionAssessment, SessionAssessment.assessment_id == AssessmentRow.id)
+        .join(PatientSession, PatientSession.id == SessionAssessment.session_id)
+        .where(PatientSession.patient_id == p.id, AssessmentRow.clinic_id == principal.clinic_id,
+               AssessmentRow.status == "done")
+        .order_by(AssessmentRow.created_at, AssessmentRow.id)).all())
+    series = _outcome_series(outcomes) + _motion_series(assessments)
+    sources = [s.threshold.source for s in series if s.threshold is not None]
+    if any(s.measure == "odi" for s in series):
+        sources.append(ODI_SOURCE + " (scoring and bands)")
+    if any(s.measure.startswith("nrs") for s in series):
+        sources.append(NRS_RECOVERED_SOURCE)
+    return Progress(patient_id=p.id, series=series, sources=list(dict.fromkeys(sources)))
