@@ -8,6 +8,7 @@ import sys
 # name -> module with a ``main(argv) -> int``; imported only when run
 BENCHMARKS = {
     "keraal": "bench.validate_keraal",
+    "live": "bench.live",
     "pipeline": "bench.pipeline",
     "uploads": "bench.uploads",
 }

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy.orm import sessionmaker
 
 from service import errors
-from service.api import assessments, frames, health, patients
+from service.api import assessments, frames, health, live, patients
 from service.jobs import make_queue
 from service.logs import configure_logging, request_id
 from service.metrics import Metrics
@@ -102,5 +102,6 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
     app.include_router(assessments.router)
     app.include_router(frames.router)
     app.include_router(health.router)
+    app.include_router(live.router)
     app.include_router(patients.router)
     return app

@@ -131,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="motionscript", description="Markerless pelvis and hip movement assessment.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--server", metavar="URL",
+                   help="analyse on a Motionscript service instead: motionscript --server URL [--api-key KEY] "
+                        "analyze INPUT ... (key also from MOTIONSCRIPT_API_KEY; docs/sdk.md)")
     sub = p.add_subparsers(dest="command", required=True)
     a = sub.add_parser("analyze", help="analyse a video, image or landmark JSON file")
     a.add_argument("input", help="video (mp4/mov/mkv/webm/avi), image (jpeg/png/webp) or landmark JSON")
@@ -301,6 +304,13 @@ def _print_schema() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    from clients.cli_remote import is_remote
+
+    if is_remote(argv):  # motionscript --server URL analyze ...: HTTP only, no model or database here
+        from clients.cli_remote import main as remote_main
+
+        return remote_main(argv)
     parser = _parser()
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,66 @@
+"""``motionscript --server URL analyze``: the remote run writes the document the local run writes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from clients import cli_remote
+from tests.vision.test_landmark_json import document
+
+
+@pytest.fixture
+def landmarks_file(tmp_path):
+    path = tmp_path / "landmarks.json"
+    path.write_text(json.dumps(document(n=60)))
+    return path
+
+
+def test_remote_analysis_writes_the_same_document_as_the_local_one(server, landmarks_file, tmp_path, capsys):
+    from service.cli import main as local_main
+
+    remote, local = tmp_path / "remote.json", tmp_path / "out" / "local.json"
+    args = ["analyze", str(landmarks_file), "--exercise", "single_leg_stance"]
+    assert cli_remote.main(["--server", server.url, "--api-key", server.key, *args, "--out", str(remote)]) == 0
+    assert "wrote" in capsys.readouterr().err
+    assert local_main([*args, "--out", str(local), "-q"]) == 0
+    r, l = json.loads(remote.read_text()), json.loads(local.read_text())
+    assert list(r) == list(l)  # same fields in the same order
+    for name in ("schema_version", "exercise", "view", "series", "confidence", "unavailable", "metrics", "events",
+                 "findings", "coaching", "conventions"):
+        assert r[name] == l[name], name
+    assert r["input"] == {**l["input"], "filename": None}  # the server never keeps an uploaded file's name
+    assert remote.read_text().startswith('{\n "schema_version"')  # indent=1, like the local CLI
+
+
+def test_key_from_the_environment_and_json_on_stdout(server, landmarks_file, monkeypatch, capsys):
+    monkeypatch.setenv("MOTIONSCRIPT_API_KEY", server.key)
+    assert cli_remote.main(["--server", server.url, "analyze", str(landmarks_file), "--compact", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and json.loads(out)["input"]["kind"] == "landmarks"
+
+
+def test_failures_give_one_line_and_the_local_exit_codes(server, tmp_path, capsys):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a video\n" * 100)
+    assert cli_remote.main(["--server", server.url, "--api-key", server.key, "analyze", str(bad)]) == 2
+    assert "415" in capsys.readouterr().err
+    assert cli_remote.main(["--server", server.url, "--api-key", "ms_x_y", "analyze", str(bad)]) == 1
+    assert "401" in capsys.readouterr().err
+    assert cli_remote.main(["--server", server.url, "analyze", str(tmp_path / "missing.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such file" in err
+
+
+@pytest.mark.parametrize("argv,remote", [
+    (["--server", "http://x", "analyze", "a.mp4"], True),
+    (["--server=http://x", "analyze", "a.mp4"], True),
+    (["--api-key", "k", "--server", "http://x", "analyze", "a.mp4"], True),
+    (["--debug", "--server", "http://x", "analyze", "a.mp4"], True),
+    (["analyze", "a.mp4"], False),
+    (["analyze", "--server", "a.mp4"], False),
+    (["serve", "--port", "8000"], False),
+])
+def test_is_remote_looks_only_before_the_command(argv, remote):
+    assert cli_remote.is_remote(argv) is remote
