@@ -164,6 +164,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="clock offset, t_motion = t_emg + S - delay (default 0)")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     a.set_defaults(func=_analyze)
+    x = sub.add_parser("export", help="write an assessment's series as CSV or an OpenSim .mot file")
+    x.add_argument("assessment", help="an assessment JSON written by `analyze`")
+    x.add_argument("--format", choices=("csv", "mot"), default="csv")
+    x.add_argument("--out", help="output file (default: stdout)")
+    x.set_defaults(func=_export)
     s = sub.add_parser("schema", help="print the assessment JSON Schema")
     s.set_defaults(func=lambda args: _print_schema())
 
@@ -293,6 +298,23 @@ def _db_upgrade() -> int:
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.sqlalchemy_url)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from service.export import to_csv, to_mot
+
+    try:
+        doc = json.loads(Path(args.assessment).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{args.assessment}: not a readable assessment JSON ({exc})") from None
+    if not isinstance(doc, dict) or "series" not in doc:
+        raise InputError(f"{args.assessment}: not an assessment (no 'series'); write one with `motionscript analyze`")
+    text = to_csv(doc) if args.format == "csv" else to_mot(doc, name=Path(args.assessment).stem)
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
     return 0
 
 

@@ -329,6 +329,25 @@ def list_assessments(
     )
 
 
+@router.get("/{assessment_id}/series.{fmt}", name="export_assessment_series",
+            responses={200: {"content": {"text/csv": {}, "text/plain": {}}}, 409: {"description": "not done yet"}})
+def export_assessment_series(
+    assessment_id: str, fmt: Literal["csv", "mot"], session: SessionDep,
+    principal: Annotated[Principal, require("assessments:read")],
+) -> Response:
+    """The angle series as CSV, or as an OpenSim ``.mot`` motion file (angles only)."""
+    from service.export import to_csv, to_mot
+
+    row = _get_row(session, principal, assessment_id)
+    if row.status != "done" or not row.result:
+        raise Problem(409, "not-done", f"assessment {assessment_id} is {row.status}; series exist once it is done")
+    if fmt == "csv":
+        return Response(to_csv(row.result), media_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{assessment_id}.csv"'})
+    return Response(to_mot(row.result, name=assessment_id), media_type="text/plain",
+                    headers={"Content-Disposition": f'attachment; filename="{assessment_id}.mot"'})
+
+
 @router.delete("/{assessment_id}", status_code=204, name="delete_assessment")
 def delete_assessment(
     assessment_id: str, session: SessionDep, store: StoreDep,
