@@ -10,6 +10,7 @@ BENCHMARKS = {
     "keraal": "bench.validate_keraal",
     "live": "bench.live",
     "pipeline": "bench.pipeline",
+    "throughput": "bench.throughput",
     "uploads": "bench.uploads",
 }
 

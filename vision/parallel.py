@@ -1,0 +1,384 @@
+"""One video on several cores: time chunks in separate processes, stitched into one extraction.
+
+The video's duration is cut into ``workers`` chunks. Each chunk runs in its own
+process (``multiprocessing`` *spawn*), which makes its own pose backend from a
+picklable factory, seeks to a little before its chunk (``overlap_s``, so that the
+model's VIDEO-mode tracking has warmed up by the chunk start), decodes and runs
+the model, and sends back only landmarks: every person the model found in each
+frame, never pixels. The parent then runs one `SubjectTracker` over the stitched
+candidate sequence, exactly as `extract_video` does frame by frame, so the
+followed subject is chosen once for the whole video and cannot switch identity at
+a seam: the first frame of chunk k is matched to the subject's last position in
+chunk k-1 (torso centre, i.e. the shoulder/hip centre, with the same speed and
+size gates as within a chunk). The overlap frames are decoded twice; the ones of
+chunk k-1 are kept, chunk k's are only used to check the seam (same timestamps
+on both sides, and the subject found in both).
+
+Timestamps are the container's, computed as `VideoReader` computes them
+(``vision.decode._Clock``, origin at the file's first frame), so ``t_s`` is
+bit-identical to the serial path. Anything the chunked path cannot vouch for
+falls back to `extract_video` in this process: short videos, ``workers < 2``,
+AVI (decode-order timestamps), a frame count that does not match the container's
+index, decode errors, missing/repeated timestamps, or seams whose timestamps
+disagree.
+
+Memory: each worker holds one decoded frame at a time plus its landmarks
+(about 1 KB per person per frame as float32), so a worker's RSS does not grow
+with the video's length beyond that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import multiprocessing as mp
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vision.backends.base import PersonPose, PoseBackend
+from vision.extract import SHARPNESS_EVERY, Extraction, MediaInfo, Progress, _Collector, _median, extract_video
+from vision.tracking import SubjectTracker
+
+__all__ = ["MIN_PARALLEL_S", "SeamCheck", "extract_video_parallel", "last_seams"]
+
+#: Videos shorter than this are extracted in one process (start-up of a worker ~1-2 s).
+MIN_PARALLEL_S = 10.0
+
+BackendFactory = Callable[[], PoseBackend]  # picklable (module-level function or functools.partial)
+
+
+@dataclass(frozen=True)
+class SeamCheck:
+    """What the stitcher saw at the start of chunk ``chunk`` (overlap with the chunk before)."""
+
+    chunk: int
+    t_start_s: float
+    overlap_frames: int
+    #: frames in the overlap where the previous chunk's subject was found and the
+    #: nearest of this chunk's people was within 0.5 torso lengths of it
+    matched_frames: int
+    #: median over the overlap of that distance, in torso lengths (None if never both found)
+    median_distance_torso: float | None
+
+
+_last_seams: list[SeamCheck] = []
+
+
+def last_seams() -> list[SeamCheck]:
+    """Seam checks of the most recent parallel extraction in this process (for tests and benchmarks)."""
+    return list(_last_seams)
+
+
+# -- worker side ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _ChunkResult:
+    chunk: int
+    t_s: np.ndarray  # (n,) float64, every frame processed (warm-up included)
+    counts: np.ndarray  # (n,) int16: people per frame
+    image: np.ndarray  # (m, k, 3) float32, m = counts.sum()
+    world: np.ndarray  # (m, k, 3) float32, NaN when the model gives none
+    vis: np.ndarray  # (m, k) float32
+    sharp: np.ndarray  # (m,) float32, NaN where not measured
+    next_t_s: float | None  # first frame at or after the chunk's end (not processed), None at end of file
+    clean: bool  # no clock anomaly, no decode error
+    schema: object
+    provenance: dict
+    size_wh: tuple[int, int]
+    error: str | None = None
+
+
+def _run_chunk(chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None,
+               progress_q, every: int = 15) -> _ChunkResult:
+    import av
+
+    from vision.decode import _apply_orientation, _Clock, _orientation
+    from vision.extract import subject_sharpness
+
+    backend = factory()
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            tb = stream.time_base
+            decoded = container.decode(stream)
+            first = next(decoded)
+            if first.pts is None:
+                raise ValueError("first frame has no pts")
+            origin = first.pts
+            orient = _orientation(first)
+            h0, w0 = first.height, first.width
+            size_wh = (h0, w0) if orient[0] in (90, 270) else (w0, h0)
+            fps = float(stream.average_rate or stream.guessed_rate or 30.0)
+            clock = _Clock(tb)
+            clock._origin = (origin, 0.0)  # the file's first frame is t = 0, as in VideoReader
+            if chunk > 0:
+                del first
+                decoded.close()
+                container.seek(origin + math.floor(t_from / tb), stream=stream, backward=True, any_frame=False)
+                decoded = container.decode(stream)
+            else:
+                decoded = itertools.chain((first,), decoded)
+                del first
+            t_list: list[float] = []
+            counts: list[int] = []
+            img: list[np.ndarray] = []
+            wld: list[np.ndarray] = []
+            vis: list[np.ndarray] = []
+            sharp: list[float] = []
+            k = len(backend.schema)
+            nan = np.full((k, 3), np.nan, dtype=np.float32)
+            next_t_s = None
+            corrupt = 0
+            started = False
+            for frame in decoded:
+                if frame.pts is None and frame.dts is None:
+                    corrupt += 1
+                    break
+                t_s = clock.stamp(frame.pts, frame.dts)
+                if t_s < t_from - 1e-9:
+                    continue
+                if not started and chunk == 0 and t_s != 0.0:
+                    corrupt += 1  # the seek did not return to the first frame
+                started = True
+                if t_to is not None and t_s >= t_to - 1e-9:
+                    next_t_s = t_s
+                    break
+                corrupt += bool(frame.is_corrupt)
+                rgb = np.ascontiguousarray(_apply_orientation(frame.to_ndarray(format="rgb24"), *orient))
+                people = backend.estimate(rgb, t_s)
+                measure = round(t_s * fps) % SHARPNESS_EVERY == 0
+                for p in people:
+                    img.append(p.image_xyz.astype(np.float32))
+                    wld.append(nan if p.world_xyz is None else p.world_xyz.astype(np.float32))
+                    vis.append(p.visibility.astype(np.float32))
+                    value = subject_sharpness(rgb, p.bbox()) if measure else None
+                    sharp.append(np.nan if value is None else value)
+                t_list.append(t_s)
+                counts.append(len(people))
+                if progress_q is not None and len(t_list) % every == 0:
+                    progress_q.put((chunk, len(t_list)))
+            clean = corrupt == 0 and clock.from_dts == 0 and clock.estimated == 0 and clock.nudged == 0
+        if progress_q is not None:
+            progress_q.put((chunk, len(t_list)))
+        m = len(img)
+        return _ChunkResult(
+            chunk, np.asarray(t_list, dtype=float), np.asarray(counts, dtype=np.int16),
+            np.stack(img) if m else np.zeros((0, k, 3), np.float32),
+            np.stack(wld) if m else np.zeros((0, k, 3), np.float32),
+            np.stack(vis) if m else np.zeros((0, k), np.float32),
+            np.asarray(sharp, dtype=np.float32), next_t_s, clean, backend.schema, backend.provenance(), size_wh,
+        )
+    finally:
+        backend.close()
+
+
+def _worker(chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None, out_q, progress_q) -> None:
+    try:
+        result = _run_chunk(chunk, path, factory, t_from, t_to, progress_q)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which falls back
+        result = _ChunkResult(chunk, np.zeros(0), np.zeros(0, np.int16), np.zeros((0, 0, 3)), np.zeros((0, 0, 3)),
+                              np.zeros((0, 0)), np.zeros(0), None, False, None, {}, (0, 0),
+                              error=f"{type(exc).__name__}: {exc}")
+    out_q.put(result)
+
+
+# -- parent side ---------------------------------------------------------------------------------
+
+
+def _bounds(duration_s: float, workers: int, overlap_s: float) -> list[tuple[float, float, float | None]]:
+    """``(process_from, own_from, own_to)`` per chunk; equal work per chunk, overlap included."""
+    span = (duration_s + (workers - 1) * overlap_s) / workers
+    out = []
+    for k in range(workers):
+        own_from = 0.0 if k == 0 else k * span - (k - 1) * overlap_s
+        own_to = None if k == workers - 1 else (k + 1) * span - k * overlap_s
+        out.append((max(0.0, own_from - overlap_s) if k else 0.0, own_from, own_to))
+    return out
+
+
+def _poses(r: _ChunkResult, start: int, stop: int, offsets: np.ndarray):
+    """Per frame ``i`` in [start, stop): (t_s, [(PersonPose, sharpness)])."""
+    for i in range(start, stop):
+        a, b = offsets[i], offsets[i + 1]
+        people = []
+        for j in range(a, b):
+            world = r.world[j].astype(float)
+            people.append((PersonPose(r.image[j].astype(float), None if np.isnan(world).all() else world,
+                                      r.vis[j].astype(float)), float(r.sharp[j])))
+        yield float(r.t_s[i]), people
+
+
+def _hip_centre(p: PersonPose, size_wh) -> np.ndarray:
+    return p.image_xyz[[23, 24], :2].mean(axis=0) * np.asarray(size_wh, dtype=float)
+
+
+def _torso_len(p: PersonPose, size_wh) -> float:
+    px = p.image_xyz[:, :2] * np.asarray(size_wh, dtype=float)
+    return float(np.linalg.norm(px[[11, 12]].mean(axis=0) - px[[23, 24]].mean(axis=0)))
+
+
+def extract_video_parallel(path: str | Path, backend_factory: BackendFactory, *, workers: int = 2,
+                           overlap_s: float = 1.0, progress: Progress | None = None,
+                           min_duration_s: float = MIN_PARALLEL_S) -> Extraction:
+    """`extract_video` on ``workers`` processes; same frames, same ``t_s``, one subject.
+
+    ``backend_factory`` is called with no argument in each worker process (and in
+    this one for the serial fallback), so it must pickle: a module-level
+    function or a ``functools.partial`` of one, e.g.
+    ``functools.partial(load_backend, "blazepose_full", video=True)``.
+    """
+    from vision.decode import VideoReader, _is_variable
+
+    global _last_seams
+    _last_seams = []
+    path = Path(path)
+
+    def serial() -> Extraction:
+        backend = backend_factory()
+        try:
+            return extract_video(path, backend, progress=progress)
+        finally:
+            backend.close()
+
+    with VideoReader(path) as probe:  # validates the file (sniff, open, first frame) as the serial path would
+        info = probe.info
+        tick_s = probe._tick_s
+    duration = info.duration_s
+    if (workers < 2 or duration is None or duration < min_duration_s or info.container == "avi"
+            or info.frame_count_reported is None or mp.current_process().daemon):
+        # (a daemonic process, such as the service's local job workers, may not start children)
+        return serial()
+
+    bounds = _bounds(duration, workers, overlap_s)
+    ctx = mp.get_context("spawn")
+    out_q, progress_q = ctx.Queue(), ctx.Queue()
+    procs = []
+    for k, (t_from, _own_from, own_to) in enumerate(bounds):
+        p = ctx.Process(target=_worker, args=(k, str(path), backend_factory, t_from, own_to, out_q, progress_q),
+                        daemon=True, name=f"motionscript-chunk-{k}")
+        p.start()
+        procs.append(p)
+    results: dict[int, _ChunkResult] = {}
+    done = [0] * workers
+    warm = [0] * workers  # frames before the owned part, to leave out of the progress count
+    try:
+        while len(results) < workers:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    k, n = progress_q.get_nowait()
+                    done[k] = n
+            if progress is not None:
+                progress(sum(done) - sum(warm), info.frame_count_reported)
+            try:
+                r = out_q.get(timeout=0.2)
+            except queue.Empty:
+                dead = [k for k, p in enumerate(procs) if not p.is_alive() and k not in results]
+                if dead:
+                    try:  # a result may still be in the pipe just after its process ended
+                        r = out_q.get(timeout=2.0)
+                    except queue.Empty:
+                        break  # a worker died without a result (killed, or failed to start): fall back
+                else:
+                    continue
+            results[r.chunk] = r
+            if r.error is None:
+                own_from = bounds[r.chunk][1]
+                warm[r.chunk] = int(np.sum(r.t_s < own_from - 1e-9))
+    finally:
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+                p.join()
+        out_q.close(), progress_q.close()
+
+    if len(results) < workers or any(r.error or not r.clean for r in results.values()):
+        return serial()
+    chunks = [results[k] for k in range(workers)]
+    stitched = _stitch(chunks, bounds)
+    if stitched is None:
+        return serial()
+    t_all, parts = stitched
+    if len(t_all) != info.frame_count_reported or np.any(np.diff(t_all) <= 0):
+        return serial()
+
+    first = chunks[0]
+    size = first.size_wh
+    if size != (info.width, info.height):
+        return serial()
+    tracker = SubjectTracker(size)
+    collect = _Collector(len(first.schema))
+
+    class _Schema:  # _Collector.series needs only .schema
+        schema = first.schema
+
+    sharpness: list[float] = []
+    seams: list[SeamCheck] = []
+    last_subject: dict[float, PersonPose] = {}
+    for k, (r, start, stop) in enumerate(parts):
+        offsets = np.concatenate([[0], np.cumsum(r.counts, dtype=np.int64)])
+        if k > 0:
+            seams.append(_seam_check(k, r, bounds[k][1], offsets, last_subject, size))
+            last_subject = {}
+        own_to = bounds[k][2]
+        for t_s, people in _poses(r, start, stop, offsets):
+            pose = tracker.choose([p for p, _ in people], t_s)
+            collect.add(t_s, pose)
+            if pose is not None:
+                value = next(s for p, s in people if p is pose)
+                if not math.isnan(value):
+                    sharpness.append(value)
+                if own_to is not None and t_s >= own_to - overlap_s - 1e-9:
+                    last_subject[t_s] = pose
+    image, world = collect.series(_Schema, size)  # type: ignore[arg-type]
+    media = MediaInfo(
+        "video", info.container, info.codec, info.width, info.height, info.rotation_deg, info.nominal_fps,
+        info.duration_s, len(t_all), _is_variable(t_all, tick_s), False, (), _median(sharpness),
+    )
+    _last_seams = seams
+    return Extraction(image, world, media, tracker.report, dict(first.provenance))
+
+
+def _stitch(chunks: list[_ChunkResult], bounds) -> tuple[np.ndarray, list[tuple[_ChunkResult, int, int]]] | None:
+    """Frame ranges to keep from each chunk; None if the seams' timestamps disagree."""
+    parts = []
+    for k, r in enumerate(chunks):
+        _t_from, own_from, own_to = bounds[k]
+        start = int(np.searchsorted(r.t_s, own_from - 1e-9)) if k else 0
+        stop = len(r.t_s)
+        if k:
+            prev = chunks[k - 1]
+            # the previous chunk stopped at the first frame at/after own_from: it must be this chunk's first owned one
+            if start >= len(r.t_s) or prev.next_t_s is None or prev.next_t_s != r.t_s[start]:
+                return None
+            # the warm-up frames this chunk decoded must be the previous chunk's last frames, exactly
+            warm = r.t_s[:start]
+            if len(warm) == 0 or len(prev.t_s) < len(warm) or not np.array_equal(prev.t_s[-len(warm):], warm):
+                return None
+        if own_to is not None and r.next_t_s is None:
+            return None  # ended before its chunk did
+        parts.append((r, start, stop))
+    t_all = np.concatenate([r.t_s[a:b] for r, a, b in parts])
+    return t_all, parts
+
+
+def _seam_check(k: int, r: _ChunkResult, own_from: float, offsets: np.ndarray,
+                last_subject: dict[float, PersonPose], size_wh) -> SeamCheck:
+    """Compare the previous chunk's subject with this chunk's people on the shared (warm-up) frames."""
+    start = int(np.searchsorted(r.t_s, own_from - 1e-9))
+    distances = []
+    for t_s, people in _poses(r, 0, start, offsets):
+        subject = last_subject.get(t_s)
+        if subject is None or not people:
+            continue
+        centre, size = _hip_centre(subject, size_wh), max(_torso_len(subject, size_wh), 1e-6)
+        distances.append(min(float(np.linalg.norm(_hip_centre(p, size_wh) - centre)) / size for p, _ in people))
+    return SeamCheck(k, own_from, start, int(sum(d <= 0.5 for d in distances)),
+                     round(float(np.median(distances)), 4) if distances else None)
