@@ -68,7 +68,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -76,14 +75,12 @@ from pathlib import Path
 
 import numpy as np
 
-WHEEL_REQ = "mediapipe==0.10.21"
-WHEEL_NAME = "mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl"
-WHEEL_SHA256 = "05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3"
-
-DETECTOR_MEMBER = "mediapipe/modules/pose_detection/pose_detection.tflite"
-DETECTOR_SHA256 = "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c"
-LANDMARK_MEMBER = "mediapipe/modules/pose_landmark/pose_landmark_full.tflite"
-LANDMARK_SHA256 = "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f"
+# The wheel, its members and their pinned sha256: one source, shared with the .task build
+# (this script runs from models/tools/, so its sibling imports as a module; stdlib only at import).
+from build_blazepose_task import (  # noqa: E402
+    DETECTOR_MEMBER, DETECTOR_SHA256, LANDMARK_MEMBER, LANDMARK_SHA256, WHEEL_NAME, WHEEL_SHA256,
+    download_wheel, sha256_bytes,
+)
 
 OPSET = 17
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -121,24 +118,6 @@ JOBS = [
 # kernels sum in different orders: measured 1e-6..1e-4 relative; TFLite's own
 # two CPU paths (XNNPACK vs reference) differ by as much.
 TOLERANCE = 1e-3
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def download_wheel(dest: Path) -> Path:
-    cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
-        "--implementation", "cp", "--abi", "cp311", WHEEL_REQ, "-d", str(dest),
-    ]
-    print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
-    path = dest / WHEEL_NAME
-    if not path.is_file():
-        raise SystemExit(f"pip download did not produce {WHEEL_NAME} in {dest}")
-    return path
 
 
 def _interpreter(content: bytes, *, preserve: bool = False):
