@@ -20,13 +20,27 @@ ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "tests" / "fixtures" / "video" / "pose2sim_cam01.mp4"
 
 
-def _bare(path: Path) -> tuple[int, float]:
+def _bare(path: Path, runtime: str = "mediapipe") -> tuple[int, float]:
+    """Decode every frame with PyAV and pose it, nothing else.
+
+    ``runtime``: ``"mediapipe"``, MediaPipe's PoseLandmarker with its own defaults
+    (one pose, VIDEO mode: the baseline of project issue 5); ``"mediapipe2"``, as
+    the MediaPipe backend runs it (two poses: its detector on every frame while
+    one person is in view); ``"onnx"``, the ONNX backend as the analysis runs it.
+    """
     import av
     import numpy as np
 
-    from vision.backends.mediapipe import Backend
+    if runtime == "onnx":
+        from vision.backends.onnx import Backend as Onnx
 
-    with Backend.from_name("blazepose_full") as backend:
+        make = Onnx.from_name
+    else:
+        from vision.backends.mediapipe import Backend
+
+        make = lambda: Backend.from_name("blazepose_full", num_poses=1 if runtime == "mediapipe" else 2)  # noqa: E731
+
+    with make() as backend:
         start = time.perf_counter()
         frames = 0
         with av.open(str(path)) as container:

@@ -8,20 +8,26 @@ is looped forwards and backwards into one minute at 30 fps and encoded with PyAV
 and 1280x720 landscape (the portrait picture scaled to 720 high and centred on a grey
 canvas). The files go to a temporary folder and are deleted afterwards.
 
-For each clip, in the same run:
+For each clip, in the same run (project issue 5's definitions):
 
-* **bare**: one process, PyAV decode + BlazePose per frame, nothing else (`bench.pipeline`);
-  the two-core limit is twice its frames/s.
-* **serial**: `service.analysis.analyze_file` as it is (one process).
-* **parallel**: `analyze_file` with the video extracted by `vision.parallel` on ``--workers``
-  processes (``backend_factory`` left to its default; extraction swapped in by a patch of
-  ``service.analysis.extract_video`` for the run, which is what the proposed change does).
+* **bare**: one process pinned to one core, PyAV decode + MediaPipe's PoseLandmarker with
+  its own defaults on every frame, nothing else (`bench.pipeline._bare`). The two-core
+  limit is twice its frames/s.
+* **serial**: `motionscript analyze`'s `analyze_file`, one process, pinned to one core;
+  its time over bare's is the overhead of everything Motionscript adds (target <= 1.15).
+* **parallel**: `analyze_file` as it runs by default on this machine: the video cut into
+  ``--workers`` chunks, one process each (`vision.parallel`); frames/s against the two-core
+  limit (target >= 0.9).
+* portrait only, the runtimes side by side: **bare_onnx** (decode + the ONNX backend as
+  the analysis runs it), **bare_mp2** (decode + the MediaPipe backend as the analysis
+  would run it: two poses, so its detector runs on every frame) and **serial_mediapipe**
+  (`analyze_file` with ``MOTIONSCRIPT_POSE_BACKEND=mediapipe``), all on one core.
 
 Each measured run is a fresh ``python`` subprocess, so imports and model start-up count,
 and its peak RSS is the peak of the sum of ``VmRSS`` over it and all its descendants
 (``/proc``, sampled every 50 ms). Memory flatness: the parallel analysis of the 720p minute
 looped ``--long-minutes`` times (packets copied with shifted timestamps, no re-encoding)
-against the one-minute file.
+against the one-minute file (target: within 10 %).
 """
 
 from __future__ import annotations
@@ -128,37 +134,33 @@ def _tree_rss_kib(pid: int) -> int:
 
 
 _CHILD = r"""
-import json, sys, time
-mode, path, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+import json, os, sys, time
+mode, path, workers, cpu = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 if __name__ == "__main__":
+    if not mode.startswith("parallel"):
+        os.sched_setaffinity(0, {cpu})  # "on one core": decode threads included
     start = time.perf_counter()
-    if mode == "bare":
+    if mode.startswith("bare"):
+        from pathlib import Path
         from bench.pipeline import _bare
-        frames, _ = _bare(__import__("pathlib").Path(path))
+        frames, _ = _bare(Path(path), {"bare": "mediapipe", "bare_mp2": "mediapipe2", "bare_onnx": "onnx"}[mode])
     else:
-        import service.analysis as analysis
-        factory = None
-        if mode == "parallel":  # what the proposed patch of analyze_file does: no model in this process
-            import functools
-            from vision.parallel import extract_video_parallel
-            class _NoBackend:
-                def close(self):
-                    pass
-            factory = lambda video: _NoBackend()
-            def extract(p, backend, progress=None):
-                return extract_video_parallel(p, functools.partial(analysis._default_backend, True),
-                                              workers=workers, progress=progress)
-            analysis.extract_video = extract
-        frames = analysis.analyze_file(path, backend_factory=factory).input.frames_read
+        os.environ["MOTIONSCRIPT_ANALYSIS_PROCESSES"] = str(workers) if mode == "parallel" else "1"
+        if mode == "serial_mediapipe":
+            os.environ["MOTIONSCRIPT_POSE_BACKEND"] = "mediapipe"
+        from service.analysis import analyze_file
+        frames = analyze_file(path).input.frames_read
     print(json.dumps({"frames": frames, "seconds": time.perf_counter() - start}))
 """
 
 
 def run(mode: str, path: Path, workers: int = 2) -> dict:
     """One fresh process: frames, wall seconds (inside it, imports included) and peak tree RSS."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTIONSCRIPT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    cpu = sorted(os.sched_getaffinity(0))[-1]
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, mode, str(path), str(workers)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, mode, str(path), str(workers), str(cpu)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0]
     stop = threading.Event()
@@ -200,22 +202,33 @@ def main(argv: list[str] | None = None) -> int:
                   f"{time.perf_counter() - t:.0f} s", flush=True)
         one_minute = {}
         for label, clip in clips.items():
-            r = {mode: run(mode, clip, args.workers) for mode in ("bare", "serial", "parallel")}
+            modes = ["bare", "serial", "parallel"]
+            if label.endswith("portrait"):
+                modes += ["bare_onnx", "bare_mp2", "serial_mediapipe"]
+            r = {mode: run(mode, clip, args.workers) for mode in modes}
             one_minute[label] = r
-            limit = args.workers * r["bare"]["fps"]
-            duration = r["bare"]["frames"] / 30.0
-            print(f"\n{label}, {r['bare']['frames']} frames ({duration:.0f} s of video), fresh process each")
-            print(f"  bare decode + pose, 1 process   {r['bare']['fps']:6.1f} frames/s (baseline)   "
-                  f"peak RSS {r['bare']['peak_mib']:5.0f} MiB")
-            print(f"  analyze, 1 process              {r['serial']['fps']:6.1f} frames/s   overhead "
-                  f"{r['bare']['fps'] / r['serial']['fps']:5.3f}x   real-time {duration / r['serial']['seconds']:4.2f}x   "
-                  f"peak RSS {r['serial']['peak_mib']:5.0f} MiB")
-            ratio = r["parallel"]["fps"] / limit
-            print(f"  analyze, {args.workers} processes            {r['parallel']['fps']:6.1f} frames/s   "
-                  f"vs {args.workers}-core limit {limit:.1f}: {ratio:5.3f}   real-time "
-                  f"{duration / r['parallel']['seconds']:4.2f}x   peak RSS {r['parallel']['peak_mib']:5.0f} MiB",
-                  flush=True)
-            ok &= r["parallel"]["frames"] == r["serial"]["frames"] == r["bare"]["frames"]
+            bare = r["bare"]
+            limit = args.workers * bare["fps"]
+            duration = bare["frames"] / 30.0
+
+            def line(name: str, mode: str, extra: str = "") -> None:
+                x = r[mode]
+                print(f"  {name:<44} {x['fps']:6.1f} frames/s  real-time {duration / x['seconds']:4.2f}x  "
+                      f"peak RSS {x['peak_mib']:5.0f} MiB{extra}", flush=True)
+
+            print(f"\n{label}, {bare['frames']} frames ({duration:.0f} s of video), fresh process each")
+            line("bare MediaPipe decode + pose, 1 core", "bare", "  (baseline)")
+            line("analyze, 1 core", "serial", f"  overhead {bare['fps'] / r['serial']['fps']:5.3f}x (target <= 1.15)")
+            line(f"analyze, {args.workers} processes", "parallel",
+                 f"  vs {args.workers}-core limit {limit:.1f}: {r['parallel']['fps'] / limit:5.3f} (target >= 0.9)")
+            if "bare_onnx" in r:
+                line("bare decode + ONNX backend, 1 core", "bare_onnx",
+                     f"  {r['bare_onnx']['fps'] / bare['fps']:4.2f}x bare MediaPipe")
+                line("bare decode + MediaPipe backend (2 poses), 1 core", "bare_mp2",
+                     f"  {r['bare_mp2']['fps'] / bare['fps']:4.2f}x bare MediaPipe")
+                line("analyze with MOTIONSCRIPT_POSE_BACKEND=mediapipe, 1 core", "serial_mediapipe",
+                     f"  ONNX analyze is {r['serial']['fps'] / r['serial_mediapipe']['fps']:4.2f}x faster")
+            ok &= len({x["frames"] for x in r.values()}) == 1
         if args.long_minutes:
             label = "1280x720"
             long_clip = loop_clip(clips[label], tmp / "long.mp4", round(args.long_minutes * 60 / args.seconds))

@@ -5,6 +5,7 @@ Used by the CLI and by the job workers, so that both write the same document.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Callable
@@ -283,12 +284,7 @@ def analyze_file(
         return analyze_landmarks(lm, input_info=info, exercise=exercise, extra_issues=issues, pipeline=pipeline,
                                  wearables=wearables)
 
-    factory = backend_factory or _default_backend
-    backend = factory(kind == "video")
-    try:
-        ex: Extraction = extract_video(path, backend, progress=progress) if kind == "video" else extract_image(path, backend)
-    finally:
-        backend.close()
+    ex = _extract(path, kind, backend_factory, progress)
     lm = ex.image if space == "image" or ex.world is None else ex.world
     issues = [QualityIssue("decode_note", "info", note) for note in ex.media.notes]
     if m_sharp := ex.media.sharpness:
@@ -320,8 +316,25 @@ def analyze_file(
     )
 
 
+def _extract(path: Path, kind: str, backend_factory: BackendFactory | None, progress: Progress | None) -> Extraction:
+    """Landmarks of the followed subject; a long video with the default backend uses every core it may."""
+    if kind == "video" and backend_factory is None:
+        from service.settings import get_settings
+        from vision.parallel import extract_video_parallel
+
+        processes = get_settings().processes_per_video
+        if processes > 1:  # (short videos, and daemonic job workers, fall back to one process inside)
+            return extract_video_parallel(path, functools.partial(_default_backend, True), workers=processes,
+                                          progress=progress)
+    backend = (backend_factory or _default_backend)(kind == "video")
+    try:
+        return extract_video(path, backend, progress=progress) if kind == "video" else extract_image(path, backend)
+    finally:
+        backend.close()
+
+
 def _default_backend(video: bool) -> PoseBackend:
-    """The backend chosen by MOTIONSCRIPT_POSE_BACKEND / MOTIONSCRIPT_POSE_MODEL (default: MediaPipe)."""
+    """The backend chosen by MOTIONSCRIPT_POSE_BACKEND / MOTIONSCRIPT_POSE_MODEL (default: ONNX)."""
     from service.settings import get_settings
     from vision.backends import load_backend
 

@@ -52,6 +52,16 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
                                               **settings.pose_backend_options()))
 
         app.state.frame_analyzer = frame_analyzer
+
+        def live_analyzer():
+            from service.frame_analysis import FrameAnalyzer
+            from vision.backends import load_backend
+
+            return FrameAnalyzer(load_backend(settings.pose_model_name, video=True, num_poses=2, quiet=False,
+                                              **settings.pose_backend_options(live=True)))
+
+        app.state.live_analyzer = live_analyzer
+        app.state.live_connections = 0
         pool = None
         if start_workers and settings.job_backend == "local" and settings.workers > 0:
             from service.jobs.local import LocalWorkerPool

@@ -20,25 +20,32 @@ __all__ = ["FrameAnalyzer"]
 
 
 class FrameAnalyzer:
-    """Holds one IMAGE-mode pose model; the lock serialises calls into it."""
+    """Holds one pose model; the lock serialises calls into it.
+
+    ``/v1/frames`` shares one IMAGE-mode model (every frame on its own); each
+    ``/v1/live`` connection has its own VIDEO-mode model, which tracks the
+    person from frame to frame instead of searching the whole picture each time
+    (about half the CPU per frame; docs/performance.md).
+    """
 
     def __init__(self, backend: PoseBackend, pipeline: KinematicsPipeline = KinematicsPipeline()) -> None:
         self.backend, self.pipeline = backend, pipeline
         self._lock = threading.Lock()
 
-    def analyze_bytes(self, data: bytes, name: str = "image") -> FrameResult:
+    def analyze_bytes(self, data: bytes, name: str = "image", t_s: float = 0.0) -> FrameResult:
         kind = sniff_bytes(data, name)
         if kind != "image":
             raise CorruptMediaError(f"{name}: expected a JPEG, PNG, WebP or BMP image, found {kind}")
         rgb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
         if rgb is None or rgb.size == 0:
             raise CorruptMediaError(f"{name}: cannot decode image ({len(data)} bytes; damaged or cut short)")
-        return self.analyze_rgb(np.ascontiguousarray(rgb))
+        return self.analyze_rgb(np.ascontiguousarray(rgb), t_s)
 
-    def analyze_rgb(self, rgb: np.ndarray) -> FrameResult:
+    def analyze_rgb(self, rgb: np.ndarray, t_s: float = 0.0) -> FrameResult:
+        """One frame. A VIDEO-mode backend (a live connection's own) needs increasing ``t_s``."""
         h, w = rgb.shape[:2]
         with self._lock:
-            people = self.backend.estimate(rgb, 0.0)
+            people = self.backend.estimate(rgb, t_s)
         pose = SubjectTracker((w, h)).choose(people, 0.0)
         conventions = _conventions("image_norm")
         if pose is None:

@@ -38,22 +38,40 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(2.0, gt=0, description="first retry delay; doubles each attempt")
 
     pose_backend: Literal["mediapipe", "onnx"] = Field(
-        "mediapipe", description="pose runtime: mediapipe (Tasks API) or onnx (onnxruntime; no mediapipe, GPU possible)")
+        "onnx", description="pose runtime: onnx (onnxruntime, MediaPipe's graph in numpy; CPU or GPU) or mediapipe "
+                            "(Tasks API; searches for people on every frame, about twice the CPU; docs/performance.md)")
     pose_model: str | None = Field(
         None, description="manifest entry; default blazepose_full (mediapipe) or blazepose_full_onnx (onnx)")
     pose_device: Literal["cpu", "cuda"] = Field("cpu", description="onnx only; cuda needs onnxruntime-gpu, else CPU")
     pose_threads: int = Field(1, ge=0, description="onnx only: threads per network run (0 = all cores)")
+    pose_people_check_s: float | None = Field(
+        0.5, gt=0, description="onnx only: while someone is tracked, look for more people this often (seconds of "
+                               "video); unset = on every frame, as MediaPipe does")
+    live_people_check_s: float = Field(
+        1.0, gt=0, description="onnx only: how often a live connection looks for more people than it tracks "
+                               "(a search costs a second network run; rarer searches keep each frame's latency low)")
+    live_max_connections: int = Field(
+        4, ge=1, description="live WebSocket connections at once (each holds its own pose model, ~50 MB)")
+    analysis_processes: int = Field(
+        0, ge=0, description="processes that share one video of 10 s or more; 0 = one per core this process may use")
     log_level: str = "INFO"
 
     @property
     def pose_model_name(self) -> str:
         return self.pose_model or {"mediapipe": "blazepose_full", "onnx": "blazepose_full_onnx"}[self.pose_backend]
 
-    def pose_backend_options(self) -> dict[str, object]:
-        """Keyword arguments for :func:`vision.backends.load_backend`."""
+    def pose_backend_options(self, *, live: bool = False) -> dict[str, object]:
+        """Keyword arguments for :func:`vision.backends.load_backend` (``live``: a live connection's model)."""
         if self.pose_backend == "onnx":
-            return {"device": self.pose_device, "threads": self.pose_threads}
+            return {"device": self.pose_device, "threads": self.pose_threads,
+                    "people_check_s": self.live_people_check_s if live else self.pose_people_check_s}
         return {}
+
+    @property
+    def processes_per_video(self) -> int:
+        import os
+
+        return self.analysis_processes or len(os.sched_getaffinity(0))
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -32,12 +32,13 @@ from service.analysis import EXERCISES
 from service.auth import Principal, authenticate, permits
 from service.schemas import FrameResult
 
-__all__ = ["CLOSE_POLICY", "LiveSession", "OneEuroFilter", "RepCounter", "router"]
+__all__ = ["CLOSE_POLICY", "CLOSE_TRY_AGAIN", "LiveSession", "OneEuroFilter", "RepCounter", "router"]
 
 router = APIRouter(tags=["live"])
 log = logging.getLogger("motionscript.api")
 
 CLOSE_POLICY = 1008  # RFC 6455 "policy violation"
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later"
 MAX_FRAME_BYTES = 5 * 1024 * 1024
 
 
@@ -311,10 +312,25 @@ async def live(websocket: WebSocket, exercise: str | None = None, token: str | N
     if exercise is not None and exercise not in EXERCISES:
         await websocket.close(CLOSE_POLICY, f"exercise: unknown exercise {exercise!r}; accepted: {', '.join(EXERCISES)}")
         return
-    analyzer = await run_in_threadpool(websocket.app.state.frame_analyzer)  # loads the model on first use
-    session = LiveSession(exercise)
+    state = websocket.app.state
+    limit = state.settings.live_max_connections
+    if state.live_connections >= limit:
+        await websocket.close(CLOSE_TRY_AGAIN, f"the server already has {limit} live connections; try again shortly")
+        return
+    state.live_connections += 1
+    try:
+        analyzer = await run_in_threadpool(state.live_analyzer)  # this connection's own tracking model
+        try:
+            await _serve(websocket, analyzer, LiveSession(exercise))
+        finally:
+            await run_in_threadpool(analyzer.close)
+    finally:
+        state.live_connections -= 1
+
+
+async def _serve(websocket: WebSocket, analyzer, session: LiveSession) -> None:
     slot = _Newest()
-    await websocket.send_json({"type": "ready", "exercise": exercise, "rep_series": session.rep_series,
+    await websocket.send_json({"type": "ready", "exercise": session.exercise, "rep_series": session.rep_series,
                                "max_frame_bytes": MAX_FRAME_BYTES})
     worker = asyncio.create_task(_process(websocket, analyzer, session, slot))
     try:
@@ -353,14 +369,16 @@ async def _receive(websocket: WebSocket, slot: _Newest) -> None:
 
 async def _process(websocket: WebSocket, analyzer, session: LiveSession, slot: _Newest) -> None:
     seq = 0
+    clock = 0.0  # the tracking model's clock: strictly increasing, whatever times the client sends
     while True:
         item, dropped = await slot.get()
         if item is None:
             return
         t_s, data, received = item
+        clock = max(clock + 1e-3, received)
         started = time.perf_counter()
         try:
-            frame = await run_in_threadpool(analyzer.analyze_bytes, data, "frame")
+            frame = await run_in_threadpool(analyzer.analyze_bytes, data, "frame", clock)
         except CorruptMediaError as exc:
             await websocket.send_json({"type": "error", "t_s": t_s, "detail": str(exc), "dropped": dropped})
             continue

@@ -199,3 +199,27 @@ def test_refused_connections_close_with_policy_violation(live_app, url, headers)
     with client.websocket_connect(url.format(key=key), headers=headers) as ws, pytest.raises(WebSocketDisconnect) as exc:
         ws.receive_json()
     assert exc.value.code == CLOSE_POLICY and exc.value.reason
+
+
+def test_connections_beyond_the_limit_are_told_to_try_again(tmp_path, jpegs):
+    """Each connection holds its own tracking model, so their number is capped (live_max_connections)."""
+    from fastapi.testclient import TestClient
+
+    from service.api.live import CLOSE_TRY_AGAIN
+    from service.app import create_app
+    from service.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", workers=0,
+                        live_max_connections=1)
+    key = make_key(settings)
+    with TestClient(create_app(settings, start_workers=False)) as client:
+        with client.websocket_connect(f"/v1/live?token={key}") as first:
+            assert first.receive_json()["type"] == "ready"
+            with client.websocket_connect(f"/v1/live?token={key}") as second, \
+                    pytest.raises(WebSocketDisconnect) as exc:
+                second.receive_json()
+            assert exc.value.code == CLOSE_TRY_AGAIN and "1 live connections" in exc.value.reason
+            first.send_bytes(jpegs[0])  # the first connection is unaffected
+            assert first.receive_json()["type"] == "frame"
+        with client.websocket_connect(f"/v1/live?token={key}") as again:  # its slot is free once it closed
+            assert again.receive_json()["type"] == "ready"

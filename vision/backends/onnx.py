@@ -23,6 +23,7 @@ import numpy as np
 
 from kinematics.series import BLAZEPOSE33, LandmarkSchema
 from vision.backends import _blazepose as bp
+from vision.backends._people_check import PeopleCheck
 from vision.backends.base import PersonPose
 from vision.models import ModelError, ModelSpec, model_spec, verify
 
@@ -48,6 +49,12 @@ class Options:
         tracked, so ``num_poses=2`` lets the subject tracker see a second
         person (and costs a detector run per frame when only one is in
         view); ``num_poses=1`` runs the detector only when tracking is lost.
+    people_check_s
+        With ``num_poses > 1`` in video mode, while someone is tracked the
+        detector looks for more people only every ``people_check_s`` seconds
+        of video, and on every frame for a second after it found two
+        (:mod:`vision.backends._people_check`). ``None``: every frame, as
+        MediaPipe's graph does.
     min_detection_confidence
         Detector score threshold.
     min_presence_confidence
@@ -68,6 +75,7 @@ class Options:
     """
 
     num_poses: int = 2
+    people_check_s: float | None = 0.5
     min_detection_confidence: float = 0.5
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
@@ -124,6 +132,10 @@ def _session(spec: ModelSpec, providers: list[str], threads: int):
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.log_severity_level = 3  # CUDA provider start-up chatter
+    # No CPU memory arena: the arena grows by powers of two when fragmented by the changing batch
+    # sizes (1 or 2 ROIs, detector runs), which made a worker's RSS climb by hundreds of MB over a
+    # long video on some runs; plain malloc/free costs nothing measurable here (docs/performance.md).
+    so.enable_cpu_mem_arena = False
     return ort.InferenceSession(str(spec.path), so, providers=providers)
 
 
@@ -153,6 +165,8 @@ class Backend:
         _check_input(self._detector, self.detector_spec, bp.DETECTOR_INPUT)
         _check_input(self._landmarker, self.spec, bp.LANDMARK_INPUT)
         self._tracked: list[bp.Rect] = []
+        adaptive = options.video and options.num_poses > 1 and options.people_check_s is not None
+        self._check = PeopleCheck(every_s=options.people_check_s) if adaptive else None
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, options: Options = Options()) -> Backend:
@@ -160,15 +174,19 @@ class Backend:
 
     @classmethod
     def from_name(cls, name: str = "blazepose_full_onnx", *, video: bool = True, num_poses: int = 2,
-                  device: Device = "cpu", threads: int = 1, quiet: bool = True) -> Backend:
+                  device: Device = "cpu", threads: int = 1, quiet: bool = True,
+                  people_check_s: float | None = 0.5) -> Backend:
         """Same call as the MediaPipe backend's; ``quiet`` is accepted for that and has no effect
         (onnxruntime's start-up messages are already limited to errors)."""
         del quiet
-        return cls(model_spec(name), Options(video=video, num_poses=num_poses, device=device, intra_op_threads=threads))
+        return cls(model_spec(name), Options(video=video, num_poses=num_poses, device=device, intra_op_threads=threads,
+                                             people_check_s=people_check_s))
 
     def reset(self) -> None:
         """Forget the tracked ROIs (start of a new video)."""
         self._tracked = []
+        if self._check is not None:
+            self._check.reset()
 
     def detect(self, rgb: np.ndarray) -> list[bp.Rect]:
         """Landmark ROIs of the people the detector finds, best score first."""
@@ -207,13 +225,21 @@ class Backend:
         (IoU > ``min_tracking_confidence``) replaces it. At most
         ``num_poses`` ROIs go to the landmark model, tracked ones first.
         """
-        del t_s  # tracking uses only the order of calls
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"rgb must be (h, w, 3) uint8, got {rgb.shape} {rgb.dtype}")
         o = self.options
         tracked = self._tracked if o.video else []
-        detected = self.detect(rgb) if len(tracked) < o.num_poses else []
-        rects = bp.associate(tracked, detected, min_similarity=o.min_tracking_confidence) if o.video else detected
+        search = len(tracked) < o.num_poses and (not tracked or self._check is None or self._check.due(t_s))
+        detected = self.detect(rgb) if search else []
+        if search and self._check is not None:
+            self._check.searched(t_s, len(detected))
+        if not o.video:
+            rects = detected
+        elif self._check is None:
+            rects = bp.associate(tracked, detected, min_similarity=o.min_tracking_confidence)
+        else:  # a scheduled search only adds people: the tracked ROIs go on as they are (as in MediaPipe's
+            # one-person landmarker, which the MediaPipe backend uses between searches)
+            rects = bp.associate(detected, tracked, min_similarity=o.min_tracking_confidence)
         poses = self.landmarks(rgb, rects[: o.num_poses])
         if o.video:
             self._tracked = [p.next_rect for p in poses]
