@@ -77,6 +77,7 @@ class AssessmentPublic(AssessmentSummary):
     conventions: dict[str, dict[str, Any]] | None = None
     processing: dict[str, Any] | None = None
     wearables: dict[str, Any] | None = None
+    findings_filter: str | None = None  # "signed_off_only": an app key sees only reviewed findings (docs/review.md)
 
     model_config = ConfigDict(extra="allow", protected_namespaces=())
 

@@ -13,6 +13,9 @@ from sqlalchemy.orm import sessionmaker
 
 from service import errors
 from service.api import assessments, frames, health, live, patients
+from service.api import reports as report_routes
+from service.api import signature as signature_routes
+from service.api import reviews as review_routes
 from service.jobs import make_queue
 from service.logs import configure_logging, request_id
 from service.metrics import Metrics
@@ -114,4 +117,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
     app.include_router(health.router)
     app.include_router(live.router)
     app.include_router(patients.router)
+    app.include_router(review_routes.router)
+    app.include_router(signature_routes.router)
+    app.include_router(report_routes.router)
     return app

@@ -40,6 +40,18 @@ _PERMISSIONS: dict[str, set[Role]] = {
     "patients:list": {"admin", "clinician"},
     "sessions:write": {"admin", "clinician"},
     "outcomes:create": {"admin", "clinician", "app"},
+    "reports:read": {"admin", "clinician"},  # session reports (docs/reports.md)
+    "patients:update": {"admin", "clinician"},
+    "patients:delete": {"admin", "clinician"},
+    # Clinician review, exercise suggestions, audit log, clinic settings (docs/review.md). An app sees
+    # approved suggestions only, and (when the clinic asks) only signed-off findings.
+    "findings:read": {"admin", "clinician"},
+    "findings:review": {"admin", "clinician"},
+    "suggestions:read": {"admin", "clinician", "app"},
+    "suggestions:decide": {"admin", "clinician"},
+    "audit:read": {"admin", "clinician"},
+    "clinic:read": {"admin"},
+    "clinic:update": {"admin"},
 }
 
 

@@ -196,6 +196,19 @@ def _parser() -> argparse.ArgumentParser:
     du = dsub.add_parser("upgrade", help="apply migrations")
     du.set_defaults(func=lambda args: _db_upgrade())
 
+    r = sub.add_parser("report", help="write a session report from the local database (docs/reports.md)")
+    r.add_argument("--clinic", required=True, help="the clinic's name (as given to keys create)")
+    r.add_argument("--patient", required=True, help="the patient's code")
+    r.add_argument("--session", required=True, help="the session id, or its date YYYY-MM-DD")
+    r.add_argument("--out", required=True, type=Path, help="FILE.pdf or FILE.html")
+    r.set_defaults(func=_report)
+
+    fx = sub.add_parser("fhir", help="write a patient's FHIR R4 Bundle from the local database (docs/outcomes.md)")
+    fx.add_argument("--clinic", required=True, help="the clinic's name (as given to keys create)")
+    fx.add_argument("--patient", required=True, help="the patient's code")
+    fx.add_argument("--out", type=Path, help="output file (default: stdout)")
+    fx.set_defaults(func=_fhir)
+
     o = sub.add_parser("outcomes", help="score a questionnaire locally (docs/outcomes.md)")
     osub = o.add_subparsers(dest="outcomes_command", required=True)
     oo = osub.add_parser("odi", help="Oswestry Disability Index: ten section scores 0-5 in form order, '-' unanswered")
@@ -288,6 +301,44 @@ def _keys_create(args: argparse.Namespace) -> int:
     engine.dispose()
     sys.stderr.write(f"created a {args.role} key for clinic {clinic.name!r}; it is shown once:\n")
     sys.stdout.write(key + "\n")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sqlalchemy.orm import Session
+
+    from service.reports.local import write_report
+    from service.settings import Settings
+    from service.store.db import make_engine
+
+    engine = make_engine(Settings().sqlalchemy_url)
+    try:
+        with Session(engine) as session:
+            out = write_report(session, clinic=args.clinic, patient_code=args.patient, session=args.session,
+                               out=args.out)
+    finally:
+        engine.dispose()
+    sys.stderr.write(f"wrote {out}\n")
+    return 0
+
+
+def _fhir(args: argparse.Namespace) -> int:
+    from sqlalchemy.orm import Session
+
+    from service.api.signature import fhir_for_code
+    from service.settings import Settings
+    from service.store.db import make_engine
+
+    engine = make_engine(Settings().sqlalchemy_url)
+    try:
+        with Session(engine) as session:
+            text = fhir_for_code(session, clinic=args.clinic, patient_code=args.patient)
+    finally:
+        engine.dispose()
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    else:
+        sys.stdout.write(text + "\n")
     return 0
 
 

@@ -208,6 +208,9 @@ AssessmentPublic = create_model(
         for name, f in Assessment.model_fields.items()
         if name not in AssessmentSummary.model_fields
     },
+    findings_filter=(Literal["signed_off_only"] | None, Field(
+        None, description="set for an app key when the clinic shows patients only signed-off findings: unreviewed "
+        "and rejected findings are left out, corrected ones carry the correction (docs/review.md)")),
 )
 
 
@@ -383,3 +386,175 @@ class Progress(BaseModel):
     patient_id: str
     series: list[ProgressSeries]
     sources: list[str] = Field(description="every threshold's source, cited once")
+
+
+# -- Clinician review, exercise suggestions, audit log, clinic settings (docs/review.md) -----
+
+from kinematics.exercises import OVERRIDE_LIMITS as _LIMITS  # noqa: E402
+
+Severity = Literal["normal", "attention", "inconclusive", "info"]
+_Text = Annotated[str, Field(min_length=1, max_length=4000, pattern=r"^[^\x00]*$")]
+
+
+class FindingCorrection(BaseModel):
+    """What the clinician changes in a finding; at least one of the two."""
+
+    model_config = ConfigDict(extra="forbid")
+    severity: Severity | None = None
+    message: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")] | None = None
+
+
+class ReviewCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["sign_off", "correct", "reject"]
+    note: _Text | None = Field(None, description="required for correct and reject; no names or identifiers")
+    correction: FindingCorrection | None = Field(None, description="required for correct, refused otherwise")
+
+
+class ReviewPublic(BaseModel):
+    id: str
+    assessment_id: str
+    finding_index: int
+    finding_code: str
+    status: Literal["signed_off", "corrected", "rejected"]
+    note: str | None
+    correction: dict[str, str] | None
+    reviewer_key_id: str
+    reviewed_at: UtcDatetime
+
+
+class FindingItem(BaseModel):
+    """A stored finding (as the analysis wrote it) and its latest review."""
+
+    index: int = Field(description="position in the assessment's findings list; identifies the finding")
+    code: str
+    severity: Severity
+    message: str
+    evidence: dict[str, object]
+    threshold: dict[str, object] | None
+    source: str | None
+    review: ReviewPublic | None
+
+
+class FindingList(BaseModel):
+    items: list[FindingItem]
+
+
+class AuditEventPublic(BaseModel):
+    id: str
+    at: UtcDatetime
+    actor_key_id: str
+    actor_role: str
+    action: str
+    entity_type: str
+    entity_id: str
+    before: dict[str, object] | None
+    after: dict[str, object] | None
+
+
+class AuditList(BaseModel):
+    items: list[AuditEventPublic]
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next page; null on the last page")
+
+
+class ExerciseOverrides(BaseModel):
+    """A clinician's changes to a suggested exercise's dose; omitted fields keep the catalogue's value."""
+
+    model_config = ConfigDict(extra="forbid")
+    sets: Annotated[StrictInt, Field(ge=_LIMITS["sets"][0], le=_LIMITS["sets"][1])] | None = None
+    reps: Annotated[StrictInt, Field(ge=_LIMITS["reps"][0], le=_LIMITS["reps"][1])] | None = None
+    hold_s: Annotated[StrictInt, Field(ge=_LIMITS["hold_s"][0], le=_LIMITS["hold_s"][1])] | None = None
+    tempo: Annotated[str, Field(pattern=r"^\d{1,3}-\d{1,3}-\d{1,3}$", max_length=11,
+                                description="'A-B-C' s into, held at, back from the working position")] | None = None
+    rest_s: Annotated[StrictInt, Field(ge=_LIMITS["rest_s"][0], le=_LIMITS["rest_s"][1])] | None = None
+
+
+class SuggestionDecisionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["approve", "reject"]
+    note: _Text | None = Field(None, description="required for reject")
+    overrides: ExerciseOverrides | None = Field(None, description="approve only: the dose as prescribed")
+
+
+class SuggestionDecisionPublic(BaseModel):
+    id: str
+    assessment_id: str
+    n: int
+    finding_index: int
+    exercise_key: str
+    status: Literal["approved", "rejected"]
+    note: str | None
+    overrides: dict[str, object] | None
+    decided_by_key_id: str
+    decided_at: UtcDatetime
+
+
+class ExercisePublic(BaseModel):
+    key: str
+    name: str
+    sets: int
+    reps: int
+    hold_s: float | None = Field(description="s held at the working position per repetition")
+    tempo: str = Field(description="'A-B-C': s moving into, held at, returning from the working position")
+    rest_s: float = Field(description="s between sets")
+    cues: list[str]
+    progression: str
+    stop_rule: str
+
+
+class SuggestionPublic(BaseModel):
+    """A proposed exercise, never applied without a clinician's approval."""
+
+    n: int = Field(description="position in this list; identifies the suggestion for a decision")
+    finding_index: int
+    finding_code: str
+    side: Literal["left", "right"] | None = Field(description="the side the exercise works; null for both")
+    status: Literal["proposed", "approved", "rejected"]
+    exercise: ExercisePublic = Field(description="with the approved overrides applied")
+    proposed: dict[str, object] = Field(description="the catalogue's dose before any override")
+    rationale: str
+    source: str
+    decision: SuggestionDecisionPublic | None
+    finding_review: Literal["signed_off", "corrected", "rejected"] | None
+
+
+class SuggestionNoteOut(BaseModel):
+    finding_index: int
+    finding_code: str
+    reason: str
+
+
+class SuggestionList(BaseModel):
+    items: list[SuggestionPublic]
+    notes: list[SuggestionNoteOut] = Field(description="findings that produced no suggestion, and why")
+    filtered: bool = Field(description="true for an app key: only approved suggestions are listed")
+
+
+class ClinicPublic(BaseModel):
+    id: str
+    name: str
+    patient_feedback: Literal["all", "signed_off_only"] = Field(
+        description="what app keys see of findings: all, or only signed-off (and corrected) ones")
+
+
+class ClinicUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    patient_feedback: Literal["all", "signed_off_only"]
+
+
+class PatientUpdate(BaseModel):
+    """Fields to change; omitted fields stay, ``null`` clears ``birth_year``/``sex``."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: PatientCode | None = None
+    birth_year: Annotated[StrictInt, Field(ge=1900, le=2100)] | None = None
+    sex: Sex | None = None
+
+
+class SessionUpdate(BaseModel):
+    """Fields to change; omitted fields stay, ``null`` clears ``notes``."""
+
+    model_config = ConfigDict(extra="forbid")
+    date: Date | None = Field(None, description="the day of the visit")
+    notes: str | None = Field(None, max_length=4000, pattern=r"^[^\x00]*$",
+                              description="the clinician's note; no names or identifiers")

@@ -296,7 +296,9 @@ def get_assessment(
     out = _summary(row)
     if row.status == "done" and row.result:
         out.update({k: v for k, v in row.result.items() if k not in out or k == "exercise"})
-    return out
+    from service.review import app_view  # the clinic's feedback policy for patients' apps (docs/review.md)
+
+    return app_view(session, principal, row, out)
 
 
 @router.get("", response_model=AssessmentList, name="list_assessments")

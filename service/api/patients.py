@@ -51,6 +51,7 @@ from service.schemas import (
     SessionCreate,
     SessionPublic,
 )
+from service.schemas import PatientUpdate, SessionUpdate
 from service.store.db import now
 from service.store.models import AssessmentRow, OutcomeRow, Patient, PatientSession, SessionAssessment
 
@@ -155,6 +156,99 @@ def get_patient(patient_id: str, session: SessionDep,
                                .order_by(OutcomeRow.recorded_at, OutcomeRow.id))
     return PatientDetail(**_public(p).model_dump(), sessions=[_session_public(session, s) for s in sessions],
                          outcomes=[_outcome_public(o) for o in outcomes])
+
+
+_PATIENT_FIELDS = ("code", "birth_year", "sex")
+
+
+@router.patch("/{patient_id}", response_model=PatientPublic, name="update_patient",
+              responses={409: {"description": "the code is already used in this clinic"}})
+def update_patient(patient_id: str, body: PatientUpdate, session: SessionDep,
+                   principal: Annotated[Principal, require("patients:update")]) -> PatientPublic:
+    """Change ``code``, ``birth_year`` or ``sex``; a new code is carried over to the assessments sent under the old
+    one. Audited (docs/review.md)."""
+    from sqlalchemy import update
+
+    from service import audit
+
+    p = _patient(session, principal, patient_id)
+    changes = {k: getattr(body, k) for k in body.model_fields_set}
+    if "code" in changes and changes["code"] is None:
+        raise Problem(422, "validation", "code: cannot be cleared; send a new pseudonymous code or leave it out")
+    conflict = Problem(409, "conflict",
+                       f"code: a patient with code {changes.get('code')!r} already exists in this clinic")
+    if changes.get("code") not in (None, p.code) and session.scalar(select(Patient.id).where(
+            Patient.clinic_id == principal.clinic_id, Patient.code == changes["code"])):
+        raise conflict
+    before = audit.snapshot(p, _PATIENT_FIELDS)
+    for k, v in changes.items():
+        setattr(p, k, v)
+    after = audit.snapshot(p, _PATIENT_FIELDS)
+    if after != before:
+        if after["code"] != before["code"]:
+            moved = session.execute(update(AssessmentRow).where(
+                AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.patient_id == before["code"])
+                .values(patient_id=after["code"])).rowcount
+            after = {**after, "assessments_recoded": moved}
+        audit.record(session, principal, "patient.update", "patient", p.id, before=before, after=after)
+        try:
+            session.commit()
+        except IntegrityError:  # the same code raced us
+            session.rollback()
+            raise conflict from None
+    return _public(p)
+
+
+@router.delete("/{patient_id}", status_code=204, name="delete_patient")
+def delete_patient(patient_id: str, session: SessionDep,
+                   principal: Annotated[Principal, require("patients:delete")]) -> Response:
+    """Delete the patient with its sessions and questionnaires. Assessments are kept but unlinked: they leave their
+    sessions and lose the patient's code (delete them with ``DELETE /v1/assessments/{id}``). Audited."""
+    from sqlalchemy import func, update
+
+    from service import audit
+
+    p = _patient(session, principal, patient_id)
+    session_ids = list(session.scalars(select(PatientSession.id).where(PatientSession.patient_id == p.id)))
+    linked = list(session.scalars(select(SessionAssessment.assessment_id)
+                                  .where(SessionAssessment.session_id.in_(session_ids)))) if session_ids else []
+    outcomes = session.scalar(select(func.count()).select_from(OutcomeRow).where(OutcomeRow.patient_id == p.id))
+    unlinked = session.execute(update(AssessmentRow).where(
+        AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.patient_id == p.code)
+        .values(patient_id=None)).rowcount
+    audit.record(session, principal, "patient.delete", "patient", p.id,
+                 before={**audit.snapshot(p, _PATIENT_FIELDS), "sessions": len(session_ids), "outcomes": outcomes,
+                         "linked_assessment_ids": sorted(linked)},
+                 after={"deleted": True, "assessments_unlinked": sorted(linked),
+                        "assessments_code_cleared": unlinked})
+    # The database cascades sessions, their assessment links and the outcomes (ON DELETE CASCADE).
+    session.delete(p)
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.patch("/{patient_id}/sessions/{session_id}", response_model=SessionPublic, name="update_session")
+def update_session(patient_id: str, session_id: str, body: SessionUpdate, session: SessionDep,
+                   principal: Annotated[Principal, require("sessions:write")]) -> SessionPublic:
+    """Change a session's ``date`` or ``notes``; audited (docs/review.md)."""
+    from service import audit
+
+    p = _patient(session, principal, patient_id)
+    target = _session_of(session, p, session_id)
+    changes = {k: getattr(body, k) for k in body.model_fields_set}
+    if "date" in changes and changes["date"] is None:
+        raise Problem(422, "validation", "date: cannot be cleared; send a date (YYYY-MM-DD) or leave it out")
+    before = audit.snapshot(target, ("session_date", "notes"))
+    if "date" in changes:
+        target.session_date = changes["date"]
+    if "notes" in changes:
+        target.notes = changes["notes"]
+    after = audit.snapshot(target, ("session_date", "notes"))
+    if after != before:
+        audit.record(session, principal, "session.update", "session", target.id,
+                     before={"patient_id": p.id, **before}, after={"patient_id": p.id, **after})
+        session.commit()
+    return _session_public(session, target)
 
 
 def _link(session, principal: Principal, patient: Patient, target: PatientSession, assessment_ids: list[str]) -> None:

@@ -8,8 +8,8 @@ from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
-    "ApiKey", "AssessmentRow", "Base", "Clinic", "OutcomeRow", "Patient", "PatientSession", "SessionAssessment",
-    "WebhookDelivery",
+    "ApiKey", "AssessmentRow", "AuditEvent", "Base", "Clinic", "FindingReview", "OutcomeRow", "Patient",
+    "PatientSession", "SessionAssessment", "SuggestionDecision", "WebhookDelivery",
 ]
 
 
@@ -24,6 +24,8 @@ class Clinic(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     webhook_secret: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # What a key with role "app" sees of the findings: all | signed_off_only (migration 0004, docs/review.md)
+    patient_feedback: Mapped[str] = mapped_column(String(20), default="all", server_default="all")
 
 
 class ApiKey(Base):
@@ -146,3 +148,64 @@ class OutcomeRow(Base):
     score: Mapped[float] = mapped_column(Float)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# -- Clinician review, exercise suggestion decisions, audit log (migration 0004) ---------
+
+
+class FindingReview(Base):
+    """A clinician's sign-off, correction or rejection of one finding; the latest one counts."""
+
+    __tablename__ = "finding_reviews"
+    __table_args__ = (Index("ix_finding_reviews_assessment_finding", "assessment_id", "finding_index", "reviewed_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"))
+    finding_index: Mapped[int] = mapped_column(Integer)
+    finding_code: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(12))  # signed_off | corrected | rejected
+    note: Mapped[str | None] = mapped_column(Text)
+    correction: Mapped[dict | None] = mapped_column(JSON)  # {"severity"?, "message"?}
+    reviewer_key_id: Mapped[str] = mapped_column(String(36))
+    reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SuggestionDecision(Base):
+    """A clinician's approval (with parameter overrides) or rejection of one suggested exercise; the latest counts."""
+
+    __tablename__ = "exercise_suggestion_decisions"
+    __table_args__ = (Index("ix_suggestion_decisions_assessment", "assessment_id", "finding_index", "exercise_key",
+                            "decided_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"))
+    finding_index: Mapped[int] = mapped_column(Integer)
+    exercise_key: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(10))  # approved | rejected
+    note: Mapped[str | None] = mapped_column(Text)
+    overrides: Mapped[dict | None] = mapped_column(JSON)
+    decided_by_key_id: Mapped[str] = mapped_column(String(36))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """Who changed what, when: written in the same transaction as the change; never updated or deleted by the API."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_clinic_at", "clinic_id", "at"),
+        Index("ix_audit_events_entity", "clinic_id", "entity_type", "entity_id", "at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_key_id: Mapped[str] = mapped_column(String(36))  # no foreign key: the trail outlives a revoked key
+    actor_role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(50))
+    entity_type: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[str] = mapped_column(String(80))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)

@@ -1,0 +1,281 @@
+"""Session reports (HTML and PDF) built from real assessments, on SQLite and PostgreSQL.
+
+The recordings are the synthetic single-leg stance of ``tests/protocols/synthetic.py`` (known truth:
+standing on the right leg from 2.0 s the pelvis tilts to -6 deg, on the left from 11.0 s to +2.5 deg),
+sent as landmark JSON through the API and analysed by the real worker.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pytest
+
+from kinematics.synth import Camera, render
+from service.reports._plots import LINE_COLOUR
+from tests.kinematics.conftest import CAMERA_DISTANCE_M, NOISE_PX
+from tests.protocols import synthetic as S
+from tests.service.conftest import make_key, run_worker_once
+from tests.service.test_api import post_landmarks
+from tests.service.test_patients import new_patient, odi
+
+pdfium = pytest.importorskip("pypdfium2")
+
+NOTE = 'left leg pain 6/10 <script>alert("x")</script> & "quotes"'
+RIGHT_STANCE_S, LEFT_STANCE_S = (2.0, 8.8), (11.0, 16.8)  # the scenario's lift start to landing, seconds
+
+
+def stance_landmarks(yaw_deg: float, seed: int) -> dict:
+    """The single-leg-stance scenario filmed at ``yaw_deg`` (0 facing the camera, 90 side-on) as landmark JSON."""
+    sc = S.single_leg_stance()
+    image, _ = render(sc.pose, sc.t_s, camera=Camera(yaw_deg=yaw_deg, distance_m=CAMERA_DISTANCE_M),
+                      pelvis_path_m=sc.path, noise_px=NOISE_PX, rng=np.random.default_rng(seed))
+    frames = [{"t_s": round(float(t), 5), "landmarks": [[round(float(c), 6) for c in p] + [0.9] for p in image.xyz[i]]}
+              for i, t in enumerate(image.t_s)]
+    return {"schema": "blazepose33", "space": "image", "fps": 30, "frames": frames, "image_size": [1080, 1920]}
+
+
+def _assessment(client, auth, settings, code: str, yaw_deg: float, seed: int) -> str:
+    r = post_landmarks(client, auth, stance_landmarks(yaw_deg, seed), exercise="single_leg_stance", patient_id=code)
+    assert r.status_code == 202, r.text
+    run_worker_once(settings)
+    return r.json()["id"]
+
+
+def _odi_at(percent_sections: list[int]) -> dict:
+    from kinematics.outcomes import ODI_SECTIONS
+
+    return odi(None, **dict(zip(ODI_SECTIONS, percent_sections, strict=True)))
+
+
+@pytest.fixture
+def visits(client, auth, settings) -> dict:
+    """Three sessions of one patient: two filmed facing the camera, the third side-on (frontal series null)."""
+    code = "P-042"
+    pid = new_patient(client, auth, code=code)["id"]
+    sids = []
+    for i, (day, yaw) in enumerate([(date(2026, 10, 1), 0.0), (date(2026, 10, 15), 0.0), (date(2026, 10, 29), 90.0)]):
+        aid = _assessment(client, auth, settings, code, yaw, seed=i)
+        r = client.post(f"/v1/patients/{pid}/sessions", headers=auth,
+                        json={"date": day.isoformat(), "notes": NOTE, "assessment_ids": [aid]})
+        assert r.status_code == 201, r.text
+        sids.append(r.json()["id"])
+    at = [datetime(2026, 10, 1, 9, tzinfo=UTC), datetime(2026, 10, 15, 9, tzinfo=UTC)]
+    # ODI 50 % -> 30 % (20 points: beyond the 10-point MCID); leg pain 7 -> 4 (3 points: beyond the 2-point MCID)
+    for sid, when, sections, pain in [(sids[0], at[0], [3, 3, 3, 3, 3, 2, 2, 2, 2, 2], 7),
+                                      (sids[1], at[1], [2, 2, 2, 2, 1, 1, 1, 1, 1, 2], 4)]:
+        for body in (_odi_at(sections), {"instrument": "nrs", "value": pain, "site": "leg"}):
+            r = client.post(f"/v1/patients/{pid}/outcomes", headers=auth,
+                            json={**body, "session_id": sid, "recorded_at": when.isoformat()})
+            assert r.status_code == 201, r.text
+    return {"pid": pid, "sids": sids, "code": code}
+
+
+def _url(v: dict, i: int, ext: str) -> str:
+    return f"/v1/patients/{v['pid']}/sessions/{v['sids'][i]}/report.{ext}"
+
+
+def _stored(client, auth, v: dict, i: int) -> dict:
+    session = client.get(f"/v1/patients/{v['pid']}", headers=auth).json()["sessions"][i]
+    return client.get(f"/v1/assessments/{session['assessment_ids'][0]}", headers=auth).json()
+
+
+def _figure(body: str, attr: str) -> str:
+    m = re.search(rf'<figure class="plot" {attr}>(.*?)</figure>', body, re.S)
+    assert m, f"no figure with {attr}"
+    return m.group(1)
+
+
+def _path_points(svg: str, gid: str) -> np.ndarray:
+    m = re.search(rf'<g id="{re.escape(gid)}">\s*<path d="([^"]+)"', svg)
+    assert m, f"no <g id={gid}> path in the SVG"
+    return np.array([float(x) for x in re.findall(r"-?\d+(?:\.\d+)?", m.group(1))]).reshape(-1, 2)
+
+
+def _extremes_in_time(x: np.ndarray, y_down: np.ndarray, duration_s: float) -> tuple[float, float]:
+    """Times (s) of the lowest and the highest value of a plotted line whose x extent is [0, duration]."""
+    t = (x - x.min()) / (x.max() - x.min()) * duration_s
+    return float(t[np.argmax(y_down)]), float(t[np.argmin(y_down)])
+
+
+def test_html_report_plots_the_series_findings_and_escapes_stored_text(client, auth, visits):
+    r = client.get(_url(visits, 1, "html"), headers=auth)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/html")
+    assert r.headers["content-disposition"] == 'inline; filename="motionscript-report-P-042-2026-10-15.html"'
+    assert "default-src 'none'" in r.headers["content-security-policy"] and r.headers["cache-control"] == "no-store"
+    body = r.text
+    stored = _stored(client, auth, visits, 1)
+    t_s = stored["series"]["t_s"]
+
+    # The pelvic obliquity plot: its line is the stored series. Lowest point while standing on the right
+    # leg (truth -6 deg), highest while standing on the left (truth +2.5 deg); SVG y grows downwards.
+    svg = _figure(body, 'data-series="pelvic_obliquity_deg"')
+    xy = _path_points(svg, "series-pelvic_obliquity_deg")
+    assert len(xy) > 100
+    low_t, high_t = _extremes_in_time(xy[:, 0], xy[:, 1], t_s[-1] - t_s[0])
+    assert RIGHT_STANCE_S[0] < low_t < RIGHT_STANCE_S[1] and LEFT_STANCE_S[0] < high_t < LEFT_STANCE_S[1]
+    assert "sign: &gt; 0 when the subject&#x27;s LEFT hip is higher" in body
+    # the drop threshold (4 deg MDC) is drawn and cited
+    assert "pelvic_drop_deg 4 deg either side" in body and "J Sport Rehabil 2007;16(4):326" in body
+    # every stored finding is in the table with its evidence's threshold and source
+    assert stored["findings"], "the synthetic stance should produce findings"
+    for f in stored["findings"]:
+        assert html.escape(f["message"]) in body
+        assert html.escape(f["source"]) in body
+    assert body.count("not reviewed") == len(stored["findings"])
+    # the clinician's note is shown, escaped: no markup from stored text reaches the page
+    assert "<script" not in body.lower()
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &quot;quotes&quot;" in body
+    # progress up to this session: ODI 50 -> 30 % judged against the 10-point MCID
+    odi_caption = _figure(body, 'data-measure="odi"')
+    assert "-20 % (improved" in odi_caption and "Ostelo" in odi_caption
+    assert "Findings support a clinician&#x27;s judgement; they do not diagnose." in body
+
+
+def test_progress_stops_at_the_reported_session_and_null_series_get_a_note(client, auth, visits):
+    first = client.get(_url(visits, 0, "html"), headers=auth).text
+    assert "baseline only" in _figure(first, 'data-measure="odi"')  # the later ODI is not in the first report
+    side_on = client.get(_url(visits, 2, "html"), headers=auth).text
+    assert 'id="series-' not in side_on  # nothing plotted for the key series ...
+    stored = _stored(client, auth, visits, 2)
+    assert stored["series"]["pelvic_obliquity_deg"] is None
+    note = html.escape(stored["unavailable"]["pelvic_obliquity_deg"])
+    assert f"<b>pelvic_obliquity_deg</b> [deg]: not measurable: {note}" in side_on  # ... a note instead
+    assert html.escape(stored["coaching"][0]["message"]) in side_on
+
+
+def _colour_mask(image: np.ndarray, hex_colour: str, tol: float = 40.0) -> np.ndarray:
+    rgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+    return np.linalg.norm(image[..., :3].astype(float) - rgb, axis=-1) < tol
+
+
+def _bands(rows: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of consecutive row indices (one per plot), allowing gaps of a few pixels inside a line."""
+    out: list[tuple[int, int]] = []
+    for r in np.unique(rows):
+        if out and r - out[-1][1] <= 12:
+            out[-1] = (out[-1][0], int(r))
+        else:
+            out.append((int(r), int(r)))
+    return out
+
+
+def _page_png(pdf_bytes: bytes, tmp_path, name: str, dpi: int = 100) -> tuple[np.ndarray, int, list[str]]:
+    doc = pdfium.PdfDocument(pdf_bytes)
+    try:
+        texts = []
+        for page in doc:
+            textpage = page.get_textpage()
+            texts.append(textpage.get_text_range())
+            textpage.close()
+            page.close()
+        image = doc[0].render(scale=dpi / 72).to_pil()
+        image.save(tmp_path / name)
+        return np.asarray(image.convert("RGB")), len(doc), texts
+    finally:
+        doc.close()
+
+
+def test_pdf_report_has_the_text_and_the_plot_on_page_one(client, auth, visits, tmp_path):
+    r = client.get(_url(visits, 1, "pdf"), headers=auth)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf" and r.content.startswith(b"%PDF-")
+    assert r.headers["content-disposition"] == 'attachment; filename="motionscript-report-P-042-2026-10-15.pdf"'
+    image, n_pages, texts = _page_png(r.content, tmp_path, "report-page1.png")
+    print(f"page 1 rendered to {tmp_path / 'report-page1.png'}")
+    assert n_pages >= 2
+    flat = [" ".join(t.split()) for t in texts]
+    for i, text in enumerate(flat):  # A4 with a footer on every page that counts them
+        assert f"Page {i + 1}/{n_pages}" in text and "they do not diagnose" in text
+    everything = " ".join(flat)
+    assert "Patient code: P-042" in flat[0] and 'alert("x")' in flat[0]  # text, selectable, not markup
+    for f in _stored(client, auth, visits, 1)["findings"]:
+        assert " ".join(f["message"].split()) in everything, f["code"]
+    doc = pdfium.PdfDocument(r.content)
+    try:
+        w_pt, h_pt = doc[0].get_size()
+    finally:
+        doc.close()
+    assert (round(w_pt), round(h_pt)) == (595, 842)  # A4 in points
+
+    # The plot: the series colour sits inside the page's text column, in one band per plotted series,
+    # and the first band (pelvic obliquity) is lowest during right stance and highest during left stance.
+    mask = _colour_mask(image, LINE_COLOUR)
+    rows, cols = np.nonzero(mask)
+    assert mask.sum() > 1000, mask.sum()
+    h, w = mask.shape
+    assert cols.min() > w * 15 / 210 and cols.max() < w * 195 / 210  # 15 mm margins
+    bands = _bands(rows)
+    assert len(bands) == 2, bands  # pelvic obliquity and lateral trunk lean
+    top, bottom = bands[0]
+    sel = (rows >= top) & (rows <= bottom)
+    band_rows, band_cols = rows[sel], cols[sel]
+    xs = np.unique(band_cols)
+    mean_row = np.array([band_rows[band_cols == x].mean() for x in xs])
+    stored = _stored(client, auth, visits, 1)
+    low_t, high_t = _extremes_in_time(xs.astype(float), mean_row, stored["series"]["t_s"][-1])
+    assert RIGHT_STANCE_S[0] < low_t < RIGHT_STANCE_S[1] and LEFT_STANCE_S[0] < high_t < LEFT_STANCE_S[1]
+
+
+def test_pdf_of_a_session_whose_series_is_null_has_no_plot_line(client, auth, visits, tmp_path):
+    r = client.get(_url(visits, 2, "pdf"), headers=auth)
+    assert r.status_code == 200, r.text
+    image, _, texts = _page_png(r.content, tmp_path, "report-null-page1.png")
+    assert _colour_mask(image, LINE_COLOUR).sum() < 20
+    assert "pelvic_obliquity_deg [deg]: not measurable" in " ".join(texts[0].split())
+
+
+def test_reports_are_clinic_scoped_and_for_clinicians(client, auth, settings, visits):
+    other = {"Authorization": f"Bearer {make_key(settings, 'Clinic B')}"}
+    app_key = {"Authorization": f"Bearer {make_key(settings, role='app')}"}
+    clinician = {"Authorization": f"Bearer {make_key(settings, role='clinician')}"}
+    own = new_patient(client, auth, code="P-043")["id"]
+    for ext in ("html", "pdf"):
+        r = client.get(_url(visits, 0, ext), headers=other)
+        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+        assert visits["pid"] in r.json()["detail"]
+        r = client.get(f"/v1/patients/{own}/sessions/{visits['sids'][0]}/report.{ext}", headers=auth)
+        assert r.status_code == 404 and visits["sids"][0] in r.json()["detail"]  # another patient's session
+        r = client.get(f"/v1/patients/{visits['pid']}/sessions/not-a-session/report.{ext}", headers=auth)
+        assert r.status_code == 404
+        assert client.get(_url(visits, 0, ext), headers=app_key).status_code == 403
+        assert client.get(_url(visits, 0, ext), headers=clinician).status_code == 200
+        assert client.get(_url(visits, 0, ext)).status_code == 401
+
+
+def test_render_html_escapes_the_patient_code_and_clinic_name():
+    from service.reports import ReportModel, render_html
+
+    report = ReportModel(patient_code="<script>x()</script>", clinic="<b>Clinic & Co</b>", session_id="s",
+                         session_date=date(2026, 11, 2), session_notes=None, session_number=1,
+                         generated_at=datetime(2026, 11, 2, tzinfo=UTC), assessments=(), outcomes=(), progress=(),
+                         sources=())
+    body = render_html(report)
+    assert "<script" not in body and "<b>Clinic" not in body
+    assert "&lt;script&gt;x()&lt;/script&gt;" in body and "&lt;b&gt;Clinic &amp; Co&lt;/b&gt;" in body
+
+
+def test_cli_writes_the_report_from_the_local_database(visits, settings, tmp_path, monkeypatch, capsys):
+    from service.cli import main
+
+    monkeypatch.setenv("MOTIONSCRIPT_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("MOTIONSCRIPT_DATA_DIR", str(settings.data_dir))
+    out = tmp_path / "visit.pdf"
+    assert main(["report", "--clinic", "Clinic A", "--patient", "P-042", "--session", "2026-10-15",
+                 "--out", str(out)]) == 0
+    _, _, texts = _page_png(out.read_bytes(), tmp_path, "cli-page1.png")
+    assert "Session: 2026-10-15 (session 2)" in " ".join(texts[0].split())
+    page = tmp_path / "visit.html"
+    assert main(["report", "--clinic", "Clinic A", "--patient", "P-042", "--session", visits["sids"][2],
+                 "--out", str(page)]) == 0
+    assert "2026-10-29 (session 3)" in page.read_text()
+    capsys.readouterr()
+    assert main(["report", "--clinic", "Clinic A", "--patient", "P-999", "--session", "2026-10-15",
+                 "--out", str(out)]) == 2
+    assert "no patient with code 'P-999'" in capsys.readouterr().err
+    assert main(["report", "--clinic", "Clinic B", "--patient", "P-042", "--session", "2026-10-15",
+                 "--out", str(out)]) == 2  # another clinic's patient is not found
