@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SAMPLE ?= tests/fixtures/video/pose2sim_cam01.mp4
 
-.PHONY: demo test bench schema clean
+.PHONY: demo test bench schema clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 demo: $(VENV)/.installed
 	$(BIN)/motionscript analyze $(SAMPLE) --out out/assessment.json
 
-test: $(VENV)/.installed
+# The browser tests (tests/web) drive Debian's Chromium, never a browser Playwright downloads.
+chromium:
+	command -v chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test: $(VENV)/.installed chromium
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy.orm import sessionmaker
 
 from service import errors
-from service.api import assessments, frames, health, live, patients
+from service.api import assessments, frames, health, live, patients, web
 from service.api import reports as report_routes
 from service.api import signature as signature_routes
 from service.api import reviews as review_routes
@@ -120,4 +120,5 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
     app.include_router(review_routes.router)
     app.include_router(signature_routes.router)
     app.include_router(report_routes.router)
+    app.include_router(web.router)
     return app

@@ -32,6 +32,7 @@ _PERMISSIONS: dict[str, set[Role]] = {
     "assessments:read": {"admin", "clinician", "app"},
     "assessments:list": {"admin", "clinician"},
     "assessments:delete": {"admin", "clinician"},
+    "assessments:input": {"admin", "clinician"},  # the uploaded recording itself (it shows the patient)
     "frames:analyze": {"admin", "clinician", "app"},
     # Patients: a patient-facing app may submit a questionnaire for a patient id it was
     # given, but cannot list, read or change a clinic's patients (docs/outcomes.md).

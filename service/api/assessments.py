@@ -350,6 +350,31 @@ def export_assessment_series(
                     headers={"Content-Disposition": f'attachment; filename="{assessment_id}.mot"'})
 
 
+_VIDEO_TYPES = ((b"\x1aE\xdf\xa3", 0, "video/webm"), (b"ftyp", 4, "video/mp4"), (b"RIFF", 0, "video/x-msvideo"),
+                (b"\xff\xd8\xff", 0, "image/jpeg"), (b"\x89PNG", 0, "image/png"))
+
+
+@router.get("/{assessment_id}/input", name="get_assessment_input",
+            responses={200: {"content": {"video/*": {}, "image/*": {}}}, 409: {"description": "no recording stored"}})
+def get_assessment_input(
+    assessment_id: str, session: SessionDep, store: StoreDep,
+    principal: Annotated[Principal, require("assessments:input")],
+) -> Response:
+    """The uploaded video or image as stored (byte ranges supported), for review next to the result."""
+    from fastapi.responses import FileResponse
+
+    row = _get_row(session, principal, assessment_id)
+    path = store.path(row.input_path) if row.input_path else None
+    if row.input_kind not in ("video", "image") or path is None or not path.is_file():
+        raise Problem(409, "no-recording", f"assessment {assessment_id} has no stored recording "
+                      f"(its input is {row.input_kind}); only uploaded videos and images can be played back")
+    with open(path, "rb") as f:
+        head = f.read(16)
+    media = next((t for magic, at, t in _VIDEO_TYPES if head[at:at + len(magic)] == magic), "application/octet-stream")
+    return FileResponse(path, media_type=media, headers={"Cache-Control": "private, no-store",
+                                                         "X-Content-Type-Options": "nosniff"})
+
+
 @router.delete("/{assessment_id}", status_code=204, name="delete_assessment")
 def delete_assessment(
     assessment_id: str, session: SessionDep, store: StoreDep,

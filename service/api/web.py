@@ -1,0 +1,93 @@
+"""The browser pages: ``/app/patient``, ``/app/clinician``, their static files, and ``GET /v1/exercises``.
+
+Plain HTML + ES modules + CSS from ``service/web/static`` (no build step). Every page and
+file is sent with a strict Content-Security-Policy: scripts and styles only from this
+server, no inline code, connections (fetch, the live WebSocket) only to this server, no
+framing. The pages hold no data; they call the API with the key the user gives them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from service.analysis import EXERCISES
+from service.api.live import _PLANE, _REPS
+from service.auth import Principal
+from service.deps import require
+from service.errors import Problem
+from service.web import PLACEMENT, STATIC_DIR, STEADY, TITLES
+
+router = APIRouter(tags=["web"])
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+       "media-src 'self' blob: mediastream:; connect-src 'self'{ws}; base-uri 'none'; form-action 'none'; "
+       "frame-ancestors 'none'")
+_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+            "Permissions-Policy": "camera=(self), microphone=(), geolocation=()", "Cache-Control": "no-cache"}
+_HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+def _policy(request: Request) -> str:
+    """The CSP; the live WebSocket of this very host is named too (CSP 2 browsers do not count ws: as 'self')."""
+    host = request.headers.get("host", "")
+    return CSP.format(ws=f" ws://{host} wss://{host}" if _HOST.match(host) else "")
+_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+          ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+
+
+def _file(request: Request, relpath: str) -> FileResponse:
+    path = (STATIC_DIR / relpath).resolve()
+    if not path.is_relative_to(STATIC_DIR) or not path.is_file() or path.suffix not in _TYPES:
+        raise Problem(404, "not-found", f"no page or file {relpath!r}; pages: /app/patient, /app/clinician")
+    return FileResponse(path, media_type=_TYPES[path.suffix],
+                        headers={**_HEADERS, "Content-Security-Policy": _policy(request)})
+
+
+@router.get("/app/patient", name="patient_page", include_in_schema=False)
+def patient_page(request: Request) -> FileResponse:
+    return _file(request, "patient.html")
+
+
+@router.get("/app/clinician", name="clinician_page", include_in_schema=False)
+def clinician_page(request: Request) -> FileResponse:
+    return _file(request, "clinician.html")
+
+
+@router.get("/app/static/{relpath:path}", name="web_static", include_in_schema=False)
+def web_static(request: Request, relpath: str) -> FileResponse:
+    return _file(request, relpath)
+
+
+class ExerciseOut(BaseModel):
+    name: str
+    title: str
+    plane: Literal["frontal", "sagittal"] | None = Field(description="the anatomical plane the protocol scores")
+    view: str = Field(description="how the patient stands to the camera: side, front, or either")
+    placement: list[str] = Field(description="how to place the phone and the patient (docs/protocols/<name>.md)")
+    live_reps_series: str | None = Field(None, description="the live series whose excursions are counted (/v1/live)")
+    live_reps_min_deg: float | None = Field(None, description="smallest excursion (deg) /v1/live counts")
+    live_hold: bool = Field(description="/v1/live reports a hold timer (hold_s) for this exercise")
+
+
+class ExerciseList(BaseModel):
+    items: list[ExerciseOut]
+
+
+@router.get("/v1/exercises", response_model=ExerciseList, name="list_exercises", tags=["exercises"])
+def list_exercises(_: Annotated[Principal, require("assessments:create")], response: Response) -> ExerciseList:
+    """The exercises the service scores, with how to film each and what live feedback gives."""
+    response.headers["Cache-Control"] = "private, max-age=300"
+    items = []
+    for name in EXERCISES:
+        view, lines = PLACEMENT[name]
+        rep = _REPS.get(name)
+        items.append(ExerciseOut(
+            name=name, title=TITLES[name], plane=_PLANE.get(name), view=view, placement=[*lines, STEADY],
+            live_reps_series=rep[0] if rep else None, live_reps_min_deg=rep[1] if rep else None,
+            live_hold=rep is not None or name == "single_leg_stance"))
+    return ExerciseList(items=items)

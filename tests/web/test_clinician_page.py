@@ -1,0 +1,127 @@
+"""The clinician page in Chromium against a real server: a real video analysed by the real worker.
+
+What the page shows is compared with what the API returns for the same assessment: one plotted
+point per measured sample, one shaded span per event, the findings' own words; then a sign-off
+click is stored (the review API says so) and still shown after a reload.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import POSE2SIM
+from tests.web.conftest import screenshot
+
+pytestmark = pytest.mark.slow
+
+# Counts the video overlay's pixels in the hip markers' colour (rgb 255, 64, 160).
+_HIP_PIXELS = """() => {
+  const c = document.querySelector('[data-testid="video-overlay"]');
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i] > 230 && d[i + 1] > 40 && d[i + 1] < 90 && d[i + 2] > 130 && d[i + 2] < 190) n++;
+  return n;
+}"""
+
+
+@pytest.fixture(scope="module")
+def recorded(server) -> dict:
+    """pose2sim's real clip as a squat of patient ``web-001``, in one session; the finished assessment."""
+    h = {"Authorization": f"Bearer {server.clinician_key}"}
+    with open(POSE2SIM, "rb") as f:
+        r = httpx.post(f"{server.base}/v1/assessments", headers=h, files={"video": ("clip.mp4", f, "video/mp4")},
+                       data={"exercise": "squat", "patient_id": "web-001"}, timeout=60)
+    assert r.status_code == 202, r.text
+    aid = r.json()["id"]
+    patient = httpx.post(f"{server.base}/v1/patients", headers=h, json={"code": "web-001"}).json()
+    r = httpx.post(f"{server.base}/v1/patients/{patient['id']}/sessions", headers=h,
+                   json={"notes": "baseline visit", "assessment_ids": [aid]})
+    assert r.status_code == 201, r.text
+    deadline = time.monotonic() + 240
+    while (a := httpx.get(f"{server.base}/v1/assessments/{aid}", headers=h).json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, f"assessment still {a['status']}"
+        time.sleep(1)
+    assert a["status"] == "done", a
+    assert a["findings"], "the fixture squat should give findings"  # measured: depth + asymmetry (inconclusive)
+    return a
+
+
+def _open_from_patient_list(page, server, a):
+    page.goto(f"{server.base}/app/clinician#key={server.clinician_key}")
+    page.get_by_test_id("patient").filter(has_text="web-001").click()
+    page.get_by_test_id("session").get_by_test_id("assessment-link").first.click()
+    page.wait_for_selector(f'[data-testid="assessment"][data-id="{a["id"]}"]')
+
+
+def test_assessment_view_plots_the_series_marks_events_and_lists_findings(page, server, recorded):
+    a = recorded
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    _open_from_patient_list(page, server, a)
+    paths = page.get_by_test_id("series-path")
+    paths.first.wait_for()
+    plotted = {p.get_attribute("data-series"): int(p.get_attribute("data-points")) for p in paths.all()}
+    measured = {name: sum(v is not None for v in values) for name, values in a["series"].items()
+                if name != "t_s" and values is not None and a["conventions"].get(name, {}).get("unit") == "deg"
+                and any(v is not None for v in values) and name != "body_yaw_deg"}
+    assert plotted == measured  # every measured sample of every angle series, and nothing else
+    assert max(plotted.values()) >= 50
+    assert "M" in page.get_by_test_id("series-path").first.get_attribute("d")
+    assert page.get_by_test_id("event").count() == len(a["events"]) >= 1
+    svg_text = page.get_by_test_id("plot-svg").text_content()
+    assert "time (s)" in svg_text and "angle (deg)" in svg_text
+    legend = page.get_by_test_id("legend").inner_text()
+    for name in plotted:
+        assert a["conventions"][name]["convention"] in legend  # the sign convention next to each series
+
+    findings = page.get_by_test_id("finding")
+    findings.first.wait_for()
+    assert findings.count() == len(a["findings"])
+    assert [m.inner_text() for m in page.get_by_test_id("finding-message").all()] == [f["message"] for f in a["findings"]]
+    with_threshold = [f for f in a["findings"] if f["threshold"]]
+    assert page.get_by_test_id("threshold").count() == len(with_threshold)
+    for f, shown in zip(with_threshold, page.get_by_test_id("threshold").all()):
+        assert f["threshold"]["source"] in shown.inner_text()
+
+    # the recording, from GET /v1/assessments/{id}/input, with the hip centres drawn over it
+    page.wait_for_function("() => document.querySelector('[data-testid=\"video\"]').readyState >= 2", timeout=30_000)
+    size = page.evaluate("() => { const v = document.querySelector('[data-testid=\"video\"]'); return [v.videoWidth, v.videoHeight]; }")
+    assert size == [a["input"]["width"], a["input"]["height"]]
+    page.evaluate("() => { const v = document.querySelector('[data-testid=\"video\"]'); v.currentTime = 0.5; }")
+    page.wait_for_function("() => document.querySelector('[data-testid=\"video-overlay\"]').dataset.frame !== undefined")
+    assert page.evaluate(_HIP_PIXELS) > 50
+    page.get_by_test_id("frame-skeleton").click()
+    page.wait_for_function("() => document.querySelector('[data-testid=\"video-overlay\"]').dataset.skeleton !== undefined",
+                           timeout=30_000)
+    assert int(page.get_by_test_id("video-overlay").get_attribute("data-skeleton")) >= 20
+    screenshot(page, "clinician-assessment.png")
+
+
+def test_sign_off_is_stored_and_shown_after_a_reload(page, console, server, recorded):
+    a = recorded
+    console.expect("status of 422")  # the rejection without a note, below
+    h = {"Authorization": f"Bearer {server.clinician_key}"}
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    _open_from_patient_list(page, server, a)
+    first = page.locator('[data-testid="finding"][data-index="0"]')
+    first.wait_for()
+    assert first.get_by_test_id("review-status").get_attribute("data-status") == "none"
+    first.get_by_test_id("reject").click()  # a rejection needs a note: the server's words are shown
+    page.wait_for_function("() => document.querySelector('[data-testid=\"review-error\"]').textContent.length > 0")
+    assert "note" in first.get_by_test_id("review-error").inner_text().lower()
+    first.get_by_test_id("review-note").fill("depth matches what I saw")
+    first.get_by_test_id("sign-off").click()
+    first.locator('[data-testid="review-status"][data-status="signed_off"]').wait_for()
+
+    stored = httpx.get(f"{server.base}/v1/assessments/{a['id']}/findings", headers=h).json()["items"]
+    assert stored[0]["review"]["status"] == "signed_off" and stored[0]["review"]["note"] == "depth matches what I saw"
+    assert all(item["review"] is None for item in stored[1:])
+
+    page.reload()  # the key stays in this tab's sessionStorage; #a=<id> reopens the assessment
+    status = page.locator('[data-testid="finding"][data-index="0"] [data-testid="review-status"]')
+    status.wait_for()
+    assert status.get_attribute("data-status") == "signed_off"
+    assert "depth matches what I saw" in status.inner_text()
+    screenshot(page, "clinician-signed-off.png")
