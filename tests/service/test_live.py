@@ -211,8 +211,8 @@ def test_connections_beyond_the_limit_are_told_to_try_again(tmp_path, jpegs):
 
     settings = Settings(data_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", workers=0,
                         live_max_connections=1)
-    key = make_key(settings)
     with TestClient(create_app(settings, start_workers=False)) as client:
+        key = make_key(settings)
         with client.websocket_connect(f"/v1/live?token={key}") as first:
             assert first.receive_json()["type"] == "ready"
             with client.websocket_connect(f"/v1/live?token={key}") as second, \
