@@ -95,13 +95,18 @@ class _ChunkResult:
 
 
 def _run_chunk(chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None,
-               progress_q, every: int = 15) -> _ChunkResult:
+               progress_q, every: int = 15, own_from: float = 0.0) -> _ChunkResult:
     import av
 
     from vision.decode import _apply_orientation, _Clock, _orientation
     from vision.extract import subject_sharpness
 
     backend = factory()
+    if chunk > 0 and hasattr(backend, "search_until"):
+        # A chunk starts with nobody tracked, possibly while the subject is hard to detect; looking
+        # for everyone on every warm-up frame lets it pick them up before the part it owns, as the
+        # serial run, tracking since frame 0, already has.
+        backend.search_until(own_from)
     try:
         with av.open(path, metadata_errors="ignore") as container:
             stream = container.streams.video[0]
@@ -179,9 +184,10 @@ def _run_chunk(chunk: int, path: str, factory: BackendFactory, t_from: float, t_
         backend.close()
 
 
-def _worker(chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None, out_q, progress_q) -> None:
+def _worker(chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None, out_q, progress_q,
+            own_from: float = 0.0) -> None:
     try:
-        result = _run_chunk(chunk, path, factory, t_from, t_to, progress_q)
+        result = _run_chunk(chunk, path, factory, t_from, t_to, progress_q, own_from=own_from)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which falls back
         result = _ChunkResult(chunk, np.zeros(0), np.zeros(0, np.int16), np.zeros((0, 0, 3)), np.zeros((0, 0, 3)),
                               np.zeros((0, 0)), np.zeros(0), None, False, None, {}, (0, 0),
@@ -260,8 +266,8 @@ def extract_video_parallel(path: str | Path, backend_factory: BackendFactory, *,
     ctx = mp.get_context("spawn")
     out_q, progress_q = ctx.Queue(), ctx.Queue()
     procs = []
-    for k, (t_from, _own_from, own_to) in enumerate(bounds):
-        p = ctx.Process(target=_worker, args=(k, str(path), backend_factory, t_from, own_to, out_q, progress_q),
+    for k, (t_from, own_from, own_to) in enumerate(bounds):
+        p = ctx.Process(target=_worker, args=(k, str(path), backend_factory, t_from, own_to, out_q, progress_q, own_from),
                         daemon=True, name=f"motionscript-chunk-{k}")
         p.start()
         procs.append(p)

@@ -273,12 +273,13 @@ def test_landmarks_agree_with_mediapipe_on_sports2d():
     _agreement(mp.xyz, mp.visibility, ox.xyz, ox.visibility, "sports2d")
 
 
-@pytest.mark.parametrize("clip", [POSE2SIM, SPORTS2D], ids=["pose2sim", "sports2d"])
-def test_tracking_between_searches_is_steadier(clip):
+def test_tracking_between_searches_is_steadier():
     """The default schedule (the subject's ROI from its previous landmarks, a people search every 0.5 s)
-    against a search on every frame: frame-to-frame jitter of shoulders, hips and knees (second difference,
-    pixels) is no larger, and its tail is smaller. Measured 2026-11-24: median 4.70 vs 5.10 px (pose2sim),
-    4.87 vs 5.31 px, p90 23.6 vs 34.1 px (sports2d, back-lit)."""
+    against a search on every frame, on the one-person clip: frame-to-frame jitter of shoulders, hips
+    and knees (second difference, pixels) is no larger. Measured 2026-11-24: median 4.70 vs 5.10 px,
+    p90 10.3 vs 12.2 px. (On the back-lit two-person sports2d clip the two schedules follow the man
+    through different frames, so their jitter is not comparable.)"""
+    clip = POSE2SIM
     from vision.backends.onnx import Backend
     from vision.extract import extract_video
 

@@ -12,9 +12,10 @@ from tests.conftest import POSE2SIM, SPORTS2D
 
 
 def _factory():
+    """The default model as the analysis loads it in each process (ONNX, people searched for every 0.5 s)."""
     from vision.backends import load_backend
 
-    return functools.partial(load_backend, "blazepose_full", video=True)
+    return functools.partial(load_backend, "blazepose_full_onnx", video=True)
 
 
 def _hips(lm) -> np.ndarray:
@@ -81,26 +82,52 @@ def test_two_processes_give_the_serial_frames_clock_and_subject(two_people_12s):
     # subject is found among the new chunk's people, and after it the hips are where the serial
     # path has them.
     seam = seams[0]
-    # (here the man has just jumped off the box at ~5.7 s and is often not found, so only some
-    # of the 30 overlap frames have him on both sides)
-    assert seam.overlap_frames == 30 and seam.matched_frames >= 5
-    assert seam.median_distance_torso is not None and seam.median_distance_torso < 0.1
+    # (here the man has just jumped off the box at ~5.7 s and is rarely found in the overlap: the
+    # serial run has him in 2 of its 30 frames, so the seam check has little to compare; the hips
+    # after the seam, below, are what shows that the same person is followed)
+    assert seam.overlap_frames == 30
     both = (par.image.visibility.max(axis=1) > 0) & (ser.image.visibility.max(axis=1) > 0)
     after = both & (par.image.t_s >= seam.t_start_s)
     assert after.sum() > 100
     hip_gap = np.linalg.norm(_hips(par.image)[after] - _hips(ser.image)[after], axis=1)
     assert np.all(hip_gap < 0.05), f"another person was followed after the seam ({hip_gap.max():.2f})"
 
-    # Landmarks: same model, same frames, but the second process starts MediaPipe's VIDEO-mode
-    # tracking afresh (detector on its first frame, then ROI tracking from its own previous
-    # landmarks), so for a moment after the chunk start its regions of interest, and hence
-    # its landmarks, can differ slightly from the serial run's, which has tracked since frame 0;
-    # the Tasks graph does no temporal smoothing, so the difference does not persist.
+    # Landmarks: same model, same frames, but the second process starts its VIDEO-mode tracking
+    # afresh (detector on its first frame, then ROI tracking from its own previous landmarks,
+    # searches on its own 0.5 s schedule), so for a moment after the chunk start its regions of
+    # interest, and hence its landmarks, can differ slightly from the serial run's, which has
+    # tracked since frame 0; nothing is filtered over time, so the difference does not persist.
     # Frames before the seam come from the first process, which is the serial run exactly.
     before = both & (par.image.t_s < seam.t_start_s)
-    np.testing.assert_array_equal(par.image.xyz[before], ser.image.xyz[before])
+    # (landmarks travel from the worker as float32: equal to the serial run's to float32 precision)
+    np.testing.assert_allclose(par.image.xyz[before], ser.image.xyz[before], rtol=0, atol=1e-6)
     err = np.abs(par.image.xyz[after, :, :2] - ser.image.xyz[after, :, :2]).max(axis=(1, 2))
     assert np.median(err) < 1e-3 and np.quantile(err, 0.95) < 0.02
     # The subject is found in (nearly) the same frames.
     found_par, found_ser = par.image.visibility.max(axis=1) > 0, ser.image.visibility.max(axis=1) > 0
     assert np.sum(found_par != found_ser) <= 10
+
+
+@pytest.mark.slow
+def test_analyze_uses_every_core_it_is_given_for_a_long_video(two_people_12s, monkeypatch):
+    """``analyze_file`` (what ``motionscript analyze`` runs) splits a video of 10 s or more over
+    MOTIONSCRIPT_ANALYSIS_PROCESSES processes, and on one process it does not."""
+    from service.analysis import analyze_file
+    from service.settings import get_settings
+    from vision import parallel
+    from vision.parallel import last_seams
+
+    runs = {}
+    for processes in ("2", "1"):
+        monkeypatch.setenv("MOTIONSCRIPT_ANALYSIS_PROCESSES", processes)
+        monkeypatch.setattr(parallel, "_last_seams", [])
+        get_settings.cache_clear()
+        try:
+            runs[processes] = (analyze_file(two_people_12s), last_seams())
+        finally:
+            get_settings.cache_clear()
+    (par, seams), (ser, no_seams) = runs["2"], runs["1"]
+    assert len(seams) == 1 and no_seams == []
+    assert par.input.frames_read == ser.input.frames_read == 360
+    assert par.series["t_s"] == ser.series["t_s"]
+    assert par.subject.max_people_in_frame == ser.subject.max_people_in_frame == 2

@@ -10,7 +10,9 @@ frames, so the ONNX backend looks for more people on a schedule instead:
 
 * every ``every_s`` seconds of video (default 0.5 s);
 * on every frame for ``hold_s`` after a search found two or more people (as
-  MediaPipe does, until the second person has been gone for ``hold_s``);
+  MediaPipe does, until the second person has been gone for ``hold_s``), and
+  for ``hold_s`` after the video's first search (everyone in view at the start
+  is found from the start, when the subject tracker makes its choice);
 * whenever nobody is tracked (that is how tracking starts and restarts).
 
 Between searches the tracked person's ROI comes from their previous landmarks,
@@ -51,9 +53,15 @@ class PeopleCheck:
 
     def searched(self, t_s: float, n_people: int) -> None:
         """A search ran at ``t_s`` and found ``n_people``."""
+        if self._next_s == -math.inf:  # the video's first search: keep searching for hold_s, so that
+            self._many_until_s = t_s + self.hold_s  # whoever is in view at the start is found from the start
         self._next_s = t_s + self.every_s
         if n_people >= 2:
             self._many_until_s = t_s + self.hold_s
+
+    def search_until(self, t_s: float) -> None:
+        """Search on every frame before ``t_s``."""
+        self._many_until_s = max(self._many_until_s, t_s)
 
     def reset(self) -> None:
         self._next_s = self._many_until_s = -math.inf

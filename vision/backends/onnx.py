@@ -188,6 +188,11 @@ class Backend:
         if self._check is not None:
             self._check.reset()
 
+    def search_until(self, t_s: float) -> None:
+        """Look for everyone on every frame before ``t_s`` (a chunk's warm-up; see vision.parallel)."""
+        if self._check is not None:
+            self._check.search_until(t_s)
+
     def detect(self, rgb: np.ndarray) -> list[bp.Rect]:
         """Landmark ROIs of the people the detector finds, best score first."""
         size = (rgb.shape[1], rgb.shape[0])
@@ -237,9 +242,11 @@ class Backend:
             rects = detected
         elif self._check is None:
             rects = bp.associate(tracked, detected, min_similarity=o.min_tracking_confidence)
-        else:  # a scheduled search only adds people: the tracked ROIs go on as they are (as in MediaPipe's
-            # one-person landmarker, which the MediaPipe backend uses between searches)
-            rects = bp.associate(detected, tracked, min_similarity=o.min_tracking_confidence)
+        else:  # a scheduled search only adds people: tracked ROIs first, as they are, then new ones
+            # (two tracked ROIs that have converged on one person count once, as in MediaPipe)
+            tracked = bp.associate(tracked, min_similarity=o.min_tracking_confidence)
+            rects = tracked + [d for d in detected
+                               if all(bp._rect_iou(d, t) <= o.min_tracking_confidence for t in tracked)]
         poses = self.landmarks(rgb, rects[: o.num_poses])
         if o.video:
             self._tracked = [p.next_rect for p in poses]
