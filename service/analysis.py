@@ -322,10 +322,15 @@ def _extract(path: Path, kind: str, backend_factory: BackendFactory | None, prog
         from service.settings import get_settings
         from vision.parallel import extract_video_parallel
 
-        processes = get_settings().processes_per_video
-        if processes > 1:  # (short videos, and daemonic job workers, fall back to one process inside)
-            return extract_video_parallel(path, functools.partial(_default_backend, True), workers=processes,
-                                          progress=progress)
+        from vision.backends import load_backend
+
+        settings = get_settings()
+        if settings.processes_per_video > 1:  # (short videos, and daemonic job workers, fall back to one process)
+            # The factory names only vision code, so a worker process imports the pose runtime and
+            # nothing of the service (its start-up is paid on every chunk).
+            factory = functools.partial(load_backend, settings.pose_model_name, video=True, num_poses=2,
+                                        **settings.pose_backend_options())
+            return extract_video_parallel(path, factory, workers=settings.processes_per_video, progress=progress)
     backend = (backend_factory or _default_backend)(kind == "video")
     try:
         return extract_video(path, backend, progress=progress) if kind == "video" else extract_image(path, backend)
