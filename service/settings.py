@@ -63,8 +63,11 @@ class Settings(BaseSettings):
     def pose_backend_options(self, *, live: bool = False) -> dict[str, object]:
         """Keyword arguments for :func:`vision.backends.load_backend` (``live``: a live connection's model)."""
         if self.pose_backend == "onnx":
+            if live:  # each frame's latency first: no every-frame search at the start, rarer searches
+                return {"device": self.pose_device, "threads": self.pose_threads,
+                        "people_check_s": self.live_people_check_s, "people_check_start_s": 0.0}
             return {"device": self.pose_device, "threads": self.pose_threads,
-                    "people_check_s": self.live_people_check_s if live else self.pose_people_check_s}
+                    "people_check_s": self.pose_people_check_s}
         return {}
 
     @property

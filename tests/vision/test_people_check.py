@@ -53,3 +53,9 @@ def test_the_onnx_backend_searches_on_the_schedule_and_tracks_in_between():
             found = [len(backend.estimate(frame.rgb, frame.t_s)) for frame in video]
         assert found == [1] * 100
         assert searches[0] <= len(calls) <= searches[1]
+
+
+def test_live_use_skips_the_first_second_of_searches():
+    check = PeopleCheck(every_s=1.0, start_s=0.0)
+    check.searched(0.0, 1)
+    assert not any(check.due(t) for t in np.arange(1 / 30, 1.0 - 1e-9, 1 / 30)) and check.due(1.0)

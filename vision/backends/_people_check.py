@@ -11,8 +11,9 @@ frames, so the ONNX backend looks for more people on a schedule instead:
 * every ``every_s`` seconds of video (default 0.5 s);
 * on every frame for ``hold_s`` after a search found two or more people (as
   MediaPipe does, until the second person has been gone for ``hold_s``), and
-  for ``hold_s`` after the video's first search (everyone in view at the start
-  is found from the start, when the subject tracker makes its choice);
+  for ``start_s`` after the video's first search (everyone in view at the start
+  is found from the start, when the subject tracker makes its choice; live
+  connections use 0, their per-frame latency matters more);
 * whenever nobody is tracked (that is how tracking starts and restarts).
 
 Between searches the tracked person's ROI comes from their previous landmarks,
@@ -40,12 +41,16 @@ class PeopleCheck:
 
     every_s: float = 0.5
     hold_s: float = 1.0
+    #: search on every frame for this long after the first search (0 for live use, where each
+    #: frame's latency matters more than who is in view during the first second)
+    start_s: float = 1.0
     _next_s: float = field(default=-math.inf, init=False)
     _many_until_s: float = field(default=-math.inf, init=False)
 
     def __post_init__(self) -> None:
-        if not (self.every_s > 0 and self.hold_s >= 0):
-            raise ValueError(f"every_s must be > 0 and hold_s >= 0, got every_s={self.every_s}, hold_s={self.hold_s}")
+        if not (self.every_s > 0 and self.hold_s >= 0 and self.start_s >= 0):
+            raise ValueError(f"every_s must be > 0, hold_s and start_s >= 0; got {self.every_s}, {self.hold_s}, "
+                             f"{self.start_s}")
 
     def due(self, t_s: float) -> bool:
         """Should this frame search for everyone in view?"""
@@ -53,8 +58,8 @@ class PeopleCheck:
 
     def searched(self, t_s: float, n_people: int) -> None:
         """A search ran at ``t_s`` and found ``n_people``."""
-        if self._next_s == -math.inf:  # the video's first search: keep searching for hold_s, so that
-            self._many_until_s = t_s + self.hold_s  # whoever is in view at the start is found from the start
+        if self._next_s == -math.inf:  # the video's first search: keep searching for start_s, so that
+            self._many_until_s = t_s + self.start_s  # whoever is in view at the start is found from the start
         self._next_s = t_s + self.every_s
         if n_people >= 2:
             self._many_until_s = t_s + self.hold_s

@@ -55,6 +55,9 @@ class Options:
         of video, and on every frame for a second after it found two
         (:mod:`vision.backends._people_check`). ``None``: every frame, as
         MediaPipe's graph does.
+    people_check_start_s
+        With ``people_check_s``: search on every frame for this long at the
+        start of a video (0 for live use).
     min_detection_confidence
         Detector score threshold.
     min_presence_confidence
@@ -76,6 +79,7 @@ class Options:
 
     num_poses: int = 2
     people_check_s: float | None = 0.5
+    people_check_start_s: float = 1.0
     min_detection_confidence: float = 0.5
     min_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
@@ -166,7 +170,8 @@ class Backend:
         _check_input(self._landmarker, self.spec, bp.LANDMARK_INPUT)
         self._tracked: list[bp.Rect] = []
         adaptive = options.video and options.num_poses > 1 and options.people_check_s is not None
-        self._check = PeopleCheck(every_s=options.people_check_s) if adaptive else None
+        self._check = (PeopleCheck(every_s=options.people_check_s, start_s=options.people_check_start_s)
+                       if adaptive else None)
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, options: Options = Options()) -> Backend:
@@ -175,12 +180,13 @@ class Backend:
     @classmethod
     def from_name(cls, name: str = "blazepose_full_onnx", *, video: bool = True, num_poses: int = 2,
                   device: Device = "cpu", threads: int = 1, quiet: bool = True,
-                  people_check_s: float | None = 0.5) -> Backend:
+                  people_check_s: float | None = 0.5, people_check_start_s: float = 1.0) -> Backend:
         """Same call as the MediaPipe backend's; ``quiet`` is accepted for that and has no effect
         (onnxruntime's start-up messages are already limited to errors)."""
         del quiet
         return cls(model_spec(name), Options(video=video, num_poses=num_poses, device=device, intra_op_threads=threads,
-                                             people_check_s=people_check_s))
+                                             people_check_s=people_check_s,
+                                             people_check_start_s=people_check_start_s))
 
     def reset(self) -> None:
         """Forget the tracked ROIs (start of a new video)."""
