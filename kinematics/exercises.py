@@ -57,8 +57,9 @@ BOLGLA_2005 = ("Bolgla & Uhl, J Orthop Sports Phys Ther 2005;35(8):487-494 (glut
                "weight-bearing pelvic drop and standing hip abduction; healthy adults)")
 DISTEFANO_2009 = ("Distefano et al., J Orthop Sports Phys Ther 2009;39(7):532-540 (side-lying hip abduction: highest "
                   "gluteus medius EMG of 12 exercises; healthy adults)")
-EKSTROM_2007 = ("Ekstrom, Donatelli & Carp, J Orthop Sports Phys Ther 2007;37(12):754-762 (bridge and single-leg "
-                "bridge activate gluteus maximus and medius; healthy adults)")
+EKSTROM_2007 = ("Ekstrom, Donatelli & Carp, J Orthop Sports Phys Ther 2007;37(12):754-762 (surface EMG, 30 healthy "
+                "adults: bridge and single-leg bridge activate the gluteals below 45 % MVIC, a level for endurance "
+                "and stabilisation rather than strength; side-bridge reached strengthening levels for gluteus medius)")
 WILLY_2011 = ("Willy & Davis, J Orthop Sports Phys Ther 2011;41(9):625-632 (hip abductor and external rotator "
               "strengthening changed single-leg squat mechanics, not running)")
 HARDCASTLE_1985 = "Hardcastle & Nade, J Bone Joint Surg Br 1985;67(5):741-6 (30 s single-leg stance target)"
