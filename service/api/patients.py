@@ -6,9 +6,7 @@ Scoring and change judgement live in :mod:`kinematics.outcomes`.
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -17,16 +15,9 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from kinematics.outcomes import (
-    MOTION_MDC,
-    NRS_MCID,
     NRS_RECOVERED_SOURCE,
-    ODI_MCID,
     ODI_SOURCE,
-    Change,
-    ChangeThreshold,
     OutcomeError,
-    judge_metric_change,
-    judge_outcome_change,
     score_nrs,
     score_odi,
 )
@@ -34,10 +25,9 @@ from service.api._pagination import decode_cursor, encode_cursor
 from service.auth import Principal
 from service.deps import SessionDep, require
 from service.errors import Problem
+from service.progress import get_by_id, motion_series, outcome_series, patient_or_404, session_or_404
 from service.schemas import (
     AssessmentLinks,
-    ChangeOut,
-    ChangeThresholdOut,
     OdiCreate,
     OutcomeCreate,
     OutcomePublic,
@@ -45,40 +35,18 @@ from service.schemas import (
     PatientDetail,
     PatientList,
     PatientPublic,
+    PatientUpdate,
     Progress,
-    ProgressPoint,
-    ProgressSeries,
     SessionCreate,
     SessionPublic,
+    SessionUpdate,
 )
-from service.schemas import PatientUpdate, SessionUpdate
 from service.store.db import now
 from service.store.models import AssessmentRow, OutcomeRow, Patient, PatientSession, SessionAssessment
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
 
-# Ids are uuid4 strings: anything else cannot exist, and is not sent to the database (PostgreSQL
-# refuses NUL bytes in text with an error, which must stay a 404, not become a 500).
-_ID = re.compile(r"^[0-9a-fA-F-]{1,36}$")
 _EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-
-
-def _get(session, model, ident: str):
-    return session.get(model, ident) if _ID.match(ident) else None
-
-
-def _patient(session, principal: Principal, patient_id: str) -> Patient:
-    row = _get(session, Patient, patient_id)
-    if row is None or row.clinic_id != principal.clinic_id:  # another clinic's id is simply not found
-        raise Problem(404, "not-found", f"no patient {patient_id}")
-    return row
-
-
-def _session_of(session, patient: Patient, session_id: str) -> PatientSession:
-    row = _get(session, PatientSession, session_id)
-    if row is None or row.patient_id != patient.id:
-        raise Problem(404, "not-found", f"no session {session_id} for patient {patient.id}")
-    return row
 
 
 def _public(p: Patient) -> PatientPublic:
@@ -149,7 +117,7 @@ def list_patients(
 def get_patient(patient_id: str, session: SessionDep,
                 principal: Annotated[Principal, require("patients:read")]) -> PatientDetail:
     """The patient with every session and questionnaire, oldest first."""
-    p = _patient(session, principal, patient_id)
+    p = patient_or_404(session, principal, patient_id)
     sessions = session.scalars(select(PatientSession).where(PatientSession.patient_id == p.id)
                                .order_by(PatientSession.session_date, PatientSession.created_at))
     outcomes = session.scalars(select(OutcomeRow).where(OutcomeRow.patient_id == p.id)
@@ -171,7 +139,7 @@ def update_patient(patient_id: str, body: PatientUpdate, session: SessionDep,
 
     from service import audit
 
-    p = _patient(session, principal, patient_id)
+    p = patient_or_404(session, principal, patient_id)
     changes = {k: getattr(body, k) for k in body.model_fields_set}
     if "code" in changes and changes["code"] is None:
         raise Problem(422, "validation", "code: cannot be cleared; send a new pseudonymous code or leave it out")
@@ -208,7 +176,7 @@ def delete_patient(patient_id: str, session: SessionDep,
 
     from service import audit
 
-    p = _patient(session, principal, patient_id)
+    p = patient_or_404(session, principal, patient_id)
     session_ids = list(session.scalars(select(PatientSession.id).where(PatientSession.patient_id == p.id)))
     linked = list(session.scalars(select(SessionAssessment.assessment_id)
                                   .where(SessionAssessment.session_id.in_(session_ids)))) if session_ids else []
@@ -233,8 +201,8 @@ def update_session(patient_id: str, session_id: str, body: SessionUpdate, sessio
     """Change a session's ``date`` or ``notes``; audited (docs/review.md)."""
     from service import audit
 
-    p = _patient(session, principal, patient_id)
-    target = _session_of(session, p, session_id)
+    p = patient_or_404(session, principal, patient_id)
+    target = session_or_404(session, p, session_id)
     changes = {k: getattr(body, k) for k in body.model_fields_set}
     if "date" in changes and changes["date"] is None:
         raise Problem(422, "validation", "date: cannot be cleared; send a date (YYYY-MM-DD) or leave it out")
@@ -253,7 +221,7 @@ def update_session(patient_id: str, session_id: str, body: SessionUpdate, sessio
 
 def _link(session, principal: Principal, patient: Patient, target: PatientSession, assessment_ids: list[str]) -> None:
     for aid in dict.fromkeys(assessment_ids):
-        row = _get(session, AssessmentRow, aid)
+        row = get_by_id(session, AssessmentRow, aid)
         if row is None or row.clinic_id != principal.clinic_id:
             raise Problem(404, "not-found", f"assessment_ids: no assessment {aid}")
         if row.patient_id is not None and row.patient_id != patient.code:
@@ -279,7 +247,7 @@ def _commit(session) -> None:
 def create_session(patient_id: str, body: SessionCreate, response: Response, session: SessionDep,
                    principal: Annotated[Principal, require("sessions:write")]) -> SessionPublic:
     """Open a session (a visit or day) and optionally link assessments to it by id."""
-    p = _patient(session, principal, patient_id)
+    p = patient_or_404(session, principal, patient_id)
     row = PatientSession(id=str(uuid.uuid4()), clinic_id=principal.clinic_id, patient_id=p.id,
                          session_date=body.date or now().date(), notes=body.notes, created_at=now())
     session.add(row)
@@ -295,8 +263,8 @@ def create_session(patient_id: str, body: SessionCreate, response: Response, ses
 def link_assessments(patient_id: str, session_id: str, body: AssessmentLinks, session: SessionDep,
                      principal: Annotated[Principal, require("sessions:write")]) -> SessionPublic:
     """Add assessments to a session; linking one already in this session changes nothing."""
-    p = _patient(session, principal, patient_id)
-    target = _session_of(session, p, session_id)
+    p = patient_or_404(session, principal, patient_id)
+    target = session_or_404(session, p, session_id)
     _link(session, principal, p, target, body.assessment_ids)
     _commit(session)
     return _session_public(session, target)
@@ -320,9 +288,9 @@ def _recorded_at(value: datetime | None) -> datetime:
 def create_outcome(patient_id: str, body: OutcomeCreate, session: SessionDep,
                    principal: Annotated[Principal, require("outcomes:create")]) -> OutcomePublic:
     """Record an Oswestry questionnaire (``instrument: odi``) or a pain rating (``instrument: nrs``)."""
-    p = _patient(session, principal, patient_id)
+    p = patient_or_404(session, principal, patient_id)
     if body.session_id is not None:
-        _session_of(session, p, body.session_id)
+        session_or_404(session, p, body.session_id)
     try:
         if isinstance(body, OdiCreate):
             answers = body.answers.model_dump()
@@ -342,72 +310,11 @@ def create_outcome(patient_id: str, body: OutcomeCreate, session: SessionDep,
 
 # -- progress ------------------------------------------------------------------------------
 
-_NOT_JUDGED = "no published minimal detectable change for this metric; the change is not judged"
-
-
-def _threshold_out(t: ChangeThreshold) -> ChangeThresholdOut:
-    return ChangeThresholdOut(name=t.name, kind=t.kind, points=t.points, percent=t.percent, unit=t.unit,
-                              lower_is_better=t.lower_is_better, source=t.source)
-
-
-def _change_out(c: Change) -> ChangeOut:
-    return ChangeOut(delta=c.delta, delta_percent=c.delta_percent, ci95=c.ci95, judgement=c.judgement, reason=c.reason)
-
-
-def _outcome_series(rows: list[OutcomeRow]) -> list[ProgressSeries]:
-    groups: dict[str, list[OutcomeRow]] = defaultdict(list)
-    for o in rows:
-        groups[o.instrument if o.site is None else f"{o.instrument}_{o.site}"].append(o)
-    out = []
-    for measure, group in groups.items():
-        threshold = ODI_MCID if group[0].instrument == "odi" else NRS_MCID
-        base = group[0]
-        points = [ProgressPoint(
-            at=o.recorded_at, session_id=o.session_id, source_id=o.id, value=o.score,  # type: ignore[arg-type]
-            band=score_odi(o.answers).band if o.instrument == "odi" else None,
-            change=None if i == 0 else _change_out(judge_outcome_change(base.score, o.score, threshold)),
-        ) for i, o in enumerate(group)]
-        out.append(ProgressSeries(measure=measure, kind="outcome", unit="%" if threshold is ODI_MCID else "points",
-                                  threshold=_threshold_out(threshold), points=points))
-    return out
-
-
-def _motion_series(rows: list[tuple[AssessmentRow, str]]) -> list[ProgressSeries]:
-    groups: dict[tuple, list[tuple[AssessmentRow, str, dict]]] = defaultdict(list)
-    for a, sid in rows:
-        exercise = a.exercise or (a.result or {}).get("exercise")
-        for m in (a.result or {}).get("metrics") or []:
-            if m.get("source") == "protocol" and m.get("measurable", True) and m.get("value") is not None:
-                groups[(exercise, m["name"], m.get("side"), m.get("unit", ""))].append((a, sid, m))
-    out = []
-    for (exercise, name, side, unit), group in groups.items():
-        threshold = MOTION_MDC.get(name)
-        base = group[0][2]
-        points = []
-        for i, (a, sid, m) in enumerate(group):
-            ci = tuple(m["ci95"]) if m.get("ci95") else None
-            change = None
-            if i > 0 and threshold is not None:
-                change = _change_out(judge_metric_change(
-                    base["value"], m["value"], threshold,
-                    baseline_ci95=tuple(base["ci95"]) if base.get("ci95") else None, current_ci95=ci))  # type: ignore[arg-type]
-            elif i > 0:
-                delta = m["value"] - base["value"]
-                change = ChangeOut(delta=round(delta, 3), judgement=None, reason=_NOT_JUDGED,
-                                   delta_percent=None if base["value"] == 0 else round(delta / base["value"] * 100, 1))
-            points.append(ProgressPoint(at=a.created_at, session_id=sid, source_id=a.id, value=m["value"],  # type: ignore[arg-type]
-                                        ci95=ci, change=change))  # type: ignore[arg-type]
-        measure = "/".join(str(x) for x in (exercise or "none", name, side) if x is not None)
-        out.append(ProgressSeries(measure=measure, kind="motion", exercise=exercise, metric=name, side=side, unit=unit,
-                                  threshold=None if threshold is None else _threshold_out(threshold), points=points))
-    return out
-
-
 @router.get("/{patient_id}/progress", response_model=Progress, name="get_progress")
 def get_progress(patient_id: str, session: SessionDep,
                  principal: Annotated[Principal, require("patients:read")]) -> Progress:
     """Every outcome and protocol metric over time, each change judged against its cited threshold."""
-    p = _patient(session, principal, patient_id)
+    p = patient_or_404(session, principal, patient_id)
     outcomes = list(session.scalars(select(OutcomeRow).where(OutcomeRow.patient_id == p.id)
                                     .order_by(OutcomeRow.recorded_at, OutcomeRow.id)))
     assessments = list(session.execute(
@@ -417,7 +324,7 @@ def get_progress(patient_id: str, session: SessionDep,
         .where(PatientSession.patient_id == p.id, AssessmentRow.clinic_id == principal.clinic_id,
                AssessmentRow.status == "done")
         .order_by(AssessmentRow.created_at, AssessmentRow.id)).all())
-    series = _outcome_series(outcomes) + _motion_series(assessments)
+    series = outcome_series(outcomes) + motion_series(assessments)
     sources = [s.threshold.source for s in series if s.threshold is not None]
     if any(s.measure == "odi" for s in series):
         sources.append(ODI_SOURCE + " (scoring and bands)")

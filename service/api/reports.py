@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from service.api.patients import _patient, _session_of
 from service.auth import Principal
 from service.deps import SessionDep, require
+from service.progress import patient_or_404, session_or_404
 from service.reports import build_session_report, load_session_data, render_html, render_pdf
 
 router = APIRouter(prefix="/v1/patients", tags=["reports"])
@@ -20,8 +20,8 @@ _RESPONSES = {404: {"description": "no such patient or session in this clinic"}}
 
 
 def _report(db, principal: Principal, patient_id: str, session_id: str):
-    patient = _patient(db, principal, patient_id)
-    target = _session_of(db, patient, session_id)
+    patient = patient_or_404(db, principal, patient_id)
+    target = session_or_404(db, patient, session_id)
     return build_session_report(load_session_data(db, patient, target))
 
 

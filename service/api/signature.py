@@ -29,11 +29,11 @@ from kinematics.signature import (
     signature,
     verdicts,
 )
-from service.api.patients import _patient
 from service.auth import Principal
 from service.deps import SessionDep, require
 from service.errors import Problem
 from service.fhir import FhirExportError, SessionAssessment, bundle_json, patient_bundle
+from service.progress import patient_or_404
 from service.store.models import AssessmentRow, OutcomeRow, PatientSession
 from service.store.models import SessionAssessment as LinkRow
 
@@ -159,7 +159,7 @@ def _doc(a: AssessmentRow) -> dict:
 
 
 def patient_signature(session, principal: Principal, patient_id: str) -> PatientSignature:
-    p = _patient(session, principal, patient_id)
+    p = patient_or_404(session, principal, patient_id)
     out: list[SessionSignature] = []
     baseline: Signature | None = None
     baseline_id = None
@@ -185,7 +185,7 @@ def patient_signature(session, principal: Principal, patient_id: str) -> Patient
 
 
 def patient_fhir(session, principal: Principal, patient_id: str) -> str:
-    p = _patient(session, principal, patient_id)
+    p = patient_or_404(session, principal, patient_id)
     outcomes = list(session.scalars(select(OutcomeRow).where(OutcomeRow.patient_id == p.id)
                                     .order_by(OutcomeRow.recorded_at, OutcomeRow.id)))
     assessments = [SessionAssessment(id=a.id, created_at=a.created_at, result=_doc(a), session_date=s.session_date)

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.api.patients import _motion_series, _outcome_series  # the same verdicts as GET .../progress
+from service.progress import motion_series, outcome_series  # the same verdicts as GET .../progress
 from service.store.models import AssessmentRow, Clinic, OutcomeRow, Patient, PatientSession, SessionAssessment
 
 __all__ = [
@@ -339,7 +339,7 @@ def _summary(series) -> str:
 def _progress(data: SessionData) -> tuple[tuple[ProgressChart, ...], tuple[str, ...]]:
     from kinematics.outcomes import NRS_RECOVERED_SOURCE, ODI_SOURCE
 
-    series = _outcome_series(data.outcomes) + _motion_series(data.progress_assessments)
+    series = outcome_series(data.outcomes) + motion_series(data.progress_assessments)
     charts = []
     for s in series:
         t = s.threshold
