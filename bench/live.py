@@ -79,13 +79,27 @@ def _jpegs(n: int, size_wh: tuple[int, int] = (640, 480)) -> list[bytes]:
 
 
 def _analyzer(video: bool):
+    """The model a live connection gets (``video``) or the one /v1/frames shares, as the server makes it."""
     from service.frame_analysis import FrameAnalyzer
     from service.settings import Settings
-    from vision.backends import load_backend
 
-    settings = Settings()  # the server's own settings: same backend, model and options
-    return FrameAnalyzer(load_backend(settings.pose_model_name, video=video, num_poses=2, quiet=False,
-                                      **settings.pose_backend_options(live=video)))
+    return FrameAnalyzer(Settings().backend_factory(video=video, live=video, quiet=False)())
+
+
+def _timed(video: bool, jpegs: list[bytes]) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds per frame for decode + analysis, after one warm-up frame."""
+    analyzer = _analyzer(video)
+    try:
+        analyzer.analyze_bytes(jpegs[0], "frame", 0.0)
+        wall, cpu = [], []
+        for i, jpg in enumerate(jpegs[1:], start=1):
+            t0, c0 = time.perf_counter(), time.process_time()
+            analyzer.analyze_bytes(jpg, "frame", i / 30)
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+        return wall, cpu
+    finally:
+        analyzer.close()
 
 
 def _one_core(n: int, size_wh: tuple[int, int]) -> int:
@@ -94,18 +108,7 @@ def _one_core(n: int, size_wh: tuple[int, int]) -> int:
     jpegs = _jpegs(n, size_wh)
     out = {}
     for label, video in (("live", True), ("frames", False)):
-        analyzer = _analyzer(video)
-        try:
-            analyzer.analyze_bytes(jpegs[0], "frame", 0.0)  # warm-up
-            times, cpu = [], []
-            for i, jpg in enumerate(jpegs[1:], start=1):
-                t0, c0 = time.perf_counter(), time.process_time()
-                analyzer.analyze_bytes(jpg, "frame", i / 30)
-                times.append(time.perf_counter() - t0)
-                cpu.append(time.process_time() - c0)
-            out[label], out[label + "_cpu"] = times, cpu
-        finally:
-            analyzer.close()
+        out[label], out[label + "_cpu"] = _timed(video, jpegs)
     print(json.dumps(out))
     return 0
 
@@ -167,17 +170,7 @@ class _Server:
 
 def _baseline(jpegs: list[bytes]) -> list[float]:
     """Seconds per frame for decode + analysis in this process, the model a live connection gets."""
-    analyzer = _analyzer(video=True)
-    try:
-        analyzer.analyze_bytes(jpegs[0], "frame", 0.0)  # warm-up
-        times = []
-        for i, jpg in enumerate(jpegs[1:], start=1):
-            t0 = time.perf_counter()
-            analyzer.analyze_bytes(jpg, "frame", i / 30)
-            times.append(time.perf_counter() - t0)
-        return times
-    finally:
-        analyzer.close()
+    return _timed(True, jpegs)[0]
 
 
 @contextmanager

@@ -5,7 +5,6 @@ Used by the CLI and by the job workers, so that both write the same document.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 from collections.abc import Callable
@@ -322,15 +321,10 @@ def _extract(path: Path, kind: str, backend_factory: BackendFactory | None, prog
         from service.settings import get_settings
         from vision.parallel import extract_video_parallel
 
-        from vision.backends import load_backend
-
         settings = get_settings()
         if settings.processes_per_video > 1:  # (short videos, and daemonic job workers, fall back to one process)
-            # The factory names only vision code, so a worker process imports the pose runtime and
-            # nothing of the service (its start-up is paid on every chunk).
-            factory = functools.partial(load_backend, settings.pose_model_name, video=True, num_poses=2,
-                                        **settings.pose_backend_options())
-            return extract_video_parallel(path, factory, workers=settings.processes_per_video, progress=progress)
+            return extract_video_parallel(path, settings.backend_factory(video=True),
+                                          workers=settings.processes_per_video, progress=progress)
     backend = (backend_factory or _default_backend)(kind == "video")
     try:
         return extract_video(path, backend, progress=progress) if kind == "video" else extract_image(path, backend)
@@ -341,7 +335,5 @@ def _extract(path: Path, kind: str, backend_factory: BackendFactory | None, prog
 def _default_backend(video: bool) -> PoseBackend:
     """The backend chosen by MOTIONSCRIPT_POSE_BACKEND / MOTIONSCRIPT_POSE_MODEL (default: ONNX)."""
     from service.settings import get_settings
-    from vision.backends import load_backend
 
-    settings = get_settings()
-    return load_backend(settings.pose_model_name, video=video, **settings.pose_backend_options())
+    return get_settings().backend_factory(video=video)()

@@ -14,8 +14,8 @@ from sqlalchemy.orm import sessionmaker
 from service import errors
 from service.api import assessments, frames, health, live, patients, web
 from service.api import reports as report_routes
-from service.api import signature as signature_routes
 from service.api import reviews as review_routes
+from service.api import signature as signature_routes
 from service.jobs import make_queue
 from service.logs import configure_logging, request_id
 from service.metrics import Metrics
@@ -46,22 +46,17 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         app.state.metrics = Metrics(app.state.session_factory)
 
         @cache
-        def frame_analyzer():
+        def frame_analyzer():  # one IMAGE-mode model shared by /v1/frames
             from service.frame_analysis import FrameAnalyzer
-            from vision.backends import load_backend
 
-            # quiet=False: a server must not redirect its own stderr, even briefly.
-            return FrameAnalyzer(load_backend(settings.pose_model_name, video=False, num_poses=2, quiet=False,
-                                              **settings.pose_backend_options()))
+            return FrameAnalyzer(settings.backend_factory(video=False, quiet=False)())
 
         app.state.frame_analyzer = frame_analyzer
 
-        def live_analyzer():
+        def live_analyzer():  # each live connection's own tracking model
             from service.frame_analysis import FrameAnalyzer
-            from vision.backends import load_backend
 
-            return FrameAnalyzer(load_backend(settings.pose_model_name, video=True, num_poses=2, quiet=False,
-                                              **settings.pose_backend_options(live=True)))
+            return FrameAnalyzer(settings.backend_factory(video=True, live=True, quiet=False)())
 
         app.state.live_analyzer = live_analyzer
         app.state.live_connections = 0

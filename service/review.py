@@ -46,14 +46,19 @@ def findings(row: AssessmentRow) -> list[dict]:
     return list(row.result.get("findings") or [])
 
 
+def _check_index(field: str, i: int, n: int, what: str) -> None:
+    """422 naming the valid range when ``i`` is not an index into ``n`` items (n >= 1)."""
+    if not 0 <= i < n:
+        raise Problem(422, "validation", f"{field}: {i} is out of range; this assessment's {what} are 0 to {n - 1}",
+                      accepted=[0, n - 1])
+
+
 def _finding(row: AssessmentRow, index: int) -> dict:
     items = findings(row)
     if not items:
         raise Problem(422, "validation", f"index: assessment {row.id} has no findings to review (it had no exercise, "
                       "or the recording could only be answered with coaching)")
-    if not 0 <= index < len(items):
-        raise Problem(422, "validation", f"index: {index} is out of range; this assessment's findings are "
-                      f"0 to {len(items) - 1}", accepted=[0, len(items) - 1])
+    _check_index("index", index, len(items), "findings")
     return items[index]
 
 
@@ -201,9 +206,7 @@ def add_decision(session: Session, principal: Principal, row: AssessmentRow, n: 
     if not derived:
         raise Problem(422, "validation", f"n: assessment {row.id} has no suggestions (no finding with severity "
                       "'attention' that the catalogue covers)")
-    if not 0 <= n < len(derived):
-        raise Problem(422, "validation", f"n: {n} is out of range; this assessment's suggestions are 0 to "
-                      f"{len(derived) - 1}", accepted=[0, len(derived) - 1])
+    _check_index("n", n, len(derived), "suggestions")
     s = derived[n]
     overrides = body.overrides.model_dump(exclude_none=True) if body.overrides else None
     if body.action == "reject":

@@ -70,6 +70,20 @@ class Settings(BaseSettings):
                     "people_check_s": self.pose_people_check_s}
         return {}
 
+    def backend_factory(self, *, video: bool, live: bool = False, quiet: bool = True):
+        """The configured pose backend as a picklable zero-argument factory.
+
+        It names only :func:`vision.backends.load_backend`, so a parallel-extraction worker that
+        unpickles it imports the pose runtime and nothing of the service. ``quiet=False`` for a
+        server, which must not redirect its own stderr even briefly.
+        """
+        import functools
+
+        from vision.backends import load_backend
+
+        return functools.partial(load_backend, self.pose_model_name, video=video, num_poses=2, quiet=quiet,
+                                 **self.pose_backend_options(live=live))
+
     @property
     def processes_per_video(self) -> int:
         import os

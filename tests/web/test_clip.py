@@ -1,9 +1,12 @@
 """The fake-camera clip counts exactly its constructed number of repetitions with the live endpoint's own code.
 
 No browser here: the clip's frames go, JPEG-encoded as the patient page sends them, through
-``FrameAnalyzer`` (the live endpoint's image-mode pose model) and ``LiveSession`` (its
-smoothing and repetition counter), at the full rate and at the lower rates a busy server
-answers at (the page sends a frame only after the previous answer arrived).
+``FrameAnalyzer`` and ``LiveSession`` (the live endpoint's smoothing and repetition counter),
+at the full rate and at the lower rates a busy server answers at (the page sends a frame only
+after the previous answer arrived). The pose model here is the IMAGE-mode one (each frame on
+its own), so one pass can be subsampled at every rate and offset; a live connection's own
+model tracks between the frames it receives, and that path is the browser test's
+(tests/web/test_patient_page.py, through the real endpoint).
 """
 
 from __future__ import annotations
@@ -22,12 +25,9 @@ def answers():
 
     from service.frame_analysis import FrameAnalyzer
     from service.settings import Settings
-    from vision.backends import load_backend
 
     spec = ClipSpec()
-    settings = Settings()
-    analyzer = FrameAnalyzer(load_backend(settings.pose_model_name, video=False, num_poses=2, quiet=True,
-                                          **settings.pose_backend_options()))
+    analyzer = FrameAnalyzer(Settings().backend_factory(video=False)())
     out = []
     try:
         for i, rgb in enumerate(clip_frames(spec)):
