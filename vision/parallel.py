@@ -3,7 +3,9 @@
 The video's duration is cut into ``workers`` chunks. Each chunk runs in its own
 process (``multiprocessing`` *spawn*), which makes its own pose backend from a
 picklable factory, seeks to a little before its chunk (``overlap_s``, so that the
-model's VIDEO-mode tracking has warmed up by the chunk start), decodes and runs
+model's VIDEO-mode tracking has warmed up by the chunk start; the ONNX backend
+also searches for people on every frame of a video's first second, i.e. of
+this overlap, as the serial run did at frame 0), decodes and runs
 the model, and sends back only landmarks: every person the model found in each
 frame, never pixels. The parent then runs one `SubjectTracker` over the stitched
 candidate sequence, exactly as `extract_video` does frame by frame, so the
@@ -95,18 +97,13 @@ class _ChunkResult:
 
 
 def _run_chunk(chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None,
-               progress_q, every: int = 15, own_from: float = 0.0) -> _ChunkResult:
+               progress_q, every: int = 15) -> _ChunkResult:
     import av
 
     from vision.decode import _apply_orientation, _Clock, _orientation
     from vision.extract import subject_sharpness
 
     backend = factory()
-    if chunk > 0 and hasattr(backend, "search_until"):
-        # A chunk starts with nobody tracked, possibly while the subject is hard to detect; looking
-        # for everyone on every warm-up frame lets it pick them up before the part it owns, as the
-        # serial run, tracking since frame 0, already has.
-        backend.search_until(own_from)
     try:
         with av.open(path, metadata_errors="ignore") as container:
             stream = container.streams.video[0]
@@ -184,10 +181,9 @@ def _run_chunk(chunk: int, path: str, factory: BackendFactory, t_from: float, t_
         backend.close()
 
 
-def _worker(chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None, out_q, progress_q,
-            own_from: float = 0.0) -> None:
+def _worker(chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None, out_q, progress_q) -> None:
     try:
-        result = _run_chunk(chunk, path, factory, t_from, t_to, progress_q, own_from=own_from)
+        result = _run_chunk(chunk, path, factory, t_from, t_to, progress_q)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which falls back
         result = _ChunkResult(chunk, np.zeros(0), np.zeros(0, np.int16), np.zeros((0, 0, 3)), np.zeros((0, 0, 3)),
                               np.zeros((0, 0)), np.zeros(0), None, False, None, {}, (0, 0),
@@ -266,8 +262,8 @@ def extract_video_parallel(path: str | Path, backend_factory: BackendFactory, *,
     ctx = mp.get_context("spawn")
     out_q, progress_q = ctx.Queue(), ctx.Queue()
     procs = []
-    for k, (t_from, own_from, own_to) in enumerate(bounds):
-        p = ctx.Process(target=_worker, args=(k, str(path), backend_factory, t_from, own_to, out_q, progress_q, own_from),
+    for k, (t_from, _own_from, own_to) in enumerate(bounds):
+        p = ctx.Process(target=_worker, args=(k, str(path), backend_factory, t_from, own_to, out_q, progress_q),
                         daemon=True, name=f"motionscript-chunk-{k}")
         p.start()
         procs.append(p)

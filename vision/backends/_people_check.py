@@ -64,9 +64,5 @@ class PeopleCheck:
         if n_people >= 2:
             self._many_until_s = t_s + self.hold_s
 
-    def search_until(self, t_s: float) -> None:
-        """Search on every frame before ``t_s``."""
-        self._many_until_s = max(self._many_until_s, t_s)
-
     def reset(self) -> None:
         self._next_s = self._many_until_s = -math.inf

@@ -194,11 +194,6 @@ class Backend:
         if self._check is not None:
             self._check.reset()
 
-    def search_until(self, t_s: float) -> None:
-        """Look for everyone on every frame before ``t_s`` (a chunk's warm-up; see vision.parallel)."""
-        if self._check is not None:
-            self._check.search_until(t_s)
-
     def detect(self, rgb: np.ndarray) -> list[bp.Rect]:
         """Landmark ROIs of the people the detector finds, best score first."""
         size = (rgb.shape[1], rgb.shape[0])
