@@ -119,8 +119,14 @@ class ServerProcess:
     with ``motionscript keys create`` before the server starts.
     """
 
-    def __init__(self, *, workers: int, clinics: tuple[str, ...] = ("bench",), env: dict[str, str] | None = None,
-                 startup_timeout_s: float = 90.0) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int,
+        clinics: tuple[str, ...] = ("bench",),
+        env: dict[str, str] | None = None,
+        startup_timeout_s: float = 90.0,
+    ) -> None:
         self.workers, self.clinics, self.extra_env = workers, clinics, env or {}
         self.startup_timeout_s = startup_timeout_s
         self.port = _free_port()
@@ -150,13 +156,32 @@ class ServerProcess:
         self._tmp = tempfile.TemporaryDirectory(prefix="motionscript-bench-")
         try:
             for clinic in self.clinics:
-                done = subprocess.run([sys.executable, "-m", "service.cli", "keys", "create", "--clinic", clinic],
-                                      env=self._env(), cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
+                done = subprocess.run(
+                    [sys.executable, "-m", "service.cli", "keys", "create", "--clinic", clinic],
+                    env=self._env(),
+                    cwd=REPO,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    check=True,
+                )
                 self.keys[clinic] = done.stdout.strip()
             self._log = open(self.data_dir / "server.log", "wb")  # closed in __exit__
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "service.cli", "serve", "--port", str(self.port), "--workers", str(self.workers)],
-                env=self._env(), cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "service.cli",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(self.workers),
+                ],
+                env=self._env(),
+                cwd=REPO,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
             )
             self._wait_ready()
         except BaseException:

@@ -72,7 +72,7 @@ def _jpegs(n: int, size_wh: tuple[int, int] = (640, 480)) -> list[bytes]:
         nw, nh = round(bgr.shape[1] * scale), round(bgr.shape[0] * scale)
         canvas = np.full((h, w, 3), 118, np.uint8)
         x0, y0 = (w - nw) // 2, (h - nh) // 2
-        canvas[y0:y0 + nh, x0:x0 + nw] = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_AREA)
+        canvas[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_AREA)
         out.append(cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
     cap.release()
     return out
@@ -121,7 +121,9 @@ def _serve(port: int) -> int:
     from service.settings import Settings
 
     app = create_app(Settings(workers=0), start_workers=False)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)  # ws="auto", as `motionscript serve`
+    uvicorn.run(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )  # ws="auto", as `motionscript serve`
     return 0
 
 
@@ -133,17 +135,32 @@ class _Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self._tmp = tempfile.TemporaryDirectory(prefix="motionscript-bench-live-")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MOTIONSCRIPT_")}
-        self.env.update(MOTIONSCRIPT_DATA_DIR=self._tmp.name, MOTIONSCRIPT_LOG_LEVEL="WARNING",
-                        PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        self.env.update(
+            MOTIONSCRIPT_DATA_DIR=self._tmp.name,
+            MOTIONSCRIPT_LOG_LEVEL="WARNING",
+            PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        )
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Self:
-        done = subprocess.run([sys.executable, "-m", "service.cli", "keys", "create", "--clinic", "bench"], env=self.env,
-                              cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "service.cli", "keys", "create", "--clinic", "bench"],
+            env=self.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
         self.key = done.stdout.strip()
         self._log = open(Path(self._tmp.name) / "server.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bench.live", "--serve", str(self.port)], env=self.env,
-                                     cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.live", "--serve", str(self.port)],
+            env=self.env,
+            cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -177,8 +194,11 @@ def _baseline(jpegs: list[bytes]) -> list[float]:
 def _connect(server: _Server, exercise: str) -> Iterator:
     from websockets.sync.client import connect
 
-    with connect(f"ws://127.0.0.1:{server.port}/v1/live?exercise={exercise}", max_size=None,
-                 additional_headers={"Authorization": f"Bearer {server.key}"}) as ws:
+    with connect(
+        f"ws://127.0.0.1:{server.port}/v1/live?exercise={exercise}",
+        max_size=None,
+        additional_headers={"Authorization": f"Bearer {server.key}"},
+    ) as ws:
         ready = json.loads(ws.recv(timeout=120))
         if ready.get("type") != "ready":
             raise RuntimeError(f"expected the ready message, got {ready}")
@@ -233,18 +253,27 @@ def main(argv: list[str] | None = None) -> int:
         return _one_core(args.frames, size)
     failures: list[str] = []
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-m", "bench.live", "--one-core", "--frames", str(args.frames),
-                           "--size", args.size], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.live", "--one-core", "--frames", str(args.frames), "--size", args.size],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     one = json.loads(done.stdout.strip().splitlines()[-1])
     l50, l95 = _pct(one["live"], 50) * 1e3, _pct(one["live"], 95) * 1e3
     f50, f95 = _pct(one["frames"], 50) * 1e3, _pct(one["frames"], 95) * 1e3
     print(f"single frame on one core, {args.size} JPEG, {len(one['live'])} frames (decode + pose + angles)")
     print(f"  /v1/frames model (IMAGE mode, baseline)  p50 {f50:6.1f} ms  p95 {f95:6.1f} ms")
-    print(f"  live model (VIDEO mode, tracking)        p50 {l50:6.1f} ms  p95 {l95:6.1f} ms   "
-          f"ratio p95 {l95 / f95:4.2f}")
-    print(f"  CPU time per frame (what machine load does not change): live p50 {_pct(one['live_cpu'], 50) * 1e3:.1f} / "
-          f"p95 {_pct(one['live_cpu'], 95) * 1e3:.1f} ms, /v1/frames p50 {_pct(one['frames_cpu'], 50) * 1e3:.1f} / "
-          f"p95 {_pct(one['frames_cpu'], 95) * 1e3:.1f} ms")
+    print(
+        f"  live model (VIDEO mode, tracking)        p50 {l50:6.1f} ms  p95 {l95:6.1f} ms   ratio p95 {l95 / f95:4.2f}"
+    )
+    print(
+        f"  CPU time per frame (what machine load does not change): live p50 {_pct(one['live_cpu'], 50) * 1e3:.1f} / "
+        f"p95 {_pct(one['live_cpu'], 95) * 1e3:.1f} ms, /v1/frames p50 {_pct(one['frames_cpu'], 50) * 1e3:.1f} / "
+        f"p95 {_pct(one['frames_cpu'], 95) * 1e3:.1f} ms"
+    )
     _check(l95 <= 30.0, f"live single-frame p95 {l95:.1f} ms <= 30 ms on one core", failures)
     jpegs = _jpegs(args.frames, size)
     with _Server() as server:
@@ -258,23 +287,34 @@ def main(argv: list[str] | None = None) -> int:
         outpaced, sent_s, last_s = _outpace(server, jpegs)
     b50, r50, r95 = _pct(base, 50) * 1e3, _pct(rtt, 50) * 1e3, _pct(rtt, 95) * 1e3
     analysis = [a["analysis_ms"] for a in answers]
-    print(f"live: {len(jpegs)} {args.size} JPEG frames of {CLIP.name} (~{statistics.mean(map(len, jpegs)) / 1e3:.0f} kB), "
-          f"{args.rounds} rounds, loopback")
+    print(
+        f"live: {len(jpegs)} {args.size} JPEG frames of {CLIP.name} (~{statistics.mean(map(len, jpegs)) / 1e3:.0f} kB), "
+        f"{args.rounds} rounds, loopback"
+    )
     print(f"  in-process analyze_bytes   p50 {b50:6.1f} ms  p95 {_pct(base, 95) * 1e3:6.1f} ms (baseline)")
     print(f"  server analysis (reported) p50 {statistics.median(analysis):6.1f} ms")
     print(f"  WebSocket round trip       p50 {r50:6.1f} ms  p95 {r95:6.1f} ms")
     print(f"  ratio round trip / baseline (p50) {r50 / b50:5.2f}  (1.00 = nothing added)")
     dropped = sum(a["dropped"] for a in outpaced)
-    print(f"  outpacing: {len(jpegs)} sent in {sent_s * 1e3:.0f} ms; {len(outpaced)} answered, {dropped} dropped; "
-          f"last answer {last_s * 1e3:.0f} ms after the first send "
-          f"(a queue would need ~{len(jpegs) * statistics.median(analysis):.0f} ms)")
+    print(
+        f"  outpacing: {len(jpegs)} sent in {sent_s * 1e3:.0f} ms; {len(outpaced)} answered, {dropped} dropped; "
+        f"last answer {last_s * 1e3:.0f} ms after the first send "
+        f"(a queue would need ~{len(jpegs) * statistics.median(analysis):.0f} ms)"
+    )
     _check(all(a["dropped"] == 0 for a in answers), "one frame at a time: nothing dropped", failures)
-    _check(dropped > 0 and len(outpaced) + dropped == len(jpegs), "outpaced: sent = answered + dropped, some dropped",
-           failures)
-    _check(abs(outpaced[-1]["t_s"] - (len(jpegs) - 1) / 30) < 1e-6, "outpaced: the newest frame is answered last",
-           failures)
-    _check(max(a["waited_ms"] for a in outpaced) < 5 * statistics.median(analysis) + sent_s * 1e3,
-           "outpaced: no frame waited behind a queue", failures)
+    _check(
+        dropped > 0 and len(outpaced) + dropped == len(jpegs),
+        "outpaced: sent = answered + dropped, some dropped",
+        failures,
+    )
+    _check(
+        abs(outpaced[-1]["t_s"] - (len(jpegs) - 1) / 30) < 1e-6, "outpaced: the newest frame is answered last", failures
+    )
+    _check(
+        max(a["waited_ms"] for a in outpaced) < 5 * statistics.median(analysis) + sent_s * 1e3,
+        "outpaced: no frame waited behind a queue",
+        failures,
+    )
     return 1 if failures else 0
 
 

@@ -51,8 +51,15 @@ SOURCE = ROOT / "tests" / "fixtures" / "video" / "pose2sim_cam01.mp4"
 # -- clips ---------------------------------------------------------------------------------------
 
 
-def make_clip(dst: Path, *, seconds: float, size_wh: tuple[int, int] = (1080, 1920), fps: int = 30,
-              gop: int = 60, source: Path = SOURCE) -> Path:
+def make_clip(
+    dst: Path,
+    *,
+    seconds: float,
+    size_wh: tuple[int, int] = (1080, 1920),
+    fps: int = 30,
+    gop: int = 60,
+    source: Path = SOURCE,
+) -> Path:
     """Loop ``source`` forwards then backwards into ``seconds`` of H.264 at ``fps``, ``size_wh``."""
     import av
     import cv2
@@ -71,7 +78,7 @@ def make_clip(dst: Path, *, seconds: float, size_wh: tuple[int, int] = (1080, 19
         canvas = []
         for rgb in frames:
             out = np.full((h, w, 3), 118, np.uint8)
-            out[y0:y0 + nh, x0:x0 + nw] = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
+            out[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
             canvas.append(out)
         frames = canvas
     order = list(range(len(frames))) + list(range(len(frames) - 2, 0, -1))  # ping-pong, no repeated ends
@@ -160,8 +167,14 @@ def run(mode: str, path: Path, workers: int = 2) -> dict:
     env["PYTHONPATH"] = str(ROOT)
     cpu = sorted(os.sched_getaffinity(0))[-1]
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, mode, str(path), str(workers), str(cpu)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, mode, str(path), str(workers), str(cpu)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     peak = [0]
     stop = threading.Event()
 
@@ -198,8 +211,11 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             clip = tmp / f"clip_{size[0]}x{size[1]}_{args.seconds:g}s.mp4"
             clips[label] = clip if clip.exists() else make_clip(clip, seconds=args.seconds, size_wh=size)
-            print(f"made {label}: {args.seconds:g} s, {clips[label].stat().st_size / 1e6:.1f} MB in "
-                  f"{time.perf_counter() - t:.0f} s", flush=True)
+            print(
+                f"made {label}: {args.seconds:g} s, {clips[label].stat().st_size / 1e6:.1f} MB in "
+                f"{time.perf_counter() - t:.0f} s",
+                flush=True,
+            )
         one_minute = {}
         for label, clip in clips.items():
             modes = ["bare", "serial", "parallel"]
@@ -211,33 +227,50 @@ def main(argv: list[str] | None = None) -> int:
             limit = args.workers * bare["fps"]
             duration = bare["frames"] / 30.0
 
-            def line(name: str, mode: str, extra: str = "") -> None:
+            def line(name: str, mode: str, extra: str = "", r=r, duration=duration) -> None:
                 x = r[mode]
-                print(f"  {name:<44} {x['fps']:6.1f} frames/s  real-time {duration / x['seconds']:4.2f}x  "
-                      f"peak RSS {x['peak_mib']:5.0f} MiB{extra}", flush=True)
+                print(
+                    f"  {name:<44} {x['fps']:6.1f} frames/s  real-time {duration / x['seconds']:4.2f}x  "
+                    f"peak RSS {x['peak_mib']:5.0f} MiB{extra}",
+                    flush=True,
+                )
 
             print(f"\n{label}, {bare['frames']} frames ({duration:.0f} s of video), fresh process each")
             line("bare MediaPipe decode + pose, 1 core", "bare", "  (baseline)")
             line("analyze, 1 core", "serial", f"  overhead {bare['fps'] / r['serial']['fps']:5.3f}x (target <= 1.15)")
-            line(f"analyze, {args.workers} processes", "parallel",
-                 f"  vs {args.workers}-core limit {limit:.1f}: {r['parallel']['fps'] / limit:5.3f} (target >= 0.9)")
+            line(
+                f"analyze, {args.workers} processes",
+                "parallel",
+                f"  vs {args.workers}-core limit {limit:.1f}: {r['parallel']['fps'] / limit:5.3f} (target >= 0.9)",
+            )
             if "bare_onnx" in r:
-                line("bare decode + ONNX backend, 1 core", "bare_onnx",
-                     f"  {r['bare_onnx']['fps'] / bare['fps']:4.2f}x bare MediaPipe")
-                line("bare decode + MediaPipe backend (2 poses), 1 core", "bare_mp2",
-                     f"  {r['bare_mp2']['fps'] / bare['fps']:4.2f}x bare MediaPipe")
-                line("analyze with MOTIONSCRIPT_POSE_BACKEND=mediapipe, 1 core", "serial_mediapipe",
-                     f"  ONNX analyze is {r['serial']['fps'] / r['serial_mediapipe']['fps']:4.2f}x faster")
+                line(
+                    "bare decode + ONNX backend, 1 core",
+                    "bare_onnx",
+                    f"  {r['bare_onnx']['fps'] / bare['fps']:4.2f}x bare MediaPipe",
+                )
+                line(
+                    "bare decode + MediaPipe backend (2 poses), 1 core",
+                    "bare_mp2",
+                    f"  {r['bare_mp2']['fps'] / bare['fps']:4.2f}x bare MediaPipe",
+                )
+                line(
+                    "analyze with MOTIONSCRIPT_POSE_BACKEND=mediapipe, 1 core",
+                    "serial_mediapipe",
+                    f"  ONNX analyze is {r['serial']['fps'] / r['serial_mediapipe']['fps']:4.2f}x faster",
+                )
             ok &= len({x["frames"] for x in r.values()}) == 1
         if args.long_minutes:
             label = "1280x720"
             long_clip = loop_clip(clips[label], tmp / "long.mp4", round(args.long_minutes * 60 / args.seconds))
             short, long = one_minute[label]["parallel"], run("parallel", long_clip, args.workers)
             growth = long["peak_mib"] / short["peak_mib"] - 1
-            print(f"\nmemory, {label}, analyze on {args.workers} processes: {args.seconds:g} s video peak "
-                  f"{short['peak_mib']:.0f} MiB; {args.long_minutes} min ({long['frames']} frames, "
-                  f"{long['seconds']:.0f} s, {long['fps']:.1f} frames/s) peak {long['peak_mib']:.0f} MiB: "
-                  f"{growth * 100:+.1f} %")
+            print(
+                f"\nmemory, {label}, analyze on {args.workers} processes: {args.seconds:g} s video peak "
+                f"{short['peak_mib']:.0f} MiB; {args.long_minutes} min ({long['frames']} frames, "
+                f"{long['seconds']:.0f} s, {long['fps']:.1f} frames/s) peak {long['peak_mib']:.0f} MiB: "
+                f"{growth * 100:+.1f} %"
+            )
     finally:
         if args.keep is None:
             shutil.rmtree(tmp, ignore_errors=True)

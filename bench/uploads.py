@@ -57,8 +57,11 @@ def _check(ok: bool, what: str, failures: list[str]) -> None:
 
 async def _post_clip(client: httpx.AsyncClient, clip: bytes) -> tuple[float, httpx.Response]:
     started = time.perf_counter()
-    r = await client.post("/v1/assessments", files={"video": ("clip.mp4", clip, "video/mp4")},
-                          headers={"Idempotency-Key": f"bench-{uuid.uuid4()}"})
+    r = await client.post(
+        "/v1/assessments",
+        files={"video": ("clip.mp4", clip, "video/mp4")},
+        headers={"Idempotency-Key": f"bench-{uuid.uuid4()}"},
+    )
     return time.perf_counter() - started, r
 
 
@@ -80,7 +83,9 @@ async def _wait_finished(client: httpx.AsyncClient, timeout_s: float) -> bool:
 async def _list_all(client: httpx.AsyncClient) -> list[dict]:
     items, cursor = [], None
     while True:
-        page = (await client.get("/v1/assessments", params={"limit": 100, **({"cursor": cursor} if cursor else {})})).json()
+        page = (
+            await client.get("/v1/assessments", params={"limit": 100, **({"cursor": cursor} if cursor else {})})
+        ).json()
         items += page["items"]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -130,19 +135,33 @@ async def _concurrent(server: ServerProcess, clip: bytes, n: int, failures: list
     _check(codes == [202], f"every POST answered 202 (got {codes})", failures)
     _check(finished, "all analyses finished before the timeout", failures)
     _check(len(set(ids)) == n, f"{n} distinct assessment ids (got {len(set(ids))})", failures)
-    _check(len(done) == n, f"all {n} done (got {len(done)}; others: "
-           f"{sorted({(d.get('status'), d.get('reason')) for d in docs if d.get('status') != 'done'})})", failures)
-    _check(len(listed) == n and set(listed) == set(ids), f"none lost: the list shows exactly {n} (got {len(listed)})",
-           failures)
-    _check(all(a == 1 for a in attempts) or restarts > 0,
-           f"none run twice: attempts == 1 for all (got {sorted(set(attempts))}; {restarts} worker restarts)", failures)
+    _check(
+        len(done) == n,
+        f"all {n} done (got {len(done)}; others: "
+        f"{sorted({(d.get('status'), d.get('reason')) for d in docs if d.get('status') != 'done'})})",
+        failures,
+    )
+    _check(
+        len(listed) == n and set(listed) == set(ids),
+        f"none lost: the list shows exactly {n} (got {len(listed)})",
+        failures,
+    )
+    _check(
+        all(a == 1 for a in attempts) or restarts > 0,
+        f"none run twice: attempts == 1 for all (got {sorted(set(attempts))}; {restarts} worker restarts)",
+        failures,
+    )
 
     process_s = (last_finish - t0_utc).total_seconds()
-    print(f"  POST latency (acceptance): p50 {_pct(latencies, 50):.3f} s, p95 {_pct(latencies, 95):.3f} s, "
-          f"max {max(latencies):.3f} s; all {n} accepted after {accepted_s:.2f} s")
+    print(
+        f"  POST latency (acceptance): p50 {_pct(latencies, 50):.3f} s, p95 {_pct(latencies, 95):.3f} s, "
+        f"max {max(latencies):.3f} s; all {n} accepted after {accepted_s:.2f} s"
+    )
     print(f"  all {n} processed {process_s:.1f} s after the first POST (poll saw it at {wall_s:.1f} s)")
-    print(f"  server RSS (process + workers): idle {idle_rss / MIB:.0f} MiB, peak {rss.peak / MIB:.0f} MiB; "
-          f"API process alone: idle {idle_main / MIB:.0f} MiB, peak {rss_main.peak / MIB:.0f} MiB")
+    print(
+        f"  server RSS (process + workers): idle {idle_rss / MIB:.0f} MiB, peak {rss.peak / MIB:.0f} MiB; "
+        f"API process alone: idle {idle_main / MIB:.0f} MiB, peak {rss_main.peak / MIB:.0f} MiB"
+    )
     return {"p95": _pct(latencies, 95), "process_s": process_s, "peak": rss.peak, "idle": idle_rss}
 
 
@@ -151,21 +170,27 @@ def run_concurrent(n: int, workers: int, failures: list[str]) -> None:
     print(f"uploads: {n} concurrent POSTs of {CLIP.name} ({len(clip) / 1000:.0f} kB), {workers} workers")
     with ServerProcess(workers=workers, clinics=("baseline", "bench")) as server:
         base_latency, base_analysis = asyncio.run(_baseline(server, clip))
-        print(f"  baseline, idle server, median of {BASELINE_RUNS}: POST {base_latency:.3f} s, "
-              f"one analysis {base_analysis:.2f} s")
+        print(
+            f"  baseline, idle server, median of {BASELINE_RUNS}: POST {base_latency:.3f} s, "
+            f"one analysis {base_analysis:.2f} s"
+        )
         f = asyncio.run(_concurrent(server, clip, n, failures))
     serial_s = n * base_analysis
     print(f"  ratio: POST p95 under load / idle POST = {f['p95'] / base_latency:.1f}x")
-    print(f"  ratio: time for {n} / ({n} x one idle analysis = {serial_s:.0f} s) = {f['process_s'] / serial_s:.2f}x "
-          f"({1 / workers:.2f}x would be perfect scaling over {workers} workers)")
+    print(
+        f"  ratio: time for {n} / ({n} x one idle analysis = {serial_s:.0f} s) = {f['process_s'] / serial_s:.2f}x "
+        f"({1 / workers:.2f}x would be perfect scaling over {workers} workers)"
+    )
     print(f"  ratio: peak RSS / idle RSS = {f['peak'] / f['idle']:.2f}x")
 
 
 def _multipart_body(clip: bytes, size: int) -> tuple[str, int, AsyncIterator[bytes]]:
     """A multipart body with one ``video`` part of ``size`` bytes, generated as it is sent."""
     boundary = uuid.uuid4().hex
-    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="big.mp4"\r\n'
-            "Content-Type: video/mp4\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="video"; filename="big.mp4"\r\n'
+        "Content-Type: video/mp4\r\n\r\n"
+    ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
 
     async def body():
@@ -208,8 +233,9 @@ async def _big_upload(server: ServerProcess, clip: bytes, size: int) -> tuple[ht
         ctype, length, body = _multipart_body(clip, size)
         with RssSampler(server.pid, tree=True) as rss:
             started, cpu0 = time.perf_counter(), cpu_seconds(server.pid)
-            r = await client.post("/v1/assessments", content=body,
-                                  headers={"Content-Type": ctype, "Content-Length": str(length)})
+            r = await client.post(
+                "/v1/assessments", content=body, headers={"Content-Type": ctype, "Content-Length": str(length)}
+            )
             elapsed, cpu = time.perf_counter() - started, cpu_seconds(server.pid) - cpu0
     return r, elapsed, cpu, baseline, rss.peak
 
@@ -224,14 +250,23 @@ def run_big(size_mib: int, failures: list[str]) -> None:
     increase = peak - baseline
     upload_rate, disk_rate = size / MB / elapsed, size / MB / disk_s
     detail = r.json().get("detail") if r.status_code >= 400 else r.json().get("status")
-    print(f"  answer: {r.status_code} ({detail}) after {elapsed:.1f} s: {upload_rate:.0f} MB/s; "
-          f"server CPU {server_cpu:.1f} s ({server_cpu / elapsed:.0%} of one core)")
+    print(
+        f"  answer: {r.status_code} ({detail}) after {elapsed:.1f} s: {upload_rate:.0f} MB/s; "
+        f"server CPU {server_cpu:.1f} s ({server_cpu / elapsed:.0%} of one core)"
+    )
     print(f"  baseline, local file write of the same bytes: {disk_s:.1f} s, {disk_rate:.0f} MB/s")
     print(f"  ratio: upload throughput / local write = {upload_rate / disk_rate:.2f}x")
-    print(f"  server RSS: {baseline / MB:.0f} MB before, peak {peak / MB:.0f} MB during, increase {increase / MB:.1f} MB")
-    _check(r.status_code in (202, 415, 422), f"the whole body was streamed and answered (got {r.status_code})", failures)
-    _check(increase <= RSS_BUDGET, f"RSS increase while streaming <= {RSS_BUDGET / MB:.0f} MB: {increase / MB:.1f} MB",
-           failures)
+    print(
+        f"  server RSS: {baseline / MB:.0f} MB before, peak {peak / MB:.0f} MB during, increase {increase / MB:.1f} MB"
+    )
+    _check(
+        r.status_code in (202, 415, 422), f"the whole body was streamed and answered (got {r.status_code})", failures
+    )
+    _check(
+        increase <= RSS_BUDGET,
+        f"RSS increase while streaming <= {RSS_BUDGET / MB:.0f} MB: {increase / MB:.1f} MB",
+        failures,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,14 +277,18 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     failures: list[str] = []
     started = time.perf_counter()
-    print(f"uploads: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start, "
-          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(
+        f"uploads: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start, "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
     if args.uploads:
         run_concurrent(args.uploads, args.workers, failures)
     if args.big_mib:
         run_big(args.big_mib, failures)
-    print(f"uploads: {'FAILED: ' + '; '.join(failures) if failures else 'all checks passed'} "
-          f"({time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.2f} at the end)")
+    print(
+        f"uploads: {'FAILED: ' + '; '.join(failures) if failures else 'all checks passed'} "
+        f"({time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.2f} at the end)"
+    )
     return 1 if failures else 0
 
 

@@ -62,8 +62,10 @@ def multipart_upload(path: Path, file_field: str, fields: dict[str, str | None])
     boundary = uuid.uuid4().hex
     head = b"".join(_form_field(boundary, k, v) for k, v in fields.items() if v is not None)
     # Uploaded names may carry a patient's name: send only the extension, which the server may use as a hint.
-    head += (f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="upload{path.suffix}"\r\n'
-             "Content-Type: application/octet-stream\r\n\r\n").encode()
+    head += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="upload{path.suffix}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
     size = os.path.getsize(path)
     return Upload(f"multipart/form-data; boundary={boundary}", len(head) + size + len(tail), head, path, tail)
@@ -102,8 +104,10 @@ def source_upload(source: str | os.PathLike[str] | dict[str, Any], fields: dict[
 def image_upload(image: bytes | str | os.PathLike[str]) -> Upload:
     if isinstance(image, bytes | bytearray | memoryview):
         boundary = uuid.uuid4().hex
-        head = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="frame"\r\n'
-                "Content-Type: application/octet-stream\r\n\r\n").encode() + bytes(image)
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="frame"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode() + bytes(image)
         tail = f"\r\n--{boundary}--\r\n".encode()
         return Upload(f"multipart/form-data; boundary={boundary}", len(head) + len(tail), head, None, tail)
     path = Path(image)

@@ -24,8 +24,15 @@ __all__ = ["is_remote", "main"]
 
 EXIT_INPUT = 2
 EXIT_INTERNAL = 1
-EXERCISES = ("bridge", "gait", "single_leg_stance", "sit_to_stand", "squat", "standing_hip_abduction",
-             "standing_hip_flexion")  # the server checks; listed for --help and early errors
+EXERCISES = (
+    "bridge",
+    "gait",
+    "single_leg_stance",
+    "sit_to_stand",
+    "squat",
+    "standing_hip_abduction",
+    "standing_hip_flexion",
+)  # the server checks; listed for --help and early errors
 
 
 class _Line:
@@ -45,8 +52,9 @@ class _Line:
         self.stream.flush()
 
     def upload(self, sent: int, total: int) -> None:
-        self.show(f"uploading {sent / 1e6:.1f}/{total / 1e6:.1f} MB ({100 * sent / max(total, 1):.0f} %)",
-                  force=sent == total)
+        self.show(
+            f"uploading {sent / 1e6:.1f}/{total / 1e6:.1f} MB ({100 * sent / max(total, 1):.0f} %)", force=sent == total
+        )
 
     def status(self, a) -> None:
         self.show(f"{a.status} ({time.monotonic() - self.t0:.0f} s)", force=True)
@@ -58,7 +66,9 @@ class _Line:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="motionscript --server URL", description="Run an analysis on a Motionscript service.")
+    p = argparse.ArgumentParser(
+        prog="motionscript --server URL", description="Run an analysis on a Motionscript service."
+    )
     p.add_argument("--server", required=True, help="base URL of the service, e.g. https://motionscript.example.org")
     p.add_argument("--api-key", help="API key (default: MOTIONSCRIPT_API_KEY)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -75,8 +85,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _write(document: dict, out: str | None, compact: bool) -> None:
-    text = json.dumps(document, indent=None if compact else 1, ensure_ascii=False,
-                      separators=(",", ":") if compact else None)
+    text = json.dumps(
+        document, indent=None if compact else 1, ensure_ascii=False, separators=(",", ":") if compact else None
+    )
     if out:
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,8 +102,9 @@ def _analyze(args: argparse.Namespace) -> int:
     line = _Line(enabled=False if args.quiet else None)
     try:
         with Client(args.server, args.api_key) as ms:
-            accepted = ms.create_assessment(args.input, exercise=args.exercise, patient_id=args.patient_id,
-                                            progress=line.upload)
+            accepted = ms.create_assessment(
+                args.input, exercise=args.exercise, patient_id=args.patient_id, progress=line.upload
+            )
             line.status(accepted)
             done = ms.wait(accepted.id, timeout_s=args.timeout, on_status=line.status)
     finally:
@@ -102,10 +114,13 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.out and not args.quiet:
         sys.stderr.write(f"wrote {args.out} (assessment {done.id} on {args.server})\n")
         inp, view = doc.get("input") or {}, doc.get("view") or {}
-        sys.stderr.write(f"  input: {inp.get('kind')}, {inp.get('frames_with_pose')}/{inp.get('frames_read')} frames "
-                         "with a pose\n")
-        sys.stderr.write(f"  view: {view.get('view')} (measurable planes: "
-                         f"{', '.join(view.get('measurable_planes') or []) or 'none'})\n")
+        sys.stderr.write(
+            f"  input: {inp.get('kind')}, {inp.get('frames_with_pose')}/{inp.get('frames_read')} frames with a pose\n"
+        )
+        sys.stderr.write(
+            f"  view: {view.get('view')} (measurable planes: "
+            f"{', '.join(view.get('measurable_planes') or []) or 'none'})\n"
+        )
     return 0
 
 

@@ -23,8 +23,20 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "APIError", "AssessmentFailed", "BadRequest", "Conflict", "Forbidden", "InvalidInput", "MotionscriptError",
-    "NotFound", "PayloadTooLarge", "ServerError", "TransportError", "Unauthorized", "UnsupportedMedia", "WaitTimeout",
+    "APIError",
+    "AssessmentFailed",
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "MotionscriptError",
+    "NotFound",
+    "PayloadTooLarge",
+    "ServerError",
+    "TransportError",
+    "Unauthorized",
+    "UnsupportedMedia",
+    "WaitTimeout",
 ]
 
 
@@ -51,8 +63,16 @@ class AssessmentFailed(MotionscriptError):
 class APIError(MotionscriptError):
     """An error answer; ``type``, ``status`` and ``detail`` come from the problem document (RFC 9457)."""
 
-    def __init__(self, status: int, type: str, detail: str, *, title: str | None = None,
-                 request_id: str | None = None, body: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        type: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        request_id: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{status} {detail}")
         self.status, self.type, self.detail, self.title = status, type, detail, title
         self.request_id, self.body = request_id, body or {}
@@ -64,19 +84,41 @@ class APIError(MotionscriptError):
 
 
 class BadRequest(APIError): ...
+
+
 class Unauthorized(APIError): ...
+
+
 class Forbidden(APIError): ...
+
+
 class NotFound(APIError): ...
+
+
 class Conflict(APIError): ...
+
+
 class PayloadTooLarge(APIError): ...
+
+
 class UnsupportedMedia(APIError): ...
+
+
 class InvalidInput(APIError, ValueError): ...
+
+
 class ServerError(APIError): ...
 
 
 _BY_STATUS: dict[int, type[APIError]] = {
-    400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 413: PayloadTooLarge,
-    415: UnsupportedMedia, 422: InvalidInput,
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    413: PayloadTooLarge,
+    415: UnsupportedMedia,
+    422: InvalidInput,
 }
 
 
@@ -92,5 +134,11 @@ def from_response(status: int, body: bytes, request_id: str | None = None) -> AP
         doc = {}
     cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else APIError)
     detail = doc.get("detail") if isinstance(doc.get("detail"), str) else (body[:200].decode(errors="replace") or "")
-    return cls(status, str(doc.get("type", "about:blank")), detail or f"HTTP {status}", title=doc.get("title"),
-               request_id=doc.get("request_id") or request_id, body=doc)
+    return cls(
+        status,
+        str(doc.get("type", "about:blank")),
+        detail or f"HTTP {status}",
+        title=doc.get("title"),
+        request_id=doc.get("request_id") or request_id,
+        body=doc,
+    )

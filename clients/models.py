@@ -53,8 +53,23 @@ class AssessmentSummary(_Model):
 
 # The assessment document's fields, in the order `motionscript analyze` writes them.
 DOCUMENT_FIELDS: tuple[str, ...] = (
-    "schema_version", "exercise", "input", "model", "subject", "view", "quality", "series", "confidence",
-    "unavailable", "metrics", "events", "findings", "coaching", "conventions", "processing", "wearables",
+    "schema_version",
+    "exercise",
+    "input",
+    "model",
+    "subject",
+    "view",
+    "quality",
+    "series",
+    "confidence",
+    "unavailable",
+    "metrics",
+    "events",
+    "findings",
+    "coaching",
+    "conventions",
+    "processing",
+    "wearables",
 )
 
 

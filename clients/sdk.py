@@ -34,8 +34,16 @@ StatusCallback = Callable[[AssessmentPublic], None]
 
 
 class _Common:
-    def __init__(self, base_url: str, api_key: str | None, *, timeout_s: float, max_retries: int, backoff_s: float,
-                 max_backoff_s: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        timeout_s: float,
+        max_retries: int,
+        backoff_s: float,
+        max_backoff_s: float,
+    ) -> None:
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
         self.base_url = base_url.rstrip("/")
@@ -59,8 +67,9 @@ class _Common:
         """Seconds to wait before the next attempt, or None to stop here."""
         if attempt >= self.max_retries:
             if exc is not None:
-                raise errors.TransportError(f"{self.base_url}: {type(exc).__name__}: {exc or 'no answer'} "
-                                            f"(after {attempt + 1} attempts)") from exc
+                raise errors.TransportError(
+                    f"{self.base_url}: {type(exc).__name__}: {exc or 'no answer'} (after {attempt + 1} attempts)"
+                ) from exc
             return None
         if exc is not None or (response is not None and response.status_code in RETRY_STATUSES):
             return self._delay(attempt, response)
@@ -80,13 +89,30 @@ class _Common:
 class Client(_Common):
     """Synchronous client. ``transport`` replaces httpx's (for tests, proxies, Unix sockets)."""
 
-    def __init__(self, base_url: str, api_key: str | None = None, *, timeout_s: float = 60.0, max_retries: int = 3,
-                 backoff_s: float = 0.5, max_backoff_s: float = 10.0, transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        super().__init__(base_url, api_key, timeout_s=timeout_s, max_retries=max_retries, backoff_s=backoff_s,
-                         max_backoff_s=max_backoff_s)
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = 60.0,
+        max_retries: int = 3,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(
+            base_url,
+            api_key,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            backoff_s=backoff_s,
+            max_backoff_s=max_backoff_s,
+        )
         self._sleep = sleep
-        self._http = httpx.Client(base_url=self.base_url, headers=self._headers(), timeout=timeout_s, transport=transport)
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=self._headers(), timeout=timeout_s, transport=transport
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -97,8 +123,16 @@ class Client(_Common):
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, path: str, *, upload: Upload | None = None, progress: Progress | None = None,
-                 headers: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> httpx.Response:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        upload: Upload | None = None,
+        progress: Progress | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
         attempt = 0
         while True:
             h = dict(headers or {})
@@ -106,8 +140,9 @@ class Client(_Common):
                 h.update({"Content-Type": upload.content_type, "Content-Length": str(upload.length)})
             r, exc = None, None
             try:
-                r = self._http.request(method, path, headers=h, params=params,
-                                       content=None if upload is None else upload.chunks(progress))
+                r = self._http.request(
+                    method, path, headers=h, params=params, content=None if upload is None else upload.chunks(progress)
+                )
             except httpx.TransportError as e:
                 exc = e
             delay = self._retry(attempt, r, exc)
@@ -119,9 +154,16 @@ class Client(_Common):
             self._sleep(delay)
             attempt += 1
 
-    def create_assessment(self, source: Source, *, exercise: str | None = None, patient_id: str | None = None,
-                          callback_url: str | None = None, idempotency_key: str | None = None,
-                          progress: Progress | None = None) -> AssessmentAccepted:
+    def create_assessment(
+        self,
+        source: Source,
+        *,
+        exercise: str | None = None,
+        patient_id: str | None = None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+        progress: Progress | None = None,
+    ) -> AssessmentAccepted:
         """Submit a video/image file, a landmark JSON file or a landmark document (dict).
 
         ``progress(sent, total)`` is called as the body streams (bytes); the
@@ -135,8 +177,15 @@ class Client(_Common):
     def get_assessment(self, assessment_id: str) -> AssessmentPublic:
         return AssessmentPublic.model_validate_json(self._request("GET", f"/v1/assessments/{assessment_id}").content)
 
-    def wait(self, assessment_id: str, *, timeout_s: float = 600.0, poll_s: float = 0.25, max_poll_s: float = 2.0,
-             on_status: StatusCallback | None = None) -> AssessmentPublic:
+    def wait(
+        self,
+        assessment_id: str,
+        *,
+        timeout_s: float = 600.0,
+        poll_s: float = 0.25,
+        max_poll_s: float = 2.0,
+        on_status: StatusCallback | None = None,
+    ) -> AssessmentPublic:
         """Poll until the assessment is done; raises AssessmentFailed or WaitTimeout otherwise."""
         deadline = time.monotonic() + timeout_s
         while True:
@@ -153,11 +202,18 @@ class Client(_Common):
             self._sleep(min(poll_s, left))
             poll_s = min(poll_s * 1.5, max_poll_s)
 
-    def list_assessments(self, *, status: str | None = None, patient_id: str | None = None,
-                         exercise: str | None = None, page_size: int = 50) -> Iterator[AssessmentSummary]:
+    def list_assessments(
+        self,
+        *,
+        status: str | None = None,
+        patient_id: str | None = None,
+        exercise: str | None = None,
+        page_size: int = 50,
+    ) -> Iterator[AssessmentSummary]:
         """Every matching assessment, newest first, fetching pages as they are needed."""
-        params: dict[str, Any] = {k: v for k, v in (("status", status), ("patient_id", patient_id),
-                                                    ("exercise", exercise)) if v is not None}
+        params: dict[str, Any] = {
+            k: v for k, v in (("status", status), ("patient_id", patient_id), ("exercise", exercise)) if v is not None
+        }
         params["limit"] = page_size
         while True:
             page = self._request("GET", "/v1/assessments", params=params).json()
@@ -178,13 +234,28 @@ class Client(_Common):
 class AsyncClient(_Common):
     """The same API for asyncio."""
 
-    def __init__(self, base_url: str, api_key: str | None = None, *, timeout_s: float = 60.0, max_retries: int = 3,
-                 backoff_s: float = 0.5, max_backoff_s: float = 10.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
-        super().__init__(base_url, api_key, timeout_s=timeout_s, max_retries=max_retries, backoff_s=backoff_s,
-                         max_backoff_s=max_backoff_s)
-        self._http = httpx.AsyncClient(base_url=self.base_url, headers=self._headers(), timeout=timeout_s,
-                                       transport=transport)
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = 60.0,
+        max_retries: int = 3,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url,
+            api_key,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            backoff_s=backoff_s,
+            max_backoff_s=max_backoff_s,
+        )
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, headers=self._headers(), timeout=timeout_s, transport=transport
+        )
 
     async def __aenter__(self) -> Self:
         return self
@@ -195,9 +266,16 @@ class AsyncClient(_Common):
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _request(self, method: str, path: str, *, upload: Upload | None = None,
-                       progress: Progress | None = None, headers: dict[str, str] | None = None,
-                       params: dict[str, Any] | None = None) -> httpx.Response:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        upload: Upload | None = None,
+        progress: Progress | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
         attempt = 0
         while True:
             h = dict(headers or {})
@@ -205,8 +283,9 @@ class AsyncClient(_Common):
                 h.update({"Content-Type": upload.content_type, "Content-Length": str(upload.length)})
             r, exc = None, None
             try:
-                r = await self._http.request(method, path, headers=h, params=params,
-                                             content=None if upload is None else upload.achunks(progress))
+                r = await self._http.request(
+                    method, path, headers=h, params=params, content=None if upload is None else upload.achunks(progress)
+                )
             except httpx.TransportError as e:
                 exc = e
             delay = self._retry(attempt, r, exc)
@@ -218,21 +297,36 @@ class AsyncClient(_Common):
             await asyncio.sleep(delay)
             attempt += 1
 
-    async def create_assessment(self, source: Source, *, exercise: str | None = None, patient_id: str | None = None,
-                                callback_url: str | None = None, idempotency_key: str | None = None,
-                                progress: Progress | None = None) -> AssessmentAccepted:
+    async def create_assessment(
+        self,
+        source: Source,
+        *,
+        exercise: str | None = None,
+        patient_id: str | None = None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+        progress: Progress | None = None,
+    ) -> AssessmentAccepted:
         upload = source_upload(source, self._fields(exercise, patient_id, callback_url))
         key = idempotency_key or str(uuid.uuid4())
-        r = await self._request("POST", "/v1/assessments", upload=upload, progress=progress,
-                                headers={"Idempotency-Key": key})
+        r = await self._request(
+            "POST", "/v1/assessments", upload=upload, progress=progress, headers={"Idempotency-Key": key}
+        )
         return AssessmentAccepted.model_validate_json(r.content)
 
     async def get_assessment(self, assessment_id: str) -> AssessmentPublic:
         r = await self._request("GET", f"/v1/assessments/{assessment_id}")
         return AssessmentPublic.model_validate_json(r.content)
 
-    async def wait(self, assessment_id: str, *, timeout_s: float = 600.0, poll_s: float = 0.25,
-                   max_poll_s: float = 2.0, on_status: StatusCallback | None = None) -> AssessmentPublic:
+    async def wait(
+        self,
+        assessment_id: str,
+        *,
+        timeout_s: float = 600.0,
+        poll_s: float = 0.25,
+        max_poll_s: float = 2.0,
+        on_status: StatusCallback | None = None,
+    ) -> AssessmentPublic:
         deadline = time.monotonic() + timeout_s
         while True:
             a = await self.get_assessment(assessment_id)
@@ -248,10 +342,17 @@ class AsyncClient(_Common):
             await asyncio.sleep(min(poll_s, left))
             poll_s = min(poll_s * 1.5, max_poll_s)
 
-    async def list_assessments(self, *, status: str | None = None, patient_id: str | None = None,
-                               exercise: str | None = None, page_size: int = 50) -> AsyncIterator[AssessmentSummary]:
-        params: dict[str, Any] = {k: v for k, v in (("status", status), ("patient_id", patient_id),
-                                                    ("exercise", exercise)) if v is not None}
+    async def list_assessments(
+        self,
+        *,
+        status: str | None = None,
+        patient_id: str | None = None,
+        exercise: str | None = None,
+        page_size: int = 50,
+    ) -> AsyncIterator[AssessmentSummary]:
+        params: dict[str, Any] = {
+            k: v for k, v in (("status", status), ("patient_id", patient_id), ("exercise", exercise)) if v is not None
+        }
         params["limit"] = page_size
         while True:
             page = (await self._request("GET", "/v1/assessments", params=params)).json()

@@ -92,9 +92,7 @@ def facing_direction(lm: LandmarkSeries) -> np.ndarray:
         nose ahead of the ears, which do not depend on left/right labels.
     """
     p = _points(lm)
-    feet = (p["left_foot_index"][:, 0] - p["left_heel"][:, 0]) + (
-        p["right_foot_index"][:, 0] - p["right_heel"][:, 0]
-    )
+    feet = (p["left_foot_index"][:, 0] - p["left_heel"][:, 0]) + (p["right_foot_index"][:, 0] - p["right_heel"][:, 0])
     head = 2 * p["nose"][:, 0] - p["left_ear"][:, 0] - p["right_ear"][:, 0]
     scale = np.linalg.norm(p["left_hip"] - p["left_shoulder"], axis=1)
     vote = np.nan_to_num(feet / scale) + np.nan_to_num(head / scale)

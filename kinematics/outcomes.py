@@ -38,8 +38,16 @@ Judgement = Literal["improved", "unchanged", "worse", "inconclusive"]
 
 # Fairbank & Pynsent 2000, version 2.1a section order.
 ODI_SECTIONS: tuple[str, ...] = (
-    "pain_intensity", "personal_care", "lifting", "walking", "sitting",
-    "standing", "sleeping", "sex_life", "social_life", "travelling",
+    "pain_intensity",
+    "personal_care",
+    "lifting",
+    "walking",
+    "sitting",
+    "standing",
+    "sleeping",
+    "sex_life",
+    "social_life",
+    "travelling",
 )
 ODI_SOURCE = "Fairbank & Pynsent, Spine 2000;25(22):2940-52"
 # The published rule divides by 5 x the sections answered and sets no limit on how many may be
@@ -47,7 +55,11 @@ ODI_SOURCE = "Fairbank & Pynsent, Spine 2000;25(22):2940-52"
 # This limit is the service's choice (docs/outcomes.md), not part of the published scoring.
 ODI_MAX_MISSING = 2
 _ODI_BANDS: tuple[tuple[float, str], ...] = (
-    (20.0, "minimal"), (40.0, "moderate"), (60.0, "severe"), (80.0, "crippled"), (100.0, "bed-bound or exaggerating"),
+    (20.0, "minimal"),
+    (40.0, "moderate"),
+    (60.0, "severe"),
+    (80.0, "crippled"),
+    (100.0, "bed-bound or exaggerating"),
 )
 
 
@@ -68,15 +80,22 @@ class ChangeThreshold:
     kind: Literal["mcid", "mdc"] = "mcid"
 
 
-ODI_MCID = ChangeThreshold("odi_percent", 10.0, "%", "Ostelo et al., Spine 2008;33(1):90-4 (consensus MCID)", percent=30.0)
-NRS_MCID = ChangeThreshold("pain_nrs", 2.0, "points", "Ostelo et al., Spine 2008;33(1):90-4 (consensus MCID)", percent=30.0)
+ODI_MCID = ChangeThreshold(
+    "odi_percent", 10.0, "%", "Ostelo et al., Spine 2008;33(1):90-4 (consensus MCID)", percent=30.0
+)
+NRS_MCID = ChangeThreshold(
+    "pain_nrs", 2.0, "points", "Ostelo et al., Spine 2008;33(1):90-4 (consensus MCID)", percent=30.0
+)
 NRS_RECOVERED_SOURCE = "Kamper et al., 2010: 'recovered' as pain NRS 0"
 # Motion metrics: only those with a published minimal detectable change are judged.
 MOTION_MDC: dict[str, ChangeThreshold] = {
     "pelvic_drop_deg": ChangeThreshold(
-        "pelvic_drop_deg", 4.0, "deg",
+        "pelvic_drop_deg",
+        4.0,
+        "deg",
         "minimal detectable change of the pelvis-on-femur angle in single-leg stance (J Sport Rehabil 2007;16(4):326)",
-        kind="mdc"),
+        kind="mdc",
+    ),
 }
 
 
@@ -143,8 +162,10 @@ def score_odi(answers: Mapping[str, int | None], *, max_missing: int = ODI_MAX_M
             raise OutcomeError(f"answers.{section}: {value!r} is not a score; each section is an integer 0-5 or null")
     missing = tuple(s for s in ODI_SECTIONS if answers[s] is None)
     if len(missing) > max_missing:
-        raise OutcomeError(f"answers: {len(missing)} sections unanswered ({', '.join(missing)}); "
-                           f"at most {max_missing} may be missing for a score")
+        raise OutcomeError(
+            f"answers: {len(missing)} sections unanswered ({', '.join(missing)}); "
+            f"at most {max_missing} may be missing for a score"
+        )
     answered = len(ODI_SECTIONS) - len(missing)
     raw = sum(int(answers[s]) for s in ODI_SECTIONS if answers[s] is not None)  # type: ignore[arg-type]
     percent = round(raw / (5 * answered) * 100.0, 1)
@@ -190,17 +211,31 @@ def judge_outcome_change(baseline: float, current: float, threshold: ChangeThres
     pct = None if baseline == 0 else round(delta / float(baseline) * 100.0, 1)
     better = -delta if threshold.lower_is_better else delta
     better_pct = None if pct is None else (-pct if threshold.lower_is_better else pct)
-    if better >= threshold.points or (threshold.percent is not None and better_pct is not None and better > 0
-                                      and better_pct >= threshold.percent):
+    if better >= threshold.points or (
+        threshold.percent is not None and better_pct is not None and better > 0 and better_pct >= threshold.percent
+    ):
         how = f"{abs(delta):g} {threshold.unit}" + ("" if pct is None else f" ({abs(pct):g} % of baseline)")
-        return Change(baseline, current, round(delta, 3), pct, "improved",
-                      f"improved by {how}; MCID {threshold.points:g} {threshold.unit}"
-                      + (f" or {threshold.percent:g} %" if threshold.percent else ""))
+        return Change(
+            baseline,
+            current,
+            round(delta, 3),
+            pct,
+            "improved",
+            f"improved by {how}; MCID {threshold.points:g} {threshold.unit}"
+            + (f" or {threshold.percent:g} %" if threshold.percent else ""),
+        )
     if -better >= threshold.points:
-        return Change(baseline, current, round(delta, 3), pct, "worse",
-                      f"worse by {abs(delta):g} {threshold.unit}; MCID {threshold.points:g} {threshold.unit}")
-    return Change(baseline, current, round(delta, 3), pct, "unchanged",
-                  f"change of {delta:+g} {threshold.unit} is below the MCID")
+        return Change(
+            baseline,
+            current,
+            round(delta, 3),
+            pct,
+            "worse",
+            f"worse by {abs(delta):g} {threshold.unit}; MCID {threshold.points:g} {threshold.unit}",
+        )
+    return Change(
+        baseline, current, round(delta, 3), pct, "unchanged", f"change of {delta:+g} {threshold.unit} is below the MCID"
+    )
 
 
 def _se_of(ci95: tuple[float, float]) -> float:
@@ -209,8 +244,12 @@ def _se_of(ci95: tuple[float, float]) -> float:
 
 
 def judge_metric_change(
-    baseline: float, current: float, threshold: ChangeThreshold, *,
-    baseline_ci95: tuple[float, float] | None = None, current_ci95: tuple[float, float] | None = None,
+    baseline: float,
+    current: float,
+    threshold: ChangeThreshold,
+    *,
+    baseline_ci95: tuple[float, float] | None = None,
+    current_ci95: tuple[float, float] | None = None,
 ) -> Change:
     """Judge a motion metric's change against its minimal detectable change.
 
@@ -231,12 +270,33 @@ def judge_metric_change(
         ci = (round(delta - half, 3), round(delta + half, 3))
         straddled = [m for m in (-mdc, mdc) if ci[0] < m < ci[1]]
         if straddled:
-            return Change(baseline, current, round(delta, 3), pct, "inconclusive",
-                          f"the change's 95 % interval {ci[0]:g} to {ci[1]:g} {threshold.unit} contains "
-                          f"{straddled[0]:+g} {threshold.unit} (the MDC)", ci)
+            return Change(
+                baseline,
+                current,
+                round(delta, 3),
+                pct,
+                "inconclusive",
+                f"the change's 95 % interval {ci[0]:g} to {ci[1]:g} {threshold.unit} contains "
+                f"{straddled[0]:+g} {threshold.unit} (the MDC)",
+                ci,
+            )
     if abs(delta) < mdc:
-        return Change(baseline, current, round(delta, 3), pct, "unchanged",
-                      f"change of {delta:+g} {threshold.unit} is below the MDC of {mdc:g} {threshold.unit}", ci)
+        return Change(
+            baseline,
+            current,
+            round(delta, 3),
+            pct,
+            "unchanged",
+            f"change of {delta:+g} {threshold.unit} is below the MDC of {mdc:g} {threshold.unit}",
+            ci,
+        )
     better = (delta < 0) == threshold.lower_is_better
-    return Change(baseline, current, round(delta, 3), pct, "improved" if better else "worse",
-                  f"change of {delta:+g} {threshold.unit} reaches the MDC of {mdc:g} {threshold.unit}", ci)
+    return Change(
+        baseline,
+        current,
+        round(delta, 3),
+        pct,
+        "improved" if better else "worse",
+        f"change of {delta:+g} {threshold.unit} reaches the MDC of {mdc:g} {threshold.unit}",
+        ci,
+    )

@@ -51,27 +51,59 @@ class SeriesSpec:
 _TRUNK = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
 
 ANGLE_SERIES: tuple[SeriesSpec, ...] = (
-    SeriesSpec("pelvic_obliquity_deg", "frontal",
-               "> 0 when the subject's LEFT hip is higher than the right",
-               ("left_hip", "right_hip"), lambda lm, f: angles.pelvic_obliquity(lm)),
-    SeriesSpec("hip_abduction_left_deg", "frontal",
-               "0 thigh perpendicular to the hip line, > 0 knee away from the midline",
-               ("left_hip", "right_hip", "left_knee"), lambda lm, f: angles.hip_abduction(lm, side="left"), "left"),
-    SeriesSpec("hip_abduction_right_deg", "frontal",
-               "0 thigh perpendicular to the hip line, > 0 knee away from the midline",
-               ("left_hip", "right_hip", "right_knee"), lambda lm, f: angles.hip_abduction(lm, side="right"), "right"),
-    SeriesSpec("trunk_lean_lateral_deg", "frontal",
-               "0 upright, > 0 shoulders toward the subject's left (camera vertical)",
-               _TRUNK, lambda lm, f: angles.trunk_lean(lm, plane="frontal")),
-    SeriesSpec("hip_flexion_left_deg", "sagittal",
-               "0 thigh along the trunk line, > 0 knee forward of it (flexion)",
-               _TRUNK + ("left_knee",), lambda lm, f: angles.hip_flexion(lm, side="left", facing=f), "left"),
-    SeriesSpec("hip_flexion_right_deg", "sagittal",
-               "0 thigh along the trunk line, > 0 knee forward of it (flexion)",
-               _TRUNK + ("right_knee",), lambda lm, f: angles.hip_flexion(lm, side="right", facing=f), "right"),
-    SeriesSpec("trunk_lean_forward_deg", "sagittal",
-               "0 upright, > 0 shoulders forward (camera vertical)",
-               _TRUNK, lambda lm, f: angles.trunk_lean(lm, plane="sagittal", facing=f)),
+    SeriesSpec(
+        "pelvic_obliquity_deg",
+        "frontal",
+        "> 0 when the subject's LEFT hip is higher than the right",
+        ("left_hip", "right_hip"),
+        lambda lm, f: angles.pelvic_obliquity(lm),
+    ),
+    SeriesSpec(
+        "hip_abduction_left_deg",
+        "frontal",
+        "0 thigh perpendicular to the hip line, > 0 knee away from the midline",
+        ("left_hip", "right_hip", "left_knee"),
+        lambda lm, f: angles.hip_abduction(lm, side="left"),
+        "left",
+    ),
+    SeriesSpec(
+        "hip_abduction_right_deg",
+        "frontal",
+        "0 thigh perpendicular to the hip line, > 0 knee away from the midline",
+        ("left_hip", "right_hip", "right_knee"),
+        lambda lm, f: angles.hip_abduction(lm, side="right"),
+        "right",
+    ),
+    SeriesSpec(
+        "trunk_lean_lateral_deg",
+        "frontal",
+        "0 upright, > 0 shoulders toward the subject's left (camera vertical)",
+        _TRUNK,
+        lambda lm, f: angles.trunk_lean(lm, plane="frontal"),
+    ),
+    SeriesSpec(
+        "hip_flexion_left_deg",
+        "sagittal",
+        "0 thigh along the trunk line, > 0 knee forward of it (flexion)",
+        _TRUNK + ("left_knee",),
+        lambda lm, f: angles.hip_flexion(lm, side="left", facing=f),
+        "left",
+    ),
+    SeriesSpec(
+        "hip_flexion_right_deg",
+        "sagittal",
+        "0 thigh along the trunk line, > 0 knee forward of it (flexion)",
+        _TRUNK + ("right_knee",),
+        lambda lm, f: angles.hip_flexion(lm, side="right", facing=f),
+        "right",
+    ),
+    SeriesSpec(
+        "trunk_lean_forward_deg",
+        "sagittal",
+        "0 upright, > 0 shoulders forward (camera vertical)",
+        _TRUNK,
+        lambda lm, f: angles.trunk_lean(lm, plane="sagittal", facing=f),
+    ),
 )
 
 
@@ -149,12 +181,17 @@ class KinematicsPipeline:
         masked = self._mask(lm)
         smoothed, bridged, filtered = self._smooth(masked)
         if n > 1 and not filtered:
-            issues.append(QualityIssue(
-                "no_filtering", "info",
-                f"sampling too slow for a {self.cutoff_hz:g} Hz low-pass filter; angles are unfiltered",
-            ))
+            issues.append(
+                QualityIssue(
+                    "no_filtering",
+                    "info",
+                    f"sampling too slow for a {self.cutoff_hz:g} Hz low-pass filter; angles are unfiltered",
+                )
+            )
         yaw = angles.body_yaw(smoothed)
-        view = ViewClassifier(frontal_max_deg=self.frontal_max_deg, sagittal_min_deg=self.sagittal_min_deg).classify(yaw)
+        view = ViewClassifier(frontal_max_deg=self.frontal_max_deg, sagittal_min_deg=self.sagittal_min_deg).classify(
+            yaw
+        )
         facing = None
         if lm.space == "image_norm":
             facing = _smooth_sign(angles.facing_direction(smoothed), lm.t_s)
@@ -199,9 +236,17 @@ class KinematicsPipeline:
             )
         ]
         return KinematicsResult(
-            t_s=lm.t_s, series=series, unavailable=unavailable, trajectories=trajectories, yaw=yaw,
-            view=view, issues=issues, metrics=metrics, frames_with_pose=frames_with_pose,
-            filtered=filtered, parameters=asdict(self),
+            t_s=lm.t_s,
+            series=series,
+            unavailable=unavailable,
+            trajectories=trajectories,
+            yaw=yaw,
+            view=view,
+            issues=issues,
+            metrics=metrics,
+            frames_with_pose=frames_with_pose,
+            filtered=filtered,
+            parameters=asdict(self),
         )
 
     # -- steps -----------------------------------------------------------------
@@ -227,7 +272,9 @@ class KinematicsPipeline:
         for j in range(k):  # per landmark: each has its own gaps
             filled, bridged = filler.fill(lm.t_s, lm.xyz[:, j, :])
             xyz[:, j, :] = lowpass.apply(lm.t_s, filled)
-            vis[bridged, j] = np.interp(lm.t_s[bridged], lm.t_s[~bridged], lm.visibility[~bridged, j]) if (~bridged).any() else 0
+            vis[bridged, j] = (
+                np.interp(lm.t_s[bridged], lm.t_s[~bridged], lm.visibility[~bridged, j]) if (~bridged).any() else 0
+            )
             bridged_any |= bridged
         return lm.replace(xyz=xyz, visibility=vis), bridged_any, lowpass.sampling_ok(lm.t_s)
 
@@ -256,38 +303,57 @@ class KinematicsPipeline:
         n = len(lm)
         missing = n - int(has_pose.sum())
         if missing:
-            issues.append(QualityIssue(
-                "frames_without_pose", "warning" if missing / n > 0.05 else "info",
-                f"no pose in {missing} of {n} frames ({missing / n:.0%})",
-            ))
+            issues.append(
+                QualityIssue(
+                    "frames_without_pose",
+                    "warning" if missing / n > 0.05 else "info",
+                    f"no pose in {missing} of {n} frames ({missing / n:.0%})",
+                )
+            )
         hips = (masked.vis("left_hip") > 0) & (masked.vis("right_hip") > 0)
         if hips.mean() < self.min_coverage:
-            issues.append(QualityIssue(
-                "hips_not_visible", "error",
-                f"hips visible in only {hips.mean():.0%} of frames: pelvis and hip angles cannot be "
-                "measured; film the whole body, head to feet",
-            ))
+            issues.append(
+                QualityIssue(
+                    "hips_not_visible",
+                    "error",
+                    f"hips visible in only {hips.mean():.0%} of frames: pelvis and hip angles cannot be "
+                    "measured; film the whole body, head to feet",
+                )
+            )
         for side in ("left", "right"):
             knee = masked.vis(f"{side}_knee") > 0
             if hips.mean() >= self.min_coverage and knee.mean() < self.min_coverage:
-                issues.append(QualityIssue(
-                    f"{side}_knee_not_visible", "warning",
-                    f"{side} knee visible in only {knee.mean():.0%} of frames: {side} hip angles are limited",
-                ))
+                issues.append(
+                    QualityIssue(
+                        f"{side}_knee_not_visible",
+                        "warning",
+                        f"{side} knee visible in only {knee.mean():.0%} of frames: {side} hip angles are limited",
+                    )
+                )
         if view.view == "oblique":
-            issues.append(QualityIssue(
-                "oblique_view", "error",
-                f"body turned {view.off_frontal_deg:.0f} deg from the camera: film facing the camera "
-                f"(within {self.frontal_max_deg:g} deg) or side-on (beyond {self.sagittal_min_deg:g} deg)",
-            ))
+            issues.append(
+                QualityIssue(
+                    "oblique_view",
+                    "error",
+                    f"body turned {view.off_frontal_deg:.0f} deg from the camera: film facing the camera "
+                    f"(within {self.frontal_max_deg:g} deg) or side-on (beyond {self.sagittal_min_deg:g} deg)",
+                )
+            )
         elif view.view == "unknown":
-            issues.append(QualityIssue(
-                "view_unknown", "error", "camera view could not be determined: shoulders and hips must be visible",
-            ))
+            issues.append(
+                QualityIssue(
+                    "view_unknown",
+                    "error",
+                    "camera view could not be determined: shoulders and hips must be visible",
+                )
+            )
         elif view.share.get(view.view, 0.0) < 0.8:
-            issues.append(QualityIssue(
-                "view_changes", "warning",
-                f"the view is {view.view} in only {view.share[view.view]:.0%} of measured frames; "
-                "frames from other views are left out",
-            ))
+            issues.append(
+                QualityIssue(
+                    "view_changes",
+                    "warning",
+                    f"the view is {view.view} in only {view.share[view.view]:.0%} of measured frames; "
+                    "frames from other views are left out",
+                )
+            )
         return issues

@@ -119,13 +119,39 @@ class LandmarkSchema:
 BLAZEPOSE33 = LandmarkSchema(
     "blazepose33",
     (
-        "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner",
-        "right_eye", "right_eye_outer", "left_ear", "right_ear", "mouth_left",
-        "mouth_right", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-        "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index",
-        "right_index", "left_thumb", "right_thumb", "left_hip", "right_hip",
-        "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
-        "right_heel", "left_foot_index", "right_foot_index",
+        "nose",
+        "left_eye_inner",
+        "left_eye",
+        "left_eye_outer",
+        "right_eye_inner",
+        "right_eye",
+        "right_eye_outer",
+        "left_ear",
+        "right_ear",
+        "mouth_left",
+        "mouth_right",
+        "left_shoulder",
+        "right_shoulder",
+        "left_elbow",
+        "right_elbow",
+        "left_wrist",
+        "right_wrist",
+        "left_pinky",
+        "right_pinky",
+        "left_index",
+        "right_index",
+        "left_thumb",
+        "right_thumb",
+        "left_hip",
+        "right_hip",
+        "left_knee",
+        "right_knee",
+        "left_ankle",
+        "right_ankle",
+        "left_heel",
+        "right_heel",
+        "left_foot_index",
+        "right_foot_index",
     ),
 )  # MediaPipe Pose landmark order; "left" is the subject's left.
 
@@ -207,8 +233,12 @@ class LandmarkSeries:
 
     def replace(self, **changes: object) -> LandmarkSeries:
         fields = dict(
-            t_s=self.t_s, xyz=self.xyz, visibility=self.visibility, schema=self.schema,
-            space=self.space, image_size_wh=self.image_size_wh,
+            t_s=self.t_s,
+            xyz=self.xyz,
+            visibility=self.visibility,
+            schema=self.schema,
+            space=self.space,
+            image_size_wh=self.image_size_wh,
         )
         fields.update(changes)
         return LandmarkSeries(**fields)  # type: ignore[arg-type]

@@ -70,10 +70,23 @@ def summarise(
     confidence = float(np.mean(series.confidence[valid]) * coverage)
     if coverage < min_coverage:
         why = f"only {coverage:.0%} of samples measurable (need {min_coverage:.0%})"
-        return [Metric(f"{stem}_{s}", None, unit, name, side, False, why, confidence, coverage, int(valid.sum())) for s in _STATS]
+        return [
+            Metric(f"{stem}_{s}", None, unit, name, side, False, why, confidence, coverage, int(valid.sum()))
+            for s in _STATS
+        ]
     values = series.values[valid]
     return [
-        Metric(f"{stem}_{s}", round(float(fn(values)), 2), unit, name, side, True, None,
-               round(confidence, 3), round(coverage, 3), int(valid.sum()))
+        Metric(
+            f"{stem}_{s}",
+            round(float(fn(values)), 2),
+            unit,
+            name,
+            side,
+            True,
+            None,
+            round(confidence, 3),
+            round(coverage, 3),
+            int(valid.sum()),
+        )
         for s, fn in _STATS.items()
     ]

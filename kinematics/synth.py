@@ -216,7 +216,12 @@ def render(
         u, v = u + uv[..., 0], v + uv[..., 1]
     image_xyz = np.stack([u / w, v / h, depth_px / w], axis=-1)
 
-    vis = np.broadcast_to(np.asarray(visibility, dtype=float).reshape((-1, 1) if np.ndim(visibility) == 1 else np.shape(visibility) or (1, 1)), (n, 33)).copy()
+    vis = np.broadcast_to(
+        np.asarray(visibility, dtype=float).reshape(
+            (-1, 1) if np.ndim(visibility) == 1 else np.shape(visibility) or (1, 1)
+        ),
+        (n, 33),
+    ).copy()
     image = LandmarkSeries(t_s, image_xyz, vis, BLAZEPOSE33, "image_norm", (w, h))
     world_series = LandmarkSeries(t_s, world, vis, BLAZEPOSE33, "world_m", None)
     return image, world_series

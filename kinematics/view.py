@@ -24,7 +24,10 @@ View = Literal["frontal", "sagittal", "oblique", "unknown"]
 
 # Which anatomical plane each view can measure.
 PLANE_OF_VIEW: dict[str, str | None] = {
-    "frontal": "frontal", "sagittal": "sagittal", "oblique": None, "unknown": None,
+    "frontal": "frontal",
+    "sagittal": "sagittal",
+    "oblique": None,
+    "unknown": None,
 }
 
 

@@ -20,8 +20,17 @@ from kinematics.protocols import PROTOCOLS, Coaching, ProtocolResult
 from kinematics.series import LandmarkSeries
 from kinematics.view import PLANE_OF_VIEW
 from service.schemas import (
-    Assessment, CoachingOut, Convention, EventOut, FindingOut, InputInfo, MetricOut, QualityIssueOut, SubjectOut,
-    ThresholdOut, ViewOut,
+    Assessment,
+    CoachingOut,
+    Convention,
+    EventOut,
+    FindingOut,
+    InputInfo,
+    MetricOut,
+    QualityIssueOut,
+    SubjectOut,
+    ThresholdOut,
+    ViewOut,
 )
 from service.wearables import WearableFiles, WearablesIssueOut, WearablesOut
 from vision._sniff import sniff
@@ -32,7 +41,13 @@ from vision.landmark_json import load_landmark_file
 __all__ = ["EXERCISES", "analyze_file", "analyze_landmarks", "build_assessment"]
 
 EXERCISES = (
-    "bridge", "gait", "single_leg_stance", "sit_to_stand", "squat", "standing_hip_abduction", "standing_hip_flexion",
+    "bridge",
+    "gait",
+    "single_leg_stance",
+    "sit_to_stand",
+    "squat",
+    "standing_hip_abduction",
+    "standing_hip_flexion",
 )
 
 BackendFactory = Callable[[bool], PoseBackend]  # video mode? -> backend
@@ -44,20 +59,32 @@ _VALIDATION = "synthetic poses: RMSE <= 1 deg (tests/kinematics); real data: doc
 def _conventions(space: str) -> dict[str, Convention]:
     ref = "image plane (pixels, aspect-corrected)" if space == "image_norm" else "body frame from world landmarks"
     out = {
-        spec.name: Convention(unit="deg", plane=spec.plane, convention=spec.convention, reference=ref, validation=_VALIDATION)
+        spec.name: Convention(
+            unit="deg", plane=spec.plane, convention=spec.convention, reference=ref, validation=_VALIDATION
+        )
         for spec in ANGLE_SERIES
     }
     unit = "px" if space == "image_norm" else "m"
-    axes = "x right, y down, pixels of the upright frame" if space == "image_norm" else "x right, y down, z away from camera; origin between the hips"
+    axes = (
+        "x right, y down, pixels of the upright frame"
+        if space == "image_norm"
+        else "x right, y down, z away from camera; origin between the hips"
+    )
     for side in ("left", "right", "mid"):
         for axis in ("x", "y") if space == "image_norm" else ("x", "y", "z"):
             out[f"hip_centre_{side}_{axis}_{unit}"] = Convention(
-                unit=unit, plane="image", convention=f"BlazePose hip landmark{'s midpoint' if side == 'mid' else ''}; {axes}",
-                reference="camera", validation="not validated against a reference",
+                unit=unit,
+                plane="image",
+                convention=f"BlazePose hip landmark{'s midpoint' if side == 'mid' else ''}; {axes}",
+                reference="camera",
+                validation="not validated against a reference",
             )
     out["body_yaw_deg"] = Convention(
-        unit="deg", plane=None, convention="0 facing the camera, +-180 back to it, +-90 side-on",
-        reference="hip and shoulder depth", validation="synthetic poses (tests/kinematics)",
+        unit="deg",
+        plane=None,
+        convention="0 facing the camera, +-180 back to it, +-90 side-on",
+        reference="hip and shoulder depth",
+        validation="synthetic poses (tests/kinematics)",
     )
     return out
 
@@ -132,14 +159,41 @@ def build_assessment(
 def _protocol_outputs(p: ProtocolResult | None):
     if p is None:
         return [], [], [], []
-    events = [EventOut(type=e.type, start_s=round(e.start_s, 3), end_s=None if e.end_s is None else round(e.end_s, 3),
-                       peak_s=None if e.peak_s is None else round(e.peak_s, 3), side=e.side, confidence=e.confidence)
-              for e in sorted(p.events, key=lambda e: e.start_s)]
-    metrics = [MetricOut(name=m.name, value=m.value, unit=m.unit, side=m.side, ci95=m.ci95, measurable=m.measurable,
-                         reason=m.reason, source="protocol") for m in p.metrics]
-    findings = [FindingOut(code=f.code, severity=f.severity, message=f.message, evidence=f.evidence,
-                           threshold=None if f.threshold is None else ThresholdOut(**f.threshold.__dict__), source=f.source)
-                for f in p.findings]
+    events = [
+        EventOut(
+            type=e.type,
+            start_s=round(e.start_s, 3),
+            end_s=None if e.end_s is None else round(e.end_s, 3),
+            peak_s=None if e.peak_s is None else round(e.peak_s, 3),
+            side=e.side,
+            confidence=e.confidence,
+        )
+        for e in sorted(p.events, key=lambda e: e.start_s)
+    ]
+    metrics = [
+        MetricOut(
+            name=m.name,
+            value=m.value,
+            unit=m.unit,
+            side=m.side,
+            ci95=m.ci95,
+            measurable=m.measurable,
+            reason=m.reason,
+            source="protocol",
+        )
+        for m in p.metrics
+    ]
+    findings = [
+        FindingOut(
+            code=f.code,
+            severity=f.severity,
+            message=f.message,
+            evidence=f.evidence,
+            threshold=None if f.threshold is None else ThresholdOut(**f.threshold.__dict__),
+            source=f.source,
+        )
+        for f in p.findings
+    ]
     coaching = [CoachingOut(code=c.code, message=c.message) for c in p.coaching]
     return events, metrics, findings, coaching
 
@@ -186,11 +240,14 @@ def _clock_issues(lm: LandmarkSeries) -> list[QualityIssue]:
     gaps = int(np.sum(dt > 5 * med))
     if not gaps:
         return []
-    return [QualityIssue(
-        "clock_gaps", "warning",
-        f"{gaps} gap(s) in the timestamps longer than 5 sample intervals (longest {dt.max():.2f} s); "
-        "movement inside a gap is not measured",
-    )]
+    return [
+        QualityIssue(
+            "clock_gaps",
+            "warning",
+            f"{gaps} gap(s) in the timestamps longer than 5 sample intervals (longest {dt.max():.2f} s); "
+            "movement inside a gap is not measured",
+        )
+    ]
 
 
 def analyze_landmarks(
@@ -209,17 +266,36 @@ def analyze_landmarks(
     issues = list(extra_issues or []) + _clock_issues(lm)
     protocol = PROTOCOLS[exercise].assess(result, lm) if exercise in PROTOCOLS else None
     if protocol is not None and _blurred(input_info):
-        protocol = ProtocolResult(protocol.protocol, [], [], [], [*protocol.coaching, Coaching(
-            "blurred",
-            f"The video is too blurred to measure this exercise reliably (sharpness {input_info.sharpness:g}, "
-            f"need {BLUR_THRESHOLD:g}): add light, hold or prop the phone still, and clean the lens.",
-        )], protocol.parameters)
+        protocol = ProtocolResult(
+            protocol.protocol,
+            [],
+            [],
+            [],
+            [
+                *protocol.coaching,
+                Coaching(
+                    "blurred",
+                    f"The video is too blurred to measure this exercise reliably (sharpness {input_info.sharpness:g}, "
+                    f"need {BLUR_THRESHOLD:g}): add light, hold or prop the phone still, and clean the lens.",
+                ),
+            ],
+            protocol.parameters,
+        )
     if exercise is not None and protocol is None:
-        issues.append(QualityIssue("protocol_not_available", "info",
-                                   f"no scoring protocol for {exercise!r} yet; general kinematics only"))
+        issues.append(
+            QualityIssue(
+                "protocol_not_available", "info", f"no scoring protocol for {exercise!r} yet; general kinematics only"
+            )
+        )
     assessment = build_assessment(
-        result, input_info=input_info, exercise=exercise, model=model, subject=subject,
-        extra_issues=issues, space=lm.space, protocol=protocol,
+        result,
+        input_info=input_info,
+        exercise=exercise,
+        model=model,
+        subject=subject,
+        extra_issues=issues,
+        space=lm.space,
+        protocol=protocol,
     )
     if wearables is not None:
         assessment.wearables = _wearables(result, wearables)
@@ -229,14 +305,20 @@ def analyze_landmarks(
 def _wearables(result: KinematicsResult, files: WearableFiles) -> WearablesOut:
     """The wearables section; the video's obliquity (when its view measures it) drives sync and fusion."""
     obliquity = result.series.get("pelvic_obliquity_deg")
-    measured = obliquity is not None and "pelvic_obliquity_deg" not in result.unavailable and bool(obliquity.valid.any())
+    measured = (
+        obliquity is not None and "pelvic_obliquity_deg" not in result.unavailable and bool(obliquity.valid.any())
+    )
     out = files.analyze(video_obliquity=obliquity if measured else None)
     if files.imu_path is not None and not measured:
-        out.quality.append(WearablesIssueOut(
-            code="no_video_obliquity", severity="info",
-            message="the video does not measure pelvic obliquity (it needs a frontal view): the IMU was not "
-                    "synchronised to it by correlation nor fused with it; its times stay on the IMU clock "
-                    "unless an offset was given"))
+        out.quality.append(
+            WearablesIssueOut(
+                code="no_video_obliquity",
+                severity="info",
+                message="the video does not measure pelvic obliquity (it needs a frontal view): the IMU was not "
+                "synchronised to it by correlation nor fused with it; its times stay on the IMU clock "
+                "unless an offset was given",
+            )
+        )
     return out
 
 
@@ -269,48 +351,97 @@ def analyze_file(
         lm = doc.landmarks
         issues = []
         if not doc.visibility_given:
-            issues.append(QualityIssue("no_visibility", "warning", "landmarks carry no visibility; every landmark was taken as visible"))
+            issues.append(
+                QualityIssue(
+                    "no_visibility", "warning", "landmarks carry no visibility; every landmark was taken as visible"
+                )
+            )
         if doc.timestamps_from_fps:
-            issues.append(QualityIssue("timestamps_from_fps", "warning", "frames carry no t_s; timestamps were derived from fps"))
+            issues.append(
+                QualityIssue("timestamps_from_fps", "warning", "frames carry no t_s; timestamps were derived from fps")
+            )
         has_pose = int((lm.visibility.max(axis=1) > 0).sum())
         info = InputInfo(
-            kind="landmarks", filename=name, sha256=digest, bytes=size,
+            kind="landmarks",
+            filename=name,
+            sha256=digest,
+            bytes=size,
             width=lm.image_size_wh[0] if lm.image_size_wh else None,
             height=lm.image_size_wh[1] if lm.image_size_wh else None,
-            fps_nominal=doc.fps, duration_s=round(float(lm.t_s[-1] - lm.t_s[0]), 6), frames_read=len(lm),
-            frames_with_pose=has_pose, landmark_space="image" if lm.space == "image_norm" else "world",
+            fps_nominal=doc.fps,
+            duration_s=round(float(lm.t_s[-1] - lm.t_s[0]), 6),
+            frames_read=len(lm),
+            frames_with_pose=has_pose,
+            landmark_space="image" if lm.space == "image_norm" else "world",
         )
-        return analyze_landmarks(lm, input_info=info, exercise=exercise, extra_issues=issues, pipeline=pipeline,
-                                 wearables=wearables)
+        return analyze_landmarks(
+            lm, input_info=info, exercise=exercise, extra_issues=issues, pipeline=pipeline, wearables=wearables
+        )
 
     ex = _extract(path, kind, backend_factory, progress)
     lm = ex.image if space == "image" or ex.world is None else ex.world
     issues = [QualityIssue("decode_note", "info", note) for note in ex.media.notes]
     if m_sharp := ex.media.sharpness:
         if m_sharp < BLUR_THRESHOLD:
-            issues.append(QualityIssue("blurred", "warning",
-                                       f"the subject is blurred (sharpness {m_sharp:g}, below {BLUR_THRESHOLD:g}): "
-                                       "landmarks are less reliable; more light and a still phone help"))
+            issues.append(
+                QualityIssue(
+                    "blurred",
+                    "warning",
+                    f"the subject is blurred (sharpness {m_sharp:g}, below {BLUR_THRESHOLD:g}): "
+                    "landmarks are less reliable; more light and a still phone help",
+                )
+            )
     if ex.media.truncated:
-        issues.append(QualityIssue("truncated", "warning", f"the file ends early; the {ex.media.frames_read} frames before the damage were analysed"))
+        issues.append(
+            QualityIssue(
+                "truncated",
+                "warning",
+                f"the file ends early; the {ex.media.frames_read} frames before the damage were analysed",
+            )
+        )
     if ex.subject.max_people_in_frame > 1:
-        issues.append(QualityIssue(
-            "several_people", "info",
-            f"up to {ex.subject.max_people_in_frame} people in view; followed {ex.subject.rule} "
-            f"(first seen at {ex.subject.first_seen_s:.2f} s)",
-        ))
+        issues.append(
+            QualityIssue(
+                "several_people",
+                "info",
+                f"up to {ex.subject.max_people_in_frame} people in view; followed {ex.subject.rule} "
+                f"(first seen at {ex.subject.first_seen_s:.2f} s)",
+            )
+        )
     m = ex.media
     info = InputInfo(
-        kind=m.kind, filename=name, sha256=digest, bytes=size, container=m.container, codec=m.codec,
-        width=m.width, height=m.height, rotation_deg=m.rotation_deg, fps_nominal=m.fps_nominal,
-        duration_s=None if m.duration_s is None else round(m.duration_s, 6), frames_read=m.frames_read,
+        kind=m.kind,
+        filename=name,
+        sha256=digest,
+        bytes=size,
+        container=m.container,
+        codec=m.codec,
+        width=m.width,
+        height=m.height,
+        rotation_deg=m.rotation_deg,
+        fps_nominal=m.fps_nominal,
+        duration_s=None if m.duration_s is None else round(m.duration_s, 6),
+        frames_read=m.frames_read,
         frames_with_pose=int((ex.image.visibility.max(axis=1) > 0).sum()),
-        variable_frame_rate=m.variable_frame_rate, truncated=m.truncated, landmark_space=space,
+        variable_frame_rate=m.variable_frame_rate,
+        truncated=m.truncated,
+        landmark_space=space,
         sharpness=m.sharpness,
     )
-    subject = SubjectOut(**{**ex.subject.__dict__, "initial_bbox_norm": list(ex.subject.initial_bbox_norm) if ex.subject.initial_bbox_norm else None})
+    subject = SubjectOut(
+        **{
+            **ex.subject.__dict__,
+            "initial_bbox_norm": list(ex.subject.initial_bbox_norm) if ex.subject.initial_bbox_norm else None,
+        }
+    )
     return analyze_landmarks(
-        lm, input_info=info, exercise=exercise, model=ex.model, subject=subject, extra_issues=issues, pipeline=pipeline,
+        lm,
+        input_info=info,
+        exercise=exercise,
+        model=ex.model,
+        subject=subject,
+        extra_issues=issues,
+        pipeline=pipeline,
         wearables=wearables,
     )
 
@@ -323,8 +454,9 @@ def _extract(path: Path, kind: str, backend_factory: BackendFactory | None, prog
 
         settings = get_settings()
         if settings.processes_per_video > 1:  # (short videos, and daemonic job workers, fall back to one process)
-            return extract_video_parallel(path, settings.backend_factory(video=True),
-                                          workers=settings.processes_per_video, progress=progress)
+            return extract_video_parallel(
+                path, settings.backend_factory(video=True), workers=settings.processes_per_video, progress=progress
+            )
     backend = (backend_factory or _default_backend)(kind == "video")
     try:
         return extract_video(path, backend, progress=progress) if kind == "video" else extract_image(path, backend)

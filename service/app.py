@@ -103,8 +103,15 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
             path = getattr(route, "path", "unmatched")
             if hasattr(request.app.state, "metrics"):
                 request.app.state.metrics.requests.labels(request.method, path, str(status)).observe(elapsed)
-            log.info("request", extra={"method": request.method, "route": path, "status": status,
-                                       "duration_ms": round(elapsed * 1000, 1)})
+            log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "route": path,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 1),
+                },
+            )
             request_id.reset(token)
 
     app.include_router(assessments.router)

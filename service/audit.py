@@ -46,20 +46,44 @@ def snapshot(row: object, fields: tuple[str, ...]) -> dict[str, Any]:
     return {f: _plain(getattr(row, f)) for f in fields}
 
 
-def record(session: Session, principal: Principal, action: str, entity_type: str, entity_id: str, *,
-           before: dict | None = None, after: dict | None = None) -> AuditEvent:
+def record(
+    session: Session,
+    principal: Principal,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    *,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditEvent:
     """Add one event to ``session`` (committed with the caller's change, never on its own)."""
     if entity_type not in ENTITY_TYPES:
         raise ValueError(f"entity_type must be one of {', '.join(ENTITY_TYPES)}, got {entity_type!r}")
-    event = AuditEvent(id=str(uuid.uuid4()), clinic_id=principal.clinic_id, at=now(), actor_key_id=principal.key_id,
-                       actor_role=principal.role, action=action, entity_type=entity_type, entity_id=entity_id,
-                       before=_plain(before), after=_plain(after))
+    event = AuditEvent(
+        id=str(uuid.uuid4()),
+        clinic_id=principal.clinic_id,
+        at=now(),
+        actor_key_id=principal.key_id,
+        actor_role=principal.role,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=_plain(before),
+        after=_plain(after),
+    )
     session.add(event)
     return event
 
 
-def list_events(session: Session, clinic_id: str, *, entity_type: str | None = None, entity_id: str | None = None,
-                limit: int = 50, after: tuple[datetime, str] | None = None) -> list[AuditEvent]:
+def list_events(
+    session: Session,
+    clinic_id: str,
+    *,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    limit: int = 50,
+    after: tuple[datetime, str] | None = None,
+) -> list[AuditEvent]:
     """The clinic's events newest first (``limit + 1`` rows, so the caller can tell whether more follow)."""
     q = select(AuditEvent).where(AuditEvent.clinic_id == clinic_id)
     if entity_type:

@@ -71,7 +71,9 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(session: Session, clinic_name: str, role: Role = "admin", label: str | None = None) -> tuple[str, Clinic]:
+def create_key(
+    session: Session, clinic_name: str, role: Role = "admin", label: str | None = None
+) -> tuple[str, Clinic]:
     """Create (or reuse) the clinic and return a new key; the key is shown once."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
@@ -82,8 +84,17 @@ def create_key(session: Session, clinic_name: str, role: Role = "admin", label: 
         session.flush()
     prefix = secrets.token_hex(6)
     key = f"ms_{prefix}_{secrets.token_urlsafe(32)}"
-    session.add(ApiKey(id=str(uuid.uuid4()), clinic_id=clinic.id, prefix=prefix, key_hash=_hash(key),
-                       role=role, label=label, created_at=now()))
+    session.add(
+        ApiKey(
+            id=str(uuid.uuid4()),
+            clinic_id=clinic.id,
+            prefix=prefix,
+            key_hash=_hash(key),
+            role=role,
+            label=label,
+            created_at=now(),
+        )
+    )
     session.flush()
     return key, clinic
 

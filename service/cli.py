@@ -66,16 +66,24 @@ def _wearable_files(args: argparse.Namespace):
             raise InputError(f"{flag} {path}: no such file")
     try:
         request = WearablesRequest(
-            imu_placement=args.imu_placement, imu_side=args.imu_side, imu_axes=args.imu_axes,
-            imu_sampling_rate_hz=args.imu_rate, imu_offset_s=args.imu_offset,
-            emg_sampling_rate_hz=args.emg_rate, emg_mains_hz=args.emg_mains or None,
-            emg_hardware_delay_s=args.emg_delay, emg_offset_s=args.emg_offset,
+            imu_placement=args.imu_placement,
+            imu_side=args.imu_side,
+            imu_axes=args.imu_axes,
+            imu_sampling_rate_hz=args.imu_rate,
+            imu_offset_s=args.imu_offset,
+            emg_sampling_rate_hz=args.emg_rate,
+            emg_mains_hz=args.emg_mains or None,
+            emg_hardware_delay_s=args.emg_delay,
+            emg_offset_s=args.emg_offset,
         )
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InputError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
-    return WearableFiles(imu_path=None if args.imu is None else Path(args.imu),
-                         emg_path=None if args.emg is None else Path(args.emg), request=request)
+    return WearableFiles(
+        imu_path=None if args.imu is None else Path(args.imu),
+        emg_path=None if args.emg is None else Path(args.emg),
+        request=request,
+    )
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -84,8 +92,9 @@ def _analyze(args: argparse.Namespace) -> int:
     wearables = _wearable_files(args)
     bar = _ProgressBar() if not args.quiet else None
     try:
-        assessment = analyze_file(args.input, exercise=args.exercise, space=args.space, progress=bar,
-                                  wearables=wearables)
+        assessment = analyze_file(
+            args.input, exercise=args.exercise, space=args.space, progress=bar, wearables=wearables
+        )
     finally:
         if bar:
             bar.finish()
@@ -116,10 +125,14 @@ def _summary(a, out: Path) -> None:
     w = a.wearables
     if w is not None:
         if w.imu is not None and w.imu.gait is not None and w.imu.gait.cadence_steps_per_min is not None:
-            err.write(f"  imu: {len(w.imu.gait.initial_contacts)} initial contacts, "
-                      f"cadence {w.imu.gait.cadence_steps_per_min} steps/min\n")
+            err.write(
+                f"  imu: {len(w.imu.gait.initial_contacts)} initial contacts, "
+                f"cadence {w.imu.gait.cadence_steps_per_min} steps/min\n"
+            )
         if w.sync is not None:
-            err.write(f"  imu-video offset: {w.sync.offset_s:+.3f} s ({w.sync.method}, confidence {w.sync.confidence:.2f})\n")
+            err.write(
+                f"  imu-video offset: {w.sync.offset_s:+.3f} s ({w.sync.method}, confidence {w.sync.confidence:.2f})\n"
+            )
         if w.emg is not None:
             err.write(f"  emg: {len(w.emg.channels)} channels, {len(w.emg.bursts)} bursts\n")
         for q in w.quality:
@@ -131,37 +144,67 @@ def _parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="motionscript", description="Markerless pelvis and hip movement assessment.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    p.add_argument("--server", metavar="URL",
-                   help="analyse on a Motionscript service instead: motionscript --server URL [--api-key KEY] "
-                        "analyze INPUT ... (key also from MOTIONSCRIPT_API_KEY; docs/sdk.md)")
+    p.add_argument(
+        "--server",
+        metavar="URL",
+        help="analyse on a Motionscript service instead: motionscript --server URL [--api-key KEY] "
+        "analyze INPUT ... (key also from MOTIONSCRIPT_API_KEY; docs/sdk.md)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     a = sub.add_parser("analyze", help="analyse a video, image or landmark JSON file")
     a.add_argument("input", help="video (mp4/mov/mkv/webm/avi), image (jpeg/png/webp) or landmark JSON")
     a.add_argument("--exercise", choices=EXERCISES, help="the exercise performed")
     a.add_argument("--out", help="write the assessment JSON here (default: stdout)")
-    a.add_argument("--space", choices=("image", "world"), default="image",
-                   help="landmarks used for angles: image plane (default) or the model's 3D world estimate")
+    a.add_argument(
+        "--space",
+        choices=("image", "world"),
+        default="image",
+        help="landmarks used for angles: image plane (default) or the model's 3D world estimate",
+    )
     a.add_argument("--compact", action="store_true", help="no indentation in the JSON")
     w = a.add_argument_group("wearable sensors (docs/wearables.md)")
     w.add_argument("--imu", metavar="FILE", help="IMU recording: generic CSV, Xsens text export or Mobilise-D CSV")
-    w.add_argument("--imu-placement", choices=("sacrum", "lower_back", "pelvis", "thigh", "shank", "trunk"),
-                   help="where the IMU was worn (required unless the file declares it)")
+    w.add_argument(
+        "--imu-placement",
+        choices=("sacrum", "lower_back", "pelvis", "thigh", "shank", "trunk"),
+        help="where the IMU was worn (required unless the file declares it)",
+    )
     w.add_argument("--imu-side", choices=("left", "right"), help="which leg, for a thigh or shank IMU")
-    w.add_argument("--imu-axes", metavar="SPEC",
-                   help="sensor axes pointing up, anterior and left when standing, e.g. up=+x,anterior=+z,left=-y, "
-                        "or 'mobilised'")
+    w.add_argument(
+        "--imu-axes",
+        metavar="SPEC",
+        help="sensor axes pointing up, anterior and left when standing, e.g. up=+x,anterior=+z,left=-y, or 'mobilised'",
+    )
     w.add_argument("--imu-rate", type=float, metavar="HZ", help="IMU sampling rate (checked against timestamps)")
-    w.add_argument("--imu-offset", type=float, metavar="S",
-                   help="manual clock offset, t_video = t_imu + S (default: found by cross-correlation)")
+    w.add_argument(
+        "--imu-offset",
+        type=float,
+        metavar="S",
+        help="manual clock offset, t_video = t_imu + S (default: found by cross-correlation)",
+    )
     w.add_argument("--emg", metavar="FILE", help="EMG recording: generic CSV or UCI lower-limb text")
     w.add_argument("--emg-rate", type=float, metavar="HZ", help="EMG sampling rate when the file has no timestamps")
-    w.add_argument("--emg-mains", type=float, choices=(0.0, 50.0, 60.0), default=50.0,
-                   help="mains frequency to notch (0: none; default 50)")
-    w.add_argument("--emg-delay", type=float, metavar="S",
-                   help="the EMG system's internal delay behind the motion data (default: unknown, 0 s is used "
-                        "and the assessment says so)")
-    w.add_argument("--emg-offset", type=float, default=0.0, metavar="S",
-                   help="clock offset, t_motion = t_emg + S - delay (default 0)")
+    w.add_argument(
+        "--emg-mains",
+        type=float,
+        choices=(0.0, 50.0, 60.0),
+        default=50.0,
+        help="mains frequency to notch (0: none; default 50)",
+    )
+    w.add_argument(
+        "--emg-delay",
+        type=float,
+        metavar="S",
+        help="the EMG system's internal delay behind the motion data (default: unknown, 0 s is used "
+        "and the assessment says so)",
+    )
+    w.add_argument(
+        "--emg-offset",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="clock offset, t_motion = t_emg + S - delay (default 0)",
+    )
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     a.set_defaults(func=_analyze)
     x = sub.add_parser("export", help="write an assessment's series as CSV or an OpenSim .mot file")
@@ -230,9 +273,13 @@ def _outcomes_odi(args: argparse.Namespace) -> int:
     from kinematics.outcomes import ODI_SECTIONS, score_odi
 
     if len(args.sections) != len(ODI_SECTIONS):
-        raise InputError(f"odi: expected {len(ODI_SECTIONS)} section scores ({', '.join(ODI_SECTIONS)}), "
-                         f"got {len(args.sections)}; write '-' for an unanswered section")
-    answers = {name: None if raw == "-" else _int_or_text(raw) for name, raw in zip(ODI_SECTIONS, args.sections, strict=True)}
+        raise InputError(
+            f"odi: expected {len(ODI_SECTIONS)} section scores ({', '.join(ODI_SECTIONS)}), "
+            f"got {len(args.sections)}; write '-' for an unanswered section"
+        )
+    answers = {
+        name: None if raw == "-" else _int_or_text(raw) for name, raw in zip(ODI_SECTIONS, args.sections, strict=True)
+    }
     scored = score_odi(answers)  # type: ignore[arg-type]
     sys.stdout.write(json.dumps({"instrument": "odi", **asdict(scored)}) + "\n")
     return 0
@@ -269,16 +316,26 @@ def _worker(args: argparse.Namespace) -> int:
 
     settings = Settings()
     if settings.job_backend != "celery":
-        raise InputError("`motionscript worker` runs Celery workers: set MOTIONSCRIPT_JOB_BACKEND=celery "
-                         "(and MOTIONSCRIPT_REDIS_URL, MOTIONSCRIPT_DATABASE_URL); `serve` runs local workers itself")
+        raise InputError(
+            "`motionscript worker` runs Celery workers: set MOTIONSCRIPT_JOB_BACKEND=celery "
+            "(and MOTIONSCRIPT_REDIS_URL, MOTIONSCRIPT_DATABASE_URL); `serve` runs local workers itself"
+        )
     configure_logging(settings.log_level)
     migrate(settings.sqlalchemy_url)
     app = make_celery(settings)
     stop = threading.Event()
     start_sweeper(app, settings, stop)
     try:
-        app.worker_main(["worker", f"--concurrency={args.concurrency}", f"--pool={args.pool}",
-                         "--loglevel=WARNING", "--without-gossip", "--without-mingle"])
+        app.worker_main(
+            [
+                "worker",
+                f"--concurrency={args.concurrency}",
+                f"--pool={args.pool}",
+                "--loglevel=WARNING",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )
     finally:
         stop.set()
     return 0
@@ -314,8 +371,9 @@ def _report(args: argparse.Namespace) -> int:
     engine = make_engine(Settings().sqlalchemy_url)
     try:
         with Session(engine) as session:
-            out = write_report(session, clinic=args.clinic, patient_code=args.patient, session=args.session,
-                               out=args.out)
+            out = write_report(
+                session, clinic=args.clinic, patient_code=args.patient, session=args.session, out=args.out
+            )
     finally:
         engine.dispose()
     sys.stderr.write(f"wrote {out}\n")
@@ -396,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("motionscript: interrupted\n")
         return 130
-    except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
+    except Exception as exc:
         if args.debug:
             raise
         sys.stderr.write(f"motionscript: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n")

@@ -41,7 +41,9 @@ def _principal(request: Request, session: SessionDep) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise Problem(401, "unauthenticated", "send an API key as 'Authorization: Bearer <key>' (motionscript keys create)")
+        raise Problem(
+            401, "unauthenticated", "send an API key as 'Authorization: Bearer <key>' (motionscript keys create)"
+        )
     principal = authenticate(session, key.strip())
     if principal is None:
         raise Problem(401, "unauthenticated", "the API key is not valid or has been revoked")

@@ -12,7 +12,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kinematics.errors import (
-    CorruptMediaError, InputError, LandmarkFormatError, MotionscriptError, NoPersonError, UnsupportedMediaError,
+    CorruptMediaError,
+    InputError,
+    LandmarkFormatError,
+    MotionscriptError,
+    NoPersonError,
+    UnsupportedMediaError,
 )
 from service.logs import request_id
 
@@ -30,9 +35,17 @@ class Problem(Exception):
 
 
 _TITLES = {
-    400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-    409: "Conflict", 413: "Content too large", 415: "Unsupported media type", 422: "Unprocessable content",
-    500: "Internal server error", 503: "Service unavailable",
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Content too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    500: "Internal server error",
+    503: "Service unavailable",
 }
 
 

@@ -46,8 +46,15 @@ def to_mot(doc: dict, name: str = "motionscript") -> str:
     """
     t_s, columns = series_columns(doc)
     angles = [(n.removesuffix("_deg"), v) for n, v in columns if n.endswith("_deg")]
-    lines = [name, "version=1", f"nRows={len(t_s)}", f"nColumns={len(angles) + 1}", "inDegrees=yes", "endheader",
-             "\t".join(["time", *(n for n, _ in angles)])]
+    lines = [
+        name,
+        "version=1",
+        f"nRows={len(t_s)}",
+        f"nColumns={len(angles) + 1}",
+        "inDegrees=yes",
+        "endheader",
+        "\t".join(["time", *(n for n, _ in angles)]),
+    ]
     for i, t in enumerate(t_s):
         lines.append("\t".join([f"{float(t):.6f}", *(_cell(v[i]) for _, v in angles)]))
     return "\n".join(lines) + "\n"

@@ -32,7 +32,13 @@ from kinematics.errors import InputError
 from kinematics.outcomes import ODI_SECTIONS, ODI_SOURCE, score_odi
 
 __all__ = [
-    "FHIR_VERSION", "LOCAL_SYSTEM", "UCUM", "FhirExportError", "SessionAssessment", "bundle_json", "patient_bundle",
+    "FHIR_VERSION",
+    "LOCAL_SYSTEM",
+    "UCUM",
+    "FhirExportError",
+    "SessionAssessment",
+    "bundle_json",
+    "patient_bundle",
     "ucum",
 ]
 
@@ -58,13 +64,22 @@ UCUM: dict[str, tuple[str, str]] = {
 }
 
 _ODI_TEXT = {
-    "pain_intensity": "Pain intensity", "personal_care": "Personal care (washing, dressing, etc.)",
-    "lifting": "Lifting", "walking": "Walking", "sitting": "Sitting", "standing": "Standing", "sleeping": "Sleeping",
-    "sex_life": "Sex life (if applicable)", "social_life": "Social life", "travelling": "Travelling",
+    "pain_intensity": "Pain intensity",
+    "personal_care": "Personal care (washing, dressing, etc.)",
+    "lifting": "Lifting",
+    "walking": "Walking",
+    "sitting": "Sitting",
+    "standing": "Standing",
+    "sleeping": "Sleeping",
+    "sex_life": "Sex life (if applicable)",
+    "social_life": "Social life",
+    "travelling": "Travelling",
 }
 _SIDE = {"left": ("7771000", "Left"), "right": ("24028007", "Right")}
-_METHOD = ("markerless video: pose estimation ({model}) and the motionscript kinematics model; "
-           "camera-plane angles, see the assessment's conventions")
+_METHOD = (
+    "markerless video: pose estimation ({model}) and the motionscript kinematics model; "
+    "camera-plane angles, see the assessment's conventions"
+)
 
 
 class FhirExportError(InputError):
@@ -86,8 +101,9 @@ def ucum(unit: str, *, what: str) -> tuple[str, str]:
     try:
         return UCUM[unit]
     except KeyError:
-        raise FhirExportError(f"{what}: unit {unit!r} has no UCUM mapping; mapped units are "
-                              f"{', '.join(repr(u) for u in UCUM)}") from None
+        raise FhirExportError(
+            f"{what}: unit {unit!r} has no UCUM mapping; mapped units are {', '.join(repr(u) for u in UCUM)}"
+        ) from None
 
 
 def _rid(*parts: str) -> str:
@@ -108,8 +124,11 @@ def _category(code: str, display: str) -> list[dict]:
 
 
 def _patient(patient) -> Patient:
-    body: dict = {"resourceType": "Patient", "id": patient.id,
-                  "identifier": [{"system": f"{LOCAL_SYSTEM}/patient-code", "value": patient.code}]}
+    body: dict = {
+        "resourceType": "Patient",
+        "id": patient.id,
+        "identifier": [{"system": f"{LOCAL_SYSTEM}/patient-code", "value": patient.code}],
+    }
     if patient.sex is not None:
         body["gender"] = {"female": "female", "male": "male", "other": "other"}[patient.sex]
     if patient.birth_year is not None:
@@ -126,29 +145,44 @@ def _odi(o, subject: dict) -> list:
         if o.answers.get(section) is not None:
             item["answer"] = [{"valueInteger": int(o.answers[section])}]
         items.append(item)
-    qr = QuestionnaireResponse.model_validate({
-        "resourceType": "QuestionnaireResponse", "id": qr_id, "status": "completed", "subject": subject,
-        "authored": _iso(o.recorded_at), "identifier": {"system": f"{LOCAL_SYSTEM}/outcome", "value": o.id},
-        "item": items,
-    })
-    obs = Observation.model_validate({
-        "resourceType": "Observation", "id": _rid("odi-score", o.id), "status": "final",
-        "category": _category("survey", "Survey"),
-        "code": _concept(LOINC, "97909-6", "Oswestry disability index score ODI"),
-        "subject": subject, "effectiveDateTime": _iso(o.recorded_at),
-        "valueQuantity": {"value": o.score, "unit": "%", "system": UCUM_SYSTEM, "code": "%"},
-        "derivedFrom": [{"reference": f"urn:uuid:{qr_id}"}],
-        "note": [{"text": f"band: {scored.band}; {scored.answered} of 10 sections answered; scoring {ODI_SOURCE}"}],
-    })
+    qr = QuestionnaireResponse.model_validate(
+        {
+            "resourceType": "QuestionnaireResponse",
+            "id": qr_id,
+            "status": "completed",
+            "subject": subject,
+            "authored": _iso(o.recorded_at),
+            "identifier": {"system": f"{LOCAL_SYSTEM}/outcome", "value": o.id},
+            "item": items,
+        }
+    )
+    obs = Observation.model_validate(
+        {
+            "resourceType": "Observation",
+            "id": _rid("odi-score", o.id),
+            "status": "final",
+            "category": _category("survey", "Survey"),
+            "code": _concept(LOINC, "97909-6", "Oswestry disability index score ODI"),
+            "subject": subject,
+            "effectiveDateTime": _iso(o.recorded_at),
+            "valueQuantity": {"value": o.score, "unit": "%", "system": UCUM_SYSTEM, "code": "%"},
+            "derivedFrom": [{"reference": f"urn:uuid:{qr_id}"}],
+            "note": [{"text": f"band: {scored.band}; {scored.answered} of 10 sections answered; scoring {ODI_SOURCE}"}],
+        }
+    )
     return [qr, obs]
 
 
 def _nrs(o, subject: dict) -> Observation:
     body: dict = {
-        "resourceType": "Observation", "id": _rid("nrs", o.id), "status": "final",
+        "resourceType": "Observation",
+        "id": _rid("nrs", o.id),
+        "status": "final",
         "category": _category("survey", "Survey"),
         "code": _concept(LOINC, "72514-3", "Pain severity - 0-10 verbal numeric rating [Score] - Reported"),
-        "subject": subject, "effectiveDateTime": _iso(o.recorded_at), "valueInteger": int(o.score),
+        "subject": subject,
+        "effectiveDateTime": _iso(o.recorded_at),
+        "valueInteger": int(o.score),
     }
     if o.site is not None:
         body["bodySite"] = {"text": {"leg": "leg (sciatica: leg pain)", "back": "back"}[o.site]}
@@ -162,11 +196,16 @@ def _metric(a: SessionAssessment, i: int, m: dict, subject: dict) -> Observation
     code, unit = ucum(m.get("unit", ""), what=what)
     model = (a.result.get("model") or {}).get("name") or "client-side landmarks"
     body: dict = {
-        "resourceType": "Observation", "id": _rid("metric", a.id, str(i)), "status": "final",
+        "resourceType": "Observation",
+        "id": _rid("metric", a.id, str(i)),
+        "status": "final",
         "category": _category("exam", "Exam"),
-        "code": {"coding": [{"system": f"{LOCAL_SYSTEM}/metric", "code": name}],
-                 "text": f"{name} ({exercise})" if exercise else name},
-        "subject": subject, "effectiveDateTime": _iso(a.created_at),
+        "code": {
+            "coding": [{"system": f"{LOCAL_SYSTEM}/metric", "code": name}],
+            "text": f"{name} ({exercise})" if exercise else name,
+        },
+        "subject": subject,
+        "effectiveDateTime": _iso(a.created_at),
         "identifier": [{"system": f"{LOCAL_SYSTEM}/assessment-metric", "value": f"{a.id}#{i}"}],
         "method": {"text": _METHOD.format(model=model)},
     }
@@ -174,12 +213,19 @@ def _metric(a: SessionAssessment, i: int, m: dict, subject: dict) -> Observation
     if m.get("measurable", True) and m.get("value") is not None:
         body["valueQuantity"] = {"value": m["value"], "unit": unit, "system": UCUM_SYSTEM, "code": code}
     else:
-        body["dataAbsentReason"] = _concept("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown",
-                                            "Unknown", f"not measurable: {m.get('reason') or 'no reason given'}")
+        body["dataAbsentReason"] = _concept(
+            "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+            "unknown",
+            "Unknown",
+            f"not measurable: {m.get('reason') or 'no reason given'}",
+        )
     if m.get("side") is not None:
-        body["component"] = [{"code": {"coding": [{"system": f"{LOCAL_SYSTEM}/metric-part", "code": "side"}],
-                                       "text": "body side"},
-                              "valueCodeableConcept": _concept(SNOMED, *_SIDE[m["side"]])}]
+        body["component"] = [
+            {
+                "code": {"coding": [{"system": f"{LOCAL_SYSTEM}/metric-part", "code": "side"}], "text": "body side"},
+                "valueCodeableConcept": _concept(SNOMED, *_SIDE[m["side"]]),
+            }
+        ]
     if m.get("ci95"):
         lo, hi = m["ci95"]
         notes.append(f"95 % interval {lo:g} to {hi:g} {m['unit']}")
@@ -194,8 +240,9 @@ def _metric(a: SessionAssessment, i: int, m: dict, subject: dict) -> Observation
     return Observation.model_validate(body)
 
 
-def patient_bundle(patient, outcomes: Iterable, assessments: Sequence[SessionAssessment], *,
-                   at: datetime | None = None) -> Bundle:
+def patient_bundle(
+    patient, outcomes: Iterable, assessments: Sequence[SessionAssessment], *, at: datetime | None = None
+) -> Bundle:
     """The patient's FHIR Bundle (type ``collection``); every resource is validated by its model on construction.
 
     ``patient`` and ``outcomes`` are the stored rows (``Patient``, ``OutcomeRow``): anything with their attributes.
@@ -208,11 +255,15 @@ def patient_bundle(patient, outcomes: Iterable, assessments: Sequence[SessionAss
         resources += _odi(o, subject) if o.instrument == "odi" else [_nrs(o, subject)]
     for a in assessments:
         resources += [_metric(a, i, m, subject) for i, m in enumerate(a.result.get("metrics") or [])]
-    return Bundle.model_validate({
-        "resourceType": "Bundle", "id": _rid("bundle", patient.id, _iso(at)), "type": "collection",
-        "timestamp": _iso(at),
-        "entry": [{"fullUrl": f"urn:uuid:{r.id}", "resource": r} for r in resources],
-    })
+    return Bundle.model_validate(
+        {
+            "resourceType": "Bundle",
+            "id": _rid("bundle", patient.id, _iso(at)),
+            "type": "collection",
+            "timestamp": _iso(at),
+            "entry": [{"fullUrl": f"urn:uuid:{r.id}", "resource": r} for r in resources],
+        }
+    )
 
 
 def bundle_json(bundle: Bundle) -> str:

@@ -50,10 +50,17 @@ class FrameAnalyzer:
         conventions = _conventions("image_norm")
         if pose is None:
             return FrameResult(
-                image_size=(w, h), person_found=False, view=ViewOut(view="unknown", confidence=0.0, measurable_planes=[]),
-                angles={}, unavailable={"all": "no person found in the image"}, quality=[], conventions=conventions,
+                image_size=(w, h),
+                person_found=False,
+                view=ViewOut(view="unknown", confidence=0.0, measurable_planes=[]),
+                angles={},
+                unavailable={"all": "no person found in the image"},
+                quality=[],
+                conventions=conventions,
             )
-        lm = LandmarkSeries(np.zeros(1), pose.image_xyz[None], pose.visibility[None], self.backend.schema, "image_norm", (w, h))
+        lm = LandmarkSeries(
+            np.zeros(1), pose.image_xyz[None], pose.visibility[None], self.backend.schema, "image_norm", (w, h)
+        )
         r = self.pipeline.run(lm)
         plane = {"frontal": "frontal", "sagittal": "sagittal"}.get(r.view.view)
         angles = {
@@ -61,13 +68,25 @@ class FrameAnalyzer:
             for name, s in r.series.items()
         }
         return FrameResult(
-            image_size=(w, h), person_found=True,
-            landmarks=[[round(float(v), 5) for v in (*p, vis)] for p, vis in zip(pose.image_xyz, pose.visibility)],
-            world_landmarks=None if pose.world_xyz is None else [[round(float(v), 5) for v in p] for p in pose.world_xyz],
-            view=ViewOut(view=r.view.view, yaw_deg=r.view.yaw_deg, off_frontal_deg=r.view.off_frontal_deg,
-                         confidence=round(r.view.confidence, 3), share=r.view.share,
-                         measurable_planes=[plane] if plane else []),
-            angles=angles, unavailable=r.unavailable, quality=[_issue(q) for q in r.issues],
+            image_size=(w, h),
+            person_found=True,
+            landmarks=[
+                [round(float(v), 5) for v in (*p, vis)] for p, vis in zip(pose.image_xyz, pose.visibility, strict=True)
+            ],
+            world_landmarks=None
+            if pose.world_xyz is None
+            else [[round(float(v), 5) for v in p] for p in pose.world_xyz],
+            view=ViewOut(
+                view=r.view.view,
+                yaw_deg=r.view.yaw_deg,
+                off_frontal_deg=r.view.off_frontal_deg,
+                confidence=round(r.view.confidence, 3),
+                share=r.view.share,
+                measurable_planes=[plane] if plane else [],
+            ),
+            angles=angles,
+            unavailable=r.unavailable,
+            quality=[_issue(q) for q in r.issues],
             conventions={k: v for k, v in conventions.items() if k in angles},
         )
 

@@ -31,9 +31,11 @@ class _JobCollector:
             counts = dict(s.execute(select(AssessmentRow.status, func.count()).group_by(AssessmentRow.status)).all())
             since = now() - timedelta(hours=24)
             rows = s.execute(
-                select(AssessmentRow.started_at, AssessmentRow.finished_at)
-                .where(AssessmentRow.finished_at.is_not(None), AssessmentRow.finished_at >= since,
-                       AssessmentRow.started_at.is_not(None))
+                select(AssessmentRow.started_at, AssessmentRow.finished_at).where(
+                    AssessmentRow.finished_at.is_not(None),
+                    AssessmentRow.finished_at >= since,
+                    AssessmentRow.started_at.is_not(None),
+                )
             ).all()
         jobs = GaugeMetricFamily("motionscript_jobs", "Assessment jobs by status", labels=["status"])
         for status in ("queued", "running", "done", "failed"):
@@ -56,7 +58,9 @@ class Metrics:
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self.registry = CollectorRegistry()
         self.requests = Histogram(
-            "motionscript_http_request_duration_seconds", "HTTP request duration",
-            ["method", "route", "status"], registry=self.registry,
+            "motionscript_http_request_duration_seconds",
+            "HTTP request duration",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.registry.register(_JobCollector(factory))

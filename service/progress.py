@@ -27,8 +27,15 @@ from service.errors import Problem
 from service.schemas import ChangeOut, ChangeThresholdOut, ProgressPoint, ProgressSeries
 from service.store.models import AssessmentRow, OutcomeRow, Patient, PatientSession
 
-__all__ = ["change_out", "get_by_id", "motion_series", "outcome_series", "patient_or_404", "session_or_404",
-           "threshold_out"]
+__all__ = [
+    "change_out",
+    "get_by_id",
+    "motion_series",
+    "outcome_series",
+    "patient_or_404",
+    "session_or_404",
+    "threshold_out",
+]
 
 _ID = re.compile(r"^[0-9a-fA-F-]{1,36}$")
 
@@ -55,8 +62,15 @@ _NOT_JUDGED = "no published minimal detectable change for this metric; the chang
 
 
 def threshold_out(t: ChangeThreshold) -> ChangeThresholdOut:
-    return ChangeThresholdOut(name=t.name, kind=t.kind, points=t.points, percent=t.percent, unit=t.unit,
-                              lower_is_better=t.lower_is_better, source=t.source)
+    return ChangeThresholdOut(
+        name=t.name,
+        kind=t.kind,
+        points=t.points,
+        percent=t.percent,
+        unit=t.unit,
+        lower_is_better=t.lower_is_better,
+        source=t.source,
+    )
 
 
 def change_out(c: Change) -> ChangeOut:
@@ -71,13 +85,26 @@ def outcome_series(rows: list[OutcomeRow]) -> list[ProgressSeries]:
     for measure, group in groups.items():
         threshold = ODI_MCID if group[0].instrument == "odi" else NRS_MCID
         base = group[0]
-        points = [ProgressPoint(
-            at=o.recorded_at, session_id=o.session_id, source_id=o.id, value=o.score,  # type: ignore[arg-type]
-            band=score_odi(o.answers).band if o.instrument == "odi" else None,
-            change=None if i == 0 else change_out(judge_outcome_change(base.score, o.score, threshold)),
-        ) for i, o in enumerate(group)]
-        out.append(ProgressSeries(measure=measure, kind="outcome", unit="%" if threshold is ODI_MCID else "points",
-                                  threshold=threshold_out(threshold), points=points))
+        points = [
+            ProgressPoint(
+                at=o.recorded_at,
+                session_id=o.session_id,
+                source_id=o.id,
+                value=o.score,  # type: ignore[arg-type]
+                band=score_odi(o.answers).band if o.instrument == "odi" else None,
+                change=None if i == 0 else change_out(judge_outcome_change(base.score, o.score, threshold)),
+            )
+            for i, o in enumerate(group)
+        ]
+        out.append(
+            ProgressSeries(
+                measure=measure,
+                kind="outcome",
+                unit="%" if threshold is ODI_MCID else "points",
+                threshold=threshold_out(threshold),
+                points=points,
+            )
+        )
     return out
 
 
@@ -97,16 +124,44 @@ def motion_series(rows: list[tuple[AssessmentRow, str]]) -> list[ProgressSeries]
             ci = tuple(m["ci95"]) if m.get("ci95") else None
             change = None
             if i > 0 and threshold is not None:
-                change = change_out(judge_metric_change(
-                    base["value"], m["value"], threshold,
-                    baseline_ci95=tuple(base["ci95"]) if base.get("ci95") else None, current_ci95=ci))  # type: ignore[arg-type]
+                change = change_out(
+                    judge_metric_change(
+                        base["value"],
+                        m["value"],
+                        threshold,
+                        baseline_ci95=tuple(base["ci95"]) if base.get("ci95") else None,
+                        current_ci95=ci,
+                    )
+                )  # type: ignore[arg-type]
             elif i > 0:
                 delta = m["value"] - base["value"]
-                change = ChangeOut(delta=round(delta, 3), judgement=None, reason=_NOT_JUDGED,
-                                   delta_percent=None if base["value"] == 0 else round(delta / base["value"] * 100, 1))
-            points.append(ProgressPoint(at=a.created_at, session_id=sid, source_id=a.id, value=m["value"],  # type: ignore[arg-type]
-                                        ci95=ci, change=change))  # type: ignore[arg-type]
+                change = ChangeOut(
+                    delta=round(delta, 3),
+                    judgement=None,
+                    reason=_NOT_JUDGED,
+                    delta_percent=None if base["value"] == 0 else round(delta / base["value"] * 100, 1),
+                )
+            points.append(
+                ProgressPoint(
+                    at=a.created_at,
+                    session_id=sid,
+                    source_id=a.id,
+                    value=m["value"],  # type: ignore[arg-type]
+                    ci95=ci,
+                    change=change,
+                )
+            )  # type: ignore[arg-type]
         measure = "/".join(str(x) for x in (exercise or "none", name, side) if x is not None)
-        out.append(ProgressSeries(measure=measure, kind="motion", exercise=exercise, metric=name, side=side, unit=unit,
-                                  threshold=None if threshold is None else threshold_out(threshold), points=points))
+        out.append(
+            ProgressSeries(
+                measure=measure,
+                kind="motion",
+                exercise=exercise,
+                metric=name,
+                side=side,
+                unit=unit,
+                threshold=None if threshold is None else threshold_out(threshold),
+                points=points,
+            )
+        )
     return out

@@ -33,8 +33,16 @@ from service.schemas import (
 from service.store.db import now
 from service.store.models import AssessmentRow, Clinic, FindingReview, SuggestionDecision
 
-__all__ = ["add_decision", "add_review", "app_view", "decision_public", "findings", "list_findings",
-           "list_suggestions", "review_public"]
+__all__ = [
+    "add_decision",
+    "add_review",
+    "app_view",
+    "decision_public",
+    "findings",
+    "list_findings",
+    "list_suggestions",
+    "review_public",
+]
 
 _STATUS = {"sign_off": "signed_off", "correct": "corrected", "reject": "rejected"}
 
@@ -49,15 +57,23 @@ def findings(row: AssessmentRow) -> list[dict]:
 def _check_index(field: str, i: int, n: int, what: str) -> None:
     """422 naming the valid range when ``i`` is not an index into ``n`` items (n >= 1)."""
     if not 0 <= i < n:
-        raise Problem(422, "validation", f"{field}: {i} is out of range; this assessment's {what} are 0 to {n - 1}",
-                      accepted=[0, n - 1])
+        raise Problem(
+            422,
+            "validation",
+            f"{field}: {i} is out of range; this assessment's {what} are 0 to {n - 1}",
+            accepted=[0, n - 1],
+        )
 
 
 def _finding(row: AssessmentRow, index: int) -> dict:
     items = findings(row)
     if not items:
-        raise Problem(422, "validation", f"index: assessment {row.id} has no findings to review (it had no exercise, "
-                      "or the recording could only be answered with coaching)")
+        raise Problem(
+            422,
+            "validation",
+            f"index: assessment {row.id} has no findings to review (it had no exercise, "
+            "or the recording could only be answered with coaching)",
+        )
     _check_index("index", index, len(items), "findings")
     return items[index]
 
@@ -70,30 +86,52 @@ def _latest(rows) -> dict:
 
 
 def latest_reviews(session: Session, assessment_id: str) -> dict[int, FindingReview]:
-    rows = session.scalars(select(FindingReview).where(FindingReview.assessment_id == assessment_id)
-                           .order_by(FindingReview.reviewed_at, FindingReview.id))
+    rows = session.scalars(
+        select(FindingReview)
+        .where(FindingReview.assessment_id == assessment_id)
+        .order_by(FindingReview.reviewed_at, FindingReview.id)
+    )
     return _latest((r.finding_index, r) for r in rows)
 
 
 def latest_decisions(session: Session, assessment_id: str) -> dict[tuple[int, str], SuggestionDecision]:
-    rows = session.scalars(select(SuggestionDecision).where(SuggestionDecision.assessment_id == assessment_id)
-                           .order_by(SuggestionDecision.decided_at, SuggestionDecision.id))
+    rows = session.scalars(
+        select(SuggestionDecision)
+        .where(SuggestionDecision.assessment_id == assessment_id)
+        .order_by(SuggestionDecision.decided_at, SuggestionDecision.id)
+    )
     return _latest(((r.finding_index, r.exercise_key), r) for r in rows)
 
 
 def review_public(r: FindingReview) -> ReviewPublic:
-    return ReviewPublic(id=r.id, assessment_id=r.assessment_id, finding_index=r.finding_index,
-                        finding_code=r.finding_code, status=r.status,  # type: ignore[arg-type]
-                        note=r.note, correction=r.correction,
-                        reviewer_key_id=r.reviewer_key_id, reviewed_at=r.reviewed_at)
+    return ReviewPublic(
+        id=r.id,
+        assessment_id=r.assessment_id,
+        finding_index=r.finding_index,
+        finding_code=r.finding_code,
+        status=r.status,  # type: ignore[arg-type]
+        note=r.note,
+        correction=r.correction,
+        reviewer_key_id=r.reviewer_key_id,
+        reviewed_at=r.reviewed_at,
+    )
 
 
 def list_findings(session: Session, row: AssessmentRow) -> list[FindingItem]:
     reviews = latest_reviews(session, row.id)
-    return [FindingItem(index=i, code=f["code"], severity=f["severity"], message=f["message"],
-                        evidence=f.get("evidence") or {}, threshold=f.get("threshold"), source=f.get("source"),
-                        review=review_public(reviews[i]) if i in reviews else None)
-            for i, f in enumerate(findings(row))]
+    return [
+        FindingItem(
+            index=i,
+            code=f["code"],
+            severity=f["severity"],
+            message=f["message"],
+            evidence=f.get("evidence") or {},
+            threshold=f.get("threshold"),
+            source=f.get("source"),
+            review=review_public(reviews[i]) if i in reviews else None,
+        )
+        for i, f in enumerate(findings(row))
+    ]
 
 
 def _later_than(previous, at):
@@ -104,30 +142,47 @@ def _later_than(previous, at):
     return at if at > prev else prev + timedelta(microseconds=1)
 
 
-def add_review(session: Session, principal: Principal, row: AssessmentRow, index: int,
-               body: ReviewCreate) -> FindingReview:
+def add_review(
+    session: Session, principal: Principal, row: AssessmentRow, index: int, body: ReviewCreate
+) -> FindingReview:
     """Validate, store and audit one review; the caller commits."""
     finding = _finding(row, index)
     if body.action in ("correct", "reject") and not body.note:
         raise Problem(422, "validation", f"note: required to {body.action} a finding; say why (no names)")
     if body.action == "correct":
         if body.correction is None or not body.correction.model_dump(exclude_none=True):
-            raise Problem(422, "validation", "correction: required to correct a finding; give 'severity' "
-                          "(normal, attention, inconclusive, info) and/or 'message'")
+            raise Problem(
+                422,
+                "validation",
+                "correction: required to correct a finding; give 'severity' "
+                "(normal, attention, inconclusive, info) and/or 'message'",
+            )
     elif body.correction is not None:
         raise Problem(422, "validation", f"correction: only accepted with action 'correct', not {body.action!r}")
     previous = latest_reviews(session, row.id).get(index)
     review = FindingReview(
-        id=str(uuid.uuid4()), clinic_id=principal.clinic_id, assessment_id=row.id, finding_index=index,
-        finding_code=finding["code"], status=_STATUS[body.action], note=body.note,
+        id=str(uuid.uuid4()),
+        clinic_id=principal.clinic_id,
+        assessment_id=row.id,
+        finding_index=index,
+        finding_code=finding["code"],
+        status=_STATUS[body.action],
+        note=body.note,
         correction=body.correction.model_dump(exclude_none=True) if body.correction else None,
         reviewer_key_id=principal.key_id,
-        reviewed_at=_later_than(previous.reviewed_at if previous else None, now()))
+        reviewed_at=_later_than(previous.reviewed_at if previous else None, now()),
+    )
     session.add(review)
     fields = ("id", "finding_index", "finding_code", "status", "note", "correction", "reviewed_at")
-    audit.record(session, principal, f"finding.{body.action}", "assessment", row.id,
-                 before=audit.snapshot(previous, fields) if previous else {"finding_index": index, "status": None},
-                 after=audit.snapshot(review, fields))
+    audit.record(
+        session,
+        principal,
+        f"finding.{body.action}",
+        "assessment",
+        row.id,
+        before=audit.snapshot(previous, fields) if previous else {"finding_index": index, "status": None},
+        after=audit.snapshot(review, fields),
+    )
     return review
 
 
@@ -162,50 +217,84 @@ def _visible_to_app(session: Session, principal: Principal, review: FindingRevie
 
 
 def decision_public(d: SuggestionDecision, n: int) -> SuggestionDecisionPublic:
-    return SuggestionDecisionPublic(id=d.id, assessment_id=d.assessment_id, n=n, finding_index=d.finding_index,
-                                    exercise_key=d.exercise_key, status=d.status, note=d.note,  # type: ignore[arg-type]
-                                    overrides=d.overrides, decided_by_key_id=d.decided_by_key_id,
-                                    decided_at=d.decided_at)
+    return SuggestionDecisionPublic(
+        id=d.id,
+        assessment_id=d.assessment_id,
+        n=n,
+        finding_index=d.finding_index,
+        exercise_key=d.exercise_key,
+        status=d.status,
+        note=d.note,  # type: ignore[arg-type]
+        overrides=d.overrides,
+        decided_by_key_id=d.decided_by_key_id,
+        decided_at=d.decided_at,
+    )
 
 
-def _suggestion_public(n: int, s: Suggestion, decision: SuggestionDecision | None,
-                       review: FindingReview | None) -> SuggestionPublic:
+def _suggestion_public(
+    n: int, s: Suggestion, decision: SuggestionDecision | None, review: FindingReview | None
+) -> SuggestionPublic:
     ex = s.exercise
     if decision is not None and decision.status == "approved" and decision.overrides:
         ex = with_overrides(ex, decision.overrides)
     return SuggestionPublic(
-        n=n, finding_index=s.finding_index, finding_code=s.finding_code, side=s.side,
+        n=n,
+        finding_index=s.finding_index,
+        finding_code=s.finding_code,
+        side=s.side,
         status="proposed" if decision is None else decision.status,  # type: ignore[arg-type]
-        exercise=ExercisePublic(key=ex.key, name=ex.name, sets=ex.sets, reps=ex.reps, hold_s=ex.hold_s, tempo=ex.tempo,
-                                rest_s=ex.rest_s, cues=list(ex.cues), progression=ex.progression,
-                                stop_rule=ex.stop_rule),
-        proposed=s.exercise.parameters(), rationale=s.rationale, source=s.exercise.source,
+        exercise=ExercisePublic(
+            key=ex.key,
+            name=ex.name,
+            sets=ex.sets,
+            reps=ex.reps,
+            hold_s=ex.hold_s,
+            tempo=ex.tempo,
+            rest_s=ex.rest_s,
+            cues=list(ex.cues),
+            progression=ex.progression,
+            stop_rule=ex.stop_rule,
+        ),
+        proposed=s.exercise.parameters(),
+        rationale=s.rationale,
+        source=s.exercise.source,
         decision=None if decision is None else decision_public(decision, n),
-        finding_review=None if review is None else review.status)  # type: ignore[arg-type]
+        finding_review=None if review is None else review.status,
+    )  # type: ignore[arg-type]
 
 
 def list_suggestions(session: Session, principal: Principal, row: AssessmentRow) -> SuggestionList:
     """Every suggestion with its state; an app key gets approved ones only (and the clinic's policy applies)."""
     derived = suggest(findings(row))
     decisions, reviews = latest_decisions(session, row.id), latest_reviews(session, row.id)
-    items = [_suggestion_public(n, s, decisions.get((s.finding_index, s.exercise.key)), reviews.get(s.finding_index))
-             for n, s in enumerate(derived.suggestions)]
-    notes = [SuggestionNoteOut(finding_index=x.finding_index, finding_code=x.finding_code, reason=x.reason)
-             for x in derived.notes]
+    items = [
+        _suggestion_public(n, s, decisions.get((s.finding_index, s.exercise.key)), reviews.get(s.finding_index))
+        for n, s in enumerate(derived.suggestions)
+    ]
+    notes = [
+        SuggestionNoteOut(finding_index=x.finding_index, finding_code=x.finding_code, reason=x.reason)
+        for x in derived.notes
+    ]
     if principal.role != "app":
         return SuggestionList(items=items, notes=notes, filtered=False)
-    items = [s for s in items if s.status == "approved"
-             and _visible_to_app(session, principal, reviews.get(s.finding_index))]
+    items = [
+        s for s in items if s.status == "approved" and _visible_to_app(session, principal, reviews.get(s.finding_index))
+    ]
     return SuggestionList(items=items, notes=[], filtered=True)
 
 
-def add_decision(session: Session, principal: Principal, row: AssessmentRow, n: int,
-                 body: SuggestionDecisionCreate) -> SuggestionDecision:
+def add_decision(
+    session: Session, principal: Principal, row: AssessmentRow, n: int, body: SuggestionDecisionCreate
+) -> SuggestionDecision:
     """Validate, store and audit one approval or rejection; the caller commits."""
     derived = suggest(findings(row)).suggestions
     if not derived:
-        raise Problem(422, "validation", f"n: assessment {row.id} has no suggestions (no finding with severity "
-                      "'attention' that the catalogue covers)")
+        raise Problem(
+            422,
+            "validation",
+            f"n: assessment {row.id} has no suggestions (no finding with severity "
+            "'attention' that the catalogue covers)",
+        )
     _check_index("n", n, len(derived), "suggestions")
     s = derived[n]
     overrides = body.overrides.model_dump(exclude_none=True) if body.overrides else None
@@ -217,8 +306,12 @@ def add_decision(session: Session, principal: Principal, row: AssessmentRow, n: 
     else:
         review = latest_reviews(session, row.id).get(s.finding_index)
         if review is not None and review.status == "rejected":
-            raise Problem(409, "finding-rejected", f"n: suggestion {n} comes from finding {s.finding_index}, which "
-                          "a clinician rejected; review the finding again before approving exercises for it")
+            raise Problem(
+                409,
+                "finding-rejected",
+                f"n: suggestion {n} comes from finding {s.finding_index}, which "
+                "a clinician rejected; review the finding again before approving exercises for it",
+            )
         try:
             with_overrides(s.exercise, overrides or {})
         except ExerciseError as exc:
@@ -226,14 +319,28 @@ def add_decision(session: Session, principal: Principal, row: AssessmentRow, n: 
     key = (s.finding_index, s.exercise.key)
     previous = latest_decisions(session, row.id).get(key)
     decision = SuggestionDecision(
-        id=str(uuid.uuid4()), clinic_id=principal.clinic_id, assessment_id=row.id, finding_index=s.finding_index,
-        exercise_key=s.exercise.key, status="approved" if body.action == "approve" else "rejected", note=body.note,
-        overrides=overrides or None, decided_by_key_id=principal.key_id,
-        decided_at=_later_than(previous.decided_at if previous else None, now()))
+        id=str(uuid.uuid4()),
+        clinic_id=principal.clinic_id,
+        assessment_id=row.id,
+        finding_index=s.finding_index,
+        exercise_key=s.exercise.key,
+        status="approved" if body.action == "approve" else "rejected",
+        note=body.note,
+        overrides=overrides or None,
+        decided_by_key_id=principal.key_id,
+        decided_at=_later_than(previous.decided_at if previous else None, now()),
+    )
     session.add(decision)
     fields = ("id", "finding_index", "exercise_key", "status", "note", "overrides", "decided_at")
-    audit.record(session, principal, f"suggestion.{body.action}", "assessment", row.id,
-                 before=audit.snapshot(previous, fields) if previous else
-                 {"n": n, "finding_index": s.finding_index, "exercise_key": s.exercise.key, "status": "proposed"},
-                 after={"n": n, **audit.snapshot(decision, fields)})
+    audit.record(
+        session,
+        principal,
+        f"suggestion.{body.action}",
+        "assessment",
+        row.id,
+        before=audit.snapshot(previous, fields)
+        if previous
+        else {"n": n, "finding_index": s.finding_index, "exercise_key": s.exercise.key, "status": "proposed"},
+        after={"n": n, **audit.snapshot(decision, fields)},
+    )
     return decision

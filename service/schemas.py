@@ -7,10 +7,14 @@ Every number carries its unit; every series that could not be measured is
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import UTC, datetime
+from datetime import date as Date
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, create_model
 
+from kinematics.exercises import OVERRIDE_LIMITS as _LIMITS
+from kinematics.outcomes import ODI_SECTIONS
 from service.wearables import WearablesOut
 
 __all__ = [
@@ -42,19 +46,26 @@ class InputInfo(_Model):
     width: int | None = Field(None, description="upright width in pixels")
     height: int | None = Field(None, description="upright height in pixels")
     rotation_deg: int | None = Field(None, description="rotation applied from the container's display matrix")
-    fps_nominal: float | None = Field(None, description="frame rate the container declares; timestamps come from the container, not from this")
+    fps_nominal: float | None = Field(
+        None, description="frame rate the container declares; timestamps come from the container, not from this"
+    )
     duration_s: float | None = None
     frames_read: int
     frames_with_pose: int
     variable_frame_rate: bool | None = None
     truncated: bool = Field(False, description="the file ended early; frames up to the damage were analysed")
-    sharpness: float | None = Field(None, description="median focus measure of the subject (variance of the Laplacian at 256 px height); below 50 the video is treated as blurred")
+    sharpness: float | None = Field(
+        None,
+        description="median focus measure of the subject (variance of the Laplacian at 256 px height); below 50 the video is treated as blurred",
+    )
     landmark_space: Literal["image", "world"]
 
 
 class ViewOut(_Model):
     view: Literal["frontal", "sagittal", "oblique", "unknown"]
-    yaw_deg: float | None = Field(None, description="median body rotation about the vertical; 0 facing the camera, +-180 back to it")
+    yaw_deg: float | None = Field(
+        None, description="median body rotation about the vertical; 0 facing the camera, +-180 back to it"
+    )
     off_frontal_deg: float | None = Field(None, description="0 = frontal .. 90 = side-on")
     confidence: float
     share: dict[str, float] = Field(default_factory=dict, description="fraction of measured frames in each view")
@@ -152,20 +163,22 @@ class Assessment(_Model):
     unavailable: dict[str, str] = Field(description="series that could not be measured at all, with the reason")
     metrics: list[MetricOut]
     events: list[EventOut]
-    findings: list[FindingOut] = Field(default_factory=list, description="the exercise protocol's findings; empty without an exercise or when coaching is given")
-    coaching: list[CoachingOut] = Field(default_factory=list, description="re-recording advice when the video cannot answer the exercise's question")
+    findings: list[FindingOut] = Field(
+        default_factory=list,
+        description="the exercise protocol's findings; empty without an exercise or when coaching is given",
+    )
+    coaching: list[CoachingOut] = Field(
+        default_factory=list, description="re-recording advice when the video cannot answer the exercise's question"
+    )
     conventions: dict[str, Convention]
     processing: dict[str, object]
     wearables: WearablesOut | None = Field(
-        None, description="IMU / EMG recorded with the assessment (docs/wearables.md); null when none were given")
+        None, description="IMU / EMG recorded with the assessment (docs/wearables.md); null when none were given"
+    )
 
 
 # -- API models ------------------------------------------------------------------------
 
-from datetime import UTC, datetime  # noqa: E402
-from typing import Annotated  # noqa: E402
-
-from pydantic import AfterValidator, create_model  # noqa: E402
 
 Status = Literal["queued", "running", "done", "failed"]
 
@@ -208,9 +221,14 @@ AssessmentPublic = create_model(
         for name, f in Assessment.model_fields.items()
         if name not in AssessmentSummary.model_fields
     },
-    findings_filter=(Literal["signed_off_only"] | None, Field(
-        None, description="set for an app key when the clinic shows patients only signed-off findings: unreviewed "
-        "and rejected findings are left out, corrected ones carry the correction (docs/review.md)")),
+    findings_filter=(
+        Literal["signed_off_only"] | None,
+        Field(
+            None,
+            description="set for an app key when the clinic shows patients only signed-off findings: unreviewed "
+            "and rejected findings are left out, corrected ones carry the correction (docs/review.md)",
+        ),
+    ),
 )
 
 
@@ -224,8 +242,12 @@ class FrameResult(BaseModel):
 
     image_size: tuple[int, int]
     person_found: bool
-    landmarks: list[list[float]] | None = Field(None, description="33 rows [x, y, z, visibility], image-normalised, y down")
-    world_landmarks: list[list[float]] | None = Field(None, description="33 rows [x, y, z] metres, origin between the hips")
+    landmarks: list[list[float]] | None = Field(
+        None, description="33 rows [x, y, z, visibility], image-normalised, y down"
+    )
+    world_landmarks: list[list[float]] | None = Field(
+        None, description="33 rows [x, y, z] metres, origin between the hips"
+    )
     view: ViewOut
     angles: dict[str, float | None]
     unavailable: dict[str, str]
@@ -235,15 +257,16 @@ class FrameResult(BaseModel):
 
 # -- Patients, sessions, patient-reported outcomes, progress (docs/outcomes.md) --------
 
-from datetime import date as Date
-
-from pydantic import StrictInt
-
-from kinematics.outcomes import ODI_SECTIONS
-
 Sex = Literal["female", "male", "other"]
-PatientCode = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]{1,100}$",
-                                   description="the clinic's pseudonymous code; never a name")]
+PatientCode = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._:-]{1,100}$",
+        description="the clinic's pseudonymous code; never a name",
+    ),
+]
 
 
 class PatientCreate(BaseModel):
@@ -280,8 +303,9 @@ class PatientList(BaseModel):
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     date: Date | None = Field(None, description="the day of the visit; today (UTC) when omitted")
-    notes: str | None = Field(None, max_length=4000, pattern=r"^[^\x00]*$",
-                              description="the clinician's note; no names or identifiers")
+    notes: str | None = Field(
+        None, max_length=4000, pattern=r"^[^\x00]*$", description="the clinician's note; no names or identifiers"
+    )
     assessment_ids: list[Annotated[str, Field(max_length=36)]] = Field(default_factory=list, max_length=100)
 
 
@@ -355,7 +379,8 @@ class ChangeOut(BaseModel):
     delta_percent: float | None = Field(description="relative to baseline; null when the baseline is 0")
     ci95: tuple[float, float] | None = Field(None, description="interval of the change, when both values carry one")
     judgement: Literal["improved", "unchanged", "worse", "inconclusive"] | None = Field(
-        description="null when no published threshold exists for this measure")
+        description="null when no published threshold exists for this measure"
+    )
     reason: str
 
 
@@ -390,7 +415,6 @@ class Progress(BaseModel):
 
 # -- Clinician review, exercise suggestions, audit log, clinic settings (docs/review.md) -----
 
-from kinematics.exercises import OVERRIDE_LIMITS as _LIMITS  # noqa: E402
 
 Severity = Literal["normal", "attention", "inconclusive", "info"]
 _Text = Annotated[str, Field(min_length=1, max_length=4000, pattern=r"^[^\x00]*$")]
@@ -464,8 +488,17 @@ class ExerciseOverrides(BaseModel):
     sets: Annotated[StrictInt, Field(ge=_LIMITS["sets"][0], le=_LIMITS["sets"][1])] | None = None
     reps: Annotated[StrictInt, Field(ge=_LIMITS["reps"][0], le=_LIMITS["reps"][1])] | None = None
     hold_s: Annotated[StrictInt, Field(ge=_LIMITS["hold_s"][0], le=_LIMITS["hold_s"][1])] | None = None
-    tempo: Annotated[str, Field(pattern=r"^\d{1,3}-\d{1,3}-\d{1,3}$", max_length=11,
-                                description="'A-B-C' s into, held at, back from the working position")] | None = None
+    tempo: (
+        Annotated[
+            str,
+            Field(
+                pattern=r"^\d{1,3}-\d{1,3}-\d{1,3}$",
+                max_length=11,
+                description="'A-B-C' s into, held at, back from the working position",
+            ),
+        ]
+        | None
+    ) = None
     rest_s: Annotated[StrictInt, Field(ge=_LIMITS["rest_s"][0], le=_LIMITS["rest_s"][1])] | None = None
 
 
@@ -534,7 +567,8 @@ class ClinicPublic(BaseModel):
     id: str
     name: str
     patient_feedback: Literal["all", "signed_off_only"] = Field(
-        description="what app keys see of findings: all, or only signed-off (and corrected) ones")
+        description="what app keys see of findings: all, or only signed-off (and corrected) ones"
+    )
 
 
 class ClinicUpdate(BaseModel):
@@ -556,5 +590,6 @@ class SessionUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     date: Date | None = Field(None, description="the day of the visit")
-    notes: str | None = Field(None, max_length=4000, pattern=r"^[^\x00]*$",
-                              description="the clinician's note; no names or identifiers")
+    notes: str | None = Field(
+        None, max_length=4000, pattern=r"^[^\x00]*$", description="the clinician's note; no names or identifiers"
+    )

@@ -28,9 +28,13 @@ class Settings(BaseSettings):
     job_backend: Literal["local", "celery"] = "local"
     workers: int = Field(2, ge=0, description="analysis processes started by `serve` (local backend)")
     redis_url: str = "redis://127.0.0.1:6379/0"
-    job_lease_s: float = Field(60.0, gt=0, description="a running job whose worker stops renewing this lease is run again")
+    job_lease_s: float = Field(
+        60.0, gt=0, description="a running job whose worker stops renewing this lease is run again"
+    )
     job_max_attempts: int = Field(3, ge=1)
-    celery_visibility_timeout_s: float = Field(300.0, gt=0, description="Redis redelivers an unacknowledged job after this")
+    celery_visibility_timeout_s: float = Field(
+        300.0, gt=0, description="Redis redelivers an unacknowledged job after this"
+    )
     poll_interval_s: float = Field(0.5, gt=0)
 
     webhook_timeout_s: float = 10.0
@@ -38,22 +42,33 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(2.0, gt=0, description="first retry delay; doubles each attempt")
 
     pose_backend: Literal["mediapipe", "onnx"] = Field(
-        "onnx", description="pose runtime: onnx (onnxruntime, MediaPipe's graph in numpy; CPU or GPU) or mediapipe "
-                            "(Tasks API; searches for people on every frame, about twice the CPU; docs/performance.md)")
+        "onnx",
+        description="pose runtime: onnx (onnxruntime, MediaPipe's graph in numpy; CPU or GPU) or mediapipe "
+        "(Tasks API; searches for people on every frame, about twice the CPU; docs/performance.md)",
+    )
     pose_model: str | None = Field(
-        None, description="manifest entry; default blazepose_full (mediapipe) or blazepose_full_onnx (onnx)")
+        None, description="manifest entry; default blazepose_full (mediapipe) or blazepose_full_onnx (onnx)"
+    )
     pose_device: Literal["cpu", "cuda"] = Field("cpu", description="onnx only; cuda needs onnxruntime-gpu, else CPU")
     pose_threads: int = Field(1, ge=0, description="onnx only: threads per network run (0 = all cores)")
     pose_people_check_s: float | None = Field(
-        0.5, gt=0, description="onnx only: while someone is tracked, look for more people this often (seconds of "
-                               "video); unset = on every frame, as MediaPipe does")
+        0.5,
+        gt=0,
+        description="onnx only: while someone is tracked, look for more people this often (seconds of "
+        "video); unset = on every frame, as MediaPipe does",
+    )
     live_people_check_s: float = Field(
-        1.0, gt=0, description="onnx only: how often a live connection looks for more people than it tracks "
-                               "(a search costs a second network run; rarer searches keep each frame's latency low)")
+        1.0,
+        gt=0,
+        description="onnx only: how often a live connection looks for more people than it tracks "
+        "(a search costs a second network run; rarer searches keep each frame's latency low)",
+    )
     live_max_connections: int = Field(
-        4, ge=1, description="live WebSocket connections at once (each holds its own pose model, ~50 MB)")
+        4, ge=1, description="live WebSocket connections at once (each holds its own pose model, ~50 MB)"
+    )
     analysis_processes: int = Field(
-        0, ge=0, description="processes that share one video of 10 s or more; 0 = one per core this process may use")
+        0, ge=0, description="processes that share one video of 10 s or more; 0 = one per core this process may use"
+    )
     log_level: str = "INFO"
 
     @property
@@ -64,10 +79,17 @@ class Settings(BaseSettings):
         """Keyword arguments for :func:`vision.backends.load_backend` (``live``: a live connection's model)."""
         if self.pose_backend == "onnx":
             if live:  # each frame's latency first: no every-frame search at the start, rarer searches
-                return {"device": self.pose_device, "threads": self.pose_threads,
-                        "people_check_s": self.live_people_check_s, "people_check_start_s": 0.0}
-            return {"device": self.pose_device, "threads": self.pose_threads,
-                    "people_check_s": self.pose_people_check_s}
+                return {
+                    "device": self.pose_device,
+                    "threads": self.pose_threads,
+                    "people_check_s": self.live_people_check_s,
+                    "people_check_start_s": 0.0,
+                }
+            return {
+                "device": self.pose_device,
+                "threads": self.pose_threads,
+                "people_check_s": self.pose_people_check_s,
+            }
         return {}
 
     def backend_factory(self, *, video: bool, live: bool = False, quiet: bool = True):
@@ -81,8 +103,14 @@ class Settings(BaseSettings):
 
         from vision.backends import load_backend
 
-        return functools.partial(load_backend, self.pose_model_name, video=video, num_poses=2, quiet=quiet,
-                                 **self.pose_backend_options(live=live))
+        return functools.partial(
+            load_backend,
+            self.pose_model_name,
+            video=video,
+            num_poses=2,
+            quiet=quiet,
+            **self.pose_backend_options(live=live),
+        )
 
     @property
     def processes_per_video(self) -> int:

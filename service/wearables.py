@@ -58,18 +58,24 @@ class WearablesRequest(_Model):
 
     imu_placement: Literal["sacrum", "lower_back", "pelvis", "thigh", "shank", "trunk"] | None = None
     imu_side: Literal["left", "right"] | None = None
-    imu_axes: str | None = Field(None, description="'up=+x,anterior=+z,left=-y' or 'mobilised'; which sensor axis "
-                                                   "points up, anterior and to the subject's left when standing")
+    imu_axes: str | None = Field(
+        None,
+        description="'up=+x,anterior=+z,left=-y' or 'mobilised'; which sensor axis "
+        "points up, anterior and to the subject's left when standing",
+    )
     imu_sampling_rate_hz: float | None = Field(None, gt=0)
     imu_calibration_window_s: tuple[float, float] | None = Field(None, description="a still stand, IMU clock")
     imu_offset_s: float | None = Field(None, description="manual clock offset, t_video = t_imu + offset_s")
     emg_sampling_rate_hz: float | None = Field(None, gt=0)
     emg_mains_hz: float | None = Field(50.0, description="50 or 60; null for no notch")
-    emg_hardware_delay_s: float | None = Field(None, ge=0, description="the EMG system's internal delay; null = unknown")
+    emg_hardware_delay_s: float | None = Field(
+        None, ge=0, description="the EMG system's internal delay; null = unknown"
+    )
     emg_offset_s: float = Field(0.0, description="t_motion = t_emg + emg_offset_s - emg_hardware_delay_s")
     emg_baseline_s: tuple[float, float] | None = Field(None, description="a quiet period, EMG clock")
     emg_reference_mv: dict[str, float] | None = Field(
-        None, description="per channel, a reference contraction's envelope amplitude")
+        None, description="per channel, a reference contraction's envelope amplitude"
+    )
 
     @field_validator("imu_axes")
     @classmethod
@@ -94,7 +100,8 @@ class CalibrationOut(_Model):
     gyro_bias_dps: list[float] = Field(description="sensor axes x, y, z")
     mounting_correction_deg: float = Field(description="declared up axis vs measured gravity")
     posture_deg: dict[str, float] = Field(
-        description="pelvis angles assumed during the stand (0 = the stand defines zero)")
+        description="pelvis angles assumed during the stand (0 = the stand defines zero)"
+    )
 
 
 class ContactOut(_Model):
@@ -218,10 +225,16 @@ class WearableFiles:
     emg_path: Path | None = None
     request: WearablesRequest = field(default_factory=lambda: WearablesRequest())
 
-    def analyze(self, *, video_obliquity: Series | None = None,
-                movement_onsets_s: list[float] | None = None) -> WearablesOut:
-        return analyze_wearables(self.request, imu_path=self.imu_path, emg_path=self.emg_path,
-                                 video_obliquity=video_obliquity, movement_onsets_s=movement_onsets_s)
+    def analyze(
+        self, *, video_obliquity: Series | None = None, movement_onsets_s: list[float] | None = None
+    ) -> WearablesOut:
+        return analyze_wearables(
+            self.request,
+            imu_path=self.imu_path,
+            emg_path=self.emg_path,
+            video_obliquity=video_obliquity,
+            movement_onsets_s=movement_onsets_s,
+        )
 
 
 def parse_axes(text: str) -> AxisMapping:
@@ -242,8 +255,13 @@ def _r(x: float | None, nd: int = 3) -> float | None:
 
 def _series(s: Series, clock: str, nd: int = 2, step: int = 1) -> SeriesOut:
     v = s.values.reshape(len(s), -1)[::step, 0]
-    return SeriesOut(unit=s.unit, clock=clock, t_s=[round(float(t), 4) for t in s.t_s[::step]],  # type: ignore[arg-type]
-                     values=[_r(x, nd) for x in v], confidence=[round(float(c), 3) for c in s.confidence[::step]])
+    return SeriesOut(
+        unit=s.unit,
+        clock=clock,
+        t_s=[round(float(t), 4) for t in s.t_s[::step]],  # type: ignore[arg-type]
+        values=[_r(x, nd) for x in v],
+        confidence=[round(float(c), 3) for c in s.confidence[::step]],
+    )
 
 
 def _shift(s: Series, offset_s: float) -> Series:
@@ -276,8 +294,12 @@ def analyze_wearables(
     pelvis_obliquity: Series | None = None
     onset_source: str | None = "caller" if movement_onsets_s is not None else None
     if imu_path is not None:
-        rec = read_imu(imu_path, placement=request.imu_placement, side=request.imu_side,
-                       sampling_rate_hz=request.imu_sampling_rate_hz)
+        rec = read_imu(
+            imu_path,
+            placement=request.imu_placement,
+            side=request.imu_side,
+            sampling_rate_hz=request.imu_sampling_rate_hz,
+        )
         imu_out, pelvis_obliquity, pelvis_tilt = _imu_section(rec, request, issue, processing)
         if pelvis_obliquity is not None:
             offset = _sync(pelvis_obliquity, video_obliquity, request, issue)
@@ -289,14 +311,16 @@ def analyze_wearables(
                 if imu_out.gait is not None:
                     for c in imu_out.gait.initial_contacts:
                         c.t_s = round(c.t_s + clock_offset, 4)
-                    imu_out.gait.sequences_s = [(round(a + clock_offset, 4), round(b + clock_offset, 4))
-                                                for a, b in imu_out.gait.sequences_s]
+                    imu_out.gait.sequences_s = [
+                        (round(a + clock_offset, 4), round(b + clock_offset, 4)) for a, b in imu_out.gait.sequences_s
+                    ]
                 if video_obliquity is not None:
                     fusion = ObliquityFusion()
                     fused = fusion.fuse(pelvis_obliquity, video_obliquity, offset=offset)
                     out.fused = FusedOut(
                         method="complementary Kalman filter + RTS smoother (Higgins 1975; Rauch et al. 1965)",
-                        pelvic_obliquity_deg=_series(fused.angle, "video"), video_frames_used=fused.frames_used,
+                        pelvic_obliquity_deg=_series(fused.angle, "video"),
+                        video_frames_used=fused.frames_used,
                         normalised_innovation_rms=_r(fused.normalised_innovation_rms),
                     )
                     processing["fusion"] = asdict(fusion)
@@ -316,8 +340,9 @@ def analyze_wearables(
             pass
     if emg_path is not None:
         motion_clock = "video" if video_obliquity is not None else "imu" if imu_path is not None else "emg"
-        out.emg = _emg_section(emg_path, request, movement_onsets_s or [], onset_source, motion_clock, issue,
-                               processing)
+        out.emg = _emg_section(
+            emg_path, request, movement_onsets_s or [], onset_source, motion_clock, issue, processing
+        )
     out.quality = quality
     out.processing = processing
     return out
@@ -326,32 +351,56 @@ def analyze_wearables(
 def _imu_section(rec: ImuRecording, request: WearablesRequest, issue, processing: dict):
     for note in rec.notes:
         issue("imu_note", "info", f"{rec.source}: {note}")
-    axes = parse_axes(request.imu_axes) if request.imu_axes else (
-        MOBILISED_LOWER_BACK if rec.format == "mobilised" else None)
+    axes = (
+        parse_axes(request.imu_axes)
+        if request.imu_axes
+        else (MOBILISED_LOWER_BACK if rec.format == "mobilised" else None)
+    )
     out = ImuOut(
-        filename=rec.source, format=rec.format, placement=rec.placement, side=rec.side,
-        sampling_rate_hz=round(rec.sampling_rate_hz, 4), duration_s=round(rec.duration_s, 4), n_samples=len(rec),
+        filename=rec.source,
+        format=rec.format,
+        placement=rec.placement,
+        side=rec.side,
+        sampling_rate_hz=round(rec.sampling_rate_hz, 4),
+        duration_s=round(rec.duration_s, 4),
+        n_samples=len(rec),
         axes=None if axes is None else {"up": axes.up, "anterior": axes.anterior, "left": axes.left},
-        calibration=None, pelvic_tilt_deg=None, pelvic_obliquity_deg=None, gait=None, notes=list(rec.notes),
+        calibration=None,
+        pelvic_tilt_deg=None,
+        pelvic_obliquity_deg=None,
+        gait=None,
+        notes=list(rec.notes),
     )
     if rec.placement not in ("sacrum", "lower_back", "pelvis"):
-        issue("imu_placement", "info", f"the IMU is on the {rec.placement}: pelvic angles and gait events need a "
-                                       "sacrum or lower-back sensor; only the recording's summary is reported")
+        issue(
+            "imu_placement",
+            "info",
+            f"the IMU is on the {rec.placement}: pelvic angles and gait events need a "
+            "sacrum or lower-back sensor; only the recording's summary is reported",
+        )
         return out, None, None
     if axes is None:
-        issue("imu_axes_missing", "warning", "no IMU axis mapping given (which sensor axis points up, anterior and "
-                                             "left when standing): pelvic angles were not computed")
+        issue(
+            "imu_axes_missing",
+            "warning",
+            "no IMU axis mapping given (which sensor axis points up, anterior and "
+            "left when standing): pelvic angles were not computed",
+        )
     else:
         cal = calibrate_static(rec, axes, window_s=request.imu_calibration_window_s)
         if not cal.still:
-            issue("imu_not_still", "warning",
-                  f"no still stand found for calibration (angular rate SD {cal.gyro_sd_dps:.1f} deg/s in the stillest "
-                  f"second, {cal.window_s[0]:.2f}-{cal.window_s[1]:.2f} s): gyroscope bias and zero posture are "
-                  "uncertain; "
-                  "record 2 s of quiet standing at the start")
+            issue(
+                "imu_not_still",
+                "warning",
+                f"no still stand found for calibration (angular rate SD {cal.gyro_sd_dps:.1f} deg/s in the stillest "
+                f"second, {cal.window_s[0]:.2f}-{cal.window_s[1]:.2f} s): gyroscope bias and zero posture are "
+                "uncertain; "
+                "record 2 s of quiet standing at the start",
+            )
         orient = pelvis_orientation(rec, axes=axes, calibration=cal)
         out.calibration = CalibrationOut(
-            window_s=(round(cal.window_s[0], 4), round(cal.window_s[1], 4)), still=cal.still,
+            window_s=(round(cal.window_s[0], 4), round(cal.window_s[1], 4)),
+            still=cal.still,
             gyro_sd_dps=round(cal.gyro_sd_dps, 3),
             gyro_bias_dps=[round(float(np.degrees(b)), 4) for b in cal.gyro_bias_rads],
             mounting_correction_deg=round(cal.mounting_correction_deg, 2),
@@ -368,9 +417,12 @@ def _imu_section(rec: ImuRecording, request: WearablesRequest, issue, processing
     else:
         out.gait = GaitOut(
             method="McCamley et al. 2012 (gaus1 CWT of integrated vertical acceleration); side from pelvic yaw rate",
-            initial_contacts=[ContactOut(t_s=round(e.t_s, 4), side=e.side, confidence=round(e.confidence, 3))
-                              for e in gait.initial_contacts],
-            cadence_steps_per_min=_r(gait.cadence_steps_per_min, 1), n_steps=int(gait.step_times_s.shape[0]),
+            initial_contacts=[
+                ContactOut(t_s=round(e.t_s, 4), side=e.side, confidence=round(e.confidence, 3))
+                for e in gait.initial_contacts
+            ],
+            cadence_steps_per_min=_r(gait.cadence_steps_per_min, 1),
+            n_steps=int(gait.step_times_s.shape[0]),
             sequences_s=[(round(a, 4), round(b, 4)) for a, b in gait.sequences],
         )
         processing["gait"] = asdict(detector)
@@ -387,60 +439,99 @@ def _sync(imu_obliquity: Series, video: Series | None, request: WearablesRequest
     try:
         offset = ClockSync().estimate(imu_obliquity, video)
     except SynchronisationError as exc:
-        issue("sync_failed", "warning", f"IMU and video clocks could not be aligned: {exc}. IMU results stay on "
-                                        "the IMU clock and no fused angle was computed")
+        issue(
+            "sync_failed",
+            "warning",
+            f"IMU and video clocks could not be aligned: {exc}. IMU results stay on "
+            "the IMU clock and no fused angle was computed",
+        )
         return None
     if offset.confidence < 0.3:
-        issue("sync_uncertain", "warning",
-              f"IMU-video offset {offset.offset_s:.3f} s has low confidence {offset.confidence:.2f} (peak r "
-              f"{offset.peak_r:.2f}, next-best {offset.second_r:.2f}): a repeated movement may make it ambiguous by one "
-              "repetition; start the recording with a distinctive movement or give the offset manually")
+        issue(
+            "sync_uncertain",
+            "warning",
+            f"IMU-video offset {offset.offset_s:.3f} s has low confidence {offset.confidence:.2f} (peak r "
+            f"{offset.peak_r:.2f}, next-best {offset.second_r:.2f}): a repeated movement may make it ambiguous by one "
+            "repetition; start the recording with a distinctive movement or give the offset manually",
+        )
     return offset
 
 
-def _emg_section(path, request: WearablesRequest, movement_s: list[float], onset_source: str | None,
-                 clock: str, issue, processing: dict) -> EmgOut:
+def _emg_section(
+    path,
+    request: WearablesRequest,
+    movement_s: list[float],
+    onset_source: str | None,
+    clock: str,
+    issue,
+    processing: dict,
+) -> EmgOut:
     rec = read_emg(path, sampling_rate_hz=request.emg_sampling_rate_hz)
     analysis = EmgAnalysis(
-        filter=EmgFilter(mains_hz=request.emg_mains_hz), hardware_delay_s=request.emg_hardware_delay_s,
-        clock_offset_s=request.emg_offset_s, reference_mv=request.emg_reference_mv,
+        filter=EmgFilter(mains_hz=request.emg_mains_hz),
+        hardware_delay_s=request.emg_hardware_delay_s,
+        clock_offset_s=request.emg_offset_s,
+        reference_mv=request.emg_reference_mv,
         detector=ThresholdOnsetDetector(baseline_s=request.emg_baseline_s),
     )
     res = analysis.run(rec, movement_onsets_s=movement_s)
     if res.hardware_delay_assumed:
-        issue("emg_delay_assumed", "warning", "EMG hardware delay not configured: 0 s was assumed (not measured); "
-                                              "muscle timings may be late by the system's internal delay")
+        issue(
+            "emg_delay_assumed",
+            "warning",
+            "EMG hardware delay not configured: 0 s was assumed (not measured); "
+            "muscle timings may be late by the system's internal delay",
+        )
     if res.normalisation != "reference":
-        issue("emg_session_peak", "info", "EMG normalised to each channel's session peak, not to a reference "
-                                          "contraction: amplitudes are not % MVC and left/right symmetry compares "
-                                          "activation time courses, not strength")
+        issue(
+            "emg_session_peak",
+            "info",
+            "EMG normalised to each channel's session peak, not to a reference "
+            "contraction: amplitudes are not % MVC and left/right symmetry compares "
+            "activation time courses, not strength",
+        )
     for note in res.notes:
         if note.startswith(tuple(c.name for c in rec.channels)):
             issue("emg_label", "info", note)
     step = max(1, round(rec.sampling_rate_hz / 100.0))
     processing["emg"] = {k: v for k, v in res.parameters.items() if k != "reference_mv"}
     return EmgOut(
-        filename=rec.source, format=rec.format, sampling_rate_hz=round(rec.sampling_rate_hz, 4),
+        filename=rec.source,
+        format=rec.format,
+        sampling_rate_hz=round(rec.sampling_rate_hz, 4),
         duration_s=round(float(rec.t_s[-1] - rec.t_s[0]), 4),
-        channels=[EmgChannelOut(name=c.name, label=c.label, site=c.site, side=c.side, electrode=c.electrode)
-                  for c in rec.channels],
-        filters={"bandpass_hz": list(analysis.filter.bandpass_hz), "mains_notch_hz": analysis.filter.mains_hz,
-                 "envelope_lowpass_hz": analysis.envelope_hz, "onset_lowpass_hz": analysis.onset_envelope_hz,
-                 "onset_conditioning": analysis.conditioning, "onset_threshold_sd": analysis.detector.k_sd,
-                 "onset_window_s": analysis.detector.window_s},
-        normalisation=res.normalisation, reference_mv={k: round(v, 6) for k, v in res.reference_mv.items()},
-        hardware_delay_s=res.hardware_delay_s, hardware_delay_assumed=res.hardware_delay_assumed,
+        channels=[
+            EmgChannelOut(name=c.name, label=c.label, site=c.site, side=c.side, electrode=c.electrode)
+            for c in rec.channels
+        ],
+        filters={
+            "bandpass_hz": list(analysis.filter.bandpass_hz),
+            "mains_notch_hz": analysis.filter.mains_hz,
+            "envelope_lowpass_hz": analysis.envelope_hz,
+            "onset_lowpass_hz": analysis.onset_envelope_hz,
+            "onset_conditioning": analysis.conditioning,
+            "onset_threshold_sd": analysis.detector.k_sd,
+            "onset_window_s": analysis.detector.window_s,
+        },
+        normalisation=res.normalisation,
+        reference_mv={k: round(v, 6) for k, v in res.reference_mv.items()},
+        hardware_delay_s=res.hardware_delay_s,
+        hardware_delay_assumed=res.hardware_delay_assumed,
         clock_offset_s=request.emg_offset_s,
-        envelopes={k: _series(v, clock, 3, step)
-                   for k, v in res.envelopes.items()},
+        envelopes={k: _series(v, clock, 3, step) for k, v in res.envelopes.items()},
         bursts=[BurstOut(channel=e.name, onset_s=round(e.t_s, 4), offset_s=_r(e.end_s, 4)) for e in res.onsets],
         symmetry_pct={k: _r(v, 1) for k, v in res.symmetry_pct.items()},
         co_contraction_pct={k: _r(v, 1) for k, v in res.co_contraction_pct.items()},
         movement_onsets_source=onset_source,
-        timing=[TimingOut(channel=str(r["channel"]), label=str(r["label"]),
-                          movement_onset_s=round(float(r["movement_onset_s"]), 4),  # type: ignore[arg-type]
-                          muscle_onset_s=_r(r["muscle_onset_s"], 4),  # type: ignore[arg-type]
-                          delta_ms=_r(r["delta_ms"], 1))  # type: ignore[arg-type]
-                for r in res.timing_ms],
+        timing=[
+            TimingOut(
+                channel=str(r["channel"]),
+                label=str(r["label"]),
+                movement_onset_s=round(float(r["movement_onset_s"]), 4),  # type: ignore[arg-type]
+                muscle_onset_s=_r(r["muscle_onset_s"], 4),  # type: ignore[arg-type]
+                delta_ms=_r(r["delta_ms"], 1),
+            )  # type: ignore[arg-type]
+            for r in res.timing_ms
+        ],
         notes=res.notes,
     )

@@ -46,10 +46,14 @@ def verify(secret: str, body: str, header: str, tolerance_s: float = 300.0) -> b
 def deliver_due(factory: sessionmaker[Session], settings: Settings, client: httpx.Client | None = None) -> int:
     """Attempt every delivery that is due; returns how many were attempted."""
     with session_scope(factory) as s:
-        due = list(s.scalars(
-            select(WebhookDelivery.id).where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now())
-            .order_by(WebhookDelivery.next_attempt_at).limit(20)
-        ))
+        due = list(
+            s.scalars(
+                select(WebhookDelivery.id)
+                .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now())
+                .order_by(WebhookDelivery.next_attempt_at)
+                .limit(20)
+            )
+        )
     attempted = 0
     own_client = client is None
     client = client or httpx.Client(timeout=settings.webhook_timeout_s)
@@ -68,32 +72,43 @@ def _attempt(factory: sessionmaker[Session], settings: Settings, client: httpx.C
         d = s.get(WebhookDelivery, delivery_id)
         if d is None or d.status != "pending":
             return 0
-        due = d.next_attempt_at if d.next_attempt_at.tzinfo else d.next_attempt_at.replace(tzinfo=UTC)  # SQLite: naive UTC
+        due = (
+            d.next_attempt_at if d.next_attempt_at.tzinfo else d.next_attempt_at.replace(tzinfo=UTC)
+        )  # SQLite: naive UTC
         if due > now():
             return 0
         attempt, url, body = d.attempts + 1, d.url, d.body  # read before the UPDATE refreshes `d`
         res = s.execute(
-            update(WebhookDelivery).where(WebhookDelivery.id == delivery_id, WebhookDelivery.attempts == attempt - 1)
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.attempts == attempt - 1)
             .values(attempts=attempt, next_attempt_at=now() + timedelta(seconds=settings.webhook_timeout_s * 2))
         )
         if res.rowcount != 1:
             return 0
         secret = s.scalar(
-            select(Clinic.webhook_secret).join(AssessmentRow, AssessmentRow.clinic_id == Clinic.id)
+            select(Clinic.webhook_secret)
+            .join(AssessmentRow, AssessmentRow.clinic_id == Clinic.id)
             .where(AssessmentRow.id == d.assessment_id)
         )
     error = None
     try:
-        r = client.post(url, content=body, headers={
-            "Content-Type": "application/json",
-            "Motionscript-Signature": sign(secret or "", body, int(time.time())),
-            "Motionscript-Delivery": delivery_id,
-            "Motionscript-Attempt": str(attempt),
-        })
+        r = client.post(
+            url,
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "Motionscript-Signature": sign(secret or "", body, int(time.time())),
+                "Motionscript-Delivery": delivery_id,
+                "Motionscript-Attempt": str(attempt),
+            },
+        )
         if 200 <= r.status_code < 300:
             with session_scope(factory) as s:
-                s.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
-                          .values(status="delivered", delivered_at=now(), last_error=None))
+                s.execute(
+                    update(WebhookDelivery)
+                    .where(WebhookDelivery.id == delivery_id)
+                    .values(status="delivered", delivered_at=now(), last_error=None)
+                )
             return 1
         error = f"HTTP {r.status_code}"
     except httpx.HTTPError as exc:
@@ -101,9 +116,16 @@ def _attempt(factory: sessionmaker[Session], settings: Settings, client: httpx.C
     backoff = settings.webhook_backoff_s * 2 ** (attempt - 1)
     final = attempt >= settings.webhook_max_attempts
     with session_scope(factory) as s:
-        s.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(
-            status="failed" if final else "pending", last_error=error,
-            next_attempt_at=now() + timedelta(seconds=backoff),
-        ))
-    log.info("webhook attempt failed", extra={"delivery_id": delivery_id, "attempt": attempt, "error": error, "final": final})
+        s.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery_id)
+            .values(
+                status="failed" if final else "pending",
+                last_error=error,
+                next_attempt_at=now() + timedelta(seconds=backoff),
+            )
+        )
+    log.info(
+        "webhook attempt failed", extra={"delivery_id": delivery_id, "attempt": attempt, "error": error, "final": final}
+    )
     return 1

@@ -16,9 +16,12 @@ def test_fixture_hashes_match_the_manifest():
 
 
 def test_every_fixture_is_listed():
-    listed = {ln.split(maxsplit=1)[1].removeprefix("./") for ln in (FIXTURES / "MANIFEST").read_text().splitlines() if ln}
+    listed = {
+        ln.split(maxsplit=1)[1].removeprefix("./") for ln in (FIXTURES / "MANIFEST").read_text().splitlines() if ln
+    }
     present = {
-        str(p.relative_to(FIXTURES)) for p in FIXTURES.rglob("*")
+        str(p.relative_to(FIXTURES))
+        for p in FIXTURES.rglob("*")
         if p.is_file() and p.name not in {"MANIFEST", "SOURCES.md", "README.md"}
     }
     assert present == listed

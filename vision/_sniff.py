@@ -18,10 +18,7 @@ __all__ = ["ACCEPTED", "MediaKind", "isobmff_damage", "sniff"]
 
 MediaKind = Literal["video", "image", "landmarks_json"]
 
-ACCEPTED = (
-    "accepted: video (MP4/MOV, MKV/WebM, AVI), image (JPEG, PNG, WebP, BMP) "
-    "or landmark JSON"
-)
+ACCEPTED = "accepted: video (MP4/MOV, MKV/WebM, AVI), image (JPEG, PNG, WebP, BMP) or landmark JSON"
 
 _HEAD_BYTES = 4096
 
@@ -30,8 +27,18 @@ _QUICKTIME_BOXES = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
 
 # ISO-BMFF major brands of still images (HEIF/AVIF), which share ``ftyp`` with MP4.
 _STILL_IMAGE_BRANDS = {
-    b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs",
-    b"mif1", b"msf1", b"avif", b"avis",
+    b"heic",
+    b"heix",
+    b"heim",
+    b"heis",
+    b"hevc",
+    b"hevx",
+    b"hevm",
+    b"hevs",
+    b"mif1",
+    b"msf1",
+    b"avif",
+    b"avis",
 }
 
 # Known kinds we refuse, so the message can name them.

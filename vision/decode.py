@@ -17,7 +17,6 @@ Examples
 from __future__ import annotations
 
 import gc
-
 import itertools
 import os
 import re
@@ -387,9 +386,11 @@ class VideoReader:
         clock = self._clock
         notes = list(self._notes)
         from_dts = 0 if self._prefer_dts else clock.from_dts  # normal for AVI: no note
-        for count, what in ((from_dts, "timed by decode timestamp (pts missing or unreliable)"),
-                            (clock.estimated, "without timestamps, timed from the previous interval"),
-                            (clock.nudged, "with repeated or backward timestamps, moved 1 µs later")):
+        for count, what in (
+            (from_dts, "timed by decode timestamp (pts missing or unreliable)"),
+            (clock.estimated, "without timestamps, timed from the previous interval"),
+            (clock.nudged, "with repeated or backward timestamps, moved 1 µs later"),
+        ):
             if count:
                 notes.append(f"{count} frame(s) {what}")
         return DecodeStats(
@@ -422,8 +423,9 @@ class VideoReader:
     def __enter__(self) -> VideoReader:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 

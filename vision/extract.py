@@ -126,8 +126,18 @@ def extract_video(path: str | Path, backend: PoseBackend, *, progress: Progress 
         stats = video.stats
     image, world = collect.series(backend, size)
     media = MediaInfo(
-        "video", info.container, info.codec, info.width, info.height, info.rotation_deg, info.nominal_fps,
-        info.duration_s, stats.frames_read, stats.variable_frame_rate, stats.truncated, tuple(stats.notes),
+        "video",
+        info.container,
+        info.codec,
+        info.width,
+        info.height,
+        info.rotation_deg,
+        info.nominal_fps,
+        info.duration_s,
+        stats.frames_read,
+        stats.variable_frame_rate,
+        stats.truncated,
+        tuple(stats.notes),
         _median(sharpness),
     )
     return Extraction(image, world, media, tracker.report, backend.provenance())

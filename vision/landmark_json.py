@@ -58,7 +58,9 @@ def load_landmark_file(path: str | Path) -> LandmarkDocument:
         with open(path, "rb") as f:
             doc = json.load(f)
     except json.JSONDecodeError as exc:
-        raise LandmarkFormatError(f"landmark JSON: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        raise LandmarkFormatError(
+            f"landmark JSON: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
     except UnicodeDecodeError:
         raise LandmarkFormatError("landmark JSON: not UTF-8 text") from None
     return parse_landmarks(doc)
@@ -78,8 +80,14 @@ def parse_landmarks(doc: Any) -> LandmarkDocument:
     size = None
     if space == "image":
         raw = doc.get("image_size")
-        if not (isinstance(raw, list) and len(raw) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in raw)):
-            raise _fail("image_size", f"expected [width, height] in pixels (two positive integers), got {json.dumps(raw)[:60]}")
+        if not (
+            isinstance(raw, list)
+            and len(raw) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in raw)
+        ):
+            raise _fail(
+                "image_size", f"expected [width, height] in pixels (two positive integers), got {json.dumps(raw)[:60]}"
+            )
         size = (raw[0], raw[1])
     fps = doc.get("fps")
     if fps is not None:
@@ -88,7 +96,7 @@ def parse_landmarks(doc: Any) -> LandmarkDocument:
             raise _fail("fps", f"must be > 0, got {fps}")
     frames = doc.get("frames")
     if not isinstance(frames, list) or not frames:
-        raise _fail("frames", "expected a non-empty list of {\"t_s\": ..., \"landmarks\": [...]}")
+        raise _fail("frames", 'expected a non-empty list of {"t_s": ..., "landmarks": [...]}')
     if len(frames) > MAX_FRAMES:
         raise _fail("frames", f"{len(frames)} frames; at most {MAX_FRAMES} are accepted per document")
 

@@ -48,8 +48,13 @@ class ModelSpec:
     def provenance(self) -> dict[str, str]:
         """What an assessment records about the model that produced it."""
         return {
-            "name": self.name, "backend": self.backend, "file": self.path.name, "sha256": self.sha256,
-            "schema": self.schema, "license": self.license, "origin": self.origin,
+            "name": self.name,
+            "backend": self.backend,
+            "file": self.path.name,
+            "sha256": self.sha256,
+            "schema": self.schema,
+            "license": self.license,
+            "origin": self.origin,
         }
 
 
@@ -59,8 +64,13 @@ def _manifest(path: Path = MANIFEST) -> dict[str, ModelSpec]:
         doc = tomllib.load(f)
     return {
         name: ModelSpec(
-            name=name, backend=entry["backend"], path=MODELS_DIR / entry["file"], sha256=entry["sha256"],
-            schema=entry["schema"], license=entry["license"], origin=entry["origin"],
+            name=name,
+            backend=entry["backend"],
+            path=MODELS_DIR / entry["file"],
+            sha256=entry["sha256"],
+            schema=entry["schema"],
+            license=entry["license"],
+            origin=entry["origin"],
             options=MappingProxyType({k: v for k, v in entry.items() if k not in _CORE_FIELDS}),
         )
         for name, entry in doc.get("models", {}).items()

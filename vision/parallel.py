@@ -96,8 +96,9 @@ class _ChunkResult:
     error: str | None = None
 
 
-def _run_chunk(chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None,
-               progress_q, every: int = 15) -> _ChunkResult:
+def _run_chunk(
+    chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None, progress_q, every: int = 15
+) -> _ChunkResult:
     import av
 
     from vision.decode import _apply_orientation, _Clock, _orientation
@@ -171,23 +172,44 @@ def _run_chunk(chunk: int, path: str, factory: BackendFactory, t_from: float, t_
             progress_q.put((chunk, len(t_list)))
         m = len(img)
         return _ChunkResult(
-            chunk, np.asarray(t_list, dtype=float), np.asarray(counts, dtype=np.int16),
+            chunk,
+            np.asarray(t_list, dtype=float),
+            np.asarray(counts, dtype=np.int16),
             np.stack(img) if m else np.zeros((0, k, 3), np.float32),
             np.stack(wld) if m else np.zeros((0, k, 3), np.float32),
             np.stack(vis) if m else np.zeros((0, k), np.float32),
-            np.asarray(sharp, dtype=np.float32), next_t_s, clean, backend.schema, backend.provenance(), size_wh,
+            np.asarray(sharp, dtype=np.float32),
+            next_t_s,
+            clean,
+            backend.schema,
+            backend.provenance(),
+            size_wh,
         )
     finally:
         backend.close()
 
 
-def _worker(chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None, out_q, progress_q) -> None:
+def _worker(
+    chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None, out_q, progress_q
+) -> None:
     try:
         result = _run_chunk(chunk, path, factory, t_from, t_to, progress_q)
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which falls back
-        result = _ChunkResult(chunk, np.zeros(0), np.zeros(0, np.int16), np.zeros((0, 0, 3)), np.zeros((0, 0, 3)),
-                              np.zeros((0, 0)), np.zeros(0), None, False, None, {}, (0, 0),
-                              error=f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:
+        result = _ChunkResult(
+            chunk,
+            np.zeros(0),
+            np.zeros(0, np.int16),
+            np.zeros((0, 0, 3)),
+            np.zeros((0, 0, 3)),
+            np.zeros((0, 0)),
+            np.zeros(0),
+            None,
+            False,
+            None,
+            {},
+            (0, 0),
+            error=f"{type(exc).__name__}: {exc}",
+        )
     out_q.put(result)
 
 
@@ -212,8 +234,14 @@ def _poses(r: _ChunkResult, start: int, stop: int, offsets: np.ndarray):
         people = []
         for j in range(a, b):
             world = r.world[j].astype(float)
-            people.append((PersonPose(r.image[j].astype(float), None if np.isnan(world).all() else world,
-                                      r.vis[j].astype(float)), float(r.sharp[j])))
+            people.append(
+                (
+                    PersonPose(
+                        r.image[j].astype(float), None if np.isnan(world).all() else world, r.vis[j].astype(float)
+                    ),
+                    float(r.sharp[j]),
+                )
+            )
         yield float(r.t_s[i]), people
 
 
@@ -226,9 +254,15 @@ def _torso_len(p: PersonPose, size_wh) -> float:
     return float(np.linalg.norm(px[[11, 12]].mean(axis=0) - px[[23, 24]].mean(axis=0)))
 
 
-def extract_video_parallel(path: str | Path, backend_factory: BackendFactory, *, workers: int = 2,
-                           overlap_s: float = 1.0, progress: Progress | None = None,
-                           min_duration_s: float = MIN_PARALLEL_S) -> Extraction:
+def extract_video_parallel(
+    path: str | Path,
+    backend_factory: BackendFactory,
+    *,
+    workers: int = 2,
+    overlap_s: float = 1.0,
+    progress: Progress | None = None,
+    min_duration_s: float = MIN_PARALLEL_S,
+) -> Extraction:
     """`extract_video` on ``workers`` processes; same frames, same ``t_s``, one subject.
 
     ``backend_factory`` is called with no argument in each worker process (and in
@@ -253,8 +287,14 @@ def extract_video_parallel(path: str | Path, backend_factory: BackendFactory, *,
         info = probe.info
         tick_s = probe._tick_s
     duration = info.duration_s
-    if (workers < 2 or duration is None or duration < min_duration_s or info.container == "avi"
-            or info.frame_count_reported is None or mp.current_process().daemon):
+    if (
+        workers < 2
+        or duration is None
+        or duration < min_duration_s
+        or info.container == "avi"
+        or info.frame_count_reported is None
+        or mp.current_process().daemon
+    ):
         # (a daemonic process, such as the service's local job workers, may not start children)
         return serial()
 
@@ -263,8 +303,12 @@ def extract_video_parallel(path: str | Path, backend_factory: BackendFactory, *,
     out_q, progress_q = ctx.Queue(), ctx.Queue()
     procs = []
     for k, (t_from, _own_from, own_to) in enumerate(bounds):
-        p = ctx.Process(target=_worker, args=(k, str(path), backend_factory, t_from, own_to, out_q, progress_q),
-                        daemon=True, name=f"motionscript-chunk-{k}")
+        p = ctx.Process(
+            target=_worker,
+            args=(k, str(path), backend_factory, t_from, own_to, out_q, progress_q),
+            daemon=True,
+            name=f"motionscript-chunk-{k}",
+        )
         p.start()
         procs.append(p)
     results: dict[int, _ChunkResult] = {}
@@ -341,8 +385,19 @@ def extract_video_parallel(path: str | Path, backend_factory: BackendFactory, *,
                     last_subject[t_s] = pose
     image, world = collect.series(_Schema, size)  # type: ignore[arg-type]
     media = MediaInfo(
-        "video", info.container, info.codec, info.width, info.height, info.rotation_deg, info.nominal_fps,
-        info.duration_s, len(t_all), _is_variable(t_all, tick_s), False, (), _median(sharpness),
+        "video",
+        info.container,
+        info.codec,
+        info.width,
+        info.height,
+        info.rotation_deg,
+        info.nominal_fps,
+        info.duration_s,
+        len(t_all),
+        _is_variable(t_all, tick_s),
+        False,
+        (),
+        _median(sharpness),
     )
     _last_seams = seams
     return Extraction(image, world, media, tracker.report, dict(first.provenance))
@@ -362,7 +417,7 @@ def _stitch(chunks: list[_ChunkResult], bounds) -> tuple[np.ndarray, list[tuple[
                 return None
             # the warm-up frames this chunk decoded must be the previous chunk's last frames, exactly
             warm = r.t_s[:start]
-            if len(warm) == 0 or len(prev.t_s) < len(warm) or not np.array_equal(prev.t_s[-len(warm):], warm):
+            if len(warm) == 0 or len(prev.t_s) < len(warm) or not np.array_equal(prev.t_s[-len(warm) :], warm):
                 return None
         if own_to is not None and r.next_t_s is None:
             return None  # ended before its chunk did
@@ -371,8 +426,9 @@ def _stitch(chunks: list[_ChunkResult], bounds) -> tuple[np.ndarray, list[tuple[
     return t_all, parts
 
 
-def _seam_check(k: int, r: _ChunkResult, own_from: float, offsets: np.ndarray,
-                last_subject: dict[float, PersonPose], size_wh) -> SeamCheck:
+def _seam_check(
+    k: int, r: _ChunkResult, own_from: float, offsets: np.ndarray, last_subject: dict[float, PersonPose], size_wh
+) -> SeamCheck:
     """Compare the previous chunk's subject with this chunk's people on the shared (warm-up) frames."""
     start = int(np.searchsorted(r.t_s, own_from - 1e-9))
     distances = []
@@ -382,5 +438,10 @@ def _seam_check(k: int, r: _ChunkResult, own_from: float, offsets: np.ndarray,
             continue
         centre, size = _hip_centre(subject, size_wh), max(_torso_len(subject, size_wh), 1e-6)
         distances.append(min(float(np.linalg.norm(_hip_centre(p, size_wh) - centre)) / size for p, _ in people))
-    return SeamCheck(k, own_from, start, int(sum(d <= 0.5 for d in distances)),
-                     round(float(np.median(distances)), 4) if distances else None)
+    return SeamCheck(
+        k,
+        own_from,
+        start,
+        int(sum(d <= 0.5 for d in distances)),
+        round(float(np.median(distances)), 4) if distances else None,
+    )

@@ -43,7 +43,8 @@ class Table:
             raise SensorFormatError(
                 self.path,
                 f"{what}: missing column(s) {', '.join(missing)}; the header has {', '.join(self.columns)}",
-                column=missing[0], line=self.header_line,
+                column=missing[0],
+                line=self.header_line,
             )
 
     def require_finite(self, names: list[str]) -> None:
@@ -52,8 +53,10 @@ class Table:
             bad = np.flatnonzero(~np.isfinite(self.column(name)))
             if bad.size:
                 raise SensorFormatError(
-                    self.path, f"empty or non-finite value ({bad.size} such row(s) in this column)",
-                    column=name, line=int(self.lines[bad[0]]),
+                    self.path,
+                    f"empty or non-finite value ({bad.size} such row(s) in this column)",
+                    column=name,
+                    line=int(self.lines[bad[0]]),
                 )
 
 
@@ -116,19 +119,22 @@ def read_table(
             continue
         if columns is None:
             columns = tuple(f"col{i + 1}" for i in range(len(cells)))
-        if len(cells) > len(columns) and all(c.strip() == "" for c in cells[len(columns):]):
+        if len(cells) > len(columns) and all(c.strip() == "" for c in cells[len(columns) :]):
             cells = cells[: len(columns)]
         if len(cells) != len(columns):
             raise SensorFormatError(path, f"{len(cells)} fields, expected {len(columns)} as in the header", line=lineno)
         try:
             rows.append([_number(c) for c in cells])
         except ValueError:
-            for name, cell in zip(columns, cells):
+            for name, cell in zip(columns, cells, strict=True):
                 try:
                     _number(cell)
                 except ValueError:
                     raise SensorFormatError(
-                        path, f"{cell.strip()!r} is not a number", column=name, line=lineno,
+                        path,
+                        f"{cell.strip()!r} is not a number",
+                        column=name,
+                        line=lineno,
                     ) from None
         lines.append(lineno)
     if columns is None:
@@ -136,8 +142,12 @@ def read_table(
     if not rows:
         raise SensorFormatError(path, "a header but no data rows", line=header_line)
     return Table(
-        path=str(path), columns=columns, header_line=header_line,
-        values=np.asarray(rows, dtype=float), lines=np.asarray(lines, dtype=int), meta=meta,
+        path=str(path),
+        columns=columns,
+        header_line=header_line,
+        values=np.asarray(rows, dtype=float),
+        lines=np.asarray(lines, dtype=int),
+        meta=meta,
     )
 
 
@@ -165,8 +175,10 @@ def check_clock(
     if bad.size:
         i = int(bad[0])
         raise SensorFormatError(
-            path, f"time does not increase: {t_s[i + 1]:.6g} after {t_s[i]:.6g} (line {int(lines[i])})",
-            column=column, line=int(lines[i + 1]),
+            path,
+            f"time does not increase: {t_s[i + 1]:.6g} after {t_s[i]:.6g} (line {int(lines[i])})",
+            column=column,
+            line=int(lines[i + 1]),
         )
     median = float(np.median(dt))
     rate = 1.0 / median
@@ -187,6 +199,7 @@ def check_clock(
             path,
             f"clock gap: {dt[i]:.4g} s from {t_s[i]:.6g} s (line {int(lines[i])}) to {t_s[i + 1]:.6g} s, "
             f"{dt[i] / median:.1f} sample intervals ({gaps.size} gap(s) in the file); samples were lost",
-            column=column, line=int(lines[i + 1]),
+            column=column,
+            line=int(lines[i + 1]),
         )
     return rate

@@ -66,8 +66,10 @@ class AxisMapping:
         up = _axis_vector(self.up, "up")
         anterior = _axis_vector(self.anterior, "anterior")
         if len({self.up[1], self.anterior[1], self.left[1]}) != 3:
-            raise SensorFormatError("axis mapping", f"up={self.up}, anterior={self.anterior}, left={self.left} "
-                                                    "must name three different sensor axes")
+            raise SensorFormatError(
+                "axis mapping",
+                f"up={self.up}, anterior={self.anterior}, left={self.left} must name three different sensor axes",
+            )
         if not np.allclose(np.cross(left, up), anterior):
             expected = np.cross(up, anterior)
             i = int(np.argmax(np.abs(expected)))
@@ -199,8 +201,9 @@ def calibrate_static(
     measured_up = nominal @ acc.mean(axis=0)
     norm = float(np.linalg.norm(measured_up))
     if norm < 1.0:
-        raise InsufficientDataError(f"{rec.source}: mean acceleration {norm:.2f} m/s^2 in the still window; "
-                                    "expected about 9.81 (gravity)")
+        raise InsufficientDataError(
+            f"{rec.source}: mean acceleration {norm:.2f} m/s^2 in the still window; expected about 9.81 (gravity)"
+        )
     fix = _rotation_between(measured_up / norm, _posture_up(posture_tilt_deg, posture_obliquity_deg))
     body_from_sensor = fix @ nominal
     angle = float(np.degrees(np.arccos(np.clip((np.trace(fix) - 1.0) / 2.0, -1.0, 1.0))))
@@ -209,8 +212,11 @@ def calibrate_static(
     bias.flags.writeable = False
     body_from_sensor.flags.writeable = False
     return StaticCalibration(
-        body_from_sensor=body_from_sensor, gyro_bias_rads=bias,
-        window_s=(float(t[sl.start]), float(t[sl.stop - 1])), gyro_sd_dps=gyro_sd_dps,
-        mounting_correction_deg=angle, posture_deg=(posture_tilt_deg, posture_obliquity_deg),
+        body_from_sensor=body_from_sensor,
+        gyro_bias_rads=bias,
+        window_s=(float(t[sl.start]), float(t[sl.stop - 1])),
+        gyro_sd_dps=gyro_sd_dps,
+        mounting_correction_deg=angle,
+        posture_deg=(posture_tilt_deg, posture_obliquity_deg),
         still=still,
     )

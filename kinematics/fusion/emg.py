@@ -55,10 +55,14 @@ __all__ = ["ANTAGONISTS", "EmgAnalysis", "EmgFilter", "EmgResult", "co_contracti
 
 #: agonist/antagonist site pairs used for the co-contraction index when none are given
 ANTAGONISTS: tuple[tuple[str, str], ...] = (
-    ("rectus_femoris", "biceps_femoris"), ("rectus_femoris", "semitendinosus"),
-    ("vastus_medialis", "biceps_femoris"), ("vastus_medialis", "semitendinosus"),
-    ("vastus_lateralis", "biceps_femoris"), ("lower_abdominal", "lumbar_multifidus"),
-    ("lower_abdominal", "erector_spinae"), ("rectus_abdominis", "erector_spinae"),
+    ("rectus_femoris", "biceps_femoris"),
+    ("rectus_femoris", "semitendinosus"),
+    ("vastus_medialis", "biceps_femoris"),
+    ("vastus_medialis", "semitendinosus"),
+    ("vastus_lateralis", "biceps_femoris"),
+    ("lower_abdominal", "lumbar_multifidus"),
+    ("lower_abdominal", "erector_spinae"),
+    ("rectus_abdominis", "erector_spinae"),
     ("gluteus_medius", "adductor_longus"),
 )
 
@@ -119,8 +123,10 @@ class EmgFilter:
         low, high = self.bandpass_hz
         nyquist = 0.5 * sampling_rate_hz
         if high >= 0.9 * nyquist:
-            notes.append(f"band-pass upper edge lowered from {high:g} to {0.45 * sampling_rate_hz:g} Hz "
-                         f"(sampling rate {sampling_rate_hz:g} Hz)")
+            notes.append(
+                f"band-pass upper edge lowered from {high:g} to {0.45 * sampling_rate_hz:g} Hz "
+                f"(sampling rate {sampling_rate_hz:g} Hz)"
+            )
             high = 0.45 * sampling_rate_hz
         if not 0 < low < high:
             raise InputError(f"band-pass must satisfy 0 < low < high, got ({low}, {high}) Hz")
@@ -209,20 +215,28 @@ class EmgAnalysis:
         assumed = self.hardware_delay_s is None
         delay = 0.0 if assumed else float(self.hardware_delay_s)  # type: ignore[arg-type]
         if assumed:
-            notes.append("EMG hardware delay not configured: taken as 0 s (not measured); onsets may be late by "
-                         "the system's internal delay")
+            notes.append(
+                "EMG hardware delay not configured: taken as 0 s (not measured); onsets may be late by "
+                "the system's internal delay"
+            )
         t = rec.t_s + self.clock_offset_s - delay
-        lp = lambda x, hz: signal.sosfiltfilt(signal.butter(2, min(hz, 0.45 * fs), fs=fs, output="sos"), x, axis=0)
+
+        def lp(x: np.ndarray, hz: float) -> np.ndarray:
+            return signal.sosfiltfilt(signal.butter(2, min(hz, 0.45 * fs), fs=fs, output="sos"), x, axis=0)
+
         amp = np.clip(lp(np.abs(notched), self.envelope_hz), 0.0, None)
         cond = tkeo(filtered) if self.conditioning == "tkeo" else filtered
         onset_env = lp(np.abs(cond), self.onset_envelope_hz)
         refs = dict(self.reference_mv or {})
         unknown = sorted(set(refs) - {c.name for c in rec.channels})
         if unknown:
-            raise InputError(f"reference_mv names unknown channel(s) {', '.join(unknown)}; "
-                             f"channels: {', '.join(c.name for c in rec.channels)}")
-        normalisation = "reference" if refs and len(refs) == len(rec.channels) else (
-            "session_peak" if not refs else "mixed")
+            raise InputError(
+                f"reference_mv names unknown channel(s) {', '.join(unknown)}; "
+                f"channels: {', '.join(c.name for c in rec.channels)}"
+            )
+        normalisation = (
+            "reference" if refs and len(refs) == len(rec.channels) else ("session_peak" if not refs else "mixed")
+        )
         envelopes, bursts, onsets, used_ref = {}, {}, [], {}
         for j, ch in enumerate(rec.channels):
             ref = refs.get(ch.name, float(amp[:, j].max()))
@@ -232,18 +246,29 @@ class EmgAnalysis:
             envelopes[ch.name] = Series(t, amp[:, j] / ref, "1", np.ones(len(t)))
             b = self.detector.detect(t, onset_env[:, j])
             bursts[ch.name] = b
-            onsets += [Event(t_s=float(a), name=ch.name, side=ch.side, end_s=None if np.isnan(e) else float(e))
-                       for a, e in zip(b.onsets_s, b.offsets_s)]
+            onsets += [
+                Event(t_s=float(a), name=ch.name, side=ch.side, end_s=None if np.isnan(e) else float(e))
+                for a, e in zip(b.onsets_s, b.offsets_s, strict=True)
+            ]
         onsets.sort(key=lambda e: e.t_s)
         if not self.detector.baseline_s:
-            notes.append(f"onset baseline: the quietest {self.detector.baseline_length_s:g} s of each channel "
-                         "(no quiet period was given)")
+            notes.append(
+                f"onset baseline: the quietest {self.detector.baseline_length_s:g} s of each channel "
+                "(no quiet period was given)"
+            )
         return EmgResult(
-            channels=rec.channels, envelopes=envelopes, normalisation=normalisation, reference_mv=used_ref,
-            bursts=bursts, onsets=onsets, symmetry_pct=self._symmetry(rec.channels, envelopes),
+            channels=rec.channels,
+            envelopes=envelopes,
+            normalisation=normalisation,
+            reference_mv=used_ref,
+            bursts=bursts,
+            onsets=onsets,
+            symmetry_pct=self._symmetry(rec.channels, envelopes),
             co_contraction_pct=self._cci(rec.channels, envelopes),
             timing_ms=self._timing(rec.channels, bursts, np.asarray(movement_onsets_s, dtype=float)),
-            hardware_delay_s=delay, hardware_delay_assumed=assumed, notes=notes,
+            hardware_delay_s=delay,
+            hardware_delay_assumed=assumed,
+            notes=notes,
             parameters=asdict(self),
         )
 
@@ -266,21 +291,30 @@ class EmgAnalysis:
             if bad:
                 raise InputError(f"co-contraction pair {bad[0]} names an unknown channel; channels: {', '.join(names)}")
         else:
-            pairs = [(a.name, b.name) for a in channels for b in channels
-                     if a.side == b.side and ((a.site, b.site) in ANTAGONISTS)]
+            pairs = [
+                (a.name, b.name)
+                for a in channels
+                for b in channels
+                if a.side == b.side and ((a.site, b.site) in ANTAGONISTS)
+            ]
         return {f"{a} / {b}": co_contraction_index(env[a].values, env[b].values) for a, b in pairs}
 
-    def _timing(self, channels: tuple[EmgChannel, ...], bursts: dict[str, Bursts],
-                movement_s: np.ndarray) -> list[dict[str, object]]:
+    def _timing(
+        self, channels: tuple[EmgChannel, ...], bursts: dict[str, Bursts], movement_s: np.ndarray
+    ) -> list[dict[str, object]]:
         rows: list[dict[str, object]] = []
         before, after = self.timing_window_s
         for m in movement_s:
             for ch in channels:
                 on = bursts[ch.name].onsets_s
                 near = on[(on >= m - before) & (on <= m + after)]
-                rows.append({
-                    "channel": ch.name, "label": ch.label, "movement_onset_s": float(m),
-                    "muscle_onset_s": float(near[0]) if near.size else None,
-                    "delta_ms": float(1000.0 * (near[0] - m)) if near.size else None,
-                })
+                rows.append(
+                    {
+                        "channel": ch.name,
+                        "label": ch.label,
+                        "movement_onset_s": float(m),
+                        "muscle_onset_s": float(near[0]) if near.size else None,
+                        "delta_ms": float(1000.0 * (near[0] - m)) if near.size else None,
+                    }
+                )
         return rows

@@ -61,14 +61,28 @@ SITES: dict[str, str] = {
     "semitendinosus": "semitendinosus surface EMG",
 }
 _ALIASES = {
-    "tra": "transversus_abdominis", "transverse_abdominis": "transversus_abdominis", "tra_io": "lower_abdominal",
-    "multifidus": "lumbar_multifidus", "lm": "lumbar_multifidus", "es": "erector_spinae",
-    "gmax": "gluteus_maximus", "gmed": "gluteus_medius", "rf": "rectus_femoris", "vm": "vastus_medialis",
-    "vl": "vastus_lateralis", "bf": "biceps_femoris", "st": "semitendinosus", "ra": "rectus_abdominis",
-    "eo": "external_oblique", "tfl": "tensor_fasciae_latae",
+    "tra": "transversus_abdominis",
+    "transverse_abdominis": "transversus_abdominis",
+    "tra_io": "lower_abdominal",
+    "multifidus": "lumbar_multifidus",
+    "lm": "lumbar_multifidus",
+    "es": "erector_spinae",
+    "gmax": "gluteus_maximus",
+    "gmed": "gluteus_medius",
+    "rf": "rectus_femoris",
+    "vm": "vastus_medialis",
+    "vl": "vastus_lateralis",
+    "bf": "biceps_femoris",
+    "st": "semitendinosus",
+    "ra": "rectus_abdominis",
+    "eo": "external_oblique",
+    "tfl": "tensor_fasciae_latae",
     # UCI dataset (Spanish)
-    "recto_femoral": "rectus_femoris", "biceps_femoral": "biceps_femoris", "vasto_medial": "vastus_medialis",
-    "emg_semitendinoso": "semitendinosus", "semitendinoso": "semitendinosus",
+    "recto_femoral": "rectus_femoris",
+    "biceps_femoral": "biceps_femoris",
+    "vasto_medial": "vastus_medialis",
+    "emg_semitendinoso": "semitendinosus",
+    "semitendinoso": "semitendinosus",
 }
 _UNITS = {"v": 1000.0, "mv": 1.0, "uv": 1e-3}
 _SIDES = {"left": "left", "right": "right", "l": "left", "r": "right"}
@@ -93,11 +107,14 @@ def _site(raw: str, electrode: Electrode, notes: list[str], column: str, path: P
     key = raw.strip().lower().replace("-", "_").replace(" ", "_")
     key = _ALIASES.get(key, key)
     if key not in SITES:
-        raise SensorFormatError(path, f"unknown muscle site {raw!r}; accepted: {', '.join(SITES)}",
-                                column=column, line=line)
+        raise SensorFormatError(
+            path, f"unknown muscle site {raw!r}; accepted: {', '.join(SITES)}", column=column, line=line
+        )
     if key == "transversus_abdominis" and electrode == "surface":
-        notes.append(f"{column}: surface electrodes cannot isolate transversus abdominis; labelled "
-                     f"'{SITES['lower_abdominal']}' (declare '# electrode: fine_wire' for intramuscular recordings)")
+        notes.append(
+            f"{column}: surface electrodes cannot isolate transversus abdominis; labelled "
+            f"'{SITES['lower_abdominal']}' (declare '# electrode: fine_wire' for intramuscular recordings)"
+        )
         return "lower_abdominal"
     return key
 
@@ -150,7 +167,8 @@ def _read_generic(path: Path, sampling_rate_hz: float | None) -> EmgRecording:
             declared_meta = float(table.meta["sampling_rate_hz"].lower().removesuffix("hz"))
         except ValueError:
             raise SensorFormatError(
-                path, f"sampling_rate_hz {table.meta['sampling_rate_hz']!r} is not a number",
+                path,
+                f"sampling_rate_hz {table.meta['sampling_rate_hz']!r} is not a number",
             ) from None
         if declared is not None and abs(declared - declared_meta) > 1e-6 * declared_meta:
             raise SensorFormatError(path, f"the file declares {declared_meta:g} Hz but {declared:g} was passed")
@@ -162,8 +180,12 @@ def _read_generic(path: Path, sampling_rate_hz: float | None) -> EmgRecording:
             continue
         parts = name.split("_")
         if len(parts) < 2 or parts[-1].lower() not in _UNITS:
-            raise SensorFormatError(path, "EMG columns are named {site}_{side}_{unit} with unit V, mV or uV, "
-                                          "e.g. lower_abdominal_left_mV", column=name, line=table.header_line)
+            raise SensorFormatError(
+                path,
+                "EMG columns are named {site}_{side}_{unit} with unit V, mV or uV, e.g. lower_abdominal_left_mV",
+                column=name,
+                line=table.header_line,
+            )
         side = _SIDES.get(parts[-2].lower()) if len(parts) > 2 else None
         site_parts = parts[:-2] if side else parts[:-1]
         site = _site("_".join(site_parts), electrode, notes, name, path, table.header_line)  # type: ignore[arg-type]
@@ -171,8 +193,9 @@ def _read_generic(path: Path, sampling_rate_hz: float | None) -> EmgRecording:
         columns.append(name)
         scales.append(_UNITS[parts[-1].lower()])
     if not channels:
-        raise SensorFormatError(path, f"no EMG columns; the header has {', '.join(table.columns)}",
-                                line=table.header_line)
+        raise SensorFormatError(
+            path, f"no EMG columns; the header has {', '.join(table.columns)}", line=table.header_line
+        )
     table.require_finite(columns)
     time_col = "t_s" if "t_s" in table.columns else "t_ms" if "t_ms" in table.columns else None
     if time_col is None:
@@ -184,13 +207,21 @@ def _read_generic(path: Path, sampling_rate_hz: float | None) -> EmgRecording:
         table.require_finite([time_col])
         t_s = table.column(time_col) * (1e-3 if time_col == "t_ms" else 1.0)
     rate = check_clock(str(path), t_s, table.lines, column=time_col or "(row index)", declared_rate_hz=declared)
-    emg = np.column_stack([table.column(c) * s for c, s in zip(columns, scales)])
-    return EmgRecording(t_s=t_s, emg_mv=emg, channels=tuple(channels), sampling_rate_hz=rate, source=path.name,
-                        format="generic", notes=tuple(notes))
+    emg = np.column_stack([table.column(c) * s for c, s in zip(columns, scales, strict=True)])
+    return EmgRecording(
+        t_s=t_s,
+        emg_mv=emg,
+        channels=tuple(channels),
+        sampling_rate_hz=rate,
+        source=path.name,
+        format="generic",
+        notes=tuple(notes),
+    )
 
 
 _UCI_CHANNEL = re.compile(
-    r"^Channel\s+(\d+):\s*'([^']*)',\s*(\d+)\s+values,\s*engineering units:\s*([^,]+)", re.IGNORECASE,
+    r"^Channel\s+(\d+):\s*'([^']*)',\s*(\d+)\s+values,\s*engineering units:\s*([^,]+)",
+    re.IGNORECASE,
 )
 _UCI_RATE = re.compile(r"to\s+([0-9.]+)\s+samples per second", re.IGNORECASE)
 _UCI_AUX = {"fx": "knee_flexion", "flexo_extension": "knee_flexion"}
@@ -219,8 +250,9 @@ def _read_uci(path: Path, sampling_rate_hz: float | None) -> EmgRecording:
         raise SensorFormatError(path, f"the header states {rate:g} samples/s but sampling_rate_hz={sampling_rate_hz:g}")
     rate = sampling_rate_hz if sampling_rate_hz is not None else rate
     if rate is None:
-        raise SensorFormatError(path, "the header states no sampling rate; pass sampling_rate_hz "
-                                      "(the dataset's description gives 1000 Hz)")
+        raise SensorFormatError(
+            path, "the header states no sampling rate; pass sampling_rate_hz (the dataset's description gives 1000 Hz)"
+        )
     notes: list[str] = []
     channels: list[EmgChannel] = []
     emg_idx, aux_idx = [], []
@@ -254,8 +286,9 @@ def _read_uci(path: Path, sampling_rate_hz: float | None) -> EmgRecording:
             rows.append([float(c) if c.strip() else np.nan for c in cells])
         except ValueError:
             bad = next(j for j, c in enumerate(cells) if c.strip() and not _is_float(c))
-            raise SensorFormatError(path, f"{cells[bad].strip()!r} is not a number", column=header[bad][0],
-                                    line=i + 1) from None
+            raise SensorFormatError(
+                path, f"{cells[bad].strip()!r} is not a number", column=header[bad][0], line=i + 1
+            ) from None
         row_lines.append(i + 1)
         for j, _ in emg_idx:
             if np.isnan(rows[-1][j]):
@@ -271,8 +304,14 @@ def _read_uci(path: Path, sampling_rate_hz: float | None) -> EmgRecording:
         v = data[:, j]
         aux[f"{name}_{unit}"] = Series(t_s, v, unit if unit in ("deg",) else "1", np.isfinite(v).astype(float))
     return EmgRecording(
-        t_s=t_s, emg_mv=data[:, [j for j, _ in emg_idx]], channels=tuple(channels), sampling_rate_hz=rate,
-        source=path.name, format="uci", aux=aux, notes=tuple(notes),
+        t_s=t_s,
+        emg_mv=data[:, [j for j, _ in emg_idx]],
+        channels=tuple(channels),
+        sampling_rate_hz=rate,
+        source=path.name,
+        format="uci",
+        aux=aux,
+        notes=tuple(notes),
     )
 
 

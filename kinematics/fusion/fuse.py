@@ -43,7 +43,13 @@ class FusedAngle:
 
 
 def _kalman_rts(
-    n: int, dt: np.ndarray, q: float, p0: float, idx: np.ndarray, z: np.ndarray, r: np.ndarray,
+    n: int,
+    dt: np.ndarray,
+    q: float,
+    p0: float,
+    idx: np.ndarray,
+    z: np.ndarray,
+    r: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Scalar random-walk Kalman filter + RTS smoother on ``n`` steps.
 
@@ -152,7 +158,13 @@ class ObliquityFusion:
         z = (imu_at_frames - y)[order]
         r = (self.video_sd_deg**2 / conf)[order]
         d, var, nis = _kalman_rts(
-            len(imu), np.diff(t_imu), self.drift_deg_per_sqrt_s**2, self.initial_sd_deg**2, idx[order], z, r,
+            len(imu),
+            np.diff(t_imu),
+            self.drift_deg_per_sqrt_s**2,
+            self.initial_sd_deg**2,
+            idx[order],
+            z,
+            r,
         )
         fused = np.where(ok_imu, x_imu - d, np.nan)
         confidence = np.where(ok_imu, imu.confidence / (1.0 + var / self.confidence_scale_deg**2), 0.0)
@@ -160,6 +172,9 @@ class ObliquityFusion:
         for a in (sd, d):
             a.flags.writeable = False
         return FusedAngle(
-            angle=Series(t_imu + offset_s, fused, "deg", confidence), sd_deg=sd, imu_offset_deg=d,
-            frames_used=int(z.shape[0]), normalised_innovation_rms=nis,
+            angle=Series(t_imu + offset_s, fused, "deg", confidence),
+            sd_deg=sd,
+            imu_offset_deg=d,
+            frames_used=int(z.shape[0]),
+            normalised_innovation_rms=nis,
         )

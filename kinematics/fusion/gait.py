@@ -67,8 +67,16 @@ def gaus1_cwt(x: np.ndarray, scale: float) -> np.ndarray:
         its L2 normalisation constant).
     """
     sigma = scale / math.sqrt(2.0)
-    return -math.sqrt(scale) * math.sqrt(math.pi) * scale * ndimage.gaussian_filter1d(
-        np.asarray(x, dtype=float), sigma, order=1, mode="nearest",
+    return (
+        -math.sqrt(scale)
+        * math.sqrt(math.pi)
+        * scale
+        * ndimage.gaussian_filter1d(
+            np.asarray(x, dtype=float),
+            sigma,
+            order=1,
+            mode="nearest",
+        )
     )
 
 
@@ -172,8 +180,9 @@ class InitialContactDetector:
             is reported rather than silently producing swapped sides).
         """
         if rec.placement not in ("sacrum", "lower_back", "pelvis"):
-            raise InputError(f"{rec.source}: initial contacts need a lower-back or sacrum sensor, "
-                             f"this one is on the {rec.placement}")
+            raise InputError(
+                f"{rec.source}: initial contacts need a lower-back or sacrum sensor, this one is on the {rec.placement}"
+            )
         fs = rec.sampling_rate_hz
         n = len(rec)
         if n < int(4 * fs):
@@ -185,8 +194,10 @@ class InitialContactDetector:
             declared = axes.body_from_sensor()[1]
             angle = float(np.degrees(np.arccos(np.clip(up.mean(axis=0) @ declared, -1.0, 1.0))))
             if angle > 45.0:
-                raise InputError(f"{rec.source}: the declared up axis ({axes.up}) is {angle:.0f} deg from the "
-                                 "measured gravity; check the axis mapping")
+                raise InputError(
+                    f"{rec.source}: the declared up axis ({axes.up}) is {angle:.0f} deg from the "
+                    "measured gravity; check the axis mapping"
+                )
         vertical = np.sum(rec.acc_mps2 * up, axis=1)
         vertical = signal.detrend(vertical)
         velocity = np.concatenate([[0.0], np.cumsum(0.5 * (vertical[1:] + vertical[:-1]) / fs)])
@@ -194,8 +205,9 @@ class InitialContactDetector:
         cwt = gaus1_cwt(velocity, scale)
         # -cwt / (sqrt(a) sqrt(pi) a) * fs is the Gaussian-smoothed vertical acceleration in m/s^2
         smoothed = -cwt * fs / (math.sqrt(scale) * math.sqrt(math.pi) * scale)
-        peaks, _ = signal.find_peaks(smoothed, distance=max(1, int(self.min_step_s * fs)),
-                                     prominence=self.min_prominence_mps2)
+        peaks, _ = signal.find_peaks(
+            smoothed, distance=max(1, int(self.min_step_s * fs)), prominence=self.min_prominence_mps2
+        )
         keep, sequences = self._sequences(rec.t_s[peaks])
         peaks = peaks[keep]
         yaw = np.sum(rec.gyr_rads * up, axis=1)
@@ -204,12 +216,21 @@ class InitialContactDetector:
         events = []
         for p in peaks:
             strength = abs(float(yaw_f[p])) / (float(np.std(yaw_f)) + 1e-12)
-            events.append(Event(
-                t_s=float(rec.t_s[p]), name="initial_contact", side="left" if yaw_f[p] <= 0 else "right",
-                confidence=float(min(1.0, strength)),
-            ))
-        steps = np.concatenate([np.diff(rec.t_s[peaks][(rec.t_s[peaks] >= a) & (rec.t_s[peaks] <= b)])
-                                for a, b in sequences]) if sequences else np.zeros(0)
+            events.append(
+                Event(
+                    t_s=float(rec.t_s[p]),
+                    name="initial_contact",
+                    side="left" if yaw_f[p] <= 0 else "right",
+                    confidence=float(min(1.0, strength)),
+                )
+            )
+        steps = (
+            np.concatenate(
+                [np.diff(rec.t_s[peaks][(rec.t_s[peaks] >= a) & (rec.t_s[peaks] <= b)]) for a, b in sequences]
+            )
+            if sequences
+            else np.zeros(0)
+        )
         cadence = 60.0 / float(np.median(steps)) if steps.size else None
         return GaitEvents(events, cadence, steps, sequences)
 

@@ -127,9 +127,7 @@ class ImuRecording:
             object.__setattr__(self, name, _frozen(arr))
         object.__setattr__(self, "t_s", _frozen(self.t_s))
         if self.placement not in PLACEMENTS:
-            raise SensorFormatError(
-                self.source, f"placement {self.placement!r} is not one of {', '.join(PLACEMENTS)}"
-            )
+            raise SensorFormatError(self.source, f"placement {self.placement!r} is not one of {', '.join(PLACEMENTS)}")
 
     def __len__(self) -> int:
         return int(self.t_s.shape[0])
@@ -141,16 +139,25 @@ class ImuRecording:
     def shifted(self, offset_s: float) -> ImuRecording:
         """The same recording with ``offset_s`` added to every timestamp (e.g. onto the video clock)."""
         return ImuRecording(
-            t_s=self.t_s + offset_s, acc_mps2=self.acc_mps2, gyr_rads=self.gyr_rads, placement=self.placement,
-            sampling_rate_hz=self.sampling_rate_hz, source=self.source, format=self.format, mag=self.mag,
-            mag_unit=self.mag_unit, side=self.side, notes=self.notes,
+            t_s=self.t_s + offset_s,
+            acc_mps2=self.acc_mps2,
+            gyr_rads=self.gyr_rads,
+            placement=self.placement,
+            sampling_rate_hz=self.sampling_rate_hz,
+            source=self.source,
+            format=self.format,
+            mag=self.mag,
+            mag_unit=self.mag_unit,
+            side=self.side,
+            notes=self.notes,
         )
 
 
 def _check_placement(path: Path, declared: str | None, given: str | None) -> str:
     if given is None and declared is None:
         raise SensorFormatError(
-            path, f"no placement: declare it in the file ('# placement: sacrum') or pass placement= "
+            path,
+            f"no placement: declare it in the file ('# placement: sacrum') or pass placement= "
             f"(one of {', '.join(PLACEMENTS)})",
         )
     if given is not None and declared is not None and given != declared:
@@ -181,16 +188,20 @@ def _sensor_columns(table: Table, path: Path) -> dict[str, tuple[list[str], str]
         if not m:
             if name.lower().startswith(("acc", "gyr", "mag")):
                 raise SensorFormatError(
-                    path, "sensor columns are named {acc|gyr|mag}_{x|y|z}_{unit}, e.g. acc_x_g, gyr_z_dps",
-                    column=name, line=table.header_line,
+                    path,
+                    "sensor columns are named {acc|gyr|mag}_{x|y|z}_{unit}, e.g. acc_x_g, gyr_z_dps",
+                    column=name,
+                    line=table.header_line,
                 )
             continue
         kind, axis, unit = m.group(1), m.group(2), m.group(3)
         accepted = {"acc": _ACC_UNITS, "gyr": _GYR_UNITS, "mag": _MAG_UNITS}[kind]
         if unit.lower() not in accepted:
             raise SensorFormatError(
-                path, f"unknown unit {unit!r} for {kind}; accepted: {', '.join(accepted)}",
-                column=name, line=table.header_line,
+                path,
+                f"unknown unit {unit!r} for {kind}; accepted: {', '.join(accepted)}",
+                column=name,
+                line=table.header_line,
             )
         found.setdefault(kind, {})[axis] = (name, unit.lower())
     out = {}
@@ -201,19 +212,26 @@ def _sensor_columns(table: Table, path: Path) -> dict[str, tuple[list[str], str]
         missing = [f"{kind}_{a}_<unit>" for a in "xyz" if a not in axes]
         if missing:
             raise SensorFormatError(
-                path, f"missing column(s) {', '.join(missing)}; the header has {', '.join(table.columns)}",
-                column=missing[0], line=table.header_line,
+                path,
+                f"missing column(s) {', '.join(missing)}; the header has {', '.join(table.columns)}",
+                column=missing[0],
+                line=table.header_line,
             )
         units = {axes[a][1] for a in "xyz"}
         if len(units) > 1:
-            raise SensorFormatError(path, f"{kind} axes use different units ({', '.join(sorted(units))})",
-                                    column=axes["x"][0], line=table.header_line)
+            raise SensorFormatError(
+                path,
+                f"{kind} axes use different units ({', '.join(sorted(units))})",
+                column=axes["x"][0],
+                line=table.header_line,
+            )
         out[kind] = ([axes[a][0] for a in "xyz"], units.pop())
     return out
 
 
-def _read_generic(path: Path, table: Table, placement: str | None, side: Side | None,
-                  sampling_rate_hz: float | None) -> ImuRecording:
+def _read_generic(
+    path: Path, table: Table, placement: str | None, side: Side | None, sampling_rate_hz: float | None
+) -> ImuRecording:
     placement = _check_placement(path, table.meta.get("placement"), placement)
     declared = _declared_rate(path, table.meta.get("sampling_rate_hz"), sampling_rate_hz)
     sensors = _sensor_columns(table, path)
@@ -223,11 +241,19 @@ def _read_generic(path: Path, table: Table, placement: str | None, side: Side | 
     if time_col is None:
         bad = [c for c in table.columns if c.lower().startswith(("t_", "time"))]
         if bad:
-            raise SensorFormatError(path, "the time column must be t_s (seconds) or t_ms (milliseconds)",
-                                    column=bad[0], line=table.header_line)
+            raise SensorFormatError(
+                path,
+                "the time column must be t_s (seconds) or t_ms (milliseconds)",
+                column=bad[0],
+                line=table.header_line,
+            )
         if declared is None:
-            raise SensorFormatError(path, "no time column (t_s or t_ms) and no declared sampling rate "
-                                          "('# sampling_rate_hz: 100' or sampling_rate_hz=)", line=table.header_line)
+            raise SensorFormatError(
+                path,
+                "no time column (t_s or t_ms) and no declared sampling rate "
+                "('# sampling_rate_hz: 100' or sampling_rate_hz=)",
+                line=table.header_line,
+            )
         t_s = np.arange(table.values.shape[0]) / declared
         notes.append(f"no timestamps in the file: samples taken as evenly spaced at the declared {declared:g} Hz")
     else:
@@ -247,16 +273,23 @@ def _read_generic(path: Path, table: Table, placement: str | None, side: Side | 
         t_s=t_s - t_s[0] if time_col is None else t_s,
         acc_mps2=np.column_stack([table.column(c) for c in acc_cols]) * _ACC_UNITS[acc_unit],
         gyr_rads=np.column_stack([table.column(c) for c in gyr_cols]) * _GYR_UNITS[gyr_unit],
-        mag=mag, mag_unit=mag_unit, placement=placement, side=side,  # type: ignore[arg-type]
-        sampling_rate_hz=rate, source=path.name, format="generic", notes=tuple(notes),
+        mag=mag,
+        mag_unit=mag_unit,
+        placement=placement,
+        side=side,  # type: ignore[arg-type]
+        sampling_rate_hz=rate,
+        source=path.name,
+        format="generic",
+        notes=tuple(notes),
     )
 
 
 _XSENS = ["Counter", "Acc_X", "Acc_Y", "Acc_Z", "Gyr_X", "Gyr_Y", "Gyr_Z"]
 
 
-def _read_xsens(path: Path, table: Table, placement: str | None, side: Side | None,
-                sampling_rate_hz: float | None) -> ImuRecording:
+def _read_xsens(
+    path: Path, table: Table, placement: str | None, side: Side | None, sampling_rate_hz: float | None
+) -> ImuRecording:
     placement = _check_placement(path, None, placement)
     declared = _declared_rate(path, table.meta.get("sample rate"), sampling_rate_hz)
     if declared is None:
@@ -267,8 +300,9 @@ def _read_xsens(path: Path, table: Table, placement: str | None, side: Side | No
     counter = table.column("Counter")
     if np.any(counter != np.round(counter)) or np.any(counter < 0) or np.any(counter > 65535):
         i = int(np.flatnonzero((counter != np.round(counter)) | (counter < 0) | (counter > 65535))[0])
-        raise SensorFormatError(path, f"sample counter {counter[i]:g} is not a 16-bit count",
-                                column="Counter", line=int(table.lines[i]))
+        raise SensorFormatError(
+            path, f"sample counter {counter[i]:g} is not a 16-bit count", column="Counter", line=int(table.lines[i])
+        )
     step = np.diff(counter)
     step = np.where(step < -32768, step + 65536, step)  # the 16-bit counter wraps at 65535
     ticks = np.concatenate([[0.0], np.cumsum(step)])
@@ -279,8 +313,13 @@ def _read_xsens(path: Path, table: Table, placement: str | None, side: Side | No
         t_s=t_s,
         acc_mps2=np.column_stack([table.column(c) for c in ("Acc_X", "Acc_Y", "Acc_Z")]),
         gyr_rads=np.column_stack([table.column(c) for c in ("Gyr_X", "Gyr_Y", "Gyr_Z")]),
-        mag=mag, mag_unit="au" if has_mag else None, placement=placement, side=side,  # type: ignore[arg-type]
-        sampling_rate_hz=rate, source=path.name, format="xsens",
+        mag=mag,
+        mag_unit="au" if has_mag else None,
+        placement=placement,
+        side=side,  # type: ignore[arg-type]
+        sampling_rate_hz=rate,
+        source=path.name,
+        format="xsens",
         notes=(f"time from the device's sample counter at the declared {declared:g} Hz",),
     )
 
@@ -288,12 +327,16 @@ def _read_xsens(path: Path, table: Table, placement: str | None, side: Side | No
 _MOBILISED = ["samples", "acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
 
 
-def _read_mobilised(path: Path, table: Table, placement: str | None, side: Side | None,
-                    sampling_rate_hz: float | None) -> ImuRecording:
+def _read_mobilised(
+    path: Path, table: Table, placement: str | None, side: Side | None, sampling_rate_hz: float | None
+) -> ImuRecording:
     placement = _check_placement(path, None, placement or "lower_back")
     if sampling_rate_hz is None:
-        raise SensorFormatError(path, "the Mobilise-D CSV carries no sampling rate; pass sampling_rate_hz "
-                                      "(the Mobilise-D example recordings are 100 Hz)")
+        raise SensorFormatError(
+            path,
+            "the Mobilise-D CSV carries no sampling rate; pass sampling_rate_hz "
+            "(the Mobilise-D example recordings are 100 Hz)",
+        )
     table.require(_MOBILISED, what="Mobilise-D CSV")
     table.require_finite(_MOBILISED)
     t_s = (table.column("samples") - table.column("samples")[0]) / sampling_rate_hz
@@ -302,7 +345,10 @@ def _read_mobilised(path: Path, table: Table, placement: str | None, side: Side 
         t_s=t_s,
         acc_mps2=np.column_stack([table.column(c) for c in ("acc_x", "acc_y", "acc_z")]) * STANDARD_GRAVITY_MPS2,
         gyr_rads=np.column_stack([table.column(c) for c in ("gyr_x", "gyr_y", "gyr_z")]) * (math.pi / 180.0),
-        placement=placement, side=side, sampling_rate_hz=rate, source=path.name,  # type: ignore[arg-type]
+        placement=placement,
+        side=side,
+        sampling_rate_hz=rate,
+        source=path.name,  # type: ignore[arg-type]
         format="mobilised",
         notes=(f"time from the sample counter at the given {sampling_rate_hz:g} Hz",),
     )

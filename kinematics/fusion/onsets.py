@@ -125,14 +125,14 @@ class ThresholdOnsetDetector:
                 raise InsufficientDataError(f"{n} samples; the automatic baseline needs {bl}")
             means = _window_means(env, bl)[: n - bl + 1]
             a = int(np.argmin(means))
-            base = env[a:a + bl]
+            base = env[a : a + bl]
             window = (float(t_s[a]), float(t_s[a + bl - 1]))
         if self.rule not in ("sustained", "mean"):
             raise InputError(f"rule must be 'sustained' or 'mean', got {self.rule!r}")
         mean, sd = float(base.mean()), float(base.std())
         threshold = max(mean + self.k_sd * sd, self.min_fraction_of_peak * float(np.percentile(env, 99)))
         above = _sustained(env > threshold, w, self.rule, env, threshold, True)
-        above[max(0, n - w + 1):] = False  # an onset needs a whole window of evidence
+        above[max(0, n - w + 1) :] = False  # an onset needs a whole window of evidence
         below = _sustained(env <= threshold, w, self.rule, env, threshold, False)
         onsets, offsets = [], []
         i = 0
@@ -148,7 +148,7 @@ class ThresholdOnsetDetector:
             i = off + 1
         # merge bursts separated by short gaps, then drop short bursts
         merged: list[list[int]] = []
-        for on, off in zip(onsets, offsets):
+        for on, off in zip(onsets, offsets, strict=True):
             if merged and off < n and merged[-1][1] < n and (t_s[on] - t_s[merged[-1][1]]) < self.min_gap_s:
                 merged[-1][1] = off
             else:
@@ -168,7 +168,8 @@ def movement_onsets(
     *,
     cutoff_hz: float = 3.0,
     detector: ThresholdOnsetDetector = ThresholdOnsetDetector(
-        k_sd=3.0, window_s=0.05, baseline_length_s=1.0, min_gap_s=0.3, min_burst_s=0.2, min_fraction_of_peak=0.05),
+        k_sd=3.0, window_s=0.05, baseline_length_s=1.0, min_gap_s=0.3, min_burst_s=0.2, min_fraction_of_peak=0.05
+    ),
 ) -> list[Event]:
     """Starts of movement in an angle series (deg), from its angular speed.
 
@@ -196,5 +197,7 @@ def movement_onsets(
     xg = LowPass(cutoff_hz=cutoff_hz).apply(grid, np.interp(grid, t, x))
     speed = np.abs(np.gradient(xg, grid))
     bursts = detector.detect(grid, speed)
-    return [Event(t_s=float(a), name="movement_onset", end_s=None if np.isnan(b) else float(b))
-            for a, b in zip(bursts.onsets_s, bursts.offsets_s)]
+    return [
+        Event(t_s=float(a), name="movement_onset", end_s=None if np.isnan(b) else float(b))
+        for a, b in zip(bursts.onsets_s, bursts.offsets_s, strict=True)
+    ]

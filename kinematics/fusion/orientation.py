@@ -50,8 +50,15 @@ PELVIS_PLACEMENTS = ("sacrum", "lower_back", "pelvis")
 
 
 def _mahony(
-    t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray, q0: np.ndarray, b0: np.ndarray,
-    kp: float, ki: float, gate: float, g: float,
+    t_s: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    q0: np.ndarray,
+    b0: np.ndarray,
+    kp: float,
+    ki: float,
+    gate: float,
+    g: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Quaternions ``(n, 4)`` (w, x, y, z; body -> world, world y up) and bias ``(n, 3)``.
 
@@ -73,7 +80,7 @@ def _mahony(
         an = math.sqrt(ax * ax + ay * ay + az * az)
         ex = ey = ez = 0.0
         if an > 1e-9 and (kp > 0.0 or ki > 0.0):
-            w = math.exp(-((an - g) / gate) ** 2) if gate > 0 else 1.0
+            w = math.exp(-(((an - g) / gate) ** 2)) if gate > 0 else 1.0
             vx, vy, vz = ax / an, ay / an, az / an
             # estimated world-up in body axes: second row of R(q)
             hx = 2.0 * (qx * qy + qw * qz)
@@ -166,7 +173,12 @@ class MahonyFilter:
     acc_gate_mps2: float = 1.5
 
     def estimate(
-        self, t_s: np.ndarray, acc_body: np.ndarray, gyr_body: np.ndarray, *, bias_rads: np.ndarray | None = None,
+        self,
+        t_s: np.ndarray,
+        acc_body: np.ndarray,
+        gyr_body: np.ndarray,
+        *,
+        bias_rads: np.ndarray | None = None,
         initial_up: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Orientation of the body frame.
@@ -242,8 +254,10 @@ def pelvis_orientation(
         module docstring for signs), confidence 1.
     """
     if rec.placement not in PELVIS_PLACEMENTS:
-        raise InputError(f"{rec.source}: pelvic angles need a sensor on the sacrum, lower back or pelvis; "
-                         f"this one is on the {rec.placement}")
+        raise InputError(
+            f"{rec.source}: pelvic angles need a sensor on the sacrum, lower back or pelvis; "
+            f"this one is on the {rec.placement}"
+        )
     cal = calibration if calibration is not None else calibrate_static(rec, axes)
     rot = cal.body_from_sensor
     acc_body = rec.acc_mps2 @ rot.T
@@ -258,7 +272,11 @@ def pelvis_orientation(
         # time-reversed: negate time and rate, the same filter runs backwards from the stand
         rev = slice(i0, None, -1)
         bwd_q, bwd_b = estimator.estimate(
-            -rec.t_s[rev], acc_body[rev], -gyr_body[rev], bias_rads=-bias, initial_up=start_up,
+            -rec.t_s[rev],
+            acc_body[rev],
+            -gyr_body[rev],
+            bias_rads=-bias,
+            initial_up=start_up,
         )
         quat = np.concatenate([bwd_q[:0:-1], fwd_q])
         bias_t = np.concatenate([-bwd_b[:0:-1], fwd_b])
@@ -271,7 +289,13 @@ def pelvis_orientation(
     return PelvisOrientation(
         tilt=Series(rec.t_s, tilt, "deg", ones),
         obliquity=Series(rec.t_s, obliquity, "deg", ones),
-        quaternion=quat, gyro_bias_rads=bias_t, calibration=cal,
-        parameters={"estimator": "mahony2008", "kp": estimator.kp, "ki": estimator.ki,
-                    "acc_gate_mps2": estimator.acc_gate_mps2},
+        quaternion=quat,
+        gyro_bias_rads=bias_t,
+        calibration=cal,
+        parameters={
+            "estimator": "mahony2008",
+            "kp": estimator.kp,
+            "ki": estimator.ki,
+            "acc_gate_mps2": estimator.acc_gate_mps2,
+        },
     )

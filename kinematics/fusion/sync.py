@@ -170,8 +170,9 @@ class ClockSync:
         xv = video_sign * _differentiate(lowpass.apply(gv, xv), dt, video_derivative)
         # lag L pairs xi[i] with xv[i + L]: offset = tv0 - ti0 + L dt
         base = tv0 - ti0
-        lags = np.arange(math.floor((prior_s - self.max_lag_s - base) / dt),
-                         math.ceil((prior_s + self.max_lag_s - base) / dt) + 1)
+        lags = np.arange(
+            math.floor((prior_s - self.max_lag_s - base) / dt), math.ceil((prior_s + self.max_lag_s - base) / dt) + 1
+        )
         r = np.full(lags.shape[0], np.nan)
         overlap = np.zeros(lags.shape[0])
         vi, vv = np.isfinite(xi), np.isfinite(xv)
@@ -181,8 +182,8 @@ class ClockSync:
             a0, a1 = max(0, -lag), min(ni, nv - lag)
             if a1 - a0 < min_n:
                 continue
-            a, b = xi[a0:a1], xv[a0 + lag:a1 + lag]
-            both = vi[a0:a1] & vv[a0 + lag:a1 + lag]
+            a, b = xi[a0:a1], xv[a0 + lag : a1 + lag]
+            both = vi[a0:a1] & vv[a0 + lag : a1 + lag]
             m = int(both.sum())
             overlap[j] = m * dt
             if m < min_n:
@@ -195,13 +196,15 @@ class ClockSync:
         if not np.any(np.isfinite(r)):
             raise SynchronisationError(
                 f"the IMU and the video share less than {self.min_overlap_s:g} s of valid signal at every offset "
-                f"within {prior_s:g} +- {self.max_lag_s:g} s; give the offset manually")
+                f"within {prior_s:g} +- {self.max_lag_s:g} s; give the offset manually"
+            )
         k = int(np.nanargmax(r))
         peak = float(r[k])
         if peak < self.min_peak_r:
             raise SynchronisationError(
                 f"best correlation {peak:.2f} (at offset {base + lags[k] * dt:.3f} s) is below {self.min_peak_r}: "
-                "the two signals do not share enough movement; give the offset manually")
+                "the two signals do not share enough movement; give the offset manually"
+            )
         delta = 0.0
         if 0 < k < r.shape[0] - 1 and np.isfinite(r[k - 1]) and np.isfinite(r[k + 1]):
             den = r[k - 1] - 2 * r[k] + r[k + 1]
@@ -219,11 +222,16 @@ class ClockSync:
             lo2 -= 1
         while hi2 < r.shape[0] - 1 and np.isfinite(r[hi2 + 1]) and r[hi2 + 1] <= r[hi2]:
             hi2 += 1
-        outside = np.concatenate([r[:lo2], r[hi2 + 1:]])
+        outside = np.concatenate([r[:lo2], r[hi2 + 1 :]])
         second = float(np.nanmax(outside)) if np.any(np.isfinite(outside)) else 0.0
         confidence = max(peak, 0.0) * float(np.clip((peak - second) / (0.5 * peak), 0.0, 1.0))
         return ClockOffset(
-            offset_s=float(base + (lags[k] + delta) * dt), method="cross_correlation", confidence=confidence,
-            peak_r=peak, second_r=second, lobe_width_s=float((hi - lo + 1) * dt), overlap_s=float(overlap[k]),
+            offset_s=float(base + (lags[k] + delta) * dt),
+            method="cross_correlation",
+            confidence=confidence,
+            peak_r=peak,
+            second_r=second,
+            lobe_width_s=float((hi - lo + 1) * dt),
+            overlap_s=float(overlap[k]),
             signal=signal,
         )

@@ -70,8 +70,13 @@ def _irregular(t: np.ndarray, sd: float, rng: np.random.Generator | None) -> np.
 
 
 def rehab_motion(
-    t_s: np.ndarray, *, stand_s: float = 3.0, posture_tilt_deg: float = 0.0, posture_obliquity_deg: float = 0.0,
-    irregular_deg: float = 2.0, rng: np.random.Generator | None = None,
+    t_s: np.ndarray,
+    *,
+    stand_s: float = 3.0,
+    posture_tilt_deg: float = 0.0,
+    posture_obliquity_deg: float = 0.0,
+    irregular_deg: float = 2.0,
+    rng: np.random.Generator | None = None,
 ) -> PelvisMotion:
     """A still stand, then slow rehabilitation-like movement.
 
@@ -85,17 +90,22 @@ def rehab_motion(
     """
     t = np.asarray(t_s, dtype=float)
     on = _smooth_on(t, stand_s)
-    tilt = posture_tilt_deg + on * (10.0 * np.sin(2 * np.pi * 0.2 * t) + 3.0 * np.sin(2 * np.pi * 0.53 * t + 1.0)
-                                    + _irregular(t, irregular_deg, rng))
-    obliquity = posture_obliquity_deg + on * (6.0 * np.sin(2 * np.pi * 0.3 * t + 0.4)
-                                              + 1.5 * np.sin(2 * np.pi * 0.9 * t)
-                                              + _irregular(t, irregular_deg, rng))
+    tilt = posture_tilt_deg + on * (
+        10.0 * np.sin(2 * np.pi * 0.2 * t)
+        + 3.0 * np.sin(2 * np.pi * 0.53 * t + 1.0)
+        + _irregular(t, irregular_deg, rng)
+    )
+    obliquity = posture_obliquity_deg + on * (
+        6.0 * np.sin(2 * np.pi * 0.3 * t + 0.4) + 1.5 * np.sin(2 * np.pi * 0.9 * t) + _irregular(t, irregular_deg, rng)
+    )
     yaw = on * 25.0 * np.sin(2 * np.pi * 0.07 * t)
-    position = np.column_stack([
-        on * 0.03 * np.sin(2 * np.pi * 0.3 * t + 0.4),
-        on * 0.08 * (np.cos(2 * np.pi * 0.25 * t) - 1.0) / 2.0,
-        on * 0.02 * np.sin(2 * np.pi * 0.2 * t),
-    ])
+    position = np.column_stack(
+        [
+            on * 0.03 * np.sin(2 * np.pi * 0.3 * t + 0.4),
+            on * 0.08 * (np.cos(2 * np.pi * 0.25 * t) - 1.0) / 2.0,
+            on * 0.02 * np.sin(2 * np.pi * 0.2 * t),
+        ]
+    )
     return PelvisMotion(t, tilt, obliquity, yaw, position)
 
 
@@ -166,9 +176,11 @@ def pelvis_imu(
     d_th, d_ph, d_ps = (np.gradient(a, t, edge_order=2) for a in (th, ph, ps))
     ex, ey, ez = np.eye(3)
     rxt, rzt = np.swapaxes(rx, 1, 2), np.swapaxes(rz, 1, 2)
-    omega_body = (d_th[:, None] * ex
-                  + np.einsum("nij,nj->ni", rxt, d_ph[:, None] * ez)
-                  + np.einsum("nij,njk,nk->ni", rxt, rzt, d_ps[:, None] * ey))
+    omega_body = (
+        d_th[:, None] * ex
+        + np.einsum("nij,nj->ni", rxt, d_ph[:, None] * ez)
+        + np.einsum("nij,njk,nk->ni", rxt, rzt, d_ps[:, None] * ey)
+    )
     sensor_pos = motion.position_m + np.einsum("nij,j->ni", rot, np.asarray(lever_arm_m, dtype=float))
     acc_world = np.gradient(np.gradient(sensor_pos, t, axis=0, edge_order=2), t, axis=0, edge_order=2)
     f_body = np.einsum("nji,nj->ni", rot, acc_world + STANDARD_GRAVITY_MPS2 * ey)
@@ -180,8 +192,13 @@ def pelvis_imu(
     gyr = gyr + np.asarray(errors.gyr_bias_rads) + drift + rng.normal(0.0, errors.gyr_noise_rads, (n, 3))
     acc = acc + np.asarray(errors.acc_bias_mps2) + rng.normal(0.0, errors.acc_noise_mps2, (n, 3))
     return ImuRecording(
-        t_s=t - clock_offset_s, acc_mps2=acc, gyr_rads=gyr, placement="sacrum", sampling_rate_hz=1.0 / dt,
-        source="synthetic", format="generic",
+        t_s=t - clock_offset_s,
+        acc_mps2=acc,
+        gyr_rads=gyr,
+        placement="sacrum",
+        sampling_rate_hz=1.0 / dt,
+        source="synthetic",
+        format="generic",
     )
 
 

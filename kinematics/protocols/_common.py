@@ -57,12 +57,20 @@ def parameters(protocol: Any) -> dict[str, object]:
     return {k: v for k, v in asdict(protocol).items() if k != "name"}
 
 
-def unscored(name: str, params: dict[str, object], coaching: list[Coaching],
-             events: list[ProtocolEvent] | None = None, rep_count: int | None = None) -> ProtocolResult:
+def unscored(
+    name: str,
+    params: dict[str, object],
+    coaching: list[Coaching],
+    events: list[ProtocolEvent] | None = None,
+    rep_count: int | None = None,
+) -> ProtocolResult:
     """A result that answers with coaching only: no clinical finding."""
     reason = coaching[0].message if coaching else None
-    metric = (ProtocolMetric("rep_count", rep_count, "1") if rep_count is not None
-              else ProtocolMetric("rep_count", None, "1", measurable=False, reason=reason))
+    metric = (
+        ProtocolMetric("rep_count", rep_count, "1")
+        if rep_count is not None
+        else ProtocolMetric("rep_count", None, "1", measurable=False, reason=reason)
+    )
     return ProtocolResult(name, list(events or []), [metric], [], coaching, params)
 
 
@@ -125,9 +133,9 @@ def leg_length(p: dict[str, np.ndarray], space: str) -> float:
     Image input uses the two image axes only (depth is the least steady coordinate).
     """
     k = 3 if space == "world_m" else 2
-    lengths = np.concatenate([
-        np.linalg.norm((p[f"{s}_ankle"] - p[f"{s}_hip"])[:, :k], axis=1) for s in ("left", "right")
-    ])
+    lengths = np.concatenate(
+        [np.linalg.norm((p[f"{s}_ankle"] - p[f"{s}_hip"])[:, :k], axis=1) for s in ("left", "right")]
+    )
     lengths = lengths[np.isfinite(lengths)]
     return float(np.percentile(lengths, 90)) if lengths.size else float("nan")
 
@@ -179,8 +187,12 @@ def supine_hip_angle(lm: LandmarkSeries, result: KinematicsResult, *, side: str 
     normal = np.stack([-down[:, 1], down[:, 0]], axis=1)
     normal = normal * np.where(normal[:, 1] > 0, -1.0, 1.0)[:, None]  # toward the ceiling (y is down)
     with np.errstate(invalid="ignore"):
-        angle = np.degrees(np.arctan2(np.einsum("ij,ij->i", thigh, normal) / np.linalg.norm(normal, axis=1),
-                                      np.einsum("ij,ij->i", thigh, down) / np.linalg.norm(down, axis=1)))
+        angle = np.degrees(
+            np.arctan2(
+                np.einsum("ij,ij->i", thigh, normal) / np.linalg.norm(normal, axis=1),
+                np.einsum("ij,ij->i", thigh, down) / np.linalg.norm(down, axis=1),
+            )
+        )
     return derived(result, angle, "deg")
 
 
@@ -227,7 +239,9 @@ def fppa(lm: LandmarkSeries, result: KinematicsResult, *, side: str) -> Series:
     return derived(result, magnitude * sign, "deg")
 
 
-def ahead_of_pelvis(lm: LandmarkSeries, result: KinematicsResult, *, side: str, axis: int, forward: np.ndarray | float) -> Series:
+def ahead_of_pelvis(
+    lm: LandmarkSeries, result: KinematicsResult, *, side: str, axis: int, forward: np.ndarray | float
+) -> Series:
     """How far an ankle is ahead of the hip midpoint along one camera axis, in leg lengths.
 
     ``axis`` 0 (image x, a side view) or 2 (depth, a frontal view); ``forward``
@@ -248,8 +262,9 @@ def window(series: Series, start: float, end: float) -> np.ndarray:
     return series.values[keep]
 
 
-def near_peak(series: Series, rep: ProtocolEvent, *, tolerance: float, tolerance_fraction: float,
-              direction: int = 1) -> np.ndarray:
+def near_peak(
+    series: Series, rep: ProtocolEvent, *, tolerance: float, tolerance_fraction: float, direction: int = 1
+) -> np.ndarray:
     """``(n,)`` bool: samples of ``rep`` within tolerance of its peak (the top of the movement)."""
     t, v = series.t_s, series.values * direction
     inside = (t >= rep.start_s) & (t <= (rep.end_s if rep.end_s is not None else t[-1])) & series.valid
@@ -308,8 +323,9 @@ def duration(t: np.ndarray, mask: np.ndarray) -> float:
     return float(sum(t[b - 1] - t[a] for a, b in contiguous_runs(mask)))
 
 
-def median_diff(a_series: Series, a_mask: np.ndarray, b_series: Series, b_mask: np.ndarray,
-                cutoff_hz: float, instrument_sd: float) -> tuple[float, tuple[float, float]] | None:
+def median_diff(
+    a_series: Series, a_mask: np.ndarray, b_series: Series, b_mask: np.ndarray, cutoff_hz: float, instrument_sd: float
+) -> tuple[float, tuple[float, float]] | None:
     """``median(a[a_mask]) - median(b[b_mask])`` and its 95 % interval, or None without 3 samples each."""
     a = a_series.values[a_mask & a_series.valid]
     b = b_series.values[b_mask & b_series.valid]
@@ -317,8 +333,12 @@ def median_diff(a_series: Series, a_mask: np.ndarray, b_series: Series, b_mask: 
         return None
     diff = float(np.median(a) - np.median(b))
     t = a_series.t_s
-    ci = ci_around(diff, se_median(a, duration(t, a_mask), cutoff_hz), se_median(b, duration(t, b_mask), cutoff_hz),
-                   instrument_sd=instrument_sd)
+    ci = ci_around(
+        diff,
+        se_median(a, duration(t, a_mask), cutoff_hz),
+        se_median(b, duration(t, b_mask), cutoff_hz),
+        instrument_sd=instrument_sd,
+    )
     return diff, ci
 
 
@@ -326,8 +346,15 @@ def other(side: str) -> str:
     return "right" if side == "left" else "left"
 
 
-def asymmetry_finding(code: str, quantity: str, unit: str, left: tuple[float, tuple[float, float]],
-                      right: tuple[float, tuple[float, float]], threshold: Threshold, why: str) -> Finding:
+def asymmetry_finding(
+    code: str,
+    quantity: str,
+    unit: str,
+    left: tuple[float, tuple[float, float]],
+    right: tuple[float, tuple[float, float]],
+    threshold: Threshold,
+    why: str,
+) -> Finding:
     """Left against right: ``attention`` once the 95 % interval of the difference clears ``threshold``.
 
     ``left`` and ``right`` are ``(value, ci95)``; each interval already holds the
@@ -337,24 +364,44 @@ def asymmetry_finding(code: str, quantity: str, unit: str, left: tuple[float, tu
     diff = lv - rv
     half = float(np.hypot((lci[1] - lci[0]) / 2, (rci[1] - rci[0]) / 2))
     size_ci = (max(0.0, abs(diff) - half), abs(diff) + half)
-    evidence = {f"left_minus_right_{unit.replace('/', '_per_')}": r2(diff), "ci95": [round(diff - half, 2), round(diff + half, 2)],
-                "left": r2(lv), "right": r2(rv)}
+    evidence = {
+        f"left_minus_right_{unit.replace('/', '_per_')}": r2(diff),
+        "ci95": [round(diff - half, 2), round(diff + half, 2)],
+        "left": r2(lv),
+        "right": r2(rv),
+    }
     verdict = judge(abs(diff), size_ci, threshold.value)
     higher, lower = ("left", "right") if diff > 0 else ("right", "left")
     span = f"95 % range {size_ci[0]:.1f} to {size_ci[1]:.1f} {unit}"
     if verdict == "above":
-        return Finding(f"{code}_asymmetry", "attention",
-                       f"The {quantity} was {abs(diff):.1f} {unit} larger on the {higher} side than on the {lower} "
-                       f"({span}), more than {threshold.value:g} {unit}. {why} A clinician should judge it.",
-                       evidence, threshold, threshold.source)
+        return Finding(
+            f"{code}_asymmetry",
+            "attention",
+            f"The {quantity} was {abs(diff):.1f} {unit} larger on the {higher} side than on the {lower} "
+            f"({span}), more than {threshold.value:g} {unit}. {why} A clinician should judge it.",
+            evidence,
+            threshold,
+            threshold.source,
+        )
     if verdict == "below":
-        return Finding(f"{code}_symmetric", "normal",
-                       f"The {quantity} was within {threshold.value:g} {unit} on both sides "
-                       f"(difference {abs(diff):.1f} {unit}, {span}).", evidence, threshold, threshold.source)
-    return Finding(f"{code}_asymmetry_inconclusive", "inconclusive",
-                   f"The {quantity} differed by {abs(diff):.1f} {unit} between the sides, but the measurement's {span} "
-                   f"includes {threshold.value:g} {unit}: this recording cannot tell the sides apart.",
-                   evidence, threshold, threshold.source)
+        return Finding(
+            f"{code}_symmetric",
+            "normal",
+            f"The {quantity} was within {threshold.value:g} {unit} on both sides "
+            f"(difference {abs(diff):.1f} {unit}, {span}).",
+            evidence,
+            threshold,
+            threshold.source,
+        )
+    return Finding(
+        f"{code}_asymmetry_inconclusive",
+        "inconclusive",
+        f"The {quantity} differed by {abs(diff):.1f} {unit} between the sides, but the measurement's {span} "
+        f"includes {threshold.value:g} {unit}: this recording cannot tell the sides apart.",
+        evidence,
+        threshold,
+        threshold.source,
+    )
 
 
 def abs_ci(ci: tuple[float, float]) -> tuple[float, float]:

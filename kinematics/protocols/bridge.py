@@ -38,17 +38,23 @@ from kinematics.series import LandmarkSeries, Series
 __all__ = ["EXTENSION_REFERENCE", "HOLD_MIN", "NEUTRAL", "Bridge"]
 
 NEUTRAL = Threshold(
-    "bridge_neutral_deg", 0.0, "deg",
+    "bridge_neutral_deg",
+    0.0,
+    "deg",
     "geometric definition of a full bridge: shoulders, hips and knees in one line (hip extension 0)",
     "clinics may lower it for patients who should not reach a straight line",
 )
 EXTENSION_REFERENCE = Threshold(
-    "hip_extension_reference_deg", 10.0, "deg",
+    "hip_extension_reference_deg",
+    10.0,
+    "deg",
     "passive hip extension 10-15 deg, goniometer (Wilson, Am Fam Physician 2014)",
     "lower end of the passive range; a reference only",
 )
 HOLD_MIN = Threshold(
-    "hold_min_s", 1.0, "s",
+    "hold_min_s",
+    1.0,
+    "s",
     "protocol definition (motionscript issue 4): a hold is a pause of at least 1 s at the top of a repetition",
 )
 
@@ -83,17 +89,31 @@ class Bridge:
         params = C.parameters(self)
         coaching = check_capture(result, landmarks, views=("sagittal",))
         if not coaching and not C.lying(landmarks, result):
-            coaching = [Coaching("not_lying", "The bridge is done lying on your back: lie down side-on to the camera, "
-                                              "knees bent and feet on the floor, with the whole body in the picture.")]
+            coaching = [
+                Coaching(
+                    "not_lying",
+                    "The bridge is done lying on your back: lie down side-on to the camera, "
+                    "knees bent and feet on the floor, with the whole body in the picture.",
+                )
+            ]
         if coaching:
             return C.unscored(self.name, params, coaching)
         angle = C.supine_hip_angle(landmarks, result)
         extension = Series(angle.t_s, -angle.values, "deg", angle.confidence)
         reps = self.reps.detect(extension)
         if not reps:
-            return C.unscored(self.name, params, [Coaching(
-                "no_repetitions", "No bridge was found: lying side-on to the camera, lift the pelvis until shoulders, "
-                                  "hips and knees are in line, and lower it again, several times.")], rep_count=0)
+            return C.unscored(
+                self.name,
+                params,
+                [
+                    Coaching(
+                        "no_repetitions",
+                        "No bridge was found: lying side-on to the camera, lift the pelvis until shoulders, "
+                        "hips and knees are in line, and lower it again, several times.",
+                    )
+                ],
+                rep_count=0,
+            )
         holds = self.holds.detect(extension, reps)
         tops = [float(np.nanmax(C.window(extension, r.start_s, r.end_s or r.start_s))) for r in reps]
         top = float(np.median(tops))
@@ -104,13 +124,20 @@ class Bridge:
             ProtocolMetric("hold_count", len(holds), "1"),
         ]
         if holds:
-            metrics.append(ProtocolMetric("hold_duration_s", C.r2(max((h.end_s or h.start_s) - h.start_s for h in holds)), "s"))
+            metrics.append(
+                ProtocolMetric("hold_duration_s", C.r2(max((h.end_s or h.start_s) - h.start_s for h in holds)), "s")
+            )
         findings = [self._neutral(top, ci, len(reps)), self._reference(top, ci)]
         if holds:
             longest = max((h.end_s or h.start_s) - h.start_s for h in holds)
-            findings.append(Finding("bridge_holds", "info",
-                                    f"Held the top of the bridge {len(holds)} time(s), longest {longest:.1f} s.",
-                                    {"hold_count": len(holds), "longest_hold_s": C.r2(longest)}))
+            findings.append(
+                Finding(
+                    "bridge_holds",
+                    "info",
+                    f"Held the top of the bridge {len(holds)} time(s), longest {longest:.1f} s.",
+                    {"hold_count": len(holds), "longest_hold_s": C.r2(longest)},
+                )
+            )
         return ProtocolResult(self.name, sorted(reps + holds, key=lambda e: e.start_s), metrics, findings, [], params)
 
     def _neutral(self, top: float, ci: tuple[float, float], n: int) -> Finding:
@@ -119,23 +146,45 @@ class Bridge:
         verdict = judge(top, ci, th.value)
         span = f"95 % range {ci[0]:.0f} to {ci[1]:.0f}"
         if verdict == "above":
-            return Finding("bridge_full", "normal",
-                           f"At the top of the bridges the hips reached {top:.0f} deg of extension ({span}): shoulders, "
-                           "hips and knees were in line or the hips higher.", evidence, th, th.source)
+            return Finding(
+                "bridge_full",
+                "normal",
+                f"At the top of the bridges the hips reached {top:.0f} deg of extension ({span}): shoulders, "
+                "hips and knees were in line or the hips higher.",
+                evidence,
+                th,
+                th.source,
+            )
         if verdict == "below":
-            return Finding("bridge_short", "attention",
-                           f"At the top of the bridges the hips stayed {th.value - top:.0f} deg short of a straight line "
-                           f"from shoulders to knees ({span}). Pain, stiff hip flexors or weak buttock muscles can do "
-                           "this; a clinician should judge it.", evidence, th, th.source)
-        return Finding("bridge_top_inconclusive", "inconclusive",
-                       f"At the top of the bridges the hip extension was {top:.0f} deg, but the measurement's {span} "
-                       f"includes {th.value:g} deg: this recording cannot tell whether the hips reached a straight line.",
-                       evidence, th, th.source)
+            return Finding(
+                "bridge_short",
+                "attention",
+                f"At the top of the bridges the hips stayed {th.value - top:.0f} deg short of a straight line "
+                f"from shoulders to knees ({span}). Pain, stiff hip flexors or weak buttock muscles can do "
+                "this; a clinician should judge it.",
+                evidence,
+                th,
+                th.source,
+            )
+        return Finding(
+            "bridge_top_inconclusive",
+            "inconclusive",
+            f"At the top of the bridges the hip extension was {top:.0f} deg, but the measurement's {span} "
+            f"includes {th.value:g} deg: this recording cannot tell whether the hips reached a straight line.",
+            evidence,
+            th,
+            th.source,
+        )
 
     def _reference(self, top: float, ci: tuple[float, float]) -> Finding:
         ref = C.with_value(EXTENSION_REFERENCE, self.extension_reference_deg)
-        return Finding("hip_extension_reference", "info",
-                       f"The bridges reached {top:.0f} deg of hip extension (95 % range {ci[0]:.0f} to {ci[1]:.0f}); "
-                       f"for reference, passive hip extension in adults starts at about {ref.value:g} deg (10-15 deg, "
-                       "Wilson 2014). For information only.",
-                       {"hip_extension_reached_deg": C.r2(top)}, ref, ref.source)
+        return Finding(
+            "hip_extension_reference",
+            "info",
+            f"The bridges reached {top:.0f} deg of hip extension (95 % range {ci[0]:.0f} to {ci[1]:.0f}); "
+            f"for reference, passive hip extension in adults starts at about {ref.value:g} deg (10-15 deg, "
+            "Wilson 2014). For information only.",
+            {"hip_extension_reached_deg": C.r2(top)},
+            ref,
+            ref.source,
+        )

@@ -27,8 +27,16 @@ _VIEW_ADVICE = {
     "sagittal": "turn side-on to the camera, so it sees your hip and knee from the side",
 }
 
-_BODY = ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-         "left_shoulder", "right_shoulder")
+_BODY = (
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+    "left_shoulder",
+    "right_shoulder",
+)
 
 
 def _measured_share(lm: LandmarkSeries, names: tuple[str, ...]) -> float:
@@ -56,37 +64,51 @@ def check_capture(
     if result.view.view not in views:
         wanted = " or ".join("facing the camera" if v == "frontal" else "side-on" for v in views)
         seen = {"oblique": "at an angle", "unknown": "without shoulders and hips in view"}.get(
-            result.view.view, "facing the camera" if result.view.view == "frontal" else "side-on")
-        advice.append(Coaching(
-            "wrong_view",
-            f"This exercise is measured {wanted}, but the video shows you {seen}: {_VIEW_ADVICE[views[0]]}.",
-        ))
+            result.view.view, "facing the camera" if result.view.view == "frontal" else "side-on"
+        )
+        advice.append(
+            Coaching(
+                "wrong_view",
+                f"This exercise is measured {wanted}, but the video shows you {seen}: {_VIEW_ADVICE[views[0]]}.",
+            )
+        )
     share = _measured_share(lm, _BODY)
     if share < min_coverage:
         missing = [n.replace("_", " ") for n in _BODY if _measured_share(lm, (n,)) < min_coverage]
         where = ", ".join(missing) if missing else "parts of the body"
-        advice.append(Coaching(
-            "body_out_of_frame",
-            f"Keep your whole body, head to feet, in the picture for the whole exercise ({where} "
-            f"out of view or hidden in {1 - share:.0%} of the video). Step back or place the phone further away.",
-        ))
+        advice.append(
+            Coaching(
+                "body_out_of_frame",
+                f"Keep your whole body, head to feet, in the picture for the whole exercise ({where} "
+                f"out of view or hidden in {1 - share:.0%} of the video). Step back or place the phone further away.",
+            )
+        )
     if len(lm) >= 2:
         duration = float(lm.t_s[-1] - lm.t_s[0])
         fps = (len(lm) - 1) / duration if duration > 0 else 0.0
         if fps < MIN_FPS:
-            advice.append(Coaching("frame_rate_low", f"The video has {fps:.0f} frames per second; record at 30 or more."))
+            advice.append(
+                Coaching("frame_rate_low", f"The video has {fps:.0f} frames per second; record at 30 or more.")
+            )
         if duration < min_duration_s:
-            advice.append(Coaching("too_short", f"The recording lasts {duration:.1f} s; record the whole exercise "
-                                                f"(at least {min_duration_s:.0f} s)."))
+            advice.append(
+                Coaching(
+                    "too_short",
+                    f"The recording lasts {duration:.1f} s; record the whole exercise "
+                    f"(at least {min_duration_s:.0f} s).",
+                )
+            )
     if pelvis_measure and lm.space == "image_norm" and result.view.view == "frontal":
         xyz = lm.metric_xyz()
         width = np.abs(xyz[:, lm.schema.index("left_hip"), 0] - xyz[:, lm.schema.index("right_hip"), 0])
         median = float(np.nanmedian(width)) if np.isfinite(width).any() else 0.0
         if median < MIN_PELVIS_PX:
-            advice.append(Coaching(
-                "pelvis_too_small",
-                f"You are too small in the picture to measure the pelvis ({median:.0f} pixels between the hips, "
-                f"need {MIN_PELVIS_PX:.0f}): move the phone closer, keeping head to feet in view, "
-                "or record in a higher resolution.",
-            ))
+            advice.append(
+                Coaching(
+                    "pelvis_too_small",
+                    f"You are too small in the picture to measure the pelvis ({median:.0f} pixels between the hips, "
+                    f"need {MIN_PELVIS_PX:.0f}): move the phone closer, keeping head to feet in view, "
+                    "or record in a higher resolution.",
+                )
+            )
     return advice

@@ -135,8 +135,16 @@ class HoldDetector:
                     continue
                 a, b = a + int(core[0]), a + int(core[-1]) + 1
                 if t[b - 1] - t[a] >= self.min_duration_s:
-                    holds.append(ProtocolEvent("hold", float(t[a]), float(t[b - 1]), None, rep.side,
-                                               round(float(np.mean(series.confidence[a:b])), 3)))
+                    holds.append(
+                        ProtocolEvent(
+                            "hold",
+                            float(t[a]),
+                            float(t[b - 1]),
+                            None,
+                            rep.side,
+                            round(float(np.mean(series.confidence[a:b])), 3),
+                        )
+                    )
         return holds
 
 

@@ -55,19 +55,25 @@ from kinematics.series import LandmarkSeries, Series
 __all__ = ["DROP_ASYMMETRY_THRESHOLD", "HIP_RANGE_ASYMMETRY_THRESHOLD", "STEP_TIME_ASYMMETRY_THRESHOLD", "Gait"]
 
 DROP_ASYMMETRY_THRESHOLD = Threshold(
-    "pelvic_drop_asymmetry_deg", 4.0, "deg",
+    "pelvic_drop_asymmetry_deg",
+    4.0,
+    "deg",
     "minimal detectable change of the pelvis-on-femur angle in single-leg stance (J Sport Rehabil 2007;16(4):326)",
     "applied to the left-right difference of the free side's drop in stance; no validated cut-off for walking exists "
     "(Bramah et al., AJSM 2018: each degree of contralateral drop in running raised injury odds ~80 %)",
 )
 HIP_RANGE_ASYMMETRY_THRESHOLD = Threshold(
-    "hip_range_asymmetry_deg", 0.0, "deg",
+    "hip_range_asymmetry_deg",
+    0.0,
+    "deg",
     "a left-right difference is reported once its 95 % interval excludes this value; the interval includes the 2-D "
     "sagittal hip error in gait, MAE 4.0 deg (Stenum et al., PLoS Comput Biol 2021;17(4):e1008935)",
     "side-on, the far leg is partly hidden: BlazePose estimates it",
 )
 STEP_TIME_ASYMMETRY_THRESHOLD = Threshold(
-    "step_time_asymmetry_s", 0.0, "s",
+    "step_time_asymmetry_s",
+    0.0,
+    "s",
     "a left-right difference is reported once its 95 % interval (step-to-step spread and one frame interval of "
     "timing error) excludes this value",
     "a limp often shortens the painful leg's stance; clinics may set a clinically relevant difference",
@@ -120,39 +126,71 @@ class Gait:
             return C.unscored(self.name, params, coaching)
         contacts = self.contacts(result, landmarks)
         if len(contacts) < self.min_steps:
-            return C.unscored(self.name, params, [Coaching(
-                "no_steps", f"Only {len(contacts)} step(s) were found: walk at your usual pace for at least four "
-                            "steps with the whole body, feet included, in the picture "
-                            "(side-on, or straight toward or away from the camera).")],
-                events=contacts, rep_count=len(contacts))
+            return C.unscored(
+                self.name,
+                params,
+                [
+                    Coaching(
+                        "no_steps",
+                        f"Only {len(contacts)} step(s) were found: walk at your usual pace for at least four "
+                        "steps with the whole body, feet included, in the picture "
+                        "(side-on, or straight toward or away from the camera).",
+                    )
+                ],
+                events=contacts,
+                rep_count=len(contacts),
+            )
         times = np.array([c.start_s for c in contacts])
         steps = np.diff(times)
         cadence = 60.0 * len(steps) / float(times[-1] - times[0])  # steps per minute over the whole walk
         metrics = [ProtocolMetric("rep_count", len(contacts), "1")]
-        metrics += [ProtocolMetric("rep_count", sum(c.side == side for c in contacts), "1", side)  # type: ignore[arg-type]
-                    for side in ("left", "right")]
+        metrics += [
+            ProtocolMetric("rep_count", sum(c.side == side for c in contacts), "1", side)  # type: ignore[arg-type]
+            for side in ("left", "right")
+        ]
         metrics.append(ProtocolMetric("cadence_steps_per_min", C.r2(cadence), "1/min"))
-        findings: list[Finding] = [Finding(
-            "cadence", "info",
-            f"{len(contacts)} steps at {cadence:.0f} steps per minute"
-            + (" (step timing from the camera's depth estimate, which is less steady than a side view)." if frontal else "."),
-            {"steps": len(contacts), "step_time_s": C.r2(float(np.median(steps))), "frontal": frontal})]
-        step_times = {side: [b.start_s - a.start_s for a, b in pairwise(contacts) if b.side == side and a.side != side]
-                      for side in ("left", "right")}
+        findings: list[Finding] = [
+            Finding(
+                "cadence",
+                "info",
+                f"{len(contacts)} steps at {cadence:.0f} steps per minute"
+                + (
+                    " (step timing from the camera's depth estimate, which is less steady than a side view)."
+                    if frontal
+                    else "."
+                ),
+                {"steps": len(contacts), "step_time_s": C.r2(float(np.median(steps))), "frontal": frontal},
+            )
+        ]
+        step_times = {
+            side: [b.start_s - a.start_s for a, b in pairwise(contacts) if b.side == side and a.side != side]
+            for side in ("left", "right")
+        }
         dt = float(np.median(np.diff(result.t_s)))
         per_side = {}
         for side, values in step_times.items():
             if values:
                 v = float(np.median(values))
-                ci = C.ci_around(v, (1.2533 * float(np.std(values, ddof=1)) / np.sqrt(len(values))) if len(values) > 1 else 0.0,
-                                 instrument_sd=dt)
+                ci = C.ci_around(
+                    v,
+                    (1.2533 * float(np.std(values, ddof=1)) / np.sqrt(len(values))) if len(values) > 1 else 0.0,
+                    instrument_sd=dt,
+                )
                 per_side[side] = (v, ci)
                 metrics.append(ProtocolMetric("step_time_s", C.r2(v), "s", side, ci))  # type: ignore[arg-type]
         if len(per_side) == 2:
             th = C.with_value(STEP_TIME_ASYMMETRY_THRESHOLD, self.step_time_asymmetry_threshold_s)
-            findings.append(C.asymmetry_finding("step_time", "step time (ending on that foot's contact)", "s",
-                                                per_side["left"], per_side["right"], th,
-                                                "A shorter step onto one leg can mean less time spent standing on the other."))
+            findings.append(
+                C.asymmetry_finding(
+                    "step_time",
+                    "step time (ending on that foot's contact)",
+                    "s",
+                    per_side["left"],
+                    per_side["right"],
+                    th,
+                    "A shorter step onto one leg can mean less time spent standing on the other.",
+                )
+            )
         if frontal:
             m, f = self._frontal(result, contacts)
         else:
@@ -166,7 +204,9 @@ class Gait:
         frontal = result.view.view == "frontal"
         if frontal:
             yaw = result.view.yaw_deg if result.view.yaw_deg is not None else 0.0
-            forward: np.ndarray | float = -1.0 if abs(yaw) <= 90 else 1.0  # facing the camera: forward is toward it (-z)
+            forward: np.ndarray | float = (
+                -1.0 if abs(yaw) <= 90 else 1.0
+            )  # facing the camera: forward is toward it (-z)
             axis, confidence = 2, 0.5
         else:
             forward = _facing(lm, result.t_s)
@@ -195,7 +235,9 @@ class Gait:
 
     # -- side view -------------------------------------------------------------------
 
-    def _sagittal(self, result: KinematicsResult, contacts: list[ProtocolEvent]) -> tuple[list[ProtocolMetric], list[Finding]]:
+    def _sagittal(
+        self, result: KinematicsResult, contacts: list[ProtocolEvent]
+    ) -> tuple[list[ProtocolMetric], list[Finding]]:
         metrics: list[ProtocolMetric] = []
         findings: list[Finding] = []
         ranges = {}
@@ -203,8 +245,17 @@ class Gait:
             series = result.series[f"hip_flexion_{side}_deg"]
             strides = _strides(series, [c.start_s for c in contacts if c.side == side])
             if len(strides) < 1:
-                metrics.append(ProtocolMetric("hip_flexion_range_per_stride_deg", None, "deg", side, None, False,  # type: ignore[arg-type]
-                                              f"no complete stride of the {side} foot"))
+                metrics.append(
+                    ProtocolMetric(
+                        "hip_flexion_range_per_stride_deg",
+                        None,
+                        "deg",
+                        side,
+                        None,
+                        False,  # type: ignore[arg-type]
+                        f"no complete stride of the {side} foot",
+                    )
+                )
                 continue
             mean = strides.mean(axis=0)
             value = float(np.nanmax(mean) - np.nanmin(mean))
@@ -212,40 +263,79 @@ class Gait:
             se = 1.2533 * float(np.std(each, ddof=1)) / np.sqrt(len(each)) if len(each) > 1 else 0.0
             ci = C.ci_around(value, se, instrument_sd=C.SAGITTAL_HIP_SD_DEG)
             ranges[side] = (value, ci)
-            metrics += [ProtocolMetric("hip_flexion_range_per_stride_deg", C.r2(value), "deg", side, ci),  # type: ignore[arg-type]
-                        ProtocolMetric("stride_count", len(strides), "1", side)]  # type: ignore[arg-type]
+            metrics += [
+                ProtocolMetric("hip_flexion_range_per_stride_deg", C.r2(value), "deg", side, ci),  # type: ignore[arg-type]
+                ProtocolMetric("stride_count", len(strides), "1", side),
+            ]  # type: ignore[arg-type]
         if len(ranges) == 2:
             th = C.with_value(HIP_RANGE_ASYMMETRY_THRESHOLD, self.hip_range_asymmetry_threshold_deg)
-            findings.append(C.asymmetry_finding("hip_range", "hip flexion-extension range per stride", "deg",
-                                                ranges["left"], ranges["right"], th,
-                                                "Pain or stiffness can shorten one leg's swing."))
-        metrics.append(ProtocolMetric("pelvic_obliquity_range_per_stride_deg", None, "deg", None, None, False,
-                                      "pelvic obliquity is not measurable side-on: film walking toward the camera"))
+            findings.append(
+                C.asymmetry_finding(
+                    "hip_range",
+                    "hip flexion-extension range per stride",
+                    "deg",
+                    ranges["left"],
+                    ranges["right"],
+                    th,
+                    "Pain or stiffness can shorten one leg's swing.",
+                )
+            )
+        metrics.append(
+            ProtocolMetric(
+                "pelvic_obliquity_range_per_stride_deg",
+                None,
+                "deg",
+                None,
+                None,
+                False,
+                "pelvic obliquity is not measurable side-on: film walking toward the camera",
+            )
+        )
         return metrics, findings
 
     # -- front view ------------------------------------------------------------------
 
-    def _frontal(self, result: KinematicsResult, contacts: list[ProtocolEvent]) -> tuple[list[ProtocolMetric], list[Finding]]:
+    def _frontal(
+        self, result: KinematicsResult, contacts: list[ProtocolEvent]
+    ) -> tuple[list[ProtocolMetric], list[Finding]]:
         obliquity = result.series["pelvic_obliquity_deg"]
         metrics: list[ProtocolMetric] = [
-            ProtocolMetric("hip_flexion_range_per_stride_deg", None, "deg", None, None, False,
-                           "hip flexion is not measurable from the front: film side-on"),
+            ProtocolMetric(
+                "hip_flexion_range_per_stride_deg",
+                None,
+                "deg",
+                None,
+                None,
+                False,
+                "hip flexion is not measurable from the front: film side-on",
+            ),
         ]
         findings: list[Finding] = []
         left = [c.start_s for c in contacts if c.side == "left"]
         right = [c.start_s for c in contacts if c.side == "right"]
         strides = _strides(obliquity, left)
         if len(strides) < 1 or not right:
-            metrics.append(ProtocolMetric("pelvic_obliquity_range_per_stride_deg", None, "deg", None, None, False,
-                                          "no complete stride with both feet's contacts"))
+            metrics.append(
+                ProtocolMetric(
+                    "pelvic_obliquity_range_per_stride_deg",
+                    None,
+                    "deg",
+                    None,
+                    None,
+                    False,
+                    "no complete stride with both feet's contacts",
+                )
+            )
             return metrics, findings
         mean = strides.mean(axis=0)
         each = np.nanmax(strides, axis=1) - np.nanmin(strides, axis=1)
         spread = 1.2533 * float(np.std(each, ddof=1)) / np.sqrt(len(each)) if len(each) > 1 else 0.0
         value = float(np.nanmax(mean) - np.nanmin(mean))
         ci = C.ci_around(value, spread, instrument_sd=C.OBLIQUITY_SD_DEG)
-        metrics += [ProtocolMetric("pelvic_obliquity_range_per_stride_deg", C.r2(value), "deg", None, ci),
-                    ProtocolMetric("stride_count", len(strides), "1")]
+        metrics += [
+            ProtocolMetric("pelvic_obliquity_range_per_stride_deg", C.r2(value), "deg", None, ci),
+            ProtocolMetric("stride_count", len(strides), "1"),
+        ]
         # the right foot's contact, as a fraction of the left stride
         phases = [((r - a) / (b - a)) for a, b in pairwise(left) for r in right if a < r < b]
         if not phases:
@@ -267,16 +357,28 @@ class Gait:
             d_ci = C.ci_around(drop, spread / np.sqrt(2), instrument_sd=C.OBLIQUITY_SD_DEG)
             per_side[free] = (drop, d_ci)
             metrics.append(ProtocolMetric("pelvic_drop_deg", C.r2(drop), "deg", free, d_ci))  # type: ignore[arg-type]
-            findings.append(Finding(
-                f"pelvic_drop_{stance}_stance", "info",
-                f"Standing on the {stance} leg while walking, the {free} side of the pelvis dropped by {drop:.1f} deg "
-                f"(95 % range {d_ci[0]:.1f} to {d_ci[1]:.1f}; stride average). Some drop is normal in walking; for "
-                "information.", {"pelvic_drop_deg": C.r2(drop), "ci95": C.ci_list(d_ci), "free_side": free}))
+            findings.append(
+                Finding(
+                    f"pelvic_drop_{stance}_stance",
+                    "info",
+                    f"Standing on the {stance} leg while walking, the {free} side of the pelvis dropped by {drop:.1f} deg "
+                    f"(95 % range {d_ci[0]:.1f} to {d_ci[1]:.1f}; stride average). Some drop is normal in walking; for "
+                    "information.",
+                    {"pelvic_drop_deg": C.r2(drop), "ci95": C.ci_list(d_ci), "free_side": free},
+                )
+            )
         th = C.with_value(DROP_ASYMMETRY_THRESHOLD, self.drop_asymmetry_threshold_deg)
-        findings.append(C.asymmetry_finding("pelvic_drop", "pelvic drop of the free side (the side whose foot is off the "
-                                            "ground)", "deg", per_side["left"], per_side["right"], th,
-                                            "A larger drop when standing on one leg can point to weaker hip abductors "
-                                            "of that standing leg."))
+        findings.append(
+            C.asymmetry_finding(
+                "pelvic_drop",
+                "pelvic drop of the free side (the side whose foot is off the ground)",
+                "deg",
+                per_side["left"],
+                per_side["right"],
+                th,
+                "A larger drop when standing on one leg can point to weaker hip abductors of that standing leg.",
+            )
+        )
         return metrics, findings
 
 

@@ -23,7 +23,13 @@ import numpy as np
 
 from kinematics.pipeline import KinematicsResult
 from kinematics.protocols.base import (
-    Coaching, Finding, ProtocolEvent, ProtocolMetric, ProtocolResult, Threshold, judge,
+    Coaching,
+    Finding,
+    ProtocolEvent,
+    ProtocolMetric,
+    ProtocolResult,
+    Threshold,
+    judge,
 )
 from kinematics.protocols.capture import check_capture
 from kinematics.protocols.events import StanceDetector
@@ -32,7 +38,9 @@ from kinematics.series import LandmarkSeries, Series
 __all__ = ["SingleLegStance"]
 
 DROP_THRESHOLD = Threshold(
-    "pelvic_drop_deg", 4.0, "deg",
+    "pelvic_drop_deg",
+    4.0,
+    "deg",
     "minimal detectable change of the pelvis-on-femur angle in single-leg stance (J Sport Rehabil 2007;16(4):326)",
     "no validated cut-off for an abnormal drop exists; a drop below the MDC cannot be told from measurement error",
 )
@@ -52,8 +60,11 @@ def _window(series: Series, start: float, end: float) -> np.ndarray:
     return series.values[keep]
 
 
-def _ci(diff: float, a: np.ndarray, b: np.ndarray, duration_a: float, duration_b: float, cutoff_hz: float) -> tuple[float, float]:
+def _ci(
+    diff: float, a: np.ndarray, b: np.ndarray, duration_a: float, duration_b: float, cutoff_hz: float
+) -> tuple[float, float]:
     """95 % interval of a difference of two medians of low-passed samples, plus the instrument's error."""
+
     def se(x: np.ndarray, duration: float) -> float:
         if x.size < 2:
             return 0.0
@@ -94,8 +105,14 @@ class SingleLegStance:
         params = {k: v for k, v in asdict(self).items() if k != "name"}
         coaching = check_capture(result, landmarks, views=("frontal",), pelvis_measure=True)
         if coaching:  # rep_count is always reported (issue 4), here as not measurable
-            return ProtocolResult(self.name, [], [ProtocolMetric("rep_count", None, "1", measurable=False,
-                                                                 reason=coaching[0].message)], [], coaching, params)
+            return ProtocolResult(
+                self.name,
+                [],
+                [ProtocolMetric("rep_count", None, "1", measurable=False, reason=coaching[0].message)],
+                [],
+                coaching,
+                params,
+            )
         phases = self.stance.detect(landmarks)
         events: list[ProtocolEvent] = list(phases)
         obliquity = result.series["pelvic_obliquity_deg"]
@@ -107,11 +124,24 @@ class SingleLegStance:
         if base_mask.sum() < 3:
             base_mask = both_down
         if not phases or base_mask.sum() < 3:
-            why = ("no single-leg stance was found: lift one foot clearly off the ground (about a hand's height) "
-                   "and hold for at least a second") if not phases else (
-                   "no two-leg standing before the stance to compare against: start the recording standing on both feet")
-            return ProtocolResult(self.name, events, [ProtocolMetric("rep_count", 0, "1")], [],
-                                  [Coaching("no_stance" if not phases else "no_baseline", why)], params)
+            why = (
+                (
+                    "no single-leg stance was found: lift one foot clearly off the ground (about a hand's height) "
+                    "and hold for at least a second"
+                )
+                if not phases
+                else (
+                    "no two-leg standing before the stance to compare against: start the recording standing on both feet"
+                )
+            )
+            return ProtocolResult(
+                self.name,
+                events,
+                [ProtocolMetric("rep_count", 0, "1")],
+                [],
+                [Coaching("no_stance" if not phases else "no_baseline", why)],
+                params,
+            )
         base_t = result.t_s[base_mask]
         base_obl = obliquity.values[base_mask & obliquity.valid]
         base_lean = lean.values[base_mask & lean.valid]
@@ -128,67 +158,134 @@ class SingleLegStance:
             metrics.append(ProtocolMetric("stance_duration_s", round(duration, 2), "s", side))
             steady = _window(obliquity, longest.start_s + self.settle_s, longest.end_s or longest.start_s)
             if steady.size < 3 or base_obl.size < 3:
-                metrics.append(ProtocolMetric("pelvic_drop_deg", None, "deg", _other(side), None, False,  # type: ignore[arg-type]
-                                              "pelvis not visible during the stance or the baseline"))
+                metrics.append(
+                    ProtocolMetric(
+                        "pelvic_drop_deg",
+                        None,
+                        "deg",
+                        _other(side),
+                        None,
+                        False,  # type: ignore[arg-type]
+                        "pelvis not visible during the stance or the baseline",
+                    )
+                )
                 continue
             # > 0: the free (lifted) side is lower than in two-leg stance.
             toward_free = 1.0 if side == "left" else -1.0
             drop = (float(np.median(steady)) - float(np.median(base_obl))) * toward_free
             low_side = _other(side) if drop >= 0 else side
-            ci = _ci(abs(drop), steady, base_obl, duration - self.settle_s, float(base_t[-1] - base_t[0]) if base_t.size > 1 else 1.0, cutoff)
+            ci = _ci(
+                abs(drop),
+                steady,
+                base_obl,
+                duration - self.settle_s,
+                float(base_t[-1] - base_t[0]) if base_t.size > 1 else 1.0,
+                cutoff,
+            )
             metrics.append(ProtocolMetric("pelvic_drop_deg", round(abs(drop), 2), "deg", low_side, ci))  # type: ignore[arg-type]
             lean_steady = _window(lean, longest.start_s + self.settle_s, longest.end_s or longest.start_s)
             if lean_steady.size >= 3 and base_lean.size >= 3:
-                toward_stance = (float(np.median(lean_steady)) - float(np.median(base_lean))) * (1.0 if side == "left" else -1.0)
+                toward_stance = (float(np.median(lean_steady)) - float(np.median(base_lean))) * (
+                    1.0 if side == "left" else -1.0
+                )
                 metrics.append(ProtocolMetric("trunk_lean_toward_stance_deg", round(toward_stance, 2), "deg", side))  # type: ignore[arg-type]
             findings += self._findings(side, drop, ci, duration, censored)
         return ProtocolResult(self.name, events, metrics, findings, [], params)
 
-    def _findings(self, side: str, drop: float, ci: tuple[float, float], duration: float, censored: bool) -> list[Finding]:
+    def _findings(
+        self, side: str, drop: float, ci: tuple[float, float], duration: float, censored: bool
+    ) -> list[Finding]:
         free = _other(side)
         out: list[Finding] = []
-        threshold = Threshold(DROP_THRESHOLD.name, self.drop_threshold_deg, "deg", DROP_THRESHOLD.source, DROP_THRESHOLD.note)
+        threshold = Threshold(
+            DROP_THRESHOLD.name, self.drop_threshold_deg, "deg", DROP_THRESHOLD.source, DROP_THRESHOLD.note
+        )
         evidence = {"pelvic_drop_deg": round(abs(drop), 2), "ci95": list(ci), "stance_leg": side}
         if drop < 0:
-            out.append(Finding(
-                f"pelvis_level_or_raised_{side}_stance", "normal",
-                f"Standing on the {side} leg, the {free} side of the pelvis did not drop (it rose by {abs(drop):.1f} deg).",
-                evidence, threshold, threshold.source))
+            out.append(
+                Finding(
+                    f"pelvis_level_or_raised_{side}_stance",
+                    "normal",
+                    f"Standing on the {side} leg, the {free} side of the pelvis did not drop (it rose by {abs(drop):.1f} deg).",
+                    evidence,
+                    threshold,
+                    threshold.source,
+                )
+            )
         else:
             verdict = judge(drop, ci, threshold.value)
             if verdict == "above":
-                out.append(Finding(
-                    f"pelvic_drop_{side}_stance", "attention",
-                    f"Standing on the {side} leg, the {free} side of the pelvis dropped by {drop:.1f} deg "
-                    f"(95 % range {ci[0]:.1f} to {ci[1]:.1f}), more than {threshold.value:g} deg. "
-                    f"This can point to weak hip abductors on the {side} side; a clinician should judge it.",
-                    evidence, threshold, threshold.source))
+                out.append(
+                    Finding(
+                        f"pelvic_drop_{side}_stance",
+                        "attention",
+                        f"Standing on the {side} leg, the {free} side of the pelvis dropped by {drop:.1f} deg "
+                        f"(95 % range {ci[0]:.1f} to {ci[1]:.1f}), more than {threshold.value:g} deg. "
+                        f"This can point to weak hip abductors on the {side} side; a clinician should judge it.",
+                        evidence,
+                        threshold,
+                        threshold.source,
+                    )
+                )
             elif verdict == "below":
-                out.append(Finding(
-                    f"pelvis_level_{side}_stance", "normal",
-                    f"Standing on the {side} leg, the pelvis stayed level within {threshold.value:g} deg "
-                    f"(drop {drop:.1f} deg, 95 % range {ci[0]:.1f} to {ci[1]:.1f}).",
-                    evidence, threshold, threshold.source))
+                out.append(
+                    Finding(
+                        f"pelvis_level_{side}_stance",
+                        "normal",
+                        f"Standing on the {side} leg, the pelvis stayed level within {threshold.value:g} deg "
+                        f"(drop {drop:.1f} deg, 95 % range {ci[0]:.1f} to {ci[1]:.1f}).",
+                        evidence,
+                        threshold,
+                        threshold.source,
+                    )
+                )
             else:
-                out.append(Finding(
-                    f"pelvic_drop_{side}_stance_inconclusive", "inconclusive",
-                    f"Standing on the {side} leg, the {free} side of the pelvis dropped by {drop:.1f} deg, but the "
-                    f"measurement's 95 % range ({ci[0]:.1f} to {ci[1]:.1f} deg) includes the {threshold.value:g} deg "
-                    "threshold: this recording cannot tell. Film again facing the camera, closer, and hold longer.",
-                    evidence, threshold, threshold.source))
+                out.append(
+                    Finding(
+                        f"pelvic_drop_{side}_stance_inconclusive",
+                        "inconclusive",
+                        f"Standing on the {side} leg, the {free} side of the pelvis dropped by {drop:.1f} deg, but the "
+                        f"measurement's 95 % range ({ci[0]:.1f} to {ci[1]:.1f} deg) includes the {threshold.value:g} deg "
+                        "threshold: this recording cannot tell. Film again facing the camera, closer, and hold longer.",
+                        evidence,
+                        threshold,
+                        threshold.source,
+                    )
+                )
         hold = Threshold(HOLD_TARGET.name, self.hold_target_s, "s", HOLD_TARGET.source)
         if duration >= hold.value:
-            out.append(Finding(f"hold_reached_{side}", "normal",
-                               f"Held single-leg stance on the {side} leg for {duration:.1f} s (target {hold.value:g} s).",
-                               {"stance_duration_s": round(duration, 2)}, hold, hold.source))
+            out.append(
+                Finding(
+                    f"hold_reached_{side}",
+                    "normal",
+                    f"Held single-leg stance on the {side} leg for {duration:.1f} s (target {hold.value:g} s).",
+                    {"stance_duration_s": round(duration, 2)},
+                    hold,
+                    hold.source,
+                )
+            )
         elif censored:
-            out.append(Finding(f"hold_censored_{side}", "info",
-                               f"Held single-leg stance on the {side} leg for at least {duration:.1f} s; the recording "
-                               f"ended first (target {hold.value:g} s).",
-                               {"stance_duration_s": round(duration, 2)}, hold, hold.source))
+            out.append(
+                Finding(
+                    f"hold_censored_{side}",
+                    "info",
+                    f"Held single-leg stance on the {side} leg for at least {duration:.1f} s; the recording "
+                    f"ended first (target {hold.value:g} s).",
+                    {"stance_duration_s": round(duration, 2)},
+                    hold,
+                    hold.source,
+                )
+            )
         else:
-            out.append(Finding(f"hold_short_{side}", "attention",
-                               f"Held single-leg stance on the {side} leg for {duration:.1f} s, less than the "
-                               f"{hold.value:g} s target. Note any pain during the test: pain can make it invalid.",
-                               {"stance_duration_s": round(duration, 2)}, hold, hold.source))
+            out.append(
+                Finding(
+                    f"hold_short_{side}",
+                    "attention",
+                    f"Held single-leg stance on the {side} leg for {duration:.1f} s, less than the "
+                    f"{hold.value:g} s target. Note any pain during the test: pain can make it invalid.",
+                    {"stance_duration_s": round(duration, 2)},
+                    hold,
+                    hold.source,
+                )
+            )
         return out

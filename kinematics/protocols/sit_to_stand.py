@@ -44,7 +44,11 @@ from kinematics.protocols.events import RepetitionDetector
 from kinematics.series import LandmarkSeries, Series
 
 __all__ = [
-    "HIP_ROM_HEALTHY", "HIP_ROM_LUMBAR", "HIP_VELOCITY_HEALTHY", "HIP_VELOCITY_LUMBAR", "PELVIC_TILT_THRESHOLD",
+    "HIP_ROM_HEALTHY",
+    "HIP_ROM_LUMBAR",
+    "HIP_VELOCITY_HEALTHY",
+    "HIP_VELOCITY_LUMBAR",
+    "PELVIC_TILT_THRESHOLD",
     "SitToStand",
 ]
 
@@ -55,7 +59,9 @@ HIP_ROM_HEALTHY = Threshold("sts_hip_rom_healthy_deg", 77.0, "deg", _STUDY, _CON
 HIP_VELOCITY_LUMBAR = Threshold("sts_hip_velocity_lumbar_disease_deg_s", 46.0, "deg/s", _STUDY, _CONTEXT)
 HIP_VELOCITY_HEALTHY = Threshold("sts_hip_velocity_healthy_deg_s", 69.0, "deg/s", _STUDY, _CONTEXT)
 PELVIC_TILT_THRESHOLD = Threshold(
-    "pelvic_tilt_standing_deg", 4.0, "deg",
+    "pelvic_tilt_standing_deg",
+    4.0,
+    "deg",
     "minimal detectable change of the pelvis-on-femur angle in single-leg stance (J Sport Rehabil 2007;16(4):326)",
     "standing against the subject's own sitting posture; no validated cut-off for sit-to-stand exists",
 )
@@ -107,18 +113,33 @@ class SitToStand:
         height = C.hip_height(landmarks, result)
         reps = self.reps.detect(height)
         if not reps:
-            return C.unscored(self.name, params, [Coaching(
-                "no_repetitions", "No stand-up was found: start seated with the whole body in view (feet included), "
-                                  "stand up fully and sit down again, several times.")], rep_count=0)
+            return C.unscored(
+                self.name,
+                params,
+                [
+                    Coaching(
+                        "no_repetitions",
+                        "No stand-up was found: start seated with the whole body in view (feet included), "
+                        "stand up fully and sit down again, several times.",
+                    )
+                ],
+                rep_count=0,
+            )
         starts = [r.start_s for r in reps]
         times = list(np.diff(starts)) + [(reps[-1].end_s or reps[-1].start_s) - reps[-1].start_s]
-        metrics = [ProtocolMetric("rep_count", len(reps), "1"),
-                   ProtocolMetric("time_per_rep_s", C.r2(float(np.median(times))), "s"),
-                   ProtocolMetric("total_time_s", C.r2(float((reps[-1].end_s or reps[-1].start_s) - reps[0].start_s)), "s")]
-        findings: list[Finding] = [Finding(
-            "sit_to_stand_time", "info",
-            f"{len(reps)} stand-up(s), {np.median(times):.1f} s each (median, from one start to the next).",
-            {"time_per_rep_s": [C.r2(x) for x in times]})]
+        metrics = [
+            ProtocolMetric("rep_count", len(reps), "1"),
+            ProtocolMetric("time_per_rep_s", C.r2(float(np.median(times))), "s"),
+            ProtocolMetric("total_time_s", C.r2(float((reps[-1].end_s or reps[-1].start_s) - reps[0].start_s)), "s"),
+        ]
+        findings: list[Finding] = [
+            Finding(
+                "sit_to_stand_time",
+                "info",
+                f"{len(reps)} stand-up(s), {np.median(times):.1f} s each (median, from one start to the next).",
+                {"time_per_rep_s": [C.r2(x) for x in times]},
+            )
+        ]
         if result.view.view == "sagittal":
             m, f = self._sagittal(result, reps)
         else:
@@ -128,7 +149,9 @@ class SitToStand:
     def _flexion(self, result: KinematicsResult) -> Series:
         return C.mean_of_sides(result.series["hip_flexion_left_deg"], result.series["hip_flexion_right_deg"])
 
-    def _sagittal(self, result: KinematicsResult, reps: list[ProtocolEvent]) -> tuple[list[ProtocolMetric], list[Finding]]:
+    def _sagittal(
+        self, result: KinematicsResult, reps: list[ProtocolEvent]
+    ) -> tuple[list[ProtocolMetric], list[Finding]]:
         flexion = self._flexion(result)
         t = result.t_s
         velocity = -C.derivative(flexion, self.velocity_half_window_s)  # > 0 extending (rising)
@@ -148,38 +171,75 @@ class SitToStand:
             rom = float(np.median(roms))
             ci = C.ci_of_reps(np.array(roms), instrument_sd=C.SAGITTAL_HIP_SD_DEG)
             metrics.append(ProtocolMetric("hip_flexion_range_deg", C.r2(rom), "deg", None, ci))
-            findings.append(_compare("hip_rom", "hip range of motion", rom, ci, "deg",
-                                     C.with_value(HIP_ROM_LUMBAR, self.hip_rom_lumbar_deg),
-                                     C.with_value(HIP_ROM_HEALTHY, self.hip_rom_healthy_deg)))
+            findings.append(
+                _compare(
+                    "hip_rom",
+                    "hip range of motion",
+                    rom,
+                    ci,
+                    "deg",
+                    C.with_value(HIP_ROM_LUMBAR, self.hip_rom_lumbar_deg),
+                    C.with_value(HIP_ROM_HEALTHY, self.hip_rom_healthy_deg),
+                )
+            )
         else:
-            metrics.append(ProtocolMetric("hip_flexion_range_deg", None, "deg", None, None, False,
-                                          "hip flexion not measured during the repetitions"))
+            metrics.append(
+                ProtocolMetric(
+                    "hip_flexion_range_deg",
+                    None,
+                    "deg",
+                    None,
+                    None,
+                    False,
+                    "hip flexion not measured during the repetitions",
+                )
+            )
         if speeds:
             speed = float(np.median(speeds))
             # instrument error of a velocity is not published; the interval is the spread between repetitions only
             ci = C.ci_of_reps(np.array(speeds), instrument_sd=0.0) if len(speeds) >= 2 else None
             metrics.append(ProtocolMetric("peak_hip_extension_velocity_deg_s", C.r2(speed), "deg/s", None, ci))
-            findings.append(_compare("hip_velocity", "peak hip angular velocity while rising", speed, ci, "deg/s",
-                                     C.with_value(HIP_VELOCITY_LUMBAR, self.hip_velocity_lumbar_deg_s),
-                                     C.with_value(HIP_VELOCITY_HEALTHY, self.hip_velocity_healthy_deg_s)))
+            findings.append(
+                _compare(
+                    "hip_velocity",
+                    "peak hip angular velocity while rising",
+                    speed,
+                    ci,
+                    "deg/s",
+                    C.with_value(HIP_VELOCITY_LUMBAR, self.hip_velocity_lumbar_deg_s),
+                    C.with_value(HIP_VELOCITY_HEALTHY, self.hip_velocity_healthy_deg_s),
+                )
+            )
         return metrics, findings
 
-    def _frontal(self, result: KinematicsResult, height: Series, reps: list[ProtocolEvent]) -> tuple[list[ProtocolMetric], list[Finding]]:
+    def _frontal(
+        self, result: KinematicsResult, height: Series, reps: list[ProtocolEvent]
+    ) -> tuple[list[ProtocolMetric], list[Finding]]:
         n = len(result.t_s)
         top, seated = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
         for i, r in enumerate(reps):
             top |= C.near_peak(height, r, tolerance=0.0, tolerance_fraction=self.top_fraction)
             seated |= C.rest_before(height, reps, i)
         metrics: list[ProtocolMetric] = [
-            ProtocolMetric("hip_flexion_range_deg", None, "deg", None, None, False,
-                           "hip flexion is not measurable from the front: film side-on"),
+            ProtocolMetric(
+                "hip_flexion_range_deg",
+                None,
+                "deg",
+                None,
+                None,
+                False,
+                "hip flexion is not measurable from the front: film side-on",
+            ),
         ]
         findings: list[Finding] = []
         obliquity = result.series["pelvic_obliquity_deg"]
         tilt = C.median_diff(obliquity, top, obliquity, seated, C.cutoff_of(result), C.OBLIQUITY_SD_DEG)
         if tilt is None:
-            metrics.append(ProtocolMetric("pelvic_drop_deg", None, "deg", None, None, False,
-                                          "pelvis not measured standing or seated"))
+            metrics.append(
+                ProtocolMetric(
+                    "pelvic_drop_deg", None, "deg", None, None, False, "pelvis not measured standing or seated"
+                )
+            )
         else:
             value, ci = tilt
             low = "right" if value >= 0 else "left"  # obliquity > 0: left hip higher
@@ -190,30 +250,50 @@ class SitToStand:
             evidence = {"pelvic_drop_deg": C.r2(abs(value)), "ci95": C.ci_list(size_ci), "lower_side": low}
             span = f"95 % range {size_ci[0]:.1f} to {size_ci[1]:.1f}"
             if verdict == "below":
-                finding = Finding("pelvis_level_standing", "normal",
-                                  f"Standing up, the pelvis stayed level within {th.value:g} deg of sitting "
-                                  f"({abs(value):.1f} deg, {span}).", evidence, th, th.source)
+                finding = Finding(
+                    "pelvis_level_standing",
+                    "normal",
+                    f"Standing up, the pelvis stayed level within {th.value:g} deg of sitting "
+                    f"({abs(value):.1f} deg, {span}).",
+                    evidence,
+                    th,
+                    th.source,
+                )
             elif verdict == "inconclusive":
-                finding = Finding("pelvic_tilt_standing_inconclusive", "inconclusive",
-                                  f"Standing up, the {low} side of the pelvis was {abs(value):.1f} deg lower than when "
-                                  f"sitting, but the {span} includes the {th.value:g} deg threshold: this recording "
-                                  "cannot tell.", evidence, th, th.source)
+                finding = Finding(
+                    "pelvic_tilt_standing_inconclusive",
+                    "inconclusive",
+                    f"Standing up, the {low} side of the pelvis was {abs(value):.1f} deg lower than when "
+                    f"sitting, but the {span} includes the {th.value:g} deg threshold: this recording "
+                    "cannot tell.",
+                    evidence,
+                    th,
+                    th.source,
+                )
             else:
-                finding = Finding("pelvic_tilt_standing", "attention",
-                                  f"Standing up, the {low} side of the pelvis was {abs(value):.1f} deg lower than when "
-                                  f"sitting ({span}), more than {th.value:g} deg: weight may be shifted onto the "
-                                  f"{C.other(low)} leg. A clinician should judge it (and ask about pain).",
-                                  evidence, th, th.source)
+                finding = Finding(
+                    "pelvic_tilt_standing",
+                    "attention",
+                    f"Standing up, the {low} side of the pelvis was {abs(value):.1f} deg lower than when "
+                    f"sitting ({span}), more than {th.value:g} deg: weight may be shifted onto the "
+                    f"{C.other(low)} leg. A clinician should judge it (and ask about pain).",
+                    evidence,
+                    th,
+                    th.source,
+                )
             findings.append(finding)
         lean = result.series["trunk_lean_lateral_deg"]
         side_lean = C.median_diff(lean, top, lean, seated, C.cutoff_of(result), C.TRUNK_LATERAL_SD_DEG)
         if side_lean is not None:
-            metrics.append(ProtocolMetric("trunk_lean_lateral_change_deg", C.r2(side_lean[0]), "deg", None, side_lean[1]))
+            metrics.append(
+                ProtocolMetric("trunk_lean_lateral_change_deg", C.r2(side_lean[0]), "deg", None, side_lean[1])
+            )
         return metrics, findings
 
 
-def _compare(code: str, what: str, value: float, ci: tuple[float, float] | None, unit: str,
-             lumbar: Threshold, healthy: Threshold) -> Finding:
+def _compare(
+    code: str, what: str, value: float, ci: tuple[float, float] | None, unit: str, lumbar: Threshold, healthy: Threshold
+) -> Finding:
     """Place a value against the two published group means, for information."""
     if value < lumbar.value:
         where = "below both published group means"
@@ -223,9 +303,12 @@ def _compare(code: str, what: str, value: float, ci: tuple[float, float] | None,
         where = "at or above the healthy group's published mean"
     span = f" (95 % range {ci[0]:.0f} to {ci[1]:.0f})" if ci else ""
     return Finding(
-        f"{code}_reference", "info",
+        f"{code}_reference",
+        "info",
         f"The {what} was {value:.0f} {unit}{span}: {where} ({lumbar.value:g} {unit} with degenerative lumbar disease, "
         f"{healthy.value:g} {unit} healthy; Sensors 2025;25(10):3122). That study may have measured it differently; "
         "for information, not a limit.",
         {code: C.r2(value), "ci95": C.ci_list(ci), "lumbar_disease_mean": lumbar.value, "healthy_mean": healthy.value},
-        healthy, healthy.source)
+        healthy,
+        healthy.source,
+    )

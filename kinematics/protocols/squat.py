@@ -46,18 +46,24 @@ from kinematics.series import LandmarkSeries, Series
 __all__ = ["DEPTH_ASYMMETRY_THRESHOLD", "FPPA_ASYMMETRY_THRESHOLD", "PELVIC_TILT_THRESHOLD", "Squat"]
 
 PELVIC_TILT_THRESHOLD = Threshold(
-    "pelvic_tilt_at_depth_deg", 4.0, "deg",
+    "pelvic_tilt_at_depth_deg",
+    4.0,
+    "deg",
     "minimal detectable change of the pelvis-on-femur angle in single-leg stance (J Sport Rehabil 2007;16(4):326)",
     "measured against the subject's own standing posture; no validated cut-off for a squat exists",
 )
 FPPA_ASYMMETRY_THRESHOLD = Threshold(
-    "knee_fppa_asymmetry_deg", 0.0, "deg",
+    "knee_fppa_asymmetry_deg",
+    0.0,
+    "deg",
     "a left-right difference is reported once its 95 % interval excludes this value; the interval includes the "
     "2-D FPPA SEM, 2-4 deg (Gwynne & Curran, Int J Sports Phys Ther 2014;9(7):898-906)",
     "no validated FPPA cut-off for a two-leg squat was found; clinics may set a clinically relevant difference",
 )
 DEPTH_ASYMMETRY_THRESHOLD = Threshold(
-    "hip_flexion_asymmetry_deg", 0.0, "deg",
+    "hip_flexion_asymmetry_deg",
+    0.0,
+    "deg",
     "a left-right difference is reported once its 95 % interval excludes this value; the interval includes the "
     "2-D sagittal hip error, MAE 4.0 deg (Stenum et al., PLoS Comput Biol 2021;17(4):e1008935)",
     "side-on, the far leg is partly hidden: BlazePose estimates it",
@@ -122,11 +128,15 @@ class Squat:
         depth = [float(np.nanmax(C.window(mean, r.start_s, r.end_s or r.start_s))) for r in reps]
         ci = C.ci_of_reps(np.array(depth), instrument_sd=C.SAGITTAL_HIP_SD_DEG)
         metrics.append(ProtocolMetric("squat_depth_hip_flexion_deg", C.r2(float(np.median(depth))), "deg", None, ci))
-        findings.append(Finding(
-            "squat_depth", "info",
-            f"{len(reps)} squat(s); the hips flexed to {np.median(depth):.0f} deg at the bottom (median; 95 % range "
-            f"{ci[0]:.0f} to {ci[1]:.0f}; 0 = standing upright). No published depth target applies to every patient.",
-            {"squat_depth_hip_flexion_deg": C.r2(float(np.median(depth))), "ci95": C.ci_list(ci)}))
+        findings.append(
+            Finding(
+                "squat_depth",
+                "info",
+                f"{len(reps)} squat(s); the hips flexed to {np.median(depth):.0f} deg at the bottom (median; 95 % range "
+                f"{ci[0]:.0f} to {ci[1]:.0f}; 0 = standing upright). No published depth target applies to every patient.",
+                {"squat_depth_hip_flexion_deg": C.r2(float(np.median(depth))), "ci95": C.ci_list(ci)},
+            )
+        )
         per_side = {}
         for side, s in (("left", left), ("right", right)):
             peaks = [C.window(s, r.start_s, r.end_s or r.start_s) for r in reps]
@@ -137,18 +147,31 @@ class Squat:
                 metrics.append(ProtocolMetric("peak_hip_flexion_deg", C.r2(per_side[side][0]), "deg", side, sci))  # type: ignore[arg-type]
         if len(per_side) == 2:
             th = C.with_value(DEPTH_ASYMMETRY_THRESHOLD, self.depth_asymmetry_threshold_deg)
-            findings.append(C.asymmetry_finding("hip_flexion", "hip flexion at the bottom", "deg", per_side["left"],
-                                                per_side["right"], th,
-                                                "Shifting weight off one leg (for example away from a painful side) can do this."))
+            findings.append(
+                C.asymmetry_finding(
+                    "hip_flexion",
+                    "hip flexion at the bottom",
+                    "deg",
+                    per_side["left"],
+                    per_side["right"],
+                    th,
+                    "Shifting weight off one leg (for example away from a painful side) can do this.",
+                )
+            )
         lean = result.series["trunk_lean_forward_deg"]
         at_bottom = np.zeros(len(result.t_s), dtype=bool)
         for r in reps:
             at_bottom |= C.near_peak(mean, r, tolerance=0.0, tolerance_fraction=self.bottom_fraction)
         values = lean.values[at_bottom & lean.valid]
         if values.size >= 3:
-            lci = C.ci_around(float(np.median(values)), C.se_median(values, C.duration(result.t_s, at_bottom), C.cutoff_of(result)),
-                              instrument_sd=C.SAGITTAL_HIP_SD_DEG)
-            metrics.append(ProtocolMetric("trunk_lean_forward_at_depth_deg", C.r2(float(np.median(values))), "deg", None, lci))
+            lci = C.ci_around(
+                float(np.median(values)),
+                C.se_median(values, C.duration(result.t_s, at_bottom), C.cutoff_of(result)),
+                instrument_sd=C.SAGITTAL_HIP_SD_DEG,
+            )
+            metrics.append(
+                ProtocolMetric("trunk_lean_forward_at_depth_deg", C.r2(float(np.median(values))), "deg", None, lci)
+            )
         return ProtocolResult(self.name, list(reps), metrics, findings, [], params)
 
     # -- front view --------------------------------------------------------------
@@ -174,8 +197,17 @@ class Squat:
         obliquity = result.series["pelvic_obliquity_deg"]
         tilt = C.median_diff(obliquity, bottom, obliquity, standing, cutoff, C.OBLIQUITY_SD_DEG)
         if tilt is None:
-            metrics.append(ProtocolMetric("pelvic_drop_deg", None, "deg", None, None, False,
-                                          "pelvis not measured at the bottom or when standing"))
+            metrics.append(
+                ProtocolMetric(
+                    "pelvic_drop_deg",
+                    None,
+                    "deg",
+                    None,
+                    None,
+                    False,
+                    "pelvis not measured at the bottom or when standing",
+                )
+            )
         else:
             value, ci = tilt
             low_side = "right" if value >= 0 else "left"
@@ -185,25 +217,46 @@ class Squat:
         lean = result.series["trunk_lean_lateral_deg"]
         side_lean = C.median_diff(lean, bottom, lean, standing, cutoff, C.TRUNK_LATERAL_SD_DEG)
         if side_lean is not None:
-            metrics.append(ProtocolMetric("trunk_lean_lateral_change_deg", C.r2(side_lean[0]), "deg", None, side_lean[1]))
+            metrics.append(
+                ProtocolMetric("trunk_lean_lateral_change_deg", C.r2(side_lean[0]), "deg", None, side_lean[1])
+            )
         fppa: dict[str, tuple[float, tuple[float, float]]] = {}
         for side in ("left", "right"):
             s = C.fppa(lm, result, side=side)
             values = s.values[bottom & s.valid]
             if values.size < 3:
-                metrics.append(ProtocolMetric("knee_fppa_at_depth_deg", None, "deg", side, None, False,  # type: ignore[arg-type]
-                                              f"{side} hip, knee or ankle not measured at the bottom of the squats"))
+                metrics.append(
+                    ProtocolMetric(
+                        "knee_fppa_at_depth_deg",
+                        None,
+                        "deg",
+                        side,
+                        None,
+                        False,  # type: ignore[arg-type]
+                        f"{side} hip, knee or ankle not measured at the bottom of the squats",
+                    )
+                )
                 continue
             value = float(np.median(values))
-            ci = C.ci_around(value, C.se_median(values, C.duration(result.t_s, bottom), cutoff), instrument_sd=C.FPPA_SD_DEG)
+            ci = C.ci_around(
+                value, C.se_median(values, C.duration(result.t_s, bottom), cutoff), instrument_sd=C.FPPA_SD_DEG
+            )
             fppa[side] = (value, ci)
             metrics.append(ProtocolMetric("knee_fppa_at_depth_deg", C.r2(value), "deg", side, ci))  # type: ignore[arg-type]
             findings.append(_fppa_finding(side, value, ci))
         if len(fppa) == 2:
             th = C.with_value(FPPA_ASYMMETRY_THRESHOLD, self.fppa_asymmetry_threshold_deg)
-            findings.append(C.asymmetry_finding("knee_fppa", "knee's inward angle (FPPA) at the bottom", "deg",
-                                                fppa["left"], fppa["right"], th,
-                                                "One knee moving inward more than the other can reflect hip control on that side."))
+            findings.append(
+                C.asymmetry_finding(
+                    "knee_fppa",
+                    "knee's inward angle (FPPA) at the bottom",
+                    "deg",
+                    fppa["left"],
+                    fppa["right"],
+                    th,
+                    "One knee moving inward more than the other can reflect hip control on that side.",
+                )
+            )
         return ProtocolResult(self.name, list(reps), metrics, findings, [], params)
 
     def _tilt_finding(self, drop: float, ci: tuple[float, float], low_side: str) -> Finding:
@@ -211,32 +264,62 @@ class Squat:
         evidence = {"pelvic_drop_deg": C.r2(drop), "ci95": C.ci_list(ci), "lower_side": low_side}
         verdict = judge(drop, ci, th.value)
         if verdict == "below":
-            return Finding("pelvis_level_at_depth", "normal",
-                           f"At the bottom of the squats the pelvis stayed level within {th.value:g} deg of standing "
-                           f"({drop:.1f} deg, 95 % range {ci[0]:.1f} to {ci[1]:.1f}).", evidence, th, th.source)
+            return Finding(
+                "pelvis_level_at_depth",
+                "normal",
+                f"At the bottom of the squats the pelvis stayed level within {th.value:g} deg of standing "
+                f"({drop:.1f} deg, 95 % range {ci[0]:.1f} to {ci[1]:.1f}).",
+                evidence,
+                th,
+                th.source,
+            )
         if verdict == "inconclusive":
-            return Finding("pelvic_tilt_at_depth_inconclusive", "inconclusive",
-                           f"At the bottom of the squats the {low_side} side of the pelvis was {drop:.1f} deg lower than "
-                           f"when standing, but the 95 % range ({ci[0]:.1f} to {ci[1]:.1f}) includes the {th.value:g} deg "
-                           "threshold: this recording cannot tell.", evidence, th, th.source)
-        return Finding("pelvic_tilt_at_depth", "attention",
-                       f"At the bottom of the squats the {low_side} side of the pelvis was {drop:.1f} deg lower than when "
-                       f"standing (95 % range {ci[0]:.1f} to {ci[1]:.1f}), more than {th.value:g} deg: weight may be "
-                       f"shifted toward the other leg. A clinician should judge it.", evidence, th, th.source)
+            return Finding(
+                "pelvic_tilt_at_depth_inconclusive",
+                "inconclusive",
+                f"At the bottom of the squats the {low_side} side of the pelvis was {drop:.1f} deg lower than "
+                f"when standing, but the 95 % range ({ci[0]:.1f} to {ci[1]:.1f}) includes the {th.value:g} deg "
+                "threshold: this recording cannot tell.",
+                evidence,
+                th,
+                th.source,
+            )
+        return Finding(
+            "pelvic_tilt_at_depth",
+            "attention",
+            f"At the bottom of the squats the {low_side} side of the pelvis was {drop:.1f} deg lower than when "
+            f"standing (95 % range {ci[0]:.1f} to {ci[1]:.1f}), more than {th.value:g} deg: weight may be "
+            f"shifted toward the other leg. A clinician should judge it.",
+            evidence,
+            th,
+            th.source,
+        )
 
 
 def _no_reps(view: str) -> Coaching:
-    return Coaching("no_repetitions", f"No squat was found: filmed {view}, bend the knees and hips to lower yourself "
-                                      "(at least a hand's width) and stand up again, several times.")
+    return Coaching(
+        "no_repetitions",
+        f"No squat was found: filmed {view}, bend the knees and hips to lower yourself "
+        "(at least a hand's width) and stand up again, several times.",
+    )
 
 
 def _fppa_finding(side: str, value: float, ci: tuple[float, float]) -> Finding:
     direction = "inward (valgus)" if value > 0 else "outward (varus)"
     unclear = ci[0] <= 0 <= ci[1]
-    text = (f"At the bottom of the squats the {side} knee's frontal-plane projection angle was {value:.0f} deg "
-            f"(95 % range {ci[0]:.0f} to {ci[1]:.0f}; > 0 = knee inward). "
-            + ("The camera cannot tell whether the knee moved in or out."
-               if unclear else f"The knee moved {direction} of the hip-ankle line. ")
-            + " No validated limit exists for a two-leg squat; for information.")
-    return Finding(f"knee_fppa_{side}", "info", text.replace("  ", " "),
-                   {"knee_fppa_at_depth_deg": C.r2(value), "ci95": C.ci_list(ci)})
+    text = (
+        f"At the bottom of the squats the {side} knee's frontal-plane projection angle was {value:.0f} deg "
+        f"(95 % range {ci[0]:.0f} to {ci[1]:.0f}; > 0 = knee inward). "
+        + (
+            "The camera cannot tell whether the knee moved in or out."
+            if unclear
+            else f"The knee moved {direction} of the hip-ankle line. "
+        )
+        + " No validated limit exists for a two-leg squat; for information."
+    )
+    return Finding(
+        f"knee_fppa_{side}",
+        "info",
+        text.replace("  ", " "),
+        {"knee_fppa_at_depth_deg": C.r2(value), "ci95": C.ci_list(ci)},
+    )

@@ -45,17 +45,23 @@ from kinematics.series import LandmarkSeries, Series
 __all__ = ["ABDUCTION_REFERENCE", "HIKE_THRESHOLD", "HOLD_MIN", "StandingHipAbduction"]
 
 HIKE_THRESHOLD = Threshold(
-    "pelvic_hike_or_drop_deg", 4.0, "deg",
+    "pelvic_hike_or_drop_deg",
+    4.0,
+    "deg",
     "minimal detectable change of the pelvis-on-femur angle in single-leg stance (J Sport Rehabil 2007;16(4):326)",
     "the lifting leg leaves the other in single-leg stance; no validated cut-off for an abnormal hike or drop exists",
 )
 ABDUCTION_REFERENCE = Threshold(
-    "hip_abduction_reference_deg", 30.0, "deg",
+    "hip_abduction_reference_deg",
+    30.0,
+    "deg",
     "passive hip abduction 30-50 deg, goniometer (Wilson, Am Fam Physician 2014)",
     "lower end of the passive range; active standing abduction is usually smaller, so this is a reference, not a limit",
 )
 HOLD_MIN = Threshold(
-    "hold_min_s", 1.0, "s",
+    "hold_min_s",
+    1.0,
+    "s",
     "protocol definition (motionscript issue 4): a hold is a pause of at least 1 s at the top of a repetition",
 )
 
@@ -95,13 +101,23 @@ class StandingHipAbduction:
         abduction = {s: result.series[f"hip_abduction_{s}_deg"] for s in ("left", "right")}
         reps = _moving_reps({s: self.reps.detect(abduction[s], side=s) for s in abduction}, abduction)
         if not reps:
-            return C.unscored(self.name, params, [Coaching(
-                "no_repetitions",
-                "No leg lift to the side was found: stand facing the camera and lift one leg out to the side "
-                f"(at least {self.reps.min_amplitude:g} deg, knee straight), then lower it, several times.")], rep_count=0)
+            return C.unscored(
+                self.name,
+                params,
+                [
+                    Coaching(
+                        "no_repetitions",
+                        "No leg lift to the side was found: stand facing the camera and lift one leg out to the side "
+                        f"(at least {self.reps.min_amplitude:g} deg, knee straight), then lower it, several times.",
+                    )
+                ],
+                rep_count=0,
+            )
         obliquity = result.series["pelvic_obliquity_deg"]
         lean = result.series["trunk_lean_lateral_deg"]
-        holds = [h for s in ("left", "right") for h in self.holds.detect(abduction[s], [r for r in reps if r.side == s])]
+        holds = [
+            h for s in ("left", "right") for h in self.holds.detect(abduction[s], [r for r in reps if r.side == s])
+        ]
         metrics = [ProtocolMetric("rep_count", len(reps), "1")]
         findings: list[Finding] = []
         for side in ("left", "right"):
@@ -113,11 +129,22 @@ class StandingHipAbduction:
             findings += f
         return ProtocolResult(self.name, sorted(reps + holds, key=lambda e: e.start_s), metrics, findings, [], params)
 
-    def _side(self, side: str, mine: list[ProtocolEvent], reps: list[ProtocolEvent], abd: Series, obliquity: Series,
-              lean: Series, holds: list[ProtocolEvent], cutoff: float) -> tuple[list[ProtocolMetric], list[Finding]]:
+    def _side(
+        self,
+        side: str,
+        mine: list[ProtocolEvent],
+        reps: list[ProtocolEvent],
+        abd: Series,
+        obliquity: Series,
+        lean: Series,
+        holds: list[ProtocolEvent],
+        cutoff: float,
+    ) -> tuple[list[ProtocolMetric], list[Finding]]:
         ranges, peak_masks, rest_masks = [], np.zeros(len(abd), bool), np.zeros(len(abd), bool)
         for rep in mine:
-            top = C.near_peak(abd, rep, tolerance=self.holds.tolerance, tolerance_fraction=self.holds.tolerance_fraction)
+            top = C.near_peak(
+                abd, rep, tolerance=self.holds.tolerance, tolerance_fraction=self.holds.tolerance_fraction
+            )
             rest = C.rest_before(abd, reps, reps.index(rep))
             peak = float(np.nanmax(C.window(abd, rep.start_s, rep.end_s or rep.start_s)))
             if rest.any():
@@ -139,8 +166,17 @@ class StandingHipAbduction:
         toward_moving = 1.0 if side == "left" else -1.0  # obliquity > 0: left hip higher
         hike = C.median_diff(obliquity, peak_masks, obliquity, rest_masks, cutoff, C.OBLIQUITY_SD_DEG)
         if hike is None:
-            metrics.append(ProtocolMetric("pelvic_hike_deg", None, "deg", side, None, False,  # type: ignore[arg-type]
-                                          "pelvis not measured at the top of the lifts or at rest"))
+            metrics.append(
+                ProtocolMetric(
+                    "pelvic_hike_deg",
+                    None,
+                    "deg",
+                    side,
+                    None,
+                    False,  # type: ignore[arg-type]
+                    "pelvis not measured at the top of the lifts or at rest",
+                )
+            )
         else:
             value = hike[0] * toward_moving
             ci = (hike[1][0] * toward_moving, hike[1][1] * toward_moving)
@@ -161,11 +197,15 @@ class StandingHipAbduction:
         verdict = judge(value, ci, ref.value)
         where = {"above": "above", "below": "below", "inconclusive": "close to"}[verdict]
         return Finding(
-            f"hip_abduction_range_{side}", "info",
+            f"hip_abduction_range_{side}",
+            "info",
             f"The {side} leg was lifted {value:.0f} deg out to the side (median of {n} repetition(s); 95 % range "
             f"{ci[0]:.0f} to {ci[1]:.0f}), {where} the {ref.value:g} deg lower end of the passive range in adults. "
             "Lifting the leg actively while standing usually reaches less than a passive test; for information only.",
-            {"hip_abduction_range_deg": C.r2(value), "ci95": C.ci_list(ci), "repetitions": n}, ref, ref.source)
+            {"hip_abduction_range_deg": C.r2(value), "ci95": C.ci_list(ci), "repetitions": n},
+            ref,
+            ref.source,
+        )
 
     def _hike_finding(self, side: str, value: float, ci: tuple[float, float]) -> Finding:
         th = C.with_value(HIKE_THRESHOLD, self.hike_threshold_deg)
@@ -176,39 +216,63 @@ class StandingHipAbduction:
         verdict = judge(size, abs_ci, th.value)
         rng = f"95 % range {ci[0]:.1f} to {ci[1]:.1f}"
         if verdict == "below":
-            return Finding(f"pelvis_level_{side}_abduction", "normal",
-                           f"Lifting the {side} leg, the pelvis stayed level within {th.value:g} deg "
-                           f"({'rise' if value >= 0 else 'drop'} of the {side} side {size:.1f} deg, {rng}).",
-                           evidence, th, th.source)
+            return Finding(
+                f"pelvis_level_{side}_abduction",
+                "normal",
+                f"Lifting the {side} leg, the pelvis stayed level within {th.value:g} deg "
+                f"({'rise' if value >= 0 else 'drop'} of the {side} side {size:.1f} deg, {rng}).",
+                evidence,
+                th,
+                th.source,
+            )
         if verdict == "inconclusive":
-            return Finding(f"pelvic_hike_{side}_abduction_inconclusive", "inconclusive",
-                           f"Lifting the {side} leg, the {side} side of the pelvis {'rose' if value >= 0 else 'dropped'} "
-                           f"by {size:.1f} deg, but the measurement's {rng} deg includes the {th.value:g} deg threshold: "
-                           "this recording cannot tell. Film again facing the camera, closer, with more repetitions.",
-                           evidence, th, th.source)
+            return Finding(
+                f"pelvic_hike_{side}_abduction_inconclusive",
+                "inconclusive",
+                f"Lifting the {side} leg, the {side} side of the pelvis {'rose' if value >= 0 else 'dropped'} "
+                f"by {size:.1f} deg, but the measurement's {rng} deg includes the {th.value:g} deg threshold: "
+                "this recording cannot tell. Film again facing the camera, closer, with more repetitions.",
+                evidence,
+                th,
+                th.source,
+            )
         if value > 0:
-            return Finding(f"pelvic_hike_{side}_abduction", "attention",
-                           f"Lifting the {side} leg, the {side} side of the pelvis rose by {size:.1f} deg ({rng}), more "
-                           f"than {th.value:g} deg: the leg may be lifted partly by hitching the hip with the trunk "
-                           "muscles rather than by the hip abductors. A clinician should judge it.",
-                           evidence, th, th.source)
-        return Finding(f"pelvic_drop_{side}_abduction", "attention",
-                       f"Lifting the {side} leg, the {side} side of the pelvis dropped by {size:.1f} deg ({rng}), more "
-                       f"than {th.value:g} deg: the {stance} (standing) leg's hip abductors may not be holding the "
-                       "pelvis level. A clinician should judge it.",
-                       evidence, th, th.source)
+            return Finding(
+                f"pelvic_hike_{side}_abduction",
+                "attention",
+                f"Lifting the {side} leg, the {side} side of the pelvis rose by {size:.1f} deg ({rng}), more "
+                f"than {th.value:g} deg: the leg may be lifted partly by hitching the hip with the trunk "
+                "muscles rather than by the hip abductors. A clinician should judge it.",
+                evidence,
+                th,
+                th.source,
+            )
+        return Finding(
+            f"pelvic_drop_{side}_abduction",
+            "attention",
+            f"Lifting the {side} leg, the {side} side of the pelvis dropped by {size:.1f} deg ({rng}), more "
+            f"than {th.value:g} deg: the {stance} (standing) leg's hip abductors may not be holding the "
+            "pelvis level. A clinician should judge it.",
+            evidence,
+            th,
+            th.source,
+        )
 
 
 def _lean_finding(side: str, value: float, ci: tuple[float, float]) -> Finding:
     stance = C.other(side)
     evidence = {"trunk_lean_toward_stance_deg": C.r2(value), "ci95": C.ci_list(ci), "moving_leg": side}
     if ci[0] <= 0 <= ci[1]:
-        text = (f"Lifting the {side} leg, the trunk stayed upright: its lean changed by {value:.1f} deg, within the "
-                f"measurement's 95 % range ({ci[0]:.1f} to {ci[1]:.1f}).")
+        text = (
+            f"Lifting the {side} leg, the trunk stayed upright: its lean changed by {value:.1f} deg, within the "
+            f"measurement's 95 % range ({ci[0]:.1f} to {ci[1]:.1f})."
+        )
     else:
         toward = stance if value > 0 else side
-        text = (f"Lifting the {side} leg, the trunk leaned {abs(value):.1f} deg toward the {toward} side (95 % range "
-                f"{ci[0]:.1f} to {ci[1]:.1f}, positive toward the standing leg). No published limit exists; for information.")
+        text = (
+            f"Lifting the {side} leg, the trunk leaned {abs(value):.1f} deg toward the {toward} side (95 % range "
+            f"{ci[0]:.1f} to {ci[1]:.1f}, positive toward the standing leg). No published limit exists; for information."
+        )
     return Finding(f"trunk_lean_{side}_abduction", "info", text, evidence)
 
 
@@ -219,6 +283,7 @@ def _moving_reps(by_side: dict[str, list[ProtocolEvent]], series: dict[str, Seri
     repetitions of the two sides overlap in time, the one with the smaller
     excursion is the pelvis tilting over the standing leg and is dropped.
     """
+
     def amplitude(rep: ProtocolEvent) -> float:
         s = series[rep.side]  # type: ignore[index]
         inside = C.window(s, rep.start_s, rep.end_s or rep.start_s)
@@ -228,7 +293,9 @@ def _moving_reps(by_side: dict[str, list[ProtocolEvent]], series: dict[str, Seri
     for side, reps in by_side.items():
         rivals = by_side[C.other(side)]
         for rep in reps:
-            overlapping = [r for r in rivals if r.start_s <= (rep.end_s or rep.start_s) and rep.start_s <= (r.end_s or r.start_s)]
+            overlapping = [
+                r for r in rivals if r.start_s <= (rep.end_s or rep.start_s) and rep.start_s <= (r.end_s or r.start_s)
+            ]
             if any(amplitude(r) > amplitude(rep) for r in overlapping):
                 continue
             kept.append(rep)

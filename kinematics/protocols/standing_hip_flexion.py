@@ -44,18 +44,24 @@ from kinematics.series import LandmarkSeries, Series
 __all__ = ["ASYMMETRY_THRESHOLD", "FLEXION_REFERENCE", "HOLD_MIN", "StandingHipFlexion"]
 
 FLEXION_REFERENCE = Threshold(
-    "hip_flexion_reference_deg", 110.0, "deg",
+    "hip_flexion_reference_deg",
+    110.0,
+    "deg",
     "passive hip flexion 110-120 deg, goniometer (Wilson, Am Fam Physician 2014)",
     "lower end of the passive range, knee bent; a straight-leg raise is normally stopped earlier by the hamstrings",
 )
 ASYMMETRY_THRESHOLD = Threshold(
-    "hip_flexion_asymmetry_deg", 0.0, "deg",
+    "hip_flexion_asymmetry_deg",
+    0.0,
+    "deg",
     "a left-right difference is reported once its 95 % interval excludes this value; the interval includes the "
     "2-D sagittal hip error, MAE 4.0 deg (Stenum et al., PLoS Comput Biol 2021;17(4):e1008935)",
     "clinics may set a clinically relevant difference instead of 0",
 )
 HOLD_MIN = Threshold(
-    "hold_min_s", 1.0, "s",
+    "hold_min_s",
+    1.0,
+    "s",
     "protocol definition (motionscript issue 4): a hold is a pause of at least 1 s at the top of a repetition",
 )
 
@@ -95,17 +101,36 @@ class StandingHipFlexion:
         flexion = {s: self._flexion(result, landmarks, s, supine) for s in ("left", "right")}
         reps = sorted((r for s in flexion for r in self.reps.detect(flexion[s], side=s)), key=lambda r: r.start_s)  # type: ignore[arg-type]
         if not reps:
-            how = ("lying on your back, lift one straight leg" if supine else "standing side-on, lift one knee or leg forward")
-            return C.unscored(self.name, params, [Coaching(
-                "no_repetitions", f"No leg lift was found: {how} by at least {self.reps.min_amplitude:g} deg and lower "
-                                  "it again, several times, with the camera seeing you from the side.")], rep_count=0)
+            how = (
+                "lying on your back, lift one straight leg"
+                if supine
+                else "standing side-on, lift one knee or leg forward"
+            )
+            return C.unscored(
+                self.name,
+                params,
+                [
+                    Coaching(
+                        "no_repetitions",
+                        f"No leg lift was found: {how} by at least {self.reps.min_amplitude:g} deg and lower "
+                        "it again, several times, with the camera seeing you from the side.",
+                    )
+                ],
+                rep_count=0,
+            )
         holds = [h for s in flexion for h in self.holds.detect(flexion[s], [r for r in reps if r.side == s])]
         metrics = [ProtocolMetric("rep_count", len(reps), "1")]
-        findings: list[Finding] = [Finding(
-            "posture", "info",
-            "Measured lying on the back (active straight-leg raise): hip flexion is the thigh-trunk angle, signed "
-            "away from the floor." if supine else "Measured standing: hip flexion is the thigh-trunk angle.",
-            {"lying": supine})]
+        findings: list[Finding] = [
+            Finding(
+                "posture",
+                "info",
+                "Measured lying on the back (active straight-leg raise): hip flexion is the thigh-trunk angle, signed "
+                "away from the floor."
+                if supine
+                else "Measured standing: hip flexion is the thigh-trunk angle.",
+                {"lying": supine},
+            )
+        ]
         peaks: dict[str, tuple[float, tuple[float, float]]] = {}
         for side in ("left", "right"):
             mine = [r for r in reps if r.side == side]
@@ -121,11 +146,20 @@ class StandingHipFlexion:
             peak = float(np.median(peak_values))
             ci = C.ci_of_reps(np.array(peak_values), instrument_sd=C.SAGITTAL_HIP_SD_DEG)
             peaks[side] = (peak, ci)
-            metrics += [ProtocolMetric("rep_count", len(mine), "1", side),  # type: ignore[arg-type]
-                        ProtocolMetric("peak_hip_flexion_deg", C.r2(peak), "deg", side, ci)]  # type: ignore[arg-type]
+            metrics += [
+                ProtocolMetric("rep_count", len(mine), "1", side),  # type: ignore[arg-type]
+                ProtocolMetric("peak_hip_flexion_deg", C.r2(peak), "deg", side, ci),
+            ]  # type: ignore[arg-type]
             if ranges:
-                metrics.append(ProtocolMetric("hip_flexion_range_deg", C.r2(float(np.median(ranges))), "deg", side,  # type: ignore[arg-type]
-                                              C.ci_of_reps(np.array(ranges), instrument_sd=C.SAGITTAL_HIP_SD_DEG)))
+                metrics.append(
+                    ProtocolMetric(
+                        "hip_flexion_range_deg",
+                        C.r2(float(np.median(ranges))),
+                        "deg",
+                        side,  # type: ignore[arg-type]
+                        C.ci_of_reps(np.array(ranges), instrument_sd=C.SAGITTAL_HIP_SD_DEG),
+                    )
+                )
             mine_holds = [h for h in holds if h.side == side]
             metrics.append(ProtocolMetric("hold_count", len(mine_holds), "1", side))  # type: ignore[arg-type]
             if mine_holds:
@@ -134,8 +168,17 @@ class StandingHipFlexion:
             findings.append(self._peak_finding(side, peak, ci, len(mine), supine))
         if len(peaks) == 2:
             th = C.with_value(ASYMMETRY_THRESHOLD, self.asymmetry_threshold_deg)
-            findings.append(C.asymmetry_finding("hip_flexion", "peak hip flexion", "deg", peaks["left"], peaks["right"], th,
-                                                "Pain, stiffness or weakness on the lower side can do this."))
+            findings.append(
+                C.asymmetry_finding(
+                    "hip_flexion",
+                    "peak hip flexion",
+                    "deg",
+                    peaks["left"],
+                    peaks["right"],
+                    th,
+                    "Pain, stiffness or weakness on the lower side can do this.",
+                )
+            )
         return ProtocolResult(self.name, sorted(reps + holds, key=lambda e: e.start_s), metrics, findings, [], params)
 
     @staticmethod
@@ -149,9 +192,13 @@ class StandingHipFlexion:
         verdict = judge(peak, ci, ref.value)
         where = {"above": "above", "below": "below", "inconclusive": "close to"}[verdict]
         return Finding(
-            f"peak_hip_flexion_{side}", "info",
+            f"peak_hip_flexion_{side}",
+            "info",
             f"The {side} hip reached {peak:.0f} deg of flexion (median of {n} repetition(s); 95 % range {ci[0]:.0f} to "
             f"{ci[1]:.0f}), {where} the {ref.value:g} deg lower end of the passive range in adults"
             + (" (a straight-leg raise normally stops earlier, limited by the hamstrings)" if supine else "")
             + ". For information only.",
-            {"peak_hip_flexion_deg": C.r2(peak), "ci95": C.ci_list(ci), "repetitions": n}, ref, ref.source)
+            {"peak_hip_flexion_deg": C.r2(peak), "ci95": C.ci_list(ci), "repetitions": n},
+            ref,
+            ref.source,
+        )

@@ -113,9 +113,23 @@ def sha256_file(path: Path) -> str:
 
 def download_wheel(dest: Path) -> Path:
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
-        "--implementation", "cp", "--abi", "cp311", WHEEL_REQ, "-d", str(dest),
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--platform",
+        "manylinux_2_28_x86_64",
+        "--python-version",
+        "3.11",
+        "--implementation",
+        "cp",
+        "--abi",
+        "cp311",
+        WHEEL_REQ,
+        "-d",
+        str(dest),
     ]
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
@@ -133,14 +147,12 @@ def install_metadata_version_module(wheel: zipfile.ZipFile, tmp: Path) -> str:
         return "installed mediapipe"
     except ImportError:
         pass
-    for pkg in ("mediapipe.tasks.cc", "mediapipe.tasks.cc.metadata",
-                "mediapipe.tasks.cc.metadata.python"):
+    for pkg in ("mediapipe.tasks.cc", "mediapipe.tasks.cc.metadata", "mediapipe.tasks.cc.metadata.python"):
         if pkg not in sys.modules:
             mod = types.ModuleType(pkg)
             mod.__path__ = []
             sys.modules[pkg] = mod
-    so_names = [n for n in wheel.namelist()
-                if n.startswith(PYWRAP_PREFIX) and n.endswith(".so")]
+    so_names = [n for n in wheel.namelist() if n.startswith(PYWRAP_PREFIX) and n.endswith(".so")]
     if so_names:
         so_path = tmp / Path(so_names[0]).name
         so_path.write_bytes(wheel.read(so_names[0]))
@@ -172,8 +184,7 @@ def check_detector_metadata(model: bytes) -> None:
     norm.Init(pu.Options().Bytes, pu.Options().Pos)
     mean, std = norm.MeanAsNumpy().tolist(), norm.StdAsNumpy().tolist()
     if mean != [DETECTOR_MEAN] or std != [DETECTOR_STD]:
-        raise SystemExit(f"detector normalisation is mean={mean} std={std}, "
-                         f"expected {DETECTOR_MEAN}/{DETECTOR_STD}")
+        raise SystemExit(f"detector normalisation is mean={mean} std={std}, expected {DETECTOR_MEAN}/{DETECTOR_STD}")
 
 
 def write_landmark_metadata(model: bytes) -> tuple[bytes, str]:
@@ -183,7 +194,8 @@ def write_landmark_metadata(model: bytes) -> tuple[bytes, str]:
     writer.add_general_info(
         "BlazePose GHUM 3D landmarks (full)",
         "33 body landmarks (+6 auxiliary) with visibility, world landmarks, "
-        "segmentation; from mediapipe 0.10.21 pose_landmark_full.tflite.")
+        "segmentation; from mediapipe 0.10.21 pose_landmark_full.tflite.",
+    )
     writer.add_image_input(norm_mean=[LANDMARK_MEAN], norm_std=[LANDMARK_STD])
     for name, desc in LANDMARK_OUTPUTS:
         writer.add_feature_output(name=name, description=desc)
@@ -210,11 +222,9 @@ def write_bundle(files: list[tuple[str, bytes]], out: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--wheel", type=Path,
-                    help=f"path of {WHEEL_NAME} (pip-downloaded to a temp dir if omitted)")
+    ap.add_argument("--wheel", type=Path, help=f"path of {WHEEL_NAME} (pip-downloaded to a temp dir if omitted)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output .task path")
-    ap.add_argument("--print-metadata", action="store_true",
-                    help="print the landmark model metadata as JSON")
+    ap.add_argument("--print-metadata", action="store_true", help="print the landmark model metadata as JSON")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="blazepose_build_") as td:
@@ -228,8 +238,10 @@ def main() -> int:
         with zipfile.ZipFile(wheel_path) as whl:
             detector = whl.read(DETECTOR_MEMBER)
             landmark = whl.read(LANDMARK_MEMBER)
-            for member, data, want in ((DETECTOR_MEMBER, detector, DETECTOR_SHA256),
-                                       (LANDMARK_MEMBER, landmark, LANDMARK_SHA256)):
+            for member, data, want in (
+                (DETECTOR_MEMBER, detector, DETECTOR_SHA256),
+                (LANDMARK_MEMBER, landmark, LANDMARK_SHA256),
+            ):
                 got = sha256_bytes(data)
                 if got != want:
                     raise SystemExit(f"{member}: sha256 {got} != pinned {want}")
@@ -238,15 +250,17 @@ def main() -> int:
         print(f"metadata parser-version module: {how}")
 
         import mediapipe
+
         print(f"metadata writer: mediapipe {mediapipe.__version__}")
         check_detector_metadata(detector)
-        print(f"detector: existing metadata OK (mean {DETECTOR_MEAN} / std {DETECTOR_STD}), "
-              "copied unchanged")
+        print(f"detector: existing metadata OK (mean {DETECTOR_MEAN} / std {DETECTOR_STD}), copied unchanged")
         landmark_md, json_md = write_landmark_metadata(landmark)
         if args.print_metadata:
             print(json_md)
-        print(f"landmarks: metadata written (mean {LANDMARK_MEAN} / std {LANDMARK_STD}), "
-              f"{len(landmark_md)} B  sha256 {sha256_bytes(landmark_md)}")
+        print(
+            f"landmarks: metadata written (mean {LANDMARK_MEAN} / std {LANDMARK_STD}), "
+            f"{len(landmark_md)} B  sha256 {sha256_bytes(landmark_md)}"
+        )
 
         write_bundle([(BUNDLE_DETECTOR, detector), (BUNDLE_LANDMARKS, landmark_md)], args.out)
 

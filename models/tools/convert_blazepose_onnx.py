@@ -77,9 +77,15 @@ import numpy as np
 
 # The wheel, its members and their pinned sha256: one source, shared with the .task build
 # (this script runs from models/tools/, so its sibling imports as a module; stdlib only at import).
-from build_blazepose_task import (  # noqa: E402
-    DETECTOR_MEMBER, DETECTOR_SHA256, LANDMARK_MEMBER, LANDMARK_SHA256, WHEEL_NAME, WHEEL_SHA256,
-    download_wheel, sha256_bytes,
+from build_blazepose_task import (
+    DETECTOR_MEMBER,
+    DETECTOR_SHA256,
+    LANDMARK_MEMBER,
+    LANDMARK_SHA256,
+    WHEEL_NAME,
+    WHEEL_SHA256,
+    download_wheel,
+    sha256_bytes,
 )
 
 OPSET = 17
@@ -90,9 +96,18 @@ MODELS_DIR = REPO_ROOT / "models"
 class Job:
     """One model: where it comes from, what it becomes, what it must hash to."""
 
-    def __init__(self, key: str, member: str, member_sha256: str, out_name: str, model_outputs: list[str],
-                 input_range: tuple[float, float], batch_dynamic: bool, expected_sha256: str,
-                 drop: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        key: str,
+        member: str,
+        member_sha256: str,
+        out_name: str,
+        model_outputs: list[str],
+        input_range: tuple[float, float],
+        batch_dynamic: bool,
+        expected_sha256: str,
+        drop: frozenset[str] = frozenset(),
+    ) -> None:
         self.key, self.member, self.member_sha256 = key, member, member_sha256
         self.out_name, self.model_outputs, self.input_range = out_name, model_outputs, input_range
         self.batch_dynamic, self.expected_sha256, self.drop = batch_dynamic, expected_sha256, drop
@@ -104,12 +119,27 @@ class Job:
 
 
 JOBS = [
-    Job("detector", DETECTOR_MEMBER, DETECTOR_SHA256, "blazepose_detector.onnx",
-        ["regressors", "classificators"], (-1.0, 1.0), False,
-        "b445f9a7ad9fb521a5aeb0c667228581f99145b9e9692cd344da166bd168c74a"),
-    Job("landmark", LANDMARK_MEMBER, LANDMARK_SHA256, "blazepose_landmark_full.onnx",
-        ["landmarks", "pose_flag", "segmentation", "heatmap", "world_landmarks"], (0.0, 1.0), True,
-        "7e0428e60053f9b27b7f67f22106b73bf0041e6f7471539595883155383315ec", drop=frozenset({"segmentation"})),
+    Job(
+        "detector",
+        DETECTOR_MEMBER,
+        DETECTOR_SHA256,
+        "blazepose_detector.onnx",
+        ["regressors", "classificators"],
+        (-1.0, 1.0),
+        False,
+        "b445f9a7ad9fb521a5aeb0c667228581f99145b9e9692cd344da166bd168c74a",
+    ),
+    Job(
+        "landmark",
+        LANDMARK_MEMBER,
+        LANDMARK_SHA256,
+        "blazepose_landmark_full.onnx",
+        ["landmarks", "pose_flag", "segmentation", "heatmap", "world_landmarks"],
+        (0.0, 1.0),
+        True,
+        "7e0428e60053f9b27b7f67f22106b73bf0041e6f7471539595883155383315ec",
+        drop=frozenset({"segmentation"}),
+    ),
 ]
 
 # Largest accepted |ONNX - TFLite| / max(1, max |TFLite|) per output. Outputs are
@@ -125,9 +155,11 @@ def _interpreter(content: bytes, *, preserve: bool = False):
 
     # Reference kernels, no XNNPACK: XNNPACK would fold the weights itself
     # and hide the intermediate tensors we read back.
-    it = Interpreter(model_content=content,
-                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-                     experimental_preserve_all_tensors=preserve)
+    it = Interpreter(
+        model_content=content,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        experimental_preserve_all_tensors=preserve,
+    )
     it.allocate_tensors()
     return it
 
@@ -184,7 +216,12 @@ def fold_weights(content: bytes) -> tuple[bytes, dict[str, int]]:
                 raise SystemExit(f"tensor {t.name!r} folds to {values[old].dtype}, expected float32")
             buf = schema.BufferT()
             buf.data = np.frombuffer(v.tobytes(), np.uint8)
-            t.type, t.shape, t.quantization, t.sparsity = schema.TensorType.FLOAT32, np.array(v.shape, np.int32), None, None
+            t.type, t.shape, t.quantization, t.sparsity = (
+                schema.TensorType.FLOAT32,
+                np.array(v.shape, np.int32),
+                None,
+                None,
+            )
             buffers.append(buf)
             t.buffer = len(buffers) - 1
         elif t.buffer:
@@ -212,8 +249,10 @@ def to_onnx(folded: bytes, job: Job, tmp: Path):
     model_proto, _ = tf2onnx.convert.from_tflite(str(src), opset=OPSET)
     g = model_proto.graph
     if len(g.output) != len(job.model_outputs) or len(g.input) != 1:
-        raise SystemExit(f"{job.key}: expected 1 input and {len(job.model_outputs)} outputs, got "
-                         f"{[i.name for i in g.input]} / {[o.name for o in g.output]}")
+        raise SystemExit(
+            f"{job.key}: expected 1 input and {len(job.model_outputs)} outputs, got "
+            f"{[i.name for i in g.input]} / {[o.name for o in g.output]}"
+        )
 
     rename = {g.input[0].name: "image"} | {o.name: new for o, new in zip(g.output, job.model_outputs, strict=True)}
     for node in g.node:
@@ -341,8 +380,11 @@ def main() -> int:
     ap.add_argument("--wheel", type=Path, help=f"path of {WHEEL_NAME} (pip-downloaded to a temp dir if omitted)")
     ap.add_argument("--out-dir", type=Path, default=MODELS_DIR, help="where the .onnx files go")
     ap.add_argument("--print-manifest", action="store_true", help="print the manifest.toml entries")
-    ap.add_argument("--keep-segmentation", action="store_true",
-                    help="keep the landmark model's segmentation output (changes the sha256)")
+    ap.add_argument(
+        "--keep-segmentation",
+        action="store_true",
+        help="keep the landmark model's segmentation output (changes the sha256)",
+    )
     args = ap.parse_args()
     if args.keep_segmentation:
         for job in JOBS:
@@ -375,13 +417,18 @@ def main() -> int:
             same = all(np.array_equal(a, b) for a, b in zip(_run_tflite(data, x), _run_tflite(folded, x), strict=True))
             if not same:
                 raise SystemExit(f"{job.key}: folded TFLite model is not bit-identical to the original")
-            print(f"fold     {job.key}: {counts['DEQUANTIZE']} DEQUANTIZE + {counts['DENSIFY']} DENSIFY folded, "
-                  f"{len(folded)} B, outputs bit-identical")
+            print(
+                f"fold     {job.key}: {counts['DEQUANTIZE']} DEQUANTIZE + {counts['DENSIFY']} DENSIFY folded, "
+                f"{len(folded)} B, outputs bit-identical"
+            )
 
             proto = to_onnx(folded, job, tmp)
             onnx_bytes = proto.SerializeToString()
             worst = check_against_tflite(job, data, onnx_bytes)
-            print(f"check    {job.key}: max |ONNX - TFLite| / max(1, max|TFLite|): " + ", ".join(f"{k} {v:.2e}" for k, v in worst.items()))
+            print(
+                f"check    {job.key}: max |ONNX - TFLite| / max(1, max|TFLite|): "
+                + ", ".join(f"{k} {v:.2e}" for k, v in worst.items())
+            )
             out = args.out_dir / job.out_name
             out.parent.mkdir(parents=True, exist_ok=True)
             tmp_out = out.with_suffix(".onnx.tmp")
@@ -393,14 +440,17 @@ def main() -> int:
 
     from importlib.metadata import version
 
-    versions = (f"tensorflow-cpu {tf.__version__}, tf2onnx {tf2onnx.__version__}, onnx {onnx.__version__}, "
-                f"ai-edge-litert {version('ai-edge-litert')}, onnxruntime {version('onnxruntime')}, opset {OPSET}")
+    versions = (
+        f"tensorflow-cpu {tf.__version__}, tf2onnx {tf2onnx.__version__}, onnx {onnx.__version__}, "
+        f"ai-edge-litert {version('ai-edge-litert')}, onnxruntime {version('onnxruntime')}, opset {OPSET}"
+    )
     print(f"made with {versions}")
     if args.print_manifest:
         for job, digest, size, _ in results:
             print(f'\n# {job.out_name}\nsha256 = "{digest}"\nbytes = {size}')
-    failed = [job.out_name for job, digest, _, _ in results
-              if job.expected_sha256 not in ("SET_AFTER_FIRST_BUILD", digest)]
+    failed = [
+        job.out_name for job, digest, _, _ in results if job.expected_sha256 not in ("SET_AFTER_FIRST_BUILD", digest)
+    ]
     if failed:
         print(f"ERROR: sha256 differs from the pinned value for {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -74,8 +74,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-FIXTURES = {"pose2sim": REPO / "tests/fixtures/video/pose2sim_cam01.mp4",
-            "sports2d": REPO / "tests/fixtures/video/sports2d_two_people.mp4"}
+FIXTURES = {
+    "pose2sim": REPO / "tests/fixtures/video/pose2sim_cam01.mp4",
+    "sports2d": REPO / "tests/fixtures/video/sports2d_two_people.mp4",
+}
 FIRST_CONV = "Conv_2"
 HEAD_CONVS = ["Conv_163", "Conv_164", "Conv_165", "Conv_182"]  # world_landmarks, landmarks, pose_flag, heatmap
 BAR_DEG = 0.5
@@ -128,9 +130,16 @@ def _spec(path: Path, name: str):
     from vision.models import ModelSpec, model_spec
 
     ref = model_spec("blazepose_full_onnx")
-    return ModelSpec(name=name, backend="onnx", path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-                     schema=ref.schema, license=ref.license, origin=ref.origin,
-                     options=MappingProxyType(dict(ref.options)))
+    return ModelSpec(
+        name=name,
+        backend="onnx",
+        path=path,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        schema=ref.schema,
+        license=ref.license,
+        origin=ref.origin,
+        options=MappingProxyType(dict(ref.options)),
+    )
 
 
 def analyse(spec, clip: Path, crops: list | None = None):
@@ -166,24 +175,29 @@ class _Reader:
 
 
 def make_variants(fp32: Path, out: Path, calib: np.ndarray) -> dict[str, dict]:
-    from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType, quantize_dynamic,
-                                          quantize_static)
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     pre = out / "landmark_pre.onnx"
     quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)  # onnx shape inference suffices; no sympy
-    static = dict(quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-                  weight_type=QuantType.QInt8)
+    static = dict(
+        quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8
+    )
     excl = [FIRST_CONV, *HEAD_CONVS]
     variants = {
         "dynamic": dict(kind="dynamic", per_channel=True, weight_type=QuantType.QInt8),
         "qdq": dict(kind="static", **static, calibrate_method=CalibrationMethod.MinMax),
         "qdq_excl": dict(kind="static", **static, calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=excl),
         # AVX2 without VNNI: onnxruntime's u8s8 kernels (VPMADDUBSW) can saturate; its documented remedies
-        "qdq_excl_rr": dict(kind="static", **static, calibrate_method=CalibrationMethod.MinMax,
-                            nodes_to_exclude=excl, reduce_range=True),
-        "qdq_excl_u8u8": dict(kind="static", **(static | {"weight_type": QuantType.QUInt8}),
-                              calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=excl),
+        "qdq_excl_rr": dict(
+            kind="static", **static, calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=excl, reduce_range=True
+        ),
+        "qdq_excl_u8u8": dict(
+            kind="static",
+            **(static | {"weight_type": QuantType.QUInt8}),
+            calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=excl,
+        ),
     }
     for name, opts in variants.items():
         kwargs = {k: v for k, v in opts.items() if k != "kind"}
@@ -199,9 +213,14 @@ def make_variants(fp32: Path, out: Path, calib: np.ndarray) -> dict[str, dict]:
         print(f"made {name}: {path.stat().st_size} B in {opts['seconds']} s", flush=True)
     path = out / "landmark_weights_int8_sim.onnx"
     _simulate_int8_weights(fp32, path)
-    variants["weights_int8_sim"] = {"path": path, "seconds": 0.0, "recorded": {
-        "simulation": "every Conv weight rounded to symmetric int8 per output channel, kept as fp32; "
-                      "fp32 kernels, activations untouched (a lower bound on int8 error, no speed-up)"}}
+    variants["weights_int8_sim"] = {
+        "path": path,
+        "seconds": 0.0,
+        "recorded": {
+            "simulation": "every Conv weight rounded to symmetric int8 per output channel, kept as fp32; "
+            "fp32 kernels, activations untouched (a lower bound on int8 error, no speed-up)"
+        },
+    }
     return variants
 
 
@@ -254,14 +273,17 @@ def open_loop(paths: dict[str, Path], crops: np.ndarray) -> dict[str, dict]:
     outs = {}
     for k, p in paths.items():
         s = _session(p)
-        got = [s.run(names, {"image": _as_float(crops[i:i + 16])}) for i in range(0, len(crops), 16)]
+        got = [s.run(names, {"image": _as_float(crops[i : i + 16])}) for i in range(0, len(crops), 16)]
         outs[k] = [np.concatenate([g[j] for g in got]) for j in range(len(names))]
     ref_lm, ref_flag = outs["fp32"]
     res = {}
     for k, (lm, flag) in outs.items():
         d = np.linalg.norm(lm.reshape(-1, 39, 5)[:, :33, :2] - ref_lm.reshape(-1, 39, 5)[:, :33, :2], axis=-1)
-        res[k] = {"xy_px_median": round(float(np.median(d)), 3), "xy_px_p95": round(float(np.quantile(d, 0.95)), 3),
-                  "pose_flag_max_abs": round(float(np.abs(flag - ref_flag).max()), 4)}
+        res[k] = {
+            "xy_px_median": round(float(np.median(d)), 3),
+            "xy_px_p95": round(float(np.quantile(d, 0.95)), 3),
+            "pose_flag_max_abs": round(float(np.abs(flag - ref_flag).max()), 4),
+        }
     return res
 
 
@@ -286,20 +308,32 @@ def compare(ref, got) -> dict:
         ok = ~np.isnan(x) & ~np.isnan(y)
         lost = int((~np.isnan(x) & np.isnan(y)).sum() + (np.isnan(x) & ~np.isnan(y)).sum())
         rmse = float(np.sqrt(np.mean((x[ok] - y[ok]) ** 2))) if ok.any() else None
-        angles[spec.name] = {"rmse_deg": None if rmse is None else round(rmse, 3),
-                             "max_deg": round(float(np.abs(x[ok] - y[ok]).max()), 2) if ok.any() else None,
-                             "samples": int(ok.sum()), "samples_one_side_only": lost}
+        angles[spec.name] = {
+            "rmse_deg": None if rmse is None else round(rmse, 3),
+            "max_deg": round(float(np.abs(x[ok] - y[ok]).max()), 2) if ok.any() else None,
+            "samples": int(ok.sum()),
+            "samples_one_side_only": lost,
+        }
     both = (vis_ref >= 0.5) & (vis_got >= 0.5)
     d = np.linalg.norm(xyz_ref[..., :2] - xyz_got[..., :2], axis=-1)[both]
     found = (vis_ref.max(axis=1) > 0) != (vis_got.max(axis=1) > 0)
-    return {"angles": angles,
-            "landmarks": {"median": round(float(np.median(d)), 5), "p95": round(float(np.quantile(d, 0.95)), 4),
-                          "visible_pairs": int(both.sum()), "frames_subject_found_by_one_only": int(found.sum())}}
+    return {
+        "angles": angles,
+        "landmarks": {
+            "median": round(float(np.median(d)), 5),
+            "p95": round(float(np.quantile(d, 0.95)), 4),
+            "visible_pairs": int(both.sum()),
+            "frames_subject_found_by_one_only": int(found.sum()),
+        },
+    }
 
 
 def passes(clip_results: dict) -> bool:
-    return all(v["rmse_deg"] is not None and v["rmse_deg"] <= BAR_DEG and v["samples_one_side_only"] == 0
-               for r in clip_results.values() for v in r["angles"].values())
+    return all(
+        v["rmse_deg"] is not None and v["rmse_deg"] <= BAR_DEG and v["samples_one_side_only"] == 0
+        for r in clip_results.values()
+        for v in r["angles"].values()
+    )
 
 
 def main() -> None:
@@ -315,10 +349,13 @@ def main() -> None:
 
     fp32 = model_spec("blazepose_full_onnx")
     flags = set(open("/proc/cpuinfo").read().split()) if Path("/proc/cpuinfo").is_file() else set()
-    report: dict = {"date": time.strftime("%Y-%m-%d"),
-                    "machine": f"{os.cpu_count()} CPU, {platform.machine()}",
-                    "cpu_flags": sorted(flags & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"}),
-                    "onnxruntime": ort.__version__, "load_average_start": os.getloadavg()}
+    report: dict = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} CPU, {platform.machine()}",
+        "cpu_flags": sorted(flags & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"}),
+        "onnxruntime": ort.__version__,
+        "load_average_start": os.getloadavg(),
+    }
 
     # (1) fp32 reference runs, recording the crops
     crops_by_clip: dict[str, list[np.ndarray]] = {}
@@ -335,9 +372,14 @@ def main() -> None:
     # (2) variants
     variants = make_variants(fp32.path, args.out_dir, calib)
     paths = {"fp32": fp32.path, **{k: v["path"] for k, v in variants.items()}}
-    report["variants"] = {k: {"options": v["recorded"], "bytes": v["path"].stat().st_size,
-                              "sha256": hashlib.sha256(v["path"].read_bytes()).hexdigest()}
-                          for k, v in variants.items()}
+    report["variants"] = {
+        k: {
+            "options": v["recorded"],
+            "bytes": v["path"].stat().st_size,
+            "sha256": hashlib.sha256(v["path"].read_bytes()).hexdigest(),
+        }
+        for k, v in variants.items()
+    }
 
     # (3) latency, one core; (4) open loop
     report["latency_ms"] = latency_ms(paths, crops_by_clip["pose2sim"][0], args.runs)
@@ -353,20 +395,24 @@ def main() -> None:
         res = {}
         for clip, path in FIXTURES.items():
             got = analyse(spec, path)
-            res[clip] = compare(reference[clip], got) | {"analyze_s": round(got[3], 2),
-                                                         "analyze_s_fp32": round(reference[clip][3], 2)}
+            res[clip] = compare(reference[clip], got) | {
+                "analyze_s": round(got[3], 2),
+                "analyze_s_fp32": round(reference[clip][3], 2),
+            }
         report["closed_loop"][name] = res
-        report["closed_loop"][name]["passes_angle_bar"] = passes({k: v for k, v in res.items()
-                                                                  if k in FIXTURES})
+        report["closed_loop"][name]["passes_angle_bar"] = passes({k: v for k, v in res.items() if k in FIXTURES})
         print(name, json.dumps(res), flush=True)
 
     faster = {k: report["latency_ms"][k] < report["latency_ms"]["fp32"] for k in variants}
-    report["kept"] = [k for k in variants if faster[k] and report["closed_loop"][k]["passes_angle_bar"]
-                      and k != "weights_int8_sim"]
+    report["kept"] = [
+        k for k in variants if faster[k] and report["closed_loop"][k]["passes_angle_bar"] and k != "weights_int8_sim"
+    ]
     report["load_average_end"] = os.getloadavg()
     (args.out_dir / "report.json").write_text(json.dumps(report, indent=1, default=str))
-    print("kept by the rule (<= 0.5 deg RMSE on every angle series of both fixtures, and faster):",
-          report["kept"] or "none")
+    print(
+        "kept by the rule (<= 0.5 deg RMSE on every angle series of both fixtures, and faster):",
+        report["kept"] or "none",
+    )
     if args.keep:
         if args.keep not in report["kept"]:
             sys.exit(f"{args.keep} does not meet the rule; not copied")

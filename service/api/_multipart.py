@@ -32,8 +32,14 @@ class MultipartUpload:
     extra_files: dict[str, StoredFile] = field(default_factory=dict)  # e.g. "imu", "emg"
 
 
-async def read_multipart(request: Request, store: UploadStore, clinic_id: str, limit: int,
-                         file_fields: tuple[str, ...], extra_file_fields: tuple[str, ...] = ()) -> MultipartUpload:
+async def read_multipart(
+    request: Request,
+    store: UploadStore,
+    clinic_id: str,
+    limit: int,
+    file_fields: tuple[str, ...],
+    extra_file_fields: tuple[str, ...] = (),
+) -> MultipartUpload:
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
@@ -66,7 +72,9 @@ async def read_multipart(request: Request, store: UploadStore, clinic_id: str, l
             state["writer"] = extra_writers[name] = store.writer(clinic_id, limit)
         elif b"filename" in disp:
             if name not in file_fields:
-                raise Problem(422, "validation", f"unexpected file field {name!r}; send the file as {' or '.join(file_fields)!r}")
+                raise Problem(
+                    422, "validation", f"unexpected file field {name!r}; send the file as {' or '.join(file_fields)!r}"
+                )
             if out.file_field is not None:
                 raise Problem(422, "validation", "send exactly one file per request")
             out.file_field = name
@@ -86,11 +94,18 @@ async def read_multipart(request: Request, store: UploadStore, clinic_id: str, l
         if state["writer"] is None and state["name"]:
             out.fields[state["name"]] = state["buf"].decode("utf-8", "replace")
 
-    parser = MultipartParser(boundary, {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
-        "on_part_end": on_part_end,
-    })
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
     try:
         async for chunk in request.stream():
             parser.write(chunk)

@@ -20,7 +20,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         created, rid = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return datetime.fromisoformat(created), str(rid)
-    except Exception:  # noqa: BLE001 - any garbage is the same user error
+    except Exception:
         raise Problem(422, "validation", "cursor: not a cursor this service issued") from None
 
 

@@ -32,19 +32,32 @@ _MAX_JSON_BYTES = 64 * 1024 * 1024
 
 def _validate_fields(exercise: str | None, patient_id: str | None, callback_url: str | None) -> None:
     if exercise is not None and exercise not in EXERCISES:
-        raise Problem(422, "validation", f"exercise: unknown exercise {exercise!r}; accepted: {', '.join(EXERCISES)}",
-                      accepted=list(EXERCISES))
+        raise Problem(
+            422,
+            "validation",
+            f"exercise: unknown exercise {exercise!r}; accepted: {', '.join(EXERCISES)}",
+            accepted=list(EXERCISES),
+        )
     if patient_id is not None and not _PATIENT_ID.match(patient_id):
-        raise Problem(422, "validation", "patient_id: use a pseudonymous id of 1-100 letters, digits or . _ : - (no names)")
+        raise Problem(
+            422, "validation", "patient_id: use a pseudonymous id of 1-100 letters, digits or . _ : - (no names)"
+        )
     if callback_url is not None and not re.match(r"^https?://[^\s/]+", callback_url):
         raise Problem(422, "validation", "callback_url: expected an http:// or https:// URL")
 
 
 def _summary(row: AssessmentRow) -> dict:
     return dict(
-        id=row.id, status=row.status, reason=row.reason, exercise=row.exercise, patient_id=row.patient_id,
-        input_kind=row.input_kind, created_at=row.created_at, started_at=row.started_at,
-        finished_at=row.finished_at, attempts=row.attempts,
+        id=row.id,
+        status=row.status,
+        reason=row.reason,
+        exercise=row.exercise,
+        patient_id=row.patient_id,
+        input_kind=row.input_kind,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        attempts=row.attempts,
     )
 
 
@@ -59,8 +72,10 @@ WEARABLE_FIELDS = tuple(WearablesRequest.model_fields)
 _WEARABLE_PROPERTIES = {
     "imu": {"type": "string", "format": "binary", "description": "IMU file (docs/wearables.md)"},
     "emg": {"type": "string", "format": "binary", "description": "EMG file (docs/wearables.md)"},
-    **{name: {"type": "string", "description": f.description or name}
-       for name, f in WearablesRequest.model_fields.items()},
+    **{
+        name: {"type": "string", "description": f.description or name}
+        for name, f in WearablesRequest.model_fields.items()
+    },
 }
 
 
@@ -71,35 +86,70 @@ def _wearable_paths(wearables: dict | None) -> list[str]:
 def _discard_wearables(session, store: UploadStore, wearables: dict | None, clinic_id: str) -> None:
     """Delete wearable uploads that no stored assessment refers to."""
     for rel in _wearable_paths(wearables):
-        used = session.scalar(select(func.count()).select_from(AssessmentRow).where(
-            AssessmentRow.clinic_id == clinic_id,
-            or_(AssessmentRow.input_path == rel, cast(AssessmentRow.wearables, String).contains(rel))))
+        used = session.scalar(
+            select(func.count())
+            .select_from(AssessmentRow)
+            .where(
+                AssessmentRow.clinic_id == clinic_id,
+                or_(AssessmentRow.input_path == rel, cast(AssessmentRow.wearables, String).contains(rel)),
+            )
+        )
         if not used:
             store.delete(rel)
 
 
 def _discard(session, store: UploadStore, stored: StoredFile, clinic_id: str) -> None:
     """Delete an upload unless an existing assessment uses the same content."""
-    used = session.scalar(select(func.count()).select_from(AssessmentRow).where(
-        AssessmentRow.clinic_id == clinic_id, AssessmentRow.input_path == stored.relpath))
+    used = session.scalar(
+        select(func.count())
+        .select_from(AssessmentRow)
+        .where(AssessmentRow.clinic_id == clinic_id, AssessmentRow.input_path == stored.relpath)
+    )
     if not used:
         store.delete(stored.relpath)
 
 
 @router.post(
-    "", status_code=202, response_model=AssessmentAccepted, name="create_assessment",
-    openapi_extra={"requestBody": {"content": {
-        "multipart/form-data": {"schema": {"type": "object", "required": ["video"], "properties": {
-            "video": {"type": "string", "format": "binary"},
-            "exercise": {"type": "string", "enum": list(EXERCISES)},
-            "patient_id": {"type": "string"}, "callback_url": {"type": "string"}, **_WEARABLE_PROPERTIES}}},
-        "application/json": {"schema": {"type": "object", "required": ["schema", "space", "frames"], "properties": {
-            "schema": {"type": "string", "enum": ["blazepose33"]}, "space": {"type": "string", "enum": ["image", "world"]},
-            "image_size": {"type": "array", "items": {"type": "integer"}}, "fps": {"type": "number"},
-            "frames": {"type": "array", "items": {"type": "object"}},
-            "exercise": {"type": "string", "enum": list(EXERCISES)},
-            "patient_id": {"type": "string"}, "callback_url": {"type": "string"}}}},
-    }, "required": True}},
+    "",
+    status_code=202,
+    response_model=AssessmentAccepted,
+    name="create_assessment",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["video"],
+                        "properties": {
+                            "video": {"type": "string", "format": "binary"},
+                            "exercise": {"type": "string", "enum": list(EXERCISES)},
+                            "patient_id": {"type": "string"},
+                            "callback_url": {"type": "string"},
+                            **_WEARABLE_PROPERTIES,
+                        },
+                    }
+                },
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["schema", "space", "frames"],
+                        "properties": {
+                            "schema": {"type": "string", "enum": ["blazepose33"]},
+                            "space": {"type": "string", "enum": ["image", "world"]},
+                            "image_size": {"type": "array", "items": {"type": "integer"}},
+                            "fps": {"type": "number"},
+                            "frames": {"type": "array", "items": {"type": "object"}},
+                            "exercise": {"type": "string", "enum": list(EXERCISES)},
+                            "patient_id": {"type": "string"},
+                            "callback_url": {"type": "string"},
+                        },
+                    }
+                },
+            },
+            "required": True,
+        }
+    },
     responses={413: {"description": "upload too large"}, 415: {"description": "not a video, image or landmark JSON"}},
 )
 async def create_assessment(
@@ -113,13 +163,18 @@ async def create_assessment(
 ) -> AssessmentAccepted:
     """Accept a video/image (multipart field ``video``) or a landmark JSON body; analysis runs in the background."""
     if idempotency_key:
-        existing = session.scalar(select(AssessmentRow).where(
-            AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.idempotency_key == idempotency_key))
+        existing = session.scalar(
+            select(AssessmentRow).where(
+                AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.idempotency_key == idempotency_key
+            )
+        )
         if existing is not None:
             return _accepted(existing, response)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + 64 * 1024:
-        raise Problem(413, "too-large", f"upload of {int(declared)} bytes exceeds the limit of {settings.max_upload_mb} MB")
+        raise Problem(
+            413, "too-large", f"upload of {int(declared)} bytes exceeds the limit of {settings.max_upload_mb} MB"
+        )
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if ctype == "multipart/form-data":
@@ -128,12 +183,19 @@ async def create_assessment(
             stored, kind, fields = await _from_json(request, store, principal)
             wearables = None
         else:
-            raise Problem(415, "unsupported-media",
-                          f"content type {ctype or 'missing'!r}: send multipart/form-data with a 'video' file, "
-                          "or application/json with a landmark sequence")
+            raise Problem(
+                415,
+                "unsupported-media",
+                f"content type {ctype or 'missing'!r}: send multipart/form-data with a 'video' file, "
+                "or application/json with a landmark sequence",
+            )
     except TooLarge as exc:
         raise Problem(413, "too-large", str(exc)) from None
-    exercise, patient_id, callback = fields.get("exercise") or None, fields.get("patient_id") or None, fields.get("callback_url") or None
+    exercise, patient_id, callback = (
+        fields.get("exercise") or None,
+        fields.get("patient_id") or None,
+        fields.get("callback_url") or None,
+    )
     try:
         _validate_fields(exercise, patient_id, callback)
     except Problem:
@@ -141,9 +203,19 @@ async def create_assessment(
         _discard_wearables(session, store, wearables, principal.clinic_id)
         raise
     row = AssessmentRow(
-        id=str(uuid.uuid4()), clinic_id=principal.clinic_id, patient_id=patient_id, exercise=exercise,
-        idempotency_key=idempotency_key, callback_url=callback, input_kind=kind, input_sha256=stored.sha256,
-        input_bytes=stored.size, input_path=stored.relpath, wearables=wearables, status="queued", attempts=0,
+        id=str(uuid.uuid4()),
+        clinic_id=principal.clinic_id,
+        patient_id=patient_id,
+        exercise=exercise,
+        idempotency_key=idempotency_key,
+        callback_url=callback,
+        input_kind=kind,
+        input_sha256=stored.sha256,
+        input_bytes=stored.size,
+        input_path=stored.relpath,
+        wearables=wearables,
+        status="queued",
+        attempts=0,
         created_at=now(),
     )
     session.add(row)
@@ -151,8 +223,11 @@ async def create_assessment(
         session.commit()
     except IntegrityError:  # the same Idempotency-Key raced us: answer with the winner
         session.rollback()
-        existing = session.scalar(select(AssessmentRow).where(
-            AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.idempotency_key == idempotency_key))
+        existing = session.scalar(
+            select(AssessmentRow).where(
+                AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.idempotency_key == idempotency_key
+            )
+        )
         _discard(session, store, stored, principal.clinic_id)
         _discard_wearables(session, store, wearables, principal.clinic_id)
         if existing is None:
@@ -165,26 +240,38 @@ async def create_assessment(
         raise
     try:
         request.app.state.queue.submit(row.id)
-    except Exception:  # noqa: BLE001 - the row is queued; the sweeper sends it again
+    except Exception:
         import logging
 
-        logging.getLogger("motionscript.api").warning("queue submit failed; left for the sweeper", extra={"assessment_id": row.id})
+        logging.getLogger("motionscript.api").warning(
+            "queue submit failed; left for the sweeper", extra={"assessment_id": row.id}
+        )
     return _accepted(row, response)
 
 
 async def _from_multipart(request: Request, store: UploadStore, settings, principal: Principal):
     from vision._sniff import sniff_bytes
 
-    upload = await read_multipart(request, store, principal.clinic_id, settings.max_upload_bytes, ("video", "file"),
-                                  extra_file_fields=WEARABLE_FILES)
+    upload = await read_multipart(
+        request,
+        store,
+        principal.clinic_id,
+        settings.max_upload_bytes,
+        ("video", "file"),
+        extra_file_fields=WEARABLE_FILES,
+    )
     if upload.file is None:
         raise Problem(422, "validation", "video: missing; send the recording as a multipart file field named 'video'")
     stored = upload.file
     try:
         kind = sniff_bytes(stored.head, upload.filename or "upload")
         if kind not in ("video", "image"):
-            raise Problem(415, "unsupported-media", f"{upload.filename or 'upload'}: expected a video or image file, "
-                          "found landmark JSON; send landmarks as an application/json body")
+            raise Problem(
+                415,
+                "unsupported-media",
+                f"{upload.filename or 'upload'}: expected a video or image file, "
+                "found landmark JSON; send landmarks as an application/json body",
+            )
         if kind == "video":
             from vision.decode import probe
 
@@ -229,17 +316,24 @@ async def _wearables(upload, store: UploadStore) -> dict | None:
         req = WearablesRequest.model_validate(given)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise Problem(422, "validation", f"{first['loc'][0] if first['loc'] else 'wearables'}: {first['msg']}") from None
-    checks = {"imu": lambda p: read_imu(p, placement=req.imu_placement, side=req.imu_side,
-                                        sampling_rate_hz=req.imu_sampling_rate_hz),
-              "emg": lambda p: read_emg(p, sampling_rate_hz=req.emg_sampling_rate_hz)}
+        raise Problem(
+            422, "validation", f"{first['loc'][0] if first['loc'] else 'wearables'}: {first['msg']}"
+        ) from None
+    checks = {
+        "imu": lambda p: read_imu(
+            p, placement=req.imu_placement, side=req.imu_side, sampling_rate_hz=req.imu_sampling_rate_hz
+        ),
+        "emg": lambda p: read_emg(p, sampling_rate_hz=req.emg_sampling_rate_hz),
+    }
     for name, f in upload.extra_files.items():
         path = store.path(f.relpath)
         try:
             await run_in_threadpool(checks[name], path)
         except SensorFormatError as exc:  # the message names the stored path: show the field name instead
             raise Problem(422, "malformed-sensor-file", str(exc).replace(str(path), name)) from None
-    out: dict = {name: {"path": f.relpath, "sha256": f.sha256, "bytes": f.size} for name, f in upload.extra_files.items()}
+    out: dict = {
+        name: {"path": f.relpath, "sha256": f.sha256, "bytes": f.size} for name, f in upload.extra_files.items()
+    }
     out["request"] = req.model_dump(mode="json", exclude_none=True)
     return out
 
@@ -249,8 +343,13 @@ def _in_use(request: Request, stored: StoredFile, principal: Principal, *, weara
     if wearable:  # the same sensor file may serve several assessments
         used = or_(used, cast(AssessmentRow.wearables, String).contains(stored.relpath))
     with request.app.state.session_factory() as s:
-        return bool(s.scalar(select(func.count()).select_from(AssessmentRow).where(
-            AssessmentRow.clinic_id == principal.clinic_id, used)))
+        return bool(
+            s.scalar(
+                select(func.count())
+                .select_from(AssessmentRow)
+                .where(AssessmentRow.clinic_id == principal.clinic_id, used)
+            )
+        )
 
 
 async def _from_json(request: Request, store: UploadStore, principal: Principal):
@@ -273,7 +372,9 @@ async def _from_json(request: Request, store: UploadStore, principal: Principal)
             raise Problem(422, "validation", f"{k}: expected a string")
     for k in ("schema", "space"):  # looked up in dicts by the parser: a list or object here was a TypeError (500)
         if not isinstance(doc.get(k), str | None):
-            raise Problem(422, "malformed-landmarks", f"landmark JSON: {k}: expected a string, got {type(doc[k]).__name__}")
+            raise Problem(
+                422, "malformed-landmarks", f"landmark JSON: {k}: expected a string, got {type(doc[k]).__name__}"
+            )
     await run_in_threadpool(parse_landmarks, doc)  # malformed documents are refused now, with the place named
     stored = store.save_bytes(principal.clinic_id, json.dumps(doc).encode())
     return stored, "landmarks", fields
@@ -286,10 +387,13 @@ def _get_row(session, principal: Principal, assessment_id: str) -> AssessmentRow
     return row
 
 
-@router.get("/{assessment_id}", response_model=AssessmentPublic, response_model_exclude_none=False,
-            name="get_assessment")
+@router.get(
+    "/{assessment_id}", response_model=AssessmentPublic, response_model_exclude_none=False, name="get_assessment"
+)
 def get_assessment(
-    assessment_id: str, session: SessionDep, principal: Annotated[Principal, require("assessments:read")],
+    assessment_id: str,
+    session: SessionDep,
+    principal: Annotated[Principal, require("assessments:read")],
 ) -> dict:
     """The assessment; when ``status`` is ``done`` it carries the whole document."""
     row = _get_row(session, principal, assessment_id)
@@ -321,8 +425,9 @@ def list_assessments(
         q = q.where(AssessmentRow.exercise == exercise)
     if cursor:
         created, rid = decode_cursor(cursor)
-        q = q.where(or_(AssessmentRow.created_at < created,
-                        and_(AssessmentRow.created_at == created, AssessmentRow.id < rid)))
+        q = q.where(
+            or_(AssessmentRow.created_at < created, and_(AssessmentRow.created_at == created, AssessmentRow.id < rid))
+        )
     rows = list(session.scalars(q.order_by(AssessmentRow.created_at.desc(), AssessmentRow.id.desc()).limit(limit + 1)))
     page = rows[:limit]
     return AssessmentList(
@@ -331,10 +436,15 @@ def list_assessments(
     )
 
 
-@router.get("/{assessment_id}/series.{fmt}", name="export_assessment_series",
-            responses={200: {"content": {"text/csv": {}, "text/plain": {}}}, 409: {"description": "not done yet"}})
+@router.get(
+    "/{assessment_id}/series.{fmt}",
+    name="export_assessment_series",
+    responses={200: {"content": {"text/csv": {}, "text/plain": {}}}, 409: {"description": "not done yet"}},
+)
 def export_assessment_series(
-    assessment_id: str, fmt: Literal["csv", "mot"], session: SessionDep,
+    assessment_id: str,
+    fmt: Literal["csv", "mot"],
+    session: SessionDep,
     principal: Annotated[Principal, require("assessments:read")],
 ) -> Response:
     """The angle series as CSV, or as an OpenSim ``.mot`` motion file (angles only)."""
@@ -344,20 +454,36 @@ def export_assessment_series(
     if row.status != "done" or not row.result:
         raise Problem(409, "not-done", f"assessment {assessment_id} is {row.status}; series exist once it is done")
     if fmt == "csv":
-        return Response(to_csv(row.result), media_type="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{assessment_id}.csv"'})
-    return Response(to_mot(row.result, name=assessment_id), media_type="text/plain",
-                    headers={"Content-Disposition": f'attachment; filename="{assessment_id}.mot"'})
+        return Response(
+            to_csv(row.result),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{assessment_id}.csv"'},
+        )
+    return Response(
+        to_mot(row.result, name=assessment_id),
+        media_type="text/plain",
+        headers={"Content-Disposition": f'attachment; filename="{assessment_id}.mot"'},
+    )
 
 
-_VIDEO_TYPES = ((b"\x1aE\xdf\xa3", 0, "video/webm"), (b"ftyp", 4, "video/mp4"), (b"RIFF", 0, "video/x-msvideo"),
-                (b"\xff\xd8\xff", 0, "image/jpeg"), (b"\x89PNG", 0, "image/png"))
+_VIDEO_TYPES = (
+    (b"\x1aE\xdf\xa3", 0, "video/webm"),
+    (b"ftyp", 4, "video/mp4"),
+    (b"RIFF", 0, "video/x-msvideo"),
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"\x89PNG", 0, "image/png"),
+)
 
 
-@router.get("/{assessment_id}/input", name="get_assessment_input",
-            responses={200: {"content": {"video/*": {}, "image/*": {}}}, 409: {"description": "no recording stored"}})
+@router.get(
+    "/{assessment_id}/input",
+    name="get_assessment_input",
+    responses={200: {"content": {"video/*": {}, "image/*": {}}}, 409: {"description": "no recording stored"}},
+)
 def get_assessment_input(
-    assessment_id: str, session: SessionDep, store: StoreDep,
+    assessment_id: str,
+    session: SessionDep,
+    store: StoreDep,
     principal: Annotated[Principal, require("assessments:input")],
 ) -> Response:
     """The uploaded video or image as stored (byte ranges supported), for review next to the result."""
@@ -366,18 +492,27 @@ def get_assessment_input(
     row = _get_row(session, principal, assessment_id)
     path = store.path(row.input_path) if row.input_path else None
     if row.input_kind not in ("video", "image") or path is None or not path.is_file():
-        raise Problem(409, "no-recording", f"assessment {assessment_id} has no stored recording "
-                      f"(its input is {row.input_kind}); only uploaded videos and images can be played back")
+        raise Problem(
+            409,
+            "no-recording",
+            f"assessment {assessment_id} has no stored recording "
+            f"(its input is {row.input_kind}); only uploaded videos and images can be played back",
+        )
     with open(path, "rb") as f:
         head = f.read(16)
-    media = next((t for magic, at, t in _VIDEO_TYPES if head[at:at + len(magic)] == magic), "application/octet-stream")
-    return FileResponse(path, media_type=media, headers={"Cache-Control": "private, no-store",
-                                                         "X-Content-Type-Options": "nosniff"})
+    media = next(
+        (t for magic, at, t in _VIDEO_TYPES if head[at : at + len(magic)] == magic), "application/octet-stream"
+    )
+    return FileResponse(
+        path, media_type=media, headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+    )
 
 
 @router.delete("/{assessment_id}", status_code=204, name="delete_assessment")
 def delete_assessment(
-    assessment_id: str, session: SessionDep, store: StoreDep,
+    assessment_id: str,
+    session: SessionDep,
+    store: StoreDep,
     principal: Annotated[Principal, require("assessments:delete")],
 ) -> Response:
     """Remove the assessment, its result and its input file."""
@@ -387,8 +522,11 @@ def delete_assessment(
     session.commit()
     _discard_wearables(session, store, wearables, principal.clinic_id)
     if rel:
-        others = session.scalar(select(func.count()).select_from(AssessmentRow).where(
-            AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.input_path == rel))
+        others = session.scalar(
+            select(func.count())
+            .select_from(AssessmentRow)
+            .where(AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.input_path == rel)
+        )
         if not others:
             store.delete(rel)
     return Response(status_code=204)

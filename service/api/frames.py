@@ -17,10 +17,16 @@ router = APIRouter(prefix="/v1/frames", tags=["frames"])
 MAX_FRAME_BYTES = 20 * 1024 * 1024
 
 
-@router.post("", response_model=FrameResult, name="analyze_frame",
-             responses={413: {"description": "image too large"}, 415: {"description": "not an image"}})
+@router.post(
+    "",
+    response_model=FrameResult,
+    name="analyze_frame",
+    responses={413: {"description": "image too large"}, 415: {"description": "not an image"}},
+)
 async def analyze_frame(
-    request: Request, image: UploadFile, principal: Annotated[Principal, require("frames:analyze")],
+    request: Request,
+    image: UploadFile,
+    principal: Annotated[Principal, require("frames:analyze")],
 ) -> FrameResult:
     """Analyse a single JPEG/PNG/WebP image synchronously (no job, nothing stored)."""
     data = await image.read(MAX_FRAME_BYTES + 1)

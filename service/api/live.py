@@ -78,7 +78,9 @@ class OneEuroFilter:
         tau = 1.0 / (2.0 * math.pi * cutoff_hz)
         return 1.0 / (1.0 + tau / dt_s)
 
-    def step(self, state: tuple[float, float, float] | None, t_s: float, x: float) -> tuple[float, tuple[float, float, float]]:
+    def step(
+        self, state: tuple[float, float, float] | None, t_s: float, x: float
+    ) -> tuple[float, tuple[float, float, float]]:
         """One sample; ``state`` is ``(t_s, x_hat, dx_hat)`` from the previous step (None at the start).
 
         Returns the filtered value and the new state. A non-increasing ``t_s`` leaves the state as it was.
@@ -162,8 +164,14 @@ _REPS: dict[str, tuple[str, float]] = {
     "standing_hip_flexion": ("max_hip_flexion", 15.0),
     "standing_hip_abduction": ("max_hip_abduction", 10.0),
 }
-_PLANE = {"squat": "sagittal", "sit_to_stand": "sagittal", "standing_hip_flexion": "sagittal", "bridge": "sagittal",
-          "standing_hip_abduction": "frontal", "single_leg_stance": "frontal"}
+_PLANE = {
+    "squat": "sagittal",
+    "sit_to_stand": "sagittal",
+    "standing_hip_flexion": "sagittal",
+    "bridge": "sagittal",
+    "standing_hip_abduction": "frontal",
+    "single_leg_stance": "frontal",
+}
 _L_HIP, _R_HIP, _L_ANKLE, _R_ANKLE = 23, 24, 27, 28  # BlazePose 33
 OBLIQUITY_CUE_DEG = 5.0
 LEAN_CUE_DEG = 10.0
@@ -246,9 +254,15 @@ class LiveSession:
         elif self.exercise == "single_leg_stance":
             out["hold_s"] = round(self._stance_hold(t_s, frame), 2)
         return {
-            "t_s": t_s, "person_found": frame.person_found, "view": frame.view.view,
-            "landmarks": frame.landmarks, "angles": frame.angles, "smoothed": smoothed,
-            "rep_series": self.rep_series, **out, "cues": self._cues(frame, smoothed),
+            "t_s": t_s,
+            "person_found": frame.person_found,
+            "view": frame.view.view,
+            "landmarks": frame.landmarks,
+            "angles": frame.angles,
+            "smoothed": smoothed,
+            "rep_series": self.rep_series,
+            **out,
+            "cues": self._cues(frame, smoothed),
         }
 
 
@@ -310,7 +324,9 @@ async def live(websocket: WebSocket, exercise: str | None = None, token: str | N
         await websocket.close(CLOSE_POLICY, why)
         return
     if exercise is not None and exercise not in EXERCISES:
-        await websocket.close(CLOSE_POLICY, f"exercise: unknown exercise {exercise!r}; accepted: {', '.join(EXERCISES)}")
+        await websocket.close(
+            CLOSE_POLICY, f"exercise: unknown exercise {exercise!r}; accepted: {', '.join(EXERCISES)}"
+        )
         return
     state = websocket.app.state
     limit = state.settings.live_max_connections
@@ -330,8 +346,14 @@ async def live(websocket: WebSocket, exercise: str | None = None, token: str | N
 
 async def _serve(websocket: WebSocket, analyzer, session: LiveSession) -> None:
     slot = _Newest()
-    await websocket.send_json({"type": "ready", "exercise": session.exercise, "rep_series": session.rep_series,
-                               "max_frame_bytes": MAX_FRAME_BYTES})
+    await websocket.send_json(
+        {
+            "type": "ready",
+            "exercise": session.exercise,
+            "rep_series": session.rep_series,
+            "max_frame_bytes": MAX_FRAME_BYTES,
+        }
+    )
     worker = asyncio.create_task(_process(websocket, analyzer, session, slot))
     try:
         await _receive(websocket, slot)
@@ -361,7 +383,9 @@ async def _receive(websocket: WebSocket, slot: _Newest) -> None:
             continue
         data = msg.get("bytes") or b""
         if len(data) > MAX_FRAME_BYTES:
-            await websocket.send_json({"type": "error", "detail": f"frame of {len(data)} bytes exceeds {MAX_FRAME_BYTES}"})
+            await websocket.send_json(
+                {"type": "error", "detail": f"frame of {len(data)} bytes exceeds {MAX_FRAME_BYTES}"}
+            )
         else:
             slot.put((time.monotonic() - t0 if stamp is None else stamp, data, time.perf_counter()))
         stamp = None
@@ -387,9 +411,14 @@ async def _process(websocket: WebSocket, analyzer, session: LiveSession, slot: _
             await websocket.close(1011, "an unexpected error occurred; it has been logged")
             return
         seq += 1
-        msg = {"type": "frame", "seq": seq, "dropped": dropped, **session.update(t_s, frame),
-               "analysis_ms": round((time.perf_counter() - started) * 1000, 1),
-               "waited_ms": round((started - received) * 1000, 1)}
+        msg = {
+            "type": "frame",
+            "seq": seq,
+            "dropped": dropped,
+            **session.update(t_s, frame),
+            "analysis_ms": round((time.perf_counter() - started) * 1000, 1),
+            "waited_ms": round((started - received) * 1000, 1),
+        }
         if slot.closed:
             return
         await websocket.send_json(msg)

@@ -28,24 +28,41 @@ def _report(db, principal: Principal, patient_id: str, session_id: str):
 def _headers(report, ext: str, disposition: str) -> dict[str, str]:
     code = re.sub(r"[^A-Za-z0-9._-]", "_", report.patient_code)
     name = f"motionscript-report-{code}-{report.session_date.isoformat()}.{ext}"
-    return {"Content-Disposition": f'{disposition}; filename="{name}"', "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff"}
+    return {
+        "Content-Disposition": f'{disposition}; filename="{name}"',
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
 
 
-@router.get("/{patient_id}/sessions/{session_id}/report.html", name="get_session_report_html", responses={
-    200: {"content": {"text/html": {}}, "description": "the report as one self-contained HTML file"}, **_RESPONSES})
-def get_session_report_html(patient_id: str, session_id: str, db: SessionDep,
-                            principal: Annotated[Principal, require("reports:read")]) -> Response:
+@router.get(
+    "/{patient_id}/sessions/{session_id}/report.html",
+    name="get_session_report_html",
+    responses={
+        200: {"content": {"text/html": {}}, "description": "the report as one self-contained HTML file"},
+        **_RESPONSES,
+    },
+)
+def get_session_report_html(
+    patient_id: str, session_id: str, db: SessionDep, principal: Annotated[Principal, require("reports:read")]
+) -> Response:
     """The session's plots, events, findings, questionnaires and progress as one HTML file."""
     report = _report(db, principal, patient_id, session_id)
-    return Response(render_html(report), media_type="text/html; charset=utf-8",
-                    headers={**_headers(report, "html", "inline"), "Content-Security-Policy": _CSP})
+    return Response(
+        render_html(report),
+        media_type="text/html; charset=utf-8",
+        headers={**_headers(report, "html", "inline"), "Content-Security-Policy": _CSP},
+    )
 
 
-@router.get("/{patient_id}/sessions/{session_id}/report.pdf", name="get_session_report_pdf", responses={
-    200: {"content": {"application/pdf": {}}, "description": "the report as an A4 PDF"}, **_RESPONSES})
-def get_session_report_pdf(patient_id: str, session_id: str, db: SessionDep,
-                           principal: Annotated[Principal, require("reports:read")]) -> Response:
+@router.get(
+    "/{patient_id}/sessions/{session_id}/report.pdf",
+    name="get_session_report_pdf",
+    responses={200: {"content": {"application/pdf": {}}, "description": "the report as an A4 PDF"}, **_RESPONSES},
+)
+def get_session_report_pdf(
+    patient_id: str, session_id: str, db: SessionDep, principal: Annotated[Principal, require("reports:read")]
+) -> Response:
     """The same report as an A4 PDF with selectable text."""
     report = _report(db, principal, patient_id, session_id)
     return Response(render_pdf(report), media_type="application/pdf", headers=_headers(report, "pdf", "attachment"))

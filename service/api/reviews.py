@@ -41,18 +41,30 @@ def _assessment(session, principal: Principal, assessment_id: str) -> Assessment
     return row
 
 
-@router.get("/v1/assessments/{assessment_id}/findings", response_model=FindingList, name="list_findings",
-            responses=_NOT_DONE)
-def list_findings(assessment_id: str, session: SessionDep,
-                  principal: Annotated[Principal, require("findings:read")]) -> FindingList:
+@router.get(
+    "/v1/assessments/{assessment_id}/findings", response_model=FindingList, name="list_findings", responses=_NOT_DONE
+)
+def list_findings(
+    assessment_id: str, session: SessionDep, principal: Annotated[Principal, require("findings:read")]
+) -> FindingList:
     """The assessment's findings by index, each with its latest review (null when unreviewed)."""
     return FindingList(items=review.list_findings(session, _assessment(session, principal, assessment_id)))
 
 
-@router.post("/v1/assessments/{assessment_id}/findings/{index}/review", status_code=201, response_model=ReviewPublic,
-             name="review_finding", responses=_NOT_DONE)
-def review_finding(assessment_id: str, index: int, body: ReviewCreate, session: SessionDep,
-                   principal: Annotated[Principal, require("findings:review")]) -> ReviewPublic:
+@router.post(
+    "/v1/assessments/{assessment_id}/findings/{index}/review",
+    status_code=201,
+    response_model=ReviewPublic,
+    name="review_finding",
+    responses=_NOT_DONE,
+)
+def review_finding(
+    assessment_id: str,
+    index: int,
+    body: ReviewCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, require("findings:review")],
+) -> ReviewPublic:
     """Sign off, correct (with a note and the correction) or reject (with a note) one finding; audited."""
     row = _assessment(session, principal, assessment_id)
     created = review.add_review(session, principal, row, index, body)
@@ -60,19 +72,33 @@ def review_finding(assessment_id: str, index: int, body: ReviewCreate, session: 
     return review.review_public(created)
 
 
-@router.get("/v1/assessments/{assessment_id}/suggestions", response_model=SuggestionList, name="list_suggestions",
-            responses=_NOT_DONE)
-def list_suggestions(assessment_id: str, session: SessionDep,
-                     principal: Annotated[Principal, require("suggestions:read")]) -> SuggestionList:
+@router.get(
+    "/v1/assessments/{assessment_id}/suggestions",
+    response_model=SuggestionList,
+    name="list_suggestions",
+    responses=_NOT_DONE,
+)
+def list_suggestions(
+    assessment_id: str, session: SessionDep, principal: Annotated[Principal, require("suggestions:read")]
+) -> SuggestionList:
     """Exercises proposed from the findings, each tied to its finding; an app key sees approved ones only."""
     return review.list_suggestions(session, principal, _assessment(session, principal, assessment_id))
 
 
-@router.post("/v1/assessments/{assessment_id}/suggestions/{n}/decision", status_code=201,
-             response_model=SuggestionDecisionPublic, name="decide_suggestion",
-             responses={**_NOT_DONE, 409: {"description": "not done, or the finding was rejected"}})
-def decide_suggestion(assessment_id: str, n: int, body: SuggestionDecisionCreate, session: SessionDep,
-                      principal: Annotated[Principal, require("suggestions:decide")]) -> SuggestionDecisionPublic:
+@router.post(
+    "/v1/assessments/{assessment_id}/suggestions/{n}/decision",
+    status_code=201,
+    response_model=SuggestionDecisionPublic,
+    name="decide_suggestion",
+    responses={**_NOT_DONE, 409: {"description": "not done, or the finding was rejected"}},
+)
+def decide_suggestion(
+    assessment_id: str,
+    n: int,
+    body: SuggestionDecisionCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, require("suggestions:decide")],
+) -> SuggestionDecisionPublic:
     """Approve (optionally changing the dose) or reject (with a note) suggestion ``n``; audited."""
     row = _assessment(session, principal, assessment_id)
     decision = review.add_decision(session, principal, row, n, body)
@@ -90,17 +116,35 @@ def list_audit_events(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> AuditList:
     """The clinic's audit events, newest first: who (key id and role), when, what, before and after."""
-    rows = audit.list_events(session, principal.clinic_id, entity_type=entity_type, entity_id=entity_id, limit=limit,
-                             after=decode_cursor(cursor) if cursor else None)
+    rows = audit.list_events(
+        session,
+        principal.clinic_id,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        limit=limit,
+        after=decode_cursor(cursor) if cursor else None,
+    )
     page = rows[:limit]
     if entity_id and not page and not cursor and not _exists(session, principal, entity_type, entity_id):
         # the same answer for another clinic's id and for one that never existed
         raise Problem(404, "not-found", f"no {entity_type or 'entity'} {entity_id} with audit events in this clinic")
     return AuditList(
-        items=[AuditEventPublic(id=e.id, at=e.at, actor_key_id=e.actor_key_id, actor_role=e.actor_role, action=e.action,
-                                entity_type=e.entity_type, entity_id=e.entity_id, before=e.before, after=e.after)
-               for e in page],
-        next_cursor=encode_cursor(page[-1].at, page[-1].id) if len(rows) > limit else None)
+        items=[
+            AuditEventPublic(
+                id=e.id,
+                at=e.at,
+                actor_key_id=e.actor_key_id,
+                actor_role=e.actor_role,
+                action=e.action,
+                entity_type=e.entity_type,
+                entity_id=e.entity_id,
+                before=e.before,
+                after=e.after,
+            )
+            for e in page
+        ],
+        next_cursor=encode_cursor(page[-1].at, page[-1].id) if len(rows) > limit else None,
+    )
 
 
 def _exists(session, principal: Principal, entity_type: str | None, entity_id: str) -> bool:
@@ -127,14 +171,25 @@ def get_clinic(session: SessionDep, principal: Annotated[Principal, require("cli
 
 
 @router.patch("/v1/clinic", response_model=ClinicPublic, name="update_clinic")
-def update_clinic(body: ClinicUpdate, response: Response, session: SessionDep,
-                  principal: Annotated[Principal, require("clinic:update")]) -> ClinicPublic:
+def update_clinic(
+    body: ClinicUpdate,
+    response: Response,
+    session: SessionDep,
+    principal: Annotated[Principal, require("clinic:update")],
+) -> ClinicPublic:
     """Change ``patient_feedback`` (``all`` or ``signed_off_only``); audited."""
     clinic = session.get(Clinic, principal.clinic_id)
     before = audit.snapshot(clinic, ("patient_feedback",))
     if before["patient_feedback"] != body.patient_feedback:
         clinic.patient_feedback = body.patient_feedback  # type: ignore[union-attr]
-        audit.record(session, principal, "clinic.update", "clinic", principal.clinic_id, before=before,
-                     after={"patient_feedback": body.patient_feedback})
+        audit.record(
+            session,
+            principal,
+            "clinic.update",
+            "clinic",
+            principal.clinic_id,
+            before=before,
+            after={"patient_feedback": body.patient_feedback},
+        )
         session.commit()
     return _clinic_public(clinic)  # type: ignore[arg-type]

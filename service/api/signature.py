@@ -42,6 +42,7 @@ router = APIRouter(prefix="/v1/patients", tags=["patients"])
 
 # -- API models ------------------------------------------------------------------------------
 
+
 class FeatureOut(BaseModel):
     name: str
     unit: str
@@ -50,7 +51,9 @@ class FeatureOut(BaseModel):
     metric: str | None
     side: Literal["left", "right"] | None
     derived_from: list[str] | None
-    noise_scale: float | None = Field(description="the change that counts as real, in `unit`; null: reported, not judged")
+    noise_scale: float | None = Field(
+        description="the change that counts as real, in `unit`; null: reported, not judged"
+    )
     noise_kind: Literal["mdc", "instrument_error", "propagated", "convention"] | None
     noise_source: str | None
     reference_low: float | None
@@ -114,9 +117,15 @@ class PatientSignature(BaseModel):
 
 # -- adapter ---------------------------------------------------------------------------------
 
+
 def _distance_out(d: Distance) -> DistanceOut:
-    return DistanceOut(value=d.value, n_used=d.n_used, comparable=d.comparable, reason=d.reason,
-                       contributions=[ContributionOut(**c.__dict__) for c in d.contributions])
+    return DistanceOut(
+        value=d.value,
+        n_used=d.n_used,
+        comparable=d.comparable,
+        reason=d.reason,
+        contributions=[ContributionOut(**c.__dict__) for c in d.contributions],
+    )
 
 
 def _verdict_out(v: FeatureVerdict) -> VerdictOut:
@@ -124,28 +133,54 @@ def _verdict_out(v: FeatureVerdict) -> VerdictOut:
 
 
 def _feature_out(f) -> FeatureOut:
-    return FeatureOut(name=f.name, unit=f.unit, description=f.description, exercise=f.exercise, metric=f.metric,
-                      side=f.side, derived_from=None if f.derived_from is None else list(f.derived_from),
-                      noise_scale=f.noise_scale, noise_kind=f.noise_kind, noise_source=f.noise_source,
-                      reference_low=f.reference_low, reference_high=f.reference_high,
-                      reference_source=f.reference_source)
+    return FeatureOut(
+        name=f.name,
+        unit=f.unit,
+        description=f.description,
+        exercise=f.exercise,
+        metric=f.metric,
+        side=f.side,
+        derived_from=None if f.derived_from is None else list(f.derived_from),
+        noise_scale=f.noise_scale,
+        noise_kind=f.noise_kind,
+        noise_source=f.noise_source,
+        reference_low=f.reference_low,
+        reference_high=f.reference_high,
+        reference_source=f.reference_source,
+    )
 
 
 def _values(sig: Signature) -> list[FeatureValueOut]:
-    return [FeatureValueOut(name=f.name, unit=f.unit, n_sources=int(sig.n_sources[i]),
-                            value=None if math.isnan(sig.values[i]) else round(float(sig.values[i]), 3))
-            for i, f in enumerate(FEATURES)]
+    return [
+        FeatureValueOut(
+            name=f.name,
+            unit=f.unit,
+            n_sources=int(sig.n_sources[i]),
+            value=None if math.isnan(sig.values[i]) else round(float(sig.values[i]), 3),
+        )
+        for i, f in enumerate(FEATURES)
+    ]
 
 
 def _session_docs(session, principal: Principal, patient_id: str) -> list[tuple[PatientSession, list[AssessmentRow]]]:
-    sessions = list(session.scalars(select(PatientSession).where(PatientSession.patient_id == patient_id)
-                                    .order_by(PatientSession.session_date, PatientSession.created_at, PatientSession.id)))
+    sessions = list(
+        session.scalars(
+            select(PatientSession)
+            .where(PatientSession.patient_id == patient_id)
+            .order_by(PatientSession.session_date, PatientSession.created_at, PatientSession.id)
+        )
+    )
     rows = session.execute(
-        select(AssessmentRow, LinkRow.session_id).join(LinkRow, LinkRow.assessment_id == AssessmentRow.id)
+        select(AssessmentRow, LinkRow.session_id)
+        .join(LinkRow, LinkRow.assessment_id == AssessmentRow.id)
         .join(PatientSession, PatientSession.id == LinkRow.session_id)
-        .where(PatientSession.patient_id == patient_id, AssessmentRow.clinic_id == principal.clinic_id,
-               AssessmentRow.status == "done")
-        .order_by(AssessmentRow.created_at, AssessmentRow.id)).all()
+        .where(
+            PatientSession.patient_id == patient_id,
+            AssessmentRow.clinic_id == principal.clinic_id,
+            AssessmentRow.status == "done",
+        )
+        .order_by(AssessmentRow.created_at, AssessmentRow.id)
+    ).all()
     by_session: dict[str, list[AssessmentRow]] = defaultdict(list)
     for a, sid in rows:
         by_session[sid].append(a)
@@ -170,26 +205,43 @@ def patient_signature(session, principal: Principal, patient_id: str) -> Patient
             if is_baseline:
                 baseline, baseline_id = sig, s.id
             compare = baseline is not None and not is_baseline
-            out.append(SessionSignature(
-                session_id=s.id, date=s.session_date, assessment_ids=[a.id for a in assessments],
-                n_features=sig.n_features, features=_values(sig), is_baseline=is_baseline,
-                distance_to_baseline=_distance_out(distance(baseline, sig)) if compare else None,  # type: ignore[arg-type]
-                distance_to_reference=_distance_out(distance_to_reference(sig)),
-                verdicts=[_verdict_out(v) for v in verdicts(baseline, sig)] if compare else [],  # type: ignore[arg-type]
-            ))
+            out.append(
+                SessionSignature(
+                    session_id=s.id,
+                    date=s.session_date,
+                    assessment_ids=[a.id for a in assessments],
+                    n_features=sig.n_features,
+                    features=_values(sig),
+                    is_baseline=is_baseline,
+                    distance_to_baseline=_distance_out(distance(baseline, sig)) if compare else None,  # type: ignore[arg-type]
+                    distance_to_reference=_distance_out(distance_to_reference(sig)),
+                    verdicts=[_verdict_out(v) for v in verdicts(baseline, sig)] if compare else [],  # type: ignore[arg-type]
+                )
+            )
     except SignatureError as exc:
         raise Problem(500, "signature", f"a stored assessment cannot enter the signature: {exc}") from None
-    return PatientSignature(patient_id=p.id, version=SIGNATURE_VERSION, min_shared_features=MIN_SHARED,
-                            baseline_session_id=baseline_id, feature_definitions=[_feature_out(f) for f in FEATURES],
-                            sessions=out)
+    return PatientSignature(
+        patient_id=p.id,
+        version=SIGNATURE_VERSION,
+        min_shared_features=MIN_SHARED,
+        baseline_session_id=baseline_id,
+        feature_definitions=[_feature_out(f) for f in FEATURES],
+        sessions=out,
+    )
 
 
 def patient_fhir(session, principal: Principal, patient_id: str) -> str:
     p = patient_or_404(session, principal, patient_id)
-    outcomes = list(session.scalars(select(OutcomeRow).where(OutcomeRow.patient_id == p.id)
-                                    .order_by(OutcomeRow.recorded_at, OutcomeRow.id)))
-    assessments = [SessionAssessment(id=a.id, created_at=a.created_at, result=_doc(a), session_date=s.session_date)
-                   for s, rows in _session_docs(session, principal, p.id) for a in rows]
+    outcomes = list(
+        session.scalars(
+            select(OutcomeRow).where(OutcomeRow.patient_id == p.id).order_by(OutcomeRow.recorded_at, OutcomeRow.id)
+        )
+    )
+    assessments = [
+        SessionAssessment(id=a.id, created_at=a.created_at, result=_doc(a), session_date=s.session_date)
+        for s, rows in _session_docs(session, principal, p.id)
+        for a in rows
+    ]
     assessments.sort(key=lambda a: (a.created_at, a.id))
     try:
         return bundle_json(patient_bundle(p, outcomes, assessments))
@@ -199,17 +251,24 @@ def patient_fhir(session, principal: Principal, patient_id: str) -> str:
 
 # -- routes ----------------------------------------------------------------------------------
 
+
 @router.get("/{patient_id}/signature", response_model=PatientSignature, name="get_signature")
-def get_signature(patient_id: str, session: SessionDep,
-                  principal: Annotated[Principal, require("patients:read")]) -> PatientSignature:
+def get_signature(
+    patient_id: str, session: SessionDep, principal: Annotated[Principal, require("patients:read")]
+) -> PatientSignature:
     """Per session (date order): the motion signature, its distance to the first session and to typical values."""
     return patient_signature(session, principal, patient_id)
 
 
-@router.get("/{patient_id}/fhir", name="get_fhir_bundle", response_class=Response,
-            responses={200: {"content": {"application/fhir+json": {}},
-                             "description": "a FHIR R4 Bundle (type collection)"}})
-def get_fhir(patient_id: str, session: SessionDep, principal: Annotated[Principal, require("patients:read")]) -> Response:
+@router.get(
+    "/{patient_id}/fhir",
+    name="get_fhir_bundle",
+    response_class=Response,
+    responses={200: {"content": {"application/fhir+json": {}}, "description": "a FHIR R4 Bundle (type collection)"}},
+)
+def get_fhir(
+    patient_id: str, session: SessionDep, principal: Annotated[Principal, require("patients:read")]
+) -> Response:
     """The patient as a FHIR R4 Bundle: Patient, ODI QuestionnaireResponses and scores, NRS and motion Observations."""
     return Response(patient_fhir(session, principal, patient_id), media_type="application/fhir+json; fhirVersion=4.0")
 

@@ -24,11 +24,17 @@ from service.web import PLACEMENT, STATIC_DIR, STEADY, TITLES
 
 router = APIRouter(tags=["web"])
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-       "media-src 'self' blob: mediastream:; connect-src 'self'{ws}; base-uri 'none'; form-action 'none'; "
-       "frame-ancestors 'none'")
-_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-            "Permissions-Policy": "camera=(self), microphone=(), geolocation=()", "Cache-Control": "no-cache"}
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob: mediastream:; connect-src 'self'{ws}; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
+    "Cache-Control": "no-cache",
+}
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 
@@ -36,16 +42,23 @@ def _policy(request: Request) -> str:
     """The CSP; the live WebSocket of this very host is named too (CSP 2 browsers do not count ws: as 'self')."""
     host = request.headers.get("host", "")
     return CSP.format(ws=f" ws://{host} wss://{host}" if _HOST.match(host) else "")
-_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-          ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+
+
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 
 
 def _file(request: Request, relpath: str) -> FileResponse:
     path = (STATIC_DIR / relpath).resolve()
     if not path.is_relative_to(STATIC_DIR) or not path.is_file() or path.suffix not in _TYPES:
         raise Problem(404, "not-found", f"no page or file {relpath!r}; pages: /app/patient, /app/clinician")
-    return FileResponse(path, media_type=_TYPES[path.suffix],
-                        headers={**_HEADERS, "Content-Security-Policy": _policy(request)})
+    return FileResponse(
+        path, media_type=_TYPES[path.suffix], headers={**_HEADERS, "Content-Security-Policy": _policy(request)}
+    )
 
 
 @router.get("/app/patient", name="patient_page", include_in_schema=False)
@@ -86,8 +99,16 @@ def list_exercises(_: Annotated[Principal, require("assessments:create")], respo
     for name in EXERCISES:
         view, lines = PLACEMENT[name]
         rep = _REPS.get(name)
-        items.append(ExerciseOut(
-            name=name, title=TITLES[name], plane=_PLANE.get(name), view=view, placement=[*lines, STEADY],
-            live_reps_series=rep[0] if rep else None, live_reps_min_deg=rep[1] if rep else None,
-            live_hold=rep is not None or name == "single_leg_stance"))
+        items.append(
+            ExerciseOut(
+                name=name,
+                title=TITLES[name],
+                plane=_PLANE.get(name),
+                view=view,
+                placement=[*lines, STEADY],
+                live_reps_series=rep[0] if rep else None,
+                live_reps_min_deg=rep[1] if rep else None,
+                live_hold=rep is not None or name == "single_leg_stance",
+            )
+        )
     return ExerciseList(items=items)

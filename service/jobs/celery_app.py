@@ -101,7 +101,7 @@ def start_sweeper(app: Celery, settings: Settings, stop: threading.Event) -> thr
         while not stop.wait(max(2.0, settings.job_lease_s / 2)):
             try:
                 _sweep(app, settings, f)
-            except Exception:  # noqa: BLE001 - next round
+            except Exception:
                 log.warning("sweep failed", exc_info=True)
 
     t = threading.Thread(target=loop, daemon=True, name="job-sweeper")
@@ -117,12 +117,26 @@ def _sweep(app: Celery, settings: Settings, f) -> None:
 
     t = now()
     with session_scope(f) as s:
-        ids = list(s.scalars(select(AssessmentRow.id).where(or_(
-            and_(AssessmentRow.status == "queued", AssessmentRow.created_at < t - timedelta(seconds=settings.job_lease_s)),
-            and_(AssessmentRow.status == "running", AssessmentRow.lease_until < t),
-        )).limit(100)))
-        webhooks_due = s.scalar(select(WebhookDelivery.id).where(
-            WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= t).limit(1))
+        ids = list(
+            s.scalars(
+                select(AssessmentRow.id)
+                .where(
+                    or_(
+                        and_(
+                            AssessmentRow.status == "queued",
+                            AssessmentRow.created_at < t - timedelta(seconds=settings.job_lease_s),
+                        ),
+                        and_(AssessmentRow.status == "running", AssessmentRow.lease_until < t),
+                    )
+                )
+                .limit(100)
+            )
+        )
+        webhooks_due = s.scalar(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= t)
+            .limit(1)
+        )
     for assessment_id in ids:
         app.send_task("motionscript.run_assessment", args=[assessment_id])
     if webhooks_due:

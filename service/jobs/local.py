@@ -93,8 +93,12 @@ class LocalWorkerPool:
         self._closing = threading.Event()
 
     def _spawn(self) -> mp.process.BaseProcess:
-        p = self._ctx.Process(target=_process_main, args=(self.settings.model_dump_json(), self._stop_r),
-                              name="motionscript-worker", daemon=True)
+        p = self._ctx.Process(
+            target=_process_main,
+            args=(self.settings.model_dump_json(), self._stop_r),
+            name="motionscript-worker",
+            daemon=True,
+        )
         p.start()
         return p
 

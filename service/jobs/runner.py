@@ -54,9 +54,7 @@ def _claimable():
 
 def next_claimable(factory: sessionmaker[Session], limit: int = 5) -> list[str]:
     with session_scope(factory) as s:
-        rows = s.scalars(
-            select(AssessmentRow.id).where(_claimable()).order_by(AssessmentRow.created_at).limit(limit)
-        )
+        rows = s.scalars(select(AssessmentRow.id).where(_claimable()).order_by(AssessmentRow.created_at).limit(limit))
         return list(rows)
 
 
@@ -72,9 +70,18 @@ def claim(factory: sessionmaker[Session], assessment_id: str, settings: Settings
             # last run's lease ran out, though: a duplicate delivery must not fail a live run.
             s.execute(
                 update(AssessmentRow)
-                .where(AssessmentRow.id == assessment_id, AssessmentRow.attempts == row.attempts,
-                       AssessmentRow.status == "running", _claimable())
-                .values(status="failed", reason=f"the analysis stopped unexpectedly {row.attempts} times", finished_at=now(), lease_until=None)
+                .where(
+                    AssessmentRow.id == assessment_id,
+                    AssessmentRow.attempts == row.attempts,
+                    AssessmentRow.status == "running",
+                    _claimable(),
+                )
+                .values(
+                    status="failed",
+                    reason=f"the analysis stopped unexpectedly {row.attempts} times",
+                    finished_at=now(),
+                    lease_until=None,
+                )
                 .execution_options(synchronize_session=False)
             )
             return None
@@ -82,8 +89,13 @@ def claim(factory: sessionmaker[Session], assessment_id: str, settings: Settings
         res = s.execute(
             update(AssessmentRow)
             .where(AssessmentRow.id == assessment_id, AssessmentRow.attempts == row.attempts, _claimable())
-            .values(status="running", attempts=token, worker_id=worker, started_at=t,
-                    lease_until=t + timedelta(seconds=settings.job_lease_s))
+            .values(
+                status="running",
+                attempts=token,
+                worker_id=worker,
+                started_at=t,
+                lease_until=t + timedelta(seconds=settings.job_lease_s),
+            )
             # The WHERE is the database's to judge: evaluating it in Python against the loaded row
             # compares SQLite's naive datetimes with aware ones and raises TypeError.
             .execution_options(synchronize_session=False)
@@ -107,7 +119,7 @@ class _Heartbeat(threading.Thread):
                         .values(lease_until=now() + timedelta(seconds=self.lease_s))
                         .execution_options(synchronize_session=False)
                     )
-            except Exception:  # noqa: BLE001 - a missed renewal is retried next beat
+            except Exception:
                 log.warning("lease renewal failed", extra={"assessment_id": self.claim.assessment_id})
 
 
@@ -115,7 +127,11 @@ def _finish(factory: sessionmaker[Session], c: Claim, **values) -> bool:
     with session_scope(factory) as s:
         res = s.execute(
             update(AssessmentRow)
-            .where(AssessmentRow.id == c.assessment_id, AssessmentRow.attempts == c.token, AssessmentRow.status == "running")
+            .where(
+                AssessmentRow.id == c.assessment_id,
+                AssessmentRow.attempts == c.token,
+                AssessmentRow.status == "running",
+            )
             .values(finished_at=now(), lease_until=None, **values)
             .execution_options(synchronize_session=False)
         )
@@ -123,12 +139,20 @@ def _finish(factory: sessionmaker[Session], c: Claim, **values) -> bool:
             return False  # another run took over; its result is the one kept
         row = s.get(AssessmentRow, c.assessment_id)
         if row is not None and row.callback_url:
-            body = json.dumps({
-                "event": "assessment.finished", "id": row.id, "status": values["status"],
-                "reason": values.get("reason"), "url": f"/v1/assessments/{row.id}",
-            })
-            s.add(WebhookDelivery(id=str(uuid.uuid4()), assessment_id=row.id, url=row.callback_url, body=body,
-                                  next_attempt_at=now()))
+            body = json.dumps(
+                {
+                    "event": "assessment.finished",
+                    "id": row.id,
+                    "status": values["status"],
+                    "reason": values.get("reason"),
+                    "url": f"/v1/assessments/{row.id}",
+                }
+            )
+            s.add(
+                WebhookDelivery(
+                    id=str(uuid.uuid4()), assessment_id=row.id, url=row.callback_url, body=body, next_attempt_at=now()
+                )
+            )
         return True
 
 
@@ -164,12 +188,20 @@ def run_job(factory: sessionmaker[Session], settings: Settings, c: Claim, analyz
         status, values = "done", {"status": "done", "result": result, "reason": None}
     except MotionscriptError as exc:
         status, values = "failed", {"status": "failed", "reason": str(exc)}
-    except Exception as exc:  # noqa: BLE001 - stored as the job's reason, and logged
+    except Exception as exc:
         log.exception("analysis crashed", extra={"assessment_id": c.assessment_id})
         status, values = "failed", {"status": "failed", "reason": f"internal error: {type(exc).__name__}"}
     finally:
         heartbeat.stop.set()
     stored = _finish(factory, c, **values)
-    log.info("job finished", extra={"assessment_id": c.assessment_id, "status": status, "stored": stored,
-                                   "attempt": c.token, "duration_s": round(time.monotonic() - started, 3)})
+    log.info(
+        "job finished",
+        extra={
+            "assessment_id": c.assessment_id,
+            "status": status,
+            "stored": stored,
+            "attempt": c.token,
+            "duration_s": round(time.monotonic() - started, 3),
+        },
+    )
     return status if stored else "superseded"

@@ -39,8 +39,16 @@ def series_figure(ks: KeySeries, events: tuple[EventSpan, ...]) -> Figure:
             ax.axvline(e.start_s, color="#999999", linewidth=0.8, zorder=1)
         else:
             ax.axvspan(e.start_s, e.end_s, color=_EVENT_FILL, zorder=0)
-            ax.text((e.start_s + e.end_s) / 2, 1.0, _event_label(e), transform=ax.get_xaxis_transform(),
-                    ha="center", va="top", fontsize=7, color="#444444")
+            ax.text(
+                (e.start_s + e.end_s) / 2,
+                1.0,
+                _event_label(e),
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="top",
+                fontsize=7,
+                color="#444444",
+            )
     for line in ks.thresholds:
         for level in line.levels:
             ax.axhline(level, color=THRESHOLD_COLOUR, linestyle="--", linewidth=0.9, zorder=2)
@@ -66,26 +74,42 @@ def progress_figure(chart: ProgressChart) -> Figure:
     if chart.threshold_points is not None and chart.marks:
         base = chart.marks[0].value
         ax.axhspan(base - chart.threshold_points, base + chart.threshold_points, color="#F3E3D3", zorder=0)
-        ax.text(0.0, base + chart.threshold_points, f" baseline ± {chart.threshold_points:g} {chart.unit} "
-                f"({chart.threshold_kind.upper() if chart.threshold_kind else ''}): inside = no real change",
-                fontsize=7, va="bottom", color="#7A4A1A")
+        ax.text(
+            0.0,
+            base + chart.threshold_points,
+            f" baseline ± {chart.threshold_points:g} {chart.unit} "
+            f"({chart.threshold_kind.upper() if chart.threshold_kind else ''}): inside = no real change",
+            fontsize=7,
+            va="bottom",
+            color="#7A4A1A",
+        )
     ax.plot(xs, values, color=PROGRESS_COLOUR, linewidth=1.0, marker="o", markersize=4, zorder=3)
     for x, m in zip(xs, chart.marks, strict=True):
         if m.ci95 is not None:
-            ax.errorbar([x], [m.value], yerr=[[m.value - m.ci95[0]], [m.ci95[1] - m.value]], color=PROGRESS_COLOUR,
-                        capsize=3, linewidth=0.8, zorder=3)
+            ax.errorbar(
+                [x],
+                [m.value],
+                yerr=[[m.value - m.ci95[0]], [m.ci95[1] - m.value]],
+                color=PROGRESS_COLOUR,
+                capsize=3,
+                linewidth=0.8,
+                zorder=3,
+            )
         if m.current:
             ax.plot([x], [m.value], marker="o", markersize=9, markerfacecolor="none", markeredgecolor="black", zorder=4)
         if m.judgement:
-            ax.annotate(m.judgement, (x, m.value), textcoords="offset points",
-                        xytext=(0, 7), ha="center", fontsize=7)
+            ax.annotate(m.judgement, (x, m.value), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=7)
     ax.set_xticks(xs, [m.label for m in chart.marks], fontsize=7)
     ax.set_xlim(-0.5, max(len(xs) - 0.5, 0.5))
     ax.set_ylabel(chart.unit, fontsize=8)
     direction = "lower is better" if chart.lower_is_better else "higher is better"
     ax.set_title(f"{chart.measure} [{chart.unit}]", fontsize=9, loc="left")
-    ax.set_title(direction + ("" if chart.threshold_points is not None else "; no published threshold"),
-                 fontsize=7, loc="right", color="#444444")
+    ax.set_title(
+        direction + ("" if chart.threshold_points is not None else "; no published threshold"),
+        fontsize=7,
+        loc="right",
+        color="#444444",
+    )
     ax.tick_params(labelsize=7)
     ax.grid(True, axis="y", color="#EEEEEE", linewidth=0.6)
     ax.margins(y=0.25)
@@ -97,7 +121,7 @@ def to_svg(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 def to_png(fig: Figure, dpi: int = 150) -> bytes:

@@ -40,13 +40,18 @@ def _table(head: list[str], rows: list[list[object]], cls: list[str] | None = No
 
 def _assessment(a: AssessmentSection, n: int) -> str:
     title = f"Assessment {n}: {a.exercise or 'no exercise protocol'}"
-    parts = [f'<section class="assessment" id="assessment-{_e(a.id)}"><h2>{_e(title)}</h2>',
-             '<table class="meta"><tr><td>id</td><td>' + _e(a.id) + "</td></tr>"
-             f"<tr><td>recorded</td><td>{_e(a.created_at.strftime('%Y-%m-%d %H:%M UTC'))}</td></tr>"
-             f"<tr><td>camera view</td><td>{_e(a.view or 'unknown')}</td></tr></table>"]
+    parts = [
+        f'<section class="assessment" id="assessment-{_e(a.id)}"><h2>{_e(title)}</h2>',
+        '<table class="meta"><tr><td>id</td><td>' + _e(a.id) + "</td></tr>"
+        f"<tr><td>recorded</td><td>{_e(a.created_at.strftime('%Y-%m-%d %H:%M UTC'))}</td></tr>"
+        f"<tr><td>camera view</td><td>{_e(a.view or 'unknown')}</td></tr></table>",
+    ]
     if a.status != "done":
-        parts.append(f'<p class="na">Not analysed: status {_e(a.status)}'
-                     + (f", {_e(a.reason)}" if a.reason else "") + "</p></section>")
+        parts.append(
+            f'<p class="na">Not analysed: status {_e(a.status)}'
+            + (f", {_e(a.reason)}" if a.reason else "")
+            + "</p></section>"
+        )
         return "".join(parts)
     for c in a.coaching:
         parts.append(f'<p class="na">Cannot answer the exercise\'s question from this recording: {_e(c)}</p>')
@@ -54,26 +59,50 @@ def _assessment(a: AssessmentSection, n: int) -> str:
         parts.append(f'<p class="na">Recording quality: {_e(q)}</p>')
     for ks in a.series:
         if ks.values is None:
-            parts.append(f'<p class="na" data-series="{_e(ks.name)}"><b>{_e(ks.name)}</b> [{_e(ks.unit)}]: '
-                         f"not measurable: {_e(ks.reason)}</p>")
+            parts.append(
+                f'<p class="na" data-series="{_e(ks.name)}"><b>{_e(ks.name)}</b> [{_e(ks.unit)}]: '
+                f"not measurable: {_e(ks.reason)}</p>"
+            )
             continue
-        parts.append(f'<figure class="plot" data-series="{_e(ks.name)}">{to_svg(series_figure(ks, a.events))}'
-                     f"<figcaption>{_e(ks.name)} [{_e(ks.unit)}]; sign: {_e(ks.convention)}. Shaded: "
-                     "detected events. " + "".join(f"Dashed: {_e(t.label)} ({_e(t.source)}). " for t in ks.thresholds)
-                     + "</figcaption></figure>")
+        parts.append(
+            f'<figure class="plot" data-series="{_e(ks.name)}">{to_svg(series_figure(ks, a.events))}'
+            f"<figcaption>{_e(ks.name)} [{_e(ks.unit)}]; sign: {_e(ks.convention)}. Shaded: "
+            "detected events. "
+            + "".join(f"Dashed: {_e(t.label)} ({_e(t.source)}). " for t in ks.thresholds)
+            + "</figcaption></figure>"
+        )
     if a.events:
-        parts.append("<h3>Events</h3>" + _table(
-            ["event", "side", "start (s)", "end (s)"],
-            [[e.type, e.side or "", f"{e.start_s:g}", "" if e.end_s is None else f"{e.end_s:g}"] for e in a.events]))
+        parts.append(
+            "<h3>Events</h3>"
+            + _table(
+                ["event", "side", "start (s)", "end (s)"],
+                [[e.type, e.side or "", f"{e.start_s:g}", "" if e.end_s is None else f"{e.end_s:g}"] for e in a.events],
+            )
+        )
     if a.metrics:
-        parts.append("<h3>Measurements</h3>" + _table(["metric", "side", "value"],
-                                                      [[m.name, m.side or "", m.value] for m in a.metrics]))
+        parts.append(
+            "<h3>Measurements</h3>"
+            + _table(["metric", "side", "value"], [[m.name, m.side or "", m.value] for m in a.metrics])
+        )
     parts.append("<h3>Findings</h3>")
     if a.findings:
-        parts.append(_table(["severity", "finding", "evidence", "threshold", "source", "clinician review"],
-                            [[f.severity, f.message, f.evidence, f.threshold or "none", f.source or "",
-                              f.review or "not reviewed"] for f in a.findings],
-                            cls=[f"sev-{f.severity}" for f in a.findings]))
+        parts.append(
+            _table(
+                ["severity", "finding", "evidence", "threshold", "source", "clinician review"],
+                [
+                    [
+                        f.severity,
+                        f.message,
+                        f.evidence,
+                        f.threshold or "none",
+                        f.source or "",
+                        f.review or "not reviewed",
+                    ]
+                    for f in a.findings
+                ],
+                cls=[f"sev-{f.severity}" for f in a.findings],
+            )
+        )
     else:
         parts.append("<p>No findings for this recording.</p>")
     parts.append("</section>")
@@ -83,30 +112,58 @@ def _assessment(a: AssessmentSection, n: int) -> str:
 def _progress(charts: tuple[ProgressChart, ...]) -> str:
     if not charts:
         return "<h2>Progress</h2><p>No questionnaire or protocol measurement recorded yet.</p>"
-    parts = ["<h2>Progress across sessions</h2><p>Each change is judged against the first value (baseline): "
-             "outcomes against the minimal clinically important difference (MCID), movement measures against the "
-             "minimal detectable change (MDC). The circled point is this session.</p>"]
+    parts = [
+        (
+            "<h2>Progress across sessions</h2><p>Each change is judged against the first value (baseline): "
+            "outcomes against the minimal clinically important difference (MCID), movement measures against the "
+            "minimal detectable change (MDC). The circled point is this session.</p>"
+        )
+    ]
     for c in charts:
         if c.threshold_points is not None or c.kind == "outcome":
-            parts.append(f'<figure class="plot" data-measure="{_e(c.measure)}">{to_svg(progress_figure(c))}'
-                         f"<figcaption>{_e(c.summary)}"
-                         + (f" Threshold: {_e(c.source)}." if c.source else "") + "</figcaption></figure>")
-    parts.append(_table(["measure", "unit", "values (oldest first)", "change", "threshold"],
-                        [[c.measure, c.unit, ", ".join(f"{m.value:g}" for m in c.marks), c.summary,
-                          f"{c.threshold_kind.upper()} {c.threshold_points:g} {c.unit}" if c.threshold_kind else
-                          "none published; not judged"] for c in charts]))
+            parts.append(
+                f'<figure class="plot" data-measure="{_e(c.measure)}">{to_svg(progress_figure(c))}'
+                f"<figcaption>{_e(c.summary)}"
+                + (f" Threshold: {_e(c.source)}." if c.source else "")
+                + "</figcaption></figure>"
+            )
+    parts.append(
+        _table(
+            ["measure", "unit", "values (oldest first)", "change", "threshold"],
+            [
+                [
+                    c.measure,
+                    c.unit,
+                    ", ".join(f"{m.value:g}" for m in c.marks),
+                    c.summary,
+                    f"{c.threshold_kind.upper()} {c.threshold_points:g} {c.unit}"
+                    if c.threshold_kind
+                    else "none published; not judged",
+                ]
+                for c in charts
+            ],
+        )
+    )
     return "".join(parts)
 
 
 def render_html(report: ReportModel) -> str:
     """The report as one HTML document; nothing is loaded from elsewhere."""
-    head = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Session report "
-            f"{_e(report.patient_code)} {report.session_date.isoformat()}</title><style>{_CSS}</style></head><body>")
-    meta = [("patient code", report.patient_code), ("clinic", report.clinic or ""),
-            ("session", f"{report.session_date.isoformat()} (session {report.session_number})"),
-            ("generated", report.generated_at.strftime("%Y-%m-%d %H:%M UTC"))]
-    body = ["<header><h1>Motionscript session report</h1><table class=\"meta\">",
-            *(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in meta), "</table>"]
+    head = (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Session report '
+        f"{_e(report.patient_code)} {report.session_date.isoformat()}</title><style>{_CSS}</style></head><body>"
+    )
+    meta = [
+        ("patient code", report.patient_code),
+        ("clinic", report.clinic or ""),
+        ("session", f"{report.session_date.isoformat()} (session {report.session_number})"),
+        ("generated", report.generated_at.strftime("%Y-%m-%d %H:%M UTC")),
+    ]
+    body = [
+        '<header><h1>Motionscript session report</h1><table class="meta">',
+        *(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in meta),
+        "</table>",
+    ]
     if report.session_notes:
         body.append(f'<p class="notes">{_e(report.session_notes)}</p>')
     body.append("</header>")
@@ -114,10 +171,16 @@ def render_html(report: ReportModel) -> str:
         body.append("<p>No assessment is linked to this session.</p>")
     body.extend(_assessment(a, i + 1) for i, a in enumerate(report.assessments))
     if report.outcomes:
-        body.append("<h2>Questionnaires in this session</h2>" + _table(
-            ["questionnaire", "score", "unit", "detail", "recorded"],
-            [[o.label, f"{o.score:g}", o.unit, o.detail, o.recorded_at.strftime("%Y-%m-%d %H:%M UTC")]
-             for o in report.outcomes]))
+        body.append(
+            "<h2>Questionnaires in this session</h2>"
+            + _table(
+                ["questionnaire", "score", "unit", "detail", "recorded"],
+                [
+                    [o.label, f"{o.score:g}", o.unit, o.detail, o.recorded_at.strftime("%Y-%m-%d %H:%M UTC")]
+                    for o in report.outcomes
+                ],
+            )
+        )
     body.append(_progress(report.progress))
     if report.sources:
         body.append("<h2>Sources</h2><ul>" + "".join(f"<li>{_e(s)}</li>" for s in report.sources) + "</ul>")

@@ -23,13 +23,16 @@ def _session(db: Session, patient: Patient, ref: str) -> PatientSession:
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", ref):
         rows = list(db.scalars(q.where(PatientSession.session_date == date.fromisoformat(ref))))
         if len(rows) > 1:
-            raise InputError(f"--session: {len(rows)} sessions of {patient.code} on {ref}; give the session id "
-                             f"instead ({', '.join(r.id for r in rows)})")
+            raise InputError(
+                f"--session: {len(rows)} sessions of {patient.code} on {ref}; give the session id "
+                f"instead ({', '.join(r.id for r in rows)})"
+            )
     else:
         rows = list(db.scalars(q.where(PatientSession.id == ref)))
     if not rows:
-        raise InputError(f"--session: no session {ref!r} for patient {patient.code!r}; expected a session id or "
-                         "its date YYYY-MM-DD")
+        raise InputError(
+            f"--session: no session {ref!r} for patient {patient.code!r}; expected a session id or its date YYYY-MM-DD"
+        )
     return rows[0]
 
 

@@ -19,12 +19,25 @@ from service.progress import motion_series, outcome_series  # the same verdicts 
 from service.store.models import AssessmentRow, Clinic, OutcomeRow, Patient, PatientSession, SessionAssessment
 
 __all__ = [
-    "AssessmentSection", "EventSpan", "FindingRow", "KeySeries", "MetricRow", "OutcomeEntry", "ProgressChart",
-    "ProgressMark", "ReportModel", "SessionData", "ThresholdLine", "build_session_report", "load_session_data",
+    "AssessmentSection",
+    "EventSpan",
+    "FindingRow",
+    "KeySeries",
+    "MetricRow",
+    "OutcomeEntry",
+    "ProgressChart",
+    "ProgressMark",
+    "ReportModel",
+    "SessionData",
+    "ThresholdLine",
+    "build_session_report",
+    "load_session_data",
 ]
 
-DISCLAIMER = ("Findings support a clinician's judgement; they do not diagnose. Every number is a camera-based "
-              "estimate with the uncertainty stated next to it.")
+DISCLAIMER = (
+    "Findings support a clinician's judgement; they do not diagnose. Every number is a camera-based "
+    "estimate with the uncertainty stated next to it."
+)
 
 # The series that answer each exercise's question, in plotting order (README "What it measures").
 KEY_SERIES: dict[str | None, tuple[str, ...]] = {
@@ -67,23 +80,40 @@ class SessionData:
 
 def load_session_data(db: Session, patient: Patient, session: PatientSession) -> SessionData:
     """Read the rows of ``session`` and of every session of ``patient`` up to it (by date, then creation)."""
-    sessions = list(db.scalars(select(PatientSession).where(PatientSession.patient_id == patient.id)
-                               .order_by(PatientSession.session_date, PatientSession.created_at, PatientSession.id)))
+    sessions = list(
+        db.scalars(
+            select(PatientSession)
+            .where(PatientSession.patient_id == patient.id)
+            .order_by(PatientSession.session_date, PatientSession.created_at, PatientSession.id)
+        )
+    )
     upto = sessions[: [s.id for s in sessions].index(session.id) + 1]
     ids = [s.id for s in upto]
-    linked = list(db.execute(
-        select(AssessmentRow, SessionAssessment.session_id)
-        .join(SessionAssessment, SessionAssessment.assessment_id == AssessmentRow.id)
-        .where(SessionAssessment.session_id.in_(ids), AssessmentRow.clinic_id == patient.clinic_id)
-        .order_by(AssessmentRow.created_at, AssessmentRow.id)).all())
-    outcomes = [o for o in db.scalars(select(OutcomeRow).where(OutcomeRow.patient_id == patient.id)
-                                      .order_by(OutcomeRow.recorded_at, OutcomeRow.id))
-                if o.session_id in ids or (o.session_id is None and _utc(o.recorded_at).date() <= session.session_date)]
+    linked = list(
+        db.execute(
+            select(AssessmentRow, SessionAssessment.session_id)
+            .join(SessionAssessment, SessionAssessment.assessment_id == AssessmentRow.id)
+            .where(SessionAssessment.session_id.in_(ids), AssessmentRow.clinic_id == patient.clinic_id)
+            .order_by(AssessmentRow.created_at, AssessmentRow.id)
+        ).all()
+    )
+    outcomes = [
+        o
+        for o in db.scalars(
+            select(OutcomeRow)
+            .where(OutcomeRow.patient_id == patient.id)
+            .order_by(OutcomeRow.recorded_at, OutcomeRow.id)
+        )
+        if o.session_id in ids or (o.session_id is None and _utc(o.recorded_at).date() <= session.session_date)
+    ]
     return SessionData(
-        patient=patient, session=session, sessions=upto,
+        patient=patient,
+        session=session,
+        sessions=upto,
         assessments=[a for a, sid in linked if sid == session.id],
         progress_assessments=[(a, sid) for a, sid in linked if a.status == "done"],
-        outcomes=outcomes, clinic_name=db.scalar(select(Clinic.name).where(Clinic.id == patient.clinic_id)),
+        outcomes=outcomes,
+        clinic_name=db.scalar(select(Clinic.name).where(Clinic.id == patient.clinic_id)),
     )
 
 
@@ -231,9 +261,15 @@ def _finding(f: dict) -> FindingRow:
     threshold = None
     if t:
         threshold = f"{t['name']} {_num(t['value'])} {t['unit']}" + (f" ({t['note']})" if t.get("note") else "")
-    return FindingRow(code=f["code"], severity=f["severity"], message=f["message"],
-                      evidence=_evidence(f.get("evidence") or {}), threshold=threshold, source=f.get("source"),
-                      review=_review(f))
+    return FindingRow(
+        code=f["code"],
+        severity=f["severity"],
+        message=f["message"],
+        evidence=_evidence(f.get("evidence") or {}),
+        threshold=threshold,
+        source=f.get("source"),
+        review=_review(f),
+    )
 
 
 def _metric(m: dict) -> MetricRow:
@@ -257,8 +293,9 @@ def _baseline(t_s: list[float], values: list[float | None], events: list[EventSp
     return statistics.median(pool) if pool else None
 
 
-def _threshold_lines(name: str, t_s: list[float], values: list[float | None], findings: list[dict],
-                     events: list[EventSpan]) -> tuple[ThresholdLine, ...]:
+def _threshold_lines(
+    name: str, t_s: list[float], values: list[float | None], findings: list[dict], events: list[EventSpan]
+) -> tuple[ThresholdLine, ...]:
     lines: dict[tuple, ThresholdLine] = {}
     for f in findings:
         t = f.get("threshold")
@@ -281,15 +318,16 @@ def _threshold_lines(name: str, t_s: list[float], values: list[float | None], fi
 def _section(a: AssessmentRow) -> AssessmentSection:
     doc = a.result or {}
     exercise = a.exercise or doc.get("exercise")
-    events = tuple(EventSpan(type=e["type"], start_s=e["start_s"], end_s=e.get("end_s"), side=e.get("side"))
-                   for e in doc.get("events") or [])
+    events = tuple(
+        EventSpan(type=e["type"], start_s=e["start_s"], end_s=e.get("end_s"), side=e.get("side"))
+        for e in doc.get("events") or []
+    )
     series_doc = doc.get("series") or {}
     t_s = series_doc.get("t_s") or []
     conventions = doc.get("conventions") or {}
     unavailable = doc.get("unavailable") or {}
     findings = doc.get("findings") or []
-    names = KEY_SERIES.get(exercise) or tuple(
-        n for n in series_doc if n.endswith("_deg") and n != "body_yaw_deg")
+    names = KEY_SERIES.get(exercise) or tuple(n for n in series_doc if n.endswith("_deg") and n != "body_yaw_deg")
     series = []
     if a.status == "done":
         for name in names:
@@ -297,14 +335,27 @@ def _section(a: AssessmentRow) -> AssessmentSection:
                 continue
             values = series_doc[name]
             conv = conventions.get(name) or {}
-            series.append(KeySeries(
-                name=name, unit=conv.get("unit", name.rsplit("_", 1)[-1]), plane=conv.get("plane"),
-                convention=conv.get("convention", ""), t_s=tuple(t_s), values=None if values is None else tuple(values),
-                reason=unavailable.get(name, "no sample could be measured") if values is None else None,
-                thresholds=() if values is None else _threshold_lines(name, t_s, values, findings, list(events))))
+            series.append(
+                KeySeries(
+                    name=name,
+                    unit=conv.get("unit", name.rsplit("_", 1)[-1]),
+                    plane=conv.get("plane"),
+                    convention=conv.get("convention", ""),
+                    t_s=tuple(t_s),
+                    values=None if values is None else tuple(values),
+                    reason=unavailable.get(name, "no sample could be measured") if values is None else None,
+                    thresholds=() if values is None else _threshold_lines(name, t_s, values, findings, list(events)),
+                )
+            )
     return AssessmentSection(
-        id=a.id, exercise=exercise, status=a.status, reason=a.reason, created_at=_utc(a.created_at),
-        view=(doc.get("view") or {}).get("view"), series=tuple(series), events=events,
+        id=a.id,
+        exercise=exercise,
+        status=a.status,
+        reason=a.reason,
+        created_at=_utc(a.created_at),
+        view=(doc.get("view") or {}).get("view"),
+        series=tuple(series),
+        events=events,
         metrics=tuple(_metric(m) for m in doc.get("metrics") or [] if m.get("source") == "protocol"),
         findings=tuple(_finding(f) for f in findings),
         coaching=tuple(c["message"] for c in doc.get("coaching") or []),
@@ -323,8 +374,9 @@ def _outcome(o: OutcomeRow) -> OutcomeEntry:
         detail = f"band: {scored.band}" + (f"; unanswered: {', '.join(scored.missing)}" if scored.missing else "")
         return OutcomeEntry(_OUTCOME_LABELS["odi"], o.score, "%", detail, _utc(o.recorded_at))
     label = _OUTCOME_LABELS["nrs"] + (f" ({o.site})" if o.site else "")
-    return OutcomeEntry(label, o.score, "points (0-10)", "recovered (NRS 0)" if o.score == 0 else "",
-                        _utc(o.recorded_at))
+    return OutcomeEntry(
+        label, o.score, "points (0-10)", "recovered (NRS 0)" if o.score == 0 else "", _utc(o.recorded_at)
+    )
 
 
 def _summary(series) -> str:
@@ -343,14 +395,28 @@ def _progress(data: SessionData) -> tuple[tuple[ProgressChart, ...], tuple[str, 
     charts = []
     for s in series:
         t = s.threshold
-        charts.append(ProgressChart(
-            measure=s.measure, kind=s.kind, unit=s.unit, threshold_kind=t.kind if t else None,
-            threshold_points=t.points if t else None, lower_is_better=t.lower_is_better if t else True,
-            source=t.source if t else None,
-            marks=tuple(ProgressMark(label=_utc(p.at).date().isoformat(), value=p.value, ci95=p.ci95,
-                                     judgement=p.change.judgement if p.change else None,
-                                     current=p.session_id == data.session.id) for p in s.points),
-            summary=_summary(s)))
+        charts.append(
+            ProgressChart(
+                measure=s.measure,
+                kind=s.kind,
+                unit=s.unit,
+                threshold_kind=t.kind if t else None,
+                threshold_points=t.points if t else None,
+                lower_is_better=t.lower_is_better if t else True,
+                source=t.source if t else None,
+                marks=tuple(
+                    ProgressMark(
+                        label=_utc(p.at).date().isoformat(),
+                        value=p.value,
+                        ci95=p.ci95,
+                        judgement=p.change.judgement if p.change else None,
+                        current=p.session_id == data.session.id,
+                    )
+                    for p in s.points
+                ),
+                summary=_summary(s),
+            )
+        )
     sources = [c.source for c in charts if c.source]
     if any(c.measure == "odi" for c in charts):
         sources.append(ODI_SOURCE + " (scoring and bands)")
@@ -365,10 +431,15 @@ def build_session_report(data: SessionData, *, generated_at: datetime | None = N
     sections = tuple(_section(a) for a in data.assessments)
     finding_sources = [f.source for a in sections for f in a.findings if f.source]
     return ReportModel(
-        patient_code=data.patient.code, clinic=data.clinic_name, session_id=data.session.id,
-        session_date=data.session.session_date, session_notes=data.session.notes,
-        session_number=len(data.sessions), generated_at=generated_at or datetime.now(UTC),
+        patient_code=data.patient.code,
+        clinic=data.clinic_name,
+        session_id=data.session.id,
+        session_date=data.session.session_date,
+        session_notes=data.session.notes,
+        session_number=len(data.sessions),
+        generated_at=generated_at or datetime.now(UTC),
         assessments=sections,
         outcomes=tuple(_outcome(o) for o in data.outcomes if o.session_id == data.session.id),
-        progress=progress, sources=tuple(dict.fromkeys([*finding_sources, *sources])),
+        progress=progress,
+        sources=tuple(dict.fromkeys([*finding_sources, *sources])),
     )

@@ -40,8 +40,13 @@ class _Doc(FPDF):
         self.set_y(-14)
         self.set_font("DejaVu", "", 7)
         self.set_text_color(90, 90, 90)
-        self.multi_cell(0, 3.2, f"{self.report.disclaimer}  Patient {self.report.patient_code}, session "
-                        f"{self.report.session_date.isoformat()}. Page {self.page_no()}/{{nb}}", align="C")
+        self.multi_cell(
+            0,
+            3.2,
+            f"{self.report.disclaimer}  Patient {self.report.patient_code}, session "
+            f"{self.report.session_date.isoformat()}. Page {self.page_no()}/{{nb}}",
+            align="C",
+        )
         self.set_text_color(0, 0, 0)
 
     # -- helpers --
@@ -70,8 +75,9 @@ class _Doc(FPDF):
 
     def grid(self, head: list[str], rows: list[list[str]], widths: tuple[float, ...], size: float = 7.5) -> None:
         self.set_font("DejaVu", "", size)
-        with self.table(col_widths=widths, text_align="LEFT", line_height=size * 0.48,
-                        headings_style=_bold(size)) as table:
+        with self.table(
+            col_widths=widths, text_align="LEFT", line_height=size * 0.48, headings_style=_bold(size)
+        ) as table:
             table.row(head)
             for r in rows:
                 table.row(r)
@@ -89,8 +95,7 @@ _NOTE = (255, 244, 229)
 
 def _assessment(pdf: _Doc, a: AssessmentSection, n: int) -> None:
     pdf.heading(f"Assessment {n}: {a.exercise or 'no exercise protocol'}", 11)
-    pdf.para(f"id {a.id}; recorded {a.created_at.strftime('%Y-%m-%d %H:%M UTC')}; camera view {a.view or 'unknown'}",
-             8)
+    pdf.para(f"id {a.id}; recorded {a.created_at.strftime('%Y-%m-%d %H:%M UTC')}; camera view {a.view or 'unknown'}", 8)
     if a.status != "done":
         pdf.para(f"Not analysed: status {a.status}" + (f", {a.reason}" if a.reason else ""), fill=_NOTE)
         return
@@ -111,9 +116,14 @@ def _assessment(pdf: _Doc, a: AssessmentSection, n: int) -> None:
         pdf.grid(["metric", "side", "value"], [[m.name, m.side or "", m.value] for m in a.metrics], (55, 15, 110))
     pdf.heading("Findings", 9.5)
     if a.findings:
-        pdf.grid(["severity", "finding", "evidence", "threshold", "source", "review"],
-                 [[f.severity, f.message, f.evidence, f.threshold or "none", f.source or "",
-                   f.review or "not reviewed"] for f in a.findings], (22, 52, 30, 31, 30, 15))
+        pdf.grid(
+            ["severity", "finding", "evidence", "threshold", "source", "review"],
+            [
+                [f.severity, f.message, f.evidence, f.threshold or "none", f.source or "", f.review or "not reviewed"]
+                for f in a.findings
+            ],
+            (22, 52, 30, 31, 30, 15),
+        )
     else:
         pdf.para("No findings for this recording.")
 
@@ -123,9 +133,11 @@ def render_pdf(report: ReportModel) -> bytes:
     pdf = _Doc(report)
     pdf.add_page()
     pdf.heading("Motionscript session report", 15)
-    pdf.para(f"Patient code: {report.patient_code}    Clinic: {report.clinic or ''}\n"
-             f"Session: {report.session_date.isoformat()} (session {report.session_number})    "
-             f"Generated: {report.generated_at.strftime('%Y-%m-%d %H:%M UTC')}")
+    pdf.para(
+        f"Patient code: {report.patient_code}    Clinic: {report.clinic or ''}\n"
+        f"Session: {report.session_date.isoformat()} (session {report.session_number})    "
+        f"Generated: {report.generated_at.strftime('%Y-%m-%d %H:%M UTC')}"
+    )
     if report.session_notes:
         pdf.para(f"Notes: {report.session_notes}", 8.5, fill=(245, 245, 245))
     if not report.assessments:
@@ -134,22 +146,40 @@ def render_pdf(report: ReportModel) -> bytes:
         _assessment(pdf, a, i + 1)
     if report.outcomes:
         pdf.heading("Questionnaires in this session", 11)
-        pdf.grid(["questionnaire", "score", "unit", "detail"],
-                 [[o.label, f"{o.score:g}", o.unit, o.detail] for o in report.outcomes], (55, 20, 30, 75))
+        pdf.grid(
+            ["questionnaire", "score", "unit", "detail"],
+            [[o.label, f"{o.score:g}", o.unit, o.detail] for o in report.outcomes],
+            (55, 20, 30, 75),
+        )
     pdf.heading("Progress across sessions", 11)
     if not report.progress:
         pdf.para("No questionnaire or protocol measurement recorded yet.")
     else:
-        pdf.para("Each change is judged against the first value (baseline): outcomes against the minimal clinically "
-                 "important difference (MCID), movement measures against the minimal detectable change (MDC). "
-                 "The circled point is this session.", 8)
+        pdf.para(
+            "Each change is judged against the first value (baseline): outcomes against the minimal clinically "
+            "important difference (MCID), movement measures against the minimal detectable change (MDC). "
+            "The circled point is this session.",
+            8,
+        )
         for c in report.progress:
             if c.threshold_points is not None or c.kind == "outcome":
                 pdf.figure(to_png(progress_figure(c)))
-        pdf.grid(["measure", "unit", "values (oldest first)", "change", "threshold"],
-                 [[c.measure, c.unit, ", ".join(f"{m.value:g}" for m in c.marks), c.summary,
-                   f"{c.threshold_kind.upper()} {c.threshold_points:g} {c.unit}" if c.threshold_kind
-                   else "none published; not judged"] for c in report.progress], (42, 14, 30, 64, 30))
+        pdf.grid(
+            ["measure", "unit", "values (oldest first)", "change", "threshold"],
+            [
+                [
+                    c.measure,
+                    c.unit,
+                    ", ".join(f"{m.value:g}" for m in c.marks),
+                    c.summary,
+                    f"{c.threshold_kind.upper()} {c.threshold_points:g} {c.unit}"
+                    if c.threshold_kind
+                    else "none published; not judged",
+                ]
+                for c in report.progress
+            ],
+            (42, 14, 30, 64, 30),
+        )
     if report.sources:
         pdf.heading("Sources", 10)
         for s in report.sources:

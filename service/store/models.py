@@ -8,8 +8,18 @@ from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
-    "ApiKey", "AssessmentRow", "AuditEvent", "Base", "Clinic", "FindingReview", "OutcomeRow", "Patient",
-    "PatientSession", "SessionAssessment", "SuggestionDecision", "WebhookDelivery",
+    "ApiKey",
+    "AssessmentRow",
+    "AuditEvent",
+    "Base",
+    "Clinic",
+    "FindingReview",
+    "OutcomeRow",
+    "Patient",
+    "PatientSession",
+    "SessionAssessment",
+    "SuggestionDecision",
+    "WebhookDelivery",
 ]
 
 
@@ -175,8 +185,9 @@ class SuggestionDecision(Base):
     """A clinician's approval (with parameter overrides) or rejection of one suggested exercise; the latest counts."""
 
     __tablename__ = "exercise_suggestion_decisions"
-    __table_args__ = (Index("ix_suggestion_decisions_assessment", "assessment_id", "finding_index", "exercise_key",
-                            "decided_at"),)
+    __table_args__ = (
+        Index("ix_suggestion_decisions_assessment", "assessment_id", "finding_index", "exercise_key", "decided_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)

@@ -25,12 +25,23 @@ def test_remote_analysis_writes_the_same_document_as_the_local_one(server, landm
     assert cli_remote.main(["--server", server.url, "--api-key", server.key, *args, "--out", str(remote)]) == 0
     assert "wrote" in capsys.readouterr().err
     assert local_main([*args, "--out", str(local), "-q"]) == 0
-    r, l = json.loads(remote.read_text()), json.loads(local.read_text())
-    assert list(r) == list(l)  # same fields in the same order
-    for name in ("schema_version", "exercise", "view", "series", "confidence", "unavailable", "metrics", "events",
-                 "findings", "coaching", "conventions"):
-        assert r[name] == l[name], name
-    assert r["input"] == {**l["input"], "filename": None}  # the server never keeps an uploaded file's name
+    r, loc = json.loads(remote.read_text()), json.loads(local.read_text())
+    assert list(r) == list(loc)  # same fields in the same order
+    for name in (
+        "schema_version",
+        "exercise",
+        "view",
+        "series",
+        "confidence",
+        "unavailable",
+        "metrics",
+        "events",
+        "findings",
+        "coaching",
+        "conventions",
+    ):
+        assert r[name] == loc[name], name
+    assert r["input"] == {**loc["input"], "filename": None}  # the server never keeps an uploaded file's name
     assert remote.read_text().startswith('{\n "schema_version"')  # indent=1, like the local CLI
 
 
@@ -53,14 +64,17 @@ def test_failures_give_one_line_and_the_local_exit_codes(server, tmp_path, capsy
     assert err.count("\n") == 1 and "no such file" in err
 
 
-@pytest.mark.parametrize("argv,remote", [
-    (["--server", "http://x", "analyze", "a.mp4"], True),
-    (["--server=http://x", "analyze", "a.mp4"], True),
-    (["--api-key", "k", "--server", "http://x", "analyze", "a.mp4"], True),
-    (["--debug", "--server", "http://x", "analyze", "a.mp4"], True),
-    (["analyze", "a.mp4"], False),
-    (["analyze", "--server", "a.mp4"], False),
-    (["serve", "--port", "8000"], False),
-])
+@pytest.mark.parametrize(
+    "argv,remote",
+    [
+        (["--server", "http://x", "analyze", "a.mp4"], True),
+        (["--server=http://x", "analyze", "a.mp4"], True),
+        (["--api-key", "k", "--server", "http://x", "analyze", "a.mp4"], True),
+        (["--debug", "--server", "http://x", "analyze", "a.mp4"], True),
+        (["analyze", "a.mp4"], False),
+        (["analyze", "--server", "a.mp4"], False),
+        (["serve", "--port", "8000"], False),
+    ],
+)
 def test_is_remote_looks_only_before_the_command(argv, remote):
     assert cli_remote.is_remote(argv) is remote

@@ -49,9 +49,11 @@ def test_clients_import_nothing_from_the_service():
     import subprocess
     import sys
 
-    code = ("import sys, clients, clients.cli_remote; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('service', 'vision', 'kinematics')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, clients, clients.cli_remote; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('service', 'vision', 'kinematics')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -141,8 +143,10 @@ def test_an_unreachable_server_raises_transport_error_after_the_retries():
     from tests.service._servers import free_port
 
     slept: list[float] = []
-    with (Client(f"http://127.0.0.1:{free_port()}", "k", max_retries=2, backoff_s=0.1, sleep=slept.append) as ms,
-          pytest.raises(clients.TransportError, match="after 3 attempts")):
+    with (
+        Client(f"http://127.0.0.1:{free_port()}", "k", max_retries=2, backoff_s=0.1, sleep=slept.append) as ms,
+        pytest.raises(clients.TransportError, match="after 3 attempts"),
+    ):
         ms.get_assessment("x")
     assert slept == [0.1, 0.2]
 
@@ -199,12 +203,20 @@ def test_gateway_errors_are_retried_with_backoff_and_the_same_key():
 
 def test_server_errors_stop_after_max_retries():
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(503, headers={"Retry-After": "2", "Content-Type": "application/problem+json"},
-                              json={"type": "https://motionscript.dev/problems/unavailable", "status": 503,
-                                    "detail": "database unavailable"})
+        return httpx.Response(
+            503,
+            headers={"Retry-After": "2", "Content-Type": "application/problem+json"},
+            json={
+                "type": "https://motionscript.dev/problems/unavailable",
+                "status": 503,
+                "detail": "database unavailable",
+            },
+        )
 
     slept: list[float] = []
-    with (Client("http://test", "k", transport=httpx.MockTransport(handler), max_retries=2, sleep=slept.append) as ms,
-          pytest.raises(clients.ServerError) as exc):
+    with (
+        Client("http://test", "k", transport=httpx.MockTransport(handler), max_retries=2, sleep=slept.append) as ms,
+        pytest.raises(clients.ServerError) as exc,
+    ):
         ms.get_assessment("x")
     assert slept == [2.0, 2.0] and exc.value.detail == "database unavailable" and exc.value.kind == "unavailable"

@@ -41,8 +41,13 @@ def mobilised_recording(test: str, trial: str) -> ImuRecording:
     fs = float(su["Fs"]["Acc"])
     n = su["Acc"].shape[0]
     return ImuRecording(
-        t_s=np.arange(n) / fs, acc_mps2=su["Acc"] * 9.80665, gyr_rads=np.radians(su["Gyr"]),
-        placement="lower_back", sampling_rate_hz=fs, source=f"HA001_data.mat:{test}/{trial}", format="mobilised",
+        t_s=np.arange(n) / fs,
+        acc_mps2=su["Acc"] * 9.80665,
+        gyr_rads=np.radians(su["Gyr"]),
+        placement="lower_back",
+        sampling_rate_hz=fs,
+        source=f"HA001_data.mat:{test}/{trial}",
+        format="mobilised",
     )
 
 
@@ -59,7 +64,8 @@ def reference_bouts(test: str, trial: str, system: str = "Stereophoto") -> list[
     wbs = wbs if isinstance(wbs, list) else [wbs]
     return [
         ReferenceBout(
-            start_s=float(w["Start"]), end_s=float(w["End"]),
+            start_s=float(w["Start"]),
+            end_s=float(w["End"]),
             initial_contacts_s=np.atleast_1d(np.asarray(w["InitialContact_Event"], dtype=float)),
             sides=tuple(str(s).lower() for s in np.atleast_1d(w["InitialContact_LeftRight"])),
             cadence_steps_per_min=float(w["Cadence"]),

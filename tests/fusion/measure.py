@@ -44,7 +44,10 @@ def rmse(a, b):
 def orientation_and_fusion() -> None:
     print("### Synthetic IMU (20 draws, 60 s at 100 Hz)\n")
     rows = {}
-    for name, axes in (("mobilised", MOBILISED_LOWER_BACK), ("upside_down", AxisMapping(up="-z", anterior="+x", left="-y"))):
+    for name, axes in (
+        ("mobilised", MOBILISED_LOWER_BACK),
+        ("upside_down", AxisMapping(up="-z", anterior="+x", left="-y")),
+    ):
         for seed in SEEDS:
             rng = np.random.default_rng(seed)
             m = rehab_motion(T, posture_tilt_deg=8.0, posture_obliquity_deg=1.0, rng=rng)
@@ -54,14 +57,24 @@ def orientation_and_fusion() -> None:
             cal = calibrate_static(rec, axes, posture_tilt_deg=8.0, posture_obliquity_deg=1.0)
             po = pelvis_orientation(rec, axes=axes, calibration=cal)
             g = pelvis_orientation(rec, axes=axes, calibration=cal, estimator=MahonyFilter(kp=0, ki=0))
-            rows.setdefault(name, []).append((rmse(po.tilt.values, m.tilt_deg), rmse(po.obliquity.values, m.obliquity_deg),
-                                              rmse(g.tilt.values, m.tilt_deg), rmse(g.obliquity.values, m.obliquity_deg)))
-    print("| sensor worn | tilt RMSE median / worst | obliquity RMSE median / worst | gyro only: tilt / obliquity worst |")
+            rows.setdefault(name, []).append(
+                (
+                    rmse(po.tilt.values, m.tilt_deg),
+                    rmse(po.obliquity.values, m.obliquity_deg),
+                    rmse(g.tilt.values, m.tilt_deg),
+                    rmse(g.obliquity.values, m.obliquity_deg),
+                )
+            )
+    print(
+        "| sensor worn | tilt RMSE median / worst | obliquity RMSE median / worst | gyro only: tilt / obliquity worst |"
+    )
     print("|---|---|---|---|")
     for name, r in rows.items():
         r = np.array(r)
-        print(f"| {name} | {np.median(r[:, 0]):.2f} / {r[:, 0].max():.2f} | {np.median(r[:, 1]):.2f} / {r[:, 1].max():.2f} "
-              f"| {r[:, 2].max():.2f} / {r[:, 3].max():.2f} |")
+        print(
+            f"| {name} | {np.median(r[:, 0]):.2f} / {r[:, 0].max():.2f} | {np.median(r[:, 1]):.2f} / {r[:, 1].max():.2f} "
+            f"| {r[:, 2].max():.2f} / {r[:, 3].max():.2f} |"
+        )
     print()
     errs, conf, fus = [], [], {0.0: [], 1.5: []}
     for stand in (1.5, 0.0):
@@ -80,32 +93,51 @@ def orientation_and_fusion() -> None:
             fa = ObliquityFusion().fuse(imu, video, offset=co)
             fg = ObliquityFusion().fuse(gyro, video, offset=co)
             truth = np.interp(fa.angle.t_s, T, m.obliquity_deg)
-            fus[stand].append((rmse(video.values, vt), rmse(imu.values, m.obliquity_deg), rmse(gyro.values, m.obliquity_deg),
-                               rmse(fa.angle.values, truth), rmse(fg.angle.values, truth), fa.normalised_innovation_rms))
+            fus[stand].append(
+                (
+                    rmse(video.values, vt),
+                    rmse(imu.values, m.obliquity_deg),
+                    rmse(gyro.values, m.obliquity_deg),
+                    rmse(fa.angle.values, truth),
+                    rmse(fg.angle.values, truth),
+                    fa.normalised_innovation_rms,
+                )
+            )
     e = np.abs(errs) * 1000
     c = np.array(conf)
-    print(f"Clock offset (obliquity rate, 30 fps video with 1.5 deg/sqrt(confidence) noise and two gaps; offsets "
-          f"-0.8 to +6.3 s): |error| median {np.median(e):.1f} ms, worst {e.max():.1f} ms (one frame = 33.3 ms); "
-          f"peak r {c[:, 0].min():.2f}-{c[:, 0].max():.2f}, next-best r {c[:, 1].min():.2f}-{c[:, 1].max():.2f}, "
-          f"confidence {c[:, 2].min():.2f}-{c[:, 2].max():.2f}.\n")
-    print("| stand obliquity | video only | IMU (Mahony) | IMU gyro only | fused (Mahony) | fused (gyro only) | NIS rms |")
+    print(
+        f"Clock offset (obliquity rate, 30 fps video with 1.5 deg/sqrt(confidence) noise and two gaps; offsets "
+        f"-0.8 to +6.3 s): |error| median {np.median(e):.1f} ms, worst {e.max():.1f} ms (one frame = 33.3 ms); "
+        f"peak r {c[:, 0].min():.2f}-{c[:, 0].max():.2f}, next-best r {c[:, 1].min():.2f}-{c[:, 1].max():.2f}, "
+        f"confidence {c[:, 2].min():.2f}-{c[:, 2].max():.2f}.\n"
+    )
+    print(
+        "| stand obliquity | video only | IMU (Mahony) | IMU gyro only | fused (Mahony) | fused (gyro only) | NIS rms |"
+    )
     print("|---|---|---|---|---|---|---|")
     for stand, r in fus.items():
         r = np.array(r)
         med = np.median(r, axis=0)
         worst = r.max(axis=0)
-        print(f"| {stand} deg | {med[0]:.2f} / {worst[0]:.2f} | {med[1]:.2f} / {worst[1]:.2f} | {med[2]:.2f} / {worst[2]:.2f} "
-              f"| {med[3]:.2f} / {worst[3]:.2f} | {med[4]:.2f} / {worst[4]:.2f} | {med[5]:.2f} |")
+        print(
+            f"| {stand} deg | {med[0]:.2f} / {worst[0]:.2f} | {med[1]:.2f} / {worst[1]:.2f} | {med[2]:.2f} / {worst[2]:.2f} "
+            f"| {med[3]:.2f} / {worst[3]:.2f} | {med[4]:.2f} / {worst[4]:.2f} | {med[5]:.2f} |"
+        )
     print("\n(obliquity RMSE in deg, median / worst of 20 draws)\n")
 
 
 def gait() -> None:
     print("### Mobilise-D HA001 lower-back IMU against the optical reference\n")
-    print("| trial | reference | contacts | TP | FP | FN | F1 | error median (signed) | median abs | side correct | cadence (ref) |")
+    print(
+        "| trial | reference | contacts | TP | FP | FN | F1 | error median (signed) | median abs | side correct | cadence (ref) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for test, trial in TRIALS:
-        rec = read_imu(MOBILISED_CSV, sampling_rate_hz=100.0) if (test, trial) == ("Test5", "Trial1") else \
-            mobilised_recording(test, trial)
+        rec = (
+            read_imu(MOBILISED_CSV, sampling_rate_hz=100.0)
+            if (test, trial) == ("Test5", "Trial1")
+            else mobilised_recording(test, trial)
+        )
         g = InitialContactDetector().detect(rec, axes=MOBILISED_LOWER_BACK)
         t = np.array([e.t_s for e in g.initial_contacts])
         sides = [e.side for e in g.initial_contacts]
@@ -119,13 +151,18 @@ def gait() -> None:
                 tp, fp, fn = tp + len(mm.pairs), fp + mm.false_positives, fn + mm.false_negatives
                 err += list(mm.errors_s)
                 for d, r in mm.pairs:
-                    ok += sides[int(np.argmin(np.abs(t - d)))] == b.sides[int(np.nanargmin(np.abs(b.initial_contacts_s - r)))]
+                    ok += (
+                        sides[int(np.argmin(np.abs(t - d)))]
+                        == b.sides[int(np.nanargmin(np.abs(b.initial_contacts_s - r)))]
+                    )
                 steps += list(np.diff(b.initial_contacts_s[np.isfinite(b.initial_contacts_s)]))
             f1 = 2 * tp / (2 * tp + fp + fn)
             n_ref = sum(int(np.isfinite(b.initial_contacts_s).sum()) for b in bouts)
-            print(f"| {test} {trial} | {system} ({len(bouts)} bouts) | {n_ref} | {tp} | {fp} | {fn} | {f1:.3f} | "
-                  f"{1000 * np.median(err):+.0f} ms | {1000 * np.median(np.abs(err)):.0f} ms | {ok}/{tp} | "
-                  f"{g.cadence_steps_per_min:.1f} ({60 / np.median(steps):.1f}) |")
+            print(
+                f"| {test} {trial} | {system} ({len(bouts)} bouts) | {n_ref} | {tp} | {fp} | {fn} | {f1:.3f} | "
+                f"{1000 * np.median(err):+.0f} ms | {1000 * np.median(np.abs(err)):.0f} ms | {ok}/{tp} | "
+                f"{g.cadence_steps_per_min:.1f} ({60 / np.median(steps):.1f}) |"
+            )
     print()
 
 
@@ -135,13 +172,21 @@ def emg_synthetic() -> None:
     print("|---|---|---|---|---|")
     for fs in (1000.0, 2000.0):
         t = np.arange(0.0, 8.0, 1.0 / fs)
-        variants = {"TKEO, sustained (default)": {}, "TKEO, window mean (Hodges & Bui)": {"rule": "mean"},
-                    "no TKEO, sustained": {"cond": "none"}, "TKEO, + zero-phase notch 50 Hz & harmonics": {"notch": True}}
+        variants = {
+            "TKEO, sustained (default)": {},
+            "TKEO, window mean (Hodges & Bui)": {"rule": "mean"},
+            "no TKEO, sustained": {"cond": "none"},
+            "TKEO, + zero-phase notch 50 Hz & harmonics": {"notch": True},
+        }
         for label, v in variants.items():
             on_e, off_e, extra = [], [], 0
             for seed in SEEDS:
                 rng = np.random.default_rng(seed)
-                truth = [(1.5 + rng.uniform(0, 0.3), 2.4, 0.08), (4.1 + rng.uniform(0, 0.3), 5.0, 0.03), (6.3, 7.0, 0.15)]
+                truth = [
+                    (1.5 + rng.uniform(0, 0.3), 2.4, 0.08),
+                    (4.1 + rng.uniform(0, 0.3), 5.0, 0.03),
+                    (6.3, 7.0, 0.15),
+                ]
                 x = emg_bursts(t, truth, sampling_rate_hz=fs, rng=rng)
                 y = signal.sosfiltfilt(signal.butter(4, (20, 450), "bandpass", fs=fs, output="sos"), x)
                 if v.get("notch"):
@@ -160,20 +205,27 @@ def emg_synthetic() -> None:
                         on_e.append(bb.onsets_s[i] - a)
                         off_e.append(bb.offsets_s[i] - o)
             on_e, off_e = np.abs(on_e) * 1000, np.abs(off_e) * 1000
-            print(f"| {fs:.0f} Hz | {label} | {np.median(on_e):.1f} / {on_e.max():.1f} ms | {np.nanmax(off_e):.1f} ms | {extra} |")
-    print("\nBursts of 0.08, 0.03 and 0.15 mV RMS (15 ms rise) on 0.005 mV white noise, 0.02 mV mains hum and "
-          "0.05 mV artefact below 2 Hz; baseline 0.2-1.2 s; 3 SD, 25 ms.\n")
+            print(
+                f"| {fs:.0f} Hz | {label} | {np.median(on_e):.1f} / {on_e.max():.1f} ms | {np.nanmax(off_e):.1f} ms | {extra} |"
+            )
+    print(
+        "\nBursts of 0.08, 0.03 and 0.15 mV RMS (15 ms rise) on 0.005 mV white noise, 0.02 mV mains hum and "
+        "0.05 mV artefact below 2 Hz; baseline 0.2-1.2 s; 3 SD, 25 ms.\n"
+    )
 
 
 def emg_real(extra: list[Path]) -> None:
     print("### UCI lower-limb gait EMG (real, no onset reference)\n")
-    print("| file | channel | bursts | per knee cycle | median burst | onset phase after knee-flexion peak, median (IQR) |")
+    print(
+        "| file | channel | bursts | per knee cycle | median burst | onset phase after knee-flexion peak, median (IQR) |"
+    )
     print("|---|---|---|---|---|---|")
     for path in [UCI_5N, *extra]:
         rec = read_emg(path, sampling_rate_hz=None if path == UCI_5N else 1000.0)
         t = rec.t_s
-        knee = signal.sosfiltfilt(signal.butter(2, 3, fs=rec.sampling_rate_hz, output="sos"),
-                                  rec.aux["knee_flexion_deg"].values)
+        knee = signal.sosfiltfilt(
+            signal.butter(2, 3, fs=rec.sampling_rate_hz, output="sos"), rec.aux["knee_flexion_deg"].values
+        )
         pk, _ = signal.find_peaks(knee, prominence=15, distance=int(0.6 * rec.sampling_rate_hz))
         tp = t[pk]
         res = EmgAnalysis().run(rec)
@@ -186,10 +238,15 @@ def emg_real(extra: list[Path]) -> None:
                     ph.append(100 * (o - tp[k]) / (tp[k + 1] - tp[k]))
             q = np.percentile(ph, [25, 50, 75]) if ph else [np.nan] * 3
             inside = ((b.onsets_s >= tp[0]) & (b.onsets_s < tp[-1])).sum()
-            print(f"| {path.name} ({len(tp) - 1} cycles) | {ch.label} | {len(b.onsets_s)} | {inside / (len(tp) - 1):.1f} | "
-                  f"{1000 * np.nanmedian(b.offsets_s - b.onsets_s):.0f} ms | {q[1]:.0f} % ({q[0]:.0f}-{q[2]:.0f}) |")
-        print(f"| {path.name} | co-contraction | " + ", ".join(f"{k} {v:.0f} %" for k, v in res.co_contraction_pct.items())
-              + " | | | |")
+            print(
+                f"| {path.name} ({len(tp) - 1} cycles) | {ch.label} | {len(b.onsets_s)} | {inside / (len(tp) - 1):.1f} | "
+                f"{1000 * np.nanmedian(b.offsets_s - b.onsets_s):.0f} ms | {q[1]:.0f} % ({q[0]:.0f}-{q[2]:.0f}) |"
+            )
+        print(
+            f"| {path.name} | co-contraction | "
+            + ", ".join(f"{k} {v:.0f} %" for k, v in res.co_contraction_pct.items())
+            + " | | | |"
+        )
     print()
 
 

@@ -25,8 +25,14 @@ BASELINE = ThresholdOnsetDetector(baseline_s=(0.2, 1.2))
 
 
 def _recording(t: np.ndarray, x: np.ndarray, fs: float, name: str = "lower_abdominal_left_mV") -> EmgRecording:
-    return EmgRecording(t_s=t, emg_mv=x.reshape(len(t), -1), sampling_rate_hz=fs, source="synthetic", format="generic",
-                        channels=(EmgChannel(name=name, site="lower_abdominal", side="left"),))
+    return EmgRecording(
+        t_s=t,
+        emg_mv=x.reshape(len(t), -1),
+        sampling_rate_hz=fs,
+        source="synthetic",
+        format="generic",
+        channels=(EmgChannel(name=name, site="lower_abdominal", side="left"),),
+    )
 
 
 @pytest.mark.parametrize("fs", [1000.0, 2000.0])
@@ -55,8 +61,12 @@ def test_the_window_mean_rule_fires_earlier_than_the_sustained_rule(rng):
         x = emg_bursts(t, truth, sampling_rate_hz=fs, rng=rng)
         for rule, so_far in worst.items():
             det = ThresholdOnsetDetector(baseline_s=(0.2, 1.2), rule=rule)  # type: ignore[arg-type]
-            on = EmgAnalysis(detector=det, hardware_delay_s=0.0).run(_recording(t, x, fs)).bursts[
-                "lower_abdominal_left_mV"].onsets_s
+            on = (
+                EmgAnalysis(detector=det, hardware_delay_s=0.0)
+                .run(_recording(t, x, fs))
+                .bursts["lower_abdominal_left_mV"]
+                .onsets_s
+            )
             err = [on[np.argmin(np.abs(on - a))] - a for a, _, _ in truth]
             worst[rule] = max(so_far, float(np.max(np.abs(err))))
     assert worst["sustained"] <= 0.010  # measured 4 ms
@@ -72,16 +82,16 @@ def test_the_hardware_delay_moves_every_onset_and_is_never_silently_zero(rng):
     known = EmgAnalysis(detector=BASELINE, hardware_delay_s=0.048).run(rec)
     assert unknown.hardware_delay_assumed and any("not configured" in n for n in unknown.notes)
     assert not known.hardware_delay_assumed and known.hardware_delay_s == 0.048
-    np.testing.assert_allclose(known.bursts[rec.channels[0].name].onsets_s,
-                               unknown.bursts[rec.channels[0].name].onsets_s - 0.048)
+    np.testing.assert_allclose(
+        known.bursts[rec.channels[0].name].onsets_s, unknown.bursts[rec.channels[0].name].onsets_s - 0.048
+    )
 
 
 def test_timing_is_muscle_minus_movement_and_negative_when_the_muscle_leads(rng):
     fs = 1000.0
     t = np.arange(0.0, 6.0, 1.0 / fs)
     x = emg_bursts(t, [(2.0, 3.0, 0.1), (4.0, 4.8, 0.1)], sampling_rate_hz=fs, rng=rng)
-    res = EmgAnalysis(detector=BASELINE, hardware_delay_s=0.0).run(_recording(t, x, fs),
-                                                                    movement_onsets_s=[2.05, 3.97])
+    res = EmgAnalysis(detector=BASELINE, hardware_delay_s=0.0).run(_recording(t, x, fs), movement_onsets_s=[2.05, 3.97])
     first, second = res.timing_ms
     assert first["delta_ms"] == pytest.approx(-50.0, abs=15.0)  # feed-forward: 50 ms before the movement
     assert second["delta_ms"] == pytest.approx(30.0, abs=15.0)
@@ -116,8 +126,9 @@ def test_left_right_symmetry_from_paired_channels(rng):
     left = emg_bursts(t, [(1.0, 3.0, 0.10)], sampling_rate_hz=fs, rng=rng)
     right = emg_bursts(t, [(1.0, 3.0, 0.05)], sampling_rate_hz=fs, rng=rng)
     chans = (EmgChannel("gmed_l", "gluteus_medius", "left"), EmgChannel("gmed_r", "gluteus_medius", "right"))
-    rec = EmgRecording(t_s=t, emg_mv=np.column_stack([left, right]), channels=chans, sampling_rate_hz=fs,
-                       source="s", format="generic")
+    rec = EmgRecording(
+        t_s=t, emg_mv=np.column_stack([left, right]), channels=chans, sampling_rate_hz=fs, source="s", format="generic"
+    )
     res = EmgAnalysis(hardware_delay_s=0.0, reference_mv={"gmed_l": 0.1, "gmed_r": 0.1}).run(rec)
     assert res.normalisation == "reference"
     assert res.symmetry_pct["gluteus_medius"] == pytest.approx(66.7, abs=8.0)  # 0.10 vs 0.05 mV: (2-1)/1.5
@@ -133,7 +144,9 @@ def test_movement_onsets_from_an_imu_rate_angle(rng):
     angle = min_jerk(2.0, 0.8, 10) - min_jerk(4.0, 0.8, 10) + min_jerk(7.3, 0.6, 8) - min_jerk(9.0, 0.6, 8)
     got = movement_onsets(Series(t, angle + rng.normal(0, 0.02, t.shape[0]), "deg", np.ones(t.shape[0])))
     assert len(got) == 4
-    assert all(0.0 <= e.t_s - s <= 0.08 for e, s in zip(got, [2.0, 4.0, 7.3, 9.0]))  # a speed threshold fires late
+    assert all(
+        0.0 <= e.t_s - s <= 0.08 for e, s in zip(got, [2.0, 4.0, 7.3, 9.0], strict=True)
+    )  # a speed threshold fires late
 
 
 # -- files ---------------------------------------------------------------------------
@@ -175,17 +188,25 @@ def test_a_surface_channel_named_transversus_abdominis_is_relabelled(tmp_path):
     assert rec.channels[0].label == "left lower-abdominal (TrA/IO) surface EMG"
     assert any("cannot isolate transversus abdominis" in n for n in rec.notes)
     assert rec.emg_mv[0, 1] == pytest.approx(0.002e-3)  # uV -> mV
-    fine = read_emg(_write(tmp_path, "# electrode: fine_wire\nt_s,tra_left_mV\n" +
-                           "\n".join(f"{i / 1000:.3f},0.001" for i in range(50)) + "\n", "fw.csv"))
+    fine = read_emg(
+        _write(
+            tmp_path,
+            "# electrode: fine_wire\nt_s,tra_left_mV\n" + "\n".join(f"{i / 1000:.3f},0.001" for i in range(50)) + "\n",
+            "fw.csv",
+        )
+    )
     assert fine.channels[0].label == "left transversus abdominis (fine-wire EMG)"
 
 
-@pytest.mark.parametrize(("text", "column", "line", "words"), [
-    ("t_s,psoas_left_mV\n0,1\n0.001,1\n", "psoas_left_mV", 1, "unknown muscle site 'psoas'"),
-    ("t_s,gmed_left_mA\n0,1\n0.001,1\n", "gmed_left_mA", 1, "unit V, mV or uV"),
-    ("t_s,gmed_left_mV\n0,1\n0.001,\n0.002,1\n", "gmed_left_mV", 3, "empty"),
-    ("t_s,gmed_left_mV\n0,1\n0.002,1\n0.001,1\n", "t_s", 4, "does not increase"),
-])
+@pytest.mark.parametrize(
+    ("text", "column", "line", "words"),
+    [
+        ("t_s,psoas_left_mV\n0,1\n0.001,1\n", "psoas_left_mV", 1, "unknown muscle site 'psoas'"),
+        ("t_s,gmed_left_mA\n0,1\n0.001,1\n", "gmed_left_mA", 1, "unit V, mV or uV"),
+        ("t_s,gmed_left_mV\n0,1\n0.001,\n0.002,1\n", "gmed_left_mV", 3, "empty"),
+        ("t_s,gmed_left_mV\n0,1\n0.002,1\n0.001,1\n", "t_s", 4, "does not increase"),
+    ],
+)
 def test_malformed_emg_files_name_the_column_and_the_line(tmp_path, text, column, line, words):
     with pytest.raises(SensorFormatError) as info:
         read_emg(_write(tmp_path, text, "bad_emg.csv"))

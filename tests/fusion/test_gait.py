@@ -39,9 +39,13 @@ def _evaluate(rec, test: str, trial: str) -> dict[str, float]:
             side_ok += sides[int(np.argmin(np.abs(t - d)))] == bout.sides[j]
         ref_steps += list(np.diff(bout.initial_contacts_s[np.isfinite(bout.initial_contacts_s)]))
     return {
-        "f1": 2 * tp / (2 * tp + fp + fn), "tp": tp, "median_abs_ms": 1000 * float(np.median(np.abs(errors))),
-        "median_ms": 1000 * float(np.median(errors)), "side": side_ok / tp,
-        "cadence": gait.cadence_steps_per_min, "ref_cadence": 60.0 / float(np.median(ref_steps)),
+        "f1": 2 * tp / (2 * tp + fp + fn),
+        "tp": tp,
+        "median_abs_ms": 1000 * float(np.median(np.abs(errors))),
+        "median_ms": 1000 * float(np.median(errors)),
+        "side": side_ok / tp,
+        "cadence": gait.cadence_steps_per_min,
+        "ref_cadence": 60.0 / float(np.median(ref_steps)),
     }
 
 

@@ -58,8 +58,14 @@ def test_the_generic_csv_converts_units_to_si(tmp_path):
     assert rec.placement == "sacrum" and rec.format == "generic"
     np.testing.assert_allclose(rec.acc_mps2[0], [0.0, G, 0.0])
     np.testing.assert_allclose(rec.gyr_rads[0], [math.pi / 2, 0.0, 0.0])
-    si = GOOD.replace("_g,", "_mps2,").replace("acc_z_g", "acc_z_mps2").replace("_dps", "_rads").replace(
-        "# sampling_rate_hz: 100\n", "").replace("t_s,", "t_ms,").replace("0.0,1.0,0.0,90", "0.0,9.81,0.0,1.5")
+    si = (
+        GOOD.replace("_g,", "_mps2,")
+        .replace("acc_z_g", "acc_z_mps2")
+        .replace("_dps", "_rads")
+        .replace("# sampling_rate_hz: 100\n", "")
+        .replace("t_s,", "t_ms,")
+        .replace("0.0,1.0,0.0,90", "0.0,9.81,0.0,1.5")
+    )
     si = si.replace("\n0.01,", "\n10,").replace("\n0.02,", "\n20,").replace("\n0.03,", "\n30,")
     rec = read_imu(_write(tmp_path, si, "si.csv"))
     np.testing.assert_allclose(rec.t_s, [0.0, 0.01, 0.02, 0.03])
@@ -67,17 +73,25 @@ def test_the_generic_csv_converts_units_to_si(tmp_path):
     np.testing.assert_allclose(rec.gyr_rads[0], [1.5, 0.0, 0.0])
 
 
-@pytest.mark.parametrize(("edit", "column", "line", "words"), [
-    (lambda s: s.replace(",gyr_z_dps", ",gyro_z"), "gyro_z", 3, "{acc|gyr|mag}_{x|y|z}_{unit}"),
-    (lambda s: s.replace(",gyr_z_dps", ",gyr_z_rpm"), "gyr_z_rpm", 3, "unknown unit 'rpm'"),
-    (lambda s: s.replace("gyr_z_dps", "temp_c").replace(",0\n", ",0\n"), "gyr_z_<unit>", 3, "missing column"),
-    (lambda s: s.replace("0.02,0.0,1.0", "0.005,0.0,1.0"), "t_s", 6, "does not increase"),
-    (lambda s: s.replace("0.02,0.0,1.0,0.0,90,0,0", "0.02,0.0,,0.0,90,0,0"), "acc_y_g", 6, "empty"),
-    (lambda s: s.replace("0.02,0.0,1.0,0.0,90,0,0", "0.02,0.0,nan,0.0,90,0,0"), "acc_y_g", 6, "non-finite"),
-    (lambda s: s.replace("0.02,0.0,1.0,0.0,90,0,0", "0.02,0.0,one,0.0,90,0,0"), "acc_y_g", 6, "not a number"),
-    (lambda s: s.replace("sampling_rate_hz: 100", "sampling_rate_hz: 120"), "t_s", None, "declared sampling rate is 120"),
-    (lambda s: s + "0.09,0.0,1.0,0.0,90,0,0\n", "t_s", 8, "clock gap"),
-])
+@pytest.mark.parametrize(
+    ("edit", "column", "line", "words"),
+    [
+        (lambda s: s.replace(",gyr_z_dps", ",gyro_z"), "gyro_z", 3, "{acc|gyr|mag}_{x|y|z}_{unit}"),
+        (lambda s: s.replace(",gyr_z_dps", ",gyr_z_rpm"), "gyr_z_rpm", 3, "unknown unit 'rpm'"),
+        (lambda s: s.replace("gyr_z_dps", "temp_c").replace(",0\n", ",0\n"), "gyr_z_<unit>", 3, "missing column"),
+        (lambda s: s.replace("0.02,0.0,1.0", "0.005,0.0,1.0"), "t_s", 6, "does not increase"),
+        (lambda s: s.replace("0.02,0.0,1.0,0.0,90,0,0", "0.02,0.0,,0.0,90,0,0"), "acc_y_g", 6, "empty"),
+        (lambda s: s.replace("0.02,0.0,1.0,0.0,90,0,0", "0.02,0.0,nan,0.0,90,0,0"), "acc_y_g", 6, "non-finite"),
+        (lambda s: s.replace("0.02,0.0,1.0,0.0,90,0,0", "0.02,0.0,one,0.0,90,0,0"), "acc_y_g", 6, "not a number"),
+        (
+            lambda s: s.replace("sampling_rate_hz: 100", "sampling_rate_hz: 120"),
+            "t_s",
+            None,
+            "declared sampling rate is 120",
+        ),
+        (lambda s: s + "0.09,0.0,1.0,0.0,90,0,0\n", "t_s", 8, "clock gap"),
+    ],
+)
 def test_malformed_files_name_the_file_the_column_and_the_line(tmp_path, edit, column, line, words):
     path = _write(tmp_path, edit(GOOD), "broken_imu.csv")
     with pytest.raises(SensorFormatError) as info:

@@ -41,9 +41,19 @@ def test_tilt_and_obliquity_within_1_deg_rmse(rng, axes):
 
 def test_without_noise_or_strap_error_the_angles_are_exact(rng):
     motion = rehab_motion(T, rng=rng)
-    rec = pelvis_imu(motion, axes=MOBILISED_LOWER_BACK, errors=ImuErrors(
-        acc_noise_mps2=0, gyr_noise_rads=0, gyr_bias_rads=(0, 0, 0), gyr_drift_rads_per_sqrt_s=0,
-        acc_bias_mps2=(0, 0, 0)), lever_arm_m=(0, 0, 0), rng=rng)
+    rec = pelvis_imu(
+        motion,
+        axes=MOBILISED_LOWER_BACK,
+        errors=ImuErrors(
+            acc_noise_mps2=0,
+            gyr_noise_rads=0,
+            gyr_bias_rads=(0, 0, 0),
+            gyr_drift_rads_per_sqrt_s=0,
+            acc_bias_mps2=(0, 0, 0),
+        ),
+        lever_arm_m=(0, 0, 0),
+        rng=rng,
+    )
     got = pelvis_orientation(rec, axes=MOBILISED_LOWER_BACK, estimator=MahonyFilter(kp=0.0, ki=0.0))
     assert _rmse(got.tilt.values, motion.tilt_deg) < 0.05
     assert _rmse(got.obliquity.values, motion.obliquity_deg) < 0.05
@@ -57,8 +67,9 @@ def test_gravity_correction_removes_the_bias_drift_that_the_gyroscope_alone_accu
     cal = calibrate_static(rec, MOBILISED_LOWER_BACK, window_s=(0.5, 2.5))
     cal_no_bias = type(cal)(**{**cal.__dict__, "gyro_bias_rads": np.zeros(3)})
     mahony = pelvis_orientation(rec, axes=MOBILISED_LOWER_BACK, calibration=cal_no_bias)
-    gyro = pelvis_orientation(rec, axes=MOBILISED_LOWER_BACK, calibration=cal_no_bias,
-                              estimator=MahonyFilter(kp=0.0, ki=0.0))
+    gyro = pelvis_orientation(
+        rec, axes=MOBILISED_LOWER_BACK, calibration=cal_no_bias, estimator=MahonyFilter(kp=0.0, ki=0.0)
+    )
     assert _rmse(gyro.obliquity.values, motion.obliquity_deg) > 10.0  # ~60 deg by the end
     assert _rmse(mahony.obliquity.values, motion.obliquity_deg) < 1.0
     # the integral term found the bias on the two axes gravity observes (left and anterior)
@@ -95,8 +106,9 @@ def test_a_calibration_stand_in_the_middle_runs_the_filter_both_ways(rng):
     moving = rehab_motion(t, stand_s=0.0, rng=rng)
     x = np.clip(np.abs(t - 12.5) - 1.5, 0.0, 2.0) / 2.0  # 0 during 11-14 s, back to 1 by 9 s and 16 s
     gate = x * x * (3 - 2 * x)
-    motion = PelvisMotion(t, moving.tilt_deg * gate, moving.obliquity_deg * gate, moving.yaw_deg * gate,
-                          moving.position_m * gate[:, None])
+    motion = PelvisMotion(
+        t, moving.tilt_deg * gate, moving.obliquity_deg * gate, moving.yaw_deg * gate, moving.position_m * gate[:, None]
+    )
     rec = pelvis_imu(motion, axes=MOBILISED_LOWER_BACK, rng=rng)
     cal = calibrate_static(rec, MOBILISED_LOWER_BACK, window_s=(11.5, 13.5))
     assert cal.still

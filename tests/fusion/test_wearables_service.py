@@ -42,8 +42,9 @@ def test_with_video_the_imu_is_synchronised_and_fused(rng, tmp_path):
     path = tmp_path / "sacrum.csv"
     path.write_text("\n".join(lines) + "\n")
     video, _ = video_angle(t, motion.obliquity_deg, rng=rng)
-    out = analyze_wearables(WearablesRequest(imu_axes="up=+x,anterior=+z,left=-y"), imu_path=path,
-                            video_obliquity=video)
+    out = analyze_wearables(
+        WearablesRequest(imu_axes="up=+x,anterior=+z,left=-y"), imu_path=path, video_obliquity=video
+    )
     assert out.sync is not None and out.sync.method == "cross_correlation"
     assert out.sync.offset_s == pytest.approx(2.5, abs=1 / 30)
     assert out.fused is not None and out.fused.pelvic_obliquity_deg.clock == "video"
@@ -51,8 +52,9 @@ def test_with_video_the_imu_is_synchronised_and_fused(rng, tmp_path):
     truth = np.interp(out.fused.pelvic_obliquity_deg.t_s, t, motion.obliquity_deg)
     assert np.sqrt(np.nanmean((fused - truth) ** 2)) < 0.6
     assert out.imu.pelvic_obliquity_deg.clock == "video"
-    manual = analyze_wearables(WearablesRequest(imu_axes="mobilised", imu_offset_s=2.5), imu_path=path,
-                               video_obliquity=video)
+    manual = analyze_wearables(
+        WearablesRequest(imu_axes="mobilised", imu_offset_s=2.5), imu_path=path, video_obliquity=video
+    )
     assert manual.sync.method == "manual" and manual.sync.offset_s == 2.5
 
 

@@ -57,7 +57,6 @@ picture as the fixture's (thigh 182 px measured; 189 px synthetic), so that
 pixel jitter turns into the same angular jitter.
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -68,6 +67,7 @@ import pytest
 from kinematics.series import BLAZEPOSE33, LandmarkSeries
 from kinematics.synth import Camera, PoseAngles, render
 
+
 def _per_landmark(default: tuple[float, ...], **groups: tuple[float, ...]) -> np.ndarray:
     table = np.tile(np.asarray(default, dtype=float), (33, 1))
     for group, value in groups.items():
@@ -77,8 +77,9 @@ def _per_landmark(default: tuple[float, ...], **groups: tuple[float, ...]) -> np
 
 
 NOISE_PX = 2.0
-NOISE_M = _per_landmark((0.0057, 0.0057, 0.011), hip=(0.0036, 0.0036, 0.0072),
-                        knee=(0.006, 0.005, 0.013), shoulder=(0.0045, 0.005, 0.012))
+NOISE_M = _per_landmark(
+    (0.0057, 0.0057, 0.011), hip=(0.0036, 0.0036, 0.0072), knee=(0.006, 0.005, 0.013), shoulder=(0.0045, 0.005, 0.012)
+)
 HIP_CORRELATION = 0.6
 CAMERA_DISTANCE_M = 3.8
 
@@ -97,8 +98,14 @@ def render_observed(
     """Image and world landmarks of ``pose`` seen at ``yaw_deg``, with the measured jitter when ``noisy``."""
     camera = Camera(yaw_deg=yaw_deg, distance_m=CAMERA_DISTANCE_M)
     return render(
-        pose, t_s, camera=camera, noise_px=NOISE_PX if noisy else 0.0, noise_m=NOISE_M if noisy else 0.0,
-        hip_noise_correlation=HIP_CORRELATION, visibility=visibility, rng=rng,
+        pose,
+        t_s,
+        camera=camera,
+        noise_px=NOISE_PX if noisy else 0.0,
+        noise_m=NOISE_M if noisy else 0.0,
+        hip_noise_correlation=HIP_CORRELATION,
+        visibility=visibility,
+        rng=rng,
     )
 
 

@@ -134,25 +134,34 @@ def report(path: Path, image: LandmarkSeries, world: LandmarkSeries) -> None:
     px = image.metric_xyz()[..., :2]
     mm = world.xyz * 1000.0
     idx = image.schema.index
-    print(f"\n{path.name}: {len(image)} frames, {w}x{h}, {fps:.1f} fps, "
-          f"pose in {int((~np.isnan(image.xyz).all(axis=(1, 2))).sum())} frames, "
-          f"median thigh {np.nanmedian(np.linalg.norm(px[:, idx('left_hip')] - px[:, idx('left_knee')], axis=1)):.0f}"
-          " px")
-    print(f"{'landmark':18s} {'vis':>4s} | image px x/y: {'lp6':>9s} {'lp6c':>9s} {'d2':>9s} {'d2_mad':>9s} | "
-          f"world mm x/y/z: {'lp6':>14s} {'lp6c':>14s} {'d2':>14s} {'d2_mad':>14s}")
+    print(
+        f"\n{path.name}: {len(image)} frames, {w}x{h}, {fps:.1f} fps, "
+        f"pose in {int((~np.isnan(image.xyz).all(axis=(1, 2))).sum())} frames, "
+        f"median thigh {np.nanmedian(np.linalg.norm(px[:, idx('left_hip')] - px[:, idx('left_knee')], axis=1)):.0f}"
+        " px"
+    )
+    print(
+        f"{'landmark':18s} {'vis':>4s} | image px x/y: {'lp6':>9s} {'lp6c':>9s} {'d2':>9s} {'d2_mad':>9s} | "
+        f"world mm x/y/z: {'lp6':>14s} {'lp6c':>14s} {'d2':>14s} {'d2_mad':>14s}"
+    )
     rows = []
     for name in JOINTS:
         ji, jw = jitter(image.t_s, px[:, idx(name)]), jitter(world.t_s, mm[:, idx(name)])
         rows.append((ji, jw))
-        print(f"{name:18s} {np.nanmean(image.vis(name)):4.2f} | {'':14s}"
-              + " ".join(f"{_fmt(ji[k]):>9s}" for k in ji) + f" | {'':15s}"
-              + " ".join(f"{_fmt(jw[k]):>14s}" for k in jw))
+        print(
+            f"{name:18s} {np.nanmean(image.vis(name)):4.2f} | {'':14s}"
+            + " ".join(f"{_fmt(ji[k]):>9s}" for k in ji)
+            + f" | {'':15s}"
+            + " ".join(f"{_fmt(jw[k]):>14s}" for k in jw)
+        )
     for key in rows[0][0]:
         a_px = np.concatenate([r[0][key] for r in rows])
         a_mm = np.stack([r[1][key] for r in rows])
-        print(f"  {key:7s} image px: median {np.median(a_px):.2f} max {a_px.max():.2f}   world mm: median "
-              f"{np.median(a_mm):.2f} max {a_mm.max():.2f} (x/y median {np.median(a_mm[:, :2]):.2f}, "
-              f"z median {np.median(a_mm[:, 2]):.2f})")
+        print(
+            f"  {key:7s} image px: median {np.median(a_px):.2f} max {a_px.max():.2f}   world mm: median "
+            f"{np.median(a_mm):.2f} max {a_mm.max():.2f} (x/y median {np.median(a_mm[:, :2]):.2f}, "
+            f"z median {np.median(a_mm[:, 2]):.2f})"
+        )
     print("segment vectors, d2_mad / sqrt(2) (independent per-landmark equivalent):")
     seg_px, seg_mm = [], []
     for label, a, b in SEGMENTS:
@@ -162,9 +171,11 @@ def report(path: Path, image: LandmarkSeries, world: LandmarkSeries) -> None:
         seg_mm.append(sm)
         print(f"  {label:18s} image px {_fmt(sp):>9s}   world mm {_fmt(sm):>14s}")
     seg_px, seg_mm = np.concatenate(seg_px), np.stack(seg_mm)
-    print(f"  image px: median {np.median(seg_px):.2f} max {seg_px.max():.2f};  world mm x/y: median "
-          f"{np.median(seg_mm[:, :2]):.2f} max {seg_mm[:, :2].max():.2f}, z: median {np.median(seg_mm[:, 2]):.2f} "
-          f"max {seg_mm[:, 2].max():.2f}")
+    print(
+        f"  image px: median {np.median(seg_px):.2f} max {seg_px.max():.2f};  world mm x/y: median "
+        f"{np.median(seg_mm[:, :2]):.2f} max {seg_mm[:, :2].max():.2f}, z: median {np.median(seg_mm[:, 2]):.2f} "
+        f"max {seg_mm[:, 2].max():.2f}"
+    )
     real_i, real_w = angle_jitter(image), angle_jitter(world)
     print("per-frame angle jitter, d2_mad deg (real image / real world):")
     print("  " + "  ".join(f"{k} {real_i[k]:.2f}/{real_w[k]:.2f}" for k in real_i))
@@ -176,13 +187,16 @@ def synthetic_angle_jitter(fps: float) -> None:
     from tests.kinematics.conftest import NOISE_M, NOISE_PX, render_observed
 
     rng = np.random.default_rng(0)
-    pose = PoseAngles(hip_flexion_left_deg=30.0, hip_flexion_right_deg=30.0,
-                      hip_abduction_left_deg=15.0, hip_abduction_right_deg=15.0)
+    pose = PoseAngles(
+        hip_flexion_left_deg=30.0, hip_flexion_right_deg=30.0, hip_abduction_left_deg=15.0, hip_abduction_right_deg=15.0
+    )
     for yaw, plane in ((0.0, "frontal"), (90.0, "sagittal")):
         image, world = render_observed(pose, np.arange(int(10 * fps)) / fps, yaw_deg=yaw, rng=rng)
         si, sw = angle_jitter(image), angle_jitter(world)
-        print(f"synthetic (image / world), {fps:.0f} fps, yaw {yaw:.0f} (compare its {plane}-plane angles), "
-              f"NOISE_PX {NOISE_PX}, NOISE_M {NOISE_M}:")
+        print(
+            f"synthetic (image / world), {fps:.0f} fps, yaw {yaw:.0f} (compare its {plane}-plane angles), "
+            f"NOISE_PX {NOISE_PX}, NOISE_M {NOISE_M}:"
+        )
         print("  " + "  ".join(f"{k} {si[k]:.2f}/{sw[k]:.2f}" for k in si))
 
 
@@ -197,8 +211,11 @@ def still_subject(path: Path = VIDEO, frames: tuple[int, ...] = (0, 50, 99), rep
     with VideoReader(path) as video:
         stills = [np.array(f.rgb) for f in video if f.index in frames]
     rng = np.random.default_rng(0)
-    groups = {"hips": ("left_hip", "right_hip"), "knees": ("left_knee", "right_knee"),
-              "shoulders": ("left_shoulder", "right_shoulder")}
+    groups = {
+        "hips": ("left_hip", "right_hip"),
+        "knees": ("left_knee", "right_knee"),
+        "shoulders": ("left_shoulder", "right_shoulder"),
+    }
     px: dict[str, list[float]] = {g: [] for g in groups}
     mm: dict[str, list[np.ndarray]] = {g: [] for g in groups}
     for base in stills:

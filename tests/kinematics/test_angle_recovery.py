@@ -23,23 +23,17 @@ from tests.kinematics.truth import FRONTAL, PLANE, SAGITTAL, pose, rmse, time_ax
 
 TARGET_DEG = 1.0
 
-CASES = [
-    (series, space, yaw)
-    for series in FRONTAL
-    for yaw in (0.0, 180.0)
-    for space in ("image", "world")
-] + [
-    (series, space, yaw)
-    for series in SAGITTAL
-    for yaw in (90.0, -90.0)
-    for space in ("image", "world")
+CASES = [(series, space, yaw) for series in FRONTAL for yaw in (0.0, 180.0) for space in ("image", "world")] + [
+    (series, space, yaw) for series in SAGITTAL for yaw in (90.0, -90.0) for space in ("image", "world")
 ]
 
 # Turned 20 deg: the worst RMSE of 20 noise draws, rounded up to 0.1 deg. Abduction
 # is the angle the foreshortening hits (up to 35 deg here); the rest stay within target.
 TURNED_LIMIT_DEG = {
-    ("hip_abduction_left_deg", "image"): 1.8, ("hip_abduction_right_deg", "image"): 1.8,
-    ("hip_abduction_left_deg", "world"): 1.6, ("hip_abduction_right_deg", "world"): 1.6,
+    ("hip_abduction_left_deg", "image"): 1.8,
+    ("hip_abduction_right_deg", "image"): 1.8,
+    ("hip_abduction_left_deg", "world"): 1.6,
+    ("hip_abduction_right_deg", "world"): 1.6,
 }
 TURNED = [(series, space, yaw) for series in FRONTAL for yaw in (20.0, -20.0) for space in ("image", "world")]
 

@@ -39,15 +39,22 @@ def _attention_codes() -> set[str]:
 def test_the_scan_finds_the_known_attention_findings():
     codes = _attention_codes()
     # a few that docs/protocols name, so the scan cannot silently find nothing
-    assert {"pelvic_drop_left_stance", "hold_short_right", "bridge_short", "pelvic_hike_left_abduction",
-            "knee_fppa_asymmetry", "step_time_asymmetry"} <= codes
+    assert {
+        "pelvic_drop_left_stance",
+        "hold_short_right",
+        "bridge_short",
+        "pelvic_hike_left_abduction",
+        "knee_fppa_asymmetry",
+        "step_time_asymmetry",
+    } <= codes
     assert len(codes) >= 15
 
 
 @pytest.mark.parametrize("code", sorted(_attention_codes()))
 def test_every_attention_finding_gets_a_suggestion(code):
-    out = suggest([{"code": code, "severity": "attention", "evidence": {"left": 1.0, "right": 2.0,
-                                                                        "lower_side": "left"}}])
+    out = suggest(
+        [{"code": code, "severity": "attention", "evidence": {"left": 1.0, "right": 2.0, "lower_side": "left"}}]
+    )
     assert out.suggestions and not out.notes
     assert {s.finding_index for s in out.suggestions} == {0} and {s.finding_code for s in out.suggestions} == {code}
 
@@ -98,11 +105,19 @@ def test_only_attention_findings_suggest_and_inconclusive_ones_say_why():
 
 
 def test_suggestions_keep_finding_then_catalogue_order():
-    out = suggest([{"code": "bridge_short", "severity": "attention"},
-                   {"code": "pelvic_drop_left_stance", "severity": "attention"}])
+    out = suggest(
+        [
+            {"code": "bridge_short", "severity": "attention"},
+            {"code": "pelvic_drop_left_stance", "severity": "attention"},
+        ]
+    )
     assert [(s.finding_index, s.exercise.key) for s in out.suggestions] == [
-        (0, "bridge_hold"), (0, "hip_flexor_stretch"),
-        (1, "hip_hike_step"), (1, "side_lying_abduction"), (1, "single_leg_bridge_hold")]
+        (0, "bridge_hold"),
+        (0, "hip_flexor_stretch"),
+        (1, "hip_hike_step"),
+        (1, "side_lying_abduction"),
+        (1, "single_leg_bridge_hold"),
+    ]
 
 
 @pytest.mark.parametrize("key", sorted(EXERCISES))
@@ -144,8 +159,10 @@ def test_suggestions_from_a_recording_of_known_truth():
     balance exercise on its own leg, tied to its finding's index."""
     from tests.protocols.synthetic import SCENARIOS, observe
 
-    findings = [{"code": f.code, "severity": f.severity, "evidence": f.evidence}
-                for f in observe(SCENARIOS["single_leg_stance"], 0.0, "image").result.findings]
+    findings = [
+        {"code": f.code, "severity": f.severity, "evidence": f.evidence}
+        for f in observe(SCENARIOS["single_leg_stance"], 0.0, "image").result.findings
+    ]
     out = suggest(findings)
     balance = {s.side: s for s in out.suggestions if s.exercise.key == "single_leg_balance"}
     assert set(balance) == {"left", "right"}

@@ -74,10 +74,22 @@ def test_outcome_error_is_an_input_error_and_a_value_error():
     assert issubclass(OutcomeError, InputError) and issubclass(OutcomeError, ValueError)
 
 
-@pytest.mark.parametrize(("percent", "band"), [
-    (0, "minimal"), (20, "minimal"), (20.1, "moderate"), (35.6, "moderate"), (40, "moderate"), (41, "severe"),
-    (60, "severe"), (61, "crippled"), (80, "crippled"), (81, "bed-bound or exaggerating"), (100, "bed-bound or exaggerating"),
-])
+@pytest.mark.parametrize(
+    ("percent", "band"),
+    [
+        (0, "minimal"),
+        (20, "minimal"),
+        (20.1, "moderate"),
+        (35.6, "moderate"),
+        (40, "moderate"),
+        (41, "severe"),
+        (60, "severe"),
+        (61, "crippled"),
+        (80, "crippled"),
+        (81, "bed-bound or exaggerating"),
+        (100, "bed-bound or exaggerating"),
+    ],
+)
 def test_bands_follow_fairbank(percent, band):
     assert odi_band(percent) == band
 
@@ -89,23 +101,33 @@ def test_nrs_accepts_integers_0_to_10_only():
             score_nrs(bad)
 
 
-@pytest.mark.parametrize(("baseline", "current", "judgement"), [
-    (50.0, 40.0, "improved"),    # 10 points: the MCID
-    (50.0, 41.0, "unchanged"),   # 9 points, 18 %
-    (20.0, 14.0, "improved"),    # 6 points but 30 % of baseline
-    (20.0, 15.0, "unchanged"),   # 5 points, 25 %
-    (30.0, 40.0, "worse"),       # 10 points worse
-    (10.0, 14.0, "unchanged"),   # +40 % but the percentage counts for improvement only
-    (0.0, 0.0, "unchanged"),
-])
+@pytest.mark.parametrize(
+    ("baseline", "current", "judgement"),
+    [
+        (50.0, 40.0, "improved"),  # 10 points: the MCID
+        (50.0, 41.0, "unchanged"),  # 9 points, 18 %
+        (20.0, 14.0, "improved"),  # 6 points but 30 % of baseline
+        (20.0, 15.0, "unchanged"),  # 5 points, 25 %
+        (30.0, 40.0, "worse"),  # 10 points worse
+        (10.0, 14.0, "unchanged"),  # +40 % but the percentage counts for improvement only
+        (0.0, 0.0, "unchanged"),
+    ],
+)
 def test_odi_change_against_mcid(baseline, current, judgement):
     assert judge_outcome_change(baseline, current, ODI_MCID).judgement == judgement
 
 
-@pytest.mark.parametrize(("baseline", "current", "judgement"), [
-    (7, 5, "improved"), (7, 6, "unchanged"), (3, 2, "improved"),  # 1 point = 33 % of 3
-    (4, 6, "worse"), (2, 3, "unchanged"), (0, 1, "unchanged"),
-])
+@pytest.mark.parametrize(
+    ("baseline", "current", "judgement"),
+    [
+        (7, 5, "improved"),
+        (7, 6, "unchanged"),
+        (3, 2, "improved"),  # 1 point = 33 % of 3
+        (4, 6, "worse"),
+        (2, 3, "unchanged"),
+        (0, 1, "unchanged"),
+    ],
+)
 def test_nrs_change_against_mcid(baseline, current, judgement):
     change = judge_outcome_change(baseline, current, NRS_MCID)
     assert change.judgement == judgement and change.delta == current - baseline

@@ -50,7 +50,11 @@ def test_shifting_the_time_origin_changes_nothing(observe, rng, plane, yaw, timi
 def test_no_pose_in_any_frame_raises_no_person(space):
     n = 30
     lm = LandmarkSeries(
-        T[:n], np.full((n, 33, 3), np.nan), np.zeros((n, 33)), BLAZEPOSE33, space,
+        T[:n],
+        np.full((n, 33, 3), np.nan),
+        np.zeros((n, 33)),
+        BLAZEPOSE33,
+        space,
         (1080, 1920) if space == "image_norm" else None,
     )
     with pytest.raises(NoPersonError, match="no person"):
@@ -96,7 +100,7 @@ def test_a_short_gap_is_bridged_at_lower_confidence(observe, plane, yaw):
             assert np.isfinite(got.values[gap]).all(), name
             assert (got.confidence[gap] > 0).all() and (got.confidence[gap] < before.confidence[gap]).all(), name
             np.testing.assert_allclose(got.values[gap], values[gap], atol=0.5, err_msg=name)
-            outside = np.r_[0:gap.start, gap.stop:len(T)]
+            outside = np.r_[0 : gap.start, gap.stop : len(T)]
             np.testing.assert_array_equal(got.confidence[outside], before.confidence[outside])
 
 
@@ -110,7 +114,7 @@ def test_a_long_gap_stays_missing(observe, plane, yaw):
         for name, values in want.items():
             got = result.series[name]
             assert np.isnan(got.values[gap]).all() and (got.confidence[gap] == 0).all(), name
-            outside = np.r_[0:gap.start, gap.stop:len(T)]
+            outside = np.r_[0 : gap.start, gap.stop : len(T)]
             assert got.valid[outside].all(), name
             np.testing.assert_allclose(got.values[outside], values[outside], atol=0.05, err_msg=name)
 

@@ -21,19 +21,32 @@ NAMES = [f.name for f in FEATURES]
 
 
 def metric(name, value, side=None, unit="deg", **extra) -> dict:
-    return {"name": name, "value": value, "unit": unit, "side": side, "measurable": value is not None,
-            "source": "protocol", **extra}
+    return {
+        "name": name,
+        "value": value,
+        "unit": unit,
+        "side": side,
+        "measurable": value is not None,
+        "source": "protocol",
+        **extra,
+    }
 
 
 def sls(drop_left=None, drop_right=None, hold_left=None, hold_right=None) -> dict:
-    ms = [metric("pelvic_drop_deg", drop_left, "left"), metric("pelvic_drop_deg", drop_right, "right"),
-          metric("stance_duration_s", hold_left, "left", "s"), metric("stance_duration_s", hold_right, "right", "s")]
+    ms = [
+        metric("pelvic_drop_deg", drop_left, "left"),
+        metric("pelvic_drop_deg", drop_right, "right"),
+        metric("stance_duration_s", hold_left, "left", "s"),
+        metric("stance_duration_s", hold_right, "right", "s"),
+    ]
     return {"exercise": "single_leg_stance", "metrics": [m for m in ms if m["value"] is not None]}
 
 
 def abduction(left, right) -> dict:
-    return {"exercise": "standing_hip_abduction",
-            "metrics": [metric("hip_abduction_range_deg", left, "left"), metric("hip_abduction_range_deg", right, "right")]}
+    return {
+        "exercise": "standing_hip_abduction",
+        "metrics": [metric("hip_abduction_range_deg", left, "left"), metric("hip_abduction_range_deg", right, "right")],
+    }
 
 
 def vector(**values) -> Signature:
@@ -58,11 +71,19 @@ def test_every_feature_is_documented_with_unit_and_noise_source():
 
 
 def test_features_are_means_of_the_session_metrics_and_derived_ones_follow():
-    sig = signature([sls(6.0, 2.0, 12.0, 20.0), sls(8.0, None, 14.0, None), abduction(30.0, 40.0),
-                     {"exercise": "squat", "metrics": [metric("pelvic_drop_deg", 50.0, "left")]}])  # another exercise
+    sig = signature(
+        [
+            sls(6.0, 2.0, 12.0, 20.0),
+            sls(8.0, None, 14.0, None),
+            abduction(30.0, 40.0),
+            {"exercise": "squat", "metrics": [metric("pelvic_drop_deg", 50.0, "left")]},
+        ]
+    )  # another exercise
     assert sig.value("sls_pelvic_drop_left") == 7.0 and sig.n_sources[NAMES.index("sls_pelvic_drop_left")] == 2
     assert sig.value("sls_pelvic_drop_right") == 2.0
-    assert sig.value("sls_pelvic_drop_asymmetry") == 5.0 and sig.n_sources[NAMES.index("sls_pelvic_drop_asymmetry")] == 1
+    assert (
+        sig.value("sls_pelvic_drop_asymmetry") == 5.0 and sig.n_sources[NAMES.index("sls_pelvic_drop_asymmetry")] == 1
+    )
     assert sig.value("sls_hold_time_left") == 13.0
     assert sig.value("abd_range_asymmetry") == -10.0
     assert sig.value("abd_range_symmetry_index") == pytest.approx(200 * -10 / 70)
@@ -71,10 +92,27 @@ def test_features_are_means_of_the_session_metrics_and_derived_ones_follow():
 
 
 def test_not_measurable_and_series_metrics_are_ignored():
-    doc = {"exercise": "single_leg_stance", "metrics": [
-        {"name": "pelvic_drop_deg", "value": None, "unit": "deg", "side": "left", "measurable": False, "source": "protocol"},
-        {"name": "pelvic_drop_deg", "value": 9.0, "unit": "deg", "side": "right", "measurable": True, "source": "series"},
-    ]}
+    doc = {
+        "exercise": "single_leg_stance",
+        "metrics": [
+            {
+                "name": "pelvic_drop_deg",
+                "value": None,
+                "unit": "deg",
+                "side": "left",
+                "measurable": False,
+                "source": "protocol",
+            },
+            {
+                "name": "pelvic_drop_deg",
+                "value": 9.0,
+                "unit": "deg",
+                "side": "right",
+                "measurable": True,
+                "source": "series",
+            },
+        ],
+    }
     assert signature([doc]).n_features == 0
 
 
@@ -90,7 +128,9 @@ def test_rep_time_variability_from_rep_events():
     for d in durations:
         events.append({"type": "rep", "start_s": t, "end_s": t + d})
         t += d + 0.5
-    sig = signature([{"exercise": "sit_to_stand", "metrics": [metric("time_per_rep_s", 2.5, unit="s")], "events": events}])
+    sig = signature(
+        [{"exercise": "sit_to_stand", "metrics": [metric("time_per_rep_s", 2.5, unit="s")], "events": events}]
+    )
     assert sig.value("sts_rep_time_cv") == pytest.approx(np.std(durations, ddof=1) / np.mean(durations) * 100)
     assert sig.value("sts_time_per_rep") == 2.5
     two = signature([{"exercise": "sit_to_stand", "metrics": [], "events": events[:2]}])
@@ -121,8 +161,12 @@ def test_distance_uses_only_shared_features_and_says_when_too_few():
     assert d1.n_used == 2 and d1.value == pytest.approx(math.sqrt((1.0 + 0.0) / 2), abs=1e-3)
     # A feature with no noise scale (symmetry index) never enters a distance.
     si = vector(abd_range_symmetry_index=0.0, sls_pelvic_drop_left=1, abd_range_left=1, flex_range_left=1)
-    assert distance(si, vector(abd_range_symmetry_index=50.0, sls_pelvic_drop_left=1, abd_range_left=1,
-                               flex_range_left=1)).value == 0.0
+    assert (
+        distance(
+            si, vector(abd_range_symmetry_index=50.0, sls_pelvic_drop_left=1, abd_range_left=1, flex_range_left=1)
+        ).value
+        == 0.0
+    )
 
 
 def test_distance_to_reference_counts_only_what_lies_outside_the_typical_range():
@@ -139,8 +183,13 @@ def test_distance_to_reference_counts_only_what_lies_outside_the_typical_range()
 
 def test_verdicts_against_the_noise_scale():
     base = signature([sls(8.0, 2.0), abduction(30.0, 30.0)])
-    cur = signature([sls(4.0, 5.9), {"exercise": "standing_hip_abduction", "metrics": [metric("hip_abduction_range_deg", 30.0, "left")]},
-                     {"exercise": "standing_hip_flexion", "metrics": [metric("hip_flexion_range_deg", 40.0, "left")]}])
+    cur = signature(
+        [
+            sls(4.0, 5.9),
+            {"exercise": "standing_hip_abduction", "metrics": [metric("hip_abduction_range_deg", 30.0, "left")]},
+            {"exercise": "standing_hip_flexion", "metrics": [metric("hip_flexion_range_deg", 40.0, "left")]},
+        ]
+    )
     v = {x.name: x for x in verdicts(base, cur)}
     assert v["sls_pelvic_drop_left"].verdict == "changed" and v["sls_pelvic_drop_left"].difference == -4.0  # = MDC
     assert v["sls_pelvic_drop_right"].verdict == "within noise"  # 3.9 < 4

@@ -30,8 +30,12 @@ def _spaces(observe, yaw):
 @pytest.mark.parametrize("space", ["image", "world"])
 @pytest.mark.parametrize(
     "yaw, view, shown, hidden",
-    [(0.0, "frontal", FRONTAL, SAGITTAL), (180.0, "frontal", FRONTAL, SAGITTAL),
-     (90.0, "sagittal", SAGITTAL, FRONTAL), (-90.0, "sagittal", SAGITTAL, FRONTAL)],
+    [
+        (0.0, "frontal", FRONTAL, SAGITTAL),
+        (180.0, "frontal", FRONTAL, SAGITTAL),
+        (90.0, "sagittal", SAGITTAL, FRONTAL),
+        (-90.0, "sagittal", SAGITTAL, FRONTAL),
+    ],
 )
 def test_a_view_withholds_the_other_plane_and_says_so(observe, space, yaw, view, shown, hidden):
     result = KinematicsPipeline().run(_spaces(observe, yaw)[space])
@@ -65,9 +69,20 @@ def test_an_oblique_view_reports_neither_plane(observe, space, yaw):
 @pytest.mark.parametrize("space", ["image", "world"])
 @pytest.mark.parametrize(
     "yaw, view",
-    [(25.0, "frontal"), (-25.0, "frontal"), (155.0, "frontal"), (-155.0, "frontal"),
-     (70.0, "sagittal"), (-70.0, "sagittal"), (110.0, "sagittal"), (-110.0, "sagittal"),
-     (45.0, "oblique"), (-45.0, "oblique"), (135.0, "oblique"), (-135.0, "oblique")],
+    [
+        (25.0, "frontal"),
+        (-25.0, "frontal"),
+        (155.0, "frontal"),
+        (-155.0, "frontal"),
+        (70.0, "sagittal"),
+        (-70.0, "sagittal"),
+        (110.0, "sagittal"),
+        (-110.0, "sagittal"),
+        (45.0, "oblique"),
+        (-45.0, "oblique"),
+        (135.0, "oblique"),
+        (-135.0, "oblique"),
+    ],
 )
 def test_view_classifier_bands(observe, space, yaw, view):
     """Default bands: frontal within 30 deg of facing or backing the camera, sagittal beyond 60."""

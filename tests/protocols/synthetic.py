@@ -31,8 +31,16 @@ def time_axis(duration_s: float, fps: float = FPS) -> np.ndarray:
     return np.arange(round(duration_s * fps)) / fps
 
 
-def bumps(t: np.ndarray, starts: list[float], *, rise_s: float, hold_s: float, fall_s: float,
-          low: float = 0.0, high: float = 1.0) -> np.ndarray:
+def bumps(
+    t: np.ndarray,
+    starts: list[float],
+    *,
+    rise_s: float,
+    hold_s: float,
+    fall_s: float,
+    low: float = 0.0,
+    high: float = 1.0,
+) -> np.ndarray:
     """``low`` everywhere except, from each start, a raised-cosine rise to ``high``, a plateau and a fall."""
     out = np.full(t.shape, float(low))
     for s in starts:
@@ -55,8 +63,9 @@ def ramps(t: np.ndarray, knots: list[tuple[float, float]]) -> np.ndarray:
     return np.where(t < ts[0], vs[0], np.where(t > ts[-1], vs[-1], smooth))
 
 
-def feet_fixed_path(thigh_from_vertical_deg: np.ndarray, shank_from_vertical_deg: np.ndarray,
-                    body: Body = BODY) -> np.ndarray:
+def feet_fixed_path(
+    thigh_from_vertical_deg: np.ndarray, shank_from_vertical_deg: np.ndarray, body: Body = BODY
+) -> np.ndarray:
     """``(n, 3)`` pelvis path (left, up, anterior) that keeps the ankles where they are when standing.
 
     Angles are the sagittal inclinations of thigh and shank from the downward
@@ -113,13 +122,29 @@ def single_leg_stance() -> Scenario:
     obliquity = -6.0 * drop_l + 2.5 * drop_r  # > 0: left hip higher
     half = 0.5 * BODY.hip_width_m * np.sin(np.radians(obliquity))
     up = np.where(t < 10.0, half, -half)  # the standing hip stays at its height
-    pose = PoseAngles(hip_flexion_left_deg=40 * lift_l, knee_flexion_left_deg=80 * lift_l,
-                      hip_flexion_right_deg=40 * lift_r, knee_flexion_right_deg=80 * lift_r,
-                      pelvic_obliquity_deg=obliquity, trunk_lean_lateral_deg=-3 * drop_l + 2 * drop_r)
-    truth = Truth(reps={None: 2}, stance_s={"right": 6.8, "left": 5.8},
-                  drops={"right_stance": (6.0, "left"), "left_stance": (2.5, "right")})
-    return Scenario("single_leg_stance", "single_leg_stance", t, pose, truth, (0.0, 180.0), 90.0,
-                    np.stack([np.zeros_like(t), up, np.zeros_like(t)], axis=1))
+    pose = PoseAngles(
+        hip_flexion_left_deg=40 * lift_l,
+        knee_flexion_left_deg=80 * lift_l,
+        hip_flexion_right_deg=40 * lift_r,
+        knee_flexion_right_deg=80 * lift_r,
+        pelvic_obliquity_deg=obliquity,
+        trunk_lean_lateral_deg=-3 * drop_l + 2 * drop_r,
+    )
+    truth = Truth(
+        reps={None: 2},
+        stance_s={"right": 6.8, "left": 5.8},
+        drops={"right_stance": (6.0, "left"), "left_stance": (2.5, "right")},
+    )
+    return Scenario(
+        "single_leg_stance",
+        "single_leg_stance",
+        t,
+        pose,
+        truth,
+        (0.0, 180.0),
+        90.0,
+        np.stack([np.zeros_like(t), up, np.zeros_like(t)], axis=1),
+    )
 
 
 def standing_hip_abduction() -> Scenario:
@@ -132,15 +157,26 @@ def standing_hip_abduction() -> Scenario:
     kw = {"rise_s": 0.8, "hold_s": 1.5, "fall_s": 0.8}
     left, right = [1.0, 4.8, 8.6], [12.6, 16.4, 20.2]
     lift_l, lift_r = bumps(t, left, **kw), bumps(t, right, **kw)
-    pose = PoseAngles(hip_abduction_left_deg=30 * lift_l, hip_abduction_right_deg=25 * lift_r,
-                      pelvic_obliquity_deg=5.0 * lift_l + 3.0 * lift_r,  # left hip up; then left hip up = right down
-                      trunk_lean_lateral_deg=-4.0 * lift_l + 4.0 * lift_r)
-    truth = Truth(reps={"left": 3, "right": 3}, holds_s=[1.5] * 6,
-                  # lifting the right leg, its own side drops: the left (standing) leg's abductors let go
-                  drops={"lifting_right": (3.0, "right")},
-                  values={"hip_abduction_range_deg_left": 30.0, "hip_abduction_range_deg_right": 25.0,
-                          "pelvic_hike_deg_left": 5.0, "pelvic_hike_deg_right": -3.0,
-                          "trunk_lean_toward_stance_deg_left": 4.0, "trunk_lean_toward_stance_deg_right": 4.0})
+    pose = PoseAngles(
+        hip_abduction_left_deg=30 * lift_l,
+        hip_abduction_right_deg=25 * lift_r,
+        pelvic_obliquity_deg=5.0 * lift_l + 3.0 * lift_r,  # left hip up; then left hip up = right down
+        trunk_lean_lateral_deg=-4.0 * lift_l + 4.0 * lift_r,
+    )
+    truth = Truth(
+        reps={"left": 3, "right": 3},
+        holds_s=[1.5] * 6,
+        # lifting the right leg, its own side drops: the left (standing) leg's abductors let go
+        drops={"lifting_right": (3.0, "right")},
+        values={
+            "hip_abduction_range_deg_left": 30.0,
+            "hip_abduction_range_deg_right": 25.0,
+            "pelvic_hike_deg_left": 5.0,
+            "pelvic_hike_deg_right": -3.0,
+            "trunk_lean_toward_stance_deg_left": 4.0,
+            "trunk_lean_toward_stance_deg_right": 4.0,
+        },
+    )
     return Scenario("standing_hip_abduction", "standing_hip_abduction", t, pose, truth, (0.0, 180.0), 90.0)
 
 
@@ -150,20 +186,31 @@ def standing_hip_flexion(*, lying: bool = False) -> Scenario:
     kw = {"rise_s": 0.8, "hold_s": 2.0, "fall_s": 0.8}
     left, right = bumps(t, [1.0, 5.0], **kw), bumps(t, [9.0, 13.0], **kw)
     peak_l, peak_r = (50.0, 40.0) if lying else (70.0, 60.0)
-    pose = PoseAngles(hip_flexion_left_deg=peak_l * left, hip_flexion_right_deg=peak_r * right,
-                      knee_flexion_left_deg=0.0 if lying else 80 * left, knee_flexion_right_deg=0.0 if lying else 70 * right,
-                      body_pitch_deg=-90.0 if lying else 0.0)
-    truth = Truth(reps={"left": 2, "right": 2}, holds_s=[2.0] * 4,
-                  values={"peak_hip_flexion_deg_left": peak_l, "peak_hip_flexion_deg_right": peak_r})
+    pose = PoseAngles(
+        hip_flexion_left_deg=peak_l * left,
+        hip_flexion_right_deg=peak_r * right,
+        knee_flexion_left_deg=0.0 if lying else 80 * left,
+        knee_flexion_right_deg=0.0 if lying else 70 * right,
+        body_pitch_deg=-90.0 if lying else 0.0,
+    )
+    truth = Truth(
+        reps={"left": 2, "right": 2},
+        holds_s=[2.0] * 4,
+        values={"peak_hip_flexion_deg_left": peak_l, "peak_hip_flexion_deg_right": peak_r},
+    )
     name = "active_straight_leg_raise" if lying else "standing_hip_flexion"
     return Scenario(name, "standing_hip_flexion", t, pose, truth, (90.0, -90.0), 0.0)
 
 
 def _squat_pose(t: np.ndarray, depth: np.ndarray) -> tuple[PoseAngles, np.ndarray, dict[str, np.ndarray]]:
     thigh, lean, shank = 70 * depth, 25 * depth, -30 * depth  # thigh and shank from vertical, trunk lean
-    angles = {"hip_flexion_left_deg": thigh + lean, "hip_flexion_right_deg": thigh + lean,
-              "trunk_lean_forward_deg": lean, "knee_flexion_left_deg": thigh - shank,
-              "knee_flexion_right_deg": thigh - shank}
+    angles = {
+        "hip_flexion_left_deg": thigh + lean,
+        "hip_flexion_right_deg": thigh + lean,
+        "trunk_lean_forward_deg": lean,
+        "knee_flexion_left_deg": thigh - shank,
+        "knee_flexion_right_deg": thigh - shank,
+    }
     return angles, feet_fixed_path(thigh, shank), {"thigh": thigh, "lean": lean}
 
 
@@ -176,11 +223,22 @@ def squat() -> Scenario:
     t = time_axis(14.0)
     depth = bumps(t, [1.0, 4.5, 8.0, 11.0], rise_s=1.0, hold_s=0.3, fall_s=1.0)
     angles, path, _ = _squat_pose(t, depth)
-    pose = PoseAngles(**angles, hip_abduction_left_deg=-8 * depth, hip_abduction_right_deg=-3 * depth,
-                      pelvic_obliquity_deg=3.0 * depth, trunk_lean_lateral_deg=4.0 * depth)
-    truth = Truth(reps={None: 4}, drops={"at_depth": (3.0, "right")},
-                  values={"squat_depth_hip_flexion_deg": 95.0, "trunk_lean_forward_at_depth_deg": 25.0,
-                          "trunk_lean_lateral_change_deg": 4.0})
+    pose = PoseAngles(
+        **angles,
+        hip_abduction_left_deg=-8 * depth,
+        hip_abduction_right_deg=-3 * depth,
+        pelvic_obliquity_deg=3.0 * depth,
+        trunk_lean_lateral_deg=4.0 * depth,
+    )
+    truth = Truth(
+        reps={None: 4},
+        drops={"at_depth": (3.0, "right")},
+        values={
+            "squat_depth_hip_flexion_deg": 95.0,
+            "trunk_lean_forward_at_depth_deg": 25.0,
+            "trunk_lean_lateral_change_deg": 4.0,
+        },
+    )
     return Scenario("squat", "squat", t, pose, truth, (90.0, -90.0, 0.0, 180.0), 45.0, path)
 
 
@@ -198,14 +256,34 @@ def sit_to_stand() -> Scenario:
         tilt += [(s + 0.6, 0), (s + 1.8, 3), (s + 2.6, 3), (s + 3.8, 0)]
     th, la, ob = ramps(t, thigh), ramps(t, lean), ramps(t, tilt)
     flexion = th + la
-    pose = PoseAngles(hip_flexion_left_deg=flexion, hip_flexion_right_deg=flexion, trunk_lean_forward_deg=la,
-                      knee_flexion_left_deg=th, knee_flexion_right_deg=th, pelvic_obliquity_deg=ob)
+    pose = PoseAngles(
+        hip_flexion_left_deg=flexion,
+        hip_flexion_right_deg=flexion,
+        trunk_lean_forward_deg=la,
+        knee_flexion_left_deg=th,
+        knee_flexion_right_deg=th,
+        pelvic_obliquity_deg=ob,
+    )
     velocity = -np.gradient(flexion, t)
-    truth = Truth(reps={None: 4}, drops={"standing": (3.0, "right")},
-                  values={"time_per_rep_s": 5.0, "hip_flexion_range_deg": float(np.ptp(flexion)),
-                          "peak_hip_extension_velocity_deg_s": float(velocity.max())})
-    return Scenario("sit_to_stand", "sit_to_stand", t, pose, truth, (90.0, -90.0, 0.0, 180.0), 45.0,
-                    feet_fixed_path(th, np.zeros_like(th)))
+    truth = Truth(
+        reps={None: 4},
+        drops={"standing": (3.0, "right")},
+        values={
+            "time_per_rep_s": 5.0,
+            "hip_flexion_range_deg": float(np.ptp(flexion)),
+            "peak_hip_extension_velocity_deg_s": float(velocity.max()),
+        },
+    )
+    return Scenario(
+        "sit_to_stand",
+        "sit_to_stand",
+        t,
+        pose,
+        truth,
+        (90.0, -90.0, 0.0, 180.0),
+        45.0,
+        feet_fixed_path(th, np.zeros_like(th)),
+    )
 
 
 def bridge() -> Scenario:
@@ -217,8 +295,13 @@ def bridge() -> Scenario:
     lift = bumps(t, [1.0, 5.5, 10.0], rise_s=1.0, hold_s=2.0, fall_s=1.0)
     incline = 25.0 * lift
     flexion = 50.0 - 55.0 * lift
-    pose = PoseAngles(hip_flexion_left_deg=flexion, hip_flexion_right_deg=flexion, knee_flexion_left_deg=100.0,
-                      knee_flexion_right_deg=100.0, body_pitch_deg=-90.0 - incline)
+    pose = PoseAngles(
+        hip_flexion_left_deg=flexion,
+        hip_flexion_right_deg=flexion,
+        knee_flexion_left_deg=100.0,
+        knee_flexion_right_deg=100.0,
+        body_pitch_deg=-90.0 - incline,
+    )
     path = np.stack([np.zeros_like(t), BODY.trunk_m * np.sin(np.radians(incline)), np.zeros_like(t)], axis=1)
     truth = Truth(reps={None: 3}, holds_s=[2.0] * 3, values={"hip_extension_reached_deg": 5.0})
     return Scenario("bridge", "bridge", t, pose, truth, (90.0, -90.0), 0.0, path)
@@ -244,19 +327,42 @@ def gait() -> Scenario:
     hip_l, knee_l = leg(phase_l, 40.0)
     hip_r, knee_r = leg(phase_r, 34.0)
     obliquity = np.where(phase_l < 0.5, 5.0, 3.0) * np.sin(2 * np.pi * phase_l)
-    pose = PoseAngles(hip_flexion_left_deg=hip_l, hip_flexion_right_deg=hip_r, knee_flexion_left_deg=knee_l,
-                      knee_flexion_right_deg=knee_r, pelvic_obliquity_deg=obliquity)
+    pose = PoseAngles(
+        hip_flexion_left_deg=hip_l,
+        hip_flexion_right_deg=hip_r,
+        knee_flexion_left_deg=knee_l,
+        knee_flexion_right_deg=knee_r,
+        pelvic_obliquity_deg=obliquity,
+    )
     # Phase 0 of a leg: hip flexion at its peak and the knee straight, so the ankle is furthest ahead (Zeni).
     contacts = {"left": np.arange(first, t[-1], stride), "right": np.arange(first - stride / 2, t[-1], stride)}
-    truth = Truth(reps={"left": len(contacts["left"]), "right": len(contacts["right"])}, contacts=contacts,
-                  drops={"left_stance": (5.0, "right"), "right_stance": (3.0, "left")},
-                  values={"cadence_steps_per_min": 120.0 / stride, "hip_flexion_range_per_stride_deg_left": 40.0,
-                          "hip_flexion_range_per_stride_deg_right": 34.0, "pelvic_obliquity_range_per_stride_deg": 8.0})
+    truth = Truth(
+        reps={"left": len(contacts["left"]), "right": len(contacts["right"])},
+        contacts=contacts,
+        drops={"left_stance": (5.0, "right"), "right_stance": (3.0, "left")},
+        values={
+            "cadence_steps_per_min": 120.0 / stride,
+            "hip_flexion_range_per_stride_deg_left": 40.0,
+            "hip_flexion_range_per_stride_deg_right": 34.0,
+            "pelvic_obliquity_range_per_stride_deg": 8.0,
+        },
+    )
     return Scenario("gait", "gait", t, pose, truth, (90.0, -90.0, 0.0, 180.0), 45.0)
 
 
-SCENARIOS = {s.name: s for s in (single_leg_stance(), standing_hip_abduction(), standing_hip_flexion(),
-                                 standing_hip_flexion(lying=True), squat(), sit_to_stand(), bridge(), gait())}
+SCENARIOS = {
+    s.name: s
+    for s in (
+        single_leg_stance(),
+        standing_hip_abduction(),
+        standing_hip_flexion(),
+        standing_hip_flexion(lying=True),
+        squat(),
+        sit_to_stand(),
+        bridge(),
+        gait(),
+    )
+}
 
 
 @dataclass
@@ -272,10 +378,19 @@ class Observed:
 def observe(scenario: Scenario, yaw_deg: float, space: str, seed: int = 0) -> Observed:
     """Render ``scenario`` at ``yaw_deg`` with the measured noise, run the pipeline and the protocol."""
     camera = Camera(yaw_deg=yaw_deg, distance_m=CAMERA_DISTANCE_M)
-    image, world = render(scenario.pose, scenario.t_s, camera=camera, pelvis_path_m=scenario.path, noise_px=NOISE_PX,
-                          noise_m=NOISE_M, hip_noise_correlation=HIP_CORRELATION, rng=np.random.default_rng(seed))
+    image, world = render(
+        scenario.pose,
+        scenario.t_s,
+        camera=camera,
+        pelvis_path_m=scenario.path,
+        noise_px=NOISE_PX,
+        noise_m=NOISE_M,
+        hip_noise_correlation=HIP_CORRELATION,
+        rng=np.random.default_rng(seed),
+    )
     clean = render(scenario.pose, scenario.t_s, camera=camera, pelvis_path_m=scenario.path)
     lm = image if space == "image" else world
     kinematics = KinematicsPipeline().run(lm)
-    return Observed(lm, kinematics, PROTOCOLS[scenario.protocol].assess(kinematics, lm),
-                    clean[0] if space == "image" else clean[1])
+    return Observed(
+        lm, kinematics, PROTOCOLS[scenario.protocol].assess(kinematics, lm), clean[0] if space == "image" else clean[1]
+    )

@@ -31,41 +31,78 @@ from kinematics.series import LandmarkSeries
 from tests.protocols.conftest import frontal_phase
 
 ACCEPTED_VIEWS = {
-    "single_leg_stance": {"frontal"}, "standing_hip_abduction": {"frontal"}, "standing_hip_flexion": {"sagittal"},
-    "bridge": {"sagittal"}, "squat": {"frontal", "sagittal"}, "sit_to_stand": {"frontal", "sagittal"},
+    "single_leg_stance": {"frontal"},
+    "standing_hip_abduction": {"frontal"},
+    "standing_hip_flexion": {"sagittal"},
+    "bridge": {"sagittal"},
+    "squat": {"frontal", "sagittal"},
+    "sit_to_stand": {"frontal", "sagittal"},
     "gait": {"frontal", "sagittal"},
 }
 
-RECORDINGS = ["keraal_CTK", "keraal_ELK", "keraal_RTK", "pose2sim_image", "pose2sim_world", "sports2d_image",
-              "sports2d_world", "sports2d_frontal_image", "sports2d_frontal_world"]
+RECORDINGS = [
+    "keraal_CTK",
+    "keraal_ELK",
+    "keraal_RTK",
+    "pose2sim_image",
+    "pose2sim_world",
+    "sports2d_image",
+    "sports2d_world",
+    "sports2d_frontal_image",
+    "sports2d_frontal_world",
+]
 
 _KERAAL = {  # seated, hips ~38 px apart: frontal protocols ask for a closer camera; side-on ones for a side view
-    "bridge": "wrong_view", "standing_hip_flexion": "wrong_view", "gait": "pelvis_too_small",
-    "single_leg_stance": "pelvis_too_small", "sit_to_stand": "pelvis_too_small", "squat": "pelvis_too_small",
+    "bridge": "wrong_view",
+    "standing_hip_flexion": "wrong_view",
+    "gait": "pelvis_too_small",
+    "single_leg_stance": "pelvis_too_small",
+    "sit_to_stand": "pelvis_too_small",
+    "squat": "pelvis_too_small",
     "standing_hip_abduction": "pelvis_too_small",
 }
 # First coaching code, or "scored" when the protocol answered with metrics and findings.
 EXPECTED: dict[str, dict[str, str]] = {
-    "keraal_CTK": _KERAAL, "keraal_ELK": _KERAAL, "keraal_RTK": _KERAAL,
+    "keraal_CTK": _KERAAL,
+    "keraal_ELK": _KERAAL,
+    "keraal_RTK": _KERAAL,
     "pose2sim_image": {  # side-on, a step and a knee bend: the two side-on flexion protocols find one each
-        "bridge": "not_lying", "gait": "no_steps", "single_leg_stance": "wrong_view", "sit_to_stand": "no_repetitions",
-        "squat": "scored", "standing_hip_abduction": "wrong_view", "standing_hip_flexion": "scored",
+        "bridge": "not_lying",
+        "gait": "no_steps",
+        "single_leg_stance": "wrong_view",
+        "sit_to_stand": "no_repetitions",
+        "squat": "scored",
+        "standing_hip_abduction": "wrong_view",
+        "standing_hip_flexion": "scored",
     },
     "pose2sim_world": {name: "wrong_view" for name in PROTOCOLS},  # oblique in world space
     "sports2d_image": {  # mostly side-on; the woman walking past hides parts of the man
-        "bridge": "body_out_of_frame", "gait": "body_out_of_frame", "single_leg_stance": "wrong_view",
-        "sit_to_stand": "body_out_of_frame", "squat": "body_out_of_frame", "standing_hip_abduction": "wrong_view",
+        "bridge": "body_out_of_frame",
+        "gait": "body_out_of_frame",
+        "single_leg_stance": "wrong_view",
+        "sit_to_stand": "body_out_of_frame",
+        "squat": "body_out_of_frame",
+        "standing_hip_abduction": "wrong_view",
         "standing_hip_flexion": "body_out_of_frame",
     },
     "sports2d_world": {name: "wrong_view" for name in PROTOCOLS},
     "sports2d_frontal_image": {  # facing the camera but far away: too few pixels across the pelvis
-        "bridge": "wrong_view", "gait": "pelvis_too_small", "single_leg_stance": "pelvis_too_small",
-        "sit_to_stand": "pelvis_too_small", "squat": "pelvis_too_small", "standing_hip_abduction": "pelvis_too_small",
+        "bridge": "wrong_view",
+        "gait": "pelvis_too_small",
+        "single_leg_stance": "pelvis_too_small",
+        "sit_to_stand": "pelvis_too_small",
+        "squat": "pelvis_too_small",
+        "standing_hip_abduction": "pelvis_too_small",
         "standing_hip_flexion": "wrong_view",
     },
     "sports2d_frontal_world": {  # world landmarks carry no pixel size; the man steps off the box: one leg lift
-        "bridge": "wrong_view", "gait": "no_steps", "single_leg_stance": "no_stance", "sit_to_stand": "no_repetitions",
-        "squat": "no_repetitions", "standing_hip_abduction": "scored", "standing_hip_flexion": "wrong_view",
+        "bridge": "wrong_view",
+        "gait": "no_steps",
+        "single_leg_stance": "no_stance",
+        "sit_to_stand": "no_repetitions",
+        "squat": "no_repetitions",
+        "standing_hip_abduction": "scored",
+        "standing_hip_flexion": "wrong_view",
     },
 }
 

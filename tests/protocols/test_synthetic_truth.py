@@ -35,8 +35,13 @@ DROP_DEG = 1.0  # issue 4
 PEAK_DEG = 3.5
 SEEDS = (0, 1)
 
-CASES = [(name, yaw, space, seed) for name, sc in S.SCENARIOS.items() for yaw in sc.yaws
-         for space in ("image", "world") for seed in SEEDS]
+CASES = [
+    (name, yaw, space, seed)
+    for name, sc in S.SCENARIOS.items()
+    for yaw in sc.yaws
+    for space in ("image", "world")
+    for seed in SEEDS
+]
 
 
 def _id(name: str, yaw: float, space: str, seed: int) -> str:
@@ -87,12 +92,15 @@ def _standing_hip_abduction(obs: S.Observed, sc: S.Scenario) -> None:
     assert_holds(result, truth)
     for side in ("left", "right"):
         assert metric(result, "hip_abduction_range_deg", side).value == pytest.approx(
-            truth.values[f"hip_abduction_range_deg_{side}"], abs=PEAK_DEG)
+            truth.values[f"hip_abduction_range_deg_{side}"], abs=PEAK_DEG
+        )
         # signed toward the moving side: > 0 it rose (hike), < 0 it dropped
         assert metric(result, "pelvic_hike_deg", side).value == pytest.approx(
-            truth.values[f"pelvic_hike_deg_{side}"], abs=DROP_DEG)
+            truth.values[f"pelvic_hike_deg_{side}"], abs=DROP_DEG
+        )
         assert metric(result, "trunk_lean_toward_stance_deg", side).value == pytest.approx(
-            truth.values[f"trunk_lean_toward_stance_deg_{side}"], abs=1.0)
+            truth.values[f"trunk_lean_toward_stance_deg_{side}"], abs=1.0
+        )
     drop, lower = truth.drops["lifting_right"]
     assert -metric(result, "pelvic_hike_deg", lower).value == pytest.approx(drop, abs=DROP_DEG)
 
@@ -102,7 +110,8 @@ def _standing_hip_flexion(obs: S.Observed, sc: S.Scenario) -> None:
     assert_holds(result, truth)
     for side in ("left", "right"):
         assert metric(result, "peak_hip_flexion_deg", side).value == pytest.approx(
-            truth.values[f"peak_hip_flexion_deg_{side}"], abs=PEAK_DEG)
+            truth.values[f"peak_hip_flexion_deg_{side}"], abs=PEAK_DEG
+        )
     posture = next(f for f in result.findings if f.code == "posture")
     assert posture.evidence["lying"] == (sc.name == "active_straight_leg_raise")
 
@@ -111,19 +120,23 @@ def _squat(obs: S.Observed, sc: S.Scenario) -> None:
     result, truth = obs.result, sc.truth
     if obs.kinematics.view.view == "sagittal":
         assert metric(result, "squat_depth_hip_flexion_deg").value == pytest.approx(
-            truth.values["squat_depth_hip_flexion_deg"], abs=PEAK_DEG)
+            truth.values["squat_depth_hip_flexion_deg"], abs=PEAK_DEG
+        )
         assert metric(result, "trunk_lean_forward_at_depth_deg").value == pytest.approx(
-            truth.values["trunk_lean_forward_at_depth_deg"], abs=1.5)
+            truth.values["trunk_lean_forward_at_depth_deg"], abs=1.5
+        )
         return
     drop, lower = truth.drops["at_depth"]
     assert metric(result, "pelvic_drop_deg", lower).value == pytest.approx(drop, abs=DROP_DEG)
     assert metric(result, "trunk_lean_lateral_change_deg").value == pytest.approx(
-        truth.values["trunk_lean_lateral_change_deg"], abs=1.0)
+        truth.values["trunk_lean_lateral_change_deg"], abs=1.0
+    )
     # FPPA truth: the same protocol on the noise-free projection (the 2-D angle depends on the camera)
     clean = PROTOCOLS["squat"].assess(KinematicsPipeline().run(obs.noise_free), obs.noise_free)
     for side in ("left", "right"):
         assert metric(result, "knee_fppa_at_depth_deg", side).value == pytest.approx(
-            metric(clean, "knee_fppa_at_depth_deg", side).value, abs=2.0)
+            metric(clean, "knee_fppa_at_depth_deg", side).value, abs=2.0
+        )
 
 
 def _sit_to_stand(obs: S.Observed, sc: S.Scenario) -> None:
@@ -131,9 +144,11 @@ def _sit_to_stand(obs: S.Observed, sc: S.Scenario) -> None:
     assert metric(result, "time_per_rep_s").value == pytest.approx(truth.values["time_per_rep_s"], abs=0.1)
     if obs.kinematics.view.view == "sagittal":
         assert metric(result, "hip_flexion_range_deg").value == pytest.approx(
-            truth.values["hip_flexion_range_deg"], abs=2 * PEAK_DEG)  # a max minus a min: both ends biased
+            truth.values["hip_flexion_range_deg"], abs=2 * PEAK_DEG
+        )  # a max minus a min: both ends biased
         assert metric(result, "peak_hip_extension_velocity_deg_s").value == pytest.approx(
-            truth.values["peak_hip_extension_velocity_deg_s"], rel=0.06)
+            truth.values["peak_hip_extension_velocity_deg_s"], rel=0.06
+        )
         assert {f.code for f in result.findings} >= {"hip_rom_reference", "hip_velocity_reference"}
         return
     drop, lower = truth.drops["standing"]
@@ -144,7 +159,8 @@ def _bridge(obs: S.Observed, sc: S.Scenario) -> None:
     result, truth = obs.result, sc.truth
     assert_holds(result, truth)
     assert metric(result, "hip_extension_reached_deg").value == pytest.approx(
-        truth.values["hip_extension_reached_deg"], abs=PEAK_DEG)
+        truth.values["hip_extension_reached_deg"], abs=PEAK_DEG
+    )
 
 
 def _gait(obs: S.Observed, sc: S.Scenario) -> None:
@@ -155,14 +171,18 @@ def _gait(obs: S.Observed, sc: S.Scenario) -> None:
     for side in ("left", "right"):
         got = [e.start_s for e in result.events if e.type == "initial_contact" and e.side == side]
         np.testing.assert_allclose(got, truth.contacts[side], atol=frames / S.FPS, err_msg=f"{side} contacts")
-    assert metric(result, "cadence_steps_per_min").value == pytest.approx(truth.values["cadence_steps_per_min"], abs=1.0)
+    assert metric(result, "cadence_steps_per_min").value == pytest.approx(
+        truth.values["cadence_steps_per_min"], abs=1.0
+    )
     if obs.kinematics.view.view == "sagittal":
         for side in ("left", "right"):
             assert metric(result, "hip_flexion_range_per_stride_deg", side).value == pytest.approx(
-                truth.values[f"hip_flexion_range_per_stride_deg_{side}"], abs=PEAK_DEG)
+                truth.values[f"hip_flexion_range_per_stride_deg_{side}"], abs=PEAK_DEG
+            )
         return
     assert metric(result, "pelvic_obliquity_range_per_stride_deg").value == pytest.approx(
-        truth.values["pelvic_obliquity_range_per_stride_deg"], abs=DROP_DEG)
+        truth.values["pelvic_obliquity_range_per_stride_deg"], abs=DROP_DEG
+    )
     for key, (drop, free) in truth.drops.items():
         assert metric(result, "pelvic_drop_deg", free).value == pytest.approx(drop, abs=DROP_DEG), key
 

@@ -52,14 +52,20 @@ def test_protocol_modules_define_thresholds():
         assert found[module.rsplit(".", 1)[1]], f"{name} has no Threshold"
 
 
-@pytest.mark.parametrize("cls", sorted({type(p) for p in PROTOCOLS.values()} | {HoldDetector, RepetitionDetector,
-                                                                                    StanceDetector},
-                                       key=lambda c: c.__name__), ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls",
+    sorted(
+        {type(p) for p in PROTOCOLS.values()} | {HoldDetector, RepetitionDetector, StanceDetector},
+        key=lambda c: c.__name__,
+    ),
+    ids=lambda c: c.__name__,
+)
 def test_every_numeric_parameter_is_documented_in_the_class_docstring(cls):
     """numpydoc: the name heads an entry of the Parameters section (alone or in a comma-separated group)."""
     doc = cls.__doc__ or ""
-    entries = {name.strip() for line in doc.splitlines() if re.fullmatch(r" {4}\w+(, \w+)*", line)
-               for name in line.split(",")}
+    entries = {
+        name.strip() for line in doc.splitlines() if re.fullmatch(r" {4}\w+(, \w+)*", line) for name in line.split(",")
+    }
     for field in dataclasses.fields(cls):
         default = field.default
         if _numeric(default) or dataclasses.is_dataclass(default):

@@ -43,8 +43,15 @@ def service_env(**settings: Any) -> dict[str, str]:
 
 def cli(*args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> str:
     """Run ``motionscript ARGS`` to completion; returns its stdout."""
-    proc = subprocess.run([sys.executable, "-m", "service.cli", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     assert proc.returncode == 0, f"motionscript {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}"
     return proc.stdout
 
@@ -110,9 +117,15 @@ class Processes:
     def start(self, name: str, *args: str, env: dict[str, str], cwd: Path) -> Proc:
         log = self.logs_dir / f"{name}.log"
         with open(log, "ab") as out:  # the child keeps its own descriptor
-            popen = subprocess.Popen([sys.executable, "-m", "service.cli", *args], env=env, cwd=cwd,
-                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "service.cli", *args],
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         p = Proc(name, popen, log)
         self.procs.append(p)
         return p
@@ -154,8 +167,13 @@ class Processes:
             print(p.tail(lines))
 
 
-def wait_until(what: str, check: Callable[[], Any], timeout_s: float, interval_s: float = 0.2,
-               alive: Callable[[], None] | None = None) -> Any:
+def wait_until(
+    what: str,
+    check: Callable[[], Any],
+    timeout_s: float,
+    interval_s: float = 0.2,
+    alive: Callable[[], None] | None = None,
+) -> Any:
     """Call ``check`` until it returns something truthy; ``alive`` may raise if a process died."""
     deadline = time.monotonic() + timeout_s
     last: Any = None
@@ -237,8 +255,11 @@ class Db:
             return [dict(r._mapping) for r in conn.execute(text(sql), params)]
 
     def assessment(self, assessment_id: str) -> dict:
-        rows = self.rows("SELECT id, status, attempts, worker_id, reason, result IS NOT NULL AS has_result, "
-                         "started_at, finished_at, lease_until FROM assessments WHERE id = :id", id=assessment_id)
+        rows = self.rows(
+            "SELECT id, status, attempts, worker_id, reason, result IS NOT NULL AS has_result, "
+            "started_at, finished_at, lease_until FROM assessments WHERE id = :id",
+            id=assessment_id,
+        )
         assert len(rows) == 1, rows
         return rows[0]
 

@@ -20,7 +20,7 @@ def _pg_available() -> bool:
 
         with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), connect_timeout=3):
             return True
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
@@ -64,8 +64,15 @@ def database_url(request, tmp_path) -> Iterator[str]:
 def settings(database_url, tmp_path):
     from service.settings import Settings
 
-    return Settings(data_dir=tmp_path / "var", database_url=database_url, workers=0, job_lease_s=5.0,
-                    webhook_backoff_s=0.2, webhook_timeout_s=2.0, max_upload_mb=2)
+    return Settings(
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        workers=0,
+        job_lease_s=5.0,
+        webhook_backoff_s=0.2,
+        webhook_timeout_s=2.0,
+        max_upload_mb=2,
+    )
 
 
 @pytest.fixture
@@ -112,7 +119,9 @@ def run_worker_once(settings) -> None:
 
         engine = make_engine(settings.sqlalchemy_url)
         with Session(engine) as s:
-            left = s.scalar(select(func.count()).select_from(AssessmentRow).where(AssessmentRow.status.in_(["queued", "running"])))
+            left = s.scalar(
+                select(func.count()).select_from(AssessmentRow).where(AssessmentRow.status.in_(["queued", "running"]))
+            )
         engine.dispose()
         if not left:
             return

@@ -15,8 +15,11 @@ from tests.vision.test_landmark_json import document
 def post_landmarks(client, auth, doc=None, headers=None, **fields):
     body = dict(doc or document(n=60))
     body.update(fields)
-    return client.post("/v1/assessments", content=json.dumps(body),
-                       headers={**auth, "Content-Type": "application/json", **(headers or {})})
+    return client.post(
+        "/v1/assessments",
+        content=json.dumps(body),
+        headers={**auth, "Content-Type": "application/json", **(headers or {})},
+    )
 
 
 def test_landmark_submission_round_trip(client, auth, settings):
@@ -36,8 +39,9 @@ def test_landmark_submission_round_trip(client, auth, settings):
 
 def test_video_upload_is_streamed_stored_and_analysed(client, auth, settings):
     with open(POSE2SIM, "rb") as f:
-        r = client.post("/v1/assessments", headers=auth, files={"video": ("clip.mp4", f, "video/mp4")},
-                        data={"exercise": "squat"})
+        r = client.post(
+            "/v1/assessments", headers=auth, files={"video": ("clip.mp4", f, "video/mp4")}, data={"exercise": "squat"}
+        )
     assert r.status_code == 202, r.text
     files = stored_files(settings)
     assert len(files) == 1 and files[0].read_bytes() == POSE2SIM.read_bytes()
@@ -104,18 +108,62 @@ def _nothing_left_behind(client, auth, settings) -> None:
     ("kwargs", "status", "kind", "text"),
     [
         ({"files": {"video": ("big.mp4", b"\x00" * (3 * 1024 * 1024), "video/mp4")}}, 413, "too-large", "limit"),
-        ({"files": {"video": ("clip.mp4", b"just some text, not a video\n" * 10, "video/mp4")}}, 415, "unsupported-media", "looks like text"),
+        (
+            {"files": {"video": ("clip.mp4", b"just some text, not a video\n" * 10, "video/mp4")}},
+            415,
+            "unsupported-media",
+            "looks like text",
+        ),
         ({"files": {"video": ("cut.mp4", POSE2SIM.read_bytes()[:120_000], "video/mp4")}}, 422, "corrupt-media", "moov"),
-        ({"files": {"video": ("clip.mp4", POSE2SIM.read_bytes(), "video/mp4")}, "data": {"exercise": "jumping_jacks"}},
-         422, "validation", "single_leg_stance"),
-        ({"content": b'{"schema": "blazepose33", "frames": [', "headers": {"Content-Type": "application/json"}},
-         422, "malformed-json", "not valid JSON"),
-        ({"content": json.dumps({"schema": "blazepose33", "space": "image", "image_size": [640, 480], "frames": [{"t_s": 0, "landmarks": [[0, 0, 0, 1]]}]}),
-          "headers": {"Content-Type": "application/json"}}, 422, "malformed-landmarks", "expected 33 rows"),
-        ({"content": b"hello", "headers": {"Content-Type": "text/plain"}}, 415, "unsupported-media", "multipart/form-data"),
+        (
+            {
+                "files": {"video": ("clip.mp4", POSE2SIM.read_bytes(), "video/mp4")},
+                "data": {"exercise": "jumping_jacks"},
+            },
+            422,
+            "validation",
+            "single_leg_stance",
+        ),
+        (
+            {"content": b'{"schema": "blazepose33", "frames": [', "headers": {"Content-Type": "application/json"}},
+            422,
+            "malformed-json",
+            "not valid JSON",
+        ),
+        (
+            {
+                "content": json.dumps(
+                    {
+                        "schema": "blazepose33",
+                        "space": "image",
+                        "image_size": [640, 480],
+                        "frames": [{"t_s": 0, "landmarks": [[0, 0, 0, 1]]}],
+                    }
+                ),
+                "headers": {"Content-Type": "application/json"},
+            },
+            422,
+            "malformed-landmarks",
+            "expected 33 rows",
+        ),
+        (
+            {"content": b"hello", "headers": {"Content-Type": "text/plain"}},
+            415,
+            "unsupported-media",
+            "multipart/form-data",
+        ),
         ({"files": {"other": ("clip.mp4", b"abc", "video/mp4")}}, 422, "validation", "video"),
     ],
-    ids=["too-large", "not-a-video", "truncated", "unknown-exercise", "malformed-json", "bad-landmarks", "wrong-type", "wrong-field"],
+    ids=[
+        "too-large",
+        "not-a-video",
+        "truncated",
+        "unknown-exercise",
+        "malformed-json",
+        "bad-landmarks",
+        "wrong-type",
+        "wrong-field",
+    ],
 )
 def test_bad_submissions_get_specific_answers_and_leave_nothing(client, auth, settings, kwargs, status, kind, text):
     kwargs = dict(kwargs)  # the parameter dict is shared by the sqlite and postgresql runs

@@ -105,8 +105,13 @@ def open_db(handles: list[Db], url: str) -> Db:
 
 def upload(base: str, key: str, video: Path, **fields: str) -> str:
     with open(video, "rb") as f:
-        r = httpx.post(f"{base}/v1/assessments", headers={"Authorization": f"Bearer {key}"},
-                       files={"video": (video.name, f, "video/mp4")}, data=fields, timeout=60)
+        r = httpx.post(
+            f"{base}/v1/assessments",
+            headers={"Authorization": f"Bearer {key}"},
+            files={"video": (video.name, f, "video/mp4")},
+            data=fields,
+            timeout=60,
+        )
     assert r.status_code == 202, r.text
     body = r.json()
     assert body["status"] == "queued" and r.headers["location"] == f"/v1/assessments/{body['id']}"
@@ -156,8 +161,12 @@ def log_records(proc) -> list[dict]:
 
 def finished_runs(assessment_id: str, *procs) -> list[dict]:
     """The "job finished" log records of the assessment, from every process."""
-    return [r for p in procs for r in log_records(p)
-            if r.get("msg") == "job finished" and r.get("assessment_id") == assessment_id]
+    return [
+        r
+        for p in procs
+        for r in log_records(p)
+        if r.get("msg") == "job finished" and r.get("assessment_id") == assessment_id
+    ]
 
 
 def assert_one_stored_result(db: Db, base: str, key: str, assessment_id: str, webhooks: WebhookReceiver) -> None:
@@ -177,8 +186,13 @@ def assert_one_stored_result(db: Db, base: str, key: str, assessment_id: str, we
 
 def kill_mid_job(db: Db, assessment_id: str, alive) -> tuple[int, str]:
     """Wait for the first run to start, SIGKILL its worker process, and check it left nothing behind."""
-    row = wait_until("the job to be running", lambda: (r := db.assessment(assessment_id))["status"] == "running" and r,
-                     JOB_TIMEOUT_S, interval_s=0.1, alive=alive)
+    row = wait_until(
+        "the job to be running",
+        lambda: (r := db.assessment(assessment_id))["status"] == "running" and r,
+        JOB_TIMEOUT_S,
+        interval_s=0.1,
+        alive=alive,
+    )
     assert row["attempts"] == 1 and row["worker_id"], row
     pid = worker_pid(row["worker_id"])
     os.kill(pid, signal.SIGKILL)
@@ -247,8 +261,9 @@ def test_embedded_default_analyses_a_real_video(tmp_path, webhooks, db_handles, 
 def start_celery_stack(tmp_path, procs: Processes, env: dict[str, str], n_workers: int = 2):
     port = free_port()
     server = procs.serve("serve", port, "--workers", "0", env=env, cwd=tmp_path)
-    workers = [procs.start(f"worker{i + 1}", "worker", "--pool", "solo", env=env, cwd=tmp_path)
-               for i in range(n_workers)]
+    workers = [
+        procs.start(f"worker{i + 1}", "worker", "--pool", "solo", env=env, cwd=tmp_path) for i in range(n_workers)
+    ]
     base = f"http://127.0.0.1:{port}"
     ready = wait_ready(base, server)
     assert ready["checks"]["queue"] == "ok" and ready["checks"]["database"] == "ok"
@@ -297,10 +312,17 @@ def test_local_worker_sigkilled_mid_job_is_restarted_and_the_job_rerun_once(tmp_
 
 
 @pytest.mark.slow
-def test_celery_worker_sigkilled_mid_job_the_survivor_reruns_it_once(tmp_path, webhooks, pg_url, redis_db,
-                                                                     db_handles, procs):
-    env = service_env(data_dir=tmp_path / "var", job_backend="celery", database_url=pg_url, redis_url=redis_db,
-                      job_lease_s=LEASE_S, celery_visibility_timeout_s=5)
+def test_celery_worker_sigkilled_mid_job_the_survivor_reruns_it_once(
+    tmp_path, webhooks, pg_url, redis_db, db_handles, procs
+):
+    env = service_env(
+        data_dir=tmp_path / "var",
+        job_backend="celery",
+        database_url=pg_url,
+        redis_url=redis_db,
+        job_lease_s=LEASE_S,
+        celery_visibility_timeout_s=5,
+    )
     key = cli("keys", "create", "--clinic", "E2E Clinic", env=env, cwd=tmp_path).strip()
     base, server, workers = start_celery_stack(tmp_path, procs, env)
     db = open_db(db_handles, pg_url)
@@ -353,8 +375,11 @@ def _expire_lease(factory, assessment_id: str) -> None:
     from service.store.models import AssessmentRow
 
     with session_scope(factory) as s:
-        s.execute(update(AssessmentRow).where(AssessmentRow.id == assessment_id)
-                  .values(lease_until=now() - timedelta(seconds=1)))
+        s.execute(
+            update(AssessmentRow)
+            .where(AssessmentRow.id == assessment_id)
+            .values(lease_until=now() - timedelta(seconds=1))
+        )
 
 
 def _row(factory, assessment_id: str):

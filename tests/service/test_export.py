@@ -41,7 +41,7 @@ def test_mot_header_matches_its_table(tmp_path):
     n_rows = int(next(ln for ln in lines if ln.startswith("nRows=")).split("=")[1])
     n_cols = int(next(ln for ln in lines if ln.startswith("nColumns=")).split("=")[1])
     labels = lines[end + 1].split("\t")
-    table = lines[end + 2:]
+    table = lines[end + 2 :]
     assert "inDegrees=yes" in lines[:end]
     assert labels[0] == "time" and "pelvic_obliquity" in labels and len(labels) == n_cols
     assert len(table) == n_rows == len(doc["series"]["t_s"])

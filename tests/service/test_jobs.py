@@ -60,8 +60,12 @@ def test_a_job_that_keeps_killing_workers_is_given_up(client, auth, settings, fa
 
 
 def test_unusable_input_fails_with_a_reason_and_is_not_retried(client, auth, settings, factory):
-    doc = {"schema": "blazepose33", "space": "image", "image_size": [640, 480],
-           "frames": [{"t_s": i / 30, "landmarks": None} for i in range(10)]}  # valid, but nobody in it
+    doc = {
+        "schema": "blazepose33",
+        "space": "image",
+        "image_size": [640, 480],
+        "frames": [{"t_s": i / 30, "landmarks": None} for i in range(10)],
+    }  # valid, but nobody in it
     aid = post_landmarks(client, auth, doc=doc).json()["id"]
     run_worker_once(settings)
     r = client.get(f"/v1/assessments/{aid}", headers=auth).json()
@@ -72,7 +76,7 @@ class _Receiver(BaseHTTPRequestHandler):
     responses: list[int] = []
     received: list[tuple[dict, str]] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"])).decode()
         type(self).received.append((dict(self.headers), body))
         self.send_response(type(self).responses.pop(0) if type(self).responses else 200)
@@ -109,8 +113,13 @@ def test_webhook_is_signed_and_retried_with_backoff(client, auth, settings, fact
         secret = s.scalar(select(Clinic.webhook_secret))
         assert (d.status, d.attempts) == ("delivered", 3)
     headers, body = rec.received[-1]
-    assert json.loads(body) == {"event": "assessment.finished", "id": aid, "status": "done", "reason": None,
-                                "url": f"/v1/assessments/{aid}"}
+    assert json.loads(body) == {
+        "event": "assessment.finished",
+        "id": aid,
+        "status": "done",
+        "reason": None,
+        "url": f"/v1/assessments/{aid}",
+    }
     assert verify(secret, body, headers["Motionscript-Signature"])
     assert not verify(secret, body.replace("done", "failed"), headers["Motionscript-Signature"])
     assert headers["Motionscript-Attempt"] == "3"

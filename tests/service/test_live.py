@@ -21,7 +21,7 @@ from tests.service.conftest import make_key
 
 def run_filter(f: OneEuroFilter, t_s: np.ndarray, x: np.ndarray) -> np.ndarray:
     state, out = None, []
-    for t, v in zip(t_s, x):
+    for t, v in zip(t_s, x, strict=True):
         y, state = f.step(state, float(t), float(v))
         out.append(y)
     return np.array(out)
@@ -64,18 +64,20 @@ def test_rep_counter_counts_known_repetitions_sample_by_sample(rng):
     angle += rng.normal(0, 0.8, t.size)
     c = RepCounter(min_amplitude=20.0)
     counts = []
-    for ti, v in zip(t, angle):
+    for ti, v in zip(t, angle, strict=True):
         c.update(float(ti), float(v))
         counts.append(c.count)
     assert c.count == 4
-    assert counts[int(3.5 * 30)] == 0 and counts[int(4.5 * 30)] == 1  # counted when the first rep ends (4 s), not before
+    assert (
+        counts[int(3.5 * 30)] == 0 and counts[int(4.5 * 30)] == 1
+    )  # counted when the first rep ends (4 s), not before
 
 
 def test_rep_counter_ignores_small_excursions_and_gaps(rng):
     t = np.arange(0, 10, 1 / 30)
     angle = 5 + 8 * np.sin(2 * np.pi * 0.5 * t) ** 2 + rng.normal(0, 0.5, t.size)
     c = RepCounter(min_amplitude=20.0)
-    for ti, v in zip(t, angle):
+    for ti, v in zip(t, angle, strict=True):
         c.update(float(ti), None if ti % 1 < 0.1 else float(v))
     assert c.count == 0
 
@@ -85,7 +87,7 @@ def test_hold_timer_measures_a_plateau():
     t = np.arange(0, 6, 1 / 30)
     angle = np.interp(t, [0, 1, 1.5, 3.5, 4, 6], [0, 0, 30, 30, 0, 0])
     holds = []
-    for ti, v in zip(t, angle):
+    for ti, v in zip(t, angle, strict=True):
         c.update(float(ti), float(v))
         holds.append(c.hold_s)
     assert max(holds) == pytest.approx(2.0, abs=0.1) and c.count == 1 and c.hold_s == 0.0
@@ -188,15 +190,21 @@ def test_a_corrupt_frame_is_reported_and_the_session_goes_on(live_app, jpegs):
         assert ws.receive_json()["type"] == "frame"
 
 
-@pytest.mark.parametrize("url,headers", [
-    ("/v1/live", {}),
-    ("/v1/live?token=ms_nope_wrong", {}),
-    ("/v1/live", {"Authorization": "Bearer ms_nope_wrong"}),
-    ("/v1/live?exercise=cartwheel&token={key}", {}),
-])
+@pytest.mark.parametrize(
+    "url,headers",
+    [
+        ("/v1/live", {}),
+        ("/v1/live?token=ms_nope_wrong", {}),
+        ("/v1/live", {"Authorization": "Bearer ms_nope_wrong"}),
+        ("/v1/live?exercise=cartwheel&token={key}", {}),
+    ],
+)
 def test_refused_connections_close_with_policy_violation(live_app, url, headers):
     client, key, _ = live_app
-    with client.websocket_connect(url.format(key=key), headers=headers) as ws, pytest.raises(WebSocketDisconnect) as exc:
+    with (
+        client.websocket_connect(url.format(key=key), headers=headers) as ws,
+        pytest.raises(WebSocketDisconnect) as exc,
+    ):
         ws.receive_json()
     assert exc.value.code == CLOSE_POLICY and exc.value.reason
 
@@ -209,14 +217,14 @@ def test_connections_beyond_the_limit_are_told_to_try_again(tmp_path, jpegs):
     from service.app import create_app
     from service.settings import Settings
 
-    settings = Settings(data_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", workers=0,
-                        live_max_connections=1)
+    settings = Settings(
+        data_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", workers=0, live_max_connections=1
+    )
     with TestClient(create_app(settings, start_workers=False)) as client:
         key = make_key(settings)
         with client.websocket_connect(f"/v1/live?token={key}") as first:
             assert first.receive_json()["type"] == "ready"
-            with client.websocket_connect(f"/v1/live?token={key}") as second, \
-                    pytest.raises(WebSocketDisconnect) as exc:
+            with client.websocket_connect(f"/v1/live?token={key}") as second, pytest.raises(WebSocketDisconnect) as exc:
                 second.receive_json()
             assert exc.value.code == CLOSE_TRY_AGAIN and "1 live connections" in exc.value.reason
             first.send_bytes(jpegs[0])  # the first connection is unaffected

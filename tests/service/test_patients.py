@@ -24,8 +24,15 @@ def new_patient(client, auth, code: str = "P-001", **fields) -> dict:
     return r.json()
 
 
-def done_assessment(settings, metrics: list[dict], *, clinic: str = "Clinic A", exercise: str = "single_leg_stance",
-                    created_at: datetime, patient_code: str | None = None) -> str:
+def done_assessment(
+    settings,
+    metrics: list[dict],
+    *,
+    clinic: str = "Clinic A",
+    exercise: str = "single_leg_stance",
+    created_at: datetime,
+    patient_code: str | None = None,
+) -> str:
     """Store a finished assessment whose result carries ``metrics`` (what the worker would have written)."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
@@ -37,17 +44,35 @@ def done_assessment(settings, metrics: list[dict], *, clinic: str = "Clinic A", 
     with Session(engine) as s:
         clinic_id = s.scalar(select(Clinic.id).where(Clinic.name == clinic))
         aid = str(uuid.uuid4())
-        s.add(AssessmentRow(id=aid, clinic_id=clinic_id, patient_id=patient_code, exercise=exercise,
-                            input_kind="landmarks", status="done", attempts=1, created_at=created_at,
-                            result={"exercise": exercise, "metrics": metrics}))
+        s.add(
+            AssessmentRow(
+                id=aid,
+                clinic_id=clinic_id,
+                patient_id=patient_code,
+                exercise=exercise,
+                input_kind="landmarks",
+                status="done",
+                attempts=1,
+                created_at=created_at,
+                result={"exercise": exercise, "metrics": metrics},
+            )
+        )
         s.commit()
     engine.dispose()
     return aid
 
 
 def drop(value, side="left", ci95=None, **extra) -> dict:
-    return {"name": "pelvic_drop_deg", "value": value, "unit": "deg", "side": side, "ci95": ci95,
-            "measurable": value is not None, "source": "protocol", **extra}
+    return {
+        "name": "pelvic_drop_deg",
+        "value": value,
+        "unit": "deg",
+        "side": side,
+        "ci95": ci95,
+        "measurable": value is not None,
+        "source": "protocol",
+        **extra,
+    }
 
 
 def test_patient_round_trip_and_listing(client, auth):
@@ -60,7 +85,9 @@ def test_patient_round_trip_and_listing(client, auth):
     page1 = client.get("/v1/patients", params={"limit": 3}, headers=auth).json()
     page2 = client.get("/v1/patients", params={"limit": 3, "cursor": page1["next_cursor"]}, headers=auth).json()
     assert len(page1["items"]) == 3 and len(page2["items"]) == 1 and page2["next_cursor"] is None
-    assert [i["code"] for i in client.get("/v1/patients", params={"code": "P-101"}, headers=auth).json()["items"]] == ["P-101"]
+    assert [i["code"] for i in client.get("/v1/patients", params={"code": "P-101"}, headers=auth).json()["items"]] == [
+        "P-101"
+    ]
 
 
 def test_code_is_unique_per_clinic_only(client, auth, settings):
@@ -71,12 +98,15 @@ def test_code_is_unique_per_clinic_only(client, auth, settings):
     assert client.post("/v1/patients", json={"code": "P-001"}, headers=other).status_code == 201
 
 
-@pytest.mark.parametrize(("body", "text"), [
-    ({"code": "Jane Doe"}, "code:"),  # a space: looks like a name, not a code
-    ({"code": "P-1", "birth_year": 1800}, "birth_year:"),
-    ({"code": "P-1", "sex": "f"}, "sex:"),
-    ({"code": "P-1", "name": "Jane"}, "name:"),  # nothing else personal
-])
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ({"code": "Jane Doe"}, "code:"),  # a space: looks like a name, not a code
+        ({"code": "P-1", "birth_year": 1800}, "birth_year:"),
+        ({"code": "P-1", "sex": "f"}, "sex:"),
+        ({"code": "P-1", "name": "Jane"}, "name:"),  # nothing else personal
+    ],
+)
 def test_patient_fields_are_strict(client, auth, body, text):
     r = client.post("/v1/patients", json=body, headers=auth)
     assert r.status_code == 422 and r.json()["detail"].startswith(text), r.text
@@ -84,34 +114,44 @@ def test_patient_fields_are_strict(client, auth, body, text):
 
 def test_outcomes_are_scored_and_returned(client, auth):
     pid = new_patient(client, auth)["id"]
-    sid = client.post(f"/v1/patients/{pid}/sessions", json={"date": "2026-11-02", "notes": "first visit"},
-                      headers=auth).json()["id"]
-    r = client.post(f"/v1/patients/{pid}/outcomes", headers=auth,
-                    json={**odi(2, sex_life=None, walking=0), "session_id": sid})
+    sid = client.post(
+        f"/v1/patients/{pid}/sessions", json={"date": "2026-11-02", "notes": "first visit"}, headers=auth
+    ).json()["id"]
+    r = client.post(
+        f"/v1/patients/{pid}/outcomes", headers=auth, json={**odi(2, sex_life=None, walking=0), "session_id": sid}
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["score"] == 35.6 and body["band"] == "moderate" and body["missing_sections"] == ["sex_life"]
     assert body["answers"]["sex_life"] is None and body["session_id"] == sid
-    nrs = client.post(f"/v1/patients/{pid}/outcomes", json={"instrument": "nrs", "value": 0, "site": "leg"}, headers=auth)
+    nrs = client.post(
+        f"/v1/patients/{pid}/outcomes", json={"instrument": "nrs", "value": 0, "site": "leg"}, headers=auth
+    )
     assert nrs.status_code == 201 and nrs.json()["recovered"] is True and nrs.json()["unit"] == "points"
     detail = client.get(f"/v1/patients/{pid}", headers=auth).json()
     assert [o["instrument"] for o in detail["outcomes"]] == ["odi", "nrs"]
     assert detail["sessions"][0]["date"] == "2026-11-02" and detail["sessions"][0]["notes"] == "first visit"
 
 
-@pytest.mark.parametrize(("body", "text"), [
-    (odi(1, walking=6), "answers.walking: Input should be less than or equal to 5"),
-    (odi(1, walking=2.5), "answers.walking:"),
-    (odi(1, walking="3"), "answers.walking:"),
-    (odi(1, walking=True), "answers.walking:"),
-    (odi(1, walkin=2), "answers.walkin:"),
-    ({"instrument": "odi", "answers": {s: 1 for s in ODI_SECTIONS if s != "travelling"}}, "answers.travelling: Field required"),
-    (odi(1, sex_life=None, lifting=None, travelling=None), "3 sections unanswered (lifting, sex_life, travelling)"),
-    ({"instrument": "nrs", "value": 11}, "value: Input should be less than or equal to 10"),
-    ({"instrument": "nrs", "value": 4.5}, "value:"),
-    ({"instrument": "nrs", "value": 4, "site": "neck"}, "site:"),
-    ({"instrument": "sf36", "value": 4}, "instrument"),
-])
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (odi(1, walking=6), "answers.walking: Input should be less than or equal to 5"),
+        (odi(1, walking=2.5), "answers.walking:"),
+        (odi(1, walking="3"), "answers.walking:"),
+        (odi(1, walking=True), "answers.walking:"),
+        (odi(1, walkin=2), "answers.walkin:"),
+        (
+            {"instrument": "odi", "answers": {s: 1 for s in ODI_SECTIONS if s != "travelling"}},
+            "answers.travelling: Field required",
+        ),
+        (odi(1, sex_life=None, lifting=None, travelling=None), "3 sections unanswered (lifting, sex_life, travelling)"),
+        ({"instrument": "nrs", "value": 11}, "value: Input should be less than or equal to 10"),
+        ({"instrument": "nrs", "value": 4.5}, "value:"),
+        ({"instrument": "nrs", "value": 4, "site": "neck"}, "site:"),
+        ({"instrument": "sf36", "value": 4}, "instrument"),
+    ],
+)
 def test_bad_questionnaires_get_a_422_naming_the_answer(client, auth, body, text):
     pid = new_patient(client, auth)["id"]
     r = client.post(f"/v1/patients/{pid}/outcomes", json=body, headers=auth)
@@ -140,7 +180,9 @@ def test_another_clinic_gets_404_everywhere(client, auth, settings):
     own = new_patient(client, other, code="B-1")["id"]
     r = client.post(f"/v1/patients/{own}/sessions", json={"assessment_ids": [aid]}, headers=other)
     assert r.status_code == 404 and aid in r.json()["detail"]
-    r = client.post(f"/v1/patients/{own}/outcomes", json={"instrument": "nrs", "value": 3, "session_id": sid}, headers=other)
+    r = client.post(
+        f"/v1/patients/{own}/outcomes", json={"instrument": "nrs", "value": 3, "session_id": sid}, headers=other
+    )
     assert r.status_code == 404 and sid in r.json()["detail"]
 
 
@@ -149,8 +191,9 @@ def test_sessions_link_assessments_once(client, auth):
     a1, a2 = (post_landmarks(client, auth).json()["id"] for _ in range(2))
     s1 = client.post(f"/v1/patients/{pid}/sessions", json={"assessment_ids": [a1, a1]}, headers=auth)
     assert s1.status_code == 201 and s1.json()["assessment_ids"] == [a1]
-    linked = client.post(f"/v1/patients/{pid}/sessions/{s1.json()['id']}/assessments",
-                         json={"assessment_ids": [a1, a2]}, headers=auth)
+    linked = client.post(
+        f"/v1/patients/{pid}/sessions/{s1.json()['id']}/assessments", json={"assessment_ids": [a1, a2]}, headers=auth
+    )
     assert linked.status_code == 200 and sorted(linked.json()["assessment_ids"]) == sorted([a1, a2])
     s2 = client.post(f"/v1/patients/{pid}/sessions", json={"assessment_ids": [a2]}, headers=auth)
     assert s2.status_code == 409 and "already belongs" in s2.json()["detail"]
@@ -163,7 +206,10 @@ def test_sessions_link_assessments_once(client, auth):
 def test_app_role_may_only_submit_questionnaires(client, auth, settings):
     pid = new_patient(client, auth)["id"]
     app_key = {"Authorization": f"Bearer {make_key(settings, role='app')}"}
-    assert client.post(f"/v1/patients/{pid}/outcomes", json={"instrument": "nrs", "value": 5}, headers=app_key).status_code == 201
+    assert (
+        client.post(f"/v1/patients/{pid}/outcomes", json={"instrument": "nrs", "value": 5}, headers=app_key).status_code
+        == 201
+    )
     assert client.get(f"/v1/patients/{pid}", headers=app_key).status_code == 403
     assert client.get(f"/v1/patients/{pid}/progress", headers=app_key).status_code == 403
     assert client.post("/v1/patients", json={"code": "X"}, headers=app_key).status_code == 403
@@ -173,12 +219,17 @@ def test_progress_judges_changes_from_baseline(client, auth, settings):
     pid = new_patient(client, auth)["id"]
     t0 = datetime(2026, 10, 1, 9, tzinfo=UTC)
     days = [t0 + timedelta(days=14 * i) for i in range(3)]
-    sessions = [client.post(f"/v1/patients/{pid}/sessions", json={"date": d.date().isoformat()}, headers=auth).json()["id"]
-                for d in days]
+    sessions = [
+        client.post(f"/v1/patients/{pid}/sessions", json={"date": d.date().isoformat()}, headers=auth).json()["id"]
+        for d in days
+    ]
 
     def outcome(body, i):
-        r = client.post(f"/v1/patients/{pid}/outcomes", headers=auth,
-                        json={**body, "session_id": sessions[i], "recorded_at": days[i].isoformat()})
+        r = client.post(
+            f"/v1/patients/{pid}/outcomes",
+            headers=auth,
+            json={**body, "session_id": sessions[i], "recorded_at": days[i].isoformat()},
+        )
         assert r.status_code == 201, r.text
 
     # ODI 50 % -> 42 % (8 points, 16 %: unchanged) -> 30 % (20 points: improved)
@@ -192,17 +243,41 @@ def test_progress_judges_changes_from_baseline(client, auth, settings):
     # on the right 3 -> 8 without intervals (worse); stance time has no MDC (not judged).
     wide, tight = 1.96, 0.1
     rows = [
-        [drop(10.0, ci95=[10 - tight, 10 + tight]), drop(3.0, "right"),
-         {"name": "stance_duration_s", "value": 12.0, "unit": "s", "side": "left", "measurable": True, "source": "protocol"},
-         {"name": "pelvic_obliquity_mean_deg", "value": 1.0, "unit": "deg", "measurable": True, "source": "series"}],
+        [
+            drop(10.0, ci95=[10 - tight, 10 + tight]),
+            drop(3.0, "right"),
+            {
+                "name": "stance_duration_s",
+                "value": 12.0,
+                "unit": "s",
+                "side": "left",
+                "measurable": True,
+                "source": "protocol",
+            },
+            {"name": "pelvic_obliquity_mean_deg", "value": 1.0, "unit": "deg", "measurable": True, "source": "series"},
+        ],
         [drop(5.0, ci95=[5 - wide, 5 + wide]), drop(None, "right", reason="hold too short")],
-        [drop(4.0, ci95=[4 - tight, 4 + tight]), drop(8.0, "right"),
-         {"name": "stance_duration_s", "value": 20.0, "unit": "s", "side": "left", "measurable": True, "source": "protocol"}],
+        [
+            drop(4.0, ci95=[4 - tight, 4 + tight]),
+            drop(8.0, "right"),
+            {
+                "name": "stance_duration_s",
+                "value": 20.0,
+                "unit": "s",
+                "side": "left",
+                "measurable": True,
+                "source": "protocol",
+            },
+        ],
     ]
     for i, metrics in enumerate(rows):
         aid = done_assessment(settings, metrics, created_at=days[i] + timedelta(hours=1))
-        assert client.post(f"/v1/patients/{pid}/sessions/{sessions[i]}/assessments",
-                           json={"assessment_ids": [aid]}, headers=auth).status_code == 200
+        assert (
+            client.post(
+                f"/v1/patients/{pid}/sessions/{sessions[i]}/assessments", json={"assessment_ids": [aid]}, headers=auth
+            ).status_code
+            == 200
+        )
     # a finished assessment not linked to the patient does not count
     done_assessment(settings, [drop(30.0)], created_at=days[2])
 
@@ -210,8 +285,13 @@ def test_progress_judges_changes_from_baseline(client, auth, settings):
     assert r.status_code == 200, r.text
     body = r.json()
     series = {s["measure"]: s for s in body["series"]}
-    assert set(series) == {"odi", "nrs_leg", "single_leg_stance/pelvic_drop_deg/left",
-                           "single_leg_stance/pelvic_drop_deg/right", "single_leg_stance/stance_duration_s/left"}
+    assert set(series) == {
+        "odi",
+        "nrs_leg",
+        "single_leg_stance/pelvic_drop_deg/left",
+        "single_leg_stance/pelvic_drop_deg/right",
+        "single_leg_stance/stance_duration_s/left",
+    }
 
     def judged(measure):
         return [None if p["change"] is None else p["change"]["judgement"] for p in series[measure]["points"]]
@@ -241,8 +321,15 @@ def test_progress_of_a_new_patient_is_empty(client, auth):
 
 def test_openapi_names_the_patient_operations(client):
     ops = {op["operationId"] for path in client.get("/openapi.json").json()["paths"].values() for op in path.values()}
-    assert {"create_patient", "list_patients", "get_patient", "create_session", "link_assessments",
-            "create_outcome", "get_progress"} <= ops
+    assert {
+        "create_patient",
+        "list_patients",
+        "get_patient",
+        "create_session",
+        "link_assessments",
+        "create_outcome",
+        "get_progress",
+    } <= ops
 
 
 def test_impossible_ids_and_text_are_client_errors_on_every_database(client, auth):
@@ -255,20 +342,28 @@ def test_impossible_ids_and_text_are_client_errors_on_every_database(client, aut
     assert r.status_code == 404 and "no assessment" in r.json()["detail"]
     assert client.post(f"/v1/patients/{pid}/sessions", json={"notes": "a\x00b"}, headers=auth).status_code == 422
     nrs = {"instrument": "nrs", "value": 1}
-    assert client.post(f"/v1/patients/{pid}/outcomes", json={**nrs, "session_id": "a\x00"}, headers=auth).status_code == 404
+    assert (
+        client.post(f"/v1/patients/{pid}/outcomes", json={**nrs, "session_id": "a\x00"}, headers=auth).status_code
+        == 404
+    )
 
 
 @pytest.mark.parametrize("when", ["0001-01-01T00:00:00+05:00", "1850-06-01T00:00:00Z", "2999-01-01T00:00:00Z"])
 def test_implausible_recorded_at_is_refused(client, auth, when):
     pid = new_patient(client, auth)["id"]
-    r = client.post(f"/v1/patients/{pid}/outcomes", json={"instrument": "nrs", "value": 1, "recorded_at": when}, headers=auth)
+    r = client.post(
+        f"/v1/patients/{pid}/outcomes", json={"instrument": "nrs", "value": 1, "recorded_at": when}, headers=auth
+    )
     assert r.status_code == 422 and r.json()["detail"].startswith("recorded_at:"), r.text
 
 
 def test_naive_recorded_at_is_taken_as_utc(client, auth):
     pid = new_patient(client, auth)["id"]
-    r = client.post(f"/v1/patients/{pid}/outcomes", headers=auth,
-                    json={"instrument": "nrs", "value": 1, "recorded_at": "2026-01-02T03:04:05"})
+    r = client.post(
+        f"/v1/patients/{pid}/outcomes",
+        headers=auth,
+        json={"instrument": "nrs", "value": 1, "recorded_at": "2026-01-02T03:04:05"},
+    )
     assert r.status_code == 201 and r.json()["recorded_at"] in ("2026-01-02T03:04:05Z", "2026-01-02T03:04:05+00:00")
 
 

@@ -31,10 +31,18 @@ RIGHT_STANCE_S, LEFT_STANCE_S = (2.0, 8.8), (11.0, 16.8)  # the scenario's lift 
 def stance_landmarks(yaw_deg: float, seed: int) -> dict:
     """The single-leg-stance scenario filmed at ``yaw_deg`` (0 facing the camera, 90 side-on) as landmark JSON."""
     sc = S.single_leg_stance()
-    image, _ = render(sc.pose, sc.t_s, camera=Camera(yaw_deg=yaw_deg, distance_m=CAMERA_DISTANCE_M),
-                      pelvis_path_m=sc.path, noise_px=NOISE_PX, rng=np.random.default_rng(seed))
-    frames = [{"t_s": round(float(t), 5), "landmarks": [[round(float(c), 6) for c in p] + [0.9] for p in image.xyz[i]]}
-              for i, t in enumerate(image.t_s)]
+    image, _ = render(
+        sc.pose,
+        sc.t_s,
+        camera=Camera(yaw_deg=yaw_deg, distance_m=CAMERA_DISTANCE_M),
+        pelvis_path_m=sc.path,
+        noise_px=NOISE_PX,
+        rng=np.random.default_rng(seed),
+    )
+    frames = [
+        {"t_s": round(float(t), 5), "landmarks": [[round(float(c), 6) for c in p] + [0.9] for p in image.xyz[i]]}
+        for i, t in enumerate(image.t_s)
+    ]
     return {"schema": "blazepose33", "space": "image", "fps": 30, "frames": frames, "image_size": [1080, 1920]}
 
 
@@ -59,17 +67,25 @@ def visits(client, auth, settings) -> dict:
     sids = []
     for i, (day, yaw) in enumerate([(date(2026, 10, 1), 0.0), (date(2026, 10, 15), 0.0), (date(2026, 10, 29), 90.0)]):
         aid = _assessment(client, auth, settings, code, yaw, seed=i)
-        r = client.post(f"/v1/patients/{pid}/sessions", headers=auth,
-                        json={"date": day.isoformat(), "notes": NOTE, "assessment_ids": [aid]})
+        r = client.post(
+            f"/v1/patients/{pid}/sessions",
+            headers=auth,
+            json={"date": day.isoformat(), "notes": NOTE, "assessment_ids": [aid]},
+        )
         assert r.status_code == 201, r.text
         sids.append(r.json()["id"])
     at = [datetime(2026, 10, 1, 9, tzinfo=UTC), datetime(2026, 10, 15, 9, tzinfo=UTC)]
     # ODI 50 % -> 30 % (20 points: beyond the 10-point MCID); leg pain 7 -> 4 (3 points: beyond the 2-point MCID)
-    for sid, when, sections, pain in [(sids[0], at[0], [3, 3, 3, 3, 3, 2, 2, 2, 2, 2], 7),
-                                      (sids[1], at[1], [2, 2, 2, 2, 1, 1, 1, 1, 1, 2], 4)]:
+    for sid, when, sections, pain in [
+        (sids[0], at[0], [3, 3, 3, 3, 3, 2, 2, 2, 2, 2], 7),
+        (sids[1], at[1], [2, 2, 2, 2, 1, 1, 1, 1, 1, 2], 4),
+    ]:
         for body in (_odi_at(sections), {"instrument": "nrs", "value": pain, "site": "leg"}):
-            r = client.post(f"/v1/patients/{pid}/outcomes", headers=auth,
-                            json={**body, "session_id": sid, "recorded_at": when.isoformat()})
+            r = client.post(
+                f"/v1/patients/{pid}/outcomes",
+                headers=auth,
+                json={**body, "session_id": sid, "recorded_at": when.isoformat()},
+            )
             assert r.status_code == 201, r.text
     return {"pid": pid, "sids": sids, "code": code}
 
@@ -149,7 +165,7 @@ def test_progress_stops_at_the_reported_session_and_null_series_get_a_note(clien
 
 
 def _colour_mask(image: np.ndarray, hex_colour: str, tol: float = 40.0) -> np.ndarray:
-    rgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+    rgb = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=float)
     return np.linalg.norm(image[..., :3].astype(float) - rgb, axis=-1) < tol
 
 
@@ -250,10 +266,19 @@ def test_reports_are_clinic_scoped_and_for_clinicians(client, auth, settings, vi
 def test_render_html_escapes_the_patient_code_and_clinic_name():
     from service.reports import ReportModel, render_html
 
-    report = ReportModel(patient_code="<script>x()</script>", clinic="<b>Clinic & Co</b>", session_id="s",
-                         session_date=date(2026, 11, 2), session_notes=None, session_number=1,
-                         generated_at=datetime(2026, 11, 2, tzinfo=UTC), assessments=(), outcomes=(), progress=(),
-                         sources=())
+    report = ReportModel(
+        patient_code="<script>x()</script>",
+        clinic="<b>Clinic & Co</b>",
+        session_id="s",
+        session_date=date(2026, 11, 2),
+        session_notes=None,
+        session_number=1,
+        generated_at=datetime(2026, 11, 2, tzinfo=UTC),
+        assessments=(),
+        outcomes=(),
+        progress=(),
+        sources=(),
+    )
     body = render_html(report)
     assert "<script" not in body and "<b>Clinic" not in body
     assert "&lt;script&gt;x()&lt;/script&gt;" in body and "&lt;b&gt;Clinic &amp; Co&lt;/b&gt;" in body
@@ -265,17 +290,27 @@ def test_cli_writes_the_report_from_the_local_database(visits, settings, tmp_pat
     monkeypatch.setenv("MOTIONSCRIPT_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("MOTIONSCRIPT_DATA_DIR", str(settings.data_dir))
     out = tmp_path / "visit.pdf"
-    assert main(["report", "--clinic", "Clinic A", "--patient", "P-042", "--session", "2026-10-15",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["report", "--clinic", "Clinic A", "--patient", "P-042", "--session", "2026-10-15", "--out", str(out)])
+        == 0
+    )
     _, _, texts = _page_png(out.read_bytes(), tmp_path, "cli-page1.png")
     assert "Session: 2026-10-15 (session 2)" in " ".join(texts[0].split())
     page = tmp_path / "visit.html"
-    assert main(["report", "--clinic", "Clinic A", "--patient", "P-042", "--session", visits["sids"][2],
-                 "--out", str(page)]) == 0
+    assert (
+        main(
+            ["report", "--clinic", "Clinic A", "--patient", "P-042", "--session", visits["sids"][2], "--out", str(page)]
+        )
+        == 0
+    )
     assert "2026-10-29 (session 3)" in page.read_text()
     capsys.readouterr()
-    assert main(["report", "--clinic", "Clinic A", "--patient", "P-999", "--session", "2026-10-15",
-                 "--out", str(out)]) == 2
+    assert (
+        main(["report", "--clinic", "Clinic A", "--patient", "P-999", "--session", "2026-10-15", "--out", str(out)])
+        == 2
+    )
     assert "no patient with code 'P-999'" in capsys.readouterr().err
-    assert main(["report", "--clinic", "Clinic B", "--patient", "P-042", "--session", "2026-10-15",
-                 "--out", str(out)]) == 2  # another clinic's patient is not found
+    assert (
+        main(["report", "--clinic", "Clinic B", "--patient", "P-042", "--session", "2026-10-15", "--out", str(out)])
+        == 2
+    )  # another clinic's patient is not found

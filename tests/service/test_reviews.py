@@ -19,11 +19,22 @@ def _stance_document() -> str:
     from tests.protocols.synthetic import SCENARIOS, observe
 
     lm = observe(SCENARIOS["single_leg_stance"], 0.0, "image").landmarks
-    frames = [{"t_s": float(t), "landmarks": [[*map(float, p), float(v)] for p, v in zip(lm.xyz[i], lm.visibility[i],
-                                                                                          strict=True)]}
-              for i, t in enumerate(lm.t_s)]
-    return json.dumps({"schema": "blazepose33", "space": "image", "image_size": [1080, 1920], "frames": frames,
-                       "exercise": "single_leg_stance"})
+    frames = [
+        {
+            "t_s": float(t),
+            "landmarks": [[*map(float, p), float(v)] for p, v in zip(lm.xyz[i], lm.visibility[i], strict=True)],
+        }
+        for i, t in enumerate(lm.t_s)
+    ]
+    return json.dumps(
+        {
+            "schema": "blazepose33",
+            "space": "image",
+            "image_size": [1080, 1920],
+            "frames": frames,
+            "exercise": "single_leg_stance",
+        }
+    )
 
 
 def analysed(client, auth, settings, **fields) -> str:
@@ -136,8 +147,11 @@ def test_reviews_supersede_each_other_and_every_one_is_audited(client, settings,
     code = client.get(f"/v1/assessments/{aid}/findings", headers=auth).json()["items"][0]["code"]
 
     first = client.post(url, json={"action": "sign_off"}, headers=auth)
-    second = client.post(url, json={"action": "correct", "note": "pain during the test",
-                                    "correction": {"severity": "inconclusive"}}, headers=bearer(clinician))
+    second = client.post(
+        url,
+        json={"action": "correct", "note": "pain during the test", "correction": {"severity": "inconclusive"}},
+        headers=bearer(clinician),
+    )
     third = client.post(url, json={"action": "reject", "note": "patient stepped off the mark"}, headers=auth)
     assert [r.status_code for r in (first, second, third)] == [201, 201, 201], third.text
     r1, r2, r3 = (r.json() for r in (first, second, third))
@@ -151,8 +165,11 @@ def test_reviews_supersede_each_other_and_every_one_is_audited(client, settings,
 
     events = audit_of(client, auth, entity_type="assessment", entity_id=aid)
     assert [e["action"] for e in events] == ["finding.reject", "finding.correct", "finding.sign_off"]  # newest first
-    assert [e["actor_key_id"] for e in events] == [key_id(settings, admin), key_id(settings, clinician),
-                                                   key_id(settings, admin)]
+    assert [e["actor_key_id"] for e in events] == [
+        key_id(settings, admin),
+        key_id(settings, clinician),
+        key_id(settings, admin),
+    ]
     assert [e["actor_role"] for e in events] == ["admin", "clinician", "admin"]
     assert events[2]["before"] == {"finding_index": 0, "status": None}
     assert events[1]["before"] == events[2]["after"] and events[0]["before"] == events[1]["after"]
@@ -176,8 +193,15 @@ def test_reviews_supersede_each_other_and_every_one_is_audited(client, settings,
         ({"action": "correct", "note": "x", "correction": {"severity": "severe"}}, "attention"),
         ({"action": "sign_off", "correction": {"message": "x"}}, "only accepted with action 'correct'"),
     ],
-    ids=["bad-action", "correct-no-note", "reject-no-note", "correct-no-correction", "empty-correction",
-         "bad-severity", "sign-off-with-correction"],
+    ids=[
+        "bad-action",
+        "correct-no-note",
+        "reject-no-note",
+        "correct-no-correction",
+        "empty-correction",
+        "bad-severity",
+        "sign-off-with-correction",
+    ],
 )
 def test_bad_reviews_get_a_422_naming_the_field(client, settings, admin, body, text):
     aid = analysed(client, bearer(admin), settings)
@@ -191,26 +215,35 @@ def test_index_out_of_range_names_the_valid_range(client, settings, admin):
     aid = analysed(client, bearer(admin), settings)
     n = len(client.get(f"/v1/assessments/{aid}/findings", headers=bearer(admin)).json()["items"])
     for index in (n, -1):
-        r = client.post(f"/v1/assessments/{aid}/findings/{index}/review", json={"action": "sign_off"},
-                        headers=bearer(admin))
+        r = client.post(
+            f"/v1/assessments/{aid}/findings/{index}/review", json={"action": "sign_off"}, headers=bearer(admin)
+        )
         assert r.status_code == 422, r.text
         assert r.json()["detail"] == f"index: {index} is out of range; this assessment's findings are 0 to {n - 1}"
 
 
 def test_an_assessment_not_done_has_no_findings_yet(client, settings, admin):
-    r = client.post("/v1/assessments", content=_stance_document(),
-                    headers={**bearer(admin), "Content-Type": "application/json"})
+    r = client.post(
+        "/v1/assessments", content=_stance_document(), headers={**bearer(admin), "Content-Type": "application/json"}
+    )
     aid = r.json()["id"]
-    for method, url, body in (("get", "findings", None), ("post", "findings/0/review", {"action": "sign_off"}),
-                              ("get", "suggestions", None)):
+    for method, url, body in (
+        ("get", "findings", None),
+        ("post", "findings/0/review", {"action": "sign_off"}),
+        ("get", "suggestions", None),
+    ):
         got = client.request(method, f"/v1/assessments/{aid}/{url}", json=body, headers=bearer(admin))
         assert got.status_code == 409 and "queued" in got.json()["detail"], got.text
 
 
 def test_another_clinic_gets_404_for_findings_reviews_suggestions_and_audit(client, settings, admin):
     aid = analysed(client, bearer(admin), settings)
-    assert client.post(f"/v1/assessments/{aid}/findings/0/review", json={"action": "sign_off"},
-                       headers=bearer(admin)).status_code == 201
+    assert (
+        client.post(
+            f"/v1/assessments/{aid}/findings/0/review", json={"action": "sign_off"}, headers=bearer(admin)
+        ).status_code
+        == 201
+    )
     other = bearer(make_key(settings, "Clinic B"))
     for method, url, body in (
         ("get", f"/v1/assessments/{aid}/findings", None),
@@ -231,15 +264,23 @@ def test_app_sees_only_signed_off_findings_when_the_clinic_asks(client, settings
     aid = analysed(client, auth, settings)
     stored = client.get(f"/v1/assessments/{aid}", headers=auth).json()["findings"]
     assert len(stored) >= 4
-    assert client.post(f"/v1/assessments/{aid}/findings/0/review", json={"action": "sign_off"}, headers=app
-                       ).status_code == 403
+    assert (
+        client.post(f"/v1/assessments/{aid}/findings/0/review", json={"action": "sign_off"}, headers=app).status_code
+        == 403
+    )
     assert client.get(f"/v1/assessments/{aid}/findings", headers=app).status_code == 403
 
     review = f"/v1/assessments/{aid}/findings/{{}}/review"
     client.post(review.format(0), json={"action": "sign_off"}, headers=auth)
-    client.post(review.format(1), json={"action": "correct", "note": "pain in the test",
-                                        "correction": {"severity": "info", "message": "Held 5 s; pain stopped it."}},
-                headers=auth)
+    client.post(
+        review.format(1),
+        json={
+            "action": "correct",
+            "note": "pain in the test",
+            "correction": {"severity": "info", "message": "Held 5 s; pain stopped it."},
+        },
+        headers=auth,
+    )
     client.post(review.format(2), json={"action": "reject", "note": "stepped off"}, headers=auth)
     # finding 3 and later: unreviewed
 
@@ -260,7 +301,10 @@ def test_app_sees_only_signed_off_findings_when_the_clinic_asks(client, settings
 
     event = audit_of(client, auth, entity_type="clinic")[0]
     assert (event["action"], event["before"], event["after"]) == (
-        "clinic.update", {"patient_feedback": "all"}, {"patient_feedback": "signed_off_only"})
+        "clinic.update",
+        {"patient_feedback": "all"},
+        {"patient_feedback": "signed_off_only"},
+    )
     assert client.patch("/v1/clinic", json={"patient_feedback": "some"}, headers=auth).status_code == 422
 
 
@@ -285,8 +329,11 @@ def test_suggestions_are_tied_to_real_findings_and_decisions_round_trip(client, 
     assert {findings[s["finding_index"]]["code"] for s in balance.values()} == {"hold_short_left", "hold_short_right"}
     inconclusive = {f["index"] for f in findings if f["severity"] == "inconclusive"}
     assert {x["finding_index"] for x in got["notes"]} == inconclusive and inconclusive
-    assert client.get(f"/v1/assessments/{aid}/suggestions", headers=app).json() == {"items": [], "notes": [],
-                                                                                       "filtered": True}
+    assert client.get(f"/v1/assessments/{aid}/suggestions", headers=app).json() == {
+        "items": [],
+        "notes": [],
+        "filtered": True,
+    }
 
     n = balance["left"]["n"]
     url = f"/v1/assessments/{aid}/suggestions/{{}}/decision"
@@ -294,8 +341,12 @@ def test_suggestions_are_tied_to_real_findings_and_decisions_round_trip(client, 
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "approved" and r.json()["overrides"] == {"hold_s": 25, "sets": 4}
     m = balance["right"]["n"]
-    assert client.post(url.format(m), json={"action": "reject", "note": "balance fine in clinic"}, headers=auth
-                       ).status_code == 201
+    assert (
+        client.post(
+            url.format(m), json={"action": "reject", "note": "balance fine in clinic"}, headers=auth
+        ).status_code
+        == 201
+    )
 
     after = {s["n"]: s for s in client.get(f"/v1/assessments/{aid}/suggestions", headers=auth).json()["items"]}
     assert after[n]["status"] == "approved" and after[m]["status"] == "rejected"
@@ -313,8 +364,9 @@ def test_suggestions_are_tied_to_real_findings_and_decisions_round_trip(client, 
 
     # a rejected finding's exercises cannot be approved, and its approved ones leave the app
     left = balance["left"]["finding_index"]
-    client.post(f"/v1/assessments/{aid}/findings/{left}/review", json={"action": "reject", "note": "pain"},
-                headers=auth)
+    client.post(
+        f"/v1/assessments/{aid}/findings/{left}/review", json={"action": "reject", "note": "pain"}, headers=auth
+    )
     r = client.post(url.format(n), json={"action": "approve"}, headers=auth)
     assert r.status_code == 409 and "rejected" in r.json()["detail"]
     assert client.get(f"/v1/assessments/{aid}/suggestions", headers=app).json()["items"] == []
@@ -342,12 +394,17 @@ def test_bad_decisions_get_a_422_naming_the_field(client, settings, admin, body,
 def test_suggestion_out_of_range_and_app_cannot_decide(client, settings, admin):
     aid = analysed(client, bearer(admin), settings)
     n = len(client.get(f"/v1/assessments/{aid}/suggestions", headers=bearer(admin)).json()["items"])
-    r = client.post(f"/v1/assessments/{aid}/suggestions/{n}/decision", json={"action": "approve"},
-                    headers=bearer(admin))
+    r = client.post(
+        f"/v1/assessments/{aid}/suggestions/{n}/decision", json={"action": "approve"}, headers=bearer(admin)
+    )
     assert r.status_code == 422 and r.json()["detail"].endswith(f"0 to {n - 1}")
     app = bearer(make_key(settings, role="app"))
-    assert client.post(f"/v1/assessments/{aid}/suggestions/0/decision", json={"action": "approve"},
-                       headers=app).status_code == 403
+    assert (
+        client.post(
+            f"/v1/assessments/{aid}/suggestions/0/decision", json={"action": "approve"}, headers=app
+        ).status_code
+        == 403
+    )
     assert client.get("/v1/audit", headers=app).status_code == 403
 
 
@@ -363,8 +420,9 @@ def test_patient_edits_are_audited_and_codes_stay_unique(client, settings, admin
     r = client.patch(f"/v1/patients/{p['id']}", json={"code": "P-200"}, headers=auth)
     assert r.status_code == 409
     assert r.json()["detail"] == "code: a patient with code 'P-200' already exists in this clinic"
-    r = client.patch(f"/v1/patients/{p['id']}", json={"code": "P-101", "sex": "female", "birth_year": None},
-                     headers=auth)
+    r = client.patch(
+        f"/v1/patients/{p['id']}", json={"code": "P-101", "sex": "female", "birth_year": None}, headers=auth
+    )
     assert r.status_code == 200, r.text
     assert (r.json()["code"], r.json()["sex"], r.json()["birth_year"]) == ("P-101", "female", None)
     assert client.get(f"/v1/assessments/{aid}", headers=auth).json()["patient_id"] == "P-101"  # carried over
@@ -384,12 +442,18 @@ def test_session_edit_and_patient_delete_unlink_assessments(client, settings, ad
     auth = bearer(admin)
     p = new_patient(client, auth, "P-300")
     aid = analysed(client, auth, settings, patient_id="P-300")
-    s = client.post(f"/v1/patients/{p['id']}/sessions", json={"date": "2026-01-05", "notes": "first visit",
-                                                               "assessment_ids": [aid]}, headers=auth).json()
+    s = client.post(
+        f"/v1/patients/{p['id']}/sessions",
+        json={"date": "2026-01-05", "notes": "first visit", "assessment_ids": [aid]},
+        headers=auth,
+    ).json()
     client.post(f"/v1/patients/{p['id']}/outcomes", json={"instrument": "nrs", "site": "leg", "value": 6}, headers=auth)
 
-    r = client.patch(f"/v1/patients/{p['id']}/sessions/{s['id']}", json={"notes": "first visit, leg pain 6/10",
-                                                                         "date": "2026-01-06"}, headers=auth)
+    r = client.patch(
+        f"/v1/patients/{p['id']}/sessions/{s['id']}",
+        json={"notes": "first visit, leg pain 6/10", "date": "2026-01-06"},
+        headers=auth,
+    )
     assert r.status_code == 200 and r.json()["date"] == "2026-01-06" and r.json()["assessment_ids"] == [aid]
     event = audit_of(client, auth, entity_type="session", entity_id=s["id"])[0]
     assert event["before"] == {"patient_id": p["id"], "session_date": "2026-01-05", "notes": "first visit"}

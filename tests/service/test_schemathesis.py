@@ -48,8 +48,9 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _target)
 def api_key(tmp_path_factory) -> Iterator[str]:
     """Start the app on a fresh SQLite database, point the schema at it, and make an admin key."""
     root = tmp_path_factory.mktemp("schemathesis")
-    settings = Settings(data_dir=root / "var", database_url=f"sqlite:///{root / 'db.sqlite'}", workers=0,
-                        max_upload_mb=2)
+    settings = Settings(
+        data_dir=root / "var", database_url=f"sqlite:///{root / 'db.sqlite'}", workers=0, max_upload_mb=2
+    )
     app = create_app(settings, start_workers=False)
     unloaded, _target.app = _target.app, app
     try:
@@ -61,7 +62,10 @@ def api_key(tmp_path_factory) -> Iterator[str]:
 
 @schema.parametrize()
 @hypothesis_settings(
-    max_examples=100, derandomize=True, database=None, deadline=None,
+    max_examples=100,
+    derandomize=True,
+    database=None,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 def test_no_operation_answers_with_a_server_error(case, api_key):
@@ -70,6 +74,7 @@ def test_no_operation_answers_with_a_server_error(case, api_key):
 
 # What the run above found (500s before the fix); kept as plain examples so that a change to
 # the generated inputs cannot lose them.
+
 
 @pytest.mark.parametrize("field", ["schema", "space"])
 @pytest.mark.parametrize("value", [[], {}, ["blazepose33"]])
@@ -94,8 +99,9 @@ _PART = b'--XYZ\r\nContent-Disposition: form-data; name="video"; filename="a.mp4
     ids=["bad-header-char", "bad-header-line", "garbage", "no-closing-boundary"],
 )
 def test_malformed_multipart_is_a_client_error(client, auth, settings, body, text):
-    r = client.post("/v1/assessments", content=body,
-                    headers={**auth, "Content-Type": "multipart/form-data; boundary=XYZ"})
+    r = client.post(
+        "/v1/assessments", content=body, headers={**auth, "Content-Type": "multipart/form-data; boundary=XYZ"}
+    )
     assert r.status_code == 422 and r.json()["type"].endswith("/malformed-multipart"), r.text
     assert text in r.json()["detail"]
     assert stored_files(settings) == []

@@ -16,14 +16,25 @@ SCALE = {f.name: f.noise_scale for f in FEATURES}
 
 
 def m(name, value, side=None, unit="deg", **extra) -> dict:
-    return {"name": name, "value": value, "unit": unit, "side": side, "measurable": value is not None,
-            "source": "protocol", **extra}
+    return {
+        "name": name,
+        "value": value,
+        "unit": unit,
+        "side": side,
+        "measurable": value is not None,
+        "source": "protocol",
+        **extra,
+    }
 
 
 def sls(drop_left, drop_right, hold_left, hold_right) -> list[dict]:
-    return [m("rep_count", 2, unit="1"), m("pelvic_drop_deg", drop_left, "left", ci95=[drop_left - 1, drop_left + 1]),
-            m("pelvic_drop_deg", drop_right, "right"), m("stance_duration_s", hold_left, "left", "s"),
-            m("stance_duration_s", hold_right, "right", "s")]
+    return [
+        m("rep_count", 2, unit="1"),
+        m("pelvic_drop_deg", drop_left, "left", ci95=[drop_left - 1, drop_left + 1]),
+        m("pelvic_drop_deg", drop_right, "right"),
+        m("stance_duration_s", hold_left, "left", "s"),
+        m("stance_duration_s", hold_right, "right", "s"),
+    ]
 
 
 def abd(left, right) -> list[dict]:
@@ -32,8 +43,10 @@ def abd(left, right) -> list[dict]:
 
 def session_with(client, auth, settings, pid, day: str, assessments: list[tuple[str, list[dict]]]) -> str:
     at = datetime.fromisoformat(day).replace(hour=10, tzinfo=UTC)
-    ids = [done_assessment(settings, metrics, exercise=exercise, created_at=at, patient_code="P-001")
-           for exercise, metrics in assessments]
+    ids = [
+        done_assessment(settings, metrics, exercise=exercise, created_at=at, patient_code="P-001")
+        for exercise, metrics in assessments
+    ]
     r = client.post(f"/v1/patients/{pid}/sessions", json={"date": day, "assessment_ids": ids}, headers=auth)
     assert r.status_code == 201, r.text
     return r.json()["id"]
@@ -44,19 +57,50 @@ def patient(client, auth, settings) -> dict:
     """Three visits with known metrics, one empty visit before them, and questionnaires."""
     pid = new_patient(client, auth, birth_year=1971, sex="female")["id"]
     empty = session_with(client, auth, settings, pid, "2026-10-01", [])
-    s1 = session_with(client, auth, settings, pid, "2026-11-02",
-                      [("single_leg_stance", sls(8.0, 2.0, 12.0, 20.0)), ("standing_hip_abduction", abd(24.0, 36.0))])
-    s2 = session_with(client, auth, settings, pid, "2026-11-16",
-                      [("single_leg_stance", sls(3.0, 2.5, 12.5, 20.0)), ("standing_hip_abduction", abd(30.0, 36.0)),
-                       ("single_leg_stance", sls(5.0, 2.5, 13.5, 20.0))])  # two recordings: means 4.0 and 13.0
-    s3 = session_with(client, auth, settings, pid, "2026-11-30",
-                      [("sit_to_stand", [m("time_per_rep_s", 2.0, unit="s"),
-                                         m("hip_flexion_range_deg", None, reason="side view needed")])])
-    r = client.post(f"/v1/patients/{pid}/outcomes", headers=auth,
-                    json={**odi(2, sex_life=None, walking=0), "session_id": s1, "recorded_at": "2026-11-02T09:30:00Z"})
+    s1 = session_with(
+        client,
+        auth,
+        settings,
+        pid,
+        "2026-11-02",
+        [("single_leg_stance", sls(8.0, 2.0, 12.0, 20.0)), ("standing_hip_abduction", abd(24.0, 36.0))],
+    )
+    s2 = session_with(
+        client,
+        auth,
+        settings,
+        pid,
+        "2026-11-16",
+        [
+            ("single_leg_stance", sls(3.0, 2.5, 12.5, 20.0)),
+            ("standing_hip_abduction", abd(30.0, 36.0)),
+            ("single_leg_stance", sls(5.0, 2.5, 13.5, 20.0)),
+        ],
+    )  # two recordings: means 4.0 and 13.0
+    s3 = session_with(
+        client,
+        auth,
+        settings,
+        pid,
+        "2026-11-30",
+        [
+            (
+                "sit_to_stand",
+                [m("time_per_rep_s", 2.0, unit="s"), m("hip_flexion_range_deg", None, reason="side view needed")],
+            )
+        ],
+    )
+    r = client.post(
+        f"/v1/patients/{pid}/outcomes",
+        headers=auth,
+        json={**odi(2, sex_life=None, walking=0), "session_id": s1, "recorded_at": "2026-11-02T09:30:00Z"},
+    )
     assert r.status_code == 201, r.text
-    r = client.post(f"/v1/patients/{pid}/outcomes", headers=auth,
-                    json={"instrument": "nrs", "value": 6, "site": "leg", "recorded_at": "2026-11-02T09:31:00Z"})
+    r = client.post(
+        f"/v1/patients/{pid}/outcomes",
+        headers=auth,
+        json={"instrument": "nrs", "value": 6, "site": "leg", "recorded_at": "2026-11-02T09:31:00Z"},
+    )
     assert r.status_code == 201, r.text
     return {"id": pid, "sessions": [empty, s1, s2, s3]}
 
@@ -74,9 +118,16 @@ def test_signature_per_session_with_known_distances(client, auth, patient):
     assert f2["sls_pelvic_drop_left"]["value"] == 4.0 and f2["sls_pelvic_drop_left"]["n_sources"] == 2
     assert f2["sls_hold_time_left"]["value"] == 13.0 and f2["sls_hold_time_left"]["unit"] == "s"
     # Known changes from the baseline over the 8 judged features both sessions have.
-    diffs = {"sls_pelvic_drop_left": -4.0, "sls_pelvic_drop_right": 0.5, "sls_pelvic_drop_asymmetry": -4.5,
-             "sls_hold_time_left": 1.0, "sls_hold_time_right": 0.0, "abd_range_left": 6.0, "abd_range_right": 0.0,
-             "abd_range_asymmetry": 6.0}
+    diffs = {
+        "sls_pelvic_drop_left": -4.0,
+        "sls_pelvic_drop_right": 0.5,
+        "sls_pelvic_drop_asymmetry": -4.5,
+        "sls_hold_time_left": 1.0,
+        "sls_hold_time_right": 0.0,
+        "abd_range_left": 6.0,
+        "abd_range_right": 0.0,
+        "abd_range_asymmetry": 6.0,
+    }
     z = {k: v / SCALE[k] for k, v in diffs.items()}
     d = s2["distance_to_baseline"]
     assert d["comparable"] and d["n_used"] == 8
@@ -116,7 +167,9 @@ def test_fhir_bundle_parses_as_r4_and_carries_the_data(client, auth, patient):
         assert e["fullUrl"] == f"urn:uuid:{e['resource']['id']}"
         by_type.setdefault(e["resource"]["resourceType"], []).append(e["resource"])
     (pat,) = by_type["Patient"]
-    assert pat["identifier"] == [{"system": "http://motionscript.invalid/fhir/CodeSystem/patient-code", "value": "P-001"}]
+    assert pat["identifier"] == [
+        {"system": "http://motionscript.invalid/fhir/CodeSystem/patient-code", "value": "P-001"}
+    ]
     assert pat["gender"] == "female" and pat["birthDate"] == "1971" and "name" not in pat
     (qr,) = by_type["QuestionnaireResponse"]
     items = {i["linkId"]: i for i in qr["item"]}
@@ -133,13 +186,23 @@ def test_fhir_bundle_parses_as_r4_and_carries_the_data(client, auth, patient):
     metrics = [o for o in obs if o["category"][0]["coding"][0]["code"] == "exam"]
     assert len(metrics) == 5 + 2 + 5 + 2 + 5 + 2  # every stored metric of the 6 linked assessments
     units = {(o["code"]["coding"][0]["code"], o["valueQuantity"]["code"]) for o in metrics if "valueQuantity" in o}
-    assert units == {("rep_count", "1"), ("pelvic_drop_deg", "deg"), ("stance_duration_s", "s"),
-                     ("hip_abduction_range_deg", "deg"), ("time_per_rep_s", "s")}
+    assert units == {
+        ("rep_count", "1"),
+        ("pelvic_drop_deg", "deg"),
+        ("stance_duration_s", "s"),
+        ("hip_abduction_range_deg", "deg"),
+        ("time_per_rep_s", "s"),
+    }
     drops = [o for o in metrics if o["code"]["coding"][0]["code"] == "pelvic_drop_deg"]
     left8 = next(o for o in drops if o["valueQuantity"]["value"] == 8.0)
     assert left8["component"][0]["valueCodeableConcept"]["coding"][0] == {
-        "system": "http://snomed.info/sct", "code": "7771000", "display": "Left"}
-    assert left8["effectiveDateTime"] == "2026-11-02T10:00:00Z" and "95 % interval 7 to 9 deg" in left8["note"][0]["text"]
+        "system": "http://snomed.info/sct",
+        "code": "7771000",
+        "display": "Left",
+    }
+    assert (
+        left8["effectiveDateTime"] == "2026-11-02T10:00:00Z" and "95 % interval 7 to 9 deg" in left8["note"][0]["text"]
+    )
     assert "markerless video" in left8["method"]["text"]
     (absent,) = [o for o in metrics if "valueQuantity" not in o]
     assert absent["dataAbsentReason"]["text"] == "not measurable: side view needed"
@@ -171,18 +234,28 @@ def test_another_clinic_gets_404(client, auth, settings, patient):
     assert client.get(f"/v1/patients/{patient['id']}/fhir", headers=app_key).status_code == 403
 
 
-@pytest.mark.parametrize(("module", "name"), [
-    ("patient", "Patient"), ("observation", "Observation"), ("observation", "ObservationComponent"),
-    ("bundle", "Bundle"), ("bundle", "BundleEntry"), ("questionnaireresponse", "QuestionnaireResponse"),
-    ("questionnaireresponse", "QuestionnaireResponseItem"), ("questionnaireresponse", "QuestionnaireResponseItemAnswer"),
-])
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("patient", "Patient"),
+        ("observation", "Observation"),
+        ("observation", "ObservationComponent"),
+        ("bundle", "Bundle"),
+        ("bundle", "BundleEntry"),
+        ("questionnaireresponse", "QuestionnaireResponse"),
+        ("questionnaireresponse", "QuestionnaireResponseItem"),
+        ("questionnaireresponse", "QuestionnaireResponseItemAnswer"),
+    ],
+)
 def test_the_r4b_models_used_have_exactly_the_r4_elements(module, name):
     """Why R4B models may validate an R4 export: these resources did not change between 4.0.1 and 4.3.0."""
     import importlib
 
     r4b = getattr(importlib.import_module(f"fhir.resources.R4B.{module}"), name)
     r4 = getattr(importlib.import_module(f"fhirclient.models.{module}"), name)
-    r4b_elements = {n for n in r4b.model_fields if not n.endswith("__ext") and n not in ("fhir_comments", "resource_type")}
+    r4b_elements = {
+        n for n in r4b.model_fields if not n.endswith("__ext") and n not in ("fhir_comments", "resource_type")
+    }
     r4_elements = {p[0] for p in r4().elementProperties()}
     assert r4b_elements == r4_elements and len(r4_elements) > 3
 

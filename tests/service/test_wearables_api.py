@@ -17,8 +17,14 @@ def _post(client, auth, imu: bytes | None = None, emg: bytes | None = None, **fi
 
 
 def test_imu_and_emg_are_analysed_with_the_recording(client, auth, settings):
-    r = _post(client, auth, imu=MOBILISED_CSV.read_bytes(), emg=UCI_5N.read_bytes(),
-              imu_sampling_rate_hz="100", emg_hardware_delay_s="0.048")
+    r = _post(
+        client,
+        auth,
+        imu=MOBILISED_CSV.read_bytes(),
+        emg=UCI_5N.read_bytes(),
+        imu_sampling_rate_hz="100",
+        emg_hardware_delay_s="0.048",
+    )
     assert r.status_code == 202, r.text
     assert len(stored_files(settings)) == 3
     run_worker_once(settings)
@@ -43,7 +49,9 @@ def test_a_malformed_imu_file_is_refused_at_upload_and_nothing_is_kept(client, a
 
 
 def test_wearable_fields_are_validated(client, auth, settings):
-    r = _post(client, auth, imu=MOBILISED_CSV.read_bytes(), imu_sampling_rate_hz="100", imu_axes="up=+x,anterior=+z,left=+y")
+    r = _post(
+        client, auth, imu=MOBILISED_CSV.read_bytes(), imu_sampling_rate_hz="100", imu_axes="up=+x,anterior=+z,left=+y"
+    )
     assert r.status_code == 422 and "imu_axes" in r.json()["detail"]
     r = _post(client, auth, imu_placement="sacrum")
     assert r.status_code == 422 and "without an 'imu' or 'emg' file" in r.json()["detail"]
@@ -60,8 +68,26 @@ def test_cli_analyze_with_imu_and_emg(tmp_path):
     src = tmp_path / "phone.json"
     src.write_text(json.dumps(document(n=60)))
     out = tmp_path / "a.json"
-    assert main(["analyze", str(src), "--out", str(out), "-q", "--imu", str(MOBILISED_CSV), "--imu-rate", "100",
-                 "--emg", str(UCI_5N), "--emg-delay", "0.03"]) == 0
+    assert (
+        main(
+            [
+                "analyze",
+                str(src),
+                "--out",
+                str(out),
+                "-q",
+                "--imu",
+                str(MOBILISED_CSV),
+                "--imu-rate",
+                "100",
+                "--emg",
+                str(UCI_5N),
+                "--emg-delay",
+                "0.03",
+            ]
+        )
+        == 0
+    )
     a = Assessment.model_validate_json(out.read_text())
     assert a.wearables is not None and a.wearables.imu.gait.n_steps > 5
     assert a.wearables.emg.hardware_delay_s == 0.03

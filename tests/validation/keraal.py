@@ -84,9 +84,23 @@ VIDEO_FPS = 30.0  # nominal; see docs/validation.md, "Sampling rates"
 RATE_RATIO = 2.0  # optical rows per video frame (measured by rate_scan, fixed here)
 
 VICON_TARGETS = (
-    "right_forearm", "left_forearm", "right_arm", "left_arm", "chest", "right_thigh", "left_thigh",
-    "right_shoulder", "left_shoulder", "right_hand", "left_hand", "right_foot", "left_foot", "pelvis",
-    "head", "right_tibia", "left_tibia",
+    "right_forearm",
+    "left_forearm",
+    "right_arm",
+    "left_arm",
+    "chest",
+    "right_thigh",
+    "left_thigh",
+    "right_shoulder",
+    "left_shoulder",
+    "right_hand",
+    "left_hand",
+    "right_foot",
+    "left_foot",
+    "pelvis",
+    "head",
+    "right_tibia",
+    "left_tibia",
 )
 _VICON_VALUES = 7  # x y z (mm), quaternion x y z w
 
@@ -113,7 +127,7 @@ def _swap_side(name: str) -> str:
     """``left_hip`` <-> ``right_hip``, ``mouth_left`` <-> ``mouth_right``; others unchanged."""
     for a, b in (("left", "right"), ("right", "left")):
         if name.startswith(a + "_"):
-            return b + name[len(a):]
+            return b + name[len(a) :]
         if name.endswith("_" + a):
             return name[: -len(a)] + b
     return name
@@ -352,7 +366,7 @@ class TargetAxes:
 
     def describe(self) -> str:
         parts = []
-        for label, col in zip(("anterior", "left", "up"), self.local.T):
+        for label, col in zip(("anterior", "left", "up"), self.local.T, strict=True):
             k = int(np.argmax(np.abs(col)))
             parts.append(f"{label} = {'+' if col[k] > 0 else '-'}{'xyz'[k]}")
         return ", ".join(parts)
@@ -439,7 +453,9 @@ def quaternion_convention_check(trial: ViconTrial, axes: GlobalAxes) -> dict[str
 # -- time alignment ------------------------------------------------------------
 
 
-def alignment_channels(lm: LandmarkSeries, trial: ViconTrial, axes: GlobalAxes) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def alignment_channels(
+    lm: LandmarkSeries, trial: ViconTrial, axes: GlobalAxes
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Movement signals seen by both systems: ``name -> (video, optical)``.
 
     None of them is a pelvis angle, so the alignment does not favour the
@@ -540,7 +556,7 @@ def align(
     names = tuple(channels)
     video = np.column_stack([channels[n][0] for n in names])
     optical = np.column_stack([channels[n][1] for n in names])
-    used = tuple(n for n, sd in zip(names, optical.std(axis=0)) if sd >= MIN_CHANNEL_SD_MM)
+    used = tuple(n for n, sd in zip(names, optical.std(axis=0), strict=True) if sd >= MIN_CHANNEL_SD_MM)
     if not used:
         raise ValueError(f"{trial.name}: no movement large enough to align on")
     idx = [names.index(n) for n in used]
@@ -765,8 +781,12 @@ def analyse(exercise: str) -> ExerciseReport:
     prof = _scan(lm.t_s, video, opt, np.array([al.rate_ratio]), al.lag_s + offsets, al.fps)[0].mean(axis=1)
     lags = al.lag_s + np.arange(-1.0, 1.0 + 1e-9, 1.0 / 300.0)
     ob = _scan(
-        lm.t_s, test["obliquity_all"][:, None], optical["pelvis_obliquity"][:, None],
-        np.array([al.rate_ratio]), lags, al.fps,
+        lm.t_s,
+        test["obliquity_all"][:, None],
+        optical["pelvis_obliquity"][:, None],
+        np.array([al.rate_ratio]),
+        lags,
+        al.fps,
     )[0, :, 0]
 
     return ExerciseReport(
@@ -780,7 +800,7 @@ def analyse(exercise: str) -> ExerciseReport:
         alignment=al,
         free_rate=rate_scan(lm, trial, axes),
         drift=drift_check(lm, trial, axes, al),
-        lag_profile={float(o): float(v) for o, v in zip(offsets, prof)},
+        lag_profile={float(o): float(v) for o, v in zip(offsets, prof, strict=True)},
         obliquity_only_lag_s=float(lags[int(np.nanargmax(ob))]),
         view=shipped.view.view,
         frontal_share=float(shipped.view.share.get("frontal", 0.0)),
@@ -843,15 +863,17 @@ def mirror_variants() -> list[MirrorVariant]:
             lm_r.t_s, segment_angles(trial_r, infer_target_axes(trial_r, "chest", axes_r), axes_r)["yaw"]
         )
         ok_r = ~np.isnan(chest) & ~np.isnan(yaw)
-        out.append(MirrorVariant(
-            flip_x=flip_x,
-            swap_sides=swap,
-            obliquity_r=float(np.corrcoef(ob[both], ref_ob[both])[0, 1]),
-            median_abs_body_yaw=float(np.nanmedian(np.abs(res.yaw.values))),
-            left_wrist_vs_left_hand_r=float(np.corrcoef(wrist[ok], lh[ok])[0, 1]),
-            left_wrist_vs_right_hand_r=float(np.corrcoef(wrist[ok], rh[ok])[0, 1]),
-            yaw_vs_chest_r=float(np.corrcoef(yaw[ok_r], chest[ok_r])[0, 1]),
-        ))
+        out.append(
+            MirrorVariant(
+                flip_x=flip_x,
+                swap_sides=swap,
+                obliquity_r=float(np.corrcoef(ob[both], ref_ob[both])[0, 1]),
+                median_abs_body_yaw=float(np.nanmedian(np.abs(res.yaw.values))),
+                left_wrist_vs_left_hand_r=float(np.corrcoef(wrist[ok], lh[ok])[0, 1]),
+                left_wrist_vs_right_hand_r=float(np.corrcoef(wrist[ok], rh[ok])[0, 1]),
+                yaw_vs_chest_r=float(np.corrcoef(yaw[ok_r], chest[ok_r])[0, 1]),
+            )
+        )
     return out
 
 
@@ -878,9 +900,11 @@ def render_blocks(reports: dict[str, ExerciseReport], mirror: list[MirrorVariant
     out: dict[str, str] = {}
 
     lines = [
-        "| Exercise | up | left | anterior (left x up) | head above feet (mm) | pelvis target above feet (mm) "
-        "| thigh targets ahead of pelvis target (mm) | thigh targets above pelvis target (mm) "
-        "| left minus right thigh target (mm) |",
+        (
+            "| Exercise | up | left | anterior (left x up) | head above feet (mm) | pelvis target above feet (mm) "
+            "| thigh targets ahead of pelvis target (mm) | thigh targets above pelvis target (mm) "
+            "| left minus right thigh target (mm) |"
+        ),
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for e in ex:
@@ -893,9 +917,11 @@ def render_blocks(reports: dict[str, ExerciseReport], mirror: list[MirrorVariant
         )
     lines += [
         "",
-        "| Exercise | pelvis target: anterior, left, up | pelvis target offset (deg; anterior, left, up) "
-        "| chest target: anterior, left, up | chest yaw vs shoulder line, r (x y z w / inverse / w first) "
-        "| optical pelvis range (deg; obliquity, yaw, tilt) | obliquity, Z-X-Y minus Y-X-Z, max (deg) |",
+        (
+            "| Exercise | pelvis target: anterior, left, up | pelvis target offset (deg; anterior, left, up) "
+            "| chest target: anterior, left, up | chest yaw vs shoulder line, r (x y z w / inverse / w first) "
+            "| optical pelvis range (deg; obliquity, yaw, tilt) | obliquity, Z-X-Y minus Y-X-Z, max (deg) |"
+        ),
         "|---|---|---|---|---|---|---|",
     ]
     for e in ex:
@@ -912,9 +938,11 @@ def render_blocks(reports: dict[str, ExerciseReport], mirror: list[MirrorVariant
     out["axes"] = "\n".join(lines)
 
     lines = [
-        "| Exercise | video frames | optical rows | rows per frame | free fit: ratio, lag (s), r "
-        "| fixed ratio 2: lag (s) | r at lag | r at lag -0.2 s / +0.2 s | lag on 1st / 2nd half (s) "
-        "| lag chosen by obliquity alone (s) |",
+        (
+            "| Exercise | video frames | optical rows | rows per frame | free fit: ratio, lag (s), r "
+            "| fixed ratio 2: lag (s) | r at lag | r at lag -0.2 s / +0.2 s | lag on 1st / 2nd half (s) "
+            "| lag chosen by obliquity alone (s) |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in ex:
@@ -927,8 +955,14 @@ def render_blocks(reports: dict[str, ExerciseReport], mirror: list[MirrorVariant
             f"| {_f(r.lag_profile[LAG_OFFSETS_S[0]], 3)} / {_f(r.lag_profile[LAG_OFFSETS_S[1]], 3)} "
             f"| {_f(r.drift[0], 3)} / {_f(r.drift[1], 3)} | {_f(r.obliquity_only_lag_s, 3)} |"
         )
-    lines += ["", "Channel correlations at the chosen lag (channels used for the lag in bold; the others moved less "
-              f"than {MIN_CHANNEL_SD_MM:.0f} mm SD in the optical data):", ""]
+    lines += [
+        "",
+        (
+            "Channel correlations at the chosen lag (channels used for the lag in bold; the others moved less "
+            f"than {MIN_CHANNEL_SD_MM:.0f} mm SD in the optical data):"
+        ),
+        "",
+    ]
     names = list(reports[ex[0]].alignment.channels)
     lines.append("| Exercise | " + " | ".join(n.replace("_", " ") for n in names) + " |")
     lines.append("|---|" + "---|" * len(names))
@@ -946,8 +980,10 @@ def render_blocks(reports: dict[str, ExerciseReport], mirror: list[MirrorVariant
         lines += [
             f"**{quantity}** (deg)",
             "",
-            "| Exercise | variant | frames compared | optical range | BlazePose range | bias | 95 % limits of agreement "
-            "| RMSE | RMSE, offset removed | r | slope |",
+            (
+                "| Exercise | variant | frames compared | optical range | BlazePose range | bias | 95 % limits of agreement "
+                "| RMSE | RMSE, offset removed | r | slope |"
+            ),
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for e in ex:
@@ -969,9 +1005,11 @@ def render_blocks(reports: dict[str, ExerciseReport], mirror: list[MirrorVariant
     out["agreement"] = "\n".join(lines)
 
     lines = [
-        "| x -> 1 - x | left/right labels swapped | ELK: obliquity r (gate off) | ELK: median abs(body_yaw) (deg) "
-        "| ELK: video left wrist height vs optical left hand, r | ELK: ... vs optical right hand, r "
-        "| RTK: body_yaw vs optical chest yaw, r |",
+        (
+            "| x -> 1 - x | left/right labels swapped | ELK: obliquity r (gate off) | ELK: median abs(body_yaw) (deg) "
+            "| ELK: video left wrist height vs optical left hand, r | ELK: ... vs optical right hand, r "
+            "| RTK: body_yaw vs optical chest yaw, r |"
+        ),
         "|---|---|---|---|---|---|---|",
     ]
     for v in mirror:
@@ -985,7 +1023,10 @@ def render_blocks(reports: dict[str, ExerciseReport], mirror: list[MirrorVariant
 
 
 def _markers(name: str) -> tuple[str, str]:
-    return f"<!-- keraal:{name} (generated by bench/validate_keraal.py --write; do not edit) -->", f"<!-- /keraal:{name} -->"
+    return (
+        f"<!-- keraal:{name} (generated by bench/validate_keraal.py --write; do not edit) -->",
+        f"<!-- /keraal:{name} -->",
+    )
 
 
 def extract_block(doc: str, name: str) -> str | None:
@@ -1024,13 +1065,13 @@ def compare_block(documented: str, computed: str) -> list[str]:
     doc_parts, new_parts = split.split(documented), split.split(computed)
     if len(doc_parts) != len(new_parts):
         return ["the block's layout changed (different number of values)"]
-    for i, (d, c) in enumerate(zip(doc_parts, new_parts)):
+    for i, (d, c) in enumerate(zip(doc_parts, new_parts, strict=True)):
         if i % 2 == 0:
             if d != c:
                 problems.append(f"text differs: {d.strip()[:60]!r} vs {c.strip()[:60]!r}")
             continue
         decimals = len(d.split(".")[1]) if "." in d else 0
         if abs(float(d) - float(c)) > 10.0**-decimals + 1e-9:
-            context = "".join(doc_parts[max(0, i - 6):i]).strip().splitlines()[-1:] or [""]
+            context = "".join(doc_parts[max(0, i - 6) : i]).strip().splitlines()[-1:] or [""]
             problems.append(f"{d} in the doc, {c} computed (after {context[0][-50:]!r})")
     return problems

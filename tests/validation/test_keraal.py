@@ -215,6 +215,7 @@ def test_prose_claims_still_hold(reports):
     assert rtk["yaw_body_chest"].r > 0.98 and 1.3 < rtk["yaw_body_chest"].slope < 1.5
     # "body_yaw swings by > 100 deg in ELK and RTK while the pelvis turns 6 and 30 deg"
     assert reports["ELK"].body_yaw_range > 100 and reports["RTK"].body_yaw_range > 100
+
     # "the obliquity alone would find the same lag in ELK, within two frames in RTK, not in CTK"
     def lag_error(e: str) -> float:
         return abs(reports[e].obliquity_only_lag_s - reports[e].alignment.lag_s)

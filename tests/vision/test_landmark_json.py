@@ -15,9 +15,7 @@ from vision.landmark_json import parse_landmarks
 def document(space: str = "image", n: int = 5) -> dict:
     image, world = synth.render(synth.PoseAngles(pelvic_obliquity_deg=4.0), np.arange(n) / 30)
     lm = image if space == "image" else world
-    frames = [
-        {"t_s": float(t), "landmarks": [[*map(float, p), 0.9] for p in lm.xyz[i]]} for i, t in enumerate(lm.t_s)
-    ]
+    frames = [{"t_s": float(t), "landmarks": [[*map(float, p), 0.9] for p in lm.xyz[i]]} for i, t in enumerate(lm.t_s)]
     doc = {"schema": "blazepose33", "space": space, "fps": 30, "frames": frames}
     if space == "image":
         doc["image_size"] = [1080, 1920]
@@ -75,7 +73,11 @@ def _broken(path: str, value) -> dict:
         ("image_size", [1080], "image_size: expected [width, height]"),
         ("image_size", KeyError, "image_size: expected [width, height]"),
         ("frames", [], "frames: expected a non-empty list"),
-        ("frames.1.landmarks", [[0.1, 0.2, 0.0, 1.0]] * 17, "frames[1].landmarks: expected 33 rows in blazepose33 order, got 17"),
+        (
+            "frames.1.landmarks",
+            [[0.1, 0.2, 0.0, 1.0]] * 17,
+            "frames[1].landmarks: expected 33 rows in blazepose33 order, got 17",
+        ),
         ("frames.2.t_s", 0.0, "frames[2].t_s: timestamps must increase strictly"),
         ("frames.2.t_s", "soon", "frames[2].t_s: expected a finite number"),
         ("frames.1.t_s", KeyError, "frames[1].t_s: missing"),

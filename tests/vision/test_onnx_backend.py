@@ -55,7 +55,14 @@ def test_landmark_entry_names_its_detector_and_decoder():
     assert model_spec(str(spec.option("detector"))).option("role") == "detector"
     # Existing entries read as before: no extra provenance keys.
     assert set(model_spec("blazepose_full").provenance()) == {
-        "name", "backend", "file", "sha256", "schema", "license", "origin"}
+        "name",
+        "backend",
+        "file",
+        "sha256",
+        "schema",
+        "license",
+        "origin",
+    }
 
 
 # -- the numpy pipeline, piece by piece ------------------------------------------------
@@ -215,8 +222,10 @@ def pose2sim_both():
     from vision.backends import mediapipe, onnx
 
     out = {}
-    for key, make in (("mp", lambda video: mediapipe.Backend.from_name(video=video)),
-                      ("onnx", lambda video: onnx.Backend.from_name(video=video, people_check_s=None))):
+    for key, make in (
+        ("mp", lambda video: mediapipe.Backend.from_name(video=video)),
+        ("onnx", lambda video: onnx.Backend.from_name(video=video, people_check_s=None)),
+    ):
         made: list[_Recording] = []
 
         def factory(video: bool, make=make, made=made) -> _Recording:

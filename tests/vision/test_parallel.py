@@ -50,8 +50,9 @@ def two_people_12s(tmp_path_factory):
     backwards to 12 s of H.264 at 30 fps: two people in view on both sides of the seam (~6.5 s)."""
     from bench.throughput import make_clip
 
-    return make_clip(tmp_path_factory.mktemp("parallel") / "two_people_12s.mp4", seconds=12,
-                     size_wh=(1768, 994), source=SPORTS2D)
+    return make_clip(
+        tmp_path_factory.mktemp("parallel") / "two_people_12s.mp4", seconds=12, size_wh=(1768, 994), source=SPORTS2D
+    )
 
 
 @pytest.mark.slow

@@ -74,8 +74,8 @@ def clip_frames(spec: ClipSpec) -> Iterator[np.ndarray]:
     yield from [blank] * n_blank
     yield from [seg[0]] * n_rest
     for _ in range(spec.reps):
-        yield from seg[:-1]           # forward: frames 0 .. 44
-        yield from seg[:0:-1]         # backward: frames 45 .. 1
+        yield from seg[:-1]  # forward: frames 0 .. 44
+        yield from seg[:0:-1]  # backward: frames 45 .. 1
     yield from [seg[0]] * n_rest
     yield from [blank] * n_blank
 

@@ -24,10 +24,20 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def chromium_args(camera: Path) -> list[str]:
-    return ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera}", "--autoplay-policy=no-user-gesture-required"]
+    return [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +61,7 @@ def clip(tmp_path_factory) -> tuple[Path, ClipSpec]:
 @dataclass(frozen=True)
 class Server:
     base: str
-    app_key: str        # the patient page's role
+    app_key: str  # the patient page's role
     clinician_key: str
 
 
@@ -60,8 +70,10 @@ def server(tmp_path_factory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("server")
     (root / "logs").mkdir()
     env = service_env(data_dir=root / "var", workers=1)  # SQLite, one local worker: two cores are shared
-    keys = {role: cli("keys", "create", "--clinic", "Web Clinic", "--role", role, env=env, cwd=root).strip()
-            for role in ("app", "clinician")}
+    keys = {
+        role: cli("keys", "create", "--clinic", "Web Clinic", "--role", role, env=env, cwd=root).strip()
+        for role in ("app", "clinician")
+    }
     procs = Processes(root / "logs")
     port = free_port()
     try:

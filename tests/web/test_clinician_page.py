@@ -32,13 +32,21 @@ def recorded(server) -> dict:
     """pose2sim's real clip as a squat of patient ``web-001``, in one session; the finished assessment."""
     h = {"Authorization": f"Bearer {server.clinician_key}"}
     with open(POSE2SIM, "rb") as f:
-        r = httpx.post(f"{server.base}/v1/assessments", headers=h, files={"video": ("clip.mp4", f, "video/mp4")},
-                       data={"exercise": "squat", "patient_id": "web-001"}, timeout=60)
+        r = httpx.post(
+            f"{server.base}/v1/assessments",
+            headers=h,
+            files={"video": ("clip.mp4", f, "video/mp4")},
+            data={"exercise": "squat", "patient_id": "web-001"},
+            timeout=60,
+        )
     assert r.status_code == 202, r.text
     aid = r.json()["id"]
     patient = httpx.post(f"{server.base}/v1/patients", headers=h, json={"code": "web-001"}).json()
-    r = httpx.post(f"{server.base}/v1/patients/{patient['id']}/sessions", headers=h,
-                   json={"notes": "baseline visit", "assessment_ids": [aid]})
+    r = httpx.post(
+        f"{server.base}/v1/patients/{patient['id']}/sessions",
+        headers=h,
+        json={"notes": "baseline visit", "assessment_ids": [aid]},
+    )
     assert r.status_code == 201, r.text
     deadline = time.monotonic() + 240
     while (a := httpx.get(f"{server.base}/v1/assessments/{aid}", headers=h).json())["status"] not in ("done", "failed"):
@@ -63,9 +71,15 @@ def test_assessment_view_plots_the_series_marks_events_and_lists_findings(page, 
     paths = page.get_by_test_id("series-path")
     paths.first.wait_for()
     plotted = {p.get_attribute("data-series"): int(p.get_attribute("data-points")) for p in paths.all()}
-    measured = {name: sum(v is not None for v in values) for name, values in a["series"].items()
-                if name != "t_s" and values is not None and a["conventions"].get(name, {}).get("unit") == "deg"
-                and any(v is not None for v in values) and name != "body_yaw_deg"}
+    measured = {
+        name: sum(v is not None for v in values)
+        for name, values in a["series"].items()
+        if name != "t_s"
+        and values is not None
+        and a["conventions"].get(name, {}).get("unit") == "deg"
+        and any(v is not None for v in values)
+        and name != "body_yaw_deg"
+    }
     assert plotted == measured  # every measured sample of every angle series, and nothing else
     assert max(plotted.values()) >= 50
     assert "M" in page.get_by_test_id("series-path").first.get_attribute("d")
@@ -79,22 +93,29 @@ def test_assessment_view_plots_the_series_marks_events_and_lists_findings(page, 
     findings = page.get_by_test_id("finding")
     findings.first.wait_for()
     assert findings.count() == len(a["findings"])
-    assert [m.inner_text() for m in page.get_by_test_id("finding-message").all()] == [f["message"] for f in a["findings"]]
+    assert [m.inner_text() for m in page.get_by_test_id("finding-message").all()] == [
+        f["message"] for f in a["findings"]
+    ]
     with_threshold = [f for f in a["findings"] if f["threshold"]]
     assert page.get_by_test_id("threshold").count() == len(with_threshold)
-    for f, shown in zip(with_threshold, page.get_by_test_id("threshold").all()):
+    for f, shown in zip(with_threshold, page.get_by_test_id("threshold").all(), strict=True):
         assert f["threshold"]["source"] in shown.inner_text()
 
     # the recording, from GET /v1/assessments/{id}/input, with the hip centres drawn over it
     page.wait_for_function("() => document.querySelector('[data-testid=\"video\"]').readyState >= 2", timeout=30_000)
-    size = page.evaluate("() => { const v = document.querySelector('[data-testid=\"video\"]'); return [v.videoWidth, v.videoHeight]; }")
+    size = page.evaluate(
+        "() => { const v = document.querySelector('[data-testid=\"video\"]'); return [v.videoWidth, v.videoHeight]; }"
+    )
     assert size == [a["input"]["width"], a["input"]["height"]]
     page.evaluate("() => { const v = document.querySelector('[data-testid=\"video\"]'); v.currentTime = 0.5; }")
-    page.wait_for_function("() => document.querySelector('[data-testid=\"video-overlay\"]').dataset.frame !== undefined")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"video-overlay\"]').dataset.frame !== undefined"
+    )
     assert page.evaluate(_HIP_PIXELS) > 50
     page.get_by_test_id("frame-skeleton").click()
-    page.wait_for_function("() => document.querySelector('[data-testid=\"video-overlay\"]').dataset.skeleton !== undefined",
-                           timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"video-overlay\"]').dataset.skeleton !== undefined", timeout=30_000
+    )
     assert int(page.get_by_test_id("video-overlay").get_attribute("data-skeleton")) >= 20
     screenshot(page, "clinician-assessment.png")
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from tests.web.clip import EXERCISE
-from tests.web.test_clip import MIN_ANSWERS_PER_S
 from tests.web.conftest import screenshot
+from tests.web.test_clip import MIN_ANSWERS_PER_S
 
 pytestmark = pytest.mark.slow
 
@@ -66,8 +66,9 @@ def test_live_page_draws_landmarks_and_counts_the_clips_repetitions(page, server
     assert "side" in page.get_by_test_id("placement-view").inner_text()
 
     page.get_by_test_id("start-camera").click()
-    page.wait_for_function("() => Number(document.querySelector('[data-testid=\"landmark-count\"]').textContent) > 0",
-                           timeout=60_000)
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=\"landmark-count\"]').textContent) > 0", timeout=60_000
+    )
     drawn = int(page.get_by_test_id("overlay").get_attribute("data-drawn"))
     pixels = page.evaluate(_SKELETON_PIXELS)
     screenshot(page, "patient-live.png")
@@ -97,8 +98,10 @@ def test_record_and_upload_a_set_gives_a_full_assessment(page, server, clip):
     page.wait_for_timeout(6_000)
     record.click()  # stop: uploads
     status = page.get_by_test_id("upload-status")
-    page.wait_for_function("() => ['done', 'failed'].includes(document.querySelector('[data-testid=\"upload-status\"]')"
-                           ".dataset.state)", timeout=240_000)
+    page.wait_for_function(
+        "() => ['done', 'failed'].includes(document.querySelector('[data-testid=\"upload-status\"]').dataset.state)",
+        timeout=240_000,
+    )
     screenshot(page, "patient-result.png")
     assert status.get_attribute("data-state") == "done", page.get_by_test_id("result-summary").inner_text()
     aid = page.get_by_test_id("assessment-id").inner_text()

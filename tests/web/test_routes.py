@@ -53,8 +53,16 @@ def test_module_imports_resolve_to_served_files(client):
     assert {"/app/static/common.js", "/app/static/plot.js", "/app/static/video.js"} <= seen
 
 
-@pytest.mark.parametrize("path", ["/app/static/../__init__.py", "/app/static/%2e%2e/__init__.py",
-                                  "/app/static/nothing.js", "/app/static/", "/app/static/..%2f..%2fapp.py"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/app/static/../__init__.py",
+        "/app/static/%2e%2e/__init__.py",
+        "/app/static/nothing.js",
+        "/app/static/",
+        "/app/static/..%2f..%2fapp.py",
+    ],
+)
 def test_static_files_outside_the_pages_are_not_found(client, path):
     r = client.get(path)
     assert r.status_code == 404
@@ -81,8 +89,9 @@ def test_exercises_list_every_exercise_with_placement_and_live_feedback(client, 
 
 def _upload(client, key: str) -> str:
     with open(POSE2SIM, "rb") as f:
-        r = client.post("/v1/assessments", headers={"Authorization": f"Bearer {key}"},
-                        files={"video": ("clip.mp4", f, "video/mp4")})
+        r = client.post(
+            "/v1/assessments", headers={"Authorization": f"Bearer {key}"}, files={"video": ("clip.mp4", f, "video/mp4")}
+        )
     assert r.status_code == 202, r.text
     return r.json()["id"]
 
@@ -99,18 +108,25 @@ def test_input_streams_the_stored_video_with_ranges_to_clinicians_of_its_clinic(
     assert part.status_code == 206 and part.content == original[1000:2000]
     assert part.headers["content-range"] == f"bytes 1000-1999/{len(original)}"
 
-    app = client.get(f"/v1/assessments/{aid}/input", headers={"Authorization": f"Bearer {make_key(settings, role='app')}"})
+    app = client.get(
+        f"/v1/assessments/{aid}/input", headers={"Authorization": f"Bearer {make_key(settings, role='app')}"}
+    )
     assert app.status_code == 403 and "assessments:input" in app.json()["detail"]
-    other = client.get(f"/v1/assessments/{aid}/input",
-                       headers={"Authorization": f"Bearer {make_key(settings, clinic='Clinic B', role='admin')}"})
+    other = client.get(
+        f"/v1/assessments/{aid}/input",
+        headers={"Authorization": f"Bearer {make_key(settings, clinic='Clinic B', role='admin')}"},
+    )
     assert other.status_code == 404 and other.headers["content-type"] == "application/problem+json"
     assert client.get(f"/v1/assessments/{aid}/input").status_code == 401
 
 
 def test_input_of_landmarks_is_a_conflict_that_says_why(client, settings):
     key = make_key(settings, role="admin")
-    r = client.post("/v1/assessments", content=json.dumps(document(n=30)),
-                    headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    r = client.post(
+        "/v1/assessments",
+        content=json.dumps(document(n=30)),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
     aid = r.json()["id"]
     got = client.get(f"/v1/assessments/{aid}/input", headers={"Authorization": f"Bearer {key}"})
     assert got.status_code == 409 and got.headers["content-type"] == "application/problem+json"

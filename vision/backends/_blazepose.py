@@ -22,8 +22,20 @@ import cv2
 import numpy as np
 
 __all__ = [
-    "DETECTOR_INPUT", "LANDMARK_INPUT", "Detections", "Landmarks", "Rect", "associate", "crop", "decode_detections",
-    "decode_landmarks", "detection_rects", "letterbox", "rect_from_points", "remove_letterbox", "ssd_anchors",
+    "DETECTOR_INPUT",
+    "LANDMARK_INPUT",
+    "Detections",
+    "Landmarks",
+    "Rect",
+    "associate",
+    "crop",
+    "decode_detections",
+    "decode_landmarks",
+    "detection_rects",
+    "letterbox",
+    "rect_from_points",
+    "remove_letterbox",
+    "ssd_anchors",
     "weighted_nms",
 ]
 
@@ -126,8 +138,13 @@ def ssd_anchors(
 
 
 def decode_detections(
-    raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, *, min_score: float,
-    input_size: int = DETECTOR_INPUT, score_clip: float = 100.0,
+    raw_boxes: np.ndarray,
+    raw_scores: np.ndarray,
+    anchors: np.ndarray,
+    *,
+    min_score: float,
+    input_size: int = DETECTOR_INPUT,
+    score_clip: float = 100.0,
 ) -> Detections:
     """``TensorsToDetectionsCalculator`` for the pose detector.
 
@@ -285,8 +302,14 @@ def _refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
 
 
 def decode_landmarks(
-    raw: np.ndarray, pose_flag: float, heatmap: np.ndarray, world: np.ndarray, rect: Rect,
-    image_wh: tuple[int, int], *, size: int = LANDMARK_INPUT,
+    raw: np.ndarray,
+    pose_flag: float,
+    heatmap: np.ndarray,
+    world: np.ndarray,
+    rect: Rect,
+    image_wh: tuple[int, int],
+    *,
+    size: int = LANDMARK_INPUT,
 ) -> Landmarks:
     """Landmark-model outputs to image and world landmarks.
 
@@ -334,7 +357,12 @@ def decode_landmarks(
 
 def _rect_iou(a: Rect, b: Rect) -> float:
     """IoU of the axis-aligned boxes of two rects, rotation ignored (``NormRectToRectangle``)."""
-    ax0, ay0, bx0, by0 = a.x_center - a.width / 2, a.y_center - a.height / 2, b.x_center - b.width / 2, b.y_center - b.height / 2
+    ax0, ay0, bx0, by0 = (
+        a.x_center - a.width / 2,
+        a.y_center - a.height / 2,
+        b.x_center - b.width / 2,
+        b.y_center - b.height / 2,
+    )
     iw = min(ax0 + a.width, bx0 + b.width) - max(ax0, bx0)
     ih = min(ay0 + a.height, by0 + b.height) - max(ay0, by0)
     if iw <= 0 or ih <= 0:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["PeopleCheck"]
 
+
 @dataclass
 class PeopleCheck:
     """A per-video schedule of searches for more people (see the module docstring)."""
@@ -49,8 +50,9 @@ class PeopleCheck:
 
     def __post_init__(self) -> None:
         if not (self.every_s > 0 and self.hold_s >= 0 and self.start_s >= 0):
-            raise ValueError(f"every_s must be > 0, hold_s and start_s >= 0; got {self.every_s}, {self.hold_s}, "
-                             f"{self.start_s}")
+            raise ValueError(
+                f"every_s must be > 0, hold_s and start_s >= 0; got {self.every_s}, {self.hold_s}, {self.start_s}"
+            )
 
     def due(self, t_s: float) -> bool:
         """Should this frame search for everyone in view?"""

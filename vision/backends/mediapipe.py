@@ -82,7 +82,7 @@ class Backend:
         self._last_ms = -1
 
     @staticmethod
-    def _create(vision, BaseOptions, spec: ModelSpec, options: Options, mode):  # noqa: N803
+    def _create(vision, BaseOptions, spec: ModelSpec, options: Options, mode):
         return vision.PoseLandmarker.create_from_options(
             vision.PoseLandmarkerOptions(
                 base_options=BaseOptions(model_asset_path=str(spec.path)),
@@ -96,8 +96,9 @@ class Backend:
         )
 
     @classmethod
-    def from_name(cls, name: str = "blazepose_full", *, video: bool = True, num_poses: int = 2,
-                  quiet: bool = True) -> Backend:
+    def from_name(
+        cls, name: str = "blazepose_full", *, video: bool = True, num_poses: int = 2, quiet: bool = True
+    ) -> Backend:
         return cls(model_spec(name), Options(video=video, num_poses=num_poses, quiet=quiet))
 
     def estimate(self, rgb: np.ndarray, t_s: float) -> list[PersonPose]:

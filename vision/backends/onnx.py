@@ -102,7 +102,8 @@ def _providers(device: Device) -> list[str]:
     warnings.warn(
         f"CUDA was asked for, but onnxruntime {ort.__version__} offers only {', '.join(available)}; "
         "running on CPU. For the GPU, install onnxruntime-gpu instead of onnxruntime (with CUDA 12 and cuDNN 9).",
-        ProviderFallbackWarning, stacklevel=3,
+        ProviderFallbackWarning,
+        stacklevel=3,
     )
     return ["CPUExecutionProvider"]
 
@@ -110,7 +111,8 @@ def _providers(device: Device) -> list[str]:
 def _anchors(spec: ModelSpec) -> np.ndarray:
     cfg = dict(spec.option("anchors") or {})  # type: ignore[call-overload]
     anchors = bp.ssd_anchors(
-        input_size=bp.DETECTOR_INPUT, strides=tuple(cfg.get("strides", (8, 16, 32, 32, 32))),
+        input_size=bp.DETECTOR_INPUT,
+        strides=tuple(cfg.get("strides", (8, 16, 32, 32, 32))),
         offset=float(cfg.get("offset", 0.5)),
         interpolated_scale_aspect_ratio=float(cfg.get("interpolated_scale_aspect_ratio", 1.0)),
     )
@@ -124,8 +126,9 @@ def _check_input(session, spec: ModelSpec, size: int) -> None:
     shape = session.get_inputs()[0].shape  # [batch, h, w, 3]
     want = list(spec.option("input_size", [size, size]))  # type: ignore[call-overload]
     if want != [size, size] or list(shape[1:]) != [size, size, 3]:
-        raise ModelError(f"{spec.name}: the blazepose decoder needs {size}x{size}x3 input, "
-                         f"manifest says {want}, model takes {shape}")
+        raise ModelError(
+            f"{spec.name}: the blazepose decoder needs {size}x{size}x3 input, manifest says {want}, model takes {shape}"
+        )
 
 
 def _session(spec: ModelSpec, providers: list[str], threads: int):
@@ -150,8 +153,10 @@ class Backend:
 
     def __init__(self, spec: ModelSpec, options: Options = Options(), *, detector: ModelSpec | None = None) -> None:
         if spec.backend != "onnx" or spec.option("decoder") not in DECODERS:
-            raise ModelError(f"model {spec.name!r} is not an ONNX pose model with a known decoder "
-                             f"(backend={spec.backend!r}, decoder={spec.option('decoder')!r}; known: {', '.join(DECODERS)})")
+            raise ModelError(
+                f"model {spec.name!r} is not an ONNX pose model with a known decoder "
+                f"(backend={spec.backend!r}, decoder={spec.option('decoder')!r}; known: {', '.join(DECODERS)})"
+            )
         if options.num_poses < 1:
             raise ValueError(f"num_poses must be >= 1, got {options.num_poses}")
         detector = detector or model_spec(str(spec.option("detector")))
@@ -163,30 +168,51 @@ class Backend:
         self._detector = _session(self.detector_spec, providers, options.intra_op_threads)
         self.providers = list(self._landmarker.get_providers())
         if providers[0] not in self.providers:  # the provider exists but could not start (e.g. no CUDA libraries)
-            warnings.warn(f"{providers[0]} is installed but did not start; running on {', '.join(self.providers)}",
-                          ProviderFallbackWarning, stacklevel=2)
+            warnings.warn(
+                f"{providers[0]} is installed but did not start; running on {', '.join(self.providers)}",
+                ProviderFallbackWarning,
+                stacklevel=2,
+            )
         self._anchors = _anchors(self.detector_spec)
         _check_input(self._detector, self.detector_spec, bp.DETECTOR_INPUT)
         _check_input(self._landmarker, self.spec, bp.LANDMARK_INPUT)
         self._tracked: list[bp.Rect] = []
         adaptive = options.video and options.num_poses > 1 and options.people_check_s is not None
-        self._check = (PeopleCheck(every_s=options.people_check_s, start_s=options.people_check_start_s)
-                       if adaptive else None)
+        self._check = (
+            PeopleCheck(every_s=options.people_check_s, start_s=options.people_check_start_s) if adaptive else None
+        )
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, options: Options = Options()) -> Backend:
         return cls(spec, options)
 
     @classmethod
-    def from_name(cls, name: str = "blazepose_full_onnx", *, video: bool = True, num_poses: int = 2,
-                  device: Device = "cpu", threads: int = 1, quiet: bool = True,
-                  people_check_s: float | None = 0.5, people_check_start_s: float = 1.0) -> Backend:
+    def from_name(
+        cls,
+        name: str = "blazepose_full_onnx",
+        *,
+        video: bool = True,
+        num_poses: int = 2,
+        device: Device = "cpu",
+        threads: int = 1,
+        quiet: bool = True,
+        people_check_s: float | None = 0.5,
+        people_check_start_s: float = 1.0,
+    ) -> Backend:
         """Same call as the MediaPipe backend's; ``quiet`` is accepted for that and has no effect
         (onnxruntime's start-up messages are already limited to errors)."""
         del quiet
-        return cls(model_spec(name), Options(video=video, num_poses=num_poses, device=device, intra_op_threads=threads,
-                                             people_check_s=people_check_s,
-                                             people_check_start_s=people_check_start_s))
+        return cls(
+            model_spec(name),
+            Options(
+                video=video,
+                num_poses=num_poses,
+                device=device,
+                intra_op_threads=threads,
+                people_check_s=people_check_s,
+                people_check_start_s=people_check_start_s,
+            ),
+        )
 
     def reset(self) -> None:
         """Forget the tracked ROIs (start of a new video)."""
@@ -201,8 +227,9 @@ class Backend:
         image = bp.crop(rgb, box, bp.DETECTOR_INPUT, border_zero=True)
         x = (image.astype(np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0))[None]
         raw_boxes, raw_scores = self._detector.run(["regressors", "classificators"], {"image": x})
-        det = bp.decode_detections(raw_boxes[0], raw_scores[0, :, 0], self._anchors,
-                                   min_score=self.options.min_detection_confidence)
+        det = bp.decode_detections(
+            raw_boxes[0], raw_scores[0, :, 0], self._anchors, min_score=self.options.min_detection_confidence
+        )
         det = bp.weighted_nms(det, iou_threshold=self.options.min_suppression_threshold)
         return bp.detection_rects(bp.remove_letterbox(det, pad), size)
 
@@ -213,8 +240,9 @@ class Backend:
         size = (rgb.shape[1], rgb.shape[0])
         crops = np.stack([bp.crop(rgb, r, bp.LANDMARK_INPUT, border_zero=False) for r in rects])
         x = crops.astype(np.float32) * np.float32(1.0 / 255.0)
-        raw, flag, heatmap, world = self._landmarker.run(["landmarks", "pose_flag", "heatmap", "world_landmarks"],
-                                                         {"image": x})
+        raw, flag, heatmap, world = self._landmarker.run(
+            ["landmarks", "pose_flag", "heatmap", "world_landmarks"], {"image": x}
+        )
         out = []
         for i, rect in enumerate(rects):
             if float(flag[i, 0]) < self.options.min_presence_confidence:
@@ -246,8 +274,9 @@ class Backend:
         else:  # a scheduled search only adds people: tracked ROIs first, as they are, then new ones
             # (two tracked ROIs that have converged on one person count once, as in MediaPipe)
             tracked = bp.associate(tracked, min_similarity=o.min_tracking_confidence)
-            rects = tracked + [d for d in detected
-                               if all(bp._rect_iou(d, t) <= o.min_tracking_confidence for t in tracked)]
+            rects = tracked + [
+                d for d in detected if all(bp._rect_iou(d, t) <= o.min_tracking_confidence for t in tracked)
+            ]
         poses = self.landmarks(rgb, rects[: o.num_poses])
         if o.video:
             self._tracked = [p.next_rect for p in poses]
