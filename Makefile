@@ -1,36 +1,78 @@
 # Two entry points for a fresh machine (see README.md):
-#   make demo   set up .venv and analyse the bundled real sample video
-#   make test   set up .venv with the test extras and run the whole suite
+#   make demo   set up .venv from the lock and analyse the bundled real sample video
+#   make test   set up .venv from the lock (test extras), run the gates and the whole suite
+#
+# Every install comes from the hashed lock files in requirements/ (plain pip, --require-hashes),
+# so a new machine gets exactly the versions the tests, the figures and the instrument
+# fingerprint were made with. `make lock` refreshes them on purpose; `make test-latest` tries
+# the newest releases the pyproject ranges allow, in a separate venv, without touching the lock.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
+PIP     = $(BIN)/python -m pip --disable-pip-version-check
 SAMPLE ?= tests/fixtures/video/pose2sim_cam01.mp4
+UV_VERSION = 0.13.9
+COMPILE = uv pip compile --universal --python-version 3.11 --generate-hashes --quiet
 
-.PHONY: demo test bench schema clean chromium
+.PHONY: demo test check bench schema clean chromium lock test-latest fingerprint-update
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP) install --quiet --require-hashes -r requirements/build.txt
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# One stamp per lock: switching from `make demo` to `make test` installs the test lock on top.
+$(VENV)/.installed-%: requirements/%.txt requirements/build.txt pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet --require-hashes -r requirements/build.txt
+	$(PIP) install --quiet --require-hashes --no-deps -r requirements/$*.txt
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	$(PIP) check
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed-runtime
 	$(BIN)/motionscript analyze $(SAMPLE) --out out/assessment.json
 
 # The browser tests (tests/web) drive Debian's Chromium, never a browser Playwright downloads.
 chromium:
 	command -v chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
-test: $(VENV)/.installed chromium
+# Lint, format and type gates: the same commands .pre-commit-config.yaml runs.
+check: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: check chromium
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench
 
-schema: $(VENV)/.installed
+schema: $(VENV)/.installed-runtime
 	$(BIN)/motionscript schema > service/schema/assessment.schema.json
 
+# Rewrite tests/fingerprint/*.json from the current code and environment; read the diff before committing.
+fingerprint-update: $(VENV)/.installed-test
+	$(BIN)/python -m tests.fingerprint --update
+
+# Refresh the lock from pyproject.toml's ranges (newest allowed releases), then review the diff
+# and run `make test`: the fingerprint test says whether any measured series moved.
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	.venv-lock/bin/$(COMPILE) pyproject.toml --extra test --extra dev -o requirements/test.txt
+	.venv-lock/bin/$(COMPILE) pyproject.toml -c requirements/test.txt -o requirements/runtime.txt
+	.venv-lock/bin/$(COMPILE) requirements/build.in -c requirements/test.txt -o requirements/build.txt
+
+# The suite against the newest releases pyproject.toml allows, in its own venv: upgrades are
+# tried on purpose here, never picked up by accident by `make test`.
+test-latest: chromium
+	rm -rf .venv-latest
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+	.venv-latest/bin/python -m pip install --quiet --upgrade -e '.[test,dev]'
+	.venv-latest/bin/python -m pip freeze --exclude-editable
+	.venv-latest/bin/ruff check . && .venv-latest/bin/mypy
+	.venv-latest/bin/python -m pytest
+
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) .venv-lock .venv-latest out .pytest_cache .mypy_cache
