@@ -31,7 +31,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+
+from kinematics.series import Side, other_side
 
 __all__ = [
     "CATALOGUE",
@@ -49,7 +50,6 @@ __all__ = [
     "with_overrides",
 ]
 
-Side = Literal["left", "right"]
 CONVENTION = "clinical convention, no trial"
 
 # Sources (full references; docs/review.md lists them too).
@@ -104,7 +104,7 @@ class Exercise:
 
     def for_side(self, side: Side | None) -> Exercise:
         """The same exercise with ``{side}``/``{other}`` filled in (``"the weaker"``/``"the other"`` without a side)."""
-        names = {"side": side or "affected", "other": _other(side) if side else "other"}
+        names = {"side": side or "affected", "other": other_side(side) if side else "other"}
         return replace(
             self,
             name=self.name.format(**names),
@@ -389,10 +389,6 @@ EXERCISES: dict[str, Exercise] = _exercises(
 )
 
 
-def _other(side: str) -> Side:
-    return "right" if side == "left" else "left"  # type: ignore[return-value]
-
-
 def _larger(evidence: Mapping[str, object]) -> Side | None:
     left, right = evidence.get("left"), evidence.get("right")
     if not isinstance(left, int | float) or not isinstance(right, int | float) or left == right:
@@ -402,12 +398,12 @@ def _larger(evidence: Mapping[str, object]) -> Side | None:
 
 def _smaller(evidence: Mapping[str, object]) -> Side | None:
     side = _larger(evidence)
-    return None if side is None else _other(side)
+    return None if side is None else other_side(side)
 
 
 def _lower_side(evidence: Mapping[str, object]) -> Side | None:
     low = evidence.get("lower_side")
-    return low if low in ("left", "right") else None  # type: ignore[return-value]
+    return low if low in ("left", "right") else None
 
 
 @dataclass(frozen=True)
@@ -441,7 +437,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "pelvic_drop_{side}_abduction",
         ("hip_hike_step", "side_lying_abduction", "single_leg_bridge_hold"),
-        lambda side, _: _other(side) if side else None,  # the standing leg's abductors hold the pelvis
+        lambda side, _: other_side(side) if side else None,  # the standing leg's abductors hold the pelvis
         "the pelvis dropped while the other leg was lifted, so this standing leg's abductors are worked",
     ),
     Rule(

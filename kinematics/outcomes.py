@@ -167,16 +167,16 @@ def score_odi(answers: Mapping[str, int | None], *, max_missing: int = ODI_MAX_M
             f"at most {max_missing} may be missing for a score"
         )
     answered = len(ODI_SECTIONS) - len(missing)
-    raw = sum(int(answers[s]) for s in ODI_SECTIONS if answers[s] is not None)  # type: ignore[arg-type]
+    raw = sum(v for s in ODI_SECTIONS if isinstance(v := answers[s], int))
     percent = round(raw / (5 * answered) * 100.0, 1)
     return OdiScore(percent=percent, raw_sum=raw, answered=answered, missing=missing, band=odi_band(percent))
 
 
 def score_nrs(value: object) -> int:
     """Validate a pain numeric rating scale answer: an integer 0 (no pain) to 10 (worst imaginable)."""
-    if not (_is_int(value) and 0 <= value <= 10):  # type: ignore[operator]
+    if not (isinstance(value, int) and _is_int(value) and 0 <= value <= 10):
         raise OutcomeError(f"value: {value!r} is not a pain NRS score; expected an integer 0-10")
-    return int(value)  # type: ignore[arg-type]
+    return value
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from kinematics.errors import MotionscriptError
 
 __all__ = [
     "BLAZEPOSE33",
+    "SIDES",
     "Event",
     "LandmarkSchema",
     "LandmarkSeries",
@@ -24,11 +25,18 @@ __all__ = [
     "Side",
     "Space",
     "Unit",
+    "other_side",
 ]
 
 Unit = Literal["deg", "deg/s", "m", "m/s", "m/s^2", "px", "norm", "s", "mV", "1"]
 Space = Literal["image_norm", "world_m"]
 Side = Literal["left", "right"]
+SIDES: tuple[Side, Side] = ("left", "right")
+
+
+def other_side(side: Side) -> Side:
+    """The opposite side: ``other_side("left") == "right"``."""
+    return "right" if side == "left" else "left"
 
 
 def _expect(condition: bool, message: str) -> None:

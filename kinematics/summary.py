@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,7 @@ class Metric:
     n_samples: int = 0
 
 
-_STATS = {
+_STATS: dict[str, Callable[[np.ndarray], float]] = {
     "mean": np.nanmean,
     "min": np.nanmin,
     "max": np.nanmax,

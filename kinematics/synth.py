@@ -194,12 +194,12 @@ def render(
         raise ValueError(f"hip_noise_correlation must be in [-1, 1], got {hip_noise_correlation}")
     hips = [BLAZEPOSE33.index("left_hip"), BLAZEPOSE33.index("right_hip")]
 
-    def jitter(sd: np.ndarray | float, axes: int) -> np.ndarray:
+    def jitter(sd: float | tuple[float, float, float] | np.ndarray, axes: int) -> np.ndarray:
         z = rng.normal(0.0, 1.0, (n, 33, axes))
         c = hip_noise_correlation
         z[:, hips[1]] = c * z[:, hips[0]] + np.sqrt(1.0 - c * c) * z[:, hips[1]]
-        sd = np.asarray(sd, dtype=float)
-        return z * (sd[:, None] if sd.shape == (33,) else sd)
+        sd_arr = np.asarray(sd, dtype=float)
+        return z * (sd_arr[:, None] if sd_arr.shape == (33,) else sd_arr)
 
     noisy_cam = cam + jitter(noise_m, 3) if np.any(np.asarray(noise_m) > 0) else cam
     hip_mid = 0.5 * (noisy_cam[:, hips[0]] + noisy_cam[:, hips[1]])

@@ -20,7 +20,7 @@ import gc
 import itertools
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -29,6 +29,7 @@ from types import TracebackType
 import av
 import cv2
 import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
 
 from kinematics.errors import CorruptMediaError, UnsupportedMediaError
 from vision._sniff import ACCEPTED, MediaKind, isobmff_damage, sniff
@@ -247,8 +248,8 @@ class VideoReader:
         try:
             self._stream = self._video_stream()
             self._stream.thread_type = "AUTO"
-            self._packets = self._decoded_frames()
-            self._first = next(self._packets, None)
+            self._packets: Generator[av.VideoFrame] | None = self._decoded_frames()
+            self._first: av.VideoFrame | None = next(self._packets, None)
             if self._first is None:
                 why = f" ({self._failure})" if self._failure else ""
                 raise CorruptMediaError(f"{self._path.name}: video contains no decodable frames{why}")
@@ -277,7 +278,7 @@ class VideoReader:
             raise UnsupportedMediaError(f"{self._path.name}: has audio but no video stream; {ACCEPTED}")
         raise CorruptMediaError(f"{self._path.name}: video contains no decodable frames (no video stream)")
 
-    def _decoded_frames(self) -> Iterator[av.VideoFrame]:
+    def _decoded_frames(self) -> Generator[av.VideoFrame]:
         """Frames in presentation order; stops at the first error and records it."""
         try:
             for packet in self._container.demux(self._stream):
@@ -317,6 +318,8 @@ class VideoReader:
 
     def _frames(self) -> Iterator[Frame]:
         first, self._first = self._first, None
+        if first is None or self._packets is None:
+            raise RuntimeError(f"{self._path.name}: the reader is closed")
         for av_frame in itertools.chain((first,), self._packets):
             self._corrupt_frames += bool(av_frame.is_corrupt)
             t_s = self._clock.stamp(av_frame.pts, av_frame.dts)
@@ -507,7 +510,8 @@ class _Clock:
 
 def _orientation(frame: av.VideoFrame) -> tuple[int, bool]:
     """``(clockwise rotation in degrees, mirrored)`` that make ``frame`` upright."""
-    side = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX) if frame.side_data else None
+    # PyAV's stubs type side_data as a single SideData; it is a SideDataContainer (a Mapping).
+    side = frame.side_data.get(SideDataType.DISPLAYMATRIX) if frame.side_data else None  # type: ignore[call-overload]
     if side is None:
         return 0, False
     m = np.frombuffer(bytes(side), dtype=np.int32)[[0, 1, 3, 4]] / 65536.0

@@ -88,7 +88,9 @@ class _Collector:
         nan = np.full((self.k, 3), np.nan)
         self.t_s.append(t_s)
         if pose is None:
-            self.image.append(nan), self.world.append(nan), self.vis.append(np.zeros(self.k))
+            self.image.append(nan)
+            self.world.append(nan)
+            self.vis.append(np.zeros(self.k))
             return
         self.image.append(pose.image_xyz)
         self.world.append(pose.world_xyz if pose.world_xyz is not None else nan)

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kinematics.series import LandmarkSchema
 from vision.backends.base import PersonPose, PoseBackend
 from vision.extract import SHARPNESS_EVERY, Extraction, MediaInfo, Progress, _Collector, _median, extract_video
 from vision.tracking import SubjectTracker
@@ -90,7 +91,7 @@ class _ChunkResult:
     sharp: np.ndarray  # (m,) float32, NaN where not measured
     next_t_s: float | None  # first frame at or after the chunk's end (not processed), None at end of file
     clean: bool  # no clock anomaly, no decode error
-    schema: object
+    schema: LandmarkSchema | None  # None when the chunk failed
     provenance: dict
     size_wh: tuple[int, int]
     error: str | None = None
@@ -110,6 +111,8 @@ def _run_chunk(
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             tb = stream.time_base
+            if tb is None:
+                raise ValueError("video stream has no time base")
             decoded = container.decode(stream)
             first = next(decoded)
             if first.pts is None:
@@ -123,7 +126,7 @@ def _run_chunk(
             clock._origin = (origin, 0.0)  # the file's first frame is t = 0, as in VideoReader
             if chunk > 0:
                 del first
-                decoded.close()
+                decoded.close()  # type: ignore[attr-defined]  # PyAV's decode() is a generator
                 container.seek(origin + math.floor(t_from / tb), stream=stream, backward=True, any_frame=False)
                 decoded = container.decode(stream)
             else:
@@ -343,7 +346,8 @@ def extract_video_parallel(
             if p.is_alive():
                 p.terminate()
                 p.join()
-        out_q.close(), progress_q.close()
+        out_q.close()
+        progress_q.close()
 
     if len(results) < workers or any(r.error or not r.clean for r in results.values()):
         return serial()
@@ -357,7 +361,7 @@ def extract_video_parallel(
 
     first = chunks[0]
     size = first.size_wh
-    if size != (info.width, info.height):
+    if size != (info.width, info.height) or first.schema is None:
         return serial()
     tracker = SubjectTracker(size)
     collect = _Collector(len(first.schema))

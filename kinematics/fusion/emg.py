@@ -40,6 +40,7 @@ as 0 s and the result says so.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -202,7 +203,7 @@ class EmgAnalysis:
     timing_window_s: tuple[float, float] = (0.5, 0.5)
     cci_pairs: tuple[tuple[str, str], ...] | None = None
 
-    def run(self, rec: EmgRecording, *, movement_onsets_s: list[float] | np.ndarray = ()) -> EmgResult:
+    def run(self, rec: EmgRecording, *, movement_onsets_s: Sequence[float] | np.ndarray = ()) -> EmgResult:
         """Analyse ``rec``; ``movement_onsets_s`` are on the motion (video/IMU) clock."""
         if self.conditioning not in ("tkeo", "none"):
             raise InputError(f"conditioning must be 'tkeo' or 'none', got {self.conditioning!r}")

@@ -256,20 +256,21 @@ def _read_uci(path: Path, sampling_rate_hz: float | None) -> EmgRecording:
     notes: list[str] = []
     channels: list[EmgChannel] = []
     emg_idx, aux_idx = [], []
-    for j, (name, count, unit, line) in enumerate(header):
+    for j, (name, count, unit, lineno) in enumerate(header):
         key = name.strip().lower().replace("-", "_").replace(" ", "_")
         if key in _UCI_AUX:
             aux_idx.append((j, _UCI_AUX[key], unit, count))
             continue
         if unit.lower() != "mv":
-            raise SensorFormatError(path, f"unit {unit!r}; expected mV", column=name, line=line)
-        channels.append(EmgChannel(name=name, site=_site(name, "surface", notes, name, path, line)))
+            raise SensorFormatError(path, f"unit {unit!r}; expected mV", column=name, line=lineno)
+        channels.append(EmgChannel(name=name, site=_site(name, "surface", notes, name, path, lineno)))
         emg_idx.append((j, count))
     counts = {c for _, c in emg_idx}
     if len(counts) != 1:
         raise SensorFormatError(path, f"EMG channels declare different lengths {sorted(counts)}")
     count = counts.pop()
-    rows, row_lines = [], []
+    rows: list[list[float]] = []
+    row_lines: list[int] = []
     width = len(header)
     for i in range(first_data - 1, len(lines)):
         raw = lines[i]
@@ -302,7 +303,7 @@ def _read_uci(path: Path, sampling_rate_hz: float | None) -> EmgRecording:
     aux = {}
     for j, name, unit, _ in aux_idx:
         v = data[:, j]
-        aux[f"{name}_{unit}"] = Series(t_s, v, unit if unit in ("deg",) else "1", np.isfinite(v).astype(float))
+        aux[f"{name}_{unit}"] = Series(t_s, v, "deg" if unit == "deg" else "1", np.isfinite(v).astype(float))
     return EmgRecording(
         t_s=t_s,
         emg_mv=data[:, [j for j, _ in emg_idx]],

@@ -38,9 +38,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -65,6 +66,7 @@ ImuFormat = Literal["generic", "xsens", "mobilised"]
 _ACC_UNITS = {"g": STANDARD_GRAVITY_MPS2, "mps2": 1.0}
 _GYR_UNITS = {"dps": math.pi / 180.0, "rads": 1.0}
 _MAG_UNITS = {"ut": "uT", "gauss": "gauss", "au": "au"}
+_UNITS_OF: dict[str, Mapping[str, object]] = {"acc": _ACC_UNITS, "gyr": _GYR_UNITS, "mag": _MAG_UNITS}
 _SENSOR_COLUMN = re.compile(r"^(acc|gyr|mag)_([xyz])_([A-Za-z0-9]+)$")
 
 
@@ -153,7 +155,7 @@ class ImuRecording:
         )
 
 
-def _check_placement(path: Path, declared: str | None, given: str | None) -> str:
+def _check_placement(path: Path, declared: str | None, given: str | None) -> Placement:
     if given is None and declared is None:
         raise SensorFormatError(
             path,
@@ -165,7 +167,7 @@ def _check_placement(path: Path, declared: str | None, given: str | None) -> str
     placement = given or declared
     if placement not in PLACEMENTS:
         raise SensorFormatError(path, f"placement {placement!r} is not one of {', '.join(PLACEMENTS)}")
-    return placement  # type: ignore[return-value]
+    return cast(Placement, placement)
 
 
 def _declared_rate(path: Path, meta_value: str | None, given: float | None) -> float | None:
@@ -195,7 +197,7 @@ def _sensor_columns(table: Table, path: Path) -> dict[str, tuple[list[str], str]
                 )
             continue
         kind, axis, unit = m.group(1), m.group(2), m.group(3)
-        accepted = {"acc": _ACC_UNITS, "gyr": _GYR_UNITS, "mag": _MAG_UNITS}[kind]
+        accepted: Mapping[str, object] = _UNITS_OF[kind]
         if unit.lower() not in accepted:
             raise SensorFormatError(
                 path,
@@ -276,7 +278,7 @@ def _read_generic(
         mag=mag,
         mag_unit=mag_unit,
         placement=placement,
-        side=side,  # type: ignore[arg-type]
+        side=side,
         sampling_rate_hz=rate,
         source=path.name,
         format="generic",
@@ -316,7 +318,7 @@ def _read_xsens(
         mag=mag,
         mag_unit="au" if has_mag else None,
         placement=placement,
-        side=side,  # type: ignore[arg-type]
+        side=side,
         sampling_rate_hz=rate,
         source=path.name,
         format="xsens",
@@ -348,7 +350,7 @@ def _read_mobilised(
         placement=placement,
         side=side,
         sampling_rate_hz=rate,
-        source=path.name,  # type: ignore[arg-type]
+        source=path.name,
         format="mobilised",
         notes=(f"time from the sample counter at the given {sampling_rate_hz:g} Hz",),
     )

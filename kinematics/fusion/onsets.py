@@ -114,7 +114,7 @@ class ThresholdOnsetDetector:
         fs = 1.0 / float(np.median(np.diff(t_s)))
         w = max(1, round(self.window_s * fs))
         if self.baseline_s is not None:
-            a, b = np.searchsorted(t_s, self.baseline_s[0]), np.searchsorted(t_s, self.baseline_s[1])
+            a, b = int(np.searchsorted(t_s, self.baseline_s[0])), int(np.searchsorted(t_s, self.baseline_s[1]))
             if b - a < 10:
                 raise InsufficientDataError(f"baseline window {self.baseline_s} holds {b - a} samples; need >= 10")
             base = env[a:b]

@@ -178,7 +178,7 @@ class ClockSync:
         vi, vv = np.isfinite(xi), np.isfinite(xv)
         min_n = int(self.min_overlap_s / dt)
         ni, nv = xi.shape[0], xv.shape[0]
-        for j, lag in enumerate(lags):
+        for j, lag in enumerate(lags.tolist()):
             a0, a1 = max(0, -lag), min(ni, nv - lag)
             if a1 - a0 < min_n:
                 continue

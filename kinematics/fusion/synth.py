@@ -64,8 +64,8 @@ def _irregular(t: np.ndarray, sd: float, rng: np.random.Generator | None) -> np.
     if rng is None or sd == 0:
         return np.zeros_like(t)
     fs = 1.0 / float(np.median(np.diff(t)))
-    sos = signal.butter(2, 0.8, fs=fs, output="sos")
-    x = signal.sosfiltfilt(sos, rng.normal(0.0, 1.0, t.shape[0]))
+    sos: np.ndarray = signal.butter(2, 0.8, fs=fs, output="sos")
+    x = signal.sosfiltfilt(sos, rng.normal(0.0, 1.0, (t.shape[0],)))
     return sd * x / x.std()
 
 

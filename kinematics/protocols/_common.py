@@ -38,7 +38,7 @@ import numpy as np
 from kinematics.filtering import GapFiller, LowPass, contiguous_runs
 from kinematics.pipeline import KinematicsResult
 from kinematics.protocols.base import Coaching, Finding, ProtocolEvent, ProtocolMetric, ProtocolResult, Threshold, judge
-from kinematics.series import LandmarkSeries, Series
+from kinematics.series import SIDES, LandmarkSeries, Series
 
 OBLIQUITY_SD_DEG = 1.17
 TRUNK_LATERAL_SD_DEG = 0.77
@@ -110,8 +110,8 @@ def smooth(result: KinematicsResult, values: np.ndarray) -> np.ndarray:
     t = result.t_s
     if len(t) < 2:
         return np.asarray(values, dtype=float)
-    gap = float(result.parameters.get("max_gap_s", 0.25))  # type: ignore[arg-type]
-    cutoff = float(result.parameters.get("cutoff_hz", 6.0))  # type: ignore[arg-type]
+    gap = float_parameter(result, "max_gap_s", 0.25)
+    cutoff = cutoff_of(result)
     filled, _ = GapFiller(max_gap_s=gap).fill(t, values)
     return LowPass(cutoff_hz=cutoff).apply(t, filled)
 
@@ -133,9 +133,7 @@ def leg_length(p: dict[str, np.ndarray], space: str) -> float:
     Image input uses the two image axes only (depth is the least steady coordinate).
     """
     k = 3 if space == "world_m" else 2
-    lengths = np.concatenate(
-        [np.linalg.norm((p[f"{s}_ankle"] - p[f"{s}_hip"])[:, :k], axis=1) for s in ("left", "right")]
-    )
+    lengths = np.concatenate([np.linalg.norm((p[f"{s}_ankle"] - p[f"{s}_hip"])[:, :k], axis=1) for s in SIDES])
     lengths = lengths[np.isfinite(lengths)]
     return float(np.percentile(lengths, 90)) if lengths.size else float("nan")
 
@@ -314,8 +312,16 @@ def ci_of_reps(values: np.ndarray, *, instrument_sd: float) -> tuple[float, floa
     return ci_around(med, se, instrument_sd=instrument_sd)
 
 
+def float_parameter(result: KinematicsResult, name: str, default: float) -> float:
+    """A numeric parameter the kinematics pipeline ran with (``result.parameters``)."""
+    value = result.parameters.get(name, default)
+    if not isinstance(value, int | float):
+        raise TypeError(f"pipeline parameter {name} must be a number, got {value!r}")
+    return float(value)
+
+
 def cutoff_of(result: KinematicsResult) -> float:
-    return float(result.parameters.get("cutoff_hz", 6.0))  # type: ignore[arg-type]
+    return float_parameter(result, "cutoff_hz", 6.0)
 
 
 def duration(t: np.ndarray, mask: np.ndarray) -> float:
@@ -340,10 +346,6 @@ def median_diff(
         instrument_sd=instrument_sd,
     )
     return diff, ci
-
-
-def other(side: str) -> str:
-    return "right" if side == "left" else "left"
 
 
 def asymmetry_finding(

@@ -8,6 +8,7 @@ and no clinical finding.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -67,7 +68,7 @@ class Finding:
     code: str
     severity: Literal["normal", "attention", "inconclusive", "info"]
     message: str
-    evidence: dict[str, object] = field(default_factory=dict)
+    evidence: Mapping[str, object] = field(default_factory=dict)
     threshold: Threshold | None = None
     source: str | None = None
 
@@ -113,6 +114,7 @@ def judge(value: float, ci95: tuple[float, float] | None, threshold: float) -> V
 class ExerciseProtocol(Protocol):
     """One exercise: ``assess`` turns kinematics into events, metrics and findings."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult: ...

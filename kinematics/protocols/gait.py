@@ -50,7 +50,7 @@ from kinematics.pipeline import KinematicsResult
 from kinematics.protocols import _common as C
 from kinematics.protocols.base import Coaching, Finding, ProtocolEvent, ProtocolMetric, ProtocolResult, Threshold
 from kinematics.protocols.capture import check_capture
-from kinematics.series import LandmarkSeries, Series
+from kinematics.series import SIDES, LandmarkSeries, Series, Side, other_side
 
 __all__ = ["DROP_ASYMMETRY_THRESHOLD", "HIP_RANGE_ASYMMETRY_THRESHOLD", "STEP_TIME_ASYMMETRY_THRESHOLD", "Gait"]
 
@@ -144,10 +144,7 @@ class Gait:
         steps = np.diff(times)
         cadence = 60.0 * len(steps) / float(times[-1] - times[0])  # steps per minute over the whole walk
         metrics = [ProtocolMetric("rep_count", len(contacts), "1")]
-        metrics += [
-            ProtocolMetric("rep_count", sum(c.side == side for c in contacts), "1", side)  # type: ignore[arg-type]
-            for side in ("left", "right")
-        ]
+        metrics += [ProtocolMetric("rep_count", sum(c.side == side for c in contacts), "1", side) for side in SIDES]
         metrics.append(ProtocolMetric("cadence_steps_per_min", C.r2(cadence), "1/min"))
         findings: list[Finding] = [
             Finding(
@@ -164,7 +161,7 @@ class Gait:
         ]
         step_times = {
             side: [b.start_s - a.start_s for a, b in pairwise(contacts) if b.side == side and a.side != side]
-            for side in ("left", "right")
+            for side in SIDES
         }
         dt = float(np.median(np.diff(result.t_s)))
         per_side = {}
@@ -177,7 +174,7 @@ class Gait:
                     instrument_sd=dt,
                 )
                 per_side[side] = (v, ci)
-                metrics.append(ProtocolMetric("step_time_s", C.r2(v), "s", side, ci))  # type: ignore[arg-type]
+                metrics.append(ProtocolMetric("step_time_s", C.r2(v), "s", side, ci))
         if len(per_side) == 2:
             th = C.with_value(STEP_TIME_ASYMMETRY_THRESHOLD, self.step_time_asymmetry_threshold_s)
             findings.append(
@@ -212,7 +209,7 @@ class Gait:
             forward = _facing(lm, result.t_s)
             axis, confidence = 0, 1.0
         events: list[ProtocolEvent] = []
-        for side in ("left", "right"):
+        for side in SIDES:
             ahead = C.ahead_of_pelvis(lm, result, side=side, axis=axis, forward=forward)
             v = ahead.values
             ok = np.isfinite(v)
@@ -230,7 +227,7 @@ class Gait:
                     den = v[k - 1] - 2 * v[k] + v[k + 1]
                     shift = float(np.clip(0.5 * (v[k - 1] - v[k + 1]) / den, -0.5, 0.5)) if den < 0 else 0.0
                     when = t[k] + shift * ((t[k + 1] - t[k]) if shift > 0 else (t[k] - t[k - 1]))
-                    events.append(ProtocolEvent("initial_contact", float(when), None, None, side, confidence))  # type: ignore[arg-type]
+                    events.append(ProtocolEvent("initial_contact", float(when), None, None, side, confidence))
         return sorted(events, key=lambda e: e.start_s)
 
     # -- side view -------------------------------------------------------------------
@@ -241,7 +238,7 @@ class Gait:
         metrics: list[ProtocolMetric] = []
         findings: list[Finding] = []
         ranges = {}
-        for side in ("left", "right"):
+        for side in SIDES:
             series = result.series[f"hip_flexion_{side}_deg"]
             strides = _strides(series, [c.start_s for c in contacts if c.side == side])
             if len(strides) < 1:
@@ -252,7 +249,7 @@ class Gait:
                         "deg",
                         side,
                         None,
-                        False,  # type: ignore[arg-type]
+                        False,
                         f"no complete stride of the {side} foot",
                     )
                 )
@@ -264,9 +261,9 @@ class Gait:
             ci = C.ci_around(value, se, instrument_sd=C.SAGITTAL_HIP_SD_DEG)
             ranges[side] = (value, ci)
             metrics += [
-                ProtocolMetric("hip_flexion_range_per_stride_deg", C.r2(value), "deg", side, ci),  # type: ignore[arg-type]
+                ProtocolMetric("hip_flexion_range_per_stride_deg", C.r2(value), "deg", side, ci),
                 ProtocolMetric("stride_count", len(strides), "1", side),
-            ]  # type: ignore[arg-type]
+            ]
         if len(ranges) == 2:
             th = C.with_value(HIP_RANGE_ASYMMETRY_THRESHOLD, self.hip_range_asymmetry_threshold_deg)
             findings.append(
@@ -345,7 +342,7 @@ class Gait:
         # two keeps a contact found a little late (the filtered ankle's peak is blunt) from biasing it:
         # the pelvis moves in opposite senses just after each contact.
         level = 0.5 * (0.5 * (mean[0] + mean[-1]) + mean[k])
-        drops = {
+        drops: dict[Side, float] = {
             # standing on the left (from its contact to the right's), the right side is free: a drop lowers it,
             # which raises the obliquity (> 0 when the LEFT hip is higher)
             "right": float(np.nanmax(mean[: k + 1]) - level),
@@ -353,10 +350,10 @@ class Gait:
         }
         per_side = {}
         for free, drop in drops.items():
-            stance = C.other(free)
+            stance = other_side(free)
             d_ci = C.ci_around(drop, spread / np.sqrt(2), instrument_sd=C.OBLIQUITY_SD_DEG)
             per_side[free] = (drop, d_ci)
-            metrics.append(ProtocolMetric("pelvic_drop_deg", C.r2(drop), "deg", free, d_ci))  # type: ignore[arg-type]
+            metrics.append(ProtocolMetric("pelvic_drop_deg", C.r2(drop), "deg", free, d_ci))
             findings.append(
                 Finding(
                     f"pelvic_drop_{stance}_stance",

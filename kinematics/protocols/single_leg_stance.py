@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from kinematics.pipeline import KinematicsResult
+from kinematics.protocols import _common as C
 from kinematics.protocols.base import (
     Coaching,
     Finding,
@@ -33,7 +34,7 @@ from kinematics.protocols.base import (
 )
 from kinematics.protocols.capture import check_capture
 from kinematics.protocols.events import StanceDetector
-from kinematics.series import LandmarkSeries, Series
+from kinematics.series import SIDES, LandmarkSeries, Series, Side, other_side
 
 __all__ = ["SingleLegStance"]
 
@@ -49,10 +50,6 @@ HOLD_TARGET = Threshold("stance_duration_s", 30.0, "s", "Hardcastle & Nade, J Bo
 # removed: 1.17 deg RMSE on the KERAAL CTK trial (docs/validation.md). Used as the
 # instrument's own standard deviation in the 95 % interval.
 INSTRUMENT_SD_DEG = 1.17
-
-
-def _other(side: str) -> str:
-    return "right" if side == "left" else "left"
 
 
 def _window(series: Series, start: float, end: float) -> np.ndarray:
@@ -145,10 +142,10 @@ class SingleLegStance:
         base_t = result.t_s[base_mask]
         base_obl = obliquity.values[base_mask & obliquity.valid]
         base_lean = lean.values[base_mask & lean.valid]
-        cutoff = float(result.parameters.get("cutoff_hz", 6.0))
+        cutoff = C.cutoff_of(result)
         metrics: list[ProtocolMetric] = [ProtocolMetric("rep_count", len(phases), "1")]
         findings: list[Finding] = []
-        for side in ("left", "right"):
+        for side in SIDES:
             mine = [p for p in phases if p.side == side]
             if not mine:
                 continue
@@ -163,9 +160,9 @@ class SingleLegStance:
                         "pelvic_drop_deg",
                         None,
                         "deg",
-                        _other(side),
+                        other_side(side),
                         None,
-                        False,  # type: ignore[arg-type]
+                        False,
                         "pelvis not visible during the stance or the baseline",
                     )
                 )
@@ -173,7 +170,7 @@ class SingleLegStance:
             # > 0: the free (lifted) side is lower than in two-leg stance.
             toward_free = 1.0 if side == "left" else -1.0
             drop = (float(np.median(steady)) - float(np.median(base_obl))) * toward_free
-            low_side = _other(side) if drop >= 0 else side
+            low_side = other_side(side) if drop >= 0 else side
             ci = _ci(
                 abs(drop),
                 steady,
@@ -182,20 +179,20 @@ class SingleLegStance:
                 float(base_t[-1] - base_t[0]) if base_t.size > 1 else 1.0,
                 cutoff,
             )
-            metrics.append(ProtocolMetric("pelvic_drop_deg", round(abs(drop), 2), "deg", low_side, ci))  # type: ignore[arg-type]
+            metrics.append(ProtocolMetric("pelvic_drop_deg", round(abs(drop), 2), "deg", low_side, ci))
             lean_steady = _window(lean, longest.start_s + self.settle_s, longest.end_s or longest.start_s)
             if lean_steady.size >= 3 and base_lean.size >= 3:
                 toward_stance = (float(np.median(lean_steady)) - float(np.median(base_lean))) * (
                     1.0 if side == "left" else -1.0
                 )
-                metrics.append(ProtocolMetric("trunk_lean_toward_stance_deg", round(toward_stance, 2), "deg", side))  # type: ignore[arg-type]
+                metrics.append(ProtocolMetric("trunk_lean_toward_stance_deg", round(toward_stance, 2), "deg", side))
             findings += self._findings(side, drop, ci, duration, censored)
         return ProtocolResult(self.name, events, metrics, findings, [], params)
 
     def _findings(
-        self, side: str, drop: float, ci: tuple[float, float], duration: float, censored: bool
+        self, side: Side, drop: float, ci: tuple[float, float], duration: float, censored: bool
     ) -> list[Finding]:
-        free = _other(side)
+        free = other_side(side)
         out: list[Finding] = []
         threshold = Threshold(
             DROP_THRESHOLD.name, self.drop_threshold_deg, "deg", DROP_THRESHOLD.source, DROP_THRESHOLD.note

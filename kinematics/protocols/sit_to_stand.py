@@ -41,7 +41,7 @@ from kinematics.protocols.base import (
 )
 from kinematics.protocols.capture import check_capture
 from kinematics.protocols.events import RepetitionDetector
-from kinematics.series import LandmarkSeries, Series
+from kinematics.series import LandmarkSeries, Series, Side, other_side
 
 __all__ = [
     "HIP_ROM_HEALTHY",
@@ -158,7 +158,8 @@ class SitToStand:
         roms, speeds = [], []
         for i, r in enumerate(reps):
             # From the end of the previous repetition: the seated lean forward comes before the hips rise.
-            lo = reps[i - 1].end_s if i > 0 and reps[i - 1].end_s is not None else float(t[0])
+            prev_end = reps[i - 1].end_s if i > 0 else None
+            lo = prev_end if prev_end is not None else float(t[0])
             seg = C.window(flexion, lo, r.end_s or r.start_s)
             if seg.size >= 3:
                 roms.append(float(np.max(seg) - np.min(seg)))
@@ -197,14 +198,14 @@ class SitToStand:
         if speeds:
             speed = float(np.median(speeds))
             # instrument error of a velocity is not published; the interval is the spread between repetitions only
-            ci = C.ci_of_reps(np.array(speeds), instrument_sd=0.0) if len(speeds) >= 2 else None
-            metrics.append(ProtocolMetric("peak_hip_extension_velocity_deg_s", C.r2(speed), "deg/s", None, ci))
+            speed_ci = C.ci_of_reps(np.array(speeds), instrument_sd=0.0) if len(speeds) >= 2 else None
+            metrics.append(ProtocolMetric("peak_hip_extension_velocity_deg_s", C.r2(speed), "deg/s", None, speed_ci))
             findings.append(
                 _compare(
                     "hip_velocity",
                     "peak hip angular velocity while rising",
                     speed,
-                    ci,
+                    speed_ci,
                     "deg/s",
                     C.with_value(HIP_VELOCITY_LUMBAR, self.hip_velocity_lumbar_deg_s),
                     C.with_value(HIP_VELOCITY_HEALTHY, self.hip_velocity_healthy_deg_s),
@@ -242,9 +243,9 @@ class SitToStand:
             )
         else:
             value, ci = tilt
-            low = "right" if value >= 0 else "left"  # obliquity > 0: left hip higher
+            low: Side = "right" if value >= 0 else "left"  # obliquity > 0: left hip higher
             size_ci = C.abs_ci(ci)
-            metrics.append(ProtocolMetric("pelvic_drop_deg", C.r2(abs(value)), "deg", low, size_ci))  # type: ignore[arg-type]
+            metrics.append(ProtocolMetric("pelvic_drop_deg", C.r2(abs(value)), "deg", low, size_ci))
             th = C.with_value(PELVIC_TILT_THRESHOLD, self.pelvic_tilt_threshold_deg)
             verdict = judge(abs(value), size_ci, th.value)
             evidence = {"pelvic_drop_deg": C.r2(abs(value)), "ci95": C.ci_list(size_ci), "lower_side": low}
@@ -276,7 +277,7 @@ class SitToStand:
                     "attention",
                     f"Standing up, the {low} side of the pelvis was {abs(value):.1f} deg lower than when "
                     f"sitting ({span}), more than {th.value:g} deg: weight may be shifted onto the "
-                    f"{C.other(low)} leg. A clinician should judge it (and ask about pain).",
+                    f"{other_side(low)} leg. A clinician should judge it (and ask about pain).",
                     evidence,
                     th,
                     th.source,

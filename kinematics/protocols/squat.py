@@ -41,7 +41,7 @@ from kinematics.protocols.base import (
 )
 from kinematics.protocols.capture import check_capture
 from kinematics.protocols.events import RepetitionDetector
-from kinematics.series import LandmarkSeries, Series
+from kinematics.series import SIDES, LandmarkSeries, Series
 
 __all__ = ["DEPTH_ASYMMETRY_THRESHOLD", "FPPA_ASYMMETRY_THRESHOLD", "PELVIC_TILT_THRESHOLD", "Squat"]
 
@@ -139,8 +139,8 @@ class Squat:
         )
         per_side = {}
         for side, s in (("left", left), ("right", right)):
-            peaks = [C.window(s, r.start_s, r.end_s or r.start_s) for r in reps]
-            peaks = [float(np.max(p)) for p in peaks if p.size]
+            windows = [C.window(s, r.start_s, r.end_s or r.start_s) for r in reps]
+            peaks = [float(np.max(w)) for w in windows if w.size]
             if peaks:
                 sci = C.ci_of_reps(np.array(peaks), instrument_sd=C.SAGITTAL_HIP_SD_DEG)
                 per_side[side] = (float(np.median(peaks)), sci)
@@ -221,7 +221,7 @@ class Squat:
                 ProtocolMetric("trunk_lean_lateral_change_deg", C.r2(side_lean[0]), "deg", None, side_lean[1])
             )
         fppa: dict[str, tuple[float, tuple[float, float]]] = {}
-        for side in ("left", "right"):
+        for side in SIDES:
             s = C.fppa(lm, result, side=side)
             values = s.values[bottom & s.valid]
             if values.size < 3:
@@ -232,7 +232,7 @@ class Squat:
                         "deg",
                         side,
                         None,
-                        False,  # type: ignore[arg-type]
+                        False,
                         f"{side} hip, knee or ankle not measured at the bottom of the squats",
                     )
                 )
@@ -242,7 +242,7 @@ class Squat:
                 value, C.se_median(values, C.duration(result.t_s, bottom), cutoff), instrument_sd=C.FPPA_SD_DEG
             )
             fppa[side] = (value, ci)
-            metrics.append(ProtocolMetric("knee_fppa_at_depth_deg", C.r2(value), "deg", side, ci))  # type: ignore[arg-type]
+            metrics.append(ProtocolMetric("knee_fppa_at_depth_deg", C.r2(value), "deg", side, ci))
             findings.append(_fppa_finding(side, value, ci))
         if len(fppa) == 2:
             th = C.with_value(FPPA_ASYMMETRY_THRESHOLD, self.fppa_asymmetry_threshold_deg)

@@ -40,7 +40,7 @@ from kinematics.protocols.base import (
 )
 from kinematics.protocols.capture import check_capture
 from kinematics.protocols.events import HoldDetector, RepetitionDetector
-from kinematics.series import LandmarkSeries, Series
+from kinematics.series import SIDES, LandmarkSeries, Series, Side, other_side
 
 __all__ = ["ABDUCTION_REFERENCE", "HIKE_THRESHOLD", "HOLD_MIN", "StandingHipAbduction"]
 
@@ -98,7 +98,7 @@ class StandingHipAbduction:
         coaching = check_capture(result, landmarks, views=("frontal",), pelvis_measure=True)
         if coaching:
             return C.unscored(self.name, params, coaching)
-        abduction = {s: result.series[f"hip_abduction_{s}_deg"] for s in ("left", "right")}
+        abduction = {s: result.series[f"hip_abduction_{s}_deg"] for s in SIDES}
         reps = _moving_reps({s: self.reps.detect(abduction[s], side=s) for s in abduction}, abduction)
         if not reps:
             return C.unscored(
@@ -115,12 +115,10 @@ class StandingHipAbduction:
             )
         obliquity = result.series["pelvic_obliquity_deg"]
         lean = result.series["trunk_lean_lateral_deg"]
-        holds = [
-            h for s in ("left", "right") for h in self.holds.detect(abduction[s], [r for r in reps if r.side == s])
-        ]
+        holds = [h for s in SIDES for h in self.holds.detect(abduction[s], [r for r in reps if r.side == s])]
         metrics = [ProtocolMetric("rep_count", len(reps), "1")]
         findings: list[Finding] = []
-        for side in ("left", "right"):
+        for side in SIDES:
             mine = [r for r in reps if r.side == side]
             if not mine:
                 continue
@@ -131,7 +129,7 @@ class StandingHipAbduction:
 
     def _side(
         self,
-        side: str,
+        side: Side,
         mine: list[ProtocolEvent],
         reps: list[ProtocolEvent],
         abd: Series,
@@ -151,18 +149,18 @@ class StandingHipAbduction:
                 ranges.append(peak - float(np.median(abd.values[rest])))
             peak_masks |= top
             rest_masks |= rest
-        metrics = [ProtocolMetric("rep_count", len(mine), "1", side)]  # type: ignore[arg-type]
+        metrics = [ProtocolMetric("rep_count", len(mine), "1", side)]
         findings: list[Finding] = []
         if ranges:
             value = float(np.median(ranges))
             ci = C.ci_of_reps(np.array(ranges), instrument_sd=C.FRONTAL_HIP_SD_DEG)
-            metrics.append(ProtocolMetric("hip_abduction_range_deg", C.r2(value), "deg", side, ci))  # type: ignore[arg-type]
+            metrics.append(ProtocolMetric("hip_abduction_range_deg", C.r2(value), "deg", side, ci))
             findings.append(self._range_finding(side, value, ci, len(ranges)))
         mine_holds = [h for h in holds if h.side == side]
-        metrics.append(ProtocolMetric("hold_count", len(mine_holds), "1", side))  # type: ignore[arg-type]
+        metrics.append(ProtocolMetric("hold_count", len(mine_holds), "1", side))
         if mine_holds:
             longest = max((h.end_s or h.start_s) - h.start_s for h in mine_holds)
-            metrics.append(ProtocolMetric("hold_duration_s", C.r2(longest), "s", side))  # type: ignore[arg-type]
+            metrics.append(ProtocolMetric("hold_duration_s", C.r2(longest), "s", side))
         toward_moving = 1.0 if side == "left" else -1.0  # obliquity > 0: left hip higher
         hike = C.median_diff(obliquity, peak_masks, obliquity, rest_masks, cutoff, C.OBLIQUITY_SD_DEG)
         if hike is None:
@@ -173,7 +171,7 @@ class StandingHipAbduction:
                     "deg",
                     side,
                     None,
-                    False,  # type: ignore[arg-type]
+                    False,
                     "pelvis not measured at the top of the lifts or at rest",
                 )
             )
@@ -181,18 +179,19 @@ class StandingHipAbduction:
             value = hike[0] * toward_moving
             ci = (hike[1][0] * toward_moving, hike[1][1] * toward_moving)
             ci = (round(min(ci), 2), round(max(ci), 2))
-            metrics.append(ProtocolMetric("pelvic_hike_deg", C.r2(value), "deg", side, ci))  # type: ignore[arg-type]
+            metrics.append(ProtocolMetric("pelvic_hike_deg", C.r2(value), "deg", side, ci))
             findings.append(self._hike_finding(side, value, ci))
         tilt = C.median_diff(lean, peak_masks, lean, rest_masks, cutoff, C.TRUNK_LATERAL_SD_DEG)
         if tilt is not None:
             toward_stance = -toward_moving
             value = tilt[0] * toward_stance
-            ci = tuple(sorted(x * toward_stance for x in tilt[1]))
-            metrics.append(ProtocolMetric("trunk_lean_toward_stance_deg", C.r2(value), "deg", side, ci))  # type: ignore[arg-type]
-            findings.append(_lean_finding(side, value, ci))  # type: ignore[arg-type]
+            lo, hi = sorted(x * toward_stance for x in tilt[1])
+            ci = (lo, hi)
+            metrics.append(ProtocolMetric("trunk_lean_toward_stance_deg", C.r2(value), "deg", side, ci))
+            findings.append(_lean_finding(side, value, ci))
         return metrics, findings
 
-    def _range_finding(self, side: str, value: float, ci: tuple[float, float], n: int) -> Finding:
+    def _range_finding(self, side: Side, value: float, ci: tuple[float, float], n: int) -> Finding:
         ref = C.with_value(ABDUCTION_REFERENCE, self.abduction_reference_deg)
         verdict = judge(value, ci, ref.value)
         where = {"above": "above", "below": "below", "inconclusive": "close to"}[verdict]
@@ -207,9 +206,9 @@ class StandingHipAbduction:
             ref.source,
         )
 
-    def _hike_finding(self, side: str, value: float, ci: tuple[float, float]) -> Finding:
+    def _hike_finding(self, side: Side, value: float, ci: tuple[float, float]) -> Finding:
         th = C.with_value(HIKE_THRESHOLD, self.hike_threshold_deg)
-        stance = C.other(side)
+        stance = other_side(side)
         size = abs(value)
         abs_ci = C.abs_ci(ci)
         evidence = {"pelvic_hike_deg": C.r2(value), "ci95": C.ci_list(ci), "moving_leg": side}
@@ -259,8 +258,8 @@ class StandingHipAbduction:
         )
 
 
-def _lean_finding(side: str, value: float, ci: tuple[float, float]) -> Finding:
-    stance = C.other(side)
+def _lean_finding(side: Side, value: float, ci: tuple[float, float]) -> Finding:
+    stance = other_side(side)
     evidence = {"trunk_lean_toward_stance_deg": C.r2(value), "ci95": C.ci_list(ci), "moving_leg": side}
     if ci[0] <= 0 <= ci[1]:
         text = (
@@ -276,7 +275,7 @@ def _lean_finding(side: str, value: float, ci: tuple[float, float]) -> Finding:
     return Finding(f"trunk_lean_{side}_abduction", "info", text, evidence)
 
 
-def _moving_reps(by_side: dict[str, list[ProtocolEvent]], series: dict[str, Series]) -> list[ProtocolEvent]:
+def _moving_reps(by_side: dict[Side, list[ProtocolEvent]], series: dict[Side, Series]) -> list[ProtocolEvent]:
     """Keep the repetitions of the leg that moves; drop the standing leg's echo.
 
     A standing leg cannot abduct at the same time as the lifted one: when
@@ -291,7 +290,7 @@ def _moving_reps(by_side: dict[str, list[ProtocolEvent]], series: dict[str, Seri
 
     kept = []
     for side, reps in by_side.items():
-        rivals = by_side[C.other(side)]
+        rivals = by_side[other_side(side)]
         for rep in reps:
             overlapping = [
                 r for r in rivals if r.start_s <= (rep.end_s or rep.start_s) and rep.start_s <= (r.end_s or r.start_s)

@@ -39,7 +39,7 @@ from kinematics.protocols.base import (
 )
 from kinematics.protocols.capture import check_capture
 from kinematics.protocols.events import HoldDetector, RepetitionDetector
-from kinematics.series import LandmarkSeries, Series
+from kinematics.series import SIDES, LandmarkSeries, Series
 
 __all__ = ["ASYMMETRY_THRESHOLD", "FLEXION_REFERENCE", "HOLD_MIN", "StandingHipFlexion"]
 
@@ -98,8 +98,8 @@ class StandingHipFlexion:
         if coaching:
             return C.unscored(self.name, params, coaching)
         supine = C.lying(landmarks, result)
-        flexion = {s: self._flexion(result, landmarks, s, supine) for s in ("left", "right")}
-        reps = sorted((r for s in flexion for r in self.reps.detect(flexion[s], side=s)), key=lambda r: r.start_s)  # type: ignore[arg-type]
+        flexion = {s: self._flexion(result, landmarks, s, supine) for s in SIDES}
+        reps = sorted((r for s in flexion for r in self.reps.detect(flexion[s], side=s)), key=lambda r: r.start_s)
         if not reps:
             how = (
                 "lying on your back, lift one straight leg"
@@ -132,7 +132,7 @@ class StandingHipFlexion:
             )
         ]
         peaks: dict[str, tuple[float, tuple[float, float]]] = {}
-        for side in ("left", "right"):
+        for side in SIDES:
             mine = [r for r in reps if r.side == side]
             if not mine:
                 continue
@@ -147,24 +147,24 @@ class StandingHipFlexion:
             ci = C.ci_of_reps(np.array(peak_values), instrument_sd=C.SAGITTAL_HIP_SD_DEG)
             peaks[side] = (peak, ci)
             metrics += [
-                ProtocolMetric("rep_count", len(mine), "1", side),  # type: ignore[arg-type]
+                ProtocolMetric("rep_count", len(mine), "1", side),
                 ProtocolMetric("peak_hip_flexion_deg", C.r2(peak), "deg", side, ci),
-            ]  # type: ignore[arg-type]
+            ]
             if ranges:
                 metrics.append(
                     ProtocolMetric(
                         "hip_flexion_range_deg",
                         C.r2(float(np.median(ranges))),
                         "deg",
-                        side,  # type: ignore[arg-type]
+                        side,
                         C.ci_of_reps(np.array(ranges), instrument_sd=C.SAGITTAL_HIP_SD_DEG),
                     )
                 )
             mine_holds = [h for h in holds if h.side == side]
-            metrics.append(ProtocolMetric("hold_count", len(mine_holds), "1", side))  # type: ignore[arg-type]
+            metrics.append(ProtocolMetric("hold_count", len(mine_holds), "1", side))
             if mine_holds:
                 longest = max((h.end_s or h.start_s) - h.start_s for h in mine_holds)
-                metrics.append(ProtocolMetric("hold_duration_s", C.r2(longest), "s", side))  # type: ignore[arg-type]
+                metrics.append(ProtocolMetric("hold_duration_s", C.r2(longest), "s", side))
             findings.append(self._peak_finding(side, peak, ci, len(mine), supine))
         if len(peaks) == 2:
             th = C.with_value(ASYMMETRY_THRESHOLD, self.asymmetry_threshold_deg)

@@ -177,9 +177,11 @@ class Backend:
         _check_input(self._detector, self.detector_spec, bp.DETECTOR_INPUT)
         _check_input(self._landmarker, self.spec, bp.LANDMARK_INPUT)
         self._tracked: list[bp.Rect] = []
-        adaptive = options.video and options.num_poses > 1 and options.people_check_s is not None
+        every_s = options.people_check_s  # None: search every frame
         self._check = (
-            PeopleCheck(every_s=options.people_check_s, start_s=options.people_check_start_s) if adaptive else None
+            PeopleCheck(every_s=every_s, start_s=options.people_check_start_s)
+            if options.video and options.num_poses > 1 and every_s is not None
+            else None
         )
 
     @classmethod
@@ -291,7 +293,7 @@ class Backend:
         }
 
     def close(self) -> None:
-        self._landmarker = self._detector = None  # type: ignore[assignment]
+        self._landmarker = self._detector = None
 
     def __enter__(self) -> Self:
         return self
