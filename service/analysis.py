@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from importlib import metadata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -32,13 +32,14 @@ from service.schemas import (
     ThresholdOut,
     ViewOut,
 )
+from service.version import software_versions
 from service.wearables import WearableFiles, WearablesIssueOut, WearablesOut
 from vision._sniff import sniff
 from vision.backends.base import PoseBackend
 from vision.extract import Extraction, extract_image, extract_video
 from vision.landmark_json import load_landmark_file
 
-__all__ = ["EXERCISES", "analyze_file", "analyze_landmarks", "build_assessment"]
+__all__ = ["EXERCISES", "PreparedInput", "analyze_file", "analyze_landmarks", "build_assessment", "prepare_input"]
 
 EXERCISES = (
     "bridge",
@@ -151,7 +152,7 @@ def build_assessment(
             "kinematics": result.parameters,
             "landmark_space": "image" if space == "image_norm" else "world",
             "filtered": result.filtered,
-            "software": _versions(),
+            "software": software_versions(),
         },
     )
 
@@ -206,16 +207,6 @@ BLUR_THRESHOLD = 50.0
 
 def _blurred(info: InputInfo) -> bool:
     return info.sharpness is not None and info.sharpness < BLUR_THRESHOLD
-
-
-def _versions() -> dict[str, str]:
-    out = {}
-    for dist in ("motionscript", "mediapipe", "onnxruntime", "onnxruntime-gpu", "numpy", "scipy", "av"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
 
 
 def _check_exercise(exercise: str | None) -> None:
@@ -322,6 +313,17 @@ def _wearables(result: KinematicsResult, files: WearableFiles) -> WearablesOut:
     return out
 
 
+@dataclass(frozen=True)
+class PreparedInput:
+    """An input file turned into landmarks, with what the assessment records about it."""
+
+    landmarks: LandmarkSeries
+    info: InputInfo
+    model: dict[str, object] | None
+    subject: SubjectOut | None
+    issues: list[QualityIssue]
+
+
 def analyze_file(
     path: str | Path,
     *,
@@ -339,9 +341,31 @@ def analyze_file(
     file's own name by default; the service passes ``None`` because uploaded
     file names often carry a patient's name.
     """
+    _check_exercise(exercise)
+    prepared = prepare_input(path, backend_factory=backend_factory, space=space, progress=progress, filename=filename)
+    return analyze_landmarks(
+        prepared.landmarks,
+        input_info=prepared.info,
+        exercise=exercise,
+        model=prepared.model,
+        subject=prepared.subject,
+        extra_issues=prepared.issues,
+        pipeline=pipeline,
+        wearables=wearables,
+    )
+
+
+def prepare_input(
+    path: str | Path,
+    *,
+    backend_factory: BackendFactory | None = None,
+    space: Literal["image", "world"] = "image",
+    progress: Progress | None = None,
+    filename: str | None = "",
+) -> PreparedInput:
+    """Decode and run the pose model once; :func:`analyze_landmarks` then scores any exercise on it."""
     path = Path(path)
     name = path.name if filename == "" else filename
-    _check_exercise(exercise)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     kind = sniff(path)
@@ -374,10 +398,7 @@ def analyze_file(
             frames_with_pose=has_pose,
             landmark_space="image" if lm.space == "image_norm" else "world",
         )
-        return analyze_landmarks(
-            lm, input_info=info, exercise=exercise, extra_issues=issues, pipeline=pipeline, wearables=wearables
-        )
-
+        return PreparedInput(lm, info, None, None, issues)
     ex = _extract(path, kind, backend_factory, progress)
     lm = ex.image if space == "image" or ex.world is None else ex.world
     issues = [QualityIssue("decode_note", "info", note) for note in ex.media.notes]
@@ -434,16 +455,7 @@ def analyze_file(
             "initial_bbox_norm": list(ex.subject.initial_bbox_norm) if ex.subject.initial_bbox_norm else None,
         }
     )
-    return analyze_landmarks(
-        lm,
-        input_info=info,
-        exercise=exercise,
-        model=ex.model,
-        subject=subject,
-        extra_issues=issues,
-        pipeline=pipeline,
-        wearables=wearables,
-    )
+    return PreparedInput(lm, info, ex.model, subject, issues)
 
 
 def _extract(path: Path, kind: str, backend_factory: BackendFactory | None, progress: Progress | None) -> Extraction:

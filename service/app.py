@@ -22,6 +22,7 @@ from service.metrics import Metrics
 from service.settings import Settings, get_settings
 from service.store.db import make_engine, migrate
 from service.store.uploads import UploadStore
+from service.version import __version__
 
 __all__ = ["create_app"]
 
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
 
     app = FastAPI(
         title="Motionscript",
-        version="1.0",
+        version=__version__,
         summary="Markerless pelvis and hip movement assessment. Supports a clinician's judgement; never a diagnosis.",
         lifespan=lifespan,
         generate_unique_id_function=lambda route: route.name,  # stable operation ids

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from kinematics.errors import InputError, MotionscriptError
+from service.version import __version__
 
 __all__ = ["main"]
 
@@ -143,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     from service.analysis import EXERCISES
 
     p = argparse.ArgumentParser(prog="motionscript", description="Markerless pelvis and hip movement assessment.")
+    p.add_argument("--version", action="version", version=f"motionscript {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.add_argument(
         "--server",

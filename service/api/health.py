@@ -7,13 +7,15 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from service.version import __version__
+
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", name="healthz")
 def healthz() -> dict[str, str]:
-    """The process is up."""
-    return {"status": "ok"}
+    """The process is up, and which Motionscript version it runs."""
+    return {"status": "ok", "version": __version__}
 
 
 @router.get("/readyz", name="readyz")

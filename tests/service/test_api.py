@@ -206,7 +206,9 @@ def test_frames_refuses_video(client, auth):
 
 
 def test_health_and_metrics(client, auth):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    from service.version import __version__
+
+    assert client.get("/healthz").json() == {"status": "ok", "version": __version__}
     ready = client.get("/readyz").json()
     assert ready["status"] == "ok" and set(ready["checks"]) == {"database", "queue", "uploads", "model"}
     post_landmarks(client, auth)
