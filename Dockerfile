@@ -9,13 +9,22 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+
+# Dependencies first, from the hashed lock only: this layer is rebuilt when the lock
+# changes, not when the code does, and the image measures with exactly the versions
+# the tests and the instrument fingerprint were made with.
+COPY requirements/build.txt requirements/runtime.txt requirements/
+RUN pip install --require-hashes -r requirements/build.txt \
+ && pip install --require-hashes --no-deps -r requirements/runtime.txt
+
+COPY pyproject.toml README.md LICENSE ./
 COPY kinematics kinematics
 COPY vision vision
 COPY models models
 COPY service service
 COPY clients clients
-RUN pip install --no-cache-dir .
+RUN pip install --no-deps --no-build-isolation . && pip check
 
 # matplotlib (imported by mediapipe) and onnxruntime write caches under $HOME.
 ENV HOME=/tmp MPLCONFIGDIR=/tmp/matplotlib XDG_CACHE_HOME=/tmp/cache \
