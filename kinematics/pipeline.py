@@ -17,6 +17,7 @@ from scipy import ndimage
 
 from kinematics import angles
 from kinematics.errors import NoPersonError
+from kinematics.facing import YawEstimator, YawTrack
 from kinematics.filtering import GapFiller, LowPass
 from kinematics.series import LandmarkSeries, Series
 from kinematics.summary import Metric, summarise
@@ -115,7 +116,7 @@ class KinematicsResult:
     series: dict[str, Series]  # every angle series; NaN where not measured
     unavailable: dict[str, str]  # series name -> why none of it could be measured
     trajectories: dict[str, Series]  # hip_centre_left / _right / _mid
-    yaw: Series
+    yaw: Series  # fused body yaw (kinematics.facing), deg; confidence falls with its uncertainty
     view: ViewEstimate
     issues: list[QualityIssue]
     metrics: list[Metric]
@@ -157,6 +158,8 @@ class KinematicsPipeline:
         metrics to be reported.
     frontal_max_deg, sagittal_min_deg
         View bands (see :class:`ViewClassifier`).
+    yaw_estimator
+        How body yaw is fused from the landmarks (:class:`YawEstimator`).
     """
 
     min_visibility: float = 0.5
@@ -165,6 +168,7 @@ class KinematicsPipeline:
     min_coverage: float = 0.5
     frontal_max_deg: float = 30.0
     sagittal_min_deg: float = 60.0
+    yaw_estimator: YawEstimator = field(default_factory=YawEstimator)
 
     def run(self, lm: LandmarkSeries) -> KinematicsResult:
         if not 0 <= self.min_visibility <= 1:
@@ -188,9 +192,10 @@ class KinematicsPipeline:
                     f"sampling too slow for a {self.cutoff_hz:g} Hz low-pass filter; angles are unfiltered",
                 )
             )
-        yaw = angles.body_yaw(smoothed)
+        track: YawTrack = self.yaw_estimator.estimate(smoothed)
+        yaw = track.series
         view = ViewClassifier(frontal_max_deg=self.frontal_max_deg, sagittal_min_deg=self.sagittal_min_deg).classify(
-            yaw
+            yaw, yaw_sd_deg=track.yaw_sd_deg, front_prob=track.front_prob
         )
         facing = None
         if lm.space == "image_norm":

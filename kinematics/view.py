@@ -18,9 +18,10 @@ import numpy as np
 
 from kinematics.series import Series
 
-__all__ = ["PLANE_OF_VIEW", "View", "ViewClassifier", "ViewEstimate", "fold_yaw"]
+__all__ = ["PLANE_OF_VIEW", "Facing", "View", "ViewClassifier", "ViewEstimate", "circular_mean_deg", "fold_yaw"]
 
 View = Literal["frontal", "sagittal", "oblique", "unknown"]
+Facing = Literal["front", "back", "unknown"]  # which of the subject's sides faces the camera
 
 # Which anatomical plane each view can measure.
 PLANE_OF_VIEW: dict[str, str | None] = {
@@ -46,16 +47,43 @@ def fold_yaw(yaw_deg: np.ndarray) -> np.ndarray:
     return np.where(a > 90.0, 180.0 - a, a)
 
 
+def circular_mean_deg(angle_deg: np.ndarray, weight: np.ndarray | None = None) -> float | None:
+    """Mean direction of angles in deg, (-180, 180]; None when nothing is finite.
+
+    Examples
+    --------
+    >>> round(circular_mean_deg(np.array([170.0, -170.0])), 6)
+    180.0
+    """
+    a = np.radians(np.asarray(angle_deg, dtype=float))
+    w = np.ones_like(a) if weight is None else np.asarray(weight, dtype=float)
+    ok = np.isfinite(a) & np.isfinite(w) & (w > 0)
+    if not ok.any():
+        return None
+    mean = float(np.degrees(np.arctan2(np.sum(w[ok] * np.sin(a[ok])), np.sum(w[ok] * np.cos(a[ok])))))
+    return 180.0 if mean <= -180.0 + 1e-9 else mean
+
+
 @dataclass(frozen=True)
 class ViewEstimate:
-    """The view of a whole recording and of each of its samples."""
+    """The view of a whole recording and of each of its samples.
+
+    The first six fields are the original interface; the rest were added with
+    the fused yaw estimate (:mod:`kinematics.facing`) and default to "not
+    known" so older constructors keep working.
+    """
 
     view: View
-    yaw_deg: float | None  # median body yaw of measured samples
+    yaw_deg: float | None  # circular mean body yaw of measured samples, deg
     off_frontal_deg: float | None  # median folded yaw, 0 frontal .. 90 side-on
     confidence: float
     per_sample: np.ndarray  # (n,) of View strings
     share: dict[str, float]  # fraction of measured samples in each view
+    yaw_sd_deg: float | None = None  # median per-sample yaw uncertainty, deg
+    facing: Facing = "unknown"  # recording: the subject's front or back toward the camera
+    per_sample_yaw_deg: np.ndarray | None = None  # (n,) deg, NaN where unmeasured
+    per_sample_yaw_sd_deg: np.ndarray | None = None  # (n,) deg, NaN where unmeasured
+    per_sample_facing: np.ndarray | None = None  # (n,) of Facing strings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +96,10 @@ class ViewClassifier:
         A sample is frontal when its folded yaw is at most this.
     sagittal_min_deg
         A sample is sagittal when its folded yaw is at least this.
+    max_yaw_sd_deg
+        A sample whose yaw is less certain than this is ``"unknown"``.
+    min_facing_prob
+        Posterior probability needed to call a sample's facing front or back.
 
     Notes
     -----
@@ -78,8 +110,26 @@ class ViewClassifier:
 
     frontal_max_deg: float = 30.0
     sagittal_min_deg: float = 60.0
+    max_yaw_sd_deg: float = 25.0
+    min_facing_prob: float = 0.8
 
-    def classify(self, yaw: Series) -> ViewEstimate:
+    def classify(
+        self, yaw: Series, *, yaw_sd_deg: np.ndarray | None = None, front_prob: np.ndarray | None = None
+    ) -> ViewEstimate:
+        """Views of ``yaw`` (deg), optionally with each sample's uncertainty.
+
+        Parameters
+        ----------
+        yaw
+            Body yaw per sample, deg (:mod:`kinematics.facing` conventions).
+        yaw_sd_deg
+            ``(n,)`` uncertainty of each sample, deg: a sample less certain than
+            ``max_yaw_sd_deg`` is ``"unknown"`` rather than a confident guess.
+        front_prob
+            ``(n,)`` probability that the subject's front faces the camera; a
+            sample is ``"front"`` or ``"back"`` when it is beyond
+            ``min_facing_prob`` either way, else ``"unknown"``.
+        """
         if not 0 <= self.frontal_max_deg < self.sagittal_min_deg <= 90:
             raise ValueError(
                 "need 0 <= frontal_max_deg < sagittal_min_deg <= 90, got "
@@ -87,12 +137,28 @@ class ViewClassifier:
             )
         folded = fold_yaw(yaw.values)
         valid = yaw.valid & ~np.isnan(folded)
+        if yaw_sd_deg is not None:
+            valid &= np.asarray(yaw_sd_deg) <= self.max_yaw_sd_deg
+        facing = np.full(len(yaw), "unknown", dtype=object)
+        if front_prob is not None:
+            fp = np.asarray(front_prob, dtype=float)
+            facing[valid & (fp >= self.min_facing_prob)] = "front"
+            facing[valid & (fp <= 1.0 - self.min_facing_prob)] = "back"
+        extra = {
+            "yaw_sd_deg": None
+            if yaw_sd_deg is None or not valid.any()
+            else float(np.median(np.asarray(yaw_sd_deg)[valid])),
+            "facing": _majority(facing[valid]),
+            "per_sample_yaw_deg": np.asarray(yaw.values, dtype=float),
+            "per_sample_yaw_sd_deg": None if yaw_sd_deg is None else np.asarray(yaw_sd_deg, dtype=float),
+            "per_sample_facing": facing,
+        }
         per = np.full(len(yaw), "unknown", dtype=object)
         per[valid & (folded <= self.frontal_max_deg)] = "frontal"
         per[valid & (folded >= self.sagittal_min_deg)] = "sagittal"
         per[valid & (folded > self.frontal_max_deg) & (folded < self.sagittal_min_deg)] = "oblique"
         if not valid.any():
-            return ViewEstimate("unknown", None, None, 0.0, per, {})
+            return ViewEstimate("unknown", None, None, 0.0, per, {}, **extra)  # type: ignore[arg-type]
         share = {v: float(np.mean(per[valid] == v)) for v in ("frontal", "sagittal", "oblique")}
         off = float(np.median(folded[valid]))
         if off <= self.frontal_max_deg:
@@ -102,4 +168,15 @@ class ViewClassifier:
         else:
             view = "oblique"
         confidence = float(np.mean(yaw.confidence[valid]) * share.get(view, 0.0))
-        return ViewEstimate(view, float(np.median(yaw.values[valid])), off, confidence, per, share)
+        mean = circular_mean_deg(yaw.values[valid])
+        return ViewEstimate(view, mean, off, confidence, per, share, **extra)  # type: ignore[arg-type]
+
+
+def _majority(facing: np.ndarray, min_share: float = 0.8) -> Facing:
+    """``"front"`` or ``"back"`` when at least ``min_share`` of the samples say so."""
+    if facing.size == 0:
+        return "unknown"
+    for side in ("front", "back"):
+        if float(np.mean(facing == side)) >= min_share:
+            return side
+    return "unknown"

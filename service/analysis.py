@@ -84,8 +84,8 @@ def _conventions(space: str) -> dict[str, Convention]:
         unit="deg",
         plane=None,
         convention="0 facing the camera, +-180 back to it, +-90 side-on",
-        reference="hip and shoulder depth",
-        validation="synthetic poses (tests/kinematics)",
+        reference="fused: hip and shoulder widths, feet, nose and depth signs, smoothed over time (kinematics.facing)",
+        validation="synthetic poses (tests/kinematics) and a four-camera triangulated reference (docs/validation.md)",
     )
     return out
 
@@ -128,6 +128,8 @@ def build_assessment(
         view=result.view.view,
         yaw_deg=None if result.view.yaw_deg is None else round(result.view.yaw_deg, 1),
         off_frontal_deg=None if result.view.off_frontal_deg is None else round(result.view.off_frontal_deg, 1),
+        yaw_sd_deg=None if result.view.yaw_sd_deg is None else round(result.view.yaw_sd_deg, 1),
+        facing=result.view.facing,
         confidence=round(result.view.confidence, 3),
         share={k: round(v, 3) for k, v in result.view.share.items()},
         measurable_planes=[plane] if plane else [],

@@ -64,9 +64,13 @@ class InputInfo(_Model):
 class ViewOut(_Model):
     view: Literal["frontal", "sagittal", "oblique", "unknown"]
     yaw_deg: float | None = Field(
-        None, description="median body rotation about the vertical; 0 facing the camera, +-180 back to it"
+        None, description="mean body rotation about the vertical; 0 facing the camera, +-180 back to it"
     )
     off_frontal_deg: float | None = Field(None, description="0 = frontal .. 90 = side-on")
+    yaw_sd_deg: float | None = Field(None, description="median per-frame uncertainty (1 SD) of the body yaw")
+    facing: Literal["front", "back", "unknown"] = Field(
+        "unknown", description="which of the subject's sides faces the camera in most measured frames"
+    )
     confidence: float
     share: dict[str, float] = Field(default_factory=dict, description="fraction of measured frames in each view")
     measurable_planes: list[Literal["frontal", "sagittal"]]

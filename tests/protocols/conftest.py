@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from functools import cache
 
-import numpy as np
 import pytest
 
 from kinematics.filtering import contiguous_runs
 from kinematics.pipeline import KinematicsPipeline
 from kinematics.series import LandmarkSeries
+from kinematics.view import fold_yaw
 from tests.protocols import synthetic as S
 
 
@@ -20,9 +20,10 @@ def observed(name: str, yaw_deg: float, space: str, seed: int = 0) -> S.Observed
 
 
 def frontal_phase(lm_image: LandmarkSeries, other: LandmarkSeries | None = None) -> LandmarkSeries:
-    """The longest stretch of a real clip that the pipeline sees facing the camera (frontal or borderline oblique)."""
-    per = KinematicsPipeline().run(lm_image).view.per_sample
-    a, b = max(contiguous_runs(np.isin(per, ["frontal", "oblique"])), key=lambda ab: ab[1] - ab[0])
+    """The longest stretch of a real clip that the pipeline sees within 40 deg of facing the camera."""
+    view = KinematicsPipeline().run(lm_image).view
+    near = fold_yaw(view.per_sample_yaw_deg) <= 40.0  # frontal or borderline oblique
+    a, b = max(contiguous_runs(near), key=lambda ab: ab[1] - ab[0])
     lm = other if other is not None else lm_image
     return lm.replace(t_s=lm.t_s[a:b], xyz=lm.xyz[a:b], visibility=lm.visibility[a:b])
 

@@ -66,15 +66,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     "keraal_CTK": _KERAAL,
     "keraal_ELK": _KERAAL,
     "keraal_RTK": _KERAAL,
-    "pose2sim_image": {  # side-on, a step and a knee bend: the two side-on flexion protocols find one each
-        "bridge": "not_lying",
-        "gait": "no_steps",
-        "single_leg_stance": "wrong_view",
-        "sit_to_stand": "no_repetitions",
-        "squat": "scored",
-        "standing_hip_abduction": "wrong_view",
-        "standing_hip_flexion": "scored",
-    },
+    # cam01 films the subject front-oblique: 17-46 deg from facing it by the four-camera
+    # reference (tests/validation/multiview.py), read as ~40 deg: oblique, so every protocol
+    # asks for another view instead of measuring a plane the camera does not see.
+    "pose2sim_image": {name: "wrong_view" for name in PROTOCOLS},
     "pose2sim_world": {name: "wrong_view" for name in PROTOCOLS},  # oblique in world space
     "sports2d_image": {  # mostly side-on; the woman walking past hides parts of the man
         "bridge": "body_out_of_frame",
@@ -164,4 +159,4 @@ def test_every_protocol_gives_a_sane_documented_answer_on_real_landmarks(recordi
 def test_the_frontal_stretch_of_the_real_clip_is_frontal(sports2d_extraction):
     lm = frontal_phase(sports2d_extraction.image)
     assert KinematicsPipeline().run(lm).view.view == "frontal"
-    assert 1.0 < lm.t_s[-1] - lm.t_s[0] < 1.5
+    assert 0.9 < lm.t_s[-1] - lm.t_s[0] < 1.5  # the turn through facing the camera, about 1 s

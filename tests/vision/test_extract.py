@@ -80,10 +80,11 @@ def test_whole_video_assessment_reports_only_what_the_view_allows():
     from service.analysis import analyze_file
 
     a = analyze_file(POSE2SIM)
-    assert a.view.view == "sagittal"
-    assert a.series["hip_flexion_left_deg"] is not None
-    assert a.series["pelvic_obliquity_deg"] is None
-    assert "sagittal view" in a.unavailable["pelvic_obliquity_deg"]
+    # front-oblique (17-46 deg by the four-camera reference, tests/validation/multiview.py)
+    assert a.view.view == "oblique"
+    assert a.view.facing == "front"
+    assert a.series["hip_flexion_left_deg"] is None and a.series["pelvic_obliquity_deg"] is None
+    assert "oblique view" in a.unavailable["pelvic_obliquity_deg"]
     assert len(a.series["t_s"]) == 100
     # provenance: the default model (ONNX BlazePose Full, settings.pose_backend) as the manifest pins it
     assert a.model["name"] == "blazepose_full_onnx"

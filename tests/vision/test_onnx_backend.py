@@ -338,4 +338,10 @@ def test_every_angle_series_within_1_deg_of_mediapipe(pose2sim_both):
         rmse = float(np.sqrt(np.mean((x[ok] - y[ok]) ** 2)))
         assert rmse <= 1.0, f"{spec.name}: RMSE {rmse:.2f} deg"
         compared += 1
-    assert compared >= 3  # sagittal clip: both hip flexions and forward trunk lean
+    # the clip is front-oblique, so both backends withhold every planar series; the
+    # yaw both backends give decides that, so it must agree too
+    assert compared == 0
+    x, y = (np.array([np.nan if v is None else v for v in r.series["body_yaw_deg"]], dtype=float) for r in (ref, got))
+    ok = ~np.isnan(x) & ~np.isnan(y)
+    assert ok.sum() >= 90
+    assert np.median(np.abs((x[ok] - y[ok] + 180) % 360 - 180)) <= 5.0

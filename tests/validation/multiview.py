@@ -1,0 +1,334 @@
+"""A multi-view reference for single-camera view, facing direction and planar angles.
+
+The pose2sim recordings (``tests/fixtures/video/pose2sim_cam0*.mp4`` and
+``pose2sim_multi_cam0*.mp4``, BSD-3-Clause, see ``tests/fixtures/SOURCES.md``)
+were filmed by four synchronised cameras with a Qualisys calibration
+(``tests/fixtures/calibration/pose2sim*_Calib.qca.txt``). Every camera's video
+goes through the project's own pipeline (``service.analysis.prepare_input``,
+the default ONNX BlazePose), so the reference measures what users get. The 2D
+landmarks of the four views are triangulated (DLT, weighted by visibility,
+views with a large reprojection error dropped, each view's left/right labels
+checked against the others), and the subject's true facing direction relative
+to each camera is derived from the triangulated hip and shoulder lines, with
+the nose and feet telling front from back.
+
+Everything ``docs/validation.md`` states about this comparison is computed
+here; ``bench/validate_multiview.py`` prints it and
+``tests/validation/test_multiview.py`` checks the bounds and that the document
+still says what this code measures.
+
+Conventions
+-----------
+* World: the calibration's frame, metres, ``z`` up (Qualisys).
+* Camera: ``x`` right, ``y`` down, ``z`` along the optical axis (OpenCV).
+* Yaw: :func:`kinematics.facing.estimate_yaw`'s convention, measured in a
+  *level* camera at the real camera's position looking horizontally at the
+  pelvis: 0 facing the camera, +-180 back to it, +90 side-on with the
+  subject's right side toward the camera (facing image +x), -90 the left side.
+* Camera pitch: angle of the line from the camera to the pelvis below the
+  horizontal, deg (> 0 camera above the pelvis).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kinematics.series import BLAZEPOSE33, LandmarkSeries
+
+__all__ = [
+    "CameraCalibration",
+    "Triangulation",
+    "camera_pitch_deg",
+    "project",
+    "read_qca",
+    "reference_yaw_deg",
+    "triangulate",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+DOC_PATH = ROOT / "docs" / "validation.md"
+
+# Qualisys stores intrinsics in sub-pixel sensor units: 64 per pixel.
+_SUBPIXELS = 64.0
+_PAIRS = [
+    (BLAZEPOSE33.index(f"left_{n}"), BLAZEPOSE33.index(f"right_{n}"))
+    for n in (
+        "eye_inner",
+        "eye",
+        "eye_outer",
+        "ear",
+        "shoulder",
+        "elbow",
+        "wrist",
+        "pinky",
+        "index",
+        "thumb",
+        "hip",
+        "knee",
+        "ankle",
+        "heel",
+        "foot_index",
+    )
+] + [(BLAZEPOSE33.index("mouth_left"), BLAZEPOSE33.index("mouth_right"))]
+_SWAP = np.arange(33)
+for _a, _b in _PAIRS:
+    _SWAP[_a], _SWAP[_b] = _b, _a
+
+
+@dataclass(frozen=True)
+class CameraCalibration:
+    """One calibrated camera: ``uv ~ K [R | t] X`` with Brown distortion."""
+
+    name: str
+    size_wh: tuple[int, int]
+    k: np.ndarray  # (3, 3) intrinsics, pixels
+    dist: np.ndarray  # (5,) k1 k2 p1 p2 k3 (OpenCV order)
+    r: np.ndarray  # (3, 3) world -> camera rotation
+    t: np.ndarray  # (3,) world -> camera translation, m
+
+    @property
+    def centre_m(self) -> np.ndarray:
+        """Camera position in the world frame, m."""
+        return -self.r.T @ self.t
+
+    @property
+    def projection(self) -> np.ndarray:
+        """``(3, 4)`` projection matrix on undistorted pixels."""
+        return self.k @ np.hstack([self.r, self.t[:, None]])
+
+
+def read_qca(path: str | Path) -> list[CameraCalibration]:
+    """Cameras of a Qualisys ``.qca`` calibration, in file order.
+
+    Notes
+    -----
+    The transform holds the camera-to-world rotation's rows as ``r11..r33``
+    read as world-to-camera for a camera whose ``y`` and ``z`` point up and
+    backward, and the camera position in mm; intrinsics are in 1/64 pixel
+    sensor units relative to the full sensor, so the video's field-of-view
+    offset (``fov_video``) is subtracted. The pose2sim file is the
+    "rotated" variant: its sensor frame is already the portrait video frame.
+    The reading is verified by reprojection error in the tests, not assumed.
+    """
+    root = ET.parse(path).getroot()
+    flip = np.diag([1.0, -1.0, -1.0])
+    cams = []
+    for cam in root.iter("camera"):
+        tr, intr, fov = (cam.find(tag) for tag in ("transform", "intrinsic", "fov_video"))
+        if tr is None or intr is None or fov is None:
+            raise ValueError(f"{path}: camera {cam.get('serial')} lacks transform, intrinsic or fov_video")
+        t, i, f = tr.attrib, intr.attrib, fov.attrib
+        rot = flip @ np.array([[float(t[f"r{a}{b}"]) for b in "123"] for a in "123"])
+        centre = np.array([float(t[c]) for c in "xyz"]) / 1000.0
+        left, top = float(f["left"]), float(f["top"])
+        k = np.array(
+            [
+                [float(i["focalLengthU"]) / _SUBPIXELS, 0.0, float(i["centerPointU"]) / _SUBPIXELS - left],
+                [0.0, float(i["focalLengthV"]) / _SUBPIXELS, float(i["centerPointV"]) / _SUBPIXELS - top],
+                [0.0, 0.0, 1.0],
+            ]
+        )
+        dist = np.array(
+            [float(i[n]) for n in ("radialDistortion1", "radialDistortion2")]
+            + [float(i[n]) for n in ("tangentalDistortion1", "tangentalDistortion2")]
+            + [float(i["radialDistortion3"])]
+        )
+        size = (int(f["right"]) - int(f["left"]) + 1, int(f["bottom"]) - int(f["top"]) + 1)
+        cams.append(CameraCalibration(str(cam.get("serial")), size, k, dist, rot, -rot @ centre))
+    return cams
+
+
+def undistort_px(cam: CameraCalibration, uv_px: np.ndarray) -> np.ndarray:
+    """Undistorted pixel coordinates of ``uv_px`` (..., 2); NaN stays NaN."""
+    import cv2
+
+    flat = uv_px.reshape(-1, 2).astype(np.float64)
+    ok = ~np.isnan(flat).any(axis=1)
+    out = np.full_like(flat, np.nan)
+    if ok.any():
+        und = cv2.undistortPoints(flat[ok][:, None, :], cam.k, cam.dist, P=cam.k)
+        out[ok] = und[:, 0, :]
+    return out.reshape(uv_px.shape)
+
+
+def project(cam: CameraCalibration, xyz_m: np.ndarray) -> np.ndarray:
+    """Undistorted pixel coordinates ``(..., 2)`` of world points ``(..., 3)``."""
+    h = np.concatenate([xyz_m, np.ones(xyz_m.shape[:-1] + (1,))], axis=-1) @ cam.projection.T
+    return h[..., :2] / h[..., 2:3]
+
+
+@dataclass(frozen=True, eq=False)
+class Triangulation:
+    """Landmarks triangulated from several views."""
+
+    xyz_m: np.ndarray  # (n, 33, 3) world, NaN where fewer than two views agreed
+    error_px: np.ndarray  # (n, 33) median reprojection error over the views used
+    views_used: np.ndarray  # (n, 33) count
+    swapped: np.ndarray  # (v, n) True where a view's left/right labels were swapped to agree
+
+
+def _dlt(ps: np.ndarray, uv: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """One point from ``ps`` (v, 3, 4), ``uv`` (v, 2), weights ``w`` (v,)."""
+    a = np.concatenate([w[:, None] * (uv[:, :1] * ps[:, 2] - ps[:, 0]), w[:, None] * (uv[:, 1:] * ps[:, 2] - ps[:, 1])])
+    _, _, vt = np.linalg.svd(a)
+    x = vt[-1]
+    return x[:3] / x[3]
+
+
+def _solve(
+    ps: np.ndarray, uv: np.ndarray, w: np.ndarray, cams: list[CameraCalibration], max_error_px: float
+) -> tuple[np.ndarray, float, int]:
+    """Triangulate one point, dropping the worst view while its error exceeds ``max_error_px``."""
+    use = (w > 0) & ~np.isnan(uv).any(axis=1)
+    while use.sum() >= 2:
+        x = _dlt(ps[use], uv[use], w[use])
+        err = np.array(
+            [np.linalg.norm(project(c, x) - q) if u else np.inf for c, q, u in zip(cams, uv, use, strict=True)]
+        )
+        in_front = all((c.r @ x + c.t)[2] > 0 for c, u in zip(cams, use, strict=True) if u)
+        worst = int(np.argmax(np.where(use, err, -1.0)))
+        if in_front and err[worst] <= max_error_px:
+            return x, float(np.median(err[use])), int(use.sum())
+        if use.sum() == 2:
+            break
+        use[worst] = False
+    return np.full(3, np.nan), np.nan, 0
+
+
+def triangulate(
+    cams: list[CameraCalibration],
+    views: list[LandmarkSeries],
+    *,
+    max_error_px: float = 40.0,
+    min_visibility: float = 0.3,
+) -> Triangulation:
+    """DLT triangulation of every landmark from synchronised views.
+
+    Parameters
+    ----------
+    cams
+        One calibration per view.
+    views
+        ``image_norm`` landmark series of the same frames, one per camera.
+    max_error_px
+        A view whose reprojection error exceeds this is dropped (worst first)
+        while at least two remain.
+    min_visibility
+        Landmarks the model rates below this are not used.
+
+    Notes
+    -----
+    BlazePose labels left and right from the picture, and can swap them on a
+    back view. Per frame, each view's labels are taken as given or swapped,
+    whichever makes the hips and shoulders agree better with the other views.
+    """
+    n = min(len(v) for v in views)
+    nv = len(views)
+    ps = np.stack([c.projection for c in cams])
+    uv = np.stack(
+        [
+            undistort_px(c, v.xyz[:n, :, :2] * np.asarray(c.size_wh if v.image_size_wh is None else v.image_size_wh))
+            for c, v in zip(cams, views, strict=True)
+        ]
+    )  # (v, n, 33, 2)
+    w = np.stack([np.where(v.visibility[:n] >= min_visibility, v.visibility[:n], 0.0) for v in views])
+    swapped = _label_consensus(cams, ps, uv, w, max_error_px)
+    for j in range(nv):
+        uv[j, swapped[j]] = uv[j, swapped[j]][:, _SWAP]
+        w[j, swapped[j]] = w[j, swapped[j]][:, _SWAP]
+    xyz = np.full((n, 33, 3), np.nan)
+    err = np.full((n, 33), np.nan)
+    used = np.zeros((n, 33), dtype=int)
+    for i in range(n):
+        for k in range(33):
+            xyz[i, k], err[i, k], used[i, k] = _solve(ps, uv[:, i, k], w[:, i, k], cams, max_error_px)
+    return Triangulation(xyz, err, used, swapped)
+
+
+_CORE = [BLAZEPOSE33.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
+
+
+def _label_consensus(
+    cams: list[CameraCalibration], ps: np.ndarray, uv: np.ndarray, w: np.ndarray, max_error_px: float
+) -> np.ndarray:
+    """``(v, n)``: which views to read with left and right swapped, frame by frame."""
+    nv, n = uv.shape[:2]
+    best = np.zeros((nv, n), dtype=bool)
+    for i in range(n):
+        best_cost = np.inf
+        for code in range(2 ** (nv - 1)):  # view 0 fixed: a global swap changes nothing
+            flags = np.array([False] + [bool(code >> b & 1) for b in range(nv - 1)])
+            cost = 0.0
+            for k in _CORE:
+                kk = np.array([_SWAP[k] if f else k for f in flags])
+                q = uv[np.arange(nv), i, kk]
+                wk = w[np.arange(nv), i, kk]
+                ok = (wk > 0) & ~np.isnan(q).any(axis=1)
+                if ok.sum() < 2:
+                    cost += max_error_px
+                    continue
+                x = _dlt(ps[ok], q[ok], wk[ok])
+                e = [
+                    min(np.linalg.norm(project(c, x) - qq), max_error_px)
+                    for c, qq, o in zip(cams, q, ok, strict=True)
+                    if o
+                ]
+                cost += float(np.mean(e))
+            if cost < best_cost:
+                best_cost, best[:, i] = cost, flags
+    return best
+
+
+def _mid(xyz: np.ndarray, a: str, b: str) -> np.ndarray:
+    return 0.5 * (xyz[:, BLAZEPOSE33.index(a)] + xyz[:, BLAZEPOSE33.index(b)])
+
+
+_UP = np.array([0.0, 0.0, 1.0])
+
+
+def body_axes(xyz_m: np.ndarray, up: np.ndarray = _UP) -> tuple[np.ndarray, np.ndarray]:
+    """Horizontal unit vectors toward the subject's left and anterior, ``(n, 3)`` each.
+
+    The mediolateral line is the sum of the hip and shoulder lines; which way
+    along it is *left* is decided by the nose ahead of the ears and the toes
+    ahead of the heels (anatomy, not the model's labels), so a left/right
+    label swap cannot turn the reference around.
+    """
+    p = {name: xyz_m[:, i] for i, name in enumerate(BLAZEPOSE33.names)}
+    ml = (p["left_hip"] - p["right_hip"]) + (p["left_shoulder"] - p["right_shoulder"])
+    ml = ml - (ml @ up)[:, None] * up
+    ml /= np.linalg.norm(ml, axis=1, keepdims=True)
+    ahead = (p["nose"] - _mid(xyz_m, "left_ear", "right_ear")) + 0.5 * (
+        (p["left_foot_index"] - p["left_heel"]) + (p["right_foot_index"] - p["right_heel"])
+    )
+    ant = np.cross(ml, up)  # left x up = anterior
+    sign = np.sign(np.einsum("ij,ij->i", np.nan_to_num(ahead), np.nan_to_num(ant)))
+    sign = np.where(sign == 0, 1.0, sign)
+    return ml * sign[:, None], ant * sign[:, None]
+
+
+def reference_yaw_deg(cam: CameraCalibration, xyz_m: np.ndarray) -> np.ndarray:
+    """The subject's yaw relative to ``cam`` per frame, deg (module conventions)."""
+    left, _ = body_axes(xyz_m)
+    pelvis = _mid(xyz_m, "left_hip", "right_hip")
+    away = pelvis - cam.centre_m
+    away[:, 2] = 0.0
+    away /= np.linalg.norm(away, axis=1, keepdims=True)
+    down = np.array([0.0, 0.0, -1.0])
+    right = np.cross(down, away)  # x = y cross z for x right, y down, z away
+    return np.degrees(
+        np.arctan2(
+            np.einsum("ij,ij->i", left, away), left @ right.T if right.ndim == 1 else np.einsum("ij,ij->i", left, right)
+        )
+    )
+
+
+def camera_pitch_deg(cam: CameraCalibration, xyz_m: np.ndarray) -> np.ndarray:
+    """Angle of the camera-to-pelvis line below the horizontal per frame, deg."""
+    d = _mid(xyz_m, "left_hip", "right_hip") - cam.centre_m
+    return np.degrees(np.arctan2(-d[:, 2], np.linalg.norm(d[:, :2], axis=1)))
