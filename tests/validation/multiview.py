@@ -332,3 +332,168 @@ def camera_pitch_deg(cam: CameraCalibration, xyz_m: np.ndarray) -> np.ndarray:
     """Angle of the camera-to-pelvis line below the horizontal per frame, deg."""
     d = _mid(xyz_m, "left_hip", "right_hip") - cam.centre_m
     return np.degrees(np.arctan2(-d[:, 2], np.linalg.norm(d[:, :2], axis=1)))
+
+
+# -- the comparison --------------------------------------------------------------------------
+
+CALIBRATION = FIXTURES / "calibration" / "pose2sim_Calib.qca.txt"
+RECORDINGS: dict[str, tuple[str, ...]] = {
+    "single": tuple(f"pose2sim_cam0{c}" for c in range(1, 5)),
+    "multi": tuple(f"pose2sim_multi_cam0{c}" for c in range(1, 5)),
+}
+# The reference's own uncertainty where it is compared with view bands: a frame whose
+# reference yaw lies within this of a band edge agrees with either neighbouring view.
+BAND_TOLERANCE_DEG = 5.0
+SIDE_ON_MARGIN_DEG = 20.0  # front/back is undefined this close to side-on
+
+
+def load_views(recording: str) -> list[LandmarkSeries]:
+    """Each camera's landmarks from the project's own pipeline (default ONNX BlazePose)."""
+    from service.analysis import prepare_input
+
+    return [prepare_input(FIXTURES / "video" / f"{name}.mp4").landmarks for name in RECORDINGS[recording]]
+
+
+def identity_groups(
+    cams: list[CameraCalibration], views: list[LandmarkSeries], max_error_px: float = 30.0
+) -> list[list[int]]:
+    """Cameras that follow the same person: two-view triangulations of the trunk that agree."""
+    nv = len(views)
+    same = np.eye(nv, dtype=bool)
+    for a in range(nv):
+        for b in range(a + 1, nv):
+            tri = triangulate([cams[a], cams[b]], [views[a], views[b]], max_error_px=1e9)
+            same[a, b] = same[b, a] = bool(np.nanmedian(tri.error_px[:, _CORE]) < max_error_px)
+    groups: list[list[int]] = []
+    for c in range(nv):
+        for g in groups:
+            if all(same[c, o] for o in g):
+                g.append(c)
+                break
+        else:
+            groups.append([c])
+    return groups
+
+
+def reference_angles(xyz_m: np.ndarray) -> dict[str, np.ndarray]:
+    """Pelvic obliquity and hip flexion (deg) from triangulated landmarks, angles' conventions."""
+    p = {name: xyz_m[:, i] for i, name in enumerate(BLAZEPOSE33.names)}
+    left, _ = body_axes(xyz_m)
+    hips = p["left_hip"] - p["right_hip"]
+    sign = np.sign(np.einsum("ij,ij->i", hips, left))  # the triangulated labels against anatomy
+    d = hips * sign[:, None]
+    out = {"pelvic_obliquity_deg": np.degrees(np.arctan2(d[:, 2], np.linalg.norm(d[:, :2], axis=1)))}
+    trunk = _mid(xyz_m, "left_shoulder", "right_shoulder") - _mid(xyz_m, "left_hip", "right_hip")
+    trunk /= np.linalg.norm(trunk, axis=1, keepdims=True)
+    ml = d / np.linalg.norm(d, axis=1, keepdims=True)
+    ant = np.cross(ml, trunk)
+    for side in ("left", "right"):
+        anat_side = side if True else side
+        hip, knee = (p[f"{anat_side}_{j}"] for j in ("hip", "knee"))
+        thigh = knee - hip
+        out[f"hip_flexion_{side}_deg"] = np.degrees(
+            np.arctan2(np.einsum("ij,ij->i", thigh, ant), -np.einsum("ij,ij->i", thigh, trunk))
+        )
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class CameraReport:
+    """One camera's single-view analysis against the multi-view reference."""
+
+    name: str
+    independent: bool  # reference built without this camera's own landmarks
+    pitch_deg: float
+    reference_yaw_deg: np.ndarray
+    yaw_deg: np.ndarray
+    yaw_sd_deg: np.ndarray
+    reference_view: np.ndarray
+    view: np.ndarray
+    recording_view: str
+    facing: str
+    front_back_errors: int
+    front_back_frames: int
+    angles: dict[str, tuple[float, float, int]]  # name -> (bias, RMSE, frames), ungated single view - reference
+
+    @property
+    def yaw_error_deg(self) -> np.ndarray:
+        return np.abs(_wrap(self.yaw_deg - self.reference_yaw_deg))
+
+    @property
+    def agreement(self) -> np.ndarray:
+        """Per frame: the view agrees with the reference (within BAND_TOLERANCE_DEG of an edge, either)."""
+        ok = np.isfinite(self.reference_yaw_deg)
+        lo = _band(fold(self.reference_yaw_deg - BAND_TOLERANCE_DEG * np.sign(self.reference_yaw_deg)))
+        hi = _band(fold(self.reference_yaw_deg + BAND_TOLERANCE_DEG * np.sign(self.reference_yaw_deg)))
+        return ok & ((self.view == self.reference_view) | (self.view == lo) | (self.view == hi))
+
+
+def _wrap(a: np.ndarray) -> np.ndarray:
+    return (a + 180.0) % 360.0 - 180.0
+
+
+def fold(yaw_deg: np.ndarray) -> np.ndarray:
+    from kinematics.view import fold_yaw
+
+    return fold_yaw(yaw_deg)
+
+
+def _band(folded: np.ndarray) -> np.ndarray:
+    return np.where(folded <= 30.0, "frontal", np.where(folded >= 60.0, "sagittal", "oblique")).astype(object)
+
+
+def analyse(recording: str) -> list[CameraReport]:
+    """Every camera of ``recording`` against the reference from the cameras that follow the same person."""
+    from kinematics import angles as A
+    from kinematics.pipeline import KinematicsPipeline
+
+    cams = read_qca(CALIBRATION)
+    views = load_views(recording)
+    groups = identity_groups(cams, views)
+    reports = []
+    for c, lm in enumerate(views):
+        group = next(g for g in groups if c in g)
+        if len(group) < 2:
+            continue
+        others = [o for o in group if o != c]
+        use = others if len(others) >= 2 else group
+        tri = triangulate([cams[o] for o in use], [views[o] for o in use])
+        ref = reference_yaw_deg(cams[c], tri.xyz_m)
+        result = KinematicsPipeline().run(lm)
+        v = result.view
+        assert v.per_sample_yaw_deg is not None and v.per_sample_yaw_sd_deg is not None
+        assert v.per_sample_facing is not None
+        defined = np.isfinite(ref) & (np.abs(np.abs(ref) - 90.0) >= SIDE_ON_MARGIN_DEG)
+        called = np.isin(v.per_sample_facing, ["front", "back"]) & defined
+        truth = np.where(np.abs(ref) < 90.0, "front", "back")
+        pipeline = KinematicsPipeline()
+        smoothed = pipeline._smooth(pipeline._mask(lm))[0]
+        refs = reference_angles(tri.xyz_m)
+        single = {
+            "pelvic_obliquity_deg": A.pelvic_obliquity(smoothed).values,
+            "hip_flexion_left_deg": A.hip_flexion(smoothed, side="left").values,
+            "hip_flexion_right_deg": A.hip_flexion(smoothed, side="right").values,
+        }
+        agree = {}
+        for name, s in single.items():
+            d = s - refs[name]
+            ok = np.isfinite(d)
+            agree[name] = (float(np.mean(d[ok])), float(np.sqrt(np.mean(d[ok] ** 2))), int(ok.sum()))
+        reports.append(
+            CameraReport(
+                name=RECORDINGS[recording][c],
+                independent=use is others,
+                pitch_deg=float(np.nanmedian(camera_pitch_deg(cams[c], tri.xyz_m))),
+                reference_yaw_deg=ref,
+                yaw_deg=v.per_sample_yaw_deg,
+                yaw_sd_deg=v.per_sample_yaw_sd_deg,
+                reference_view=_band(fold(ref)),
+                view=v.per_sample.astype(object),
+                recording_view=v.view,
+                facing=v.facing,
+                front_back_errors=int(np.sum(called & (v.per_sample_facing != truth))),
+                front_back_frames=int(called.sum()),
+                angles=agree,
+            )
+        )
+    return reports
