@@ -111,6 +111,8 @@ class View(_Model):
     view: Literal["frontal", "sagittal", "oblique", "unknown"]
     yaw_deg: float | None = None
     off_frontal_deg: float | None = None
+    yaw_sd_deg: float | None = None
+    facing: Literal["front", "back", "unknown"] = "unknown"
     confidence: float
     share: dict[str, float] = Field(default_factory=dict)
     measurable_planes: list[str]
