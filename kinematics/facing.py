@@ -70,6 +70,11 @@ class YawTrack:
     confidence
         ``(n,)`` in [0, 1]: the lowest visibility of shoulders and hips, scaled
         down as ``yaw_sd_deg`` grows (1 at <= 10 deg, 0 at >= 45 deg).
+    label_swap_prob
+        ``(n,)`` posterior probability that the sample's left/right labels are
+        swapped: the labelled cues (which side is where) contradict the
+        anatomical ones (face and feet). Throughout a recording this means a
+        mirrored (selfie) picture or landmark file; NaN where unmeasured.
     """
 
     t_s: np.ndarray
@@ -77,6 +82,7 @@ class YawTrack:
     yaw_sd_deg: np.ndarray
     front_prob: np.ndarray
     confidence: np.ndarray
+    label_swap_prob: np.ndarray
 
     @property
     def series(self) -> Series:
@@ -180,7 +186,7 @@ class YawEstimator:
         if not 0 <= self.label_swap_prob < 0.5:
             raise ValueError(f"label_swap_prob must be in [0, 0.5), got {self.label_swap_prob}")
         grid = np.arange(-180.0, 180.0, self.bin_deg)
-        loglik = self._loglik(lm, np.radians(grid))
+        loglik, swap_given_yaw = self._loglik(lm, np.radians(grid))
         measured = ~np.isnan(loglik).any(axis=1)
         loglik = np.nan_to_num(loglik)
         if self.mirror_prob > 0:
@@ -195,12 +201,16 @@ class YawEstimator:
         sd = np.hypot(sd, self.model_sd_deg)
         conf = np.min(np.stack([lm.vis(n) for n in _CORE]), axis=0) * np.clip((45.0 - sd) / 35.0, 0.0, 1.0)
         front = post[:, np.abs(grid) < 90.0].sum(axis=1) + 0.5 * post[:, np.abs(grid) == 90.0].sum(axis=1)
+        swap = (post * np.nan_to_num(swap_given_yaw)).sum(axis=1)
         yaw = np.where(measured, yaw, np.nan)
         sd = np.where(measured, sd, np.nan)
-        return YawTrack(lm.t_s, yaw, sd, front, np.where(measured, conf, 0.0))
+        return YawTrack(lm.t_s, yaw, sd, front, np.where(measured, conf, 0.0), np.where(measured, swap, np.nan))
 
-    def _loglik(self, lm: LandmarkSeries, th: np.ndarray) -> np.ndarray:
-        """``(n, B)`` log-likelihood of each yaw; NaN rows where shoulders or hips are missing."""
+    def _loglik(self, lm: LandmarkSeries, th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(n, B)`` log-likelihood of each yaw, and the probability of swapped labels given each yaw.
+
+        NaN rows where shoulders or hips are missing.
+        """
         xyz = lm.metric_xyz()
         p = {name: xyz[:, i, :] for i, name in enumerate(lm.schema.names)}
         sh_mid = 0.5 * (p["left_shoulder"] + p["right_shoulder"])
@@ -240,10 +250,10 @@ class YawEstimator:
         else:
             end_on = np.zeros(len(own), dtype=bool)
         shift = int(round(180.0 / self.bin_deg))
-        mixed = np.logaddexp(
-            np.log1p(-self.label_swap_prob) + labelled,
-            np.log(self.label_swap_prob) + np.roll(labelled, shift, axis=1) if self.label_swap_prob > 0 else -np.inf,
-        )
+        kept = np.log1p(-self.label_swap_prob) + labelled
+        swapped = np.log(self.label_swap_prob) + np.roll(labelled, shift, axis=1) if self.label_swap_prob > 0 else -np.inf
+        mixed = np.logaddexp(kept, swapped)
+        swap_given_yaw = np.exp(swapped - mixed)
 
         # Label-independent: anatomy that looks the same whichever side is called left.
         toe = 0.5 * ((p["left_foot_index"] - p["left_heel"]) + (p["right_foot_index"] - p["right_heel"]))
@@ -258,7 +268,8 @@ class YawEstimator:
         out = mixed + np.where(end_on[:, None], 0.0, anatomical)
         core = np.stack([lm.vis(n) > 0 for n in _CORE], axis=0).all(axis=0) & np.isfinite(own) & (own > 0)
         out[~core] = np.nan
-        return out
+        swap_given_yaw[~core] = np.nan
+        return out, swap_given_yaw
 
 
 def _reflect_index(grid: np.ndarray) -> np.ndarray:

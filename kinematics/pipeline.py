@@ -197,6 +197,7 @@ class KinematicsPipeline:
         view = ViewClassifier(frontal_max_deg=self.frontal_max_deg, sagittal_min_deg=self.sagittal_min_deg).classify(
             yaw, yaw_sd_deg=track.yaw_sd_deg, front_prob=track.front_prob
         )
+        issues += _label_swap_issues(track)
         facing = None
         if lm.space == "image_norm":
             facing = _smooth_sign(angles.facing_direction(smoothed), lm.t_s)
@@ -362,3 +363,36 @@ class KinematicsPipeline:
                 )
             )
         return issues
+
+
+def _label_swap_issues(track: YawTrack) -> list[QualityIssue]:
+    """Warn when the left/right labels contradict the face and feet (a mirrored picture or file).
+
+    On the KERAAL recordings read mirrored (labels swapped or x flipped alone) every
+    frame reads as swapped (posterior > 0.5 in 100 % of frames), and read correctly none
+    does; on the pose2sim cameras BlazePose's own swaps stay below 30 % of frames.
+    """
+    swap = track.label_swap_prob[np.isfinite(track.label_swap_prob)]
+    if swap.size == 0:
+        return []
+    share = float(np.mean(swap > 0.5))
+    if share >= 0.5:
+        return [
+            QualityIssue(
+                "labels_mirrored",
+                "warning",
+                f"in {share:.0%} of frames the landmarks' left and right contradict the face and feet: the "
+                "picture or the landmark file looks mirrored (a selfie camera?); every left/right result "
+                "may name the wrong side",
+            )
+        ]
+    if share >= 0.1:
+        return [
+            QualityIssue(
+                "labels_swapped_in_part",
+                "info",
+                f"the pose model swapped left and right in {share:.0%} of frames; the view estimate allows for it",
+            )
+        ]
+    return []
+

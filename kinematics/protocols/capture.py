@@ -72,6 +72,15 @@ def check_capture(
                 f"This exercise is measured {wanted}, but the video shows you {seen}: {_VIEW_ADVICE[views[0]]}.",
             )
         )
+    if any(q.code == "labels_mirrored" for q in result.issues):
+        # Every finding of an exercise protocol names a side; with the sides swapped it names the wrong one.
+        advice.append(
+            Coaching(
+                "labels_mirrored",
+                "The video (or the app's landmarks) looks mirrored, so left and right would be swapped in every "
+                "result: record with the camera's mirroring (selfie mirror) turned off, or use the rear camera.",
+            )
+        )
     share = _measured_share(lm, _BODY)
     if share < min_coverage:
         missing = [n.replace("_", " ") for n in _BODY if _measured_share(lm, (n,)) < min_coverage]

@@ -36,7 +36,9 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from kinematics.angles import body_yaw
 from kinematics.errors import LandmarkFormatError
+from kinematics.facing import YawEstimator
 from kinematics.filtering import LowPass
 from kinematics.pipeline import KinematicsPipeline
 from kinematics.series import BLAZEPOSE33, LandmarkSeries
@@ -715,6 +717,8 @@ COMPARISONS: tuple[tuple[str, str, str, str, str], ...] = (
     ("yaw_hips_pelvis", "Yaw", "hip-line yaw vs pelvis target", "hip_line_yaw", "pelvis_yaw"),
     ("yaw_body_chest", "Yaw", "body_yaw vs chest target", "body_yaw", "chest_yaw"),
     ("yaw_hips_chest", "Yaw", "hip-line yaw vs chest target", "hip_line_yaw", "chest_yaw"),
+    ("yaw_fused_pelvis", "Yaw", "fused yaw (pipeline) vs pelvis target", "fused_yaw", "pelvis_yaw"),
+    ("yaw_fused_chest", "Yaw", "fused yaw (pipeline) vs chest target", "fused_yaw", "chest_yaw"),
 )
 LAG_OFFSETS_S = (-0.2, 0.2)  # how sharp the alignment optimum is
 
@@ -743,6 +747,12 @@ class ExerciseReport:
     agreement: dict[str, Agreement]
 
 
+def _smoothed(lm: LandmarkSeries) -> LandmarkSeries:
+    """The landmarks the pipeline computes its angles from (masked, gap-filled, low-passed)."""
+    pipeline = KinematicsPipeline()
+    return pipeline._smooth(pipeline._mask(lm))[0]
+
+
 def analyse(exercise: str) -> ExerciseReport:
     lm = load_blazepose(bp_path(exercise))
     trial = load_vicon(vicon_path(exercise))
@@ -768,7 +778,10 @@ def analyse(exercise: str) -> ExerciseReport:
         "obliquity_all": np.array(gate_off.series["pelvic_obliquity_deg"].values),
         "lean_shipped": np.array(shipped.series["trunk_lean_lateral_deg"].values),
         "lean_all": np.array(gate_off.series["trunk_lean_lateral_deg"].values),
-        "body_yaw": np.array(shipped.yaw.values),
+        # body_yaw: the depth-and-labels yaw of the smoothed landmarks (kinematics.angles.body_yaw);
+        # fused_yaw: what the pipeline gates on (kinematics.facing: 2D widths, face, feet, depth signs)
+        "body_yaw": body_yaw(_smoothed(lm)).values,
+        "fused_yaw": np.array(shipped.yaw.values),
         "hip_line_yaw": hip_line_yaw(lm),
     }
     agree = {key: agreement(test[v], reference[o]) for key, _, _, v, o in COMPARISONS}
@@ -822,7 +835,8 @@ class MirrorVariant:
     flip_x: bool
     swap_sides: bool
     obliquity_r: float  # ELK, gate-off obliquity vs optical pelvis obliquity
-    median_abs_body_yaw: float  # ELK; 0 = facing the camera, 180 = back to the camera
+    median_abs_body_yaw: float  # ELK, kinematics.angles.body_yaw (labels and depth); 0 facing the camera, 180 back
+    labels_swapped_share: float  # ELK, frames whose labels contradict face and feet (kinematics.facing)
     left_wrist_vs_left_hand_r: float  # ELK, heights
     left_wrist_vs_right_hand_r: float
     yaw_vs_chest_r: float  # RTK, body_yaw (unwrapped) vs optical chest yaw
@@ -868,7 +882,10 @@ def mirror_variants() -> list[MirrorVariant]:
                 flip_x=flip_x,
                 swap_sides=swap,
                 obliquity_r=float(np.corrcoef(ob[both], ref_ob[both])[0, 1]),
-                median_abs_body_yaw=float(np.nanmedian(np.abs(res.yaw.values))),
+                median_abs_body_yaw=float(np.nanmedian(np.abs(body_yaw(lm).values))),
+                labels_swapped_share=float(
+                    np.mean(YawEstimator().estimate(lm).label_swap_prob[np.isfinite(ob)] > 0.5)
+                ),
                 left_wrist_vs_left_hand_r=float(np.corrcoef(wrist[ok], lh[ok])[0, 1]),
                 left_wrist_vs_right_hand_r=float(np.corrcoef(wrist[ok], rh[ok])[0, 1]),
                 yaw_vs_chest_r=float(np.corrcoef(yaw[ok_r], chest[ok_r])[0, 1]),
@@ -1007,15 +1024,17 @@ def render_blocks(reports: dict[str, ExerciseReport], mirror: list[MirrorVariant
     lines = [
         (
             "| x -> 1 - x | left/right labels swapped | ELK: obliquity r (gate off) | ELK: median abs(body_yaw) (deg) "
+            "| ELK: frames read as mirrored (labels vs face and feet) "
             "| ELK: video left wrist height vs optical left hand, r | ELK: ... vs optical right hand, r "
-            "| RTK: body_yaw vs optical chest yaw, r |"
+            "| RTK: body yaw vs optical chest yaw, r |"
         ),
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for v in mirror:
         lines.append(
             f"| {'yes' if v.flip_x else 'no'} | {'yes' if v.swap_sides else 'no'} | {_f(v.obliquity_r)} "
-            f"| {_f(v.median_abs_body_yaw, 1)} | {_f(v.left_wrist_vs_left_hand_r)} | {_f(v.left_wrist_vs_right_hand_r)} "
+            f"| {_f(v.median_abs_body_yaw, 1)} | {v.labels_swapped_share:.0%} "
+            f"| {_f(v.left_wrist_vs_left_hand_r)} | {_f(v.left_wrist_vs_right_hand_r)} "
             f"| {_f(v.yaw_vs_chest_r)} |"
         )
     out["mirror"] = "\n".join(lines)

@@ -169,6 +169,9 @@ def test_mirror_must_be_undone_by_flipping_x_and_swapping_sides(mirror):
     assert right.median_abs_body_yaw < 45  # facing the camera
     assert none.obliquity_r < -0.9 and none.yaw_vs_chest_r < -0.9
     assert labels_only.median_abs_body_yaw > 135 and x_only.median_abs_body_yaw > 135  # "back to the camera"
+    # ... while the face and feet say "front": the fused yaw reads every frame as mirrored
+    assert right.labels_swapped_share == 0 and none.labels_swapped_share == 0
+    assert labels_only.labels_swapped_share > 0.95 and x_only.labels_swapped_share > 0.95
     assert x_only.obliquity_r < -0.9
 
 
@@ -199,9 +202,13 @@ def test_prose_claims_still_hold(reports):
     # "in ELK the time course is right (r > 0.95) but BlazePose shows only about 60 % of the amplitude"
     elk = ag["ELK"]["obliquity_all"]
     assert elk.r > 0.95 and 0.5 < elk.slope < 0.7 and elk.ref_range > 20
-    # "every ELK frame is kept, and RTK keeps 126 of 193 frames"
+    # "every ELK frame is kept ... [the fused yaw] keeps all 193 [RTK] frames"
     assert ag["ELK"]["obliquity"].available == ag["ELK"]["obliquity"].n == 191
-    assert ag["RTK"]["obliquity"].n == 126 and ag["RTK"]["obliquity"].available == 193
+    assert ag["RTK"]["obliquity"].n == ag["RTK"]["obliquity"].available == 193
+    # "it overstates the pelvis's rotation less (slope 2.4 against 4.5) and follows the chest with slope 0.75"
+    rtk_ag = reports["RTK"].agreement
+    assert rtk_ag["yaw_fused_pelvis"].slope < 0.6 * rtk_ag["yaw_body_pelvis"].slope
+    assert rtk_ag["yaw_fused_chest"].r > 0.9 and 0.6 < rtk_ag["yaw_fused_chest"].slope < 0.9
     assert ag["CTK"]["obliquity"].available == ag["CTK"]["obliquity"].n
     # "in ELK every frame's folded body_yaw is below the 60 deg sagittal band"
     assert np.nanmax(np.abs(reports["ELK"].test["body_yaw"])) < 60
