@@ -26,7 +26,6 @@ from pathlib import Path
 
 import mobgap
 import numpy as np
-import pandas as pd
 from mobgap.data import GenericMobilisedDataset
 from mobgap.gait_sequences import GsdIluz, GsdIonescu
 from mobgap.initial_contacts import IcdHKLeeImproved, IcdIonescu, IcdShinImproved
@@ -43,12 +42,8 @@ def configs() -> dict[str, object]:
         "GsdIluz+IcdIonescu+LrcUllrich (pipeline healthy)": healthy,
         "GsdIonescu+IcdIonescu+LrcUllrich (pipeline impaired)": impaired,
         "GsdIluz+IcdIonescu+LrcMcCamley": healthy.clone().set_params(laterality_classification=LrcMcCamley()),
-        "GsdIluz+IcdShinImproved+LrcUllrich": healthy.clone().set_params(
-            initial_contact_detection=IcdShinImproved()
-        ),
-        "GsdIluz+IcdHKLeeImproved+LrcUllrich": healthy.clone().set_params(
-            initial_contact_detection=IcdHKLeeImproved()
-        ),
+        "GsdIluz+IcdShinImproved+LrcUllrich": healthy.clone().set_params(initial_contact_detection=IcdShinImproved()),
+        "GsdIluz+IcdHKLeeImproved+LrcUllrich": healthy.clone().set_params(initial_contact_detection=IcdHKLeeImproved()),
         "GsdIonescu+IcdShinImproved+LrcUllrich": impaired.clone().set_params(
             initial_contact_detection=IcdShinImproved()
         ),

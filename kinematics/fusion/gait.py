@@ -274,7 +274,9 @@ class InitialContactDetector:
             signal.butter(4, self.step_band_hz, "bandpass", fs=fs, output="sos"), vertical - vertical.mean()
         )
         peaks = _half_wave_peaks(band, self.min_step_amplitude_mps2)
-        smooth = signal.sosfiltfilt(signal.butter(4, min(self.refine_cutoff_hz, 0.45 * fs), fs=fs, output="sos"), vertical)
+        smooth = signal.sosfiltfilt(
+            signal.butter(4, min(self.refine_cutoff_hz, 0.45 * fs), fs=fs, output="sos"), vertical
+        )
         jerk = np.gradient(smooth)
         window = max(1, int(round(self.refine_window_s * fs)))
         # two neighbouring half-waves can share a steepest rise: one contact, kept once, in order

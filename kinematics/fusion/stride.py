@@ -108,7 +108,7 @@ class InvertedPendulum:
         for a, b in gait.sequences:
             tb = t[(t >= a) & (t <= b)]
             idx = np.searchsorted(rec.t_s, tb)
-            h = np.array([np.ptp(height[i:j + 1]) for i, j in zip(idx[:-1], idx[1:], strict=True)])
+            h = np.array([np.ptp(height[i : j + 1]) for i, j in zip(idx[:-1], idx[1:], strict=True)])
             step = self.correction * 2.0 * np.sqrt(np.clip(2.0 * sensor_height_m * h - h * h, 0.0, None))
             step_all.append(step)
             for k in range(step.shape[0] - 1):
@@ -123,4 +123,3 @@ class InvertedPendulum:
             speed_mps=np.asarray(speeds),
             step_length_m=np.concatenate(step_all) if step_all else np.zeros(0),
         )
-
