@@ -97,7 +97,9 @@ class ImuProtocol:
                 params,
                 [Coaching("no_gait", "Gait needs a lower-back or sacrum IMU recording of at least 4 s.")],
             )
-        contacts = [ProtocolEvent("initial_contact", e.t_s, None, None, e.side, e.confidence) for e in gait.initial_contacts]
+        contacts = [
+            ProtocolEvent("initial_contact", e.t_s, None, None, e.side, e.confidence) for e in gait.initial_contacts
+        ]
         bouts = [ProtocolEvent("walking_bout", a, b) for a, b in gait.sequences]
         if len(contacts) < self.min_steps:
             return C.unscored(
