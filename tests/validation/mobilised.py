@@ -8,8 +8,8 @@ Data (``tests/fixtures/wearables``, Apache-2.0, mobgap's ``example_data``): thre
 participants, HA001 and HA002 (healthy adults) and MS001 (multiple sclerosis), each with
 three trials: ``Test5`` Trial1/Trial2 (a straight lab walk) and ``Test11`` Trial1 (2-4 min
 of simulated daily life: sitting, standing, walking with turns, carrying, short bouts).
-The IMU is a McRoberts MM+ at L5, 100 Hz, acc in g, gyr in deg/s, axes x up, y left... in
-the Mobilise-D frame (:data:`kinematics.fusion.MOBILISED_LOWER_BACK`).
+The IMU is a McRoberts MM+ at L5, 100 Hz, acc in g, gyr in deg/s; standing, its x axis points
+up, z anterior and -y to the left (:data:`kinematics.fusion.MOBILISED_LOWER_BACK`).
 
 Reference systems (``Standards/<system>/MicroWB``, one dict per walking bout):
 
