@@ -14,7 +14,7 @@ SAMPLE ?= tests/fixtures/video/pose2sim_cam01.mp4
 UV_VERSION = 0.13.9
 COMPILE = uv pip compile --universal --python-version 3.11 --generate-hashes --quiet
 
-.PHONY: demo test check bench schema clean chromium lock test-latest fingerprint-update
+.PHONY: demo test check bench bench-gait schema clean chromium lock test-latest fingerprint-update
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,17 @@ test: check chromium
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench
 
+# mobgap (Mobilise-D's own algorithms) for `python -m bench gait` only: its own venv and its own hashed
+# lock, so that it never enters the runtime or test environment (it pulls pandas, numba, scikit-learn, ...).
+.venv-mobgap/.installed: requirements/bench-mobgap.txt
+	$(PYTHON) -m venv .venv-mobgap
+	.venv-mobgap/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/bench-mobgap.txt
+	.venv-mobgap/bin/python -m pip check
+	touch $@
+
+bench-gait: $(VENV)/.installed-test .venv-mobgap/.installed
+	$(BIN)/python -m bench gait
+
 schema: $(VENV)/.installed-runtime
 	$(BIN)/motionscript schema > service/schema/assessment.schema.json
 
@@ -62,6 +73,7 @@ lock:
 	.venv-lock/bin/$(COMPILE) pyproject.toml --extra test --extra dev -o requirements/test.txt
 	.venv-lock/bin/$(COMPILE) pyproject.toml -c requirements/test.txt -o requirements/runtime.txt
 	.venv-lock/bin/$(COMPILE) requirements/build.in -c requirements/test.txt -o requirements/build.txt
+	.venv-lock/bin/$(COMPILE) requirements/bench-mobgap.in -o requirements/bench-mobgap.txt
 
 # The suite against the newest releases pyproject.toml allows, in its own venv: upgrades are
 # tried on purpose here, never picked up by accident by `make test`.
@@ -75,4 +87,4 @@ test-latest: chromium
 	.venv-latest/bin/python -m pytest
 
 clean:
-	rm -rf $(VENV) .venv-lock .venv-latest out .pytest_cache .mypy_cache
+	rm -rf $(VENV) .venv-lock .venv-latest .venv-mobgap out .pytest_cache .mypy_cache

@@ -39,7 +39,16 @@ from vision.backends.base import PoseBackend
 from vision.extract import Extraction, extract_image, extract_video
 from vision.landmark_json import load_landmark_file
 
-__all__ = ["EXERCISES", "PreparedInput", "analyze_file", "analyze_landmarks", "build_assessment", "prepare_input"]
+__all__ = [
+    "EXERCISES",
+    "NO_INPUT",
+    "PreparedInput",
+    "analyze_file",
+    "analyze_landmarks",
+    "analyze_sensors",
+    "build_assessment",
+    "prepare_input",
+]
 
 EXERCISES = (
     "bridge",
@@ -49,6 +58,11 @@ EXERCISES = (
     "squat",
     "standing_hip_abduction",
     "standing_hip_flexion",
+)
+
+NO_INPUT = (
+    "nothing to analyse: give a video (mp4/mov/mkv/webm/avi), an image (jpeg/png/webp) or a landmark JSON file, "
+    "and/or a sensor file with --imu FILE or --emg FILE"
 )
 
 BackendFactory = Callable[[bool], PoseBackend]  # video mode? -> backend
@@ -327,7 +341,7 @@ class PreparedInput:
 
 
 def analyze_file(
-    path: str | Path,
+    path: str | Path | None,
     *,
     exercise: str | None = None,
     backend_factory: BackendFactory | None = None,
@@ -341,9 +355,14 @@ def analyze_file(
 
     ``filename`` is what the assessment records as the input's name: the
     file's own name by default; the service passes ``None`` because uploaded
-    file names often carry a patient's name.
+    file names often carry a patient's name. Without ``path``, ``wearables``
+    alone are analysed (:func:`analyze_sensors`).
     """
     _check_exercise(exercise)
+    if path is None:
+        if wearables is None or (wearables.imu_path is None and wearables.emg_path is None):
+            raise InputError(NO_INPUT)
+        return analyze_sensors(wearables, exercise=exercise, filename=filename)
     prepared = prepare_input(path, backend_factory=backend_factory, space=space, progress=progress, filename=filename)
     return analyze_landmarks(
         prepared.landmarks,
@@ -483,3 +502,72 @@ def _default_backend(video: bool) -> PoseBackend:
     from service.settings import get_settings
 
     return get_settings().backend_factory(video=video)()
+
+
+# -- sensor-only assessments (IMU and/or EMG, no camera) ------------------------------------------------
+
+
+def analyze_sensors(wearables: WearableFiles, *, exercise: str | None = None, filename: str | None = "") -> Assessment:
+    """An assessment from wearable files alone: what the sensors answer, and what needs a camera."""
+    from kinematics.fusion.protocols import CAMERA_ONLY, ImuProtocol
+
+    _check_exercise(exercise)
+    main = wearables.imu_path if wearables.imu_path is not None else wearables.emg_path
+    if main is None:
+        raise InputError(NO_INPUT)
+    section, found = wearables.analyze_alone()
+    digest, size = _sha256(Path(main))
+    rec = section.imu if section.imu is not None else section.emg
+    no_camera = "needs a camera (a video or landmarks); this assessment has wearable sensors only"
+    issues = [
+        QualityIssue(
+            "no_camera",
+            "info",
+            "sensor-only assessment: pelvis, hip and trunk angles from a camera are not measured"
+            + (f"; {CAMERA_ONLY[exercise]}" if exercise in CAMERA_ONLY else ""),
+        )
+    ]
+    protocol = None
+    if exercise is not None and section.imu is not None:
+        protocol = ImuProtocol().assess(exercise, gait=found.gait, strides=found.strides, obliquity=found.obliquity)
+    if exercise is not None and protocol is None:
+        what = "a lower-back IMU" if section.imu is not None else "EMG alone (it needs an IMU or a camera)"
+        issues.append(
+            QualityIssue(
+                "protocol_needs_camera",
+                "info",
+                f"{exercise!r} cannot be scored from {what}: {CAMERA_ONLY.get(exercise, 'it needs a camera')}",
+            )
+        )
+    events, metrics, findings, coaching = _protocol_outputs(protocol)
+    names = [spec.name for spec in ANGLE_SERIES]
+    return Assessment(
+        exercise=exercise,
+        input=InputInfo(
+            kind="sensors",
+            filename=Path(main).name if filename == "" else filename,
+            sha256=digest,
+            bytes=size,
+            duration_s=None if rec is None else rec.duration_s,
+            frames_read=0,
+            frames_with_pose=0,
+            landmark_space=None,
+        ),
+        model=None,
+        subject=None,
+        view=ViewOut(view="none", confidence=0.0, measurable_planes=[]),
+        quality=[_issue(q) for q in issues],
+        series={"t_s": [], **dict.fromkeys(names)},
+        confidence=dict.fromkeys(names),
+        unavailable=dict.fromkeys(names, no_camera),
+        metrics=metrics,
+        events=events,
+        findings=findings,
+        coaching=coaching,
+        conventions={},
+        processing={
+            "sensor_protocol": None if protocol is None else protocol.parameters,
+            "software": software_versions(),
+        },
+        wearables=section,
+    )

@@ -72,6 +72,7 @@ def _wearable_files(args: argparse.Namespace):
             imu_axes=args.imu_axes,
             imu_sampling_rate_hz=args.imu_rate,
             imu_offset_s=args.imu_offset,
+            imu_height_m=args.imu_height,
             emg_sampling_rate_hz=args.emg_rate,
             emg_mains_hz=args.emg_mains or None,
             emg_hardware_delay_s=args.emg_delay,
@@ -88,8 +89,10 @@ def _wearable_files(args: argparse.Namespace):
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from service.analysis import analyze_file  # imports numpy/scipy only when needed
+    from service.analysis import NO_INPUT, analyze_file  # imports numpy/scipy only when needed
 
+    if args.input is None and args.imu is None and args.emg is None:
+        raise InputError(NO_INPUT)
     wearables = _wearable_files(args)
     bar = _ProgressBar() if not args.quiet else None
     try:
@@ -116,8 +119,11 @@ def _analyze(args: argparse.Namespace) -> int:
 def _summary(a, out: Path) -> None:
     err = sys.stderr
     err.write(f"wrote {out}\n")
-    err.write(f"  input: {a.input.kind}, {a.input.frames_with_pose}/{a.input.frames_read} frames with a pose\n")
-    err.write(f"  view: {a.view.view} (measurable planes: {', '.join(a.view.measurable_planes) or 'none'})\n")
+    if a.input.kind == "sensors":
+        err.write("  input: wearable sensors only (no camera)\n")
+    else:
+        err.write(f"  input: {a.input.kind}, {a.input.frames_with_pose}/{a.input.frames_read} frames with a pose\n")
+        err.write(f"  view: {a.view.view} (measurable planes: {', '.join(a.view.measurable_planes) or 'none'})\n")
     for m in a.metrics:
         if m.measurable and m.name.endswith(("_range", "_mean")):
             err.write(f"  {m.name}: {m.value} {m.unit}\n")
@@ -126,9 +132,12 @@ def _summary(a, out: Path) -> None:
     w = a.wearables
     if w is not None:
         if w.imu is not None and w.imu.gait is not None and w.imu.gait.cadence_steps_per_min is not None:
+            g = w.imu.gait
             err.write(
-                f"  imu: {len(w.imu.gait.initial_contacts)} initial contacts, "
-                f"cadence {w.imu.gait.cadence_steps_per_min} steps/min\n"
+                f"  imu: {len(g.sequences_s)} walking bout(s), {len(g.initial_contacts)} initial contacts, "
+                f"cadence {g.cadence_steps_per_min} steps/min"
+                + (f", stride {g.stride_length_m} m, {g.walking_speed_mps} m/s" if g.stride_length_m else "")
+                + "\n"
             )
         if w.sync is not None:
             err.write(
@@ -154,7 +163,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
     a = sub.add_parser("analyze", help="analyse a video, image or landmark JSON file")
-    a.add_argument("input", help="video (mp4/mov/mkv/webm/avi), image (jpeg/png/webp) or landmark JSON")
+    a.add_argument(
+        "input",
+        nargs="?",
+        help="video (mp4/mov/mkv/webm/avi), image (jpeg/png/webp) or landmark JSON; optional with --imu/--emg "
+        "(a sensor-only assessment)",
+    )
     a.add_argument("--exercise", choices=EXERCISES, help="the exercise performed")
     a.add_argument("--out", help="write the assessment JSON here (default: stdout)")
     a.add_argument(
@@ -178,6 +192,12 @@ def _parser() -> argparse.ArgumentParser:
         help="sensor axes pointing up, anterior and left when standing, e.g. up=+x,anterior=+z,left=-y, or 'mobilised'",
     )
     w.add_argument("--imu-rate", type=float, metavar="HZ", help="IMU sampling rate (checked against timestamps)")
+    w.add_argument(
+        "--imu-height",
+        type=float,
+        metavar="M",
+        help="height of the lower-back sensor above the ground while standing (stride length, walking speed)",
+    )
     w.add_argument(
         "--imu-offset",
         type=float,

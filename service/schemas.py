@@ -27,7 +27,9 @@ __all__ = [
     "ViewOut",
 ]
 
-SCHEMA_VERSION = "1.1"  # 1.1: protocol findings, coaching, metric ci95
+SCHEMA_VERSION = (
+    "1.2"  # 1.1: protocol findings, coaching, metric ci95; 1.2: sensor-only assessments, IMU gait bouts and strides
+)
 
 
 class _Model(BaseModel):
@@ -37,7 +39,9 @@ class _Model(BaseModel):
 class InputInfo(_Model):
     """What was analysed."""
 
-    kind: Literal["video", "image", "landmarks"]
+    kind: Literal["video", "image", "landmarks", "sensors"] = Field(
+        description="'sensors': IMU and/or EMG files only, no camera (frames_read 0; see wearables)"
+    )
     filename: str | None = None
     sha256: str | None = Field(None, description="sha256 of the input file")
     bytes: int | None = None
@@ -58,11 +62,13 @@ class InputInfo(_Model):
         None,
         description="median focus measure of the subject (variance of the Laplacian at 256 px height); below 50 the video is treated as blurred",
     )
-    landmark_space: Literal["image", "world"]
+    landmark_space: Literal["image", "world"] | None = Field(description="null for a sensor-only assessment")
 
 
 class ViewOut(_Model):
-    view: Literal["frontal", "sagittal", "oblique", "unknown"]
+    view: Literal["frontal", "sagittal", "oblique", "unknown", "none"] = Field(
+        description="'none': no camera (a sensor-only assessment)"
+    )
     yaw_deg: float | None = Field(
         None, description="mean body rotation about the vertical; 0 facing the camera, +-180 back to it"
     )
@@ -153,7 +159,7 @@ class EventOut(_Model):
 class Assessment(_Model):
     """A movement assessment. Supports a clinician's judgement; never a diagnosis."""
 
-    schema_version: Literal["1.1"] = SCHEMA_VERSION
+    schema_version: Literal["1.2"] = SCHEMA_VERSION
     exercise: str | None
     input: InputInfo
     model: dict[str, object] | None = Field(description="pose model provenance; null for client-side landmarks")
@@ -223,8 +229,10 @@ AssessmentPublic = create_model(
     **{
         name: (f.annotation | None, None)  # type: ignore[operator]
         for name, f in Assessment.model_fields.items()
-        if name not in AssessmentSummary.model_fields
+        if name not in AssessmentSummary.model_fields and name != "schema_version"
     },
+    # documents stored under an earlier schema version are returned as stored
+    schema_version=(str | None, None),
     findings_filter=(
         Literal["signed_off_only"] | None,
         Field(

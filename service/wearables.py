@@ -25,8 +25,10 @@ from kinematics.fusion import (
     ClockSync,
     EmgAnalysis,
     EmgFilter,
+    GaitEvents,
     ImuRecording,
     InitialContactDetector,
+    InvertedPendulum,
     ObliquityFusion,
     SynchronisationError,
     ThresholdOnsetDetector,
@@ -36,9 +38,19 @@ from kinematics.fusion import (
     read_emg,
     read_imu,
 )
+from kinematics.fusion.stride import StrideLengths
 from kinematics.series import Series
 
-__all__ = ["WearableFiles", "WearablesIssueOut", "WearablesOut", "WearablesRequest", "analyze_wearables", "parse_axes"]
+__all__ = [
+    "SensorResults",
+    "WearableFiles",
+    "WearablesIssueOut",
+    "WearablesOut",
+    "WearablesRequest",
+    "analyze_wearables",
+    "analyze_wearables_detail",
+    "parse_axes",
+]
 
 
 class _Model(BaseModel):
@@ -66,6 +78,13 @@ class WearablesRequest(_Model):
     imu_sampling_rate_hz: float | None = Field(None, gt=0)
     imu_calibration_window_s: tuple[float, float] | None = Field(None, description="a still stand, IMU clock")
     imu_offset_s: float | None = Field(None, description="manual clock offset, t_video = t_imu + offset_s")
+    imu_height_m: float | None = Field(
+        None,
+        ge=0.4,
+        le=1.5,
+        description="height of the lower-back sensor above the ground while standing, m: the inverted pendulum's "
+        "length for stride length and walking speed",
+    )
     emg_sampling_rate_hz: float | None = Field(None, gt=0)
     emg_mains_hz: float | None = Field(50.0, description="50 or 60; null for no notch")
     emg_hardware_delay_s: float | None = Field(
@@ -110,12 +129,24 @@ class ContactOut(_Model):
     confidence: float
 
 
+class StrideOut(_Model):
+    start_s: float
+    end_s: float
+    length_m: float
+    speed_mps: float
+
+
 class GaitOut(_Model):
     method: str
     initial_contacts: list[ContactOut]
     cadence_steps_per_min: float | None
     n_steps: int
-    sequences_s: list[tuple[float, float]]
+    sequences_s: list[tuple[float, float]] = Field(description="walking bouts: first and last contact, s")
+    stride_method: str | None = None
+    sensor_height_m: float | None = Field(None, description="the pendulum's length used for stride length")
+    stride_length_m: float | None = Field(None, description="median over the strides; null without imu_height_m")
+    walking_speed_mps: float | None = Field(None, description="median over the strides; null without imu_height_m")
+    strides: list[StrideOut] = Field(default_factory=list)
 
 
 class ImuOut(_Model):
@@ -217,6 +248,15 @@ CONVENTIONS = {
 }
 
 
+@dataclass
+class SensorResults:
+    """What the core computed from the IMU, on the IMU clock (for the sensor-only protocol)."""
+
+    gait: GaitEvents | None = None
+    strides: StrideLengths | None = None
+    obliquity: Series | None = None
+
+
 @dataclass(frozen=True)
 class WearableFiles:
     """Wearable files that came with a recording, and what the caller said about them."""
@@ -235,6 +275,10 @@ class WearableFiles:
             video_obliquity=video_obliquity,
             movement_onsets_s=movement_onsets_s,
         )
+
+    def analyze_alone(self) -> tuple[WearablesOut, SensorResults]:
+        """No video: the section and the core's results for :class:`kinematics.fusion.protocols.ImuProtocol`."""
+        return analyze_wearables_detail(self.request, imu_path=self.imu_path, emg_path=self.emg_path)
 
 
 def parse_axes(text: str) -> AxisMapping:
@@ -282,7 +326,26 @@ def analyze_wearables(
     fusion; ``movement_onsets_s`` (video clock) are used for EMG timing, else
     movement onsets are detected from the pelvis angles available.
     """
+    return analyze_wearables_detail(
+        request,
+        imu_path=imu_path,
+        emg_path=emg_path,
+        video_obliquity=video_obliquity,
+        movement_onsets_s=movement_onsets_s,
+    )[0]
+
+
+def analyze_wearables_detail(
+    request: WearablesRequest | None = None,
+    *,
+    imu_path: str | Path | None = None,
+    emg_path: str | Path | None = None,
+    video_obliquity: Series | None = None,
+    movement_onsets_s: list[float] | None = None,
+) -> tuple[WearablesOut, SensorResults]:
+    """:func:`analyze_wearables`, and the core's results (IMU clock) for a sensor-only protocol."""
     request = request if request is not None else WearablesRequest()
+    found = SensorResults()
     quality: list[WearablesIssueOut] = []
     out = WearablesOut(conventions=CONVENTIONS)
     processing: dict[str, object] = {}
@@ -300,7 +363,7 @@ def analyze_wearables(
             side=request.imu_side,
             sampling_rate_hz=request.imu_sampling_rate_hz,
         )
-        imu_out, pelvis_obliquity, pelvis_tilt = _imu_section(rec, request, issue, processing)
+        imu_out, pelvis_obliquity, pelvis_tilt = _imu_section(rec, request, issue, processing, found)
         if pelvis_obliquity is not None:
             offset = _sync(pelvis_obliquity, video_obliquity, request, issue)
             if offset is not None:
@@ -345,10 +408,10 @@ def analyze_wearables(
         )
     out.quality = quality
     out.processing = processing
-    return out
+    return out, found
 
 
-def _imu_section(rec: ImuRecording, request: WearablesRequest, issue, processing: dict):
+def _imu_section(rec: ImuRecording, request: WearablesRequest, issue, processing: dict, found: SensorResults):
     for note in rec.notes:
         issue("imu_note", "info", f"{rec.source}: {note}")
     axes = (
@@ -415,8 +478,11 @@ def _imu_section(rec: ImuRecording, request: WearablesRequest, issue, processing
     except InsufficientDataError as exc:
         issue("gait_not_measured", "info", str(exc))
     else:
+        found.gait = gait
         out.gait = GaitOut(
-            method="McCamley et al. 2012 (gaus1 CWT of integrated vertical acceleration); side from pelvic yaw rate",
+            method="walking bouts (step-band half-waves in runs with left-right yaw alternation), then initial "
+            "contacts at the steepest rise of the vertical acceleration; side by the local alternation of the "
+            "pelvic yaw rate (McCamley et al. 2012; Ullrich et al. 2021); docs/wearables.md",
             initial_contacts=[
                 ContactOut(t_s=round(e.t_s, 4), side=e.side, confidence=round(e.confidence, 3))
                 for e in gait.initial_contacts
@@ -426,8 +492,30 @@ def _imu_section(rec: ImuRecording, request: WearablesRequest, issue, processing
             sequences_s=[(round(a, 4), round(b, 4)) for a, b in gait.sequences],
         )
         processing["gait"] = asdict(detector)
+        if request.imu_height_m is not None:
+            pendulum = InvertedPendulum()
+            found.strides = sl = pendulum.estimate(rec, gait, sensor_height_m=request.imu_height_m)
+            out.gait.stride_method = (
+                "inverted pendulum (Zijlstra & Hof 2003) with Mobilise-D's filters and factor 4.587/4"
+            )
+            out.gait.sensor_height_m = request.imu_height_m
+            out.gait.stride_length_m = _r(sl.median_length_m, 3)
+            out.gait.walking_speed_mps = _r(sl.median_speed_mps, 3)
+            out.gait.strides = [
+                StrideOut(start_s=round(a, 4), end_s=round(b, 4), length_m=round(x, 3), speed_mps=round(v, 3))
+                for a, b, x, v in zip(sl.start_s, sl.end_s, sl.length_m, sl.speed_mps, strict=True)
+            ]
+            processing["stride_length"] = asdict(pendulum)
+        elif gait.initial_contacts:
+            issue(
+                "stride_length_not_measured",
+                "info",
+                "stride length and walking speed need the lower-back sensor's height above the ground while "
+                "standing (--imu-height / imu_height_m)",
+            )
     if axes is None:
         return out, None, None
+    found.obliquity = orient.obliquity
     return out, orient.obliquity, orient.tilt
 
 

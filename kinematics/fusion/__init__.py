@@ -8,7 +8,8 @@ Pure numpy/scipy, like the rest of :mod:`kinematics`. Modules:
 ``orientation``    pelvic tilt and obliquity (Mahony 2008 complementary filter)
 ``sync``           IMU-to-video clock offset by cross-correlation
 ``fuse``           video + IMU obliquity (complementary Kalman filter + RTS)
-``gait``           initial contacts, side and cadence (McCamley 2012)
+``gait``           walking bouts, initial contacts, side and cadence
+``stride``         stride length and walking speed (inverted pendulum, Zijlstra & Hof 2003)
 ``emg_io``         read EMG files (generic CSV, UCI lower-limb text)
 ``emg``            filters, envelopes, normalisation, symmetry, co-contraction, timing
 ``onsets``         threshold onset detection (Hodges & Bui 1996)
@@ -21,10 +22,11 @@ from kinematics.fusion.emg import EmgAnalysis, EmgFilter, EmgResult, co_contract
 from kinematics.fusion.emg_io import SITES, EmgChannel, EmgRecording, read_emg
 from kinematics.fusion.errors import SensorFormatError, SynchronisationError
 from kinematics.fusion.fuse import FusedAngle, ObliquityFusion
-from kinematics.fusion.gait import GaitEvents, InitialContactDetector, MatchResult, gaus1_cwt, match_events
+from kinematics.fusion.gait import GaitEvents, InitialContactDetector, MatchResult, match_events, vertical_acceleration
 from kinematics.fusion.imu_io import PLACEMENTS, ImuRecording, read_imu
 from kinematics.fusion.onsets import Bursts, ThresholdOnsetDetector, movement_onsets
 from kinematics.fusion.orientation import MahonyFilter, PelvisOrientation, pelvis_orientation, tilt_obliquity_deg
+from kinematics.fusion.stride import InvertedPendulum, StrideLengths
 from kinematics.fusion.sync import ClockOffset, ClockSync
 
 __all__ = [
@@ -44,17 +46,18 @@ __all__ = [
     "GaitEvents",
     "ImuRecording",
     "InitialContactDetector",
+    "InvertedPendulum",
     "MahonyFilter",
     "MatchResult",
     "ObliquityFusion",
     "PelvisOrientation",
     "SensorFormatError",
     "StaticCalibration",
+    "StrideLengths",
     "SynchronisationError",
     "ThresholdOnsetDetector",
     "calibrate_static",
     "co_contraction_index",
-    "gaus1_cwt",
     "match_events",
     "movement_onsets",
     "pelvis_orientation",
@@ -63,4 +66,5 @@ __all__ = [
     "symmetry_index",
     "tilt_obliquity_deg",
     "tkeo",
+    "vertical_acceleration",
 ]

@@ -1,33 +1,44 @@
-"""Initial contacts, their side, and cadence from one lower-back IMU.
+"""Walking bouts, initial contacts, their side, and cadence from one lower-back IMU.
 
-Initial contacts: McCamley, Donati, Grimpampi & Mazza (2012), "An enhanced
-estimate of initial contact and final contact instants of time using lower
-trunk inertial sensor data", Gait Posture 36(2):316-318. The vertical
-acceleration is integrated and then differentiated with a Gaussian continuous
-wavelet transform (first derivative of a Gaussian, ``gaus1``); initial
-contacts are the minima. The ``gaus1`` CWT at scale ``a`` (samples) is
-``-sqrt(a)`` times the derivative of the signal smoothed by a Gaussian of
-standard deviation ``a / sqrt(2)`` samples, so it is computed here as such
-(``scipy.ndimage.gaussian_filter1d``, no wavelet package); a test checks
-this against the CWT integral. The scale follows McCamley's wavelet
-pseudo-frequency of 1.25 Hz (``gaus1`` centre frequency 0.2 cycles/sample:
-scale = 0.2 fs / 1.25, 16 at 100 Hz).
+The order is bouts first, contacts second: a contact is only reported inside a
+walking bout, so standing, sitting down, arm movements and fidgeting yield no
+steps.
 
-"Vertical" is the direction of gravity measured by the accelerometer itself,
-low-passed at 0.25 Hz (the tilt correction of Moe-Nilssen 1998, Clin
-Biomech 13:320-327, made local in time), so a sensor worn tilted still
-gives the vertical component.
+1. **Vertical acceleration.** Acceleration along the direction of gravity that
+   the accelerometer itself measures, low-passed at 0.25 Hz (the tilt
+   correction of Moe-Nilssen 1998, Clin Biomech 13:320-327, made local in
+   time), so a sensor worn tilted, or a trunk that leans, still gives the
+   vertical component. No axis mapping is needed.
+2. **Step candidates.** The vertical acceleration band-passed to the step band
+   (0.5-3 Hz, zero phase) oscillates once per step; each positive half-wave
+   is one candidate, kept when its peak reaches ``min_step_amplitude_mps2``
+   (quiet standing and arm movements stay far below; measured in
+   ``tests/fusion/test_gait.py``). One candidate per half-wave, so a double
+   bump of slow gait is not counted twice (the zero-crossing idea of
+   Paraschiv-Ionescu et al. 2020, EMBC, in Mobilise-D's ``IcdIonescu``).
+3. **Walking bouts.** Runs of at least ``min_bout_steps`` candidates whose
+   consecutive intervals are step times (``min_step_s`` .. ``max_step_s``);
+   a sit-to-stand or a reach gives one or two isolated candidates, not a run.
+   A run is walking only if the pelvis's yaw alternates with the steps (left,
+   right, left: a stride is two steps); a rhythmic arm movement or a bounce
+   rotates it the same way at every candidate.
+4. **Timing.** The band-passed peak follows heel contact by tens of ms, and
+   the Gaussian-smoothed peak of McCamley et al. (2012, Gait Posture
+   36:316-318) used before by ~30 ms. At heel contact the vertical
+   acceleration of the trunk rises most steeply (the impact): each contact is
+   moved to the maximum of the vertical jerk (vertical acceleration low-passed
+   at ``refine_cutoff_hz``, differentiated) within ``refine_window_s`` before
+   the candidate's peak, with parabolic sub-sample interpolation.
+5. **Side.** McCamley's rule on the angular rate about the vertical (pelvic
+   yaw), band-passed 0.5-2 Hz as Ullrich et al. (2021, IEEE EMBC): at a left
+   contact the pelvis turns clockwise seen from above (rate <= 0 about the up
+   direction). In a turn the turning rate adds to that signal and flips single
+   contacts, so each side is decided by the alternation of the
+   ``laterality_window_steps`` contacts around it (left, right, left, ...):
+   ``sum_j (-1)^(j-k) yaw_j`` (robustly scaled). A missed step flips the
+   parity only locally. The confidence is that vote's margin.
 
-Side: McCamley's rule on the angular rate about the vertical (pelvic yaw),
-band-passed 0.5-2 Hz as Ullrich et al. (2021, IEEE EMBC) did: at a left
-initial contact the pelvis turns clockwise seen from above (rate <= 0 about
-the up direction, right-handed); at a right one, counter-clockwise. The up
-direction is the same measured gravity direction, so no axis mapping is
-needed; a declared mapping, when given, is only checked against it.
-
-Cadence: steps per minute, 60 / median step time, over contacts that form
-walking sequences (consecutive steps between ``min_step_s`` and
-``max_step_s``).
+Cadence: steps per minute, 60 / median step time over the bouts.
 """
 
 from __future__ import annotations
@@ -36,58 +47,29 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import signal
 
 from kinematics.errors import InputError, InsufficientDataError
 from kinematics.fusion.axes import AxisMapping
 from kinematics.fusion.imu_io import ImuRecording
 from kinematics.series import Event
 
-__all__ = ["GaitEvents", "InitialContactDetector", "MatchResult", "gaus1_cwt", "match_events"]
-
-GAUS1_CENTRE_FREQUENCY = 0.2  # pywt.central_frequency("gaus1"): cycles per sample at scale 1
-
-
-def gaus1_cwt(x: np.ndarray, scale: float) -> np.ndarray:
-    """Continuous wavelet transform with the ``gaus1`` wavelet at one scale.
-
-    Parameters
-    ----------
-    x
-        ``(n,)`` uniformly sampled signal.
-    scale
-        Wavelet scale in samples.
-
-    Returns
-    -------
-    np.ndarray
-        ``(n,)`` coefficients, ``-sqrt(scale) * d/dt (x * G)`` with ``G`` a
-        unit-area Gaussian of standard deviation ``scale / sqrt(2)`` samples
-        (``gaus1(t) = -2 t exp(-t^2) / norm``, the PyWavelets definition, up to
-        its L2 normalisation constant).
-    """
-    sigma = scale / math.sqrt(2.0)
-    return (
-        -math.sqrt(scale)
-        * math.sqrt(math.pi)
-        * scale
-        * ndimage.gaussian_filter1d(
-            np.asarray(x, dtype=float),
-            sigma,
-            order=1,
-            mode="nearest",
-        )
-    )
+__all__ = ["GaitEvents", "InitialContactDetector", "MatchResult", "match_events", "vertical_acceleration"]
 
 
 @dataclass(frozen=True)
 class GaitEvents:
-    """Initial contacts and cadence."""
+    """Walking bouts, initial contacts and cadence.
+
+    ``sequences`` are the walking bouts as (first contact, last contact) in
+    seconds; every contact lies inside one. ``step_times_s`` are the
+    intervals between consecutive contacts inside a bout, in order.
+    """
 
     initial_contacts: list[Event]  # name "initial_contact", side left/right
     cadence_steps_per_min: float | None
     step_times_s: np.ndarray
-    sequences: list[tuple[float, float]]  # (first, last) contact time of each walking sequence
+    sequences: list[tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -137,38 +119,122 @@ def match_events(detected_s: np.ndarray, reference_s: np.ndarray, *, tolerance_s
     return MatchResult(pairs, int(det.size - len(pairs)), int(ref.size - len(pairs)))
 
 
+def vertical_acceleration(rec: ImuRecording, *, gravity_cutoff_hz: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """Acceleration along the measured gravity, and that direction.
+
+    Returns
+    -------
+    vertical_mps2
+        ``(n,)`` m/s^2, including gravity (about +9.81 when still).
+    up
+        ``(n, 3)`` unit vectors, sensor axes: the low-passed specific force.
+    """
+    sos = signal.butter(2, gravity_cutoff_hz, fs=rec.sampling_rate_hz, output="sos")
+    gravity = signal.sosfiltfilt(sos, rec.acc_mps2, axis=0)
+    up = gravity / np.linalg.norm(gravity, axis=1, keepdims=True)
+    return np.sum(rec.acc_mps2 * up, axis=1), up
+
+
+def _half_wave_peaks(x: np.ndarray, min_height: float) -> np.ndarray:
+    """Index of the maximum of each positive half-wave of ``x`` that reaches ``min_height``."""
+    neg = np.signbit(x)
+    edges = np.flatnonzero(neg[1:] != neg[:-1]) + 1  # first sample after each sign change
+    peaks = []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        if not neg[a]:
+            k = a + int(np.argmax(x[a:b]))
+            if x[k] >= min_height:
+                peaks.append(k)
+    return np.asarray(peaks, dtype=int)
+
+
+def _bouts(t_s: np.ndarray, min_step_s: float, max_step_s: float, min_steps: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` index ranges of runs of at least ``min_steps`` events spaced like steps."""
+    out, start = [], 0
+    for i in range(1, t_s.shape[0] + 1):
+        if i == t_s.shape[0] or not (min_step_s <= t_s[i] - t_s[i - 1] <= max_step_s):
+            if i - start >= min_steps:
+                out.append((start, i))
+            start = i
+    return out
+
+
+def _steepest_rise(jerk: np.ndarray, peak: int, window: int) -> float:
+    """Fractional index of the largest ``jerk`` in ``[peak - window, peak]`` (parabolic interpolation)."""
+    a = max(1, peak - window)
+    b = min(jerk.shape[0] - 1, peak + 1)
+    k = a + int(np.argmax(jerk[a:b]))
+    y0, y1, y2 = jerk[k - 1], jerk[k], jerk[k + 1]
+    den = y0 - 2 * y1 + y2
+    return k + (0.5 * (y0 - y2) / den if den < 0 else 0.0)
+
+
+def _alternation(yaw: np.ndarray) -> float:
+    """Minus the lag-1 autocorrelation of the yaw rates at consecutive contacts: +1 alternating, -1 all alike."""
+    return float(-np.sum(yaw[1:] * yaw[:-1]) / (np.sum(yaw[:-1] ** 2) + 1e-12))
+
+
+def _alternation_sides(yaw: np.ndarray, half: int) -> tuple[list[str], np.ndarray]:
+    """Left/right of consecutive contacts of one bout from their yaw rates, by local alternation."""
+    y = np.clip(yaw / (float(np.median(np.abs(yaw))) + 1e-12), -3.0, 3.0)  # one turn cannot outvote the bout
+    n = y.shape[0]
+    sides, conf = [], np.zeros(n)
+    for k in range(n):
+        j = np.arange(max(0, k - half), min(n, k + half + 1))
+        terms = np.where((j - k) % 2 == 0, 1.0, -1.0) * y[j]
+        score = float(terms.sum())
+        sides.append("left" if score <= 0 else "right")
+        conf[k] = abs(score) / (float(np.abs(terms).sum()) + 1e-12)
+    return sides, conf
+
+
 @dataclass(frozen=True, kw_only=True)
 class InitialContactDetector:
-    """McCamley et al. (2012) initial contacts from a lower-back IMU.
+    """Walking bouts and initial contacts (left/right) from a lower-back IMU.
 
     Parameters
     ----------
-    wavelet_frequency_hz
-        Pseudo-frequency of the ``gaus1`` wavelet (McCamley: 1.25 Hz).
+    step_band_hz
+        Band of the vertical acceleration that oscillates once per step.
+    min_step_amplitude_mps2
+        Smallest peak of that band-passed signal counted as a step candidate.
+    min_step_s, max_step_s
+        Intervals between consecutive contacts of a walking bout.
+    min_bout_steps
+        Fewest consecutive contacts that make a walking bout.
+    refine_cutoff_hz
+        Low-pass of the vertical acceleration whose steepest rise times a contact.
+    refine_window_s
+        How far before the band-passed peak the steepest rise is searched.
     gravity_cutoff_hz
         Low-pass that estimates the direction of gravity in sensor axes.
-    min_step_s, max_step_s
-        Step times accepted inside a walking sequence.
-    min_sequence_steps
-        Fewest consecutive contacts that count as walking; isolated contacts
-        (shuffles, sitting down) are dropped.
-    min_prominence_mps2
-        Smallest prominence of a contact's peak in the smoothed vertical
-        acceleration.
     laterality_band_hz
         Band-pass of the yaw rate used for the side (Ullrich et al. 2021).
+    laterality_window_steps
+        Contacts (odd) whose alternating yaw rates decide each contact's side.
+    min_alternation
+        A run of step candidates is a walking bout only if the yaw rates at its
+        contacts alternate: minus their lag-1 autocorrelation must exceed this.
+        Walking turns the pelvis left and right once per stride, every other
+        bounce; a rhythmic arm or trunk movement turns it with every bounce
+        (measured: real walking bouts of the Mobilise-D recordings -0.3 to 1.1, most
+        above 0.4; synthetic arm movement -0.9 to -1.0).
     """
 
-    wavelet_frequency_hz: float = 1.25
-    gravity_cutoff_hz: float = 0.25
+    step_band_hz: tuple[float, float] = (0.5, 3.0)
+    min_step_amplitude_mps2: float = 0.3
     min_step_s: float = 0.25
     max_step_s: float = 1.25
-    min_sequence_steps: int = 4
-    min_prominence_mps2: float = 0.3
+    min_bout_steps: int = 4
+    refine_cutoff_hz: float = 10.0
+    refine_window_s: float = 0.15
+    gravity_cutoff_hz: float = 0.25
     laterality_band_hz: tuple[float, float] = (0.5, 2.0)
+    laterality_window_steps: int = 7
+    min_alternation: float = -0.5
 
     def detect(self, rec: ImuRecording, *, axes: AxisMapping | None = None) -> GaitEvents:
-        """Initial contacts (left/right) and cadence.
+        """Walking bouts, initial contacts (left/right) and cadence.
 
         Parameters
         ----------
@@ -178,6 +244,11 @@ class InitialContactDetector:
             Declared sensor-to-body mapping; when given, its up axis must be
             within 45 deg of the measured gravity (a wrongly declared mapping
             is reported rather than silently producing swapped sides).
+
+        Returns
+        -------
+        GaitEvents
+            Empty (no contacts, cadence None) when nobody walked.
         """
         if rec.placement not in ("sacrum", "lower_back", "pelvis"):
             raise InputError(
@@ -187,9 +258,9 @@ class InitialContactDetector:
         n = len(rec)
         if n < int(4 * fs):
             raise InsufficientDataError(f"{rec.source}: {n / fs:.1f} s of data; gait needs at least 4 s")
-        sos = signal.butter(2, self.gravity_cutoff_hz, fs=fs, output="sos")
-        gravity = signal.sosfiltfilt(sos, rec.acc_mps2, axis=0)
-        up = gravity / np.linalg.norm(gravity, axis=1, keepdims=True)
+        if self.laterality_window_steps < 1 or self.laterality_window_steps % 2 == 0:
+            raise ValueError(f"laterality_window_steps must be odd and >= 1, got {self.laterality_window_steps}")
+        vertical, up = vertical_acceleration(rec, gravity_cutoff_hz=self.gravity_cutoff_hz)
         if axes is not None:
             declared = axes.body_from_sensor()[1]
             angle = float(np.degrees(np.arccos(np.clip(up.mean(axis=0) @ declared, -1.0, 1.0))))
@@ -198,50 +269,37 @@ class InitialContactDetector:
                     f"{rec.source}: the declared up axis ({axes.up}) is {angle:.0f} deg from the "
                     "measured gravity; check the axis mapping"
                 )
-        vertical = np.sum(rec.acc_mps2 * up, axis=1)
-        vertical = signal.detrend(vertical)
-        velocity = np.concatenate([[0.0], np.cumsum(0.5 * (vertical[1:] + vertical[:-1]) / fs)])
-        scale = GAUS1_CENTRE_FREQUENCY * fs / self.wavelet_frequency_hz
-        cwt = gaus1_cwt(velocity, scale)
-        # -cwt / (sqrt(a) sqrt(pi) a) * fs is the Gaussian-smoothed vertical acceleration in m/s^2
-        smoothed = -cwt * fs / (math.sqrt(scale) * math.sqrt(math.pi) * scale)
-        peaks, _ = signal.find_peaks(
-            smoothed, distance=max(1, int(self.min_step_s * fs)), prominence=self.min_prominence_mps2
+        # filtfilt everywhere: zero phase, contact timing is the measurement
+        band = signal.sosfiltfilt(
+            signal.butter(4, self.step_band_hz, "bandpass", fs=fs, output="sos"), vertical - vertical.mean()
         )
-        keep, sequences = self._sequences(rec.t_s[peaks])
-        peaks = peaks[keep]
+        peaks = _half_wave_peaks(band, self.min_step_amplitude_mps2)
+        smooth = signal.sosfiltfilt(
+            signal.butter(4, min(self.refine_cutoff_hz, 0.45 * fs), fs=fs, output="sos"), vertical
+        )
+        jerk = np.gradient(smooth)
+        window = max(1, int(round(self.refine_window_s * fs)))
+        # two neighbouring half-waves can share a steepest rise: one contact, kept once, in order
+        at = np.unique([_steepest_rise(jerk, int(p), window) for p in peaks])
+        t_all = np.interp(at, np.arange(n), rec.t_s) if at.size else np.zeros(0)
         yaw = np.sum(rec.gyr_rads * up, axis=1)
         low, high = self.laterality_band_hz
         yaw_f = signal.sosfiltfilt(signal.butter(4, (low, high), "bandpass", fs=fs, output="sos"), yaw)
-        events = []
-        for p in peaks:
-            strength = abs(float(yaw_f[p])) / (float(np.std(yaw_f)) + 1e-12)
-            events.append(
-                Event(
-                    t_s=float(rec.t_s[p]),
-                    name="initial_contact",
-                    side="left" if yaw_f[p] <= 0 else "right",
-                    confidence=float(min(1.0, strength)),
-                )
-            )
-        steps = (
-            np.concatenate(
-                [np.diff(rec.t_s[peaks][(rec.t_s[peaks] >= a) & (rec.t_s[peaks] <= b)]) for a, b in sequences]
-            )
-            if sequences
-            else np.zeros(0)
-        )
-        cadence = 60.0 / float(np.median(steps)) if steps.size else None
-        return GaitEvents(events, cadence, steps, sequences)
-
-    def _sequences(self, t: np.ndarray) -> tuple[np.ndarray, list[tuple[float, float]]]:
-        keep = np.zeros(t.shape[0], dtype=bool)
-        sequences = []
-        start = 0
-        for i in range(1, t.shape[0] + 1):
-            if i == t.shape[0] or not (self.min_step_s <= t[i] - t[i - 1] <= self.max_step_s):
-                if i - start >= self.min_sequence_steps:
-                    keep[start:i] = True
-                    sequences.append((float(t[start]), float(t[i - 1])))
-                start = i
-        return keep, sequences
+        events: list[Event] = []
+        sequences: list[tuple[float, float]] = []
+        steps: list[np.ndarray] = []
+        for a, b in _bouts(t_all, self.min_step_s, self.max_step_s, self.min_bout_steps):
+            t = t_all[a:b]
+            yaw_at = np.interp(at[a:b], np.arange(n), yaw_f)
+            if _alternation(yaw_at) <= self.min_alternation:
+                continue  # the pelvis did not turn left-right-left with the bounces: not walking
+            sides, conf = _alternation_sides(yaw_at, self.laterality_window_steps // 2)
+            events += [
+                Event(t_s=float(ti), name="initial_contact", side=s, confidence=float(c))  # type: ignore[arg-type]
+                for ti, s, c in zip(t, sides, conf, strict=True)
+            ]
+            sequences.append((float(t[0]), float(t[-1])))
+            steps.append(np.diff(t))
+        step_times = np.concatenate(steps) if steps else np.zeros(0)
+        cadence = 60.0 / float(np.median(step_times)) if step_times.size else None
+        return GaitEvents(events, cadence, step_times, sequences)

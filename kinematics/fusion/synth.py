@@ -26,7 +26,7 @@ from kinematics.fusion.axes import AxisMapping
 from kinematics.fusion.imu_io import STANDARD_GRAVITY_MPS2, ImuRecording
 from kinematics.series import Series
 
-__all__ = ["ImuErrors", "PelvisMotion", "emg_bursts", "pelvis_imu", "rehab_motion", "video_angle"]
+__all__ = ["ImuErrors", "PelvisMotion", "daily_motion", "emg_bursts", "pelvis_imu", "rehab_motion", "video_angle"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +107,64 @@ def rehab_motion(
         ]
     )
     return PelvisMotion(t, tilt, obliquity, yaw, position)
+
+
+def daily_motion(
+    t_s: np.ndarray,
+    activity: str,
+    *,
+    step_hz: float = 1.8,
+    turn_s: tuple[float, float] | None = None,
+    rng: np.random.Generator,
+) -> PelvisMotion:
+    """Pelvis motion of an everyday activity, for testing gait detection.
+
+    ``activity``:
+
+    * ``"stand"``: postural sway only (+-3 mm, +-0.5 deg, below 0.5 Hz).
+    * ``"sit_to_stand"``: every 8 s the pelvis drops 0.45 m onto a chair in 1.5 s
+      with 30 deg of anterior tilt on the way, sits 2.5 s tilted 15 deg back,
+      and rises again: large, non-periodic vertical acceleration.
+    * ``"arms"``: standing while moving the arms rhythmically at 1.2 Hz (wiping,
+      reaching): the trunk's reaction, +-5 deg of pelvic rotation, +-2 deg of
+      tilt, +-1 cm of lateral and +-3.5 mm of vertical motion (0.2 m/s^2 of
+      vertical acceleration, the upper end of what the lower-back sensor of the
+      Mobilise-D recordings shows during their non-walking tasks: band RMS
+      0.02-0.18 m/s^2).
+    * ``"walk"``: straight walking at ``step_hz`` steps/s: the pelvis rises and
+      falls 2.5 cm per step, sways 2 cm sideways and rotates +-4 deg per
+      stride; with ``turn_s`` = (start, end) the heading turns 180 deg over that
+      interval (a smooth ramp). By construction of the rotation phase the pelvis
+      turns clockwise (seen from above) at the first contact, so contacts are
+      left, right, left, ... in McCamley's convention. Step ``k`` (k = 1, 2,
+      ...) is the pelvis's ``k``-th lowest point, at ``k / step_hz``; this
+      sinusoidal model has no heel-strike impact, so it tests step counting,
+      cadence and sides, not contact timing.
+    """
+    t = np.asarray(t_s, dtype=float)
+    sway = _irregular(t, 1.0, rng)
+    zero = np.zeros_like(t)
+    if activity == "stand":
+        pos = 0.003 * np.column_stack([_irregular(t, 1.0, rng), 0.3 * sway, _irregular(t, 1.0, rng)])
+        return PelvisMotion(t, 0.5 * sway, 0.5 * _irregular(t, 1.0, rng), 0.5 * _irregular(t, 1.0, rng), pos)
+    if activity == "sit_to_stand":
+        phase = np.mod(t, 8.0)
+        down = _smooth_on(phase, 2.0, 1.5) - _smooth_on(phase, 6.0, 1.5)  # 0 standing .. 1 seated
+        lean = np.sin(np.pi * np.clip((phase - 2.0) / 1.5, 0, 1)) + np.sin(np.pi * np.clip((phase - 6.0) / 1.5, 0, 1))
+        tilt = 30.0 * lean - 15.0 * down * (1 - lean)
+        pos = np.column_stack([zero, -0.45 * down, 0.12 * down])
+        return PelvisMotion(t, tilt + 0.5 * sway, 0.5 * sway, zero, pos)
+    if activity == "arms":
+        w = 2 * np.pi * 1.2 * t
+        pos = np.column_stack([0.01 * np.sin(w), 0.0035 * np.sin(w + 0.5), zero])
+        return PelvisMotion(t, 2.0 * np.sin(w + 1.0) + 0.5 * sway, 0.5 * sway, 5.0 * np.sin(w), pos)
+    if activity == "walk":
+        w = 2 * np.pi * step_hz * t
+        heading = zero if turn_s is None else 180.0 * _smooth_on(t, turn_s[0], turn_s[1] - turn_s[0])
+        pos = np.column_stack([0.02 * np.sin(w / 2), 0.0125 * (1 - np.cos(w)), zero])
+        # yaw -4 sin(w/2 + pi) = 4 sin(w/2): its rate is negative (clockwise) at odd k, where cos(w/2) = -1
+        return PelvisMotion(t, 1.5 * np.sin(w), 1.5 * np.sin(w / 2), heading - 4.0 * np.sin(w / 2 + np.pi), pos)
+    raise ValueError(f"activity must be stand, sit_to_stand, arms or walk; got {activity!r}")
 
 
 def _rx(a: np.ndarray) -> np.ndarray:

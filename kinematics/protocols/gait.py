@@ -52,7 +52,13 @@ from kinematics.protocols.base import Coaching, Finding, ProtocolEvent, Protocol
 from kinematics.protocols.capture import check_capture
 from kinematics.series import SIDES, LandmarkSeries, Series, Side, other_side
 
-__all__ = ["DROP_ASYMMETRY_THRESHOLD", "HIP_RANGE_ASYMMETRY_THRESHOLD", "STEP_TIME_ASYMMETRY_THRESHOLD", "Gait"]
+__all__ = [
+    "DROP_ASYMMETRY_THRESHOLD",
+    "HIP_RANGE_ASYMMETRY_THRESHOLD",
+    "STEP_TIME_ASYMMETRY_THRESHOLD",
+    "Gait",
+    "step_time_asymmetry",
+]
 
 DROP_ASYMMETRY_THRESHOLD = Threshold(
     "pelvic_drop_asymmetry_deg",
@@ -159,35 +165,13 @@ class Gait:
                 {"steps": len(contacts), "step_time_s": C.r2(float(np.median(steps))), "frontal": frontal},
             )
         ]
-        step_times = {
-            side: [b.start_s - a.start_s for a, b in pairwise(contacts) if b.side == side and a.side != side]
-            for side in SIDES
-        }
-        dt = float(np.median(np.diff(result.t_s)))
-        per_side = {}
-        for side, values in step_times.items():
-            if values:
-                v = float(np.median(values))
-                ci = C.ci_around(
-                    v,
-                    (1.2533 * float(np.std(values, ddof=1)) / np.sqrt(len(values))) if len(values) > 1 else 0.0,
-                    instrument_sd=dt,
-                )
-                per_side[side] = (v, ci)
-                metrics.append(ProtocolMetric("step_time_s", C.r2(v), "s", side, ci))
-        if len(per_side) == 2:
-            th = C.with_value(STEP_TIME_ASYMMETRY_THRESHOLD, self.step_time_asymmetry_threshold_s)
-            findings.append(
-                C.asymmetry_finding(
-                    "step_time",
-                    "step time (ending on that foot's contact)",
-                    "s",
-                    per_side["left"],
-                    per_side["right"],
-                    th,
-                    "A shorter step onto one leg can mean less time spent standing on the other.",
-                )
-            )
+        m, f = step_time_asymmetry(
+            contacts,
+            instrument_sd_s=float(np.median(np.diff(result.t_s))),
+            threshold_s=self.step_time_asymmetry_threshold_s,
+        )
+        metrics += m
+        findings += f
         if frontal:
             m, f = self._frontal(result, contacts)
         else:
@@ -377,6 +361,46 @@ class Gait:
             )
         )
         return metrics, findings
+
+
+def step_time_asymmetry(
+    contacts: list[ProtocolEvent], *, instrument_sd_s: float, threshold_s: float
+) -> tuple[list[ProtocolMetric], list[Finding]]:
+    """Step time per side (a step ends on that foot's contact) and their left-right difference.
+
+    Used by the video protocol and by the IMU-only one (``kinematics.fusion.protocols``):
+    one measurement, one code path. ``instrument_sd_s`` is the timing error of one
+    contact (a frame interval for video).
+    """
+    step_times = {
+        side: [b.start_s - a.start_s for a, b in pairwise(contacts) if b.side == side and a.side != side]
+        for side in SIDES
+    }
+    metrics, findings, per_side = [], [], {}
+    for side, values in step_times.items():
+        if values:
+            v = float(np.median(values))
+            ci = C.ci_around(
+                v,
+                (1.2533 * float(np.std(values, ddof=1)) / np.sqrt(len(values))) if len(values) > 1 else 0.0,
+                instrument_sd=instrument_sd_s,
+            )
+            per_side[side] = (v, ci)
+            metrics.append(ProtocolMetric("step_time_s", C.r2(v), "s", side, ci))
+    if len(per_side) == 2:
+        th = C.with_value(STEP_TIME_ASYMMETRY_THRESHOLD, threshold_s)
+        findings.append(
+            C.asymmetry_finding(
+                "step_time",
+                "step time (ending on that foot's contact)",
+                "s",
+                per_side["left"],
+                per_side["right"],
+                th,
+                "A shorter step onto one leg can mean less time spent standing on the other.",
+            )
+        )
+    return metrics, findings
 
 
 def _facing(lm: LandmarkSeries, t_s: np.ndarray, window_s: float = 1.0) -> np.ndarray:

@@ -73,7 +73,14 @@ async def read_multipart(
         elif b"filename" in disp:
             if name not in file_fields:
                 raise Problem(
-                    422, "validation", f"unexpected file field {name!r}; send the file as {' or '.join(file_fields)!r}"
+                    422,
+                    "validation",
+                    f"unexpected file field {name!r}; send the file as {' or '.join(file_fields)!r}"
+                    + (
+                        f" (sensor files as {' and/or '.join(map(repr, extra_file_fields))})"
+                        if extra_file_fields
+                        else ""
+                    ),
                 )
             if out.file_field is not None:
                 raise Problem(422, "validation", "send exactly one file per request")

@@ -120,7 +120,7 @@ def _discard(session, store: UploadStore, stored: StoredFile, clinic_id: str) ->
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
-                        "required": ["video"],
+                        "description": "a 'video' file, or sensor files 'imu' and/or 'emg' alone (no camera)",
                         "properties": {
                             "video": {"type": "string", "format": "binary"},
                             "exercise": {"type": "string", "enum": list(EXERCISES)},
@@ -161,7 +161,8 @@ async def create_assessment(
     principal: Annotated[Principal, require("assessments:create")],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> AssessmentAccepted:
-    """Accept a video/image (multipart field ``video``) or a landmark JSON body; analysis runs in the background."""
+    """Accept a video/image (multipart ``video``, optionally with ``imu``/``emg``), sensor files alone, or a
+    landmark JSON body; analysis runs in the background."""
     if idempotency_key:
         existing = session.scalar(
             select(AssessmentRow).where(
@@ -261,7 +262,7 @@ async def _from_multipart(request: Request, store: UploadStore, settings, princi
         extra_file_fields=WEARABLE_FILES,
     )
     if upload.file is None:
-        raise Problem(422, "validation", "video: missing; send the recording as a multipart file field named 'video'")
+        return await _sensors_only(request, upload, store, principal)
     stored = upload.file
     try:
         kind = sniff_bytes(stored.head, upload.filename or "upload")
@@ -285,6 +286,27 @@ async def _from_multipart(request: Request, store: UploadStore, settings, princi
                 store.delete(extra.relpath)
         raise
     return stored, kind, upload.fields, wearables
+
+
+NO_INPUT = (
+    "no input: send a multipart file field 'video' (a video or an image), or sensor files 'imu' and/or 'emg' "
+    "(a sensor-only assessment); landmarks go as an application/json body"
+)
+
+
+async def _sensors_only(request: Request, upload, store: UploadStore, principal: Principal):
+    """A multipart with only 'imu' and/or 'emg': a sensor-only assessment; the IMU (else the EMG) is its input."""
+    if not upload.extra_files:
+        raise Problem(422, "validation", NO_INPUT, accepted=["video", *WEARABLE_FILES])
+    try:
+        wearables = await _wearables(upload, store)
+    except Exception:
+        for extra in upload.extra_files.values():
+            if not _in_use(request, extra, principal, wearable=True):
+                store.delete(extra.relpath)
+        raise
+    main = upload.extra_files.get("imu") or upload.extra_files["emg"]
+    return main, "sensors", upload.fields, wearables
 
 
 def _wearable_value(name: str, raw: str) -> object:

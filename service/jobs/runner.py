@@ -162,7 +162,7 @@ def run_job(factory: sessionmaker[Session], settings: Settings, c: Claim, analyz
         row = s.get(AssessmentRow, c.assessment_id)
         if row is None:
             return "deleted"
-        rel, exercise, wearables_row = row.input_path, row.exercise, row.wearables
+        rel, exercise, wearables_row, kind = row.input_path, row.exercise, row.wearables, row.input_kind
     heartbeat = _Heartbeat(factory, c, settings.job_lease_s)
     heartbeat.start()
     started = time.monotonic()
@@ -183,6 +183,8 @@ def run_job(factory: sessionmaker[Session], settings: Settings, c: Claim, analyz
                 emg_path=store.path(wearables_row["emg"]["path"]) if wearables_row.get("emg") else None,
                 request=WearablesRequest.model_validate(wearables_row.get("request") or {}),
             )
+        if kind == "sensors":  # the sensor files are the input: no video to decode
+            path = None
         doc = analyze(path, exercise=exercise, filename=None, **extra)
         result = json.loads(doc.model_dump_json())
         status, values = "done", {"status": "done", "result": result, "reason": None}

@@ -68,7 +68,7 @@ class AssessmentRow(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     callback_url: Mapped[str | None] = mapped_column(Text)
 
-    input_kind: Mapped[str] = mapped_column(String(20))  # video | image | landmarks
+    input_kind: Mapped[str] = mapped_column(String(20))  # video | image | landmarks | sensors
     input_sha256: Mapped[str | None] = mapped_column(String(64))
     input_bytes: Mapped[int | None] = mapped_column(Integer)
     input_path: Mapped[str | None] = mapped_column(Text)  # relative to the uploads dir; NULL once deleted

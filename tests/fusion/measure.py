@@ -1,4 +1,6 @@
-"""Measure the figures quoted in docs/wearables.md and docs/validation.md ("## Wearables").
+"""Measure the figures quoted in docs/wearables.md and docs/validation.md ("## Wearables"), except gait.
+
+Gait (walking bouts, contacts, sides, stride length, beside mobgap): ``python -m bench gait``.
 
 Run: ``.venv/bin/python -m tests.fusion.measure [--uci-3a PATH]`` (about a minute).
 Prints markdown. Synthetic figures use seeds 0..19; real-data figures use the
@@ -19,18 +21,15 @@ from kinematics.fusion import (
     AxisMapping,
     ClockSync,
     EmgAnalysis,
-    InitialContactDetector,
     MahonyFilter,
     ObliquityFusion,
     ThresholdOnsetDetector,
-    match_events,
     pelvis_orientation,
     read_emg,
-    read_imu,
     tkeo,
 )
 from kinematics.fusion.synth import emg_bursts, pelvis_imu, rehab_motion, video_angle
-from tests.fusion.data import MOBILISED_CSV, TRIALS, UCI_5N, mobilised_recording, reference_bouts
+from tests.fusion.data import UCI_5N
 
 SEEDS = range(20)
 T = np.arange(0.0, 60.0, 0.01)
@@ -126,46 +125,6 @@ def orientation_and_fusion() -> None:
     print("\n(obliquity RMSE in deg, median / worst of 20 draws)\n")
 
 
-def gait() -> None:
-    print("### Mobilise-D HA001 lower-back IMU against the optical reference\n")
-    print(
-        "| trial | reference | contacts | TP | FP | FN | F1 | error median (signed) | median abs | side correct | cadence (ref) |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for test, trial in TRIALS:
-        rec = (
-            read_imu(MOBILISED_CSV, sampling_rate_hz=100.0)
-            if (test, trial) == ("Test5", "Trial1")
-            else mobilised_recording(test, trial)
-        )
-        g = InitialContactDetector().detect(rec, axes=MOBILISED_LOWER_BACK)
-        t = np.array([e.t_s for e in g.initial_contacts])
-        sides = [e.side for e in g.initial_contacts]
-        for system in ("Stereophoto", "INDIP"):
-            tp = fp = fn = ok = 0
-            err, steps = [], []
-            bouts = reference_bouts(test, trial, system)
-            for b in bouts:
-                inside = (t >= b.start_s - 0.25) & (t <= b.end_s + 0.25)
-                mm = match_events(t[inside], b.initial_contacts_s, tolerance_s=0.25)
-                tp, fp, fn = tp + len(mm.pairs), fp + mm.false_positives, fn + mm.false_negatives
-                err += list(mm.errors_s)
-                for d, r in mm.pairs:
-                    ok += (
-                        sides[int(np.argmin(np.abs(t - d)))]
-                        == b.sides[int(np.nanargmin(np.abs(b.initial_contacts_s - r)))]
-                    )
-                steps += list(np.diff(b.initial_contacts_s[np.isfinite(b.initial_contacts_s)]))
-            f1 = 2 * tp / (2 * tp + fp + fn)
-            n_ref = sum(int(np.isfinite(b.initial_contacts_s).sum()) for b in bouts)
-            print(
-                f"| {test} {trial} | {system} ({len(bouts)} bouts) | {n_ref} | {tp} | {fp} | {fn} | {f1:.3f} | "
-                f"{1000 * np.median(err):+.0f} ms | {1000 * np.median(np.abs(err)):.0f} ms | {ok}/{tp} | "
-                f"{g.cadence_steps_per_min:.1f} ({60 / np.median(steps):.1f}) |"
-            )
-    print()
-
-
 def emg_synthetic() -> None:
     print("### EMG onsets on synthetic bursts with known onsets (20 draws x 3 bursts)\n")
     print("| rate | onset path | onset |error| median / worst | offset |error| worst | spurious bursts |")
@@ -255,7 +214,6 @@ def main() -> None:
     p.add_argument("--uci-3a", type=Path, help="path of the UCI 3Amar.txt recording")
     args = p.parse_args()
     orientation_and_fusion()
-    gait()
     emg_synthetic()
     emg_real([args.uci_3a] if args.uci_3a else [])
 

@@ -10,7 +10,8 @@ import pytest
 
 from kinematics.errors import InputError
 from kinematics.fusion import SensorFormatError, read_imu
-from tests.fusion.data import MOBILISED_CSV, XSENS_THIGH, mobilised_recording
+from tests.fusion.data import MOBILISED_CSV, XSENS_THIGH
+from tests.validation.mobilised import recording
 
 G = 9.80665
 
@@ -21,7 +22,7 @@ def test_the_mobilised_csv_is_in_g_and_deg_per_s_and_matches_the_mat():
     assert len(rec) == 1246 and rec.sampling_rate_hz == pytest.approx(100.0)
     # standing still at the start: |acc| ~ 1 g, expressed in m/s^2
     assert np.linalg.norm(rec.acc_mps2[:50], axis=1).mean() == pytest.approx(G, rel=0.03)
-    mat = mobilised_recording("Test5", "Trial1")
+    mat = recording("HA001", "Test5", "Trial1")
     np.testing.assert_allclose(rec.gyr_rads, mat.gyr_rads, atol=1e-9)  # the same gyroscope samples
     # the CSV's acceleration is the .mat's scaled by 9.81 / 9.80665 (a g conversion upstream)
     np.testing.assert_allclose(rec.acc_mps2, mat.acc_mps2 * 9.81 / G, rtol=1e-6)

@@ -1,0 +1,180 @@
+#!/usr/bin/env python
+"""Gait from a lower-back IMU: this project's detector beside mobgap's, on the Mobilise-D recordings.
+
+    .venv/bin/python -m bench gait [--no-mobgap] [--mobgap-json FILE]
+
+One run: this project's :class:`kinematics.fusion.InitialContactDetector` (in this
+process) and mobgap's own pipelines and detectors (``bench/mobgap/run.py`` in the
+benchmark-only venv ``.venv-mobgap``, ``make .venv-mobgap/.installed``) on the same
+nine recordings (HA001, HA002, MS001 x Test5 Trial1/2, Test11 Trial1), scored by one
+scorer (``tests/validation/mobilised.py``):
+
+* **optical**: contacts inside the Stereophoto bouts (its capture volume), matched within
+  +-0.25 s: F1, signed and absolute median timing error (detected - reference), sides right;
+* **whole recording**: every contact against the combined reference (INDIP bouts, plus the
+  Stereophoto bouts INDIP lacks): contacts while sitting, standing or doing tasks count as
+  false positives (an upper bound: walking neither system recorded counts too);
+* **stride length / speed**: per stride matched to the optical strides (start and end within
+  0.25 s): mean error and mean |error|.
+
+Prints markdown; the figures in docs/validation.md ("Gait against mobgap") come from it.
+Speed is not measured here (the machine is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from kinematics.fusion import MOBILISED_LOWER_BACK, InitialContactDetector, InvertedPendulum  # noqa: E402
+from tests.validation import mobilised as M  # noqa: E402
+
+MOBGAP_PYTHON = REPO / ".venv-mobgap" / "bin" / "python"
+OURS = "this project"
+
+
+def _combined(pid: str, test: str, trial: str) -> list[M.ReferenceBout]:
+    indip = M.reference_bouts(pid, test, trial, "INDIP")
+    optical = M.reference_bouts(pid, test, trial, "Stereophoto")
+    return indip + [b for b in optical if all(b.end_s < x.start_s or b.start_s > x.end_s for x in indip)]
+
+
+def ours() -> dict[str, dict[str, dict]]:
+    out: dict[str, dict[str, dict]] = {}
+    for pid in M.PARTICIPANTS:
+        leg = M.participant(pid).sensor_height_m
+        for test, trial in M.TRIALS:
+            rec = M.recording(pid, test, trial)
+            gait = InitialContactDetector().detect(rec, axes=MOBILISED_LOWER_BACK)
+            sl = InvertedPendulum().estimate(rec, gait, sensor_height_m=leg)
+            out.setdefault(pid, {})[f"{test}/{trial}"] = {
+                "ic_s": [e.t_s for e in gait.initial_contacts],
+                "side": [e.side for e in gait.initial_contacts],
+                "strides": np.column_stack([sl.start_s, sl.end_s, sl.length_m, sl.speed_mps]).tolist(),
+            }
+    return out
+
+
+def mobgap(json_path: Path | None) -> tuple[dict, str]:
+    """mobgap's results and its version, or ({}, why not)."""
+    if json_path is not None:
+        doc = json.loads(json_path.read_text())
+        return doc["results"], f"mobgap {doc['mobgap_version']} (from {json_path})"
+    if not MOBGAP_PYTHON.is_file():
+        return (
+            {},
+            "mobgap not run: no .venv-mobgap (make .venv-mobgap/.installed builds it from requirements/bench-mobgap.txt)",
+        )
+    args = [f"{pid}={M.participant(pid).data_path}:{M.participant(pid).info_path}" for pid in M.PARTICIPANTS]
+    proc = subprocess.run(
+        [str(MOBGAP_PYTHON), str(REPO / "bench" / "mobgap" / "run.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return {}, f"mobgap failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}"
+    doc = json.loads(proc.stdout)
+    return doc["results"], f"mobgap {doc['mobgap_version']}"
+
+
+def _stride_errors(strides: list[list[float]], bouts: list[M.ReferenceBout]) -> tuple[np.ndarray, np.ndarray]:
+    if not strides:
+        return np.zeros(0), np.zeros(0)
+    s = np.asarray(strides, dtype=float)
+    dl, dv = [], []
+    for b in bouts:
+        for (a, e), length, speed in zip(b.stride_contacts_s, b.stride_length_m, b.stride_speed_mps, strict=True):
+            k = int(np.argmin(np.abs(s[:, 0] - a)))
+            if abs(s[k, 0] - a) <= 0.25 and abs(s[k, 1] - e) <= 0.25 and np.isfinite(length) and s.shape[1] >= 4:
+                dl.append(s[k, 2] - length)
+                dv.append(s[k, 3] - speed)
+    return np.asarray(dl), np.asarray(dv)
+
+
+def _fmt(x: float, spec: str) -> str:
+    return "-" if not np.isfinite(x) else format(x, spec)
+
+
+def report(results: dict[str, dict[str, dict]], note: str) -> tuple[str, list[str]]:
+    lines = [
+        f"Detectors: {OURS} (`InitialContactDetector`, `InvertedPendulum`) and {note}.",
+        "",
+        (
+            "| trial | detector | optical: F1 | error median (signed / abs) | sides | whole recording: F1 (FP) "
+            "| stride length error mean / abs | speed error mean |"
+        ),
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    verdicts = []
+    for pid in M.PARTICIPANTS:
+        for test, trial in M.TRIALS:
+            key = f"{test}/{trial}"
+            optical = M.reference_bouts(pid, test, trial, "Stereophoto")
+            combined = _combined(pid, test, trial)
+            best_f1, our_f1 = -1.0, float("nan")
+            for name, res in results.items():
+                r = res.get(pid, {}).get(key)
+                if r is None:
+                    continue
+                t, side = np.asarray(r["ic_s"], dtype=float), r["side"]
+                so = M.score_contacts(t, side, optical) if optical else None
+                sw = M.score_contacts(t, side, combined, scope="recording") if combined else None
+                dl, dv = _stride_errors(r.get("strides", []), optical)
+                row = [
+                    f"{pid} {test} {trial}",
+                    name,
+                    _fmt(so.f1, ".2f") if so else "no reference",
+                    f"{_fmt(so.median_error_ms, '+.0f')} / {_fmt(so.median_abs_error_ms, '.0f')} ms" if so else "",
+                    f"{so.side_correct}/{so.tp}" if so else "",
+                    f"{sw.f1:.2f} ({sw.fp})" if sw else "-",
+                    f"{dl.mean():+.2f} / {np.abs(dl).mean():.2f} m" if dl.size else "-",
+                    f"{dv.mean():+.2f} m/s" if dv.size else "-",
+                ]
+                lines.append("| " + " | ".join(row) + " |")
+                if so is not None:
+                    if name == OURS:
+                        our_f1 = so.f1
+                    else:
+                        best_f1 = max(best_f1, so.f1)
+            if optical and best_f1 >= 0:
+                verdicts.append(
+                    f"{pid} {test} {trial}: F1 {our_f1:.2f} vs best mobgap {best_f1:.2f}: "
+                    + ("at least as good" if our_f1 >= best_f1 else "WORSE")
+                )
+    return "\n".join(lines), verdicts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-mobgap", action="store_true", help="only this project's detector")
+    parser.add_argument("--mobgap-json", type=Path, help="mobgap results saved from bench/mobgap/run.py")
+    args = parser.parse_args(argv)
+    results: dict[str, dict[str, dict]] = {OURS: ours()}
+    note = "mobgap not run (--no-mobgap)"
+    if not args.no_mobgap:
+        by_pid, note = mobgap(args.mobgap_json)
+        for pid, trials in by_pid.items():
+            for key, configs in trials.items():
+                for name, r in configs.items():
+                    results.setdefault(f"mobgap {name}", {}).setdefault(pid, {})[key] = r
+    table, verdicts = report(results, note)
+    print(table)
+    print()
+    for v in verdicts:
+        print(f"- {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
