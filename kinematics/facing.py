@@ -251,7 +251,9 @@ class YawEstimator:
             end_on = np.zeros(len(own), dtype=bool)
         shift = int(round(180.0 / self.bin_deg))
         kept = np.log1p(-self.label_swap_prob) + labelled
-        swapped = np.log(self.label_swap_prob) + np.roll(labelled, shift, axis=1) if self.label_swap_prob > 0 else -np.inf
+        swapped = (
+            np.log(self.label_swap_prob) + np.roll(labelled, shift, axis=1) if self.label_swap_prob > 0 else -np.inf
+        )
         mixed = np.logaddexp(kept, swapped)
         swap_given_yaw = np.exp(swapped - mixed)
 

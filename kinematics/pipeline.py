@@ -395,4 +395,3 @@ def _label_swap_issues(track: YawTrack) -> list[QualityIssue]:
             )
         ]
     return []
-

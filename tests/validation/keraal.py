@@ -883,9 +883,7 @@ def mirror_variants() -> list[MirrorVariant]:
                 swap_sides=swap,
                 obliquity_r=float(np.corrcoef(ob[both], ref_ob[both])[0, 1]),
                 median_abs_body_yaw=float(np.nanmedian(np.abs(body_yaw(lm).values))),
-                labels_swapped_share=float(
-                    np.mean(YawEstimator().estimate(lm).label_swap_prob[np.isfinite(ob)] > 0.5)
-                ),
+                labels_swapped_share=float(np.mean(YawEstimator().estimate(lm).label_swap_prob[np.isfinite(ob)] > 0.5)),
                 left_wrist_vs_left_hand_r=float(np.corrcoef(wrist[ok], lh[ok])[0, 1]),
                 left_wrist_vs_right_hand_r=float(np.corrcoef(wrist[ok], rh[ok])[0, 1]),
                 yaw_vs_chest_r=float(np.corrcoef(yaw[ok_r], chest[ok_r])[0, 1]),
