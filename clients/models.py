@@ -67,6 +67,7 @@ DOCUMENT_FIELDS: tuple[str, ...] = (
     "events",
     "findings",
     "coaching",
+    "detected",
     "conventions",
     "processing",
     "wearables",
@@ -89,6 +90,7 @@ class AssessmentPublic(AssessmentSummary):
     events: list[dict[str, Any]] | None = None
     findings: list[dict[str, Any]] | None = None
     coaching: list[dict[str, Any]] | None = None
+    detected: dict[str, Any] | None = None
     conventions: dict[str, dict[str, Any]] | None = None
     processing: dict[str, Any] | None = None
     wearables: dict[str, Any] | None = None

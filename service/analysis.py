@@ -23,6 +23,7 @@ from service.schemas import (
     Assessment,
     CoachingOut,
     Convention,
+    DetectedOut,
     EventOut,
     FindingOut,
     InputInfo,
@@ -149,6 +150,7 @@ def build_assessment(
         measurable_planes=[plane] if plane else [],
     )
     events, protocol_metrics, findings, coaching = _protocol_outputs(protocol)
+    detection = protocol.detection if protocol is not None else None
     return Assessment(
         exercise=exercise,
         input=input_info,
@@ -163,6 +165,7 @@ def build_assessment(
         events=events,
         findings=findings,
         coaching=coaching,
+        detected=None if detection is None else DetectedOut(**detection.__dict__),
         conventions=_conventions(space),
         processing={
             "kinematics": result.parameters,
@@ -184,6 +187,8 @@ def _protocol_outputs(p: ProtocolResult | None):
             peak_s=None if e.peak_s is None else round(e.peak_s, 3),
             side=e.side,
             confidence=e.confidence,
+            pass_index=e.pass_index,
+            label=e.label,
         )
         for e in sorted(p.events, key=lambda e: e.start_s)
     ]
@@ -197,6 +202,7 @@ def _protocol_outputs(p: ProtocolResult | None):
             measurable=m.measurable,
             reason=m.reason,
             source="protocol",
+            pass_index=m.pass_index,
         )
         for m in p.metrics
     ]

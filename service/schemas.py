@@ -21,15 +21,14 @@ __all__ = [
     "SCHEMA_VERSION",
     "Assessment",
     "Convention",
+    "DetectedOut",
     "InputInfo",
     "MetricOut",
     "QualityIssueOut",
     "ViewOut",
 ]
 
-SCHEMA_VERSION = (
-    "1.2"  # 1.1: protocol findings, coaching, metric ci95; 1.2: sensor-only assessments, IMU gait bouts and strides
-)
+SCHEMA_VERSION = "1.3"  # 1.1: findings, coaching, ci95; 1.2: sensor-only, IMU gait bouts; 1.3: detected, gait passes
 
 
 class _Model(BaseModel):
@@ -101,6 +100,7 @@ class MetricOut(_Model):
     coverage: float | None = Field(None, description="fraction of samples measured (series summaries)")
     n_samples: int | None = None
     source: Literal["series", "protocol"] = "series"
+    pass_index: int | None = Field(None, description="gait: the pass of the walk this value belongs to (0, 1, ...)")
 
 
 class ThresholdOut(_Model):
@@ -154,12 +154,25 @@ class EventOut(_Model):
     peak_s: float | None = None
     side: Literal["left", "right"] | None = None
     confidence: float = 1.0
+    pass_index: int | None = Field(None, description="gait: the pass of the walk this event belongs to")
+    label: str | None = Field(None, description="gait passes: direction (left_to_right, right_to_left, ...)")
+
+
+class DetectedOut(_Model):
+    """Whether the exercise's movement was seen before anything was measured (docs/assessment.md)."""
+
+    movement: str = Field(description="what was looked for, in plain words")
+    detected: bool
+    rule: str = Field(description="the rule it was judged by, with its thresholds")
+    confidence: float = Field(description="0..1; 0 when not detected")
+    seen: str = Field(description="what the subject was seen doing")
+    posture: Literal["standing", "sitting", "lying", "other", "unknown"]
 
 
 class Assessment(_Model):
     """A movement assessment. Supports a clinician's judgement; never a diagnosis."""
 
-    schema_version: Literal["1.2"] = SCHEMA_VERSION
+    schema_version: Literal["1.3"] = SCHEMA_VERSION
     exercise: str | None
     input: InputInfo
     model: dict[str, object] | None = Field(description="pose model provenance; null for client-side landmarks")
@@ -179,6 +192,11 @@ class Assessment(_Model):
     )
     coaching: list[CoachingOut] = Field(
         default_factory=list, description="re-recording advice when the video cannot answer the exercise's question"
+    )
+    detected: DetectedOut | None = Field(
+        None,
+        description="whether the exercise's movement was seen (null without an exercise, or when the recording "
+        "could not be looked at: wrong view, body out of frame, ...); when not, no metric, finding or suggestion",
     )
     conventions: dict[str, Convention]
     processing: dict[str, object]

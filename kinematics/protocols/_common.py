@@ -195,14 +195,10 @@ def supine_hip_angle(lm: LandmarkSeries, result: KinematicsResult, *, side: str 
 
 
 def lying(lm: LandmarkSeries, result: KinematicsResult) -> bool:
-    """True when the trunk line is closer to horizontal than to vertical for most of the recording."""
-    p = masked_points(lm, result)
-    trunk = (_mid(p, "left_shoulder", "right_shoulder") - _mid(p, "left_hip", "right_hip"))[:, :2]
-    ok = np.isfinite(trunk).all(axis=1)
-    if not ok.any():
-        return False
-    # more than 45 deg from vertical = nearer horizontal: the midpoint between standing and lying
-    return bool(np.median(np.abs(trunk[ok, 0])) > np.median(np.abs(trunk[ok, 1])))
+    """True when the recording's posture is lying (:func:`kinematics.protocols.posture.classify_posture`)."""
+    from kinematics.protocols.posture import classify_posture  # posture builds on this module's helpers
+
+    return classify_posture(lm, result).posture == "lying"
 
 
 def fppa(lm: LandmarkSeries, result: KinematicsResult, *, side: str) -> Series:

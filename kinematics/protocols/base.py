@@ -17,6 +17,7 @@ from kinematics.series import LandmarkSeries, Side
 
 __all__ = [
     "Coaching",
+    "Detection",
     "ExerciseProtocol",
     "Finding",
     "ProtocolEvent",
@@ -48,6 +49,8 @@ class ProtocolEvent:
     peak_s: float | None = None
     side: Side | None = None
     confidence: float = 1.0
+    pass_index: int | None = None  # gait: which pass of the walk (0, 1, ...)
+    label: str | None = None  # gait passes: their direction ("left_to_right", ...)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class ProtocolMetric:
     ci95: tuple[float, float] | None = None
     measurable: bool = True
     reason: str | None = None
+    pass_index: int | None = None  # gait: the pass this value belongs to; None for the whole recording
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,18 @@ class Coaching:
 
 
 @dataclass(frozen=True)
+class Detection:
+    """Whether the protocol's movement was seen in the recording (:mod:`kinematics.protocols.presence`)."""
+
+    movement: str  # what was looked for, in plain words
+    detected: bool
+    rule: str  # the rule it was judged by, with its thresholds
+    confidence: float  # 0-1; 0 when not detected
+    seen: str  # what the subject was seen doing
+    posture: str  # standing | sitting | lying | other | unknown
+
+
+@dataclass(frozen=True)
 class ProtocolResult:
     protocol: str
     events: list[ProtocolEvent]
@@ -89,6 +105,7 @@ class ProtocolResult:
     findings: list[Finding]
     coaching: list[Coaching]
     parameters: dict[str, object]
+    detection: Detection | None = None  # None when the recording was not fit to look (capture coaching)
 
     @property
     def scored(self) -> bool:

@@ -30,7 +30,8 @@ import numpy as np
 
 from kinematics.pipeline import KinematicsResult
 from kinematics.protocols import _common as C
-from kinematics.protocols.base import Coaching, Finding, ProtocolMetric, ProtocolResult, Threshold, judge
+from kinematics.protocols import presence
+from kinematics.protocols.base import Finding, ProtocolMetric, ProtocolResult, Threshold, judge
 from kinematics.protocols.capture import check_capture
 from kinematics.protocols.events import HoldDetector, RepetitionDetector
 from kinematics.series import LandmarkSeries, Series
@@ -51,6 +52,11 @@ EXTENSION_REFERENCE = Threshold(
     "passive hip extension 10-15 deg, goniometer (Wilson, Am Fam Physician 2014)",
     "lower end of the passive range; a reference only",
 )
+_HOW = (
+    "The bridge is done lying on your back, side-on to the camera: knees bent, feet on the floor, lift the pelvis "
+    "until shoulders, hips and knees are in line and lower it again, several times, the whole body in the picture."
+)
+
 HOLD_MIN = Threshold(
     "hold_min_s",
     1.0,
@@ -88,32 +94,19 @@ class Bridge:
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
         params = C.parameters(self)
         coaching = check_capture(result, landmarks, views=("sagittal",))
-        if not coaching and not C.lying(landmarks, result):
-            coaching = [
-                Coaching(
-                    "not_lying",
-                    "The bridge is done lying on your back: lie down side-on to the camera, "
-                    "knees bent and feet on the floor, with the whole body in the picture.",
-                )
-            ]
         if coaching:
             return C.unscored(self.name, params, coaching)
+        detection = presence.gate("lying", landmarks, result)
+        if not detection.detected:
+            return presence.not_detected(self.name, params, detection, _HOW)
         angle = C.supine_hip_angle(landmarks, result)
         extension = Series(angle.t_s, -angle.values, "deg", angle.confidence)
         reps = self.reps.detect(extension)
         if not reps:
-            return C.unscored(
-                self.name,
-                params,
-                [
-                    Coaching(
-                        "no_repetitions",
-                        "No bridge was found: lying side-on to the camera, lift the pelvis until shoulders, "
-                        "hips and knees are in line, and lower it again, several times.",
-                    )
-                ],
-                rep_count=0,
+            found = presence.missing(
+                detection, f"bridges (the pelvis lifted by at least {self.reps.min_amplitude:g} deg)"
             )
+            return presence.not_detected(self.name, params, found, _HOW)
         holds = self.holds.detect(extension, reps)
         tops = [float(np.nanmax(C.window(extension, r.start_s, r.end_s or r.start_s))) for r in reps]
         top = float(np.median(tops))
@@ -138,7 +131,9 @@ class Bridge:
                     {"hold_count": len(holds), "longest_hold_s": C.r2(longest)},
                 )
             )
-        return ProtocolResult(self.name, sorted(reps + holds, key=lambda e: e.start_s), metrics, findings, [], params)
+        return ProtocolResult(
+            self.name, sorted(reps + holds, key=lambda e: e.start_s), metrics, findings, [], params, detection
+        )
 
     def _neutral(self, top: float, ci: tuple[float, float], n: int) -> Finding:
         th = C.with_value(NEUTRAL, self.neutral_deg)

@@ -58,8 +58,13 @@ def check_capture(
     pelvis_measure: bool = False,
     min_duration_s: float = 1.0,
     min_coverage: float = 0.6,
+    body_in_frame: bool = True,
 ) -> list[Coaching]:
-    """Everything the protocol needs from the recording, as advice when missing."""
+    """Everything the protocol needs from the recording, as advice when missing.
+
+    ``body_in_frame=False`` skips the whole-recording check that head to feet stay in view
+    (gait judges it per pass instead: a walk enters and leaves the picture).
+    """
     advice: list[Coaching] = []
     if result.view.view not in views:
         wanted = " or ".join("facing the camera" if v == "frontal" else "side-on" for v in views)
@@ -82,7 +87,7 @@ def check_capture(
             )
         )
     share = _measured_share(lm, _BODY)
-    if share < min_coverage:
+    if body_in_frame and share < min_coverage:
         missing = [n.replace("_", " ") for n in _BODY if _measured_share(lm, (n,)) < min_coverage]
         where = ", ".join(missing) if missing else "parts of the body"
         advice.append(

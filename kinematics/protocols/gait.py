@@ -39,7 +39,7 @@ Sources
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 import numpy as np
@@ -48,8 +48,10 @@ from scipy import ndimage, signal
 from kinematics import angles
 from kinematics.pipeline import KinematicsResult
 from kinematics.protocols import _common as C
+from kinematics.protocols import presence
 from kinematics.protocols.base import Coaching, Finding, ProtocolEvent, ProtocolMetric, ProtocolResult, Threshold
 from kinematics.protocols.capture import check_capture
+from kinematics.protocols.passes import MIN_ALTERNATIONS, Pass, find_walking
 from kinematics.series import SIDES, LandmarkSeries, Series, Side, other_side
 
 __all__ = [
@@ -86,6 +88,12 @@ STEP_TIME_ASYMMETRY_THRESHOLD = Threshold(
 )
 
 _N = 101  # samples per time-normalised stride (0-100 %)
+MIN_STRIDE_COVERAGE = 0.8
+
+_HOW = (
+    "Walk at your usual pace for at least four steps with the whole body, feet included, in the picture: "
+    "side-on across the picture (entering and leaving it is fine), or straight toward or away from the camera."
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +122,10 @@ class Gait:
     min_steps
         Fewer contacts than this (two strides of one foot need three) give
         coaching instead of findings.
+    min_pass_coverage
+        A pass is analysed when shoulders, hips and the near leg are measured in
+        at least this share of its samples (the far leg only where it is seen);
+        without any such pass the answer is coaching (``no_full_pass``).
     """
 
     drop_asymmetry_threshold_deg: float = DROP_ASYMMETRY_THRESHOLD.value
@@ -122,47 +134,70 @@ class Gait:
     min_prominence: float = 0.3
     min_excursion: float = 0.2
     min_steps: int = 3
+    min_pass_coverage: float = 0.8
     name: str = "gait"
 
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
         params = C.parameters(self)
         frontal = result.view.view == "frontal"
-        coaching = check_capture(result, landmarks, views=("sagittal", "frontal"), pelvis_measure=True)
+        # the body is judged per pass below: a walk enters and leaves the picture, and side-on the far leg hides
+        coaching = check_capture(
+            result, landmarks, views=("sagittal", "frontal"), pelvis_measure=True, body_in_frame=False
+        )
         if coaching:
             return C.unscored(self.name, params, coaching)
-        contacts = self.contacts(result, landmarks)
-        if len(contacts) < self.min_steps:
+        detection = presence.gate("walking", landmarks, result)
+        if not detection.detected:
+            return presence.not_detected(self.name, params, detection, _HOW)
+        walks = [q for q in find_walking(landmarks, result).passes if q.alternations >= MIN_ALTERNATIONS]
+        full = [q for q in walks if _in_view(landmarks, result, q) >= self.min_pass_coverage]
+        if not full:
+            share = max(_in_view(landmarks, result, q) for q in walks)
             return C.unscored(
                 self.name,
                 params,
                 [
                     Coaching(
-                        "no_steps",
-                        f"Only {len(contacts)} step(s) were found: walk at your usual pace for at least four "
-                        "steps with the whole body, feet included, in the picture "
-                        "(side-on, or straight toward or away from the camera).",
+                        "no_full_pass",
+                        f"The walk was seen, but no pass was fully in the picture (shoulders, hips and the near leg "
+                        f"seen in at most {share:.0%} of a pass, need {self.min_pass_coverage:.0%}). Walk across the "
+                        "picture side-on with the camera further away (4-6 m), or toward it starting further back.",
                     )
                 ],
-                events=contacts,
-                rep_count=len(contacts),
             )
-        times = np.array([c.start_s for c in contacts])
-        steps = np.diff(times)
-        cadence = 60.0 * len(steps) / float(times[-1] - times[0])  # steps per minute over the whole walk
+        contacts = _in_passes(self.contacts(result, landmarks), full)
+        if len(contacts) < self.min_steps:
+            steps = presence.missing(detection, f"steps (at least {self.min_steps} foot contacts in the passes)")
+            return presence.not_detected(self.name, params, steps, _HOW, events=contacts)
+        pass_events = [
+            ProtocolEvent("pass", q.start_s, q.end_s, None, None, 1.0, i, q.direction) for i, q in enumerate(full)
+        ]
+        groups = [[c for c in contacts if c.pass_index == i] for i in range(len(full))]
+        gaps = [float(g[-1].start_s - g[0].start_s) for g in groups if len(g) >= 2]
+        cadence = 60.0 * sum(len(g) - 1 for g in groups if len(g) >= 2) / sum(gaps) if sum(gaps) > 0 else float("nan")
         metrics = [ProtocolMetric("rep_count", len(contacts), "1")]
         metrics += [ProtocolMetric("rep_count", sum(c.side == side for c in contacts), "1", side) for side in SIDES]
         metrics.append(ProtocolMetric("cadence_steps_per_min", C.r2(cadence), "1/min"))
+        metrics.append(ProtocolMetric("pass_count", len(full), "1"))
+        steps = np.concatenate([np.diff([c.start_s for c in g]) for g in groups if len(g) >= 2])
+        ways = ", ".join(q.direction.replace("_", " ") for q in full)
         findings: list[Finding] = [
             Finding(
                 "cadence",
                 "info",
-                f"{len(contacts)} steps at {cadence:.0f} steps per minute"
+                f"{len(contacts)} steps at {cadence:.0f} steps per minute in {len(full)} pass(es) ({ways}); "
+                "turns and the stretches entering or leaving the picture are left out"
                 + (
                     " (step timing from the camera's depth estimate, which is less steady than a side view)."
                     if frontal
                     else "."
                 ),
-                {"steps": len(contacts), "step_time_s": C.r2(float(np.median(steps))), "frontal": frontal},
+                {
+                    "steps": len(contacts),
+                    "step_time_s": C.r2(float(np.median(steps))) if steps.size else None,
+                    "frontal": frontal,
+                    "passes": len(full),
+                },
             )
         ]
         m, f = step_time_asymmetry(
@@ -172,11 +207,55 @@ class Gait:
         )
         metrics += m
         findings += f
+        metrics += self._per_pass(result, full, groups, frontal)
         if frontal:
             m, f = self._frontal(result, contacts)
         else:
             m, f = self._sagittal(result, contacts)
-        return ProtocolResult(self.name, contacts, metrics + m, findings + f, [], params)
+        return ProtocolResult(
+            self.name,
+            sorted(pass_events + contacts, key=lambda e: e.start_s),
+            metrics + m,
+            findings + f,
+            [],
+            params,
+            detection,
+        )
+
+    def _per_pass(
+        self, result: KinematicsResult, passes: list[Pass], groups: list[list[ProtocolEvent]], frontal: bool
+    ) -> list[ProtocolMetric]:
+        """Steps, cadence, step time and (side-on) hip flexion-extension range with its coverage, per pass."""
+        out: list[ProtocolMetric] = []
+        for i, (q, group) in enumerate(zip(passes, groups, strict=True)):
+            out.append(ProtocolMetric("step_count", len(group), "1", None, pass_index=i))
+            times = [c.start_s for c in group]
+            if len(times) >= 2:
+                rate = 60.0 * (len(times) - 1) / (times[-1] - times[0])
+                out.append(ProtocolMetric("cadence_steps_per_min", C.r2(rate), "1/min", pass_index=i))
+            steps, _ = step_time_asymmetry(
+                group,
+                instrument_sd_s=float(np.median(np.diff(result.t_s))),
+                threshold_s=self.step_time_asymmetry_threshold_s,
+            )
+            out += [replace(m, pass_index=i) for m in steps]
+            if frontal:
+                continue
+            inside = (result.t_s >= q.start_s) & (result.t_s <= q.end_s)
+            for side in SIDES:
+                series = result.series[f"hip_flexion_{side}_deg"]
+                coverage = 100.0 * float(np.mean(series.valid[inside])) if inside.any() else 0.0
+                out.append(ProtocolMetric("hip_flexion_coverage_pct", round(coverage, 1), "%", side, pass_index=i))
+                strides = _strides(series, [c.start_s for c in group if c.side == side])
+                if len(strides) < 1:
+                    why = f"no complete stride of the {side} foot seen in this pass"
+                    out.append(
+                        ProtocolMetric("hip_flexion_range_deg", None, "deg", side, None, False, why, pass_index=i)
+                    )
+                    continue
+                value, ci = _range_of(strides)
+                out.append(ProtocolMetric("hip_flexion_range_deg", C.r2(value), "deg", side, ci, pass_index=i))
+        return out
 
     # -- events --------------------------------------------------------------------
 
@@ -224,7 +303,7 @@ class Gait:
         ranges = {}
         for side in SIDES:
             series = result.series[f"hip_flexion_{side}_deg"]
-            strides = _strides(series, [c.start_s for c in contacts if c.side == side])
+            strides = _strides_in_passes(series, contacts, side)
             if len(strides) < 1:
                 metrics.append(
                     ProtocolMetric(
@@ -238,11 +317,7 @@ class Gait:
                     )
                 )
                 continue
-            mean = strides.mean(axis=0)
-            value = float(np.nanmax(mean) - np.nanmin(mean))
-            each = np.nanmax(strides, axis=1) - np.nanmin(strides, axis=1)
-            se = 1.2533 * float(np.std(each, ddof=1)) / np.sqrt(len(each)) if len(each) > 1 else 0.0
-            ci = C.ci_around(value, se, instrument_sd=C.SAGITTAL_HIP_SD_DEG)
+            value, ci = _range_of(strides)
             ranges[side] = (value, ci)
             metrics += [
                 ProtocolMetric("hip_flexion_range_per_stride_deg", C.r2(value), "deg", side, ci),
@@ -292,9 +367,8 @@ class Gait:
             ),
         ]
         findings: list[Finding] = []
-        left = [c.start_s for c in contacts if c.side == "left"]
         right = [c.start_s for c in contacts if c.side == "right"]
-        strides = _strides(obliquity, left)
+        strides = _strides_in_passes(obliquity, contacts, "left")
         if len(strides) < 1 or not right:
             metrics.append(
                 ProtocolMetric(
@@ -318,7 +392,12 @@ class Gait:
             ProtocolMetric("stride_count", len(strides), "1"),
         ]
         # the right foot's contact, as a fraction of the left stride
-        phases = [((r - a) / (b - a)) for a, b in pairwise(left) for r in right if a < r < b]
+        phases = [
+            ((r.start_s - a.start_s) / (b.start_s - a.start_s))
+            for a, b in _same_pass_pairs(contacts, "left")
+            for r in contacts
+            if r.side == "right" and a.start_s < r.start_s < b.start_s
+        ]
         if not phases:
             return metrics, findings
         k = round(float(np.median(phases)) * (_N - 1))
@@ -373,7 +452,11 @@ def step_time_asymmetry(
     contact (a frame interval for video).
     """
     step_times = {
-        side: [b.start_s - a.start_s for a, b in pairwise(contacts) if b.side == side and a.side != side]
+        side: [
+            b.start_s - a.start_s
+            for a, b in pairwise(contacts)
+            if b.side == side and a.side != side and a.pass_index == b.pass_index  # never across a turn
+        ]
         for side in SIDES
     }
     metrics, findings, per_side = [], [], {}
@@ -403,6 +486,50 @@ def step_time_asymmetry(
     return metrics, findings
 
 
+def _same_pass_pairs(contacts: list[ProtocolEvent], side: str) -> list[tuple[ProtocolEvent, ProtocolEvent]]:
+    """Consecutive contacts of one foot within one pass (a stride never spans a turn)."""
+    mine = [c for c in contacts if c.side == side]
+    return [(a, b) for a, b in pairwise(mine) if a.pass_index == b.pass_index]
+
+
+def _strides_in_passes(series: Series, contacts: list[ProtocolEvent], side: str) -> np.ndarray:
+    """``(strides, 101)`` of one foot, every stride inside one pass."""
+    parts = [_strides(series, [a.start_s, b.start_s]) for a, b in _same_pass_pairs(contacts, side)]
+    return np.concatenate(parts) if parts else np.empty((0, _N))
+
+
+def _range_of(strides: np.ndarray) -> tuple[float, tuple[float, float]]:
+    """Range of the stride-averaged angle, and its 95 % interval (stride-to-stride spread, instrument error)."""
+    mean = strides.mean(axis=0)
+    value = float(np.nanmax(mean) - np.nanmin(mean))
+    each = np.nanmax(strides, axis=1) - np.nanmin(strides, axis=1)
+    se = 1.2533 * float(np.std(each, ddof=1)) / np.sqrt(len(each)) if len(each) > 1 else 0.0
+    return value, C.ci_around(value, se, instrument_sd=C.SAGITTAL_HIP_SD_DEG)
+
+
+def _in_view(lm: LandmarkSeries, result: KinematicsResult, q: Pass) -> float:
+    """Share of a pass's samples with shoulders, hips and the near leg (the better seen knee and ankle) measured."""
+    inside = (result.t_s >= q.start_s) & (result.t_s <= q.end_s)
+    if not inside.any():
+        return 0.0
+    p = C.masked_points(lm, result)
+    seen = {n: np.isfinite(p[n][inside]).all(axis=1) for n in p}
+    trunk = seen["left_shoulder"] & seen["right_shoulder"] & seen["left_hip"] & seen["right_hip"]
+    near = max((seen[f"{s}_knee"] & seen[f"{s}_ankle"] for s in SIDES), key=lambda v: float(v.mean()))
+    return float(np.mean(trunk & near))
+
+
+def _in_passes(contacts: list[ProtocolEvent], passes: list[Pass]) -> list[ProtocolEvent]:
+    """The contacts inside a pass, each tagged with its pass's index; those in turns and outside are dropped."""
+    out = []
+    for c in contacts:
+        for i, q in enumerate(passes):
+            if q.start_s <= c.start_s <= q.end_s:
+                out.append(replace(c, pass_index=i))
+                break
+    return out
+
+
 def _facing(lm: LandmarkSeries, t_s: np.ndarray, window_s: float = 1.0) -> np.ndarray:
     """``(n,)`` +1/-1 walking direction along image x: a 1 s majority vote of the facing direction."""
     sign = angles.facing_direction(lm)
@@ -414,11 +541,16 @@ def _facing(lm: LandmarkSeries, t_s: np.ndarray, window_s: float = 1.0) -> np.nd
 
 
 def _strides(series: Series, contacts: list[float]) -> np.ndarray:
-    """``(strides, 101)``: the series between consecutive contacts of one foot, time-normalised."""
+    """``(strides, 101)``: the series between consecutive contacts of one foot, time-normalised.
+
+    A stride counts only when ``MIN_STRIDE_COVERAGE`` of its samples are measured: side-on, the
+    far leg is hidden for part of each stride, and interpolating across that would invent its angle.
+    """
     out = []
     for a, b in pairwise(contacts):
-        keep = (series.t_s >= a) & (series.t_s <= b) & series.valid
-        if keep.sum() < 5:
+        span = (series.t_s >= a) & (series.t_s <= b)
+        keep = span & series.valid
+        if keep.sum() < 5 or keep.sum() < MIN_STRIDE_COVERAGE * span.sum():
             continue
         grid = np.linspace(a, b, _N)
         out.append(np.interp(grid, series.t_s[keep], series.values[keep]))

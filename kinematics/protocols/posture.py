@@ -124,7 +124,9 @@ def classify_posture(lm: LandmarkSeries, result: KinematicsResult) -> PostureEst
     trunk_deg = _from_vertical_deg(shoulder, hip)
     body_deg = _from_vertical_deg(shoulder, ankle)
     with np.errstate(invalid="ignore", all="ignore"):
-        lower_knee = np.where(np.isnan(knees_y).all(axis=1), np.nan, np.nanmax(np.nan_to_num(knees_y, nan=-np.inf), axis=1))
+        lower_knee = np.where(
+            np.isnan(knees_y).all(axis=1), np.nan, np.nanmax(np.nan_to_num(knees_y, nan=-np.inf), axis=1)
+        )
         knee_drop = (lower_knee - hip[:, 1]) / ref
     n = len(lm)
     per = np.full(n, "unknown", dtype=object)
@@ -139,6 +141,8 @@ def classify_posture(lm: LandmarkSeries, result: KinematicsResult) -> PostureEst
     lying = (np.abs(trunk_deg - 90) <= 90 - LYING_TRUNK_DEG) & (np.abs(body_or_trunk - 90) <= 90 - LYING_BODY_DEG)
     per[lying] = "lying"
     known = per != "unknown"
-    share = {k: float(np.mean(per[known] == k)) for k in ("standing", "sitting", "lying", "other")} if known.any() else {}
+    share = (
+        {k: float(np.mean(per[known] == k)) for k in ("standing", "sitting", "lying", "other")} if known.any() else {}
+    )
     posture: Posture = max(share, key=lambda k: share[k]) if share else "unknown"  # type: ignore[assignment]
     return PostureEstimate(posture, per, share, trunk_deg, body_deg, knee_drop)

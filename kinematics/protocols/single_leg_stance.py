@@ -23,6 +23,7 @@ import numpy as np
 
 from kinematics.pipeline import KinematicsResult
 from kinematics.protocols import _common as C
+from kinematics.protocols import presence
 from kinematics.protocols.base import (
     Coaching,
     Finding,
@@ -110,7 +111,16 @@ class SingleLegStance:
                 coaching,
                 params,
             )
+        how = (
+            "Stand facing the camera on both feet, then lift one foot clearly off the ground (about a hand's "
+            "height) and hold for at least a second, up to 30 s."
+        )
+        detection = presence.gate("single_leg_stance", landmarks, result)
         phases = self.stance.detect(landmarks)
+        if not detection.detected or not phases:
+            if detection.detected:  # a clinic's own stance detector found no phase where the default one did
+                detection = presence.missing(detection, "standing on one leg")
+            return presence.not_detected(self.name, params, detection, how)
         events: list[ProtocolEvent] = list(phases)
         obliquity = result.series["pelvic_obliquity_deg"]
         lean = result.series["trunk_lean_lateral_deg"]
@@ -120,24 +130,16 @@ class SingleLegStance:
         base_mask = both_down & (result.t_s < first)
         if base_mask.sum() < 3:
             base_mask = both_down
-        if not phases or base_mask.sum() < 3:
-            why = (
-                (
-                    "no single-leg stance was found: lift one foot clearly off the ground (about a hand's height) "
-                    "and hold for at least a second"
-                )
-                if not phases
-                else (
-                    "no two-leg standing before the stance to compare against: start the recording standing on both feet"
-                )
-            )
+        if base_mask.sum() < 3:
+            why = "no two-leg standing before the stance to compare against: start the recording standing on both feet"
             return ProtocolResult(
                 self.name,
                 events,
                 [ProtocolMetric("rep_count", 0, "1")],
                 [],
-                [Coaching("no_stance" if not phases else "no_baseline", why)],
+                [Coaching("no_baseline", why)],
                 params,
+                detection,
             )
         base_t = result.t_s[base_mask]
         base_obl = obliquity.values[base_mask & obliquity.valid]
@@ -187,7 +189,7 @@ class SingleLegStance:
                 )
                 metrics.append(ProtocolMetric("trunk_lean_toward_stance_deg", round(toward_stance, 2), "deg", side))
             findings += self._findings(side, drop, ci, duration, censored)
-        return ProtocolResult(self.name, events, metrics, findings, [], params)
+        return ProtocolResult(self.name, events, metrics, findings, [], params, detection)
 
     def _findings(
         self, side: Side, drop: float, ci: tuple[float, float], duration: float, censored: bool

@@ -30,8 +30,8 @@ import numpy as np
 
 from kinematics.pipeline import KinematicsResult
 from kinematics.protocols import _common as C
+from kinematics.protocols import presence
 from kinematics.protocols.base import (
-    Coaching,
     Finding,
     ProtocolEvent,
     ProtocolMetric,
@@ -110,21 +110,18 @@ class SitToStand:
         coaching = check_capture(result, landmarks, views=("sagittal", "frontal"), pelvis_measure=True)
         if coaching:
             return C.unscored(self.name, params, coaching)
+        how = (
+            "Start seated with the whole body in view (feet included), stand up fully and sit down again, "
+            "several times."
+        )
+        detection = presence.gate("sit_to_stand", landmarks, result)
+        if not detection.detected:
+            return presence.not_detected(self.name, params, detection, how)
         height = C.hip_height(landmarks, result)
-        reps = self.reps.detect(height)
+        reps = presence.feet_down(landmarks, self.reps.detect(height))
         if not reps:
-            return C.unscored(
-                self.name,
-                params,
-                [
-                    Coaching(
-                        "no_repetitions",
-                        "No stand-up was found: start seated with the whole body in view (feet included), "
-                        "stand up fully and sit down again, several times.",
-                    )
-                ],
-                rep_count=0,
-            )
+            rises = f"stand-ups (the hips rising by at least {self.reps.min_amplitude:g} leg length, feet on the floor)"
+            return presence.not_detected(self.name, params, presence.missing(detection, rises), how)
         starts = [r.start_s for r in reps]
         times = list(np.diff(starts)) + [(reps[-1].end_s or reps[-1].start_s) - reps[-1].start_s]
         metrics = [
@@ -144,7 +141,7 @@ class SitToStand:
             m, f = self._sagittal(result, reps)
         else:
             m, f = self._frontal(result, height, reps)
-        return ProtocolResult(self.name, list(reps), metrics + m, findings + f, [], params)
+        return ProtocolResult(self.name, list(reps), metrics + m, findings + f, [], params, detection)
 
     def _flexion(self, result: KinematicsResult) -> Series:
         return C.mean_of_sides(result.series["hip_flexion_left_deg"], result.series["hip_flexion_right_deg"])

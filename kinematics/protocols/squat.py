@@ -31,8 +31,9 @@ import numpy as np
 
 from kinematics.pipeline import KinematicsResult
 from kinematics.protocols import _common as C
+from kinematics.protocols import presence
 from kinematics.protocols.base import (
-    Coaching,
+    Detection,
     Finding,
     ProtocolMetric,
     ProtocolResult,
@@ -111,18 +112,28 @@ class Squat:
         coaching = check_capture(result, landmarks, views=("sagittal", "frontal"), pelvis_measure=True)
         if coaching:
             return C.unscored(self.name, params, coaching)
+        detection = presence.gate("standing_in_place", landmarks, result)
+        if not detection.detected:
+            return presence.not_detected(self.name, params, detection, _how(result.view.view))
         if result.view.view == "sagittal":
-            return self._sagittal(result, params)
-        return self._frontal(result, landmarks, params)
+            return self._sagittal(result, landmarks, params, detection)
+        return self._frontal(result, landmarks, params, detection)
 
     # -- side view ---------------------------------------------------------------
 
-    def _sagittal(self, result: KinematicsResult, params: dict[str, object]) -> ProtocolResult:
+    def _sagittal(
+        self, result: KinematicsResult, lm: LandmarkSeries, params: dict[str, object], detection: Detection
+    ) -> ProtocolResult:
         left, right = result.series["hip_flexion_left_deg"], result.series["hip_flexion_right_deg"]
         mean = C.mean_of_sides(left, right)
-        reps = self.flexion_reps.detect(mean)
+        found = self.flexion_reps.detect(mean)
+        reps = presence.feet_down(lm, presence.rep_rule(found, {"left": left, "right": right}, together=True))
         if not reps:
-            return C.unscored(self.name, params, [_no_reps("side-on")], rep_count=0)
+            squats = (
+                f"squats (both hips bending together by at least {self.flexion_reps.min_amplitude:g} deg, "
+                "both feet on the floor)"
+            )
+            return presence.not_detected(self.name, params, presence.missing(detection, squats), _how("sagittal"))
         metrics = [ProtocolMetric("rep_count", len(reps), "1")]
         findings: list[Finding] = []
         depth = [float(np.nanmax(C.window(mean, r.start_s, r.end_s or r.start_s))) for r in reps]
@@ -172,16 +183,22 @@ class Squat:
             metrics.append(
                 ProtocolMetric("trunk_lean_forward_at_depth_deg", C.r2(float(np.median(values))), "deg", None, lci)
             )
-        return ProtocolResult(self.name, list(reps), metrics, findings, [], params)
+        return ProtocolResult(self.name, list(reps), metrics, findings, [], params, detection)
 
     # -- front view --------------------------------------------------------------
 
-    def _frontal(self, result: KinematicsResult, lm: LandmarkSeries, params: dict[str, object]) -> ProtocolResult:
+    def _frontal(
+        self, result: KinematicsResult, lm: LandmarkSeries, params: dict[str, object], detection: Detection
+    ) -> ProtocolResult:
         height = C.hip_height(lm, result)
         descent = Series(height.t_s, -height.values, "1", height.confidence)
-        reps = self.descent_reps.detect(descent)
+        reps = presence.feet_down(lm, self.descent_reps.detect(descent))
         if not reps:
-            return C.unscored(self.name, params, [_no_reps("facing the camera")], rep_count=0)
+            squats = (
+                f"squats (the hips lowered by at least {self.descent_reps.min_amplitude:g} leg length, "
+                "both feet on the floor)"
+            )
+            return presence.not_detected(self.name, params, presence.missing(detection, squats), _how("frontal"))
         metrics = [ProtocolMetric("rep_count", len(reps), "1")]
         findings: list[Finding] = []
         cutoff = C.cutoff_of(result)
@@ -257,7 +274,7 @@ class Squat:
                     "One knee moving inward more than the other can reflect hip control on that side.",
                 )
             )
-        return ProtocolResult(self.name, list(reps), metrics, findings, [], params)
+        return ProtocolResult(self.name, list(reps), metrics, findings, [], params, detection)
 
     def _tilt_finding(self, drop: float, ci: tuple[float, float], low_side: str) -> Finding:
         th = C.with_value(PELVIC_TILT_THRESHOLD, self.pelvic_tilt_threshold_deg)
@@ -296,11 +313,11 @@ class Squat:
         )
 
 
-def _no_reps(view: str) -> Coaching:
-    return Coaching(
-        "no_repetitions",
-        f"No squat was found: filmed {view}, bend the knees and hips to lower yourself "
-        "(at least a hand's width) and stand up again, several times.",
+def _how(view: str) -> str:
+    filmed = "facing the camera" if view == "frontal" else "side-on"
+    return (
+        f"Filmed {filmed}, bend the knees and hips to lower yourself (at least a hand's width), both feet on the "
+        "floor, and stand up again, several times."
     )
 
 

@@ -29,8 +29,8 @@ import numpy as np
 
 from kinematics.pipeline import KinematicsResult
 from kinematics.protocols import _common as C
+from kinematics.protocols import presence
 from kinematics.protocols.base import (
-    Coaching,
     Finding,
     ProtocolEvent,
     ProtocolMetric,
@@ -98,21 +98,21 @@ class StandingHipAbduction:
         coaching = check_capture(result, landmarks, views=("frontal",), pelvis_measure=True)
         if coaching:
             return C.unscored(self.name, params, coaching)
+        how = (
+            "Stand facing the camera and lift one leg out to the side "
+            f"(at least {self.reps.min_amplitude:g} deg, knee straight), then lower it, several times."
+        )
+        detection = presence.gate("standing_in_place", landmarks, result)
+        if not detection.detected:
+            return presence.not_detected(self.name, params, detection, how)
         abduction = {s: result.series[f"hip_abduction_{s}_deg"] for s in SIDES}
-        reps = _moving_reps({s: self.reps.detect(abduction[s], side=s) for s in abduction}, abduction)
+        found = _moving_reps({s: self.reps.detect(abduction[s], side=s) for s in abduction}, abduction)
+        reps = presence.rep_rule(found, abduction, together=False)  # type: ignore[arg-type]
         if not reps:
-            return C.unscored(
-                self.name,
-                params,
-                [
-                    Coaching(
-                        "no_repetitions",
-                        "No leg lift to the side was found: stand facing the camera and lift one leg out to the side "
-                        f"(at least {self.reps.min_amplitude:g} deg, knee straight), then lower it, several times.",
-                    )
-                ],
-                rep_count=0,
+            lifts = (
+                f"leg lifts to the side (one leg out by at least {self.reps.min_amplitude:g} deg while the other stays)"
             )
+            return presence.not_detected(self.name, params, presence.missing(detection, lifts), how)
         obliquity = result.series["pelvic_obliquity_deg"]
         lean = result.series["trunk_lean_lateral_deg"]
         holds = [h for s in SIDES for h in self.holds.detect(abduction[s], [r for r in reps if r.side == s])]
@@ -125,7 +125,9 @@ class StandingHipAbduction:
             m, f = self._side(side, mine, reps, abduction[side], obliquity, lean, holds, C.cutoff_of(result))
             metrics += m
             findings += f
-        return ProtocolResult(self.name, sorted(reps + holds, key=lambda e: e.start_s), metrics, findings, [], params)
+        return ProtocolResult(
+            self.name, sorted(reps + holds, key=lambda e: e.start_s), metrics, findings, [], params, detection
+        )
 
     def _side(
         self,

@@ -29,8 +29,8 @@ import numpy as np
 
 from kinematics.pipeline import KinematicsResult
 from kinematics.protocols import _common as C
+from kinematics.protocols import presence
 from kinematics.protocols.base import (
-    Coaching,
     Finding,
     ProtocolMetric,
     ProtocolResult,
@@ -97,27 +97,21 @@ class StandingHipFlexion:
         coaching = check_capture(result, landmarks, views=("sagittal",))
         if coaching:
             return C.unscored(self.name, params, coaching)
-        supine = C.lying(landmarks, result)
+        detection = presence.gate("standing_or_lying", landmarks, result)
+        supine = detection.posture == "lying"
+        how = (
+            f"Lying on your back, lift one straight leg by at least {self.reps.min_amplitude:g} deg"
+            if supine
+            else f"Standing side-on to the camera, lift one knee or leg forward by at least {self.reps.min_amplitude:g} deg"
+        ) + ", lower it again, several times, then the other leg."
+        if not detection.detected:
+            return presence.not_detected(self.name, params, detection, how)
         flexion = {s: self._flexion(result, landmarks, s, supine) for s in SIDES}
-        reps = sorted((r for s in flexion for r in self.reps.detect(flexion[s], side=s)), key=lambda r: r.start_s)
+        found = sorted((r for s in flexion for r in self.reps.detect(flexion[s], side=s)), key=lambda r: r.start_s)
+        reps = presence.rep_rule(found, flexion, together=False)  # type: ignore[arg-type]
         if not reps:
-            how = (
-                "lying on your back, lift one straight leg"
-                if supine
-                else "standing side-on, lift one knee or leg forward"
-            )
-            return C.unscored(
-                self.name,
-                params,
-                [
-                    Coaching(
-                        "no_repetitions",
-                        f"No leg lift was found: {how} by at least {self.reps.min_amplitude:g} deg and lower "
-                        "it again, several times, with the camera seeing you from the side.",
-                    )
-                ],
-                rep_count=0,
-            )
+            lifts = f"leg lifts (one hip flexed by at least {self.reps.min_amplitude:g} deg while the other stays)"
+            return presence.not_detected(self.name, params, presence.missing(detection, lifts), how)
         holds = [h for s in flexion for h in self.holds.detect(flexion[s], [r for r in reps if r.side == s])]
         metrics = [ProtocolMetric("rep_count", len(reps), "1")]
         findings: list[Finding] = [
@@ -179,7 +173,9 @@ class StandingHipFlexion:
                     "Pain, stiffness or weakness on the lower side can do this.",
                 )
             )
-        return ProtocolResult(self.name, sorted(reps + holds, key=lambda e: e.start_s), metrics, findings, [], params)
+        return ProtocolResult(
+            self.name, sorted(reps + holds, key=lambda e: e.start_s), metrics, findings, [], params, detection
+        )
 
     @staticmethod
     def _flexion(result: KinematicsResult, lm: LandmarkSeries, side: str, supine: bool) -> Series:

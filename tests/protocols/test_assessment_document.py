@@ -29,6 +29,6 @@ def test_protocol_output_serialises_into_the_assessment(name, view):
     assert any(m["name"] == "rep_count" for m in protocol_metrics)
     if view == "right":
         assert doc["findings"] and not doc["coaching"] and doc["events"]
-        assert all(e["type"] in ("rep", "hold", "single_leg_stance", "initial_contact") for e in doc["events"])
+        assert all(e["type"] in ("rep", "hold", "single_leg_stance", "initial_contact", "pass") for e in doc["events"])
     else:
         assert doc["coaching"] and not doc["findings"]
