@@ -101,7 +101,7 @@ class Bridge:
             return presence.not_detected(self.name, params, detection, _HOW)
         angle = C.supine_hip_angle(landmarks, result)
         extension = Series(angle.t_s, -angle.values, "deg", angle.confidence)
-        reps = self.reps.detect(extension)
+        reps = presence.whole(self.reps.detect(extension), result.t_s)
         if not reps:
             found = presence.missing(
                 detection, f"bridges (the pelvis lifted by at least {self.reps.min_amplitude:g} deg)"

@@ -64,13 +64,16 @@ __all__ = [
     "MIN_POSTURE_SHARE",
     "MIN_SEATED_S",
     "Activity",
+    "FOOT_RISE",
     "Need",
     "feet_down",
+    "foot_rises",
     "gate",
     "missing",
     "not_detected",
     "observe",
     "rep_rule",
+    "whole",
 ]
 
 Need = Literal["walking", "single_leg_stance", "standing_in_place", "standing_or_lying", "sit_to_stand", "lying"]
@@ -79,6 +82,7 @@ LEG_MOVE = 0.2
 ARM_MOVE = 0.3
 MIN_POSTURE_SHARE = 0.5
 MIN_SEATED_S = 0.5
+FOOT_RISE = 0.03
 _STANCE = StanceDetector()
 
 
@@ -285,3 +289,37 @@ def feet_down(lm: LandmarkSeries, reps: list[ProtocolEvent]) -> list[ProtocolEve
         if float(np.max(np.abs(w - w[0]))) < _STANCE.lift_on:
             kept.append(rep)
     return kept
+
+
+def foot_rises(lm: LandmarkSeries, reps: list[ProtocolEvent], *, min_rise: float = FOOT_RISE) -> list[ProtocolEvent]:
+    """Repetitions of a leg lift during which that leg's ankle rises above the other one.
+
+    By at least ``min_rise`` leg lengths against the repetition's start (``FOOT_RISE`` = 0.03:
+    a straight leg raised 15 deg lifts the ankle by 1 - cos 15 deg = 0.034 leg length, three
+    times BlazePose's ankle jitter). A trunk leaning over a standing leg flexes that hip
+    without lifting its foot.
+    """
+    lift = _STANCE.lift(lm)  # > 0: the left ankle higher
+    t = lm.t_s
+    kept = []
+    for rep in reps:
+        sign = 1.0 if rep.side == "left" else -1.0
+        inside = (t >= rep.start_s) & (t <= (rep.end_s or rep.start_s)) & np.isfinite(lift)
+        if not inside.any():
+            continue
+        w = sign * lift[inside]
+        if float(np.max(w - w[0])) >= min_rise:
+            kept.append(rep)
+    return kept
+
+
+def whole(reps: list[ProtocolEvent], t_s: np.ndarray) -> list[ProtocolEvent]:
+    """Repetitions seen from start to end: not cut by the recording's first or last sample.
+
+    A movement already under way when the recording starts, or still going when it stops,
+    cannot be told from a lean, a step or a reach; only whole repetitions are counted.
+    """
+    if len(t_s) == 0:
+        return []
+    first, last = float(t_s[0]), float(t_s[-1])
+    return [r for r in reps if r.start_s > first and (r.end_s if r.end_s is not None else last) < last]

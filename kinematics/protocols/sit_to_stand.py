@@ -118,7 +118,7 @@ class SitToStand:
         if not detection.detected:
             return presence.not_detected(self.name, params, detection, how)
         height = C.hip_height(landmarks, result)
-        reps = presence.feet_down(landmarks, self.reps.detect(height))
+        reps = presence.feet_down(landmarks, presence.whole(self.reps.detect(height), result.t_s))
         if not reps:
             rises = f"stand-ups (the hips rising by at least {self.reps.min_amplitude:g} leg length, feet on the floor)"
             return presence.not_detected(self.name, params, presence.missing(detection, rises), how)

@@ -126,7 +126,7 @@ class Squat:
     ) -> ProtocolResult:
         left, right = result.series["hip_flexion_left_deg"], result.series["hip_flexion_right_deg"]
         mean = C.mean_of_sides(left, right)
-        found = self.flexion_reps.detect(mean)
+        found = presence.whole(self.flexion_reps.detect(mean), result.t_s)
         reps = presence.feet_down(lm, presence.rep_rule(found, {"left": left, "right": right}, together=True))
         if not reps:
             squats = (
@@ -192,7 +192,7 @@ class Squat:
     ) -> ProtocolResult:
         height = C.hip_height(lm, result)
         descent = Series(height.t_s, -height.values, "1", height.confidence)
-        reps = presence.feet_down(lm, self.descent_reps.detect(descent))
+        reps = presence.feet_down(lm, presence.whole(self.descent_reps.detect(descent), result.t_s))
         if not reps:
             squats = (
                 f"squats (the hips lowered by at least {self.descent_reps.min_amplitude:g} leg length, "

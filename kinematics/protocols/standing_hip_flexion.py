@@ -108,9 +108,13 @@ class StandingHipFlexion:
             return presence.not_detected(self.name, params, detection, how)
         flexion = {s: self._flexion(result, landmarks, s, supine) for s in SIDES}
         found = sorted((r for s in flexion for r in self.reps.detect(flexion[s], side=s)), key=lambda r: r.start_s)
-        reps = presence.rep_rule(found, flexion, together=False)  # type: ignore[arg-type]
+        found = presence.whole(found, result.t_s)
+        reps = presence.foot_rises(landmarks, presence.rep_rule(found, flexion, together=False))  # type: ignore[arg-type]
         if not reps:
-            lifts = f"leg lifts (one hip flexed by at least {self.reps.min_amplitude:g} deg while the other stays)"
+            lifts = (
+                f"leg lifts (one hip flexed by at least {self.reps.min_amplitude:g} deg, its foot rising, "
+                "while the other leg stays)"
+            )
             return presence.not_detected(self.name, params, presence.missing(detection, lifts), how)
         holds = [h for s in flexion for h in self.holds.detect(flexion[s], [r for r in reps if r.side == s])]
         metrics = [ProtocolMetric("rep_count", len(reps), "1")]
