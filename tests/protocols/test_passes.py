@@ -1,14 +1,12 @@
-"""Gait passes on synthetic walks of known steps: crossing the picture, turning, entering and leaving.
+"""Gait passes on synthetic walks of known steps: across the picture, a turn on the spot, and back.
 
 The synthetic treadmill walk of ``synthetic.gait`` (stride 1.1 s, contacts known) is moved across
 a landscape picture at 1.1 m/s, filmed side-on by a level camera 6 m away: a walk left to right,
-a turn on the spot facing the camera, and the walk back right to left. Landmarks outside the
-picture are not measured, as on a real video.
+a turn on the spot facing the camera, and the walk back right to left.
+
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 import pytest
