@@ -167,8 +167,8 @@ class Gait:
             )
         contacts = _in_passes(self.contacts(result, landmarks), full)
         if len(contacts) < self.min_steps:
-            steps = presence.missing(detection, f"steps (at least {self.min_steps} foot contacts in the passes)")
-            return presence.not_detected(self.name, params, steps, _HOW, events=contacts)
+            few = presence.missing(detection, f"steps (at least {self.min_steps} foot contacts in the passes)")
+            return presence.not_detected(self.name, params, few, _HOW, events=contacts)
         pass_events = [
             ProtocolEvent("pass", q.start_s, q.end_s, None, None, 1.0, i, q.direction) for i, q in enumerate(full)
         ]

@@ -37,7 +37,7 @@ or the side, while thighs are (from the front, seated).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -144,5 +144,6 @@ def classify_posture(lm: LandmarkSeries, result: KinematicsResult) -> PostureEst
     share = (
         {k: float(np.mean(per[known] == k)) for k in ("standing", "sitting", "lying", "other")} if known.any() else {}
     )
-    posture: Posture = max(share, key=lambda k: share[k]) if share else "unknown"  # type: ignore[assignment]
+    best = max(share, key=lambda k: share[k]) if share else "unknown"
+    posture = cast(Posture, best)
     return PostureEstimate(posture, per, share, trunk_deg, body_deg, knee_drop)
