@@ -68,6 +68,7 @@ __all__ = [
     "Need",
     "feet_down",
     "foot_rises",
+    "from_rest",
     "gate",
     "missing",
     "not_detected",
@@ -323,3 +324,24 @@ def whole(reps: list[ProtocolEvent], t_s: np.ndarray) -> list[ProtocolEvent]:
         return []
     first, last = float(t_s[0]), float(t_s[-1])
     return [r for r in reps if r.start_s > first and (r.end_s if r.end_s is not None else last) < last]
+
+
+def from_rest(reps: list[ProtocolEvent], by_side: dict[str, Series], min_amplitude: float) -> list[ProtocolEvent]:
+    """Repetitions whose peak rises at least ``min_amplitude`` above the rest before them.
+
+    The repetition detector measures against the recording's overall resting level; a leg
+    coming back from a movement that began before (the second half of a jumping jack, a
+    step) crosses it too, but rises nowhere from its own rest. The protocols report the
+    range from the rest before, so the minimum applies to that.
+    """
+    ordered = sorted(reps, key=lambda r: r.start_s)
+    kept = []
+    for i, rep in enumerate(ordered):
+        series = by_side.get(rep.side or "")
+        if series is None:
+            continue
+        rest = C.rest_before(series, ordered, i)
+        peak = C.window(series, rep.start_s, rep.end_s or rep.start_s)
+        if rest.any() and peak.size and float(np.max(peak) - np.median(series.values[rest])) >= min_amplitude:
+            kept.append(rep)
+    return kept

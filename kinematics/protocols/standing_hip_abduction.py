@@ -108,6 +108,7 @@ class StandingHipAbduction:
         abduction = {s: result.series[f"hip_abduction_{s}_deg"] for s in SIDES}
         found = _moving_reps({s: self.reps.detect(abduction[s], side=s) for s in abduction}, abduction)
         reps = presence.rep_rule(presence.whole(found, result.t_s), abduction, together=False)  # type: ignore[arg-type]
+        reps = presence.from_rest(reps, abduction, self.reps.min_amplitude)  # type: ignore[arg-type]
         if not reps:
             lifts = (
                 f"leg lifts to the side (one leg out by at least {self.reps.min_amplitude:g} deg while the other stays)"

@@ -110,6 +110,7 @@ class StandingHipFlexion:
         found = sorted((r for s in flexion for r in self.reps.detect(flexion[s], side=s)), key=lambda r: r.start_s)
         found = presence.whole(found, result.t_s)
         reps = presence.foot_rises(landmarks, presence.rep_rule(found, flexion, together=False))  # type: ignore[arg-type]
+        reps = presence.from_rest(reps, flexion, self.reps.min_amplitude)  # type: ignore[arg-type]
         if not reps:
             lifts = (
                 f"leg lifts (one hip flexed by at least {self.reps.min_amplitude:g} deg, its foot rising, "

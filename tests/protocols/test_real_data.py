@@ -93,8 +93,10 @@ EXPECTED: dict[str, dict[str, str]] = {
         "standing_hip_abduction": "pelvis_too_small",
         "standing_hip_flexion": "wrong_view",
     },
-    # world landmarks carry no pixel size. The stretch is the man's jumping jacks on the box: both legs
-    # go out together, which until issue 13 scored as one hip abduction of the right leg.
+    # world landmarks carry no pixel size. The stretch (2.0-3.0 s) is the man on the box closing his
+    # second jumping jack and standing before he turns: his right leg comes in from a jump that began
+    # before the stretch, never rising from its own rest, so it is no hip abduction (scored as one
+    # until issue 13).
     "sports2d_frontal_world": {
         "bridge": "wrong_view",
         "gait": "not_detected",
