@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import POSE2SIM
+from tests.conftest import FIXTURES
 from tests.web.conftest import screenshot
 
 pytestmark = pytest.mark.slow
@@ -29,14 +29,19 @@ _HIP_PIXELS = """() => {
 
 @pytest.fixture(scope="module")
 def recorded(server) -> dict:
-    """pose2sim's real clip as a squat of patient ``web-001``, in one session; the finished assessment."""
+    """A real side-on walk as the gait of patient ``web-001``, in one session; the finished assessment.
+
+    (Until issue 13 this was pose2sim's balance reach scored as a squat: a wrong answer the
+    presence gate and the view work now refuse, so the page is shown the one real clip whose
+    exercise is really performed.)
+    """
     h = {"Authorization": f"Bearer {server.clinician_key}"}
-    with open(POSE2SIM, "rb") as f:
+    with open(FIXTURES / "video" / "sports2d_walker.mp4", "rb") as f:
         r = httpx.post(
             f"{server.base}/v1/assessments",
             headers=h,
             files={"video": ("clip.mp4", f, "video/mp4")},
-            data={"exercise": "squat", "patient_id": "web-001"},
+            data={"exercise": "gait", "patient_id": "web-001"},
             timeout=60,
         )
     assert r.status_code == 202, r.text
@@ -53,7 +58,7 @@ def recorded(server) -> dict:
         assert time.monotonic() < deadline, f"assessment still {a['status']}"
         time.sleep(1)
     assert a["status"] == "done", a
-    assert a["findings"], "the fixture squat should give findings"  # measured: depth + asymmetry (inconclusive)
+    assert a["findings"], "the fixture walk should give findings"  # measured: cadence + asymmetries (inconclusive)
     return a
 
 
@@ -107,9 +112,9 @@ def test_assessment_view_plots_the_series_marks_events_and_lists_findings(page, 
         "() => { const v = document.querySelector('[data-testid=\"video\"]'); return [v.videoWidth, v.videoHeight]; }"
     )
     assert size == [a["input"]["width"], a["input"]["height"]]
-    page.evaluate("() => { const v = document.querySelector('[data-testid=\"video\"]'); v.currentTime = 0.5; }")
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=\"video-overlay\"]').dataset.frame !== undefined"
+    page.evaluate("() => { const v = document.querySelector('[data-testid=\"video\"]'); v.currentTime = 2.5; }")
+    page.wait_for_function(  # drawn for a frame mid-walk (both hips in view), not the empty first ones
+        "() => Number(document.querySelector('[data-testid=\"video-overlay\"]').dataset.frame) > 30"
     )
     assert page.evaluate(_HIP_PIXELS) > 50
     page.get_by_test_id("frame-skeleton").click()
@@ -132,17 +137,17 @@ def test_sign_off_is_stored_and_shown_after_a_reload(page, console, server, reco
     first.get_by_test_id("reject").click()  # a rejection needs a note: the server's words are shown
     page.wait_for_function("() => document.querySelector('[data-testid=\"review-error\"]').textContent.length > 0")
     assert "note" in first.get_by_test_id("review-error").inner_text().lower()
-    first.get_by_test_id("review-note").fill("depth matches what I saw")
+    first.get_by_test_id("review-note").fill("cadence matches what I saw")
     first.get_by_test_id("sign-off").click()
     first.locator('[data-testid="review-status"][data-status="signed_off"]').wait_for()
 
     stored = httpx.get(f"{server.base}/v1/assessments/{a['id']}/findings", headers=h).json()["items"]
-    assert stored[0]["review"]["status"] == "signed_off" and stored[0]["review"]["note"] == "depth matches what I saw"
+    assert stored[0]["review"]["status"] == "signed_off" and stored[0]["review"]["note"] == "cadence matches what I saw"
     assert all(item["review"] is None for item in stored[1:])
 
     page.reload()  # the key stays in this tab's sessionStorage; #a=<id> reopens the assessment
     status = page.locator('[data-testid="finding"][data-index="0"] [data-testid="review-status"]')
     status.wait_for()
     assert status.get_attribute("data-status") == "signed_off"
-    assert "depth matches what I saw" in status.inner_text()
+    assert "cadence matches what I saw" in status.inner_text()
     screenshot(page, "clinician-signed-off.png")

@@ -107,7 +107,7 @@ async function openAssessment(id) {
   const metrics = (a.metrics || []).filter((m) => m.source === "protocol");
   const metricsCard = metrics.length ? el("section", { class: "card" }, el("h2", {}, "Protocol metrics"),
     el("table", { "data-testid": "metrics" }, el("tr", {}, el("th", {}, "metric"), el("th", {}, "value"), el("th", {}, "95 % interval")),
-      metrics.map((m) => el("tr", {}, el("td", {}, m.name + (m.side ? ` (${m.side})` : "")),
+      metrics.map((m) => el("tr", {}, el("td", {}, m.name + (m.side ? ` (${m.side})` : "") + (m.pass_index != null ? ` · pass ${m.pass_index + 1}` : "")),
         el("td", {}, m.measurable ? withUnit(m.value, m.unit) : `not measurable: ${m.reason || ""}`),
         el("td", {}, m.ci95 ? `${withUnit(m.ci95[0], m.unit)} – ${withUnit(m.ci95[1], m.unit)}` : "–"))))) : null;
   const findingsCard = el("section", { class: "card" }, el("h2", {}, "Findings"),
