@@ -70,6 +70,11 @@ class YawTrack:
     confidence
         ``(n,)`` in [0, 1]: the lowest visibility of shoulders and hips, scaled
         down as ``yaw_sd_deg`` grows (1 at <= 10 deg, 0 at >= 45 deg).
+    off_frontal_sd_deg
+        ``(n,)`` posterior standard deviation of the folded yaw (0 facing the
+        camera or back to it, 90 side-on), deg: what the view depends on. A
+        front/back ambiguity, large in ``yaw_sd_deg``, does not enter it, since
+        both readings are the same distance from a frontal view.
     label_swap_prob
         ``(n,)`` posterior probability that the sample's left/right labels are
         swapped: the labelled cues (which side is where) contradict the
@@ -83,6 +88,7 @@ class YawTrack:
     front_prob: np.ndarray
     confidence: np.ndarray
     label_swap_prob: np.ndarray
+    off_frontal_sd_deg: np.ndarray
 
     @property
     def series(self) -> Series:
@@ -202,9 +208,21 @@ class YawEstimator:
         conf = np.min(np.stack([lm.vis(n) for n in _CORE]), axis=0) * np.clip((45.0 - sd) / 35.0, 0.0, 1.0)
         front = post[:, np.abs(grid) < 90.0].sum(axis=1) + 0.5 * post[:, np.abs(grid) == 90.0].sum(axis=1)
         swap = (post * np.nan_to_num(swap_given_yaw)).sum(axis=1)
+        folded = np.abs(grid)
+        folded = np.where(folded > 90.0, 180.0 - folded, folded)
+        off_mean = post @ folded
+        off_sd = np.hypot(np.sqrt(np.maximum(post @ folded**2 - off_mean**2, 0.0)), self.model_sd_deg)
         yaw = np.where(measured, yaw, np.nan)
         sd = np.where(measured, sd, np.nan)
-        return YawTrack(lm.t_s, yaw, sd, front, np.where(measured, conf, 0.0), np.where(measured, swap, np.nan))
+        return YawTrack(
+            lm.t_s,
+            yaw,
+            sd,
+            front,
+            np.where(measured, conf, 0.0),
+            np.where(measured, swap, np.nan),
+            np.where(measured, off_sd, np.nan),
+        )
 
     def _loglik(self, lm: LandmarkSeries, th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(n, B)`` log-likelihood of each yaw, and the probability of swapped labels given each yaw.

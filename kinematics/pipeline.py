@@ -195,7 +195,7 @@ class KinematicsPipeline:
         track: YawTrack = self.yaw_estimator.estimate(smoothed)
         yaw = track.series
         view = ViewClassifier(frontal_max_deg=self.frontal_max_deg, sagittal_min_deg=self.sagittal_min_deg).classify(
-            yaw, yaw_sd_deg=track.yaw_sd_deg, front_prob=track.front_prob
+            yaw, yaw_sd_deg=track.yaw_sd_deg, front_prob=track.front_prob, off_frontal_sd_deg=track.off_frontal_sd_deg
         )
         issues += _label_swap_issues(track)
         facing = None

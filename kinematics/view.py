@@ -114,7 +114,12 @@ class ViewClassifier:
     min_facing_prob: float = 0.8
 
     def classify(
-        self, yaw: Series, *, yaw_sd_deg: np.ndarray | None = None, front_prob: np.ndarray | None = None
+        self,
+        yaw: Series,
+        *,
+        yaw_sd_deg: np.ndarray | None = None,
+        front_prob: np.ndarray | None = None,
+        off_frontal_sd_deg: np.ndarray | None = None,
     ) -> ViewEstimate:
         """Views of ``yaw`` (deg), optionally with each sample's uncertainty.
 
@@ -129,6 +134,11 @@ class ViewClassifier:
             ``(n,)`` probability that the subject's front faces the camera; a
             sample is ``"front"`` or ``"back"`` when it is beyond
             ``min_facing_prob`` either way, else ``"unknown"``.
+        off_frontal_sd_deg
+            ``(n,)`` uncertainty of the folded yaw, deg; when given, it decides
+            ``"unknown"`` instead of ``yaw_sd_deg``: the view does not depend on
+            whether the front or the back faces the camera, so that ambiguity
+            (a single frame has little else) must not hide a clear view.
         """
         if not 0 <= self.frontal_max_deg < self.sagittal_min_deg <= 90:
             raise ValueError(
@@ -137,8 +147,9 @@ class ViewClassifier:
             )
         folded = fold_yaw(yaw.values)
         valid = yaw.valid & ~np.isnan(folded)
-        if yaw_sd_deg is not None:
-            valid &= np.asarray(yaw_sd_deg) <= self.max_yaw_sd_deg
+        view_sd = off_frontal_sd_deg if off_frontal_sd_deg is not None else yaw_sd_deg
+        if view_sd is not None:
+            valid &= np.asarray(view_sd) <= self.max_yaw_sd_deg
         facing = np.full(len(yaw), "unknown", dtype=object)
         if front_prob is not None:
             fp = np.asarray(front_prob, dtype=float)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,7 +119,7 @@ def _r(x: float | None, nd: int = 3) -> float | None:
 
 def _series_summary(values: list[float | None] | None, unit: str, reason: str | None) -> dict:
     if values is None:
-        return {"unit": unit, "withheld": reason or "null"}
+        return {"unit": unit, "withheld": _reason(reason)}
     v = np.array([np.nan if x is None else x for x in values], dtype=float)
     ok = np.flatnonzero(np.isfinite(v))
     if ok.size == 0:
@@ -132,6 +133,11 @@ def _series_summary(values: list[float | None] | None, unit: str, reason: str | 
         "p95": _r(np.percentile(v[ok], 95)),
         "samples": {str(int(i)): _r(v[i]) for i in picks},
     }
+
+
+def _reason(text: str | None) -> str:
+    """A withheld value's reason with its numbers blanked: the numbers are compared elsewhere, within tolerance."""
+    return re.sub(r"-?\d+(\.\d+)?", "#", text) if text else "null"
 
 
 def _unit_of_series(name: str) -> str:
@@ -160,7 +166,7 @@ def summarise(a: dict, *, protocol_only: bool = False) -> dict:
         metrics[key] = (
             {"unit": m["unit"], "value": _r(m["value"])}
             if m["measurable"] and m["value"] is not None
-            else {"unit": m["unit"], "not_measurable": m.get("reason") or "null"}
+            else {"unit": m["unit"], "not_measurable": _reason(m.get("reason"))}
         )
     events = Counter(f"{e['type']}[{e['side'] or '-'}]" for e in a["events"])
     head = {

@@ -137,6 +137,10 @@ def frames_until(ws, n_sent: int) -> list[dict]:
     return got
 
 
+# Each live frame is analysed alone: the fused yaw of one frame is ~25 deg uncertain (no temporal
+# model), so most frames of this front-oblique clip read "unknown" and carry no angle. Issue 15
+# gives live sessions the causal (forward) form of the offline yaw model; strict, so this goes then.
+@pytest.mark.xfail(strict=True, reason="single-frame view is unknown until live sessions get the causal yaw model")
 def test_live_frames_give_landmarks_angles_and_smoothing(live_app, jpegs):
     client, key, _ = live_app
     with client.websocket_connect("/v1/live?exercise=squat", headers={"Authorization": f"Bearer {key}"}) as ws:

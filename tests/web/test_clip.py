@@ -44,6 +44,17 @@ def answers():
 MIN_ANSWERS_PER_S = 30 / 7
 
 
+# The clip's source (pose2sim cam01) films a sideways leg swing from 30 deg off his front (the
+# four-camera reference, docs/validation.md), not the side-on knee lift this test was built on:
+# the live view gate now withholds hip flexion there, as the offline protocol does. Issue 15
+# (one measurement path for live and offline) rebuilds the live counter tests on footage whose
+# view measures the counted movement; strict, so this marker goes when they pass again.
+LIVE_CLIP_MISREAD = pytest.mark.xfail(
+    strict=True, reason="clip source is front-oblique, not side-on: rebuilt in issue 15"
+)
+
+
+@LIVE_CLIP_MISREAD
 @pytest.mark.parametrize("every", [1, 2, 3, 4, 5, 6, 7])
 def test_live_counter_counts_the_constructed_repetitions(answers, every):
     """At 30 fps / ``every`` answers per second, whichever frame the answers start at."""
@@ -67,6 +78,7 @@ def test_clip_shows_a_person_only_between_the_blank_ends(answers):
     assert sum(inner) / len(inner) > 0.95
 
 
+@LIVE_CLIP_MISREAD
 def test_the_segment_moves_the_counted_angle_enough(answers):
     """The rep series' excursion (deg) is well above the 15 deg the live counter needs."""
     from service.api.live import _REPS, _rep_value

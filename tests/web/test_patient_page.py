@@ -14,7 +14,7 @@ import pytest
 
 from tests.web.clip import EXERCISE
 from tests.web.conftest import screenshot
-from tests.web.test_clip import MIN_ANSWERS_PER_S
+from tests.web.test_clip import LIVE_CLIP_MISREAD, MIN_ANSWERS_PER_S
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +53,7 @@ _SKELETON_PIXELS = """() => {
 }"""
 
 
+@LIVE_CLIP_MISREAD
 def test_live_page_draws_landmarks_and_counts_the_clips_repetitions(page, server, clip):
     _, spec = clip
     page.goto(f"{server.base}/app/patient#key={server.app_key}")
