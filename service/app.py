@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
             return FrameAnalyzer(settings.backend_factory(video=True, live=True, quiet=False)())
 
         app.state.live_analyzer = live_analyzer
-        app.state.live_connections = 0
+        app.state.live_connections = {}  # clinic id -> open live connections
         pool = None
         if start_workers and settings.job_backend == "local" and settings.workers > 0:
             from service.jobs.local import LocalWorkerPool

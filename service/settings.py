@@ -64,7 +64,13 @@ class Settings(BaseSettings):
         "(a search costs a second network run; rarer searches keep each frame's latency low)",
     )
     live_max_connections: int = Field(
-        4, ge=1, description="live WebSocket connections at once (each holds its own pose model, ~50 MB)"
+        8, ge=1, description="live WebSocket connections at once (each holds its own pose model, ~50 MB)"
+    )
+    live_max_connections_per_clinic: int = Field(
+        2, ge=1, description="live WebSocket connections one clinic may hold at once (so one cannot take them all)"
+    )
+    live_idle_timeout_s: float = Field(
+        60.0, gt=0, description="a live connection that sends nothing for this long is closed (code 4408)"
     )
     analysis_processes: int = Field(
         0, ge=0, description="processes that share one video of 10 s or more; 0 = one per core this process may use"

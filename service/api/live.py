@@ -12,6 +12,14 @@ others in ``dropped`` (no queue builds up, so feedback never lags behind).
 Auth: ``Authorization: Bearer <key>`` or ``?token=<key>`` (browsers cannot set
 headers on a WebSocket). A refused key or role, or an unknown exercise, closes
 the socket with 1008 (policy violation) and the reason.
+
+Any frame that cannot be analysed (not an image, empty, damaged, or a fault in
+the analysis) is answered with ``{"type": "error", ...}`` and the session goes
+on. Close reasons are cut to the 123 bytes a close frame may carry (RFC 6455
+5.5). Connections are capped per clinic (``live_max_connections_per_clinic``)
+as well as in total (``live_max_connections``), and a connection that sends
+nothing for ``live_idle_timeout_s`` is closed with 4408, so idle sockets of one
+clinic cannot lock the others out.
 """
 
 from __future__ import annotations
@@ -27,19 +35,39 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 
-from kinematics.errors import CorruptMediaError
+from kinematics.errors import InputError, MotionscriptError
 from service.analysis import EXERCISES
 from service.auth import Principal, authenticate, permits
 from service.schemas import FrameResult
 
-__all__ = ["CLOSE_POLICY", "CLOSE_TRY_AGAIN", "LiveSession", "OneEuroFilter", "RepCounter", "router"]
+__all__ = [
+    "CLOSE_IDLE",
+    "CLOSE_POLICY",
+    "CLOSE_TRY_AGAIN",
+    "LiveSession",
+    "OneEuroFilter",
+    "RepCounter",
+    "close_reason",
+    "router",
+]
 
 router = APIRouter(tags=["live"])
 log = logging.getLogger("motionscript.api")
 
 CLOSE_POLICY = 1008  # RFC 6455 "policy violation"
 CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later"
+CLOSE_IDLE = 4408  # application range (4000-4999): closed for sending nothing, after HTTP 408
 MAX_FRAME_BYTES = 5 * 1024 * 1024
+MAX_CLOSE_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 of them the code
+
+
+def close_reason(text: str) -> str:
+    """``text`` cut to at most 123 UTF-8 bytes, never inside a character; an ellipsis marks a cut."""
+    raw = text.encode()
+    if len(raw) <= MAX_CLOSE_REASON_BYTES:
+        return text
+    cut = raw[: MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore")  # "…" is 3 bytes in UTF-8
+    return cut + "\u2026"
 
 
 # -- One Euro filter -------------------------------------------------------------------------------
@@ -321,30 +349,43 @@ async def live(websocket: WebSocket, exercise: str | None = None, token: str | N
     await websocket.accept()  # accepted first so that a browser sees the close code and reason
     principal, why = await _principal(websocket, token)
     if principal is None:
-        await websocket.close(CLOSE_POLICY, why)
+        await websocket.close(CLOSE_POLICY, close_reason(why))
         return
     if exercise is not None and exercise not in EXERCISES:
         await websocket.close(
-            CLOSE_POLICY, f"exercise: unknown exercise {exercise!r}; accepted: {', '.join(EXERCISES)}"
+            CLOSE_POLICY, close_reason(f"exercise: unknown exercise {exercise!r}; accepted: {', '.join(EXERCISES)}")
         )
         return
     state = websocket.app.state
-    limit = state.settings.live_max_connections
-    if state.live_connections >= limit:
-        await websocket.close(CLOSE_TRY_AGAIN, f"the server already has {limit} live connections; try again shortly")
+    settings = state.settings
+    clinic = principal.clinic_id
+    per_clinic: dict[str, int] = state.live_connections
+    if per_clinic.get(clinic, 0) >= settings.live_max_connections_per_clinic:
+        limit = settings.live_max_connections_per_clinic
+        await websocket.close(
+            CLOSE_TRY_AGAIN, close_reason(f"this clinic already has {limit} live connections; try again shortly")
+        )
         return
-    state.live_connections += 1
+    if sum(per_clinic.values()) >= settings.live_max_connections:
+        limit = settings.live_max_connections
+        await websocket.close(
+            CLOSE_TRY_AGAIN, close_reason(f"the server already has {limit} live connections; try again shortly")
+        )
+        return
+    per_clinic[clinic] = per_clinic.get(clinic, 0) + 1
     try:
         analyzer = await run_in_threadpool(state.live_analyzer)  # this connection's own tracking model
         try:
-            await _serve(websocket, analyzer, LiveSession(exercise))
+            await _serve(websocket, analyzer, LiveSession(exercise), settings.live_idle_timeout_s)
         finally:
             await run_in_threadpool(analyzer.close)
     finally:
-        state.live_connections -= 1
+        per_clinic[clinic] -= 1
+        if not per_clinic[clinic]:
+            del per_clinic[clinic]
 
 
-async def _serve(websocket: WebSocket, analyzer, session: LiveSession) -> None:
+async def _serve(websocket: WebSocket, analyzer, session: LiveSession, idle_timeout_s: float) -> None:
     slot = _Newest()
     await websocket.send_json(
         {
@@ -356,7 +397,7 @@ async def _serve(websocket: WebSocket, analyzer, session: LiveSession) -> None:
     )
     worker = asyncio.create_task(_process(websocket, analyzer, session, slot))
     try:
-        await _receive(websocket, slot)
+        await _receive(websocket, slot, idle_timeout_s)
     finally:
         slot.close()
         try:
@@ -365,11 +406,18 @@ async def _serve(websocket: WebSocket, analyzer, session: LiveSession) -> None:
             pass
 
 
-async def _receive(websocket: WebSocket, slot: _Newest) -> None:
+async def _receive(websocket: WebSocket, slot: _Newest, idle_timeout_s: float) -> None:
     t0 = time.monotonic()
     stamp: float | None = None
     while True:
-        msg = await websocket.receive()
+        try:
+            msg = await asyncio.wait_for(websocket.receive(), timeout=idle_timeout_s)
+        except TimeoutError:
+            slot.close()
+            await websocket.close(
+                CLOSE_IDLE, close_reason(f"nothing received for {idle_timeout_s:g} s; closed as idle")
+            )
+            return
         if msg["type"] == "websocket.disconnect":
             return
         if msg.get("text") is not None:
@@ -402,14 +450,19 @@ async def _process(websocket: WebSocket, analyzer, session: LiveSession, slot: _
         clock = max(clock + 1e-3, received)
         started = time.perf_counter()
         try:
+            if not data:
+                raise InputError("frame: empty binary message; send one JPEG, PNG, WebP or BMP image per message")
             frame = await run_in_threadpool(analyzer.analyze_bytes, data, "frame", clock)
-        except CorruptMediaError as exc:
-            await websocket.send_json({"type": "error", "t_s": t_s, "detail": str(exc), "dropped": dropped})
+        except Exception as exc:  # any frame that cannot be analysed is an answer, never the end of the session
+            if isinstance(exc, MotionscriptError):
+                detail = str(exc)
+            else:
+                log.exception("live frame analysis failed")
+                detail = "this frame could not be analysed (an unexpected error, logged); send the next one"
+            if slot.closed:
+                return
+            await websocket.send_json({"type": "error", "t_s": t_s, "detail": detail, "dropped": dropped})
             continue
-        except Exception:
-            log.exception("live frame analysis failed")
-            await websocket.close(1011, "an unexpected error occurred; it has been logged")
-            return
         seq += 1
         msg = {
             "type": "frame",

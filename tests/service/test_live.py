@@ -235,3 +235,127 @@ def test_connections_beyond_the_limit_are_told_to_try_again(tmp_path, jpegs):
             assert first.receive_json()["type"] == "frame"
         with client.websocket_connect(f"/v1/live?token={key}") as again:  # its slot is free once it closed
             assert again.receive_json()["type"] == "ready"
+
+
+# -- issue 14, break 6: no frame ends a session, close reasons fit a close frame, caps per clinic, idle timeout ------
+
+
+@pytest.mark.parametrize(
+    "bad", [b"hello", b"", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40], ids=["text-bytes", "empty", "png-head"]
+)
+def test_any_undecodable_frame_is_an_error_message_and_the_session_goes_on(live_app, jpegs, bad):
+    client, key, _ = live_app
+    with client.websocket_connect(f"/v1/live?token={key}") as ws:
+        assert ws.receive_json()["type"] == "ready"
+        ws.send_bytes(bad)
+        err = ws.receive_json()
+        assert err["type"] == "error" and err["detail"]
+        ws.send_bytes(jpegs[0])
+        assert ws.receive_json()["type"] == "frame"
+
+
+def test_an_unexpected_fault_in_the_analysis_is_an_error_message_not_a_1011(live_app, jpegs, monkeypatch):
+    from service.frame_analysis import FrameAnalyzer
+
+    real = FrameAnalyzer.analyze_bytes
+
+    def faulty(self, data, name="image", t_s=0.0):
+        if data == b"\xff\xd8\xff boom":
+            raise ZeroDivisionError("a fault deep in the decoder")
+        return real(self, data, name, t_s)
+
+    monkeypatch.setattr(FrameAnalyzer, "analyze_bytes", faulty)
+    client, key, _ = live_app
+    with client.websocket_connect(f"/v1/live?token={key}") as ws:
+        ws.receive_json()
+        ws.send_bytes(b"\xff\xd8\xff boom")
+        err = ws.receive_json()
+        assert err["type"] == "error" and "could not be analysed" in err["detail"]
+        assert "ZeroDivision" not in err["detail"]  # the fault is logged, not shown
+        ws.send_bytes(jpegs[0])
+        assert ws.receive_json()["type"] == "frame"
+
+
+@pytest.mark.parametrize("exercise", ["cartwheel", "é" * 200, "x" * 5000])
+def test_close_reasons_fit_the_123_bytes_of_a_close_frame(live_app, exercise):
+    client, key, _ = live_app
+    with (
+        client.websocket_connect(f"/v1/live?token={key}&exercise={exercise}") as ws,
+        pytest.raises(WebSocketDisconnect) as exc,
+    ):
+        ws.receive_json()
+    assert exc.value.code == CLOSE_POLICY
+    assert exc.value.reason.startswith("exercise: unknown exercise")
+    assert len(exc.value.reason.encode("utf-8")) <= 123
+
+
+def test_close_reason_cuts_between_characters():
+    from service.api.live import close_reason
+
+    assert close_reason("short") == "short"
+    for text in ("a" * 200, "é" * 200, "a" + "€" * 100, "😀" * 60):
+        cut = close_reason(text)
+        assert len(cut.encode("utf-8")) <= 123 and cut.endswith("…") and text.startswith(cut[:-1])
+
+
+def _live_client(tmp_path, **overrides):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    settings = Settings(
+        data_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", workers=0, **overrides
+    )
+    return settings, TestClient(create_app(settings, start_workers=False))
+
+
+def test_one_clinic_cannot_take_every_live_connection(tmp_path, jpegs):
+    from service.api.live import CLOSE_TRY_AGAIN
+
+    settings, tc = _live_client(tmp_path, live_max_connections=4, live_max_connections_per_clinic=2)
+    with tc as client:
+        a, b = make_key(settings, clinic="Clinic A"), make_key(settings, clinic="Clinic B")
+        with (
+            client.websocket_connect(f"/v1/live?token={a}") as a1,
+            client.websocket_connect(f"/v1/live?token={a}") as a2,
+        ):
+            assert a1.receive_json()["type"] == a2.receive_json()["type"] == "ready"
+            with client.websocket_connect(f"/v1/live?token={a}") as a3, pytest.raises(WebSocketDisconnect) as exc:
+                a3.receive_json()
+            assert exc.value.code == CLOSE_TRY_AGAIN and "this clinic already has 2" in exc.value.reason
+            with client.websocket_connect(f"/v1/live?token={b}") as b1:  # another clinic is not locked out
+                assert b1.receive_json()["type"] == "ready"
+                b1.send_bytes(jpegs[0])
+                assert b1.receive_json()["type"] == "frame"
+        with client.websocket_connect(f"/v1/live?token={a}") as again:  # the clinic's slots free up on close
+            assert again.receive_json()["type"] == "ready"
+
+
+def test_an_idle_live_connection_is_closed_and_frees_its_slot(tmp_path, jpegs):
+    import threading
+
+    CLOSE_IDLE = 4408  # service.api.live.CLOSE_IDLE: an application close code, after HTTP 408
+
+    settings, tc = _live_client(tmp_path, live_max_connections_per_clinic=1, live_idle_timeout_s=0.5)
+    with tc as client:
+        key = make_key(settings)
+        with client.websocket_connect(f"/v1/live?token={key}") as ws:
+            assert ws.receive_json()["type"] == "ready"
+            ws.send_bytes(jpegs[0])  # a working client is not idle
+            assert ws.receive_json()["type"] == "frame"
+            got: list[BaseException] = []
+
+            def wait() -> None:
+                try:
+                    ws.receive_json()
+                except BaseException as e:  # the close is what we wait for
+                    got.append(e)
+
+            waiter = threading.Thread(target=wait, daemon=True)
+            waiter.start()
+            waiter.join(timeout=20)  # today's code would wait forever: fail, don't hang
+            assert got and isinstance(got[0], WebSocketDisconnect), "the idle connection was not closed"
+            assert got[0].code == CLOSE_IDLE and "idle" in got[0].reason
+        with client.websocket_connect(f"/v1/live?token={key}") as again:  # the clinic's one slot is free again
+            assert again.receive_json()["type"] == "ready"
