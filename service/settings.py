@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -40,6 +40,20 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = 10.0
     webhook_max_attempts: int = Field(6, ge=1)
     webhook_backoff_s: float = Field(2.0, gt=0, description="first retry delay; doubles each attempt")
+    webhook_allow_networks: list[str] = Field(
+        default_factory=list,
+        description="networks (CIDR) callbacks may reach although they are not public, e.g. "
+        '["10.20.0.0/16"]; by default loopback, private, link-local and reserved addresses are refused',
+    )
+
+    @field_validator("webhook_allow_networks")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for spec in v:
+            ipaddress.ip_network(spec.strip(), strict=False)  # ValueError names the bad entry
+        return v
 
     pose_backend: Literal["mediapipe", "onnx"] = Field(
         "onnx",

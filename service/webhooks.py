@@ -4,6 +4,12 @@ Each POST carries ``Motionscript-Signature: t=<unix seconds>,v1=<hex>`` where
 ``v1 = HMAC-SHA256(clinic webhook secret, f"{t}.{body}")``. Receivers recompute
 it and reject stale ``t`` to stop replays. The body names the assessment and
 its status only; the assessment itself is fetched with the API key.
+
+Before each attempt the URL is checked again by :mod:`service.egress` (its host
+is resolved anew, so a name that now points inside is refused: DNS rebinding)
+and the request goes to the address that was checked. Any error of an attempt,
+whatever its kind, is a failed attempt counted against ``webhook_max_attempts``;
+none ends the worker.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from service import egress
 from service.settings import Settings
 from service.store.db import now, session_scope
 from service.store.models import AssessmentRow, Clinic, WebhookDelivery
@@ -56,7 +63,7 @@ def deliver_due(factory: sessionmaker[Session], settings: Settings, client: http
         )
     attempted = 0
     own_client = client is None
-    client = client or httpx.Client(timeout=settings.webhook_timeout_s)
+    client = client or httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False)
     try:
         for delivery_id in due:
             attempted += _attempt(factory, settings, client, delivery_id)
@@ -77,6 +84,10 @@ def _attempt(factory: sessionmaker[Session], settings: Settings, client: httpx.C
         )  # SQLite: naive UTC
         if due > now():
             return 0
+        if d.attempts >= settings.webhook_max_attempts:  # e.g. left pending by a crash in an older version
+            d.status = "failed"
+            d.last_error = d.last_error or "no attempts left"
+            return 0
         attempt, url, body = d.attempts + 1, d.url, d.body  # read before the UPDATE refreshes `d`
         res = s.execute(
             update(WebhookDelivery)
@@ -92,15 +103,20 @@ def _attempt(factory: sessionmaker[Session], settings: Settings, client: httpx.C
         )
     error = None
     try:
+        target = egress.check_url(url, settings.webhook_allow_networks)  # resolved now, not at submission
+        pinned, host, extensions = egress.pinned_request(target)
         r = client.post(
-            url,
+            pinned,
             content=body,
             headers={
+                **host,
                 "Content-Type": "application/json",
                 "Motionscript-Signature": sign(secret or "", body, int(time.time())),
                 "Motionscript-Delivery": delivery_id,
                 "Motionscript-Attempt": str(attempt),
             },
+            extensions=extensions,
+            follow_redirects=False,
         )
         if 200 <= r.status_code < 300:
             with session_scope(factory) as s:
@@ -111,7 +127,9 @@ def _attempt(factory: sessionmaker[Session], settings: Settings, client: httpx.C
                 )
             return 1
         error = f"HTTP {r.status_code}"
-    except httpx.HTTPError as exc:
+    except egress.EgressRefused as exc:
+        error = f"refused: {exc}"[:500]
+    except Exception as exc:  # httpx.InvalidURL is no httpx.HTTPError: any error is a failed attempt, not a crash
         error = f"{type(exc).__name__}"
     backoff = settings.webhook_backoff_s * 2 ** (attempt - 1)
     final = attempt >= settings.webhook_max_attempts

@@ -26,7 +26,7 @@ from service.wearables import WearablesRequest
 
 router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
 
-_PATIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+_PATIENT_ID = re.compile(r"\A[A-Za-z0-9._:-]{1,100}\Z")  # \Z: "$" would let a final newline through
 _MAX_JSON_BYTES = 64 * 1024 * 1024
 
 
@@ -42,8 +42,18 @@ def _validate_fields(exercise: str | None, patient_id: str | None, callback_url:
         raise Problem(
             422, "validation", "patient_id: use a pseudonymous id of 1-100 letters, digits or . _ : - (no names)"
         )
-    if callback_url is not None and not re.match(r"^https?://[^\s/]+", callback_url):
-        raise Problem(422, "validation", "callback_url: expected an http:// or https:// URL")
+
+
+def _check_callback(callback_url: str | None, settings) -> None:
+    """The URL's form, then where it leads (service.egress); may resolve a name, so run it in a thread."""
+    if callback_url is None:
+        return
+    from service import egress
+
+    try:
+        egress.check_url(callback_url, settings.webhook_allow_networks)
+    except egress.EgressRefused as exc:
+        raise Problem(422, "validation", f"callback_url: {exc}") from None
 
 
 def _summary(row: AssessmentRow) -> dict:
@@ -199,6 +209,7 @@ async def create_assessment(
     )
     try:
         _validate_fields(exercise, patient_id, callback)
+        await run_in_threadpool(_check_callback, callback, settings)
     except Problem:
         _discard(session, store, stored, principal.clinic_id)
         _discard_wearables(session, store, wearables, principal.clinic_id)

@@ -37,6 +37,7 @@ def service_env(**settings: Any) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOTIONSCRIPT_")}
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env["MOTIONSCRIPT_WEBHOOK_ALLOW_NETWORKS"] = '["127.0.0.0/8", "::1/128"]'  # the tests' receivers are on loopback
     env.update({f"MOTIONSCRIPT_{k.upper()}": str(v) for k, v in settings.items()})
     return env
 

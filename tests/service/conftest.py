@@ -48,6 +48,40 @@ def fresh_pg_database(admin_url: str) -> tuple[str, callable]:
     return admin_url.rsplit("/", 1)[0] + f"/{name}", drop
 
 
+# Callback URLs in tests go to loopback listeners only; names are answered from this table, never by DNS.
+LOOPBACK_NETWORKS = ["127.0.0.0/8", "::1/128"]
+
+
+class StubResolver:
+    """``service.egress``'s resolver in tests: names from ``table`` (a name may map to a list, or to a
+    list of lists to answer differently on each call), anything else is refused like NXDOMAIN."""
+
+    def __init__(self) -> None:
+        self.table: dict[str, list] = {}
+        self.calls: list[str] = []
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.calls.append(host)
+        answers = self.table.get(host.lower().rstrip("."))
+        if not answers:
+            raise OSError(f"{host}: not in the test resolver's table (tests never ask real DNS)")
+        if isinstance(answers[0], list):
+            return answers.pop(0) if len(answers) > 1 else answers[0]
+        return answers
+
+
+@pytest.fixture(autouse=True)
+def resolver() -> Iterator[StubResolver]:
+    from service import egress
+
+    stub = StubResolver()
+    before = egress.set_resolver(stub)
+    try:
+        yield stub
+    finally:
+        egress.set_resolver(before)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
@@ -72,6 +106,7 @@ def settings(database_url, tmp_path):
         webhook_backoff_s=0.2,
         webhook_timeout_s=2.0,
         max_upload_mb=2,
+        webhook_allow_networks=LOOPBACK_NETWORKS,  # the tests' webhook receivers listen on loopback
     )
 
 
