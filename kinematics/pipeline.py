@@ -19,6 +19,7 @@ from kinematics import angles
 from kinematics.errors import NoPersonError
 from kinematics.facing import YawEstimator, YawTrack
 from kinematics.filtering import GapFiller, LowPass
+from kinematics.schemas import unsupported_series
 from kinematics.series import LandmarkSeries, Series
 from kinematics.summary import Metric, summarise
 from kinematics.view import PLANE_OF_VIEW, ViewClassifier, ViewEstimate
@@ -213,12 +214,16 @@ class KinematicsPipeline:
         per = view.per_sample
         soft = per == "oblique"
         keep = (per == view.view) | soft
+        unsupported = unsupported_series(lm.schema)  # empty for a full BlazePose skeleton
         for spec in ANGLE_SERIES:
             s = spec.compute(smoothed, facing)
             weight = np.where(bridged, 0.5, 1.0) * np.where(soft, 0.5, 1.0)
             s = Series(s.t_s, s.values, s.unit, weight * s.confidence)
             kept = keep
-            if spec.plane != plane:
+            if spec.name in unsupported:
+                kept = np.zeros(n, dtype=bool)
+                unavailable[spec.name] = unsupported[spec.name]
+            elif spec.plane != plane:
                 kept = np.zeros(n, dtype=bool)
                 unavailable[spec.name] = self._view_reason(spec, view)
             s = s.masked(kept & s.valid)

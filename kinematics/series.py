@@ -103,10 +103,17 @@ class Series:
 
 @dataclass(frozen=True)
 class LandmarkSchema:
-    """Names of a pose model's landmarks, in the model's output order."""
+    """Names of landmarks, in the order of a landmark array's joint axis.
+
+    ``missing`` lists names that the source of the landmarks does not have
+    (:mod:`kinematics.schemas`: a COCO-17 skeleton laid out on the core's
+    names has no heels, for instance); their coordinates are NaN and their
+    visibility 0 in every frame.
+    """
 
     name: str
     names: tuple[str, ...]
+    missing: frozenset[str] = frozenset()
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -122,6 +129,14 @@ class LandmarkSchema:
             raise MotionscriptError(
                 f"landmark {name!r} is not in schema {self.name!r} ({', '.join(self.names)})"
             ) from None
+
+    def indices(self, *names: str) -> list[int]:
+        """Positions of ``names`` on the joint axis, in the order given."""
+        return [self.index(n) for n in names]
+
+    def has(self, name: str) -> bool:
+        """Whether the source of the landmarks has ``name`` (not merely a NaN slot for it)."""
+        return name in self._index and name not in self.missing
 
 
 BLAZEPOSE33 = LandmarkSchema(

@@ -236,11 +236,15 @@ def _poses(r: _ChunkResult, start: int, stop: int, offsets: np.ndarray):
         a, b = offsets[i], offsets[i + 1]
         people = []
         for j in range(a, b):
+            assert r.schema is not None  # a chunk that failed has no people
             world = r.world[j].astype(float)
             people.append(
                 (
                     PersonPose(
-                        r.image[j].astype(float), None if np.isnan(world).all() else world, r.vis[j].astype(float)
+                        r.image[j].astype(float),
+                        None if np.isnan(world).all() else world,
+                        r.vis[j].astype(float),
+                        r.schema,
                     ),
                     float(r.sharp[j]),
                 )
@@ -249,12 +253,14 @@ def _poses(r: _ChunkResult, start: int, stop: int, offsets: np.ndarray):
 
 
 def _hip_centre(p: PersonPose, size_wh) -> np.ndarray:
-    return p.image_xyz[[23, 24], :2].mean(axis=0) * np.asarray(size_wh, dtype=float)
+    return p.image_points("left_hip", "right_hip")[:, :2].mean(axis=0) * np.asarray(size_wh, dtype=float)
 
 
 def _torso_len(p: PersonPose, size_wh) -> float:
-    px = p.image_xyz[:, :2] * np.asarray(size_wh, dtype=float)
-    return float(np.linalg.norm(px[[11, 12]].mean(axis=0) - px[[23, 24]].mean(axis=0)))
+    scale = np.asarray(size_wh, dtype=float)
+    shoulders = (p.image_points("left_shoulder", "right_shoulder")[:, :2] * scale).mean(axis=0)
+    hips = (p.image_points("left_hip", "right_hip")[:, :2] * scale).mean(axis=0)
+    return float(np.linalg.norm(shoulders - hips))
 
 
 def extract_video_parallel(

@@ -16,14 +16,12 @@ from vision.backends.base import PersonPose
 
 __all__ = ["SubjectReport", "SubjectTracker"]
 
-_SH = (11, 12)  # BlazePose shoulders
-_HIP = (23, 24)
-
 
 def _torso(pose: PersonPose, size_wh: tuple[int, int]) -> tuple[np.ndarray, float]:
     """Centre (pixels) and length (pixels) of the torso."""
-    px = pose.image_xyz[:, :2] * np.asarray(size_wh, dtype=float)
-    sh, hip = px[list(_SH)].mean(axis=0), px[list(_HIP)].mean(axis=0)
+    scale = np.asarray(size_wh, dtype=float)
+    sh = (pose.image_points("left_shoulder", "right_shoulder")[:, :2] * scale).mean(axis=0)
+    hip = (pose.image_points("left_hip", "right_hip")[:, :2] * scale).mean(axis=0)
     return 0.5 * (sh + hip), float(np.linalg.norm(sh - hip))
 
 

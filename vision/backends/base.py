@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from kinematics.series import LandmarkSchema
+from kinematics.series import BLAZEPOSE33, LandmarkSchema
 
 __all__ = ["PersonPose", "PoseBackend"]
 
@@ -27,11 +27,19 @@ class PersonPose:
     visibility
         ``(k,)`` in [0, 1]: the model's belief that the landmark is in view
         and not occluded.
+    schema
+        Names of the ``k`` landmarks; look landmarks up by name
+        (:meth:`image_points`), never by position.
     """
 
     image_xyz: np.ndarray
     world_xyz: np.ndarray | None
     visibility: np.ndarray
+    schema: LandmarkSchema = BLAZEPOSE33
+
+    def image_points(self, *names: str) -> np.ndarray:
+        """``(len(names), 3)`` image coordinates of the named landmarks."""
+        return self.image_xyz[self.schema.indices(*names)]
 
     def bbox(self) -> tuple[float, float, float, float]:
         """``(x0, y0, x1, y1)`` of the confidently seen landmarks, normalised."""

@@ -125,7 +125,7 @@ class Backend:
             world = None
             if i < len(result.pose_world_landmarks):
                 world = np.array([[p.x, p.y, p.z] for p in result.pose_world_landmarks[i]], dtype=float)
-            people.append(PersonPose(image_xyz, world, visibility))
+            people.append(PersonPose(image_xyz, world, visibility, self.schema))
         return people
 
     def provenance(self) -> dict[str, object]:

@@ -282,7 +282,7 @@ class Backend:
         poses = self.landmarks(rgb, rects[: o.num_poses])
         if o.video:
             self._tracked = [p.next_rect for p in poses]
-        return [PersonPose(p.image_xyz, p.world_xyz, p.visibility) for p in poses]
+        return [PersonPose(p.image_xyz, p.world_xyz, p.visibility, self.schema) for p in poses]
 
     def provenance(self) -> dict[str, object]:
         return {
