@@ -13,10 +13,21 @@ from kinematics.series import LandmarkSeries
 from service.analysis import _conventions, _issue
 from service.schemas import FrameResult, ViewOut
 from vision._sniff import sniff_bytes
-from vision.backends.base import PoseBackend
+from vision.backends.base import PersonPose, PoseBackend
 from vision.tracking import SubjectTracker
 
-__all__ = ["FrameAnalyzer"]
+__all__ = ["FrameAnalyzer", "decode_image"]
+
+
+def decode_image(data: bytes, name: str = "image") -> np.ndarray:
+    """One uploaded image as upright RGB; a clear error for anything else."""
+    kind = sniff_bytes(data, name)
+    if kind != "image":
+        raise CorruptMediaError(f"{name}: expected a JPEG, PNG, WebP or BMP image, found {kind}")
+    rgb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
+    if rgb is None or rgb.size == 0:
+        raise CorruptMediaError(f"{name}: cannot decode image ({len(data)} bytes; damaged or cut short)")
+    return np.ascontiguousarray(rgb)
 
 
 class FrameAnalyzer:
@@ -33,19 +44,17 @@ class FrameAnalyzer:
         self._lock = threading.Lock()
 
     def analyze_bytes(self, data: bytes, name: str = "image", t_s: float = 0.0) -> FrameResult:
-        kind = sniff_bytes(data, name)
-        if kind != "image":
-            raise CorruptMediaError(f"{name}: expected a JPEG, PNG, WebP or BMP image, found {kind}")
-        rgb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
-        if rgb is None or rgb.size == 0:
-            raise CorruptMediaError(f"{name}: cannot decode image ({len(data)} bytes; damaged or cut short)")
-        return self.analyze_rgb(np.ascontiguousarray(rgb), t_s)
+        return self.analyze_rgb(decode_image(data, name), t_s)
+
+    def estimate(self, rgb: np.ndarray, t_s: float = 0.0) -> list[PersonPose]:
+        """Everyone the pose model finds in one frame (a live session follows its subject itself)."""
+        with self._lock:
+            return self.backend.estimate(rgb, t_s)
 
     def analyze_rgb(self, rgb: np.ndarray, t_s: float = 0.0) -> FrameResult:
         """One frame. A VIDEO-mode backend (a live connection's own) needs increasing ``t_s``."""
         h, w = rgb.shape[:2]
-        with self._lock:
-            people = self.backend.estimate(rgb, t_s)
+        people = self.estimate(rgb, t_s)
         pose = SubjectTracker((w, h)).choose(people, 0.0)
         conventions = _conventions("image_norm")
         if pose is None:

@@ -15,11 +15,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from kinematics.streaming import COUNTED_EVENT, HOLDING
 from service.analysis import EXERCISES
-from service.api.live import _PLANE, _REPS
 from service.auth import Principal
 from service.deps import require
 from service.errors import Problem
+from service.live import EXERCISE_PLANE
 from service.web import PLACEMENT, STATIC_DIR, STEADY, TITLES
 
 router = APIRouter(tags=["web"])
@@ -82,8 +83,11 @@ class ExerciseOut(BaseModel):
     plane: Literal["frontal", "sagittal"] | None = Field(description="the anatomical plane the protocol scores")
     view: str = Field(description="how the patient stands to the camera: side, front, or either")
     placement: list[str] = Field(description="how to place the phone and the patient (docs/protocols/<name>.md)")
-    live_reps_series: str | None = Field(None, description="the live series whose excursions are counted (/v1/live)")
-    live_reps_min_deg: float | None = Field(None, description="smallest excursion (deg) /v1/live counts")
+    live_counted: str | None = Field(
+        None,
+        description="what /v1/live counts (the protocol's rep_count): rep, initial_contact (steps) or "
+        "single_leg_stance",
+    )
     live_hold: bool = Field(description="/v1/live reports a hold timer (hold_s) for this exercise")
 
 
@@ -98,17 +102,15 @@ def list_exercises(_: Annotated[Principal, require("assessments:create")], respo
     items = []
     for name in EXERCISES:
         view, lines = PLACEMENT[name]
-        rep = _REPS.get(name)
         items.append(
             ExerciseOut(
                 name=name,
                 title=TITLES[name],
-                plane=_PLANE.get(name),
+                plane=EXERCISE_PLANE.get(name),
                 view=view,
                 placement=[*lines, STEADY],
-                live_reps_series=rep[0] if rep else None,
-                live_reps_min_deg=rep[1] if rep else None,
-                live_hold=rep is not None or name == "single_leg_stance",
+                live_counted=COUNTED_EVENT.get(name),
+                live_hold=name in HOLDING,
             )
         )
     return ExerciseList(items=items)

@@ -72,7 +72,6 @@ def test_static_files_outside_the_pages_are_not_found(client, path):
 
 def test_exercises_list_every_exercise_with_placement_and_live_feedback(client, settings):
     from service.analysis import EXERCISES
-    from service.api.live import _REPS
 
     assert client.get("/v1/exercises").status_code == 401
     r = client.get("/v1/exercises", headers={"Authorization": f"Bearer {make_key(settings, role='app')}"})
@@ -81,10 +80,13 @@ def test_exercises_list_every_exercise_with_placement_and_live_feedback(client, 
     assert tuple(items) == EXERCISES
     for name, x in items.items():
         assert len(x["placement"]) >= 3 and x["title"]
-        assert x["live_reps_series"] == (_REPS[name][0] if name in _REPS else None)
-        assert x["live_reps_min_deg"] == (_REPS[name][1] if name in _REPS else None)
+        # live counts what the protocol's rep_count counts (kinematics.streaming, the offline code)
+        assert x["live_counted"] == {"gait": "initial_contact", "single_leg_stance": "single_leg_stance"}.get(
+            name, "rep"
+        )
     assert items["single_leg_stance"]["view"] == "front" and items["standing_hip_flexion"]["view"] == "side"
-    assert items["single_leg_stance"]["live_hold"] and not items["gait"]["live_hold"]
+    assert items["single_leg_stance"]["live_hold"] and not items["gait"]["live_hold"] and not items["squat"]["live_hold"]
+    assert items["standing_hip_abduction"]["live_hold"] and items["bridge"]["live_hold"]
 
 
 def _upload(client, key: str) -> str:

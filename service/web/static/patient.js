@@ -5,7 +5,8 @@
 import { api, ApiError, askKey, drawSkeleton, el, fmt, forgetKey, showError, takeKey } from "./common.js";
 
 const SEND_MAX_PX = 640;       // long side of the JPEG sent to /v1/live (the model sees 256 px anyway)
-const MIN_INTERVAL_MS = 100;   // at most ~10 frames/s; and never before the previous answer arrived
+const MIN_INTERVAL_MS = 50;    // at most ~20 frames/s (the assessment's 6 Hz filter needs > 12); one frame in flight
+const COUNTED = { rep: "repetitions", initial_contact: "steps", single_leg_stance: "single-leg stances" };
 const ANSWER_TIMEOUT_MS = 5000;
 const POLL_MS = 1500;
 
@@ -40,9 +41,8 @@ function render(key, exercises) {
     placement.replaceChildren(
       el("p", { class: "view-badge", "data-testid": "placement-view" }, `View: ${x.view}`),
       el("ol", {}, x.placement.map((line) => el("li", {}, line))),
-      el("p", { class: "hint" }, x.live_reps_series
-        ? `Live: repetitions are counted from ${x.live_reps_min_deg} deg of movement.`
-        : x.live_hold ? "Live: the hold timer runs while one foot is lifted." : "Live: skeleton and cues only."));
+      el("p", { class: "hint" }, `Live: ${COUNTED[x.live_counted] || "skeleton and cues only"}, as the report will count them` +
+        (x.live_hold ? "; the hold timer runs during a hold." : ".")));
   };
   select.addEventListener("change", () => { showPlacement(); if (live.ws) live.restart(); });
   showPlacement();
