@@ -1,4 +1,4 @@
-"""``/v1/live``: the One Euro filter, incremental repetitions, and the WebSocket with the real pose model."""
+"""``/v1/live``: the WebSocket with the real pose model (its measurement: tests/service/test_live_matches_offline.py)."""
 
 from __future__ import annotations
 
@@ -7,91 +7,13 @@ import json
 import math
 
 import cv2
-import numpy as np
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from service.api import live
-from service.api.live import CLOSE_POLICY, OneEuroFilter, RepCounter
-from tests.conftest import POSE2SIM
+from service.api.live import CLOSE_POLICY
+from tests.conftest import FIXTURES, POSE2SIM
 from tests.service.conftest import make_key
-
-# -- One Euro filter (Casiez et al. 2012) ----------------------------------------------------------------------------
-
-
-def run_filter(f: OneEuroFilter, t_s: np.ndarray, x: np.ndarray) -> np.ndarray:
-    state, out = None, []
-    for t, v in zip(t_s, x, strict=True):
-        y, state = f.step(state, float(t), float(v))
-        out.append(y)
-    return np.array(out)
-
-
-def test_one_euro_with_beta_zero_is_the_analytic_first_order_low_pass():
-    fc, dt = 2.0, 1 / 30
-    t = np.arange(60) * dt
-    x = np.ones(60)
-    x[0] = 0.0  # a unit step after the first sample
-    got = run_filter(OneEuroFilter(min_cutoff_hz=fc, beta=0.0), t, x)
-    alpha = 1 / (1 + 1 / (2 * math.pi * fc) / dt)
-    np.testing.assert_allclose(got, 1 - (1 - alpha) ** np.arange(60), rtol=1e-12)
-
-
-def test_one_euro_removes_jitter_at_rest_and_follows_fast_moves(rng):
-    t = np.arange(300) / 30
-    still = 10 + rng.normal(0, 1.0, 300)  # ~1 deg jitter, BlazePose-like
-    f = OneEuroFilter()
-    assert np.std(run_filter(f, t, still)[30:]) < 0.5 * np.std(still[30:])  # EMA at 1 Hz alone: 0.31
-    ramp = 90 * np.clip(t - 2, 0, 1)  # 90 deg in one second
-    lag_euro = np.abs(run_filter(f, t, ramp) - ramp)[60:91].max()
-    lag_plain = np.abs(run_filter(OneEuroFilter(beta=0.0), t, ramp) - ramp)[60:91].max()
-    assert lag_euro < 0.5 * lag_plain
-
-
-def test_one_euro_holds_on_repeated_timestamps():
-    f = OneEuroFilter()
-    y1, s1 = f.step(None, 0.0, 5.0)
-    y2, s2 = f.step(s1, 0.0, 50.0)
-    assert y1 == y2 == 5.0 and s1 == s2
-
-
-# -- incremental repetitions -----------------------------------------------------------------------------------------
-
-
-def test_rep_counter_counts_known_repetitions_sample_by_sample(rng):
-    t = np.arange(0, 20, 1 / 30)
-    angle = 5 + 40 * np.clip(np.sin(2 * np.pi * 0.25 * (t - 2)), 0, None) * (t > 2) * (t < 18)  # 4 reps of 40 deg
-    angle += rng.normal(0, 0.8, t.size)
-    c = RepCounter(min_amplitude=20.0)
-    counts = []
-    for ti, v in zip(t, angle, strict=True):
-        c.update(float(ti), float(v))
-        counts.append(c.count)
-    assert c.count == 4
-    assert (
-        counts[int(3.5 * 30)] == 0 and counts[int(4.5 * 30)] == 1
-    )  # counted when the first rep ends (4 s), not before
-
-
-def test_rep_counter_ignores_small_excursions_and_gaps(rng):
-    t = np.arange(0, 10, 1 / 30)
-    angle = 5 + 8 * np.sin(2 * np.pi * 0.5 * t) ** 2 + rng.normal(0, 0.5, t.size)
-    c = RepCounter(min_amplitude=20.0)
-    for ti, v in zip(t, angle, strict=True):
-        c.update(float(ti), None if ti % 1 < 0.1 else float(v))
-    assert c.count == 0
-
-
-def test_hold_timer_measures_a_plateau():
-    c = RepCounter(min_amplitude=10.0)
-    t = np.arange(0, 6, 1 / 30)
-    angle = np.interp(t, [0, 1, 1.5, 3.5, 4, 6], [0, 0, 30, 30, 0, 0])
-    holds = []
-    for ti, v in zip(t, angle, strict=True):
-        c.update(float(ti), float(v))
-        holds.append(c.hold_s)
-    assert max(holds) == pytest.approx(2.0, abs=0.1) and c.count == 1 and c.hold_s == 0.0
-
 
 # -- the WebSocket ---------------------------------------------------------------------------------------------------
 
@@ -137,32 +59,51 @@ def frames_until(ws, n_sent: int) -> list[dict]:
     return got
 
 
-# Each live frame is analysed alone: the fused yaw of one frame is ~25 deg uncertain (no temporal
-# model), so most frames of this front-oblique clip read "unknown" and carry no angle. Issue 15
-# gives live sessions the causal (forward) form of the offline yaw model; strict, so this goes then.
-@pytest.mark.xfail(strict=True, reason="single-frame view is unknown until live sessions get the causal yaw model")
-def test_live_frames_give_landmarks_angles_and_smoothing(live_app, jpegs):
+@pytest.fixture(scope="module")
+def walker_jpegs() -> list[tuple[float, bytes]]:
+    """The side-on walk as a phone would send it: (capture time, JPEG) per frame."""
+    from vision.decode import VideoReader
+
+    out = []
+    with VideoReader(FIXTURES / "video" / "sports2d_walker.mp4") as video:
+        for frame in video:
+            bgr = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR)
+            out.append((frame.t_s, cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()))
+    return out
+
+
+# Until issue 15 each live frame was analysed alone (the view of one frame is ~25 deg uncertain, so
+# most frames carried no angle). Now the offline pipeline runs over the last 20 s every second, so
+# the view, and with it the angles, are the recording's.
+def test_live_frames_give_landmarks_and_the_offline_angles_count_and_view(live_app, walker_jpegs):
     client, key, _ = live_app
-    with client.websocket_connect("/v1/live?exercise=squat", headers={"Authorization": f"Bearer {key}"}) as ws:
+    with client.websocket_connect("/v1/live?exercise=gait", headers={"Authorization": f"Bearer {key}"}) as ws:
         ready = ws.receive_json()
-        assert ready["type"] == "ready" and ready["rep_series"] == "mean_hip_flexion"
+        assert ready["type"] == "ready" and ready["counted"] == "initial_contact" and ready["interval_s"] == 1.0
         answers = []
-        for i in range(0, 100, 10):  # one at a time: nothing is dropped
-            ws.send_text(json.dumps({"t_s": i / 30}))
-            ws.send_bytes(jpegs[i])
+        for t_s, jpg in walker_jpegs:  # one at a time: nothing is dropped
+            ws.send_text(json.dumps({"t_s": t_s}))
+            ws.send_bytes(jpg)
             answers.append(ws.receive_json())
-    assert [a["seq"] for a in answers] == list(range(1, 11)) and all(a["dropped"] == 0 for a in answers)
-    assert [a["t_s"] for a in answers] == pytest.approx([i / 30 for i in range(0, 100, 10)])
+    n = len(walker_jpegs)
+    assert [a["seq"] for a in answers] == list(range(1, n + 1)) and all(a["dropped"] == 0 for a in answers)
+    assert [a["t_s"] for a in answers] == pytest.approx([t for t, _ in walker_jpegs])
+    walking = [a for a in answers if a["person_found"]]
+    assert len(walking) > 0.9 * n and all(len(a["landmarks"]) == 33 and len(a["landmarks"][0]) == 4 for a in walking)
+    # a run every second of stream time: each publishes the samples since the one before
+    runs = [a for a in answers if a["series"] is not None]
+    assert len(runs) == math.ceil(walker_jpegs[-1][0]) and runs[0]["t_s"] == 0.0
+    assert sum(len(a["series"]["t_s"]) for a in runs) == sum(1 for a in answers if a["t_s"] <= runs[-1]["t_s"])
+    assert all(a["analysed_t_s"] <= a["t_s"] for a in answers)
     last = answers[-1]
-    assert last["person_found"] and len(last["landmarks"]) == 33 and len(last["landmarks"][0]) == 4
-    assert last["view"] in ("sagittal", "oblique")  # the Pose2Sim clip is filmed side-on; one frame is less sure
-    flexion = [a["angles"]["hip_flexion_left_deg"] for a in answers]
-    measured = [i for i, v in enumerate(flexion) if v is not None]
-    assert len(measured) >= 8  # a single frame's view is sometimes judged oblique: no sagittal angle then
-    first = measured[0]
-    assert answers[first]["smoothed"]["hip_flexion_left_deg"] == pytest.approx(flexion[first], abs=0.01)
-    assert all(abs(a["smoothed"]["hip_flexion_left_deg"]) < 90 for a in answers[first:])
-    assert last["reps"] == 0 and isinstance(last["hold_s"], float) and isinstance(last["cues"], list)
+    assert last["view"] == "sagittal"  # she walks side-on
+    flexion = [a["angles"]["hip_flexion_left_deg"] for a in answers[30:]]
+    assert sum(v is not None for v in flexion) > 0.9 * len(flexion) and all(abs(v) < 90 for v in flexion if v)
+    assert last["angles"]["pelvic_obliquity_deg"] is None  # a frontal-plane angle, not measurable side-on
+    # the steps, counted by the gait protocol (the offline count of this clip is 6-9 steps, test_real_footage)
+    reps = [a["reps"] for a in answers if a["reps"] is not None]
+    assert 3 <= reps[-1] <= 9 and all(b >= a for a, b in itertools.pairwise(reps))
+    assert last["hold_s"] is None and isinstance(last["cues"], list)  # gait has no holds
 
 
 def test_frames_sent_faster_than_processed_are_dropped_not_queued(live_app, jpegs):
@@ -255,16 +196,16 @@ def test_any_undecodable_frame_is_an_error_message_and_the_session_goes_on(live_
 
 
 def test_an_unexpected_fault_in_the_analysis_is_an_error_message_not_a_1011(live_app, jpegs, monkeypatch):
-    from service.frame_analysis import FrameAnalyzer
+    from service.live import LiveSession
 
-    real = FrameAnalyzer.analyze_bytes
+    real = LiveSession.frame_bytes
 
-    def faulty(self, data, name="image", t_s=0.0):
+    def faulty(self, data, t_s, clock_s=None):
         if data == b"\xff\xd8\xff boom":
             raise ZeroDivisionError("a fault deep in the decoder")
-        return real(self, data, name, t_s)
+        return real(self, data, t_s, clock_s)
 
-    monkeypatch.setattr(FrameAnalyzer, "analyze_bytes", faulty)
+    monkeypatch.setattr(LiveSession, "frame_bytes", faulty)
     client, key, _ = live_app
     with client.websocket_connect(f"/v1/live?token={key}") as ws:
         ws.receive_json()

@@ -85,7 +85,9 @@ def test_exercises_list_every_exercise_with_placement_and_live_feedback(client, 
             name, "rep"
         )
     assert items["single_leg_stance"]["view"] == "front" and items["standing_hip_flexion"]["view"] == "side"
-    assert items["single_leg_stance"]["live_hold"] and not items["gait"]["live_hold"] and not items["squat"]["live_hold"]
+    assert (
+        items["single_leg_stance"]["live_hold"] and not items["gait"]["live_hold"] and not items["squat"]["live_hold"]
+    )
     assert items["standing_hip_abduction"]["live_hold"] and items["bridge"]["live_hold"]
 
 
