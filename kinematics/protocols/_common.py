@@ -370,7 +370,8 @@ def asymmetry_finding(
     }
     verdict = judge(abs(diff), size_ci, threshold.value)
     higher, lower = ("left", "right") if diff > 0 else ("right", "left")
-    span = f"95 % range {size_ci[0]:.1f} to {size_ci[1]:.1f} {unit}"
+    # The interval printed is the evidence's own (of left minus right), so the words and the numbers agree.
+    span = f"left minus right {diff:+.1f} {unit}, 95 % interval {diff - half:.1f} to {diff + half:.1f} {unit}"
     if verdict == "above":
         return Finding(
             f"{code}_asymmetry",
@@ -394,8 +395,8 @@ def asymmetry_finding(
     return Finding(
         f"{code}_asymmetry_inconclusive",
         "inconclusive",
-        f"The {quantity} differed by {abs(diff):.1f} {unit} between the sides, but the measurement's {span} "
-        f"includes {threshold.value:g} {unit}: this recording cannot tell the sides apart.",
+        f"The {quantity} differed by {abs(diff):.1f} {unit} between the sides ({span}), an interval that reaches "
+        f"a difference of {threshold.value:g} {unit}: this recording cannot tell the sides apart.",
         evidence,
         threshold,
         threshold.source,

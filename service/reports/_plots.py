@@ -7,13 +7,25 @@ import math
 
 from matplotlib.figure import Figure
 
-from service.reports.model import EventSpan, KeySeries, ProgressChart
+from service.catalogue import fmt_value, unit_text
+from service.reports.model import EventSpan, PlotGroup, ProgressChart
 
-__all__ = ["LINE_COLOUR", "PROGRESS_COLOUR", "THRESHOLD_COLOUR", "progress_figure", "series_figure", "to_png", "to_svg"]
+__all__ = [
+    "LINE_COLOUR",
+    "PROGRESS_COLOUR",
+    "RIGHT_COLOUR",
+    "THRESHOLD_COLOUR",
+    "progress_figure",
+    "series_figure",
+    "to_png",
+    "to_svg",
+]
 
 # Okabe-Ito colours (readable with colour-vision deficiency). LINE_COLOUR is used for nothing else on
-# a page, so the tests can find the measured series in a rendered page by its colour.
+# a page, so the tests can find the measured series in a rendered page by its colour. A left/right
+# pair shares one figure: left in LINE_COLOUR, right in RIGHT_COLOUR.
 LINE_COLOUR = "#0072B2"
+RIGHT_COLOUR = "#CC79A7"
 THRESHOLD_COLOUR = "#D55E00"
 PROGRESS_COLOUR = "#009E73"
 _EVENT_FILL = "#E6E6E6"
@@ -21,43 +33,63 @@ _EVENT_FILL = "#E6E6E6"
 WIDTH_IN, HEIGHT_IN = 7.0, 2.3
 
 
-def _event_label(e: EventSpan) -> str:
-    words = e.type.replace("_", " ")
-    return f"{words} ({e.side})" if e.side else words
+def _unit(unit: str) -> str:
+    return unit_text(unit) or unit
 
 
-def series_figure(ks: KeySeries, events: tuple[EventSpan, ...]) -> Figure:
-    """One key series over time: events shaded, thresholds dashed, unit and sign convention labelled."""
+def _axis_label(unit: str) -> str:
+    return {"°": "degrees", "°/s": "degrees/s", "%": "percent", "": "count"}.get(unit, unit)
+
+
+def series_figure(group: PlotGroup, events: tuple[EventSpan, ...]) -> Figure:
+    """One angle over time (left and right overlaid): events shaded and named above the curves, thresholds dashed."""
+    if not group.lines:
+        raise ValueError(f"{group.key} is not measurable: it gets a note, not a figure")
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), layout="constrained")
     ax = fig.add_subplot()
-    if ks.values is None:
-        raise ValueError(f"{ks.name} is not measurable: it gets a note, not a figure")
-    t = list(ks.t_s)
-    y = [math.nan if v is None else v for v in ks.values]
+    t = list(group.lines[0].t_s)
+    spans = [e for e in events if e.end_s is not None]
+    numbered = len(spans) > 4  # many repetitions: number them, the caption names the event
     for e in events:
         if e.end_s is None:
             ax.axvline(e.start_s, color="#999999", linewidth=0.8, zorder=1)
-        else:
-            ax.axvspan(e.start_s, e.end_s, color=_EVENT_FILL, zorder=0)
-            ax.text(
-                (e.start_s + e.end_s) / 2,
-                1.0,
-                _event_label(e),
-                transform=ax.get_xaxis_transform(),
-                ha="center",
-                va="top",
-                fontsize=7,
-                color="#444444",
-            )
-    for line in ks.thresholds:
+    for i, e in enumerate(spans):
+        end = e.end_s if e.end_s is not None else e.start_s
+        ax.axvspan(e.start_s, end, color=_EVENT_FILL, zorder=0)
+        ax.text(
+            (e.start_s + end) / 2,
+            0.97,
+            str(i + 1) if numbered else e.label,
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="top",
+            fontsize=7,
+            color="#333333",
+            zorder=6,  # above the threshold lines, on its own background: never struck through
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9},
+        )
+    for line in group.thresholds:
         for level in line.levels:
             ax.axhline(level, color=THRESHOLD_COLOUR, linestyle="--", linewidth=0.9, zorder=2)
-    (plotted,) = ax.plot(t, y, color=LINE_COLOUR, linewidth=1.2, zorder=3)
-    plotted.set_gid(f"series-{ks.name}")  # <g id="series-<name>"> in the SVG
+    sided = len(group.lines) > 1 or any(ks.side for ks in group.lines)
+    for ks in group.lines:
+        y = [math.nan if v is None else v for v in ks.values or ()]
+        colour = RIGHT_COLOUR if ks.side == "right" else LINE_COLOUR
+        (plotted,) = ax.plot(t, y, color=colour, linewidth=1.2, zorder=3, label=ks.side or ks.label)
+        plotted.set_gid(f"series-{ks.name}")  # <g id="series-<name>"> in the SVG
+    if group.y_range:
+        lo, hi = group.y_range
+        head = (hi - lo) * 0.18  # room for the event names above the curves
+        ax.set_ylim(lo, hi + (head if spans else 0))
     ax.set_xlabel("time (s)", fontsize=8)
-    ax.set_ylabel(f"{ks.unit}", fontsize=8)
-    ax.set_title(f"{ks.name} [{ks.unit}]" + (f", {ks.plane} plane" if ks.plane else ""), fontsize=9, loc="left")
-    ax.set_title(ks.convention, fontsize=7, loc="right", color="#444444")
+    ax.set_ylabel(_axis_label(_unit(group.unit)), fontsize=8)
+    ax.set_title(
+        group.title + (f", {group.plane} plane" if group.plane else "") + f" ({_unit(group.unit)})",
+        fontsize=9,
+        loc="left",
+    )
+    if sided:
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, fontsize=7, frameon=False, borderaxespad=0.1)
     if t:
         ax.set_xlim(t[0], t[-1])
     ax.tick_params(labelsize=7)
@@ -67,6 +99,8 @@ def series_figure(ks: KeySeries, events: tuple[EventSpan, ...]) -> Figure:
 
 def progress_figure(chart: ProgressChart) -> Figure:
     """One measure per session: the baseline's change band (MCID or MDC) shaded, 95 % intervals as error bars."""
+    if not chart.drawn:
+        raise ValueError(f"{chart.measure} has one value: it is listed in the table, not charted")
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), layout="constrained")
     ax = fig.add_subplot()
     xs = list(range(len(chart.marks)))
@@ -75,9 +109,9 @@ def progress_figure(chart: ProgressChart) -> Figure:
         base = chart.marks[0].value
         ax.axhspan(base - chart.threshold_points, base + chart.threshold_points, color="#F3E3D3", zorder=0)
         ax.text(
-            0.0,
+            -0.45,
             base + chart.threshold_points,
-            f" baseline ± {chart.threshold_points:g} {chart.unit} "
+            f" baseline ± {fmt_value(chart.threshold_points, chart.change_unit, None)} "
             f"({chart.threshold_kind.upper() if chart.threshold_kind else ''}): inside = no real change",
             fontsize=7,
             va="bottom",
@@ -98,12 +132,12 @@ def progress_figure(chart: ProgressChart) -> Figure:
         if m.current:
             ax.plot([x], [m.value], marker="o", markersize=9, markerfacecolor="none", markeredgecolor="black", zorder=4)
         if m.judgement:
-            ax.annotate(m.judgement, (x, m.value), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=7)
+            ax.annotate(m.judgement, (x, m.value), textcoords="offset points", xytext=(6, 6), ha="left", fontsize=7)
     ax.set_xticks(xs, [m.label for m in chart.marks], fontsize=7)
     ax.set_xlim(-0.5, max(len(xs) - 0.5, 0.5))
-    ax.set_ylabel(chart.unit, fontsize=8)
+    ax.set_ylabel(_axis_label(chart.unit), fontsize=8)
     direction = "lower is better" if chart.lower_is_better else "higher is better"
-    ax.set_title(f"{chart.measure} [{chart.unit}]", fontsize=9, loc="left")
+    ax.set_title(f"{chart.label} ({chart.unit})", fontsize=9, loc="left")
     ax.set_title(
         direction + ("" if chart.threshold_points is not None else "; no published threshold"),
         fontsize=7,

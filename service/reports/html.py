@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from html import escape
 
+from service.catalogue import fmt_value, unit_text
 from service.reports._plots import progress_figure, series_figure, to_svg
-from service.reports.model import AssessmentSection, ProgressChart, ReportModel
+from service.reports.model import AssessmentSection, PlotGroup, ProgressChart, ReportModel
 
-__all__ = ["render_html"]
+__all__ = ["PROGRESS_INTRO", "progress_rows", "render_html"]
 
 _CSS = """
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;font-size:13px;color:#222;max-width:60rem;margin:1.5rem auto;
@@ -38,8 +39,18 @@ def _table(head: list[str], rows: list[list[object]], cls: list[str] | None = No
     return "".join(out)
 
 
+def _plot_caption(g: PlotGroup, numbered: bool) -> str:
+    text = f"{g.title} ({unit_text(g.unit) or g.unit})"
+    if g.convention:
+        text += f"; sign: {g.convention}"
+    text += ". Shaded: detected events" + (" (numbered in order)" if numbered else "") + ". "
+    text += "".join(f"Dashed: {t.label} ({t.source}). " for t in g.thresholds)
+    text += "".join(f"{o[:1].upper()}{o[1:]}. " for o in g.off_scale)
+    return text
+
+
 def _assessment(a: AssessmentSection, n: int) -> str:
-    title = f"Assessment {n}: {a.exercise or 'no exercise protocol'}"
+    title = f"Assessment {n}: {a.title}"
     parts = [
         f'<section class="assessment" id="assessment-{_e(a.id)}"><h2>{_e(title)}</h2>',
         '<table class="meta"><tr><td>id</td><td>' + _e(a.id) + "</td></tr>"
@@ -53,36 +64,35 @@ def _assessment(a: AssessmentSection, n: int) -> str:
             + "</p></section>"
         )
         return "".join(parts)
-    for c in a.coaching:
-        parts.append(f'<p class="na">Cannot answer the exercise\'s question from this recording: {_e(c)}</p>')
+    for c in a.not_scored:
+        parts.append(f'<p class="na">{_e(c)}</p>')
     for q in a.quality:
         parts.append(f'<p class="na">Recording quality: {_e(q)}</p>')
-    for ks in a.series:
-        if ks.values is None:
+    numbered = sum(e.end_s is not None for e in a.events) > 4
+    for g in a.plots:
+        for ks in g.missing:
             parts.append(
-                f'<p class="na" data-series="{_e(ks.name)}"><b>{_e(ks.name)}</b> [{_e(ks.unit)}]: '
+                f'<p class="na" data-series="{_e(ks.name)}"><b>{_e(ks.label)}</b> ({_e(unit_text(ks.unit))}): '
                 f"not measurable: {_e(ks.reason)}</p>"
             )
+        if not g.lines:
             continue
         parts.append(
-            f'<figure class="plot" data-series="{_e(ks.name)}">{to_svg(series_figure(ks, a.events))}'
-            f"<figcaption>{_e(ks.name)} [{_e(ks.unit)}]; sign: {_e(ks.convention)}. Shaded: "
-            "detected events. "
-            + "".join(f"Dashed: {_e(t.label)} ({_e(t.source)}). " for t in ks.thresholds)
-            + "</figcaption></figure>"
+            f'<figure class="plot" data-series="{_e(g.key)}">{to_svg(series_figure(g, a.events))}'
+            f"<figcaption>{_e(_plot_caption(g, numbered))}</figcaption></figure>"
         )
     if a.events:
         parts.append(
             "<h3>Events</h3>"
             + _table(
-                ["event", "side", "start (s)", "end (s)"],
-                [[e.type, e.side or "", f"{e.start_s:g}", "" if e.end_s is None else f"{e.end_s:g}"] for e in a.events],
+                ["event", "start (s)", "end (s)"],
+                [[e.label, f"{e.start_s:.2f}", "" if e.end_s is None else f"{e.end_s:.2f}"] for e in a.events],
             )
         )
     if a.metrics:
         parts.append(
             "<h3>Measurements</h3>"
-            + _table(["metric", "side", "value"], [[m.name, m.side or "", m.value] for m in a.metrics])
+            + _table(["measure", "side", "value"], [[m.name, m.side or "", m.value] for m in a.metrics])
         )
     parts.append("<h3>Findings</h3>")
     if a.findings:
@@ -91,57 +101,69 @@ def _assessment(a: AssessmentSection, n: int) -> str:
                 ["severity", "finding", "evidence", "threshold", "source", "clinician review"],
                 [
                     [
-                        f.severity,
+                        f.severity + (f" (was {f.original_severity})" if f.original_severity else ""),
                         f.message,
                         f.evidence,
                         f.threshold or "none",
                         f.source or "",
-                        f.review or "not reviewed",
+                        f.review_text,
                     ]
                     for f in a.findings
                 ],
-                cls=[f"sev-{f.severity}" for f in a.findings],
+                cls=[f"sev-{f.severity}" + (" reviewed" if f.review else "") for f in a.findings],
             )
         )
     else:
         parts.append("<p>No findings for this recording.</p>")
+    if a.exercises:
+        parts.append(
+            "<h3>Exercises</h3>"
+            + _table(
+                ["exercise", "dose", "for", "decision"],
+                [[x.name, x.dose, x.because, x.text] for x in a.exercises],
+            )
+        )
     parts.append("</section>")
     return "".join(parts)
+
+
+def _threshold_cell(c: ProgressChart) -> str:
+    if not c.threshold_kind or c.threshold_points is None:
+        return "none published; not judged"
+    return f"{c.threshold_kind.upper()} {fmt_value(c.threshold_points, c.change_unit, None)}"
+
+
+def progress_rows(charts: tuple[ProgressChart, ...]) -> list[list[str]]:
+    return [
+        [c.label, c.unit, ", ".join(f"{m.value:g}" for m in c.marks), c.summary, _threshold_cell(c)] for c in charts
+    ]
+
+
+PROGRESS_INTRO = (
+    "Each change is judged against the first value (baseline): questionnaires against the minimal clinically "
+    "important difference (MCID), movement measures against the minimal detectable change (MDC). ODI scores are "
+    "percent of the maximum score; their changes and MCID are percentage points. The circled point is this "
+    "session. A measure with one value so far is listed in the table, not charted."
+)
 
 
 def _progress(charts: tuple[ProgressChart, ...]) -> str:
     if not charts:
         return "<h2>Progress</h2><p>No questionnaire or protocol measurement recorded yet.</p>"
-    parts = [
-        (
-            "<h2>Progress across sessions</h2><p>Each change is judged against the first value (baseline): "
-            "outcomes against the minimal clinically important difference (MCID), movement measures against the "
-            "minimal detectable change (MDC). The circled point is this session.</p>"
-        )
-    ]
+    parts = [f"<h2>Progress across sessions</h2><p>{_e(PROGRESS_INTRO)}</p>"]
     for c in charts:
-        if c.threshold_points is not None or c.kind == "outcome":
+        if c.drawn and (c.threshold_points is not None or c.kind == "outcome"):
             parts.append(
                 f'<figure class="plot" data-measure="{_e(c.measure)}">{to_svg(progress_figure(c))}'
-                f"<figcaption>{_e(c.summary)}"
+                f"<figcaption>{_e(c.label)}: {_e(c.summary)}."
                 + (f" Threshold: {_e(c.source)}." if c.source else "")
                 + "</figcaption></figure>"
             )
     parts.append(
         _table(
             ["measure", "unit", "values (oldest first)", "change", "threshold"],
-            [
-                [
-                    c.measure,
-                    c.unit,
-                    ", ".join(f"{m.value:g}" for m in c.marks),
-                    c.summary,
-                    f"{c.threshold_kind.upper()} {c.threshold_points:g} {c.unit}"
-                    if c.threshold_kind
-                    else "none published; not judged",
-                ]
-                for c in charts
-            ],
+            progress_rows(charts),
+            cls=[f"measure-{c.measure}" for c in charts],
         )
     )
     return "".join(parts)

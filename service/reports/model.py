@@ -8,26 +8,41 @@ Findings support a clinician's judgement; they never diagnose.
 
 from __future__ import annotations
 
+import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service import catalogue as K
 from service.progress import motion_series, outcome_series  # the same verdicts as GET .../progress
-from service.store.models import AssessmentRow, Clinic, OutcomeRow, Patient, PatientSession, SessionAssessment
+from service.store.models import (
+    ApiKey,
+    AssessmentRow,
+    Clinic,
+    FindingReview,
+    OutcomeRow,
+    Patient,
+    PatientSession,
+    SessionAssessment,
+    SuggestionDecision,
+)
 
 __all__ = [
+    "ApprovedExercise",
     "AssessmentSection",
     "EventSpan",
     "FindingRow",
     "KeySeries",
     "MetricRow",
     "OutcomeEntry",
+    "PlotGroup",
     "ProgressChart",
     "ProgressMark",
     "ReportModel",
+    "ReviewInfo",
     "SessionData",
     "ThresholdLine",
     "build_session_report",
@@ -76,10 +91,26 @@ class SessionData:
     progress_assessments: list[tuple[AssessmentRow, str]]  # finished assessments up to this session + session id
     outcomes: list[OutcomeRow]  # questionnaires up to this session, oldest first
     clinic_name: str | None = None
+    # assessment id -> finding index -> the latest review; (finding index, exercise key) -> the latest decision
+    reviews: dict[str, dict[int, FindingReview]] = field(default_factory=dict)
+    decisions: dict[str, dict[tuple[int, str], SuggestionDecision]] = field(default_factory=dict)
+    people: dict[str, str] = field(default_factory=dict)  # actor id (key id) -> the name a reader sees
+
+
+def _people(db: Session, ids: set[str]) -> dict[str, str]:
+    """Who an actor id is, for a reader: the key's label (a person's name once accounts exist)."""
+    if not ids:
+        return {}
+    out = {}
+    for k in db.scalars(select(ApiKey).where(ApiKey.id.in_(sorted(ids)))):
+        out[k.id] = k.label or f"{k.role} key {k.prefix}"
+    return out
 
 
 def load_session_data(db: Session, patient: Patient, session: PatientSession) -> SessionData:
     """Read the rows of ``session`` and of every session of ``patient`` up to it (by date, then creation)."""
+    from service.review import latest_decisions, latest_reviews
+
     sessions = list(
         db.scalars(
             select(PatientSession)
@@ -106,14 +137,22 @@ def load_session_data(db: Session, patient: Patient, session: PatientSession) ->
         )
         if o.session_id in ids or (o.session_id is None and _utc(o.recorded_at).date() <= session.session_date)
     ]
+    here = [a for a, sid in linked if sid == session.id]
+    reviews = {a.id: latest_reviews(db, a.id) for a in here}
+    decisions = {a.id: latest_decisions(db, a.id) for a in here}
+    actors = {r.reviewer_key_id for by in reviews.values() for r in by.values()}
+    actors |= {d.decided_by_key_id for by in decisions.values() for d in by.values()}
     return SessionData(
         patient=patient,
         session=session,
         sessions=upto,
-        assessments=[a for a, sid in linked if sid == session.id],
+        assessments=here,
         progress_assessments=[(a, sid) for a, sid in linked if a.status == "done"],
         outcomes=outcomes,
         clinic_name=db.scalar(select(Clinic.name).where(Clinic.id == patient.clinic_id)),
+        reviews=reviews,
+        decisions=decisions,
+        people=_people(db, actors),
     )
 
 
@@ -122,7 +161,7 @@ def load_session_data(db: Session, patient: Patient, session: PatientSession) ->
 
 @dataclass(frozen=True)
 class ThresholdLine:
-    label: str
+    label: str  # in words, with its unit: "pelvic drop limit: 4° either side of the two-leg stance"
     levels: tuple[float, ...]  # y values to draw; for "relative" lines: baseline - value and baseline + value
     source: str
 
@@ -133,6 +172,11 @@ class EventSpan:
     start_s: float
     end_s: float | None  # None: an instant (a foot contact)
     side: str | None
+
+    @property
+    def label(self) -> str:
+        words = K.EVENTS.get(self.type, self.type.replace("_", " "))
+        return f"{words} ({self.side})" if self.side else words
 
 
 @dataclass(frozen=True)
@@ -145,22 +189,86 @@ class KeySeries:
     values: tuple[float | None, ...] | None  # None: not measurable in this recording
     reason: str | None  # why not measurable
     thresholds: tuple[ThresholdLine, ...] = ()
+    label: str = ""  # "Hip flexion (left)"
+    side: str | None = None
+
+
+@dataclass(frozen=True)
+class PlotGroup:
+    """One figure: a series, or the left and right of one angle overlaid."""
+
+    key: str  # "pelvic_obliquity_deg"; "hip_flexion_deg" for a left/right pair
+    title: str  # "Hip flexion, left and right"
+    unit: str
+    plane: str | None
+    convention: str
+    lines: tuple[KeySeries, ...]  # measured lines (values not None)
+    missing: tuple[KeySeries, ...]  # lines of the group that could not be measured
+    thresholds: tuple[ThresholdLine, ...]  # drawn: inside the plotted range
+    off_scale: tuple[str, ...]  # thresholds left out of the figure, in words (far from every measured value)
+    y_range: tuple[float, float] | None  # the axis limits
+
+
+@dataclass(frozen=True)
+class ReviewInfo:
+    status: str  # signed_off | corrected | rejected
+    who: str
+    at: datetime
+    note: str | None
+
+    @property
+    def text(self) -> str:
+        words = {"signed_off": "Signed off", "corrected": "Corrected", "rejected": "Rejected"}[self.status]
+        return f"{words} by {self.who}, {self.at.strftime('%Y-%m-%d %H:%M UTC')}" + (
+            f": \u201c{self.note}\u201d" if self.note else ""
+        )
 
 
 @dataclass(frozen=True)
 class FindingRow:
     code: str
-    severity: str
-    message: str
+    severity: str  # the clinician's corrected severity when there is one
+    message: str  # the clinician's corrected wording when there is one
     evidence: str
     threshold: str | None
     source: str | None
-    review: str | None = None  # a clinician's review, when the stored finding carries one
+    review: ReviewInfo | None = None
+    original_severity: str | None = None  # set when a correction changed the severity
+    original_message: str | None = None  # set when a correction changed the wording
+
+    @property
+    def review_text(self) -> str:
+        if self.review is None:
+            return "Not reviewed"
+        out = self.review.text
+        if self.original_severity:
+            out += f". Severity corrected from {self.original_severity} to {self.severity}"
+        if self.original_message:
+            out += f". Original wording: {self.original_message}"
+        return out
+
+
+@dataclass(frozen=True)
+class ApprovedExercise:
+    name: str
+    dose: str  # "3 sets x 10 reps, hold 5 s"
+    status: str  # approved | rejected
+    who: str
+    at: datetime
+    note: str | None
+    because: str  # the finding it answers, in words
+
+    @property
+    def text(self) -> str:
+        words = "Approved" if self.status == "approved" else "Rejected"
+        return f"{words} by {self.who}, {self.at.strftime('%Y-%m-%d %H:%M UTC')}" + (
+            f": \u201c{self.note}\u201d" if self.note else ""
+        )
 
 
 @dataclass(frozen=True)
 class MetricRow:
-    name: str
+    name: str  # the catalogue's label
     side: str | None
     value: str  # formatted with unit and 95 % interval, or "not measurable: <reason>"
 
@@ -173,12 +281,17 @@ class AssessmentSection:
     reason: str | None
     created_at: datetime
     view: str | None
-    series: tuple[KeySeries, ...]
+    plots: tuple[PlotGroup, ...]
     events: tuple[EventSpan, ...]
     metrics: tuple[MetricRow, ...]
     findings: tuple[FindingRow, ...]
-    coaching: tuple[str, ...]
+    not_scored: tuple[str, ...]  # why the recording could not answer the question, for a clinician
     quality: tuple[str, ...]
+    exercises: tuple[ApprovedExercise, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return K.EXERCISES.get(self.exercise, (self.exercise or "").replace("_", " "))
 
 
 @dataclass(frozen=True)
@@ -202,14 +315,21 @@ class ProgressMark:
 @dataclass(frozen=True)
 class ProgressChart:
     measure: str
+    label: str  # "Oswestry Disability Index (ODI)"; "Pelvic drop (left), single-leg stance"
     kind: str  # outcome | motion
-    unit: str
+    unit: str  # of the values
+    change_unit: str  # of changes and of the threshold: percentage points for the ODI
     threshold_kind: str | None  # mcid | mdc
     threshold_points: float | None
     lower_is_better: bool
     source: str | None
     marks: tuple[ProgressMark, ...]
     summary: str  # the latest change in words
+
+    @property
+    def drawn(self) -> bool:
+        """A chart needs two points to show a change; one point stays in the table."""
+        return len(self.marks) >= 2
 
 
 @dataclass(frozen=True)
@@ -237,50 +357,81 @@ def _num(v: object) -> str:
 
 
 def _evidence(evidence: dict) -> str:
-    parts = []
+    """The evidence in words: the measured value with its 95 % interval (the stored numbers), then the rest.
+
+    ``left``/``right`` take the unit of the value they split; strings (a side) print as they are.
+    """
+    parts: list[str] = []
+    unit, digits = "", 1
+    primary_done = False
     for k, v in evidence.items():
-        if isinstance(v, list | tuple) and len(v) == 2 and all(isinstance(x, int | float) for x in v):
-            parts.append(f"{k}: {_num(v[0])} to {_num(v[1])}")
-        else:
-            parts.append(f"{k}: {_num(v)}")
+        if k == "ci95":
+            continue
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            parts.append(f"{K.label(k).lower()}: {v}" if k in K.EVIDENCE or "_" in k else f"{k}: {v}")
+            continue
+        if k in ("left", "right"):
+            parts.append(f"{k} {K.fmt_value(v, unit, digits)}")
+            continue
+        e = K.entry(k)
+        text = f"{K.label(k)} {K.fmt_value(v, e.unit, e.digits)}"
+        if not primary_done and evidence.get("ci95"):
+            text += f" ({K.fmt_interval(evidence['ci95'], e.unit, e.digits)})"
+            unit, digits = e.unit, e.digits
+        primary_done = True
+        parts.append(text)
     return "; ".join(parts)
 
 
-def _review(f: dict) -> str | None:
-    """Hook for clinician review: shown when the stored finding carries a ``review`` object or text."""
-    review = f.get("review")
-    if not review:
-        return None
-    if isinstance(review, dict):
-        return "; ".join(f"{k}: {v}" for k, v in review.items() if v not in (None, ""))
-    return str(review)
+def _threshold_text(t: dict) -> str:
+    e = K.entry(t["name"])
+    text = f"{e.label}: {K.fmt_value(float(t['value']), t.get('unit', e.unit), None)}"
+    return text + (f" ({t['note']})" if t.get("note") else "")
 
 
-def _finding(f: dict) -> FindingRow:
+def _finding(f: dict, review: FindingReview | None, people: dict[str, str]) -> FindingRow:
     t = f.get("threshold")
-    threshold = None
-    if t:
-        threshold = f"{t['name']} {_num(t['value'])} {t['unit']}" + (f" ({t['note']})" if t.get("note") else "")
+    severity, message = f["severity"], f["message"]
+    original_severity = original_message = None
+    info = None
+    if review is not None:
+        info = ReviewInfo(
+            status=review.status,
+            who=people.get(review.reviewer_key_id, "unknown reviewer"),
+            at=_utc(review.reviewed_at),
+            note=review.note,
+        )
+        c = review.correction or {}
+        if review.status == "corrected" and c.get("severity") and c["severity"] != severity:
+            original_severity, severity = severity, c["severity"]
+        if review.status == "corrected" and c.get("message") and c["message"] != message:
+            original_message, message = message, c["message"]
     return FindingRow(
         code=f["code"],
-        severity=f["severity"],
-        message=f["message"],
+        severity=severity,
+        message=message,
         evidence=_evidence(f.get("evidence") or {}),
-        threshold=threshold,
+        threshold=_threshold_text(t) if t else None,
         source=f.get("source"),
-        review=_review(f),
+        review=info,
+        original_severity=original_severity,
+        original_message=original_message,
     )
 
 
-def _metric(m: dict) -> MetricRow:
+def _metric(m: dict, said: dict[str, str]) -> MetricRow:
+    """``said``: coaching messages (patient voice) -> the clinician's words, for reasons that repeat them."""
+    e = K.entry(m["name"])
     if not m.get("measurable", True) or m.get("value") is None:
-        value = "not measurable" + (f": {m['reason']}" if m.get("reason") else "")
+        reason = m.get("reason")
+        value = "not measurable" + (f": {said.get(reason, reason)}" if reason else "")
     else:
-        unit = "" if m["unit"] == "1" else m["unit"]  # "1": a count
-        value = f"{_num(m['value'])} {unit}".strip()
+        unit = m.get("unit", e.unit)
+        value = K.fmt_value(m["value"], unit, e.digits)
         if m.get("ci95"):
-            value += f" (95 % interval {_num(m['ci95'][0])} to {_num(m['ci95'][1])})"
-    return MetricRow(name=m["name"], side=m.get("side"), value=value)
+            value += f" ({K.fmt_interval(m['ci95'], unit, e.digits)})"
+    name = e.label + (f", walking pass {m['pass_index'] + 1}" if m.get("pass_index") is not None else "")
+    return MetricRow(name=name, side=m.get("side"), value=value)
 
 
 def _baseline(t_s: list[float], values: list[float | None], events: list[EventSpan]) -> float | None:
@@ -293,6 +444,15 @@ def _baseline(t_s: list[float], values: list[float | None], events: list[EventSp
     return statistics.median(pool) if pool else None
 
 
+_THRESHOLD_WORDS = {
+    "pelvic_drop_deg": "pelvic drop limit",
+    "pelvic_hike_or_drop_deg": "pelvic hike or drop limit",
+    "hip_abduction_reference_deg": "reference hip abduction (passive range)",
+    "hip_flexion_reference_deg": "reference hip flexion (passive range)",
+    "hip_extension_reference_deg": "reference hip extension (passive range)",
+}
+
+
 def _threshold_lines(
     name: str, t_s: list[float], values: list[float | None], findings: list[dict], events: list[EventSpan]
 ) -> tuple[ThresholdLine, ...]:
@@ -302,20 +462,119 @@ def _threshold_lines(
         if not t or t["name"] not in THRESHOLD_LINES or name not in THRESHOLD_LINES[t["name"]][0]:
             continue
         how, value = THRESHOLD_LINES[t["name"]][1], float(t["value"])
+        words = _THRESHOLD_WORDS.get(t["name"], K.label(t["name"]).lower())
         if how == "relative":
             base = _baseline(t_s, values, events)
             if base is None:
                 continue
             levels = (round(base - value, 3), round(base + value, 3))
-            label = f"{t['name']} {value:g} {t['unit']} either side of the median outside the marked events"
+            label = f"{words} {K.fmt_value(value, t['unit'], None)} either side of the median outside the marked events"
         else:
             levels = (-value,) if how == "negative" else (value,)
-            label = f"{t['name']} {levels[0]:g} {t['unit']}"
+            label = f"{words} {K.fmt_value(levels[0], t['unit'], None)}"
         lines.setdefault((t["name"], levels), ThresholdLine(label=label, levels=levels, source=t["source"]))
     return tuple(lines.values())
 
 
-def _section(a: AssessmentRow) -> AssessmentSection:
+def _axis(lines: tuple[KeySeries, ...], thresholds: tuple[ThresholdLine, ...]):
+    """Axis limits from the measured values; a threshold far outside them is named, not drawn.
+
+    A reference line 70° above curves that stay near 40° would squash them into a strip: a
+    threshold is drawn when it lies within half the data's span (at least 5 units) of the data.
+    """
+    vals = [v for ks in lines for v in ks.values or () if v is not None]
+    if not vals:
+        return None, thresholds, ()
+    lo, hi = min(vals), max(vals)
+    reach = max(5.0, 0.5 * (hi - lo))
+    drawn, off = [], []
+    for t in thresholds:
+        near = tuple(x for x in t.levels if lo - reach <= x <= hi + reach)
+        if near:
+            drawn.append(ThresholdLine(t.label, near, t.source))
+        if len(near) < len(t.levels):
+            where = "above" if max(t.levels) > hi else "below"
+            off.append(f"{t.label} ({t.source}) is {where} the plotted range and not drawn")
+    for t in drawn:
+        lo, hi = min(lo, *t.levels), max(hi, *t.levels)
+    pad = max(1.0, 0.08 * (hi - lo))
+    return (lo - pad, hi + pad), tuple(drawn), tuple(off)
+
+
+def _plots(series: list[KeySeries]) -> tuple[PlotGroup, ...]:
+    """Left and right of one angle share a figure; every other series gets its own."""
+    groups: dict[str, list[KeySeries]] = {}
+    for ks in series:
+        pair = K.side_pair(ks.name)
+        key = pair[0].replace("_{}", "") if pair else ks.name
+        groups.setdefault(key, []).append(ks)
+    out = []
+    for key, members in groups.items():
+        lines = tuple(ks for ks in members if ks.values is not None)
+        missing = tuple(ks for ks in members if ks.values is None)
+        thresholds = tuple(dict.fromkeys(t for ks in lines for t in ks.thresholds))
+        y_range, drawn, off = _axis(lines, thresholds)
+        first = members[0]
+        base = K.label(first.name, side=False)
+        sided = len(members) > 1 or first.side is not None
+        convention = first.convention
+        if sided:  # the left and right conventions differ only in the side they name
+            convention = re.sub(r"\b(left|right|LEFT|RIGHT)\b ?", "", convention).strip()
+        out.append(
+            PlotGroup(
+                key=key,
+                title=f"{base}, left and right" if len(members) > 1 else K.label(first.name),
+                unit=first.unit,
+                plane=first.plane,
+                convention=convention,
+                lines=lines,
+                missing=missing,
+                thresholds=drawn,
+                off_scale=off,
+                y_range=y_range,
+            )
+        )
+    return tuple(out)
+
+
+def _needed_view(exercise: str | None) -> str | None:
+    from service.web import PLACEMENT
+
+    if exercise not in PLACEMENT:
+        return None
+    return {"front": "facing the camera", "side": "side-on"}.get(PLACEMENT[exercise][0], PLACEMENT[exercise][0])
+
+
+def _exercises(row: AssessmentRow, findings: list[dict], data: SessionData) -> tuple[ApprovedExercise, ...]:
+    from kinematics.exercises import suggest, with_overrides
+
+    decisions = data.decisions.get(row.id) or {}
+    if not decisions:
+        return ()
+    out = []
+    for s in suggest(findings).suggestions:
+        d = decisions.get((s.finding_index, s.exercise.key))
+        if d is None:
+            continue
+        ex = with_overrides(s.exercise, d.overrides or {}) if d.status == "approved" else s.exercise
+        dose = f"{ex.sets} sets × {ex.reps} reps" + (f", hold {ex.hold_s:g} s" if ex.hold_s else "")
+        dose += f", rest {ex.rest_s:g} s"
+        f = findings[s.finding_index]
+        out.append(
+            ApprovedExercise(
+                name=ex.name,
+                dose=dose,
+                status=d.status,
+                who=data.people.get(d.decided_by_key_id, "unknown clinician"),
+                at=_utc(d.decided_at),
+                note=d.note,
+                because=f"finding {s.finding_index + 1}: {f['message'].split('. ')[0]}",
+            )
+        )
+    return tuple(out)
+
+
+def _section(a: AssessmentRow, data: SessionData) -> AssessmentSection:
     doc = a.result or {}
     exercise = a.exercise or doc.get("exercise")
     events = tuple(
@@ -338,32 +597,42 @@ def _section(a: AssessmentRow) -> AssessmentSection:
             series.append(
                 KeySeries(
                     name=name,
-                    unit=conv.get("unit", name.rsplit("_", 1)[-1]),
+                    unit=conv.get("unit", K.entry(name).unit or name.rsplit("_", 1)[-1]),
                     plane=conv.get("plane"),
                     convention=conv.get("convention", ""),
                     t_s=tuple(t_s),
                     values=None if values is None else tuple(values),
                     reason=unavailable.get(name, "no sample could be measured") if values is None else None,
                     thresholds=() if values is None else _threshold_lines(name, t_s, values, findings, list(events)),
+                    label=K.label(name),
+                    side=K.entry(name).side,
                 )
             )
+    view = (doc.get("view") or {}).get("view")
+    needed = _needed_view(exercise)
+    seen = {"frontal": "facing the camera", "sagittal": "side-on", "oblique": "at an angle"}.get(view or "", view)
+    reviews = data.reviews.get(a.id) or {}
+    said = {
+        c["message"]: K.clinician_note(c["code"], view=f"{needed}; the recording shows the patient {seen or 'unclear'}")
+        if c.get("code") == "wrong_view" and needed
+        else K.clinician_note(c.get("code", ""))
+        for c in doc.get("coaching") or []
+    }
     return AssessmentSection(
         id=a.id,
         exercise=exercise,
         status=a.status,
         reason=a.reason,
         created_at=_utc(a.created_at),
-        view=(doc.get("view") or {}).get("view"),
-        series=tuple(series),
+        view=view,
+        plots=_plots(series),
         events=events,
-        metrics=tuple(_metric(m) for m in doc.get("metrics") or [] if m.get("source") == "protocol"),
-        findings=tuple(_finding(f) for f in findings),
-        coaching=tuple(c["message"] for c in doc.get("coaching") or []),
+        metrics=tuple(_metric(m, said) for m in doc.get("metrics") or [] if m.get("source") == "protocol"),
+        findings=tuple(_finding(f, reviews.get(i), data.people) for i, f in enumerate(findings)),
+        not_scored=tuple(dict.fromkeys(said.values())),
         quality=tuple(f"{q['severity']}: {q['message']}" for q in doc.get("quality") or []),
+        exercises=_exercises(a, findings, data) if a.status == "done" and findings else (),
     )
-
-
-_OUTCOME_LABELS = {"odi": "Oswestry Disability Index", "nrs": "Pain NRS"}
 
 
 def _outcome(o: OutcomeRow) -> OutcomeEntry:
@@ -372,49 +641,88 @@ def _outcome(o: OutcomeRow) -> OutcomeEntry:
     if o.instrument == "odi":
         scored = score_odi(o.answers)
         detail = f"band: {scored.band}" + (f"; unanswered: {', '.join(scored.missing)}" if scored.missing else "")
-        return OutcomeEntry(_OUTCOME_LABELS["odi"], o.score, "%", detail, _utc(o.recorded_at))
-    label = _OUTCOME_LABELS["nrs"] + (f" ({o.site})" if o.site else "")
+        return OutcomeEntry(K.OUTCOMES["odi"].label, o.score, "% (0-100)", detail, _utc(o.recorded_at))
+    entry = K.OUTCOMES.get(f"nrs_{o.site}" if o.site else "nrs", K.OUTCOMES["nrs"])
     return OutcomeEntry(
-        label, o.score, "points (0-10)", "recovered (NRS 0)" if o.score == 0 else "", _utc(o.recorded_at)
+        entry.label, o.score, "points (0-10)", "recovered (NRS 0)" if o.score == 0 else "", _utc(o.recorded_at)
     )
 
 
-def _summary(series) -> str:
-    last = series.points[-1]
-    if len(series.points) < 2 or last.change is None:
+def _measure_label(s) -> str:
+    if s.kind == "outcome":
+        return K.OUTCOMES.get(s.measure, K.Entry(s.measure, s.unit)).label
+    exercise = K.EXERCISES.get(s.exercise, s.exercise or "")
+    return f"{K.label(s.metric)}" + (f" ({s.side})" if s.side else "") + f", {exercise.lower()}"
+
+
+def _change_unit(s) -> str:
+    """The unit of a change: the ODI's score is a percentage, its changes are percentage points."""
+    if s.kind == "outcome":
+        return "points"
+    return K.unit_text(s.unit) or ""
+
+
+def _delta(delta: float, unit: str) -> str:
+    text = re.sub(r"\.0$", "", f"{delta:+.1f}").replace("-", "\u2212")
+    return f"{text}{unit}" if unit in ("°", "°/s") else f"{text} {unit}".rstrip()
+
+
+_VERDICT = {
+    "improved": "improved",
+    "worse": "worse",
+    "unchanged": "no real change",
+    "inconclusive": "cannot tell",
+}
+
+
+def _summary(s, threshold_kind: str | None, threshold_points: float | None) -> str:
+    last = s.points[-1]
+    if len(s.points) < 2 or last.change is None:
         return "baseline only; no change to judge yet"
-    c = last.change
-    verdict = c.judgement or "not judged"
-    return f"latest vs baseline: {c.delta:+g} {series.unit} ({verdict}; {c.reason})"
+    c, unit = last.change, _change_unit(s)
+    text = f"latest vs baseline {_delta(c.delta, unit)}"
+    if c.delta_percent is not None:
+        text += f" ({c.delta_percent:+.0f} % of baseline)".replace("-", "\u2212")
+    if threshold_points is None or not threshold_kind:
+        return text + "; not judged (no published threshold)"
+    limit = f"{threshold_kind.upper()} {_delta(threshold_points, unit).lstrip('+')}"
+    verdict = _VERDICT.get(c.judgement or "", c.judgement or "not judged")
+    if c.judgement == "inconclusive" and c.ci95:
+        lo, hi = (_delta(x, unit) for x in c.ci95)
+        return f"{text}: {verdict} (the change's 95 % interval {lo} to {hi} contains the {limit})"
+    return f"{text}: {verdict} ({limit})"
 
 
 def _progress(data: SessionData) -> tuple[tuple[ProgressChart, ...], tuple[str, ...]]:
     from kinematics.outcomes import NRS_RECOVERED_SOURCE, ODI_SOURCE
 
     series = outcome_series(data.outcomes) + motion_series(data.progress_assessments)
+    days = {x.id: x.session_date.isoformat() for x in data.sessions}  # a point is dated by its session
     charts = []
     for s in series:
         t = s.threshold
         charts.append(
             ProgressChart(
                 measure=s.measure,
+                label=_measure_label(s),
                 kind=s.kind,
-                unit=s.unit,
+                unit=K.unit_text(s.unit) if s.kind == "motion" else s.unit,
+                change_unit=_change_unit(s),
                 threshold_kind=t.kind if t else None,
                 threshold_points=t.points if t else None,
                 lower_is_better=t.lower_is_better if t else True,
                 source=t.source if t else None,
                 marks=tuple(
                     ProgressMark(
-                        label=_utc(p.at).date().isoformat(),
+                        label=days.get(p.session_id or "", _utc(p.at).date().isoformat()),
                         value=p.value,
                         ci95=p.ci95,
-                        judgement=p.change.judgement if p.change else None,
+                        judgement=_VERDICT.get(p.change.judgement or "") if p.change else None,
                         current=p.session_id == data.session.id,
                     )
                     for p in s.points
                 ),
-                summary=_summary(s),
+                summary=_summary(s, t.kind if t else None, t.points if t else None),
             )
         )
     sources = [c.source for c in charts if c.source]
@@ -428,7 +736,7 @@ def _progress(data: SessionData) -> tuple[tuple[ProgressChart, ...], tuple[str, 
 def build_session_report(data: SessionData, *, generated_at: datetime | None = None) -> ReportModel:
     """Gather everything one session's report shows; pure, no rendering."""
     progress, sources = _progress(data)
-    sections = tuple(_section(a) for a in data.assessments)
+    sections = tuple(_section(a, data) for a in data.assessments)
     finding_sources = [f.source for a in sections for f in a.findings if f.source]
     return ReportModel(
         patient_code=data.patient.code,

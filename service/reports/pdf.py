@@ -13,7 +13,9 @@ import matplotlib
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from service.catalogue import unit_text
 from service.reports._plots import HEIGHT_IN, WIDTH_IN, progress_figure, series_figure, to_png
+from service.reports.html import PROGRESS_INTRO, _plot_caption, progress_rows
 from service.reports.model import AssessmentSection, ReportModel
 
 __all__ = ["render_pdf"]
@@ -94,38 +96,51 @@ _NOTE = (255, 244, 229)
 
 
 def _assessment(pdf: _Doc, a: AssessmentSection, n: int) -> None:
-    pdf.heading(f"Assessment {n}: {a.exercise or 'no exercise protocol'}", 11)
+    pdf.heading(f"Assessment {n}: {a.title}", 11)
     pdf.para(f"id {a.id}; recorded {a.created_at.strftime('%Y-%m-%d %H:%M UTC')}; camera view {a.view or 'unknown'}", 8)
     if a.status != "done":
         pdf.para(f"Not analysed: status {a.status}" + (f", {a.reason}" if a.reason else ""), fill=_NOTE)
         return
-    for c in a.coaching:
-        pdf.para(f"Cannot answer the exercise's question from this recording: {c}", fill=_NOTE)
+    for c in a.not_scored:
+        pdf.para(c, fill=_NOTE)
     for q in a.quality:
         pdf.para(f"Recording quality: {q}", fill=_NOTE)
-    for ks in a.series:
-        if ks.values is None:
-            pdf.para(f"{ks.name} [{ks.unit}]: not measurable: {ks.reason}", fill=_NOTE)
+    numbered = sum(e.end_s is not None for e in a.events) > 4
+    for g in a.plots:
+        for ks in g.missing:
+            pdf.para(f"{ks.label} ({unit_text(ks.unit)}): not measurable: {ks.reason}", fill=_NOTE)
+        if not g.lines:
             continue
-        pdf.figure(to_png(series_figure(ks, a.events)))
-        caption = f"{ks.name} [{ks.unit}]; sign: {ks.convention}. Shaded: detected events."
-        caption += "".join(f" Dashed: {t.label} ({t.source})." for t in ks.thresholds)
-        pdf.para(caption, 7)
+        pdf.figure(to_png(series_figure(g, a.events)))
+        pdf.para(_plot_caption(g, numbered), 7)
     if a.metrics:
         pdf.heading("Measurements", 9.5)
-        pdf.grid(["metric", "side", "value"], [[m.name, m.side or "", m.value] for m in a.metrics], (55, 15, 110))
+        pdf.grid(["measure", "side", "value"], [[m.name, m.side or "", m.value] for m in a.metrics], (70, 15, 95))
     pdf.heading("Findings", 9.5)
     if a.findings:
         pdf.grid(
-            ["severity", "finding", "evidence", "threshold", "source", "review"],
+            ["severity", "finding", "evidence", "threshold", "clinician review"],
             [
-                [f.severity, f.message, f.evidence, f.threshold or "none", f.source or "", f.review or "not reviewed"]
+                [
+                    f.severity + (f" (was {f.original_severity})" if f.original_severity else ""),
+                    f.message + (f" Source: {f.source}." if f.source else ""),
+                    f.evidence,
+                    f.threshold or "none",
+                    f.review_text,
+                ]
                 for f in a.findings
             ],
-            (22, 52, 30, 31, 30, 15),
+            (20, 58, 36, 26, 40),
         )
     else:
         pdf.para("No findings for this recording.")
+    if a.exercises:
+        pdf.heading("Exercises", 9.5)
+        pdf.grid(
+            ["exercise", "dose", "for", "decision"],
+            [[x.name, x.dose, x.because, x.text] for x in a.exercises],
+            (40, 35, 55, 50),
+        )
 
 
 def render_pdf(report: ReportModel) -> bytes:
@@ -149,36 +164,20 @@ def render_pdf(report: ReportModel) -> bytes:
         pdf.grid(
             ["questionnaire", "score", "unit", "detail"],
             [[o.label, f"{o.score:g}", o.unit, o.detail] for o in report.outcomes],
-            (55, 20, 30, 75),
+            (60, 20, 30, 70),
         )
     pdf.heading("Progress across sessions", 11)
     if not report.progress:
         pdf.para("No questionnaire or protocol measurement recorded yet.")
     else:
-        pdf.para(
-            "Each change is judged against the first value (baseline): outcomes against the minimal clinically "
-            "important difference (MCID), movement measures against the minimal detectable change (MDC). "
-            "The circled point is this session.",
-            8,
-        )
+        pdf.para(PROGRESS_INTRO, 8)
         for c in report.progress:
-            if c.threshold_points is not None or c.kind == "outcome":
+            if c.drawn and (c.threshold_points is not None or c.kind == "outcome"):
                 pdf.figure(to_png(progress_figure(c)))
         pdf.grid(
             ["measure", "unit", "values (oldest first)", "change", "threshold"],
-            [
-                [
-                    c.measure,
-                    c.unit,
-                    ", ".join(f"{m.value:g}" for m in c.marks),
-                    c.summary,
-                    f"{c.threshold_kind.upper()} {c.threshold_points:g} {c.unit}"
-                    if c.threshold_kind
-                    else "none published; not judged",
-                ]
-                for c in report.progress
-            ],
-            (42, 14, 30, 64, 30),
+            progress_rows(report.progress),
+            (48, 16, 26, 62, 28),
         )
     if report.sources:
         pdf.heading("Sources", 10)

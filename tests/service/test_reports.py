@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,6 +91,16 @@ def visits(client, auth, settings) -> dict:
     return {"pid": pid, "sids": sids, "code": code}
 
 
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "reports"
+
+
+def _keep(name: str, data: bytes) -> Path:
+    """Keep a rendered report (tests/artifacts is git-ignored) to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / name).write_bytes(data)
+    return ARTIFACTS / name
+
+
 def _url(v: dict, i: int, ext: str) -> str:
     return f"/v1/patients/{v['pid']}/sessions/{v['sids'][i]}/report.{ext}"
 
@@ -124,6 +135,7 @@ def test_html_report_plots_the_series_findings_and_escapes_stored_text(client, a
     assert r.headers["content-disposition"] == 'inline; filename="motionscript-report-P-042-2026-10-15.html"'
     assert "default-src 'none'" in r.headers["content-security-policy"] and r.headers["cache-control"] == "no-store"
     body = r.text
+    _keep("report-session2.html", body.encode())
     stored = _stored(client, auth, visits, 1)
     t_s = stored["series"]["t_s"]
 
@@ -136,32 +148,48 @@ def test_html_report_plots_the_series_findings_and_escapes_stored_text(client, a
     assert RIGHT_STANCE_S[0] < low_t < RIGHT_STANCE_S[1] and LEFT_STANCE_S[0] < high_t < LEFT_STANCE_S[1]
     assert "sign: &gt; 0 when the subject&#x27;s LEFT hip is higher" in body
     # the drop threshold (4 deg MDC) is drawn and cited
-    assert "pelvic_drop_deg 4 deg either side" in body and "J Sport Rehabil 2007;16(4):326" in body
+    assert "pelvic drop limit 4° either side" in body and "J Sport Rehabil 2007;16(4):326" in body
     # every stored finding is in the table with its evidence's threshold and source
     assert stored["findings"], "the synthetic stance should produce findings"
     for f in stored["findings"]:
         assert html.escape(f["message"]) in body
         assert html.escape(f["source"]) in body
-    assert body.count("not reviewed") == len(stored["findings"])
+    assert body.count("Not reviewed") == len(stored["findings"])
+    # no raw series or metric name reaches the reader: labels and units come from the catalogue
+    text = re.sub(r"<svg.*?</svg>|<[^>]+>", " ", body, flags=re.S)
+    assert not re.findall(r"\b[a-z]+_[a-z_]+_(?:deg|s|m|pct)\b", text)
+    assert "Pelvic drop" in text and "Single-leg stance held" in text
     # the clinician's note is shown, escaped: no markup from stored text reaches the page
     assert "<script" not in body.lower()
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &quot;quotes&quot;" in body
     # progress up to this session: ODI 50 -> 30 % judged against the 10-point MCID
     odi_caption = _figure(body, 'data-measure="odi"')
-    assert "-20 % (improved" in odi_caption and "Ostelo" in odi_caption
+    # ODI scores are percent; the change and the MCID are percentage points, in the same unit
+    assert "latest vs baseline \u221220 points (\u221240 % of baseline): improved (MCID 10 points)" in odi_caption
+    assert "Ostelo" in odi_caption
     assert "Findings support a clinician&#x27;s judgement; they do not diagnose." in body
 
 
 def test_progress_stops_at_the_reported_session_and_null_series_get_a_note(client, auth, visits):
     first = client.get(_url(visits, 0, "html"), headers=auth).text
-    assert "baseline only" in _figure(first, 'data-measure="odi"')  # the later ODI is not in the first report
+    # the later ODI is not in the first report, and one value gets no chart, only its table row
+    assert 'data-measure="odi"' not in first and "<figure" in first
+    assert re.search(
+        r'<tr class="measure-odi"><td>Oswestry Disability Index \(ODI\)</td><td>%</td><td>50</td>'
+        r"<td>baseline only",
+        first,
+    )
     side_on = client.get(_url(visits, 2, "html"), headers=auth).text
     assert 'id="series-' not in side_on  # nothing plotted for the key series ...
     stored = _stored(client, auth, visits, 2)
     assert stored["series"]["pelvic_obliquity_deg"] is None
     note = html.escape(stored["unavailable"]["pelvic_obliquity_deg"])
-    assert f"<b>pelvic_obliquity_deg</b> [deg]: not measurable: {note}" in side_on  # ... a note instead
-    assert html.escape(stored["coaching"][0]["message"]) in side_on
+    assert f"<b>Pelvic obliquity</b> (°): not measurable: {note}" in side_on  # ... a note instead
+    # the coaching is for whoever films; the clinician reads why the recording was not scored
+    assert stored["coaching"][0]["code"] == "wrong_view"
+    assert html.escape(stored["coaching"][0]["message"]) not in side_on and "turn the phone" not in side_on
+    needed = "facing the camera; the recording shows the patient side-on"
+    assert f"Not scored: the recording was not filmed from the view this exercise needs ({needed})" in side_on
 
 
 def _colour_mask(image: np.ndarray, hex_colour: str, tol: float = 40.0) -> np.ndarray:
@@ -242,7 +270,7 @@ def test_pdf_of_a_session_whose_series_is_null_has_no_plot_line(client, auth, vi
     assert r.status_code == 200, r.text
     image, _, texts = _page_png(r.content, tmp_path, "report-null-page1.png")
     assert _colour_mask(image, LINE_COLOUR).sum() < 20
-    assert "pelvic_obliquity_deg [deg]: not measurable" in " ".join(texts[0].split())
+    assert "Pelvic obliquity (°): not measurable" in " ".join(texts[0].split())
 
 
 def test_reports_are_clinic_scoped_and_for_clinicians(client, auth, settings, visits):
@@ -314,3 +342,155 @@ def test_cli_writes_the_report_from_the_local_database(visits, settings, tmp_pat
         main(["report", "--clinic", "Clinic B", "--patient", "P-042", "--session", "2026-10-15", "--out", str(out)])
         == 2
     )  # another clinic's patient is not found
+
+
+def _labelled_key(settings, label: str, role: str = "clinician") -> str:
+    from sqlalchemy.orm import Session
+
+    from service.auth import create_key
+    from service.store.db import make_engine
+
+    engine = make_engine(settings.sqlalchemy_url)
+    with Session(engine) as s:
+        key, _ = create_key(s, "Clinic A", role, label=label)  # type: ignore[arg-type]
+        s.commit()
+    engine.dispose()
+    return key
+
+
+def test_reviews_and_approvals_reach_the_pdf_with_the_corrected_severity(client, auth, settings, visits, tmp_path):
+    """Sign off one finding, correct another (attention -> info, with a note), approve its exercise: the PDF says so."""
+    physio = {"Authorization": f"Bearer {_labelled_key(settings, 'A. Physio')}"}
+    stored = _stored(client, auth, visits, 1)
+    aid = stored["id"]
+    before = client.get(_url(visits, 1, "pdf"), headers=auth).content
+    attention = [i for i, f in enumerate(stored["findings"]) if f["severity"] == "attention"]
+    other = [i for i, f in enumerate(stored["findings"]) if f["severity"] != "attention"]
+    assert attention and other, [f["severity"] for f in stored["findings"]]  # synthetic truth: a 6 deg drop
+    corrected, signed = attention[0], other[0]
+    r = client.post(f"/v1/assessments/{aid}/findings/{signed}/review", headers=physio, json={"action": "sign_off"})
+    assert r.status_code == 201, r.text
+    r = client.post(
+        f"/v1/assessments/{aid}/findings/{corrected}/review",
+        headers=physio,
+        json={"action": "correct", "note": "known hip OA, stable", "correction": {"severity": "info"}},
+    )
+    assert r.status_code == 201, r.text
+    suggestions = client.get(f"/v1/assessments/{aid}/suggestions", headers=physio).json()["items"]
+    assert suggestions, "an attention finding the catalogue covers gives a suggestion"
+    s = suggestions[0]
+    r = client.post(
+        f"/v1/assessments/{aid}/suggestions/{s['n']}/decision",
+        headers=physio,
+        json={"action": "approve", "note": "start gently", "overrides": {"sets": 2}},
+    )
+    assert r.status_code == 201, r.text
+
+    after = client.get(_url(visits, 1, "pdf"), headers=auth).content
+    assert after != before
+    _keep("report-session2-reviewed.pdf", after)
+    _, n_pages, texts = _page_png(after, tmp_path, "reviewed-page1.png")
+    for i in range(n_pages):  # every page as PNG, to look at
+        doc = pdfium.PdfDocument(after)
+        try:
+            doc[i].render(scale=110 / 72).to_pil().save(ARTIFACTS / f"report-session2-reviewed-p{i + 1}.png")
+        finally:
+            doc.close()
+    text = " ".join(" ".join(t.split()) for t in texts)
+    # the corrected finding: the clinician's severity replaces the original, which is noted, with who/when/note
+    assert "info (was attention)" in text
+    assert "Corrected by A. Physio, " in text and "known hip OA, stable" in text
+    assert "Severity corrected from attention to info" in text
+    assert "Signed off by A. Physio, " in text
+    assert text.count("Not reviewed") == len(stored["findings"]) - 2
+    # the approved exercise with its dose after the clinician's override
+    assert f"{s['exercise']['name']}" in text or s["exercise"]["name"].split()[0] in text
+    assert "2 sets" in text and "Approved by A. Physio" in text and "start gently" in text
+    # the HTML says the same
+    body = client.get(_url(visits, 1, "html"), headers=auth).text
+    assert "info (was attention)" in body and "Corrected by A. Physio" in body and "Approved by A. Physio" in body
+    # the first session's report (another assessment) is untouched by these reviews
+    assert "Corrected by" not in client.get(_url(visits, 0, "html"), headers=auth).text
+
+
+def _series(name: str, values: list[float | None], thresholds=()):
+    from service import catalogue as K
+    from service.reports.model import KeySeries
+
+    t = tuple(i / 10 for i in range(len(values)))
+    return KeySeries(
+        name=name,
+        unit="deg",
+        plane="sagittal",
+        convention=f"> 0 when the {name.split('_')[2]} thigh moves forward",
+        t_s=t,
+        values=tuple(values),
+        reason=None,
+        thresholds=thresholds,
+        label=K.label(name),
+        side=K.entry(name).side,
+    )
+
+
+def test_left_and_right_share_a_plot_and_a_far_reference_line_does_not_squash_them():
+    from service.reports._plots import LINE_COLOUR, RIGHT_COLOUR, series_figure, to_svg
+    from service.reports.model import EventSpan, ThresholdLine, _plots
+
+    ref = ThresholdLine("reference hip flexion (passive range) 110°", (110.0,), "Wilson 2014")
+    wave = [20 + 20 * np.sin(i / 8) for i in range(120)]  # 0..40 deg: far below 110
+    groups = _plots(
+        [
+            _series("hip_flexion_left_deg", wave, (ref,)),
+            _series("hip_flexion_right_deg", [v + 3 for v in wave], (ref,)),
+            _series("pelvic_obliquity_deg", [0.0] * 120),
+        ]
+    )
+    assert [g.key for g in groups] == ["hip_flexion_deg", "pelvic_obliquity_deg"]
+    hip = groups[0]
+    assert hip.title == "Hip flexion, left and right" and [ks.side for ks in hip.lines] == ["left", "right"]
+    assert hip.thresholds == ()  # 110 deg is 67 deg above the highest value: named, not drawn
+    assert hip.off_scale and "110°" in hip.off_scale[0] and "above the plotted range" in hip.off_scale[0]
+    lo, hi = hip.y_range
+    assert lo > -5 and hi < 50, hip.y_range  # the curves fill the axis
+    assert "left" not in hip.convention and "right" not in hip.convention
+    events = (EventSpan("rep", 1.0, 3.0, None), EventSpan("rep", 5.0, 7.0, None))
+    svg = to_svg(series_figure(hip, events))
+    assert 'id="series-hip_flexion_left_deg"' in svg and 'id="series-hip_flexion_right_deg"' in svg
+    assert LINE_COLOUR.lower() in svg.lower() and RIGHT_COLOUR.lower() in svg.lower()
+    # a near threshold is drawn, and event names sit above it on their own background (never struck through)
+    near = ThresholdLine("pelvic drop limit 4°", (-4.0, 4.0), "J Sport Rehabil")
+    pelvis = _plots([_series("pelvic_obliquity_deg", [0.0, 1.0, -1.0] * 40, (near,))])[0]
+    assert pelvis.thresholds == (near,) and pelvis.off_scale == ()
+    fig = series_figure(pelvis, events)
+    ax = fig.axes[0]
+    labels = [t for t in ax.texts if t.get_text() == "repetition"]
+    dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert len(labels) == 2 and len(dashed) == 2
+    assert all(t.zorder > ln.zorder for t in labels for ln in dashed)
+    assert all(t.get_bbox_patch() is not None and t.get_bbox_patch().get_facecolor()[:3] == (1, 1, 1) for t in labels)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    top = max(near.levels)
+    for t in labels:  # the label's box lies above the highest threshold line
+        box = t.get_bbox_patch().get_window_extent(renderer=canvas.get_renderer())
+        y_of_top = ax.transData.transform((0, top))[1]
+        assert box.y0 > y_of_top, (box.y0, y_of_top)
+
+
+def test_catalogue_labels_every_metric_the_protocols_produce():
+    """No metric name reaches a report raw: each one any protocol emits is in the catalogue."""
+    import pathlib
+
+    from service import catalogue as K
+
+    root = pathlib.Path(__file__).resolve().parents[2] / "kinematics"
+    src = "\n".join(p.read_text() for p in root.rglob("*.py"))
+    names = set(re.findall(r'ProtocolMetric\(\s*"([a-z_0-9]+)"', src))
+    names |= set(re.findall(r'ProtocolMetric\(\s*\n\s*"([a-z_0-9]+)"', src))
+    assert len(names) > 20
+    assert sorted(n for n in names if n not in K.METRICS) == []
+    assert K.fmt_value(7, "1") == "7" and K.fmt_value(6.08, "deg") == "6.1°" and K.fmt_value(0.625, "s", 2) == "0.62 s"
+    assert K.label("hip_flexion_asymmetry_deg") == "Hip flexion asymmetry"  # unknown names stay readable
+    assert K.fmt_interval([-19.94, 7.78], "deg") == "95 % interval \u221219.9 to 7.8°"

@@ -1,0 +1,279 @@
+"""One catalogue of what people read: labels and units for series, metrics, evidence, events, outcomes.
+
+The reports (:mod:`service.reports`) and the clinician app (``GET /v1/catalogue``) both take their
+words from here, so a measure is called the same everywhere and no raw ``snake_case`` name or
+unit ``"1"`` reaches a page. A name the catalogue does not know is still readable: its unit suffix
+is taken off and the underscores become spaces (:func:`label`).
+
+Coaching (advice to whoever films) is written for the patient; :func:`clinician_note` gives the
+clinician's version of the same fact for the clinician's pages and reports.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "EVENTS",
+    "EXERCISES",
+    "METRICS",
+    "OUTCOMES",
+    "SERIES",
+    "UNITS",
+    "Entry",
+    "as_json",
+    "clinician_note",
+    "fmt_interval",
+    "fmt_value",
+    "label",
+    "side_pair",
+    "unit_text",
+]
+
+
+@dataclass(frozen=True)
+class Entry:
+    label: str  # sentence case, no unit: "Hip flexion"
+    unit: str  # the stored unit ("deg", "s", "1" for a count)
+    side: str | None = None  # the side a series name carries (hip_flexion_left_deg)
+    digits: int = 1  # decimals to print
+
+
+# Units as printed. A count ("1") has no unit; "deg" prints as a degree sign.
+UNITS: dict[str, str] = {
+    "deg": "°",
+    "deg/s": "°/s",
+    "1": "",
+    "1/min": "steps/min",
+    "s": "s",
+    "m": "m",
+    "m/s": "m/s",
+    "mps": "m/s",
+    "%": "%",
+    "px": "px",
+    "points": "points",
+    "leg lengths": "leg lengths",
+}
+
+EXERCISES: dict[str | None, str] = {
+    "bridge": "Bridge",
+    "gait": "Walking",
+    "single_leg_stance": "Single-leg stance",
+    "sit_to_stand": "Sit to stand",
+    "squat": "Squat",
+    "standing_hip_abduction": "Standing hip abduction",
+    "standing_hip_flexion": "Standing hip flexion",
+    None: "No exercise protocol",
+}
+
+SERIES: dict[str, Entry] = {
+    "pelvic_obliquity_deg": Entry("Pelvic obliquity", "deg"),
+    "trunk_lean_lateral_deg": Entry("Trunk lean, sideways", "deg"),
+    "trunk_lean_forward_deg": Entry("Trunk lean, forward", "deg"),
+    "hip_flexion_left_deg": Entry("Hip flexion", "deg", "left"),
+    "hip_flexion_right_deg": Entry("Hip flexion", "deg", "right"),
+    "hip_abduction_left_deg": Entry("Hip abduction", "deg", "left"),
+    "hip_abduction_right_deg": Entry("Hip abduction", "deg", "right"),
+    "knee_flexion_left_deg": Entry("Knee flexion", "deg", "left"),
+    "knee_flexion_right_deg": Entry("Knee flexion", "deg", "right"),
+    "body_yaw_deg": Entry("Body turned from the camera", "deg"),
+}
+
+METRICS: dict[str, Entry] = {
+    "cadence_steps_per_min": Entry("Cadence", "1/min", digits=0),
+    "hip_abduction_range_deg": Entry("Hip abduction range", "deg"),
+    "hip_extension_reached_deg": Entry("Hip extension reached", "deg"),
+    "hip_flexion_coverage_pct": Entry("Hip flexion measured (share of the walk)", "%", digits=0),
+    "hip_flexion_range_deg": Entry("Hip flexion range", "deg"),
+    "hip_flexion_range_per_stride_deg": Entry("Hip flexion range per stride", "deg"),
+    "hold_count": Entry("Holds", "1", digits=0),
+    "hold_duration_s": Entry("Hold duration", "s"),
+    "knee_fppa_at_depth_deg": Entry("Knee frontal-plane projection angle at depth", "deg"),
+    "pass_count": Entry("Walking passes", "1", digits=0),
+    "peak_hip_extension_velocity_deg_s": Entry("Peak hip extension velocity", "deg/s", digits=0),
+    "peak_hip_flexion_deg": Entry("Peak hip flexion", "deg"),
+    "pelvic_drop_deg": Entry("Pelvic drop", "deg"),
+    "pelvic_hike_deg": Entry("Pelvic hike", "deg"),
+    "pelvic_obliquity_peak_deg": Entry("Pelvic obliquity, peak", "deg"),
+    "pelvic_obliquity_range_deg": Entry("Pelvic obliquity range", "deg"),
+    "pelvic_obliquity_range_per_stride_deg": Entry("Pelvic obliquity range per stride", "deg"),
+    "rep_count": Entry("Repetitions", "1", digits=0),
+    "squat_depth_hip_flexion_deg": Entry("Squat depth (hip flexion)", "deg"),
+    "squat_descent_leg_lengths": Entry("Squat descent", "leg lengths", digits=2),
+    "stance_duration_s": Entry("Single-leg stance held", "s"),
+    "step_count": Entry("Steps", "1", digits=0),
+    "step_time_s": Entry("Step time", "s", digits=2),
+    "stride_count": Entry("Strides", "1", digits=0),
+    "stride_length_m": Entry("Stride length", "m", digits=2),
+    "time_per_rep_s": Entry("Time per repetition", "s"),
+    "total_time_s": Entry("Total time", "s"),
+    "trunk_lean_forward_at_depth_deg": Entry("Forward trunk lean at depth", "deg"),
+    "trunk_lean_lateral_change_deg": Entry("Sideways trunk lean, change", "deg"),
+    "trunk_lean_toward_stance_deg": Entry("Trunk lean toward the stance leg", "deg"),
+    "walking_bout_count": Entry("Walking bouts", "1", digits=0),
+    "walking_speed_mps": Entry("Walking speed", "m/s", digits=2),
+    "walking_time_s": Entry("Walking time", "s"),
+}
+
+# Keys of a finding's evidence that are not metrics.
+EVIDENCE: dict[str, Entry] = {
+    "left_minus_right_deg": Entry("Left minus right", "deg"),
+    "left_minus_right_s": Entry("Left minus right", "s", digits=2),
+    "left_minus_right_steps_per_min": Entry("Left minus right", "1/min", digits=0),
+    "left_higher_deg": Entry("Left side higher by", "deg"),
+    "right_higher_deg": Entry("Right side higher by", "deg"),
+    "longest_hold_s": Entry("Longest hold", "s"),
+    "movement_onset_s": Entry("Movement onset", "s", digits=2),
+    "muscle_onset_s": Entry("Muscle onset", "s", digits=2),
+    "delta_ms": Entry("Muscle onset before movement", "ms", digits=0),
+    "repetitions": Entry("Repetitions", "1", digits=0),
+    "steps": Entry("Steps", "1", digits=0),
+    "passes": Entry("Walking passes", "1", digits=0),
+    "bouts": Entry("Walking bouts", "1", digits=0),
+    "stance_leg": Entry("Stance leg", ""),
+    "moving_leg": Entry("Moving leg", ""),
+    "lower_side": Entry("Lower side", ""),
+}
+
+EVENTS: dict[str, str] = {
+    "single_leg_stance": "single-leg stance",
+    "hold": "hold",
+    "rep": "repetition",
+    "pass": "walking pass",
+    "walking_bout": "walking bout",
+    "initial_contact": "foot contact",
+}
+
+OUTCOMES: dict[str, Entry] = {
+    # The ODI is a percentage of the maximum score (0-100); its changes and MCID are percentage points.
+    "odi": Entry("Oswestry Disability Index (ODI)", "%", digits=0),
+    "nrs": Entry("Pain (NRS 0-10)", "points", digits=0),
+    "nrs_leg": Entry("Leg pain (NRS 0-10)", "points", digits=0),
+    "nrs_back": Entry("Back pain (NRS 0-10)", "points", digits=0),
+}
+
+_SUFFIXES = (
+    ("_steps_per_min", "1/min"),
+    ("_deg_s", "deg/s"),
+    ("_deg", "deg"),
+    ("_mps", "m/s"),
+    ("_pct", "%"),
+    ("_px", "px"),
+    ("_m", "m"),
+    ("_s", "s"),
+)
+
+
+def _guess(name: str) -> Entry:
+    side = None
+    base, unit = name, ""
+    for suffix, u in _SUFFIXES:
+        if base.endswith(suffix):
+            base, unit = base[: -len(suffix)], u
+            break
+    m = re.search(r"_(left|right)(?=_|$)", base)
+    if m:
+        side = m.group(1)
+        base = base[: m.start()] + base[m.end() :]
+    words = base.replace("_", " ").strip()
+    return Entry(words[:1].upper() + words[1:], unit, side)
+
+
+def entry(name: str) -> Entry:
+    """The catalogue's entry for a series, metric, evidence key or outcome; a readable guess otherwise."""
+    for table in (METRICS, SERIES, EVIDENCE, OUTCOMES):
+        if name in table:
+            return table[name]
+    return _guess(name)
+
+
+def label(name: str, *, side: bool = True) -> str:
+    """``"Hip flexion (left)"`` for ``hip_flexion_left_deg``; ``side=False`` leaves the side out."""
+    e = entry(name)
+    return f"{e.label} ({e.side})" if side and e.side else e.label
+
+
+def side_pair(name: str) -> tuple[str, str] | None:
+    """``("hip_flexion_{}_deg", "left")`` when ``name`` has a left/right twin, else None."""
+    m = re.search(r"_(left|right)(?=_|$)", name)
+    if not m:
+        return None
+    return name[: m.start()] + "_{}" + name[m.end() :], m.group(1)
+
+
+def unit_text(unit: str) -> str:
+    return UNITS.get(unit, unit)
+
+
+def _number(value: float, digits: int) -> str:
+    text = f"{value:.{digits}f}"
+    if text.startswith("-") and float(text) == 0:
+        text = text[1:]
+    return text.replace("-", "\u2212")  # a real minus sign
+
+
+def fmt_value(value: float | int | None, unit: str, digits: int | None = 1) -> str:
+    """``"6.1°"``, ``"0.62 s"``, ``"7"`` (a count); ``"–"`` for no value. ``digits=None``: as short as exact (4°)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    u = unit_text(unit)
+    if digits is None:
+        number = f"{float(value):g}".replace("-", "\u2212")
+    else:
+        number = _number(float(value), 0 if unit == "1" else digits)
+    if not u:
+        return number
+    return f"{number}{u}" if u in ("°", "°/s", "%") else f"{number} {u}"
+
+
+def fmt_interval(ci: tuple[float, float] | list[float] | None, unit: str, digits: int = 1) -> str:
+    """``"95 % interval −1.8 to 14.0°"``: the same numbers the evidence holds, at the value's precision."""
+    if not ci:
+        return ""
+    lo, hi = (_number(float(x), digits) for x in ci)
+    u = unit_text(unit)
+    tail = "" if not u else (u if u in ("°", "°/s", "%") else f" {u}")
+    return f"95 % interval {lo} to {hi}{tail}"
+
+
+# Coaching is addressed to whoever films; a clinician reads why the recording could not be scored.
+_CLINICIAN: dict[str, str] = {
+    "wrong_view": "Not scored: the recording was not filmed from the view this exercise needs ({view}).",
+    "labels_mirrored": "Not scored: the picture is mirrored, so left and right would be swapped.",
+    "body_out_of_frame": "Not scored: parts of the body were out of the picture for much of the recording.",
+    "frame_rate_low": "Not scored: the frame rate is too low to time the movement (30 frames per second needed).",
+    "too_short": "Not scored: the recording is too short for the exercise.",
+    "pelvis_too_small": "Not scored: the patient is too small in the picture to measure the pelvis reliably.",
+    "no_baseline": "Not scored: there was no two-leg stance to compare the single-leg stance with.",
+    "not_detected": "Not scored: the exercise's movement was not found in the recording.",
+    "no_gait": "Not scored: no usable lower-back sensor recording of walking (at least 4 s needed).",
+    "no_steps": "Not scored: no steps were found in the sensor recording.",
+    "no_full_pass": "Not scored: no walking pass was fully in the picture.",
+    "imu_axes": "Not scored: the sensor's axis mapping was not given, so pelvic obliquity cannot be computed.",
+}
+
+
+def clinician_note(code: str, *, view: str | None = None) -> str:
+    """What a coaching ``code`` means for the clinician reading a report (no advice to the patient)."""
+    text = _CLINICIAN.get(code, f"Not scored: the recording could not answer this exercise's question ({code}).")
+    return text.format(view=view or "see the protocol")
+
+
+def as_json() -> dict:
+    """The catalogue for the clinician app (``GET /v1/catalogue``)."""
+
+    def table(t: dict[str, Entry]) -> dict:
+        return {k: {"label": v.label, "unit": v.unit, "side": v.side, "digits": v.digits} for k, v in t.items()}
+
+    return {
+        "units": UNITS,
+        "exercises": {k: v for k, v in EXERCISES.items() if k is not None},
+        "series": table(SERIES),
+        "metrics": table(METRICS),
+        "evidence": table(EVIDENCE),
+        "events": EVENTS,
+        "outcomes": table(OUTCOMES),
+        "coaching": dict(_CLINICIAN),
+    }
