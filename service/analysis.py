@@ -344,6 +344,7 @@ class PreparedInput:
     model: dict[str, object] | None
     subject: SubjectOut | None
     issues: list[QualityIssue]
+    image_landmarks: LandmarkSeries | None = None  # a video's or image's landmarks in pixels, for the overlay
 
 
 def analyze_file(
@@ -356,13 +357,15 @@ def analyze_file(
     pipeline: KinematicsPipeline = KinematicsPipeline(),
     filename: str | None = "",
     wearables: WearableFiles | None = None,
+    on_landmarks: Callable[[LandmarkSeries], None] | None = None,
 ) -> Assessment:
     """Analyse a video, an image or a landmark JSON file (recognised by content).
 
     ``filename`` is what the assessment records as the input's name: the
     file's own name by default; the service passes ``None`` because uploaded
     file names often carry a patient's name. Without ``path``, ``wearables``
-    alone are analysed (:func:`analyze_sensors`).
+    alone are analysed (:func:`analyze_sensors`). ``on_landmarks`` receives a video's
+    or image's landmarks in image space (what the annotated video is drawn from).
     """
     _check_exercise(exercise)
     if path is None:
@@ -370,6 +373,8 @@ def analyze_file(
             raise InputError(NO_INPUT)
         return analyze_sensors(wearables, exercise=exercise, filename=filename)
     prepared = prepare_input(path, backend_factory=backend_factory, space=space, progress=progress, filename=filename)
+    if on_landmarks is not None and prepared.image_landmarks is not None:
+        on_landmarks(prepared.image_landmarks)
     return analyze_landmarks(
         prepared.landmarks,
         input_info=prepared.info,
@@ -482,7 +487,7 @@ def prepare_input(
             "initial_bbox_norm": list(ex.subject.initial_bbox_norm) if ex.subject.initial_bbox_norm else None,
         }
     )
-    return PreparedInput(lm, info, ex.model, subject, issues)
+    return PreparedInput(lm, info, ex.model, subject, issues, ex.image)
 
 
 def _extract(path: Path, kind: str, backend_factory: BackendFactory | None, progress: Progress | None) -> Extraction:

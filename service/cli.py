@@ -1,6 +1,6 @@
 """``motionscript``: analyse a recording locally, or run the service.
 
-    motionscript analyze INPUT [--exercise NAME] [--out FILE]
+    motionscript analyze INPUT [--exercise NAME] [--out FILE] [--overlay FILE.mp4]
         [--imu FILE --imu-placement sacrum [--imu-axes up=+x,anterior=+z,left=-y] ...] [--emg FILE ...]
     motionscript outcomes odi 2 2 2 0 2 2 2 - 2 2     (ten section scores, '-' unanswered)
     motionscript outcomes nrs 6
@@ -94,14 +94,24 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.input is None and args.imu is None and args.emg is None:
         raise InputError(NO_INPUT)
     wearables = _wearable_files(args)
+    if args.overlay and args.input is None:
+        raise InputError("--overlay draws on the input video: give a video INPUT")
+    kept: list = []
     bar = _ProgressBar() if not args.quiet else None
     try:
         assessment = analyze_file(
-            args.input, exercise=args.exercise, space=args.space, progress=bar, wearables=wearables
+            args.input,
+            exercise=args.exercise,
+            space=args.space,
+            progress=bar,
+            wearables=wearables,
+            on_landmarks=kept.append,
         )
     finally:
         if bar:
             bar.finish()
+    if args.overlay:
+        _write_overlay(args, assessment, kept)
     text = assessment.model_dump_json(indent=None if args.compact else 1)
     if args.out:
         out = Path(args.out)
@@ -114,6 +124,30 @@ def _analyze(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text + "\n")
     return 0
+
+
+def _write_overlay(args: argparse.Namespace, assessment, kept: list) -> None:
+    """``--overlay FILE``: the input video with the skeleton, angles and events drawn (vision/overlay.py)."""
+    if assessment.input.kind != "video" or not kept:
+        raise InputError(f"--overlay needs a video input; {args.input} is {assessment.input.kind}")
+    from service.overlay import render_assessment_overlay
+    from vision.overlay import pack_landmarks
+
+    out = Path(args.overlay)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    bar = _ProgressBar() if not args.quiet else None
+    try:
+        stats = render_assessment_overlay(
+            args.input, pack_landmarks(kept[0]), json.loads(assessment.model_dump_json()), tmp, progress=bar
+        )
+        tmp.replace(out)
+    finally:
+        if bar:
+            bar.finish()
+        tmp.unlink(missing_ok=True)
+    if not args.quiet:
+        sys.stderr.write(f"wrote {out} ({stats.frames} frames, {stats.codec})\n")
 
 
 def _summary(a, out: Path) -> None:
@@ -178,6 +212,11 @@ def _parser() -> argparse.ArgumentParser:
         help="landmarks used for angles: image plane (default) or the model's 3D world estimate",
     )
     a.add_argument("--compact", action="store_true", help="no indentation in the JSON")
+    a.add_argument(
+        "--overlay",
+        metavar="FILE.mp4",
+        help="also write the video annotated: skeleton, pelvis line, the measured angles and the events (H.264)",
+    )
     w = a.add_argument_group("wearable sensors (docs/wearables.md)")
     w.add_argument("--imu", metavar="FILE", help="IMU recording: generic CSV, Xsens text export or Mobilise-D CSV")
     w.add_argument(

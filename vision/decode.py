@@ -364,6 +364,11 @@ class VideoReader:
     # -- results -------------------------------------------------------------------------------
 
     @property
+    def time_base(self) -> Fraction:
+        """The video stream's time base (seconds per tick of its timestamps)."""
+        return self._clock.time_base
+
+    @property
     def frames_read(self) -> int:
         """Frames yielded so far."""
         return len(self._t_s)

@@ -541,6 +541,74 @@ def get_assessment_input(
     )
 
 
+@router.get(
+    "/{assessment_id}/overlay.mp4",
+    name="get_assessment_overlay",
+    response_class=Response,
+    responses={
+        200: {"content": {"video/mp4": {}}, "description": "the video with the skeleton, angles and events drawn"},
+        409: {"description": "not done, not a video, or no stored landmarks"},
+    },
+)
+def get_assessment_overlay(
+    assessment_id: str,
+    session: SessionDep,
+    store: StoreDep,
+    principal: Annotated[Principal, require("assessments:input")],
+) -> Response:
+    """The uploaded video annotated: full skeleton, pelvis line, the measured angles as numbers and the events
+    (H.264 MP4, the input's frames and timestamps, upright). Rendered frame by frame on each request."""
+    import os
+    import tempfile
+
+    from fastapi.responses import FileResponse
+    from starlette.background import BackgroundTask
+
+    from service.overlay import render_assessment_overlay
+    from service.store.models import AssessmentLandmarks
+
+    row = _get_row(session, principal, assessment_id)
+    if row.status != "done" or not row.result:
+        raise Problem(
+            409, "not-done", f"assessment {assessment_id} is {row.status}; its overlay exists once it is done"
+        )
+    path = store.path(row.input_path) if row.input_path else None
+    if row.input_kind != "video" or path is None or not path.is_file():
+        raise Problem(
+            409,
+            "no-recording",
+            f"assessment {assessment_id} has no stored video (its input is {row.input_kind}); "
+            "an annotated video needs an uploaded video",
+        )
+    stored = session.get(AssessmentLandmarks, assessment_id)
+    if stored is None:
+        raise Problem(
+            409,
+            "no-landmarks",
+            f"assessment {assessment_id} was analysed before landmarks were kept for annotated videos; "
+            "submit the video again to get one",
+        )
+    folder = store.root / principal.clinic_id / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="overlay-", suffix=".mp4")
+    os.close(fd)
+    try:
+        render_assessment_overlay(path, stored.data, row.result, tmp)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return FileResponse(
+        tmp,
+        media_type="video/mp4",
+        background=BackgroundTask(os.unlink, tmp),
+        headers={
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'inline; filename="{assessment_id}.overlay.mp4"',
+        },
+    )
+
+
 @router.delete("/{assessment_id}", status_code=204, name="delete_assessment")
 def delete_assessment(
     assessment_id: str,

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kinematics.errors import MotionscriptError
 from service.settings import Settings
 from service.store.db import now, session_scope
-from service.store.models import AssessmentRow, WebhookDelivery
+from service.store.models import AssessmentLandmarks, AssessmentRow, WebhookDelivery
 from service.store.uploads import UploadStore
 
 __all__ = ["Claim", "claim", "next_claimable", "run_job", "worker_name"]
@@ -123,7 +123,7 @@ class _Heartbeat(threading.Thread):
                 log.warning("lease renewal failed", extra={"assessment_id": self.claim.assessment_id})
 
 
-def _finish(factory: sessionmaker[Session], c: Claim, **values) -> bool:
+def _finish(factory: sessionmaker[Session], c: Claim, landmarks: tuple[int, bytes] | None = None, **values) -> bool:
     with session_scope(factory) as s:
         res = s.execute(
             update(AssessmentRow)
@@ -137,6 +137,12 @@ def _finish(factory: sessionmaker[Session], c: Claim, **values) -> bool:
         )
         if res.rowcount != 1:
             return False  # another run took over; its result is the one kept
+        if landmarks is not None:  # in the same transaction as the result: both or neither
+            s.merge(
+                AssessmentLandmarks(
+                    assessment_id=c.assessment_id, format="npz-q4-v1", frames=landmarks[0], data=landmarks[1]
+                )
+            )
         row = s.get(AssessmentRow, c.assessment_id)
         if row is not None and row.callback_url:
             body = json.dumps(
@@ -166,10 +172,16 @@ def run_job(factory: sessionmaker[Session], settings: Settings, c: Claim, analyz
     heartbeat = _Heartbeat(factory, c, settings.job_lease_s)
     heartbeat.start()
     started = time.monotonic()
+    kept: list = []  # the video's landmarks in pixels, for its annotated video (docs/assessment.md)
+    landmarks: tuple[int, bytes] | None = None
     try:
         if analyze is None:
             # Slow the first time in a process (numpy, scipy, the pose runtime): the lease is being renewed.
             from service.analysis import analyze_file as analyze
+
+            extra_landmarks = {"on_landmarks": kept.append}
+        else:
+            extra_landmarks = {}
         if rel is None:
             raise MotionscriptError("the input was deleted before it could be analysed")
         path = UploadStore(settings.uploads_path).path(rel)
@@ -185,8 +197,12 @@ def run_job(factory: sessionmaker[Session], settings: Settings, c: Claim, analyz
             )
         if kind == "sensors":  # the sensor files are the input: no video to decode
             path = None
-        doc = analyze(path, exercise=exercise, filename=None, **extra)
+        doc = analyze(path, exercise=exercise, filename=None, **extra, **extra_landmarks)
         result = json.loads(doc.model_dump_json())
+        if kept and kind == "video":
+            from vision.overlay import pack_landmarks
+
+            landmarks = (len(kept[0]), pack_landmarks(kept[0]))
         status, values = "done", {"status": "done", "result": result, "reason": None}
     except MotionscriptError as exc:
         status, values = "failed", {"status": "failed", "reason": str(exc)}
@@ -195,7 +211,7 @@ def run_job(factory: sessionmaker[Session], settings: Settings, c: Claim, analyz
         status, values = "failed", {"status": "failed", "reason": f"internal error: {type(exc).__name__}"}
     finally:
         heartbeat.stop.set()
-    stored = _finish(factory, c, **values)
+    stored = _finish(factory, c, landmarks=landmarks if status == "done" else None, **values)
     log.info(
         "job finished",
         extra={

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "ApiKey",
+    "AssessmentLandmarks",
     "AssessmentRow",
     "AuditEvent",
     "Base",
@@ -85,6 +98,21 @@ class AssessmentRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AssessmentLandmarks(Base):
+    """Every landmark of every frame of a video's assessment (migration 0005): what its annotated video is drawn from.
+
+    ``data`` is :func:`vision.overlay.pack_landmarks`' compressed npz (quarter pixels in int16, visibility
+    in uint8: a few kB per second of video). Kept apart from the row so that listing assessments never loads it.
+    """
+
+    __tablename__ = "assessment_landmarks"
+
+    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id", ondelete="CASCADE"), primary_key=True)
+    format: Mapped[str] = mapped_column(String(20))  # "npz-q4-v1"
+    frames: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class WebhookDelivery(Base):

@@ -87,3 +87,22 @@ def test_malformed_landmark_json(tmp_path):
 def test_unknown_exercise_lists_the_accepted_ones(exercise):
     proc = run_cli("analyze", str(POSE2SIM), "--exercise", exercise)
     assert proc.returncode == 2 and "single_leg_stance" in proc.stderr
+
+
+def test_analyze_overlay_writes_the_annotated_video(tmp_path):
+    import av
+
+    src = Path(__file__).resolve().parents[1] / "fixtures" / "video" / "sports2d_jumping_jacks.mp4"
+    out = tmp_path / "jj.overlay.mp4"
+    assert main(["analyze", str(src), "--out", str(tmp_path / "a.json"), "--overlay", str(out), "-q"]) == 0
+    with av.open(str(out)) as c:
+        stream = c.streams.video[0]
+        assert stream.codec_context.name == "h264" and sum(1 for _ in c.decode(stream)) == 85
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_analyze_overlay_needs_a_video(tmp_path, capsys):
+    src = tmp_path / "phone.json"
+    src.write_text(json.dumps(document(n=30)))
+    assert main(["analyze", str(src), "--overlay", str(tmp_path / "o.mp4"), "-q"]) == EXIT_INPUT
+    assert "--overlay needs a video" in capsys.readouterr().err and not (tmp_path / "o.mp4").exists()
