@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy.orm import sessionmaker
 
 from service import errors
-from service.api import assessments, frames, health, live, patients, web
+from service.api import assessments, auth, frames, health, live, patients, web
 from service.api import reports as report_routes
 from service.api import reviews as review_routes
 from service.api import signature as signature_routes
@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
             request_id.reset(token)
 
     app.include_router(assessments.router)
+    app.include_router(auth.router)
     app.include_router(frames.router)
     app.include_router(health.router)
     app.include_router(live.router)

@@ -1,4 +1,4 @@
-"""The audit log: who (API key id and role) did what (action, entity, before/after) and when.
+"""The audit log: who (the person or the API key, by name, id and role) did what (action, entity, before/after) and when.
 
 :func:`record` adds the event to the caller's session, so it commits (or rolls
 back) in the same transaction as the change it describes: there is never a
@@ -8,7 +8,8 @@ are only ever inserted; the API has no route that updates or deletes them.
 Entities (``entity_type`` / ``entity_id``, docs/review.md):
 ``assessment`` / assessment id (finding reviews and suggestion decisions, with
 ``finding_index`` in ``after``), ``patient`` / patient id, ``session`` / session
-id, ``clinic`` / clinic id.
+id, ``clinic`` / clinic id, ``user`` / user id (logins, logouts, password changes; account changes by
+the CLI).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from service.store.models import AuditEvent
 
 __all__ = ["ENTITY_TYPES", "list_events", "record", "snapshot"]
 
-ENTITY_TYPES = ("assessment", "clinic", "patient", "session")
+ENTITY_TYPES = ("assessment", "clinic", "patient", "session", "user")
 
 
 def _plain(value: Any) -> Any:
@@ -65,6 +66,8 @@ def record(
         at=now(),
         actor_key_id=principal.key_id,
         actor_role=principal.role,
+        actor_type=principal.kind,
+        actor_name=principal.actor_name,
         action=action,
         entity_type=entity_type,
         entity_id=entity_id,

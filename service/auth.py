@@ -19,7 +19,19 @@ from sqlalchemy.orm import Session
 from service.store.db import now
 from service.store.models import ApiKey, Clinic
 
-__all__ = ["ROLES", "Principal", "Role", "authenticate", "create_key", "permits"]
+__all__ = [
+    "ROLES",
+    "ActorType",
+    "Principal",
+    "Role",
+    "authenticate",
+    "create_key",
+    "list_keys",
+    "permits",
+    "pinned_to",
+    "revoke_key",
+    "rotate_key",
+]
 
 Role = Literal["admin", "clinician", "app"]
 ROLES: tuple[Role, ...] = ("admin", "clinician", "app")
@@ -53,14 +65,30 @@ _PERMISSIONS: dict[str, set[Role]] = {
     "audit:read": {"admin", "clinician"},
     "clinic:read": {"admin"},
     "clinic:update": {"admin"},
+    "patients:link": {"admin", "clinician"},  # a signed patient link for the patient page (docs/web.md)
 }
+
+
+ActorType = Literal["key", "user", "patient_link", "cli"]
 
 
 @dataclass(frozen=True)
 class Principal:
+    """Who is calling: an API key, a person logged in (service/accounts.py) or a patient link.
+
+    ``key_id`` is the key's id, or the user's (patient's) id for a person (patient link);
+    ``actor_name`` is what the audit log and the reviews print ("Name <email>", "API key 'label'").
+    A patient link's principal is pinned to ``patient_id`` / ``patient_code``.
+    """
+
     clinic_id: str
     key_id: str
     role: Role
+    kind: ActorType = "key"
+    actor_name: str | None = None
+    user_id: str | None = None
+    patient_id: str | None = None
+    patient_code: str | None = None
 
 
 def permits(role: str, action: str) -> bool:
@@ -106,4 +134,49 @@ def authenticate(session: Session, key: str) -> Principal | None:
     row = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1], ApiKey.revoked_at.is_(None)))
     if row is None or not hmac.compare_digest(row.key_hash, _hash(key)):
         return None
-    return Principal(clinic_id=row.clinic_id, key_id=row.id, role=row.role)  # type: ignore[arg-type]
+    name = f"API key {row.label!r}" if row.label else f"API key {row.prefix} ({row.role})"
+    return Principal(clinic_id=row.clinic_id, key_id=row.id, role=row.role, actor_name=name)  # type: ignore[arg-type]
+
+
+def _find_key(session: Session, clinic_id: str, ref: str) -> ApiKey:
+    """A clinic's key by id or by prefix (the public part ``motionscript keys list`` prints)."""
+    ref = ref.strip()
+    if ref.startswith("ms_"):
+        ref = ref.split("_", 2)[1] if ref.count("_") >= 2 else ref
+    row = session.scalar(
+        select(ApiKey).where(ApiKey.clinic_id == clinic_id, (ApiKey.id == ref) | (ApiKey.prefix == ref))
+    )
+    if row is None:
+        raise ValueError(f"no key {ref!r} in this clinic (see `motionscript keys list`)")
+    return row
+
+
+def list_keys(session: Session, clinic_id: str) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).where(ApiKey.clinic_id == clinic_id).order_by(ApiKey.created_at)))
+
+
+def revoke_key(session: Session, clinic_id: str, ref: str) -> ApiKey:
+    """Revoke a key by id or prefix; it is refused at its next request. Revoking twice keeps the first time."""
+    row = _find_key(session, clinic_id, ref)
+    if row.revoked_at is None:
+        row.revoked_at = now()
+    return row
+
+
+def rotate_key(session: Session, clinic_id: str, ref: str) -> tuple[str, ApiKey, ApiKey]:
+    """A new key with the old one's role and label; the old key is revoked. Returns (new key, new row, old row)."""
+    old = _find_key(session, clinic_id, ref)
+    if old.revoked_at is not None:
+        raise ValueError(f"key {old.prefix} is already revoked; create a new one with `motionscript keys create`")
+    clinic = session.get(Clinic, clinic_id)
+    assert clinic is not None
+    key, _ = create_key(session, clinic.name, old.role, old.label)  # type: ignore[arg-type]
+    old.revoked_at = now()
+    new = session.scalar(select(ApiKey).where(ApiKey.prefix == key.split("_", 2)[1]))
+    assert new is not None
+    return key, new, old
+
+
+def pinned_to(principal: Principal, patient_code: str | None) -> bool:
+    """Whether ``principal`` may see a record of ``patient_code``: a patient link sees only its own patient."""
+    return principal.patient_code is None or principal.patient_code == patient_code

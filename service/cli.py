@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from kinematics.errors import InputError, MotionscriptError
@@ -292,8 +293,47 @@ def _parser() -> argparse.ArgumentParser:
     kc = ksub.add_parser("create", help="create an API key for a clinic (created if new) and print it")
     kc.add_argument("--clinic", required=True)
     kc.add_argument("--role", default="admin", choices=("admin", "clinician", "app"))
-    kc.add_argument("--label")
+    kc.add_argument("--label", help="what the key is for, e.g. 'front-desk tablet'; named in the audit log")
     kc.set_defaults(func=_keys_create)
+    kl = ksub.add_parser("list", help="a clinic's keys: prefix, role, label, created, revoked")
+    kl.add_argument("--clinic", required=True)
+    kl.set_defaults(func=_keys_list)
+    kr = ksub.add_parser("revoke", help="revoke a key at once (by its prefix or id, from keys list)")
+    kr.add_argument("--clinic", required=True)
+    kr.add_argument("key", help="the key's prefix or id (or the whole key)")
+    kr.set_defaults(func=_keys_revoke)
+    kt = ksub.add_parser("rotate", help="a new key with the same role and label; the old one is revoked")
+    kt.add_argument("--clinic", required=True)
+    kt.add_argument("key", help="the key's prefix or id (or the whole key)")
+    kt.set_defaults(func=_keys_rotate)
+
+    u = sub.add_parser("users", help="manage the people of a clinic who log in (docs/web.md)")
+    usub = u.add_subparsers(dest="users_command", required=True)
+    ua = usub.add_parser("add", help="add a person; prints a one-time login link (or reads a password)")
+    ua.add_argument("--clinic", required=True)
+    ua.add_argument("--email", required=True, help="the login name")
+    ua.add_argument("--name", required=True, help="the name shown in the audit log and on reviews")
+    ua.add_argument("--role", default="clinician", choices=("admin", "clinician"))
+    ua.add_argument(
+        "--password-stdin", action="store_true", help="read a password from stdin instead of printing a login link"
+    )
+    ua.add_argument("--url", help="the service's address for the link (default: MOTIONSCRIPT_PUBLIC_URL)")
+    ua.set_defaults(func=_users_add)
+    ul = usub.add_parser("list", help="a clinic's people: email, name, role, last login, disabled")
+    ul.add_argument("--clinic", required=True)
+    ul.set_defaults(func=_users_list)
+    ud = usub.add_parser("disable", help="disable a person: their logins end at once")
+    ud.add_argument("email")
+    ud.set_defaults(func=_users_disable)
+    ue = usub.add_parser("enable", help="enable a disabled person again")
+    ue.add_argument("email")
+    ue.set_defaults(func=_users_enable)
+    ur = usub.add_parser(
+        "reset", help="clear a person's password, end their logins, and print a new one-time login link"
+    )
+    ur.add_argument("email")
+    ur.add_argument("--url", help="the service's address for the link (default: MOTIONSCRIPT_PUBLIC_URL)")
+    ur.set_defaults(func=_users_reset)
 
     d = sub.add_parser("db", help="database maintenance")
     dsub = d.add_subparsers(dest="db_command", required=True)
@@ -419,6 +459,204 @@ def _keys_create(args: argparse.Namespace) -> int:
     engine.dispose()
     sys.stderr.write(f"created a {args.role} key for clinic {clinic.name!r}; it is shown once:\n")
     sys.stdout.write(key + "\n")
+    return 0
+
+
+@contextmanager
+def _db():
+    """A session on the configured database (migrated first), committed on success."""
+    from sqlalchemy.orm import Session
+
+    from service.settings import Settings
+    from service.store.db import make_engine, migrate
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            yield session, settings
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def _when(t) -> str:
+    return t.strftime("%Y-%m-%dT%H:%MZ") if t is not None else "-"
+
+
+def _clinic_id(session, name: str) -> str:
+    from service.accounts import AccountError, clinic_by_name
+
+    try:
+        return clinic_by_name(session, name).id
+    except AccountError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    from service.auth import list_keys
+
+    with _db() as (session, _):
+        rows = list_keys(session, _clinic_id(session, args.clinic))
+    sys.stdout.write(f"{'prefix':<14}{'role':<11}{'created':<18}{'revoked':<18}label\n")
+    for k in rows:
+        sys.stdout.write(
+            f"{k.prefix:<14}{k.role:<11}{_when(k.created_at):<18}{_when(k.revoked_at):<18}{k.label or ''}\n"
+        )
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    from service.auth import revoke_key
+
+    with _db() as (session, _):
+        try:
+            row = revoke_key(session, _clinic_id(session, args.clinic), args.key)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    sys.stderr.write(
+        f"revoked key {row.prefix} ({row.role}{', ' + row.label if row.label else ''}) at {row.revoked_at}\n"
+    )
+    return 0
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    from service.auth import rotate_key
+
+    with _db() as (session, _):
+        try:
+            key, new, old = rotate_key(session, _clinic_id(session, args.clinic), args.key)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    sys.stderr.write(f"revoked key {old.prefix}; its replacement ({new.role}, label {new.label!r}) is shown once:\n")
+    sys.stdout.write(key + "\n")
+    return 0
+
+
+def _cli_principal(clinic_id: str):
+    import getpass
+
+    from service.auth import Principal
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return Principal(
+        clinic_id=clinic_id, key_id="cli", role="admin", kind="cli", actor_name=f"motionscript CLI ({who})"
+    )
+
+
+def _login_url(session, settings, user, url: str | None) -> str:
+    from service.accounts import create_login_link
+
+    token = create_login_link(session, user, settings.login_link_minutes)
+    base = (url or settings.public_url or "http://127.0.0.1:8000").rstrip("/")
+    return f"{base}/app/login#link={token}"
+
+
+def _user(session, email: str):
+    from service.accounts import find_user
+
+    user = find_user(session, email)
+    if user is None:
+        raise InputError(f"no account {email!r} (see `motionscript users list --clinic NAME`)")
+    return user
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    from service import audit
+    from service.accounts import AccountError, create_user
+
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    with _db() as (session, settings):
+        from service.accounts import clinic_by_name
+
+        try:
+            clinic = clinic_by_name(session, args.clinic)
+            user = create_user(session, clinic, args.email, args.name, args.role, password)
+        except AccountError as exc:
+            raise InputError(str(exc)) from None
+        audit.record(
+            session,
+            _cli_principal(clinic.id),
+            "user.create",
+            "user",
+            user.id,
+            after={"email": user.email, "display_name": user.display_name, "role": user.role},
+        )
+        link = None if password is not None else _login_url(session, settings, user, args.url)
+    sys.stderr.write(f"added {user.role} {user.display_name} <{user.email}> to clinic {clinic.name!r}\n")
+    if link:
+        hours = settings.login_link_minutes / 60
+        sys.stderr.write(f"one-time login link (valid {hours:g} h; send it to them only):\n")
+        sys.stdout.write(link + "\n")
+    return 0
+
+
+def _users_list(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from service.store.models import User
+
+    with _db() as (session, _):
+        rows = session.scalars(
+            select(User).where(User.clinic_id == _clinic_id(session, args.clinic)).order_by(User.email)
+        ).all()
+    sys.stdout.write(f"{'email':<32}{'role':<11}{'password':<10}{'last login':<18}{'disabled':<18}name\n")
+    for u in rows:
+        sys.stdout.write(
+            f"{u.email:<32}{u.role:<11}{'yes' if u.password_hash else 'no':<10}{_when(u.last_login_at):<18}"
+            f"{_when(u.disabled_at):<18}{u.display_name}\n"
+        )
+    return 0
+
+
+def _users_disable(args: argparse.Namespace) -> int:
+    from service import audit
+    from service.accounts import end_user_sessions
+    from service.store.db import now
+
+    with _db() as (session, _):
+        user = _user(session, args.email)
+        if user.disabled_at is None:
+            user.disabled_at = now()
+            audit.record(session, _cli_principal(user.clinic_id), "user.disable", "user", user.id)
+        ended = end_user_sessions(session, user.id)
+    sys.stderr.write(f"disabled {user.email}; {ended} login(s) ended\n")
+    return 0
+
+
+def _users_enable(args: argparse.Namespace) -> int:
+    from service import audit
+
+    with _db() as (session, _):
+        user = _user(session, args.email)
+        if user.disabled_at is not None:
+            user.disabled_at = None
+            audit.record(session, _cli_principal(user.clinic_id), "user.enable", "user", user.id)
+    sys.stderr.write(f"enabled {user.email}\n")
+    return 0
+
+
+def _users_reset(args: argparse.Namespace) -> int:
+    from service import audit
+    from service.accounts import AccountError, set_password
+
+    with _db() as (session, settings):
+        user = _user(session, args.email)
+        set_password(session, user, None)  # ends their logins and unused links
+        audit.record(session, _cli_principal(user.clinic_id), "user.reset", "user", user.id)
+        try:
+            link = _login_url(session, settings, user, args.url)
+        except AccountError as exc:
+            raise InputError(str(exc)) from None
+    sys.stderr.write(f"reset {user.email}: password cleared, logins ended; one-time login link:\n")
+    sys.stdout.write(link + "\n")
     return 0
 
 

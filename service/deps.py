@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -13,7 +14,22 @@ from service.errors import Problem
 from service.settings import Settings
 from service.store.uploads import UploadStore
 
-__all__ = ["CurrentPrincipal", "SessionDep", "SettingsDep", "StoreDep", "require"]
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_HEADER",
+    "SESSION_COOKIE",
+    "CurrentPrincipal",
+    "SessionDep",
+    "SettingsDep",
+    "StoreDep",
+    "bearer_principal",
+    "require",
+]
+
+SESSION_COOKIE = "ms_session"  # HttpOnly: the server-side session's random id (service/accounts.py)
+CSRF_COOKIE = "ms_csrf"  # readable by the page, which echoes it in CSRF_HEADER
+CSRF_HEADER = "x-csrf-token"
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _settings(request: Request) -> Settings:
@@ -37,16 +53,45 @@ SessionDep = Annotated[Session, Depends(_session)]
 StoreDep = Annotated[UploadStore, Depends(_store)]
 
 
+def bearer_principal(session: Session, token: str) -> Principal | None:
+    """An API key (``ms_…``) or a patient link (``mpl.…``)."""
+    if token.startswith("mpl."):
+        from service.accounts import verify_patient_link
+
+        return verify_patient_link(session, token)
+    return authenticate(session, token)
+
+
 def _principal(request: Request, session: SessionDep) -> Principal:
     header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    if header:
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise Problem(401, "unauthenticated", "send an API key as 'Authorization: Bearer <key>'")
+        principal = bearer_principal(session, key.strip())
+        if principal is None:
+            if key.strip().startswith("mpl."):
+                raise Problem(401, "unauthenticated", "the patient link is not valid or has expired; ask the clinic")
+            raise Problem(401, "unauthenticated", "the API key is not valid or has been revoked")
+        return principal
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
         raise Problem(
-            401, "unauthenticated", "send an API key as 'Authorization: Bearer <key>' (motionscript keys create)"
+            401,
+            "unauthenticated",
+            "log in (/app/login) or send an API key as 'Authorization: Bearer <key>' (motionscript keys create)",
         )
-    principal = authenticate(session, key.strip())
-    if principal is None:
-        raise Problem(401, "unauthenticated", "the API key is not valid or has been revoked")
+    from service.accounts import session_principal
+
+    found = session_principal(session, cookie)
+    if found is None:
+        raise Problem(401, "unauthenticated", "the login has ended (logged out, expired or disabled); log in again")
+    principal, row = found
+    if request.method not in _SAFE:
+        # Cookies travel with cross-site requests; a state change must prove it comes from our page.
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or not hmac.compare_digest(sent.encode(), row.csrf_token.encode()):
+            raise Problem(403, "csrf", f"a logged-in request that changes data needs the {CSRF_HEADER} header")
     return principal
 
 

@@ -48,6 +48,8 @@ def patient_or_404(session, principal: Principal, patient_id: str) -> Patient:
     row = get_by_id(session, Patient, patient_id)
     if row is None or row.clinic_id != principal.clinic_id:  # another clinic's id is simply not found
         raise Problem(404, "not-found", f"no patient {patient_id}")
+    if principal.patient_id is not None and row.id != principal.patient_id:  # a patient link: its own patient only
+        raise Problem(404, "not-found", f"no patient {patient_id}")
     return row
 
 

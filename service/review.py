@@ -113,6 +113,7 @@ def review_public(r: FindingReview) -> ReviewPublic:
         note=r.note,
         correction=r.correction,
         reviewer_key_id=r.reviewer_key_id,
+        reviewer_name=r.reviewer_name,
         reviewed_at=r.reviewed_at,
     )
 
@@ -170,6 +171,7 @@ def add_review(
         note=body.note,
         correction=body.correction.model_dump(exclude_none=True) if body.correction else None,
         reviewer_key_id=principal.key_id,
+        reviewer_name=principal.actor_name,
         reviewed_at=_later_than(previous.reviewed_at if previous else None, now()),
     )
     session.add(review)
@@ -227,6 +229,7 @@ def decision_public(d: SuggestionDecision, n: int) -> SuggestionDecisionPublic:
         note=d.note,  # type: ignore[arg-type]
         overrides=d.overrides,
         decided_by_key_id=d.decided_by_key_id,
+        decided_by_name=d.decided_by_name,
         decided_at=d.decided_at,
     )
 
@@ -328,6 +331,7 @@ def add_decision(
         note=body.note,
         overrides=overrides or None,
         decided_by_key_id=principal.key_id,
+        decided_by_name=principal.actor_name,
         decided_at=_later_than(previous.decided_at if previous else None, now()),
     )
     session.add(decision)

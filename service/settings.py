@@ -91,6 +91,25 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
+    # People and links (service/accounts.py, docs/web.md)
+    public_url: str | None = Field(
+        None,
+        description="the address people and patients open (https://clinic.example); links printed by the CLI "
+        "and returned by POST /v1/patients/{id}/link start with it (default: the request's own address)",
+    )
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="a browser login lasts this long")
+    login_link_minutes: float = Field(
+        60.0 * 24, gt=0, le=60 * 24 * 14, description="a one-time login link printed by the CLI is valid this long"
+    )
+    patient_link_days: float = Field(
+        14.0, gt=0, le=365, description="default validity of a patient link (POST /v1/patients/{id}/link)"
+    )
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Secure flag on the session cookie: auto = when the request came over HTTPS (or a proxy's "
+        "X-Forwarded-Proto says so); always behind a TLS-terminating proxy that does not say",
+    )
+
     @property
     def pose_model_name(self) -> str:
         return self.pose_model or {"mediapipe": "blazepose_full", "onnx": "blazepose_full_onnx"}[self.pose_backend]

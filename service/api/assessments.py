@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from service.analysis import EXERCISES
 from service.api._multipart import read_multipart
 from service.api._pagination import decode_cursor, encode_cursor, valid_id
-from service.auth import Principal
+from service.auth import Principal, pinned_to
 from service.deps import SessionDep, SettingsDep, StoreDep, require
 from service.errors import Problem
 from service.schemas import AssessmentAccepted, AssessmentList, AssessmentPublic, AssessmentSummary
@@ -210,6 +210,10 @@ async def create_assessment(
     try:
         _validate_fields(exercise, patient_id, callback)
         await run_in_threadpool(_check_callback, callback, settings)
+        if principal.patient_code is not None:  # a patient link: the patient is the link's, never typed
+            if patient_id not in (None, principal.patient_code):
+                raise Problem(403, "forbidden", "a patient link records for its own patient only")
+            patient_id = principal.patient_code
     except Problem:
         _discard(session, store, stored, principal.clinic_id)
         _discard_wearables(session, store, wearables, principal.clinic_id)
@@ -416,6 +420,8 @@ async def _from_json(request: Request, store: UploadStore, principal: Principal)
 def _get_row(session, principal: Principal, assessment_id: str) -> AssessmentRow:
     row = session.get(AssessmentRow, assessment_id) if valid_id(assessment_id) else None
     if row is None or row.clinic_id != principal.clinic_id:  # another clinic's id is simply not found
+        raise Problem(404, "not-found", f"no assessment {assessment_id}")
+    if not pinned_to(principal, row.patient_id):  # a patient link sees its own patient's assessments only
         raise Problem(404, "not-found", f"no assessment {assessment_id}")
     return row
 

@@ -37,7 +37,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from kinematics.errors import InputError, MotionscriptError
 from service.analysis import EXERCISES
-from service.auth import Principal, authenticate, permits
+from service.auth import Principal, permits
 from service.live import LiveSession
 
 __all__ = ["CLOSE_IDLE", "CLOSE_POLICY", "CLOSE_TRY_AGAIN", "close_reason", "router"]
@@ -93,8 +93,10 @@ class _Newest:
 
 
 def _check_key(session_factory, key: str) -> Principal | None:
+    from service.deps import bearer_principal  # an API key or a patient link
+
     with session_factory() as session:
-        return authenticate(session, key)
+        return bearer_principal(session, key)
 
 
 async def _principal(websocket: WebSocket, token: str | None) -> tuple[Principal | None, str]:
@@ -105,7 +107,7 @@ async def _principal(websocket: WebSocket, token: str | None) -> tuple[Principal
         return None, "send an API key as 'Authorization: Bearer <key>' or ?token=<key>"
     principal = await run_in_threadpool(_check_key, websocket.app.state.session_factory, key)
     if principal is None:
-        return None, "the API key is not valid or has been revoked"
+        return None, "the API key or patient link is not valid, revoked or expired"
     if not permits(principal.role, "frames:analyze"):
         return None, f"the {principal.role!r} role may not do frames:analyze"
     return principal, ""

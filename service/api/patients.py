@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -21,9 +21,10 @@ from kinematics.outcomes import (
     score_nrs,
     score_odi,
 )
+from service import audit
 from service.api._pagination import decode_cursor, encode_cursor
 from service.auth import Principal
-from service.deps import SessionDep, require
+from service.deps import SessionDep, SettingsDep, require
 from service.errors import Problem
 from service.progress import get_by_id, motion_series, outcome_series, patient_or_404, session_or_404
 from service.schemas import (
@@ -33,6 +34,8 @@ from service.schemas import (
     OutcomePublic,
     PatientCreate,
     PatientDetail,
+    PatientLinkCreate,
+    PatientLinkPublic,
     PatientList,
     PatientPublic,
     PatientUpdate,
@@ -42,7 +45,7 @@ from service.schemas import (
     SessionUpdate,
 )
 from service.store.db import now
-from service.store.models import AssessmentRow, OutcomeRow, Patient, PatientSession, SessionAssessment
+from service.store.models import AssessmentRow, Clinic, OutcomeRow, Patient, PatientSession, SessionAssessment
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
 
@@ -480,3 +483,45 @@ def get_progress(
     if any(s.measure.startswith("nrs") for s in series):
         sources.append(NRS_RECOVERED_SOURCE)
     return Progress(patient_id=p.id, series=series, sources=list(dict.fromkeys(sources)))
+
+
+@router.post("/{patient_id}/link", status_code=201, response_model=PatientLinkPublic, name="create_patient_link")
+def create_patient_link(
+    patient_id: str,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Annotated[Principal, require("patients:link")],
+    body: PatientLinkCreate | None = None,
+) -> PatientLinkPublic:
+    """A signed, expiring link to the patient page for this patient: the page records for them, nothing typed.
+
+    The token is HMAC-signed with the clinic's link secret and carries the patient and its expiry; it
+    lets the page record and read this patient's assessments only (an ``app`` role pinned to the patient).
+    """
+    from service.accounts import patient_link_token
+    from service.analysis import EXERCISES
+
+    p = patient_or_404(session, principal, patient_id)
+    body = body or PatientLinkCreate()
+    if body.exercise is not None and body.exercise not in EXERCISES:
+        raise Problem(422, "validation", f"exercise: {body.exercise!r} is not one of {', '.join(EXERCISES)}")
+    days = body.expires_in_days if body.expires_in_days is not None else settings.patient_link_days
+    expires_at = now() + timedelta(days=days)
+    clinic = session.get(Clinic, principal.clinic_id)
+    assert clinic is not None
+    token = patient_link_token(session, clinic, p, expires_at)
+    base = (settings.public_url or str(request.base_url)).rstrip("/")
+    fragment = f"link={token}" + (f"&exercise={body.exercise}" if body.exercise else "")
+    audit.record(
+        session,
+        principal,
+        "patient.link",
+        "patient",
+        p.id,
+        after={"expires_at": expires_at, "exercise": body.exercise},
+    )
+    session.commit()
+    response.headers["Cache-Control"] = "no-store"
+    return PatientLinkPublic(url=f"{base}/app/patient#{fragment}", token=token, patient_id=p.id, expires_at=expires_at)

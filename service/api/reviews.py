@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Response
 
 from service import audit, review
 from service.api._pagination import decode_cursor, encode_cursor, valid_id
-from service.auth import Principal
+from service.auth import Principal, pinned_to
 from service.deps import SessionDep, require
 from service.errors import Problem
 from service.schemas import (
@@ -27,7 +27,7 @@ from service.schemas import (
     SuggestionDecisionPublic,
     SuggestionList,
 )
-from service.store.models import AssessmentRow, Clinic, Patient, PatientSession
+from service.store.models import AssessmentRow, Clinic, Patient, PatientSession, User
 
 router = APIRouter(tags=["review"])
 
@@ -36,8 +36,8 @@ _NOT_DONE = {409: {"description": "the assessment is not done yet"}}
 
 def _assessment(session, principal: Principal, assessment_id: str) -> AssessmentRow:
     row = session.get(AssessmentRow, assessment_id) if valid_id(assessment_id) else None
-    if row is None or row.clinic_id != principal.clinic_id:  # another clinic's id is simply not found
-        raise Problem(404, "not-found", f"no assessment {assessment_id}")
+    if row is None or row.clinic_id != principal.clinic_id or not pinned_to(principal, row.patient_id):
+        raise Problem(404, "not-found", f"no assessment {assessment_id}")  # another clinic's, another patient's
     return row
 
 
@@ -110,12 +110,12 @@ def decide_suggestion(
 def list_audit_events(
     session: SessionDep,
     principal: Annotated[Principal, require("audit:read")],
-    entity_type: Literal["assessment", "clinic", "patient", "session"] | None = None,
+    entity_type: Literal["assessment", "clinic", "patient", "session", "user"] | None = None,
     entity_id: Annotated[str | None, Query(max_length=80, pattern=r"^[0-9A-Za-z-]{1,80}$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> AuditList:
-    """The clinic's audit events, newest first: who (key id and role), when, what, before and after."""
+    """The clinic's audit events, newest first: who (the person or key by name, id and role), when, what, before and after."""
     rows = audit.list_events(
         session,
         principal.clinic_id,
@@ -135,6 +135,8 @@ def list_audit_events(
                 at=e.at,
                 actor_key_id=e.actor_key_id,
                 actor_role=e.actor_role,
+                actor_type=e.actor_type,  # type: ignore[arg-type]
+                actor_name=e.actor_name,
                 action=e.action,
                 entity_type=e.entity_type,
                 entity_id=e.entity_id,
@@ -149,7 +151,7 @@ def list_audit_events(
 
 def _exists(session, principal: Principal, entity_type: str | None, entity_id: str) -> bool:
     """Whether ``entity_id`` names a live entity of the caller's clinic (of ``entity_type``, or of any type)."""
-    models = {"assessment": AssessmentRow, "patient": Patient, "session": PatientSession}
+    models = {"assessment": AssessmentRow, "patient": Patient, "session": PatientSession, "user": User}
     if entity_type in (None, "clinic") and entity_id == principal.clinic_id:
         return True
     for name, model in models.items():

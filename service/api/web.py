@@ -1,9 +1,10 @@
-"""The browser pages: ``/app/patient``, ``/app/clinician``, their static files, and ``GET /v1/exercises``.
+"""The browser pages: ``/app/login``, ``/app/patient``, ``/app/clinician``, their static files, and ``GET /v1/exercises``.
 
 Plain HTML + ES modules + CSS from ``service/web/static`` (no build step). Every page and
 file is sent with a strict Content-Security-Policy: scripts and styles only from this
 server, no inline code, connections (fetch, the live WebSocket) only to this server, no
-framing. The pages hold no data; they call the API with the key the user gives them.
+framing. The pages hold no data; they call the API with a person's login (cookie), a patient link
+or an API key.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ _TYPES = {
 def _file(request: Request, relpath: str) -> FileResponse:
     path = (STATIC_DIR / relpath).resolve()
     if not path.is_relative_to(STATIC_DIR) or not path.is_file() or path.suffix not in _TYPES:
-        raise Problem(404, "not-found", f"no page or file {relpath!r}; pages: /app/patient, /app/clinician")
+        raise Problem(404, "not-found", f"no page or file {relpath!r}; pages: /app/login, /app/patient, /app/clinician")
     return FileResponse(
         path, media_type=_TYPES[path.suffix], headers={**_HEADERS, "Content-Security-Policy": _policy(request)}
     )
@@ -70,6 +71,11 @@ def patient_page(request: Request) -> FileResponse:
 @router.get("/app/clinician", name="clinician_page", include_in_schema=False)
 def clinician_page(request: Request) -> FileResponse:
     return _file(request, "clinician.html")
+
+
+@router.get("/app/login", name="login_page", include_in_schema=False)
+def login_page(request: Request) -> FileResponse:
+    return _file(request, "login.html")
 
 
 @router.get("/app/static/{relpath:path}", name="web_static", include_in_schema=False)

@@ -27,11 +27,14 @@ __all__ = [
     "Base",
     "Clinic",
     "FindingReview",
+    "LoginLink",
     "OutcomeRow",
     "Patient",
     "PatientSession",
     "SessionAssessment",
     "SuggestionDecision",
+    "User",
+    "UserSession",
     "WebhookDelivery",
 ]
 
@@ -47,8 +50,13 @@ class Clinic(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     webhook_secret: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # What a key with role "app" sees of the findings: all | signed_off_only (migration 0004, docs/review.md)
-    patient_feedback: Mapped[str] = mapped_column(String(20), default="all", server_default="all")
+    # What a key with role "app" sees of the findings: all | signed_off_only (migration 0004, docs/review.md).
+    # New clinics show patients signed-off findings only (migration 0005); older clinics keep their setting.
+    patient_feedback: Mapped[str] = mapped_column(
+        String(20), default="signed_off_only", server_default="signed_off_only"
+    )
+    # HMAC key of the clinic's patient links (service/accounts.py); set on first use (migration 0005)
+    link_secret: Mapped[str | None] = mapped_column(String(64))
 
 
 class ApiKey(Base):
@@ -205,7 +213,8 @@ class FindingReview(Base):
     status: Mapped[str] = mapped_column(String(12))  # signed_off | corrected | rejected
     note: Mapped[str | None] = mapped_column(Text)
     correction: Mapped[dict | None] = mapped_column(JSON)  # {"severity"?, "message"?}
-    reviewer_key_id: Mapped[str] = mapped_column(String(36))
+    reviewer_key_id: Mapped[str] = mapped_column(String(36))  # the key's id, or the user's id for a person
+    reviewer_name: Mapped[str | None] = mapped_column(String(300))  # "Name <email>" or "API key 'label'" (0005)
     reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -226,6 +235,7 @@ class SuggestionDecision(Base):
     note: Mapped[str | None] = mapped_column(Text)
     overrides: Mapped[dict | None] = mapped_column(JSON)
     decided_by_key_id: Mapped[str] = mapped_column(String(36))
+    decided_by_name: Mapped[str | None] = mapped_column(String(300))  # as reviewer_name (migration 0005)
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -243,8 +253,57 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor_key_id: Mapped[str] = mapped_column(String(36))  # no foreign key: the trail outlives a revoked key
     actor_role: Mapped[str] = mapped_column(String(16))
+    # key | user | patient_link | cli, and the person or key as written then (migration 0005; NULL before)
+    actor_type: Mapped[str | None] = mapped_column(String(16))
+    actor_name: Mapped[str | None] = mapped_column(String(300))
     action: Mapped[str] = mapped_column(String(50))
     entity_type: Mapped[str] = mapped_column(String(30))
     entity_id: Mapped[str] = mapped_column(String(80))
     before: Mapped[dict | None] = mapped_column(JSON)
     after: Mapped[dict | None] = mapped_column(JSON)
+
+
+# -- People and browser sessions (migration 0005, service/accounts.py) -----------------------
+
+
+class User(Base):
+    """A person of a clinic who logs in (admin or clinician); apps use API keys."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # lower case; the login name
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # Argon2id; NULL: login links only
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserSession(Base):
+    """A browser session: the cookie's sha256, its CSRF token, and when it ends."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie value
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    via: Mapped[str] = mapped_column(String(10))  # password | link
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginLink(Base):
+    """A one-time login link printed by the CLI: the token's sha256, until used or expired."""
+
+    __tablename__ = "login_links"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -81,7 +81,7 @@ def audit_of(client, headers, **params) -> list[dict]:
 # -- schema ----------------------------------------------------------------------------------------
 
 
-def test_migration_0004_matches_the_models(client, settings):
+def test_migrations_match_the_models(client, settings):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
@@ -121,7 +121,8 @@ def test_migration_0004_downgrades_and_upgrades_again(client, settings, admin):
     command.upgrade(cfg, "head")
     found, columns = tables()
     assert found == mine and "patient_feedback" in columns
-    assert client.get("/v1/clinic", headers=bearer(admin)).json()["patient_feedback"] == "all"  # the default
+    # the clinic existed before 0004 added the setting: it keeps "all" through 0005's new default
+    assert client.get("/v1/clinic", headers=bearer(admin)).json()["patient_feedback"] == "all"
 
 
 # -- findings and reviews --------------------------------------------------------------------------
@@ -284,10 +285,16 @@ def test_app_sees_only_signed_off_findings_when_the_clinic_asks(client, settings
     client.post(review.format(2), json={"action": "reject", "note": "stepped off"}, headers=auth)
     # finding 3 and later: unreviewed
 
+    # a new clinic shows patients' apps signed-off findings only (migration 0005; older clinics keep theirs)
+    assert client.get("/v1/clinic", headers=auth).json()["patient_feedback"] == "signed_off_only"
     by_default = client.get(f"/v1/assessments/{aid}", headers=app).json()
-    assert by_default["findings"] == stored and by_default["findings_filter"] is None  # the default policy: all
+    assert by_default["findings_filter"] == "signed_off_only" and len(by_default["findings"]) == 2
 
-    assert client.get("/v1/clinic", headers=auth).json()["patient_feedback"] == "all"
+    assert client.patch("/v1/clinic", json={"patient_feedback": "all"}, headers=app).status_code == 403
+    r = client.patch("/v1/clinic", json={"patient_feedback": "all"}, headers=auth)
+    assert r.status_code == 200 and r.json()["patient_feedback"] == "all"
+    everything = client.get(f"/v1/assessments/{aid}", headers=app).json()
+    assert everything["findings"] == stored and everything["findings_filter"] is None
     assert client.patch("/v1/clinic", json={"patient_feedback": "signed_off_only"}, headers=app).status_code == 403
     r = client.patch("/v1/clinic", json={"patient_feedback": "signed_off_only"}, headers=auth)
     assert r.status_code == 200 and r.json()["patient_feedback"] == "signed_off_only"
@@ -314,6 +321,9 @@ def test_app_sees_only_signed_off_findings_when_the_clinic_asks(client, settings
 def test_suggestions_are_tied_to_real_findings_and_decisions_round_trip(client, settings, admin):
     auth = bearer(admin)
     app = bearer(make_key(settings, role="app"))
+    # an approved suggestion reaches the app even for an unreviewed finding when the clinic shows all
+    # findings (new clinics show signed-off ones only: then the finding's sign-off is needed too)
+    assert client.patch("/v1/clinic", json={"patient_feedback": "all"}, headers=auth).status_code == 200
     aid = analysed(client, auth, settings)
     findings = client.get(f"/v1/assessments/{aid}/findings", headers=auth).json()["items"]
     got = client.get(f"/v1/assessments/{aid}/suggestions", headers=auth).json()

@@ -1,7 +1,7 @@
 // The clinician page: patients -> sessions -> assessments; one assessment's angle plot, events,
 // findings with their evidence and review (sign off / correct / reject), and the video.
 
-import { api, ApiError, askKey, el, fmt, forgetKey, showError, takeKey } from "./common.js";
+import { api, ApiError, el, fmt, forgetKey, logout, requireLogin, showError, takeKey } from "./common.js";
 import { renderPlot } from "./plot.js";
 import { attachVideo } from "./video.js";
 
@@ -9,7 +9,13 @@ const root = document.getElementById("root");
 let key;
 
 async function start() {
-  key = takeKey() || await askKey(root);
+  key = takeKey();  // an API key given as #key= (scripts, tests); else the person's login (cookie)
+  const me = key ? null : await requireLogin();
+  if (me) {
+    document.querySelector("header").append(el("p", { class: "whoami", "data-testid": "whoami" },
+      `${me.name} · ${me.role} · ${me.clinic_name} `,
+      el("button", { class: "link light", "data-testid": "logout", onclick: logout }, "Log out")));
+  }
   const nav = el("div", { class: "nav" });
   const detail = el("div", { class: "detail", "data-testid": "detail" },
     el("section", { class: "card" }, el("p", { class: "hint" }, "Choose a patient or an assessment.")));
@@ -26,7 +32,10 @@ async function start() {
   try {
     await Promise.all([loadPatients(), loadRecent()]);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) { forgetKey(); return start(); }
+    if (err instanceof ApiError && err.status === 401) {
+      if (key) forgetKey();
+      return key ? start() : requireLogin();
+    }
     showError(nav, err);
   }
   const wanted = new URLSearchParams(location.hash.slice(1)).get("a");

@@ -1,5 +1,8 @@
-// Shared by the patient and clinician pages: the API key, API calls, the skeleton drawing.
-// No data is kept by the pages; the key lives in sessionStorage (gone when the tab closes).
+// Shared by the pages: the caller's credential, API calls, the skeleton drawing.
+// A person logs in (/app/login): an HttpOnly session cookie, and the CSRF token in the ms_csrf
+// cookie, echoed as X-CSRF-Token on every request that changes data. An app may still use an API
+// key (#key=, kept in sessionStorage), and the patient page a patient link (#link=).
+// No data is kept by the pages.
 
 const KEY_ITEM = "motionscript.key";
 
@@ -49,14 +52,46 @@ export class ApiError extends Error {
   }
 }
 
-/** fetch() against this server with the key; JSON in and out; problem+json answers throw ApiError. */
+/** The CSRF token of this browser's login (readable cookie ms_csrf), or null. */
+export function csrfToken() {
+  const m = document.cookie.match(/(?:^|;\s*)ms_csrf=([^;]+)/);
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
+/**
+ * The logged-in person (GET /v1/auth/me with the session cookie); without a login, go to the
+ * login page, which comes back to this page afterwards. Resolves with the person.
+ */
+export async function requireLogin() {
+  try {
+    return await api(null, "/v1/auth/me");
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      location.assign(`/app/login?next=${encodeURIComponent(location.pathname + location.hash)}`);
+      return new Promise(() => {});  // the page is leaving
+    }
+    throw err;
+  }
+}
+
+export async function logout() {
+  await api(null, "/v1/auth/logout", { method: "POST" }).catch(() => {});
+  location.assign("/app/login");
+}
+
+/**
+ * fetch() against this server, JSON in and out; problem+json answers throw ApiError.
+ * `key`: an API key or patient link sent as a Bearer token; null: the login cookie (+ CSRF header).
+ */
 export async function api(key, path, { method = "GET", json, body, headers = {} } = {}) {
-  const h = { Authorization: `Bearer ${key}`, ...headers };
+  const h = { ...headers };
+  if (key) h.Authorization = `Bearer ${key}`;
+  else if (!["GET", "HEAD"].includes(method) && csrfToken()) h["X-CSRF-Token"] = csrfToken();
   if (json !== undefined) {
     h["Content-Type"] = "application/json";
     body = JSON.stringify(json);
   }
-  const res = await fetch(path, { method, headers: h, body });
+  const res = await fetch(path, { method, headers: h, body, credentials: "same-origin" });
   const type = res.headers.get("content-type") || "";
   const data = type.includes("json") ? await res.json() : res;
   if (!res.ok) {
