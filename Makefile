@@ -60,6 +60,7 @@ bench-gait: $(VENV)/.installed-test .venv-mobgap/.installed
 
 schema: $(VENV)/.installed-runtime
 	$(BIN)/motionscript schema > service/schema/assessment.schema.json
+	$(BIN)/motionscript schema --landmarks-dir service/schema/landmarks
 
 # Rewrite tests/fingerprint/*.json from the current code and environment; read the diff before committing.
 fingerprint-update: $(VENV)/.installed-test

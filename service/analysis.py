@@ -17,6 +17,7 @@ import numpy as np
 from kinematics.errors import InputError
 from kinematics.pipeline import ANGLE_SERIES, KinematicsPipeline, KinematicsResult, QualityIssue
 from kinematics.protocols import PROTOCOLS, Coaching, ProtocolResult
+from kinematics.schemas import limits_of
 from kinematics.series import LandmarkSeries
 from kinematics.view import PLANE_OF_VIEW
 from service.schemas import (
@@ -416,6 +417,8 @@ def prepare_input(
             issues.append(
                 QualityIssue("timestamps_from_fps", "warning", "frames carry no t_s; timestamps were derived from fps")
             )
+        # What this skeleton cannot support, said once per limit (kinematics.schemas); none for BlazePose.
+        issues += [QualityIssue("skeleton_limit", "info", lim.reason) for lim in limits_of(lm.schema)]
         has_pose = int((lm.visibility.max(axis=1) > 0).sum())
         info = InputInfo(
             kind="landmarks",
@@ -428,7 +431,8 @@ def prepare_input(
             duration_s=round(float(lm.t_s[-1] - lm.t_s[0]), 6),
             frames_read=len(lm),
             frames_with_pose=has_pose,
-            landmark_space="image" if lm.space == "image_norm" else "world",
+            landmark_space=doc.space,  # type: ignore[arg-type]
+            landmark_schema=doc.schema,
         )
         return PreparedInput(lm, info, None, None, issues)
     ex = _extract(path, kind, backend_factory, progress)
@@ -479,6 +483,7 @@ def prepare_input(
         variable_frame_rate=m.variable_frame_rate,
         truncated=m.truncated,
         landmark_space=space,
+        landmark_schema=ex.image.schema.name,
         sharpness=m.sharpness,
     )
     subject = SubjectOut(

@@ -275,7 +275,12 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--out", help="output file (default: stdout)")
     x.set_defaults(func=_export)
     s = sub.add_parser("schema", help="print the assessment JSON Schema")
-    s.set_defaults(func=lambda args: _print_schema())
+    s.add_argument(
+        "--landmarks-dir",
+        metavar="DIR",
+        help="instead, write the JSON Schema of each landmark skeleton to DIR/<schema>.schema.json",
+    )
+    s.set_defaults(func=_print_schema)
 
     sv = sub.add_parser("serve", help="run the REST service (SQLite and local workers unless configured)")
     sv.add_argument("--host", default="127.0.0.1")
@@ -726,7 +731,16 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_schema() -> int:
+def _print_schema(args: argparse.Namespace) -> int:
+    if args.landmarks_dir:
+        from kinematics.schemas import SCHEMAS
+        from vision.landmark_json import json_schema
+
+        out = Path(args.landmarks_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in SCHEMAS:
+            (out / f"{name}.schema.json").write_text(json.dumps(json_schema(name), indent=1) + "\n", encoding="utf-8")
+        return 0
     from service.schemas import Assessment
 
     sys.stdout.write(json.dumps(Assessment.model_json_schema(), indent=1) + "\n")

@@ -28,7 +28,7 @@ __all__ = [
     "ViewOut",
 ]
 
-SCHEMA_VERSION = "1.3"  # 1.1: findings, coaching, ci95; 1.2: sensor-only, IMU gait bouts; 1.3: detected, gait passes
+SCHEMA_VERSION = "1.4"  # 1.1: findings, coaching, ci95; 1.2: sensor-only, IMU gait bouts; 1.3: detected, gait passes; 1.4: landmark_schema, camera space
 
 
 class _Model(BaseModel):
@@ -61,7 +61,14 @@ class InputInfo(_Model):
         None,
         description="median focus measure of the subject (variance of the Laplacian at 256 px height); below 50 the video is treated as blurred",
     )
-    landmark_space: Literal["image", "world"] | None = Field(description="null for a sensor-only assessment")
+    landmark_space: Literal["image", "world", "camera"] | None = Field(
+        description="null for a sensor-only assessment; 'camera': a depth camera's 3D skeleton, metres"
+    )
+    landmark_schema: str | None = Field(
+        None,
+        description="skeleton of the landmarks (blazepose33, coco17, openpose18, apple_vision19, kinect_v2_25, "
+        "azure_kinect_32; docs/landmarks.md); null for a sensor-only assessment",
+    )
 
 
 class ViewOut(_Model):
@@ -172,7 +179,7 @@ class DetectedOut(_Model):
 class Assessment(_Model):
     """A movement assessment. Supports a clinician's judgement; never a diagnosis."""
 
-    schema_version: Literal["1.3"] = SCHEMA_VERSION
+    schema_version: Literal["1.4"] = SCHEMA_VERSION
     exercise: str | None
     input: InputInfo
     model: dict[str, object] | None = Field(description="pose model provenance; null for client-side landmarks")

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from kinematics.schemas import SCHEMAS as LANDMARK_SCHEMAS
 from service.analysis import EXERCISES
 from service.api._multipart import read_multipart
 from service.api._pagination import decode_cursor, encode_cursor, valid_id
@@ -145,8 +146,8 @@ def _discard(session, store: UploadStore, stored: StoredFile, clinic_id: str) ->
                         "type": "object",
                         "required": ["schema", "space", "frames"],
                         "properties": {
-                            "schema": {"type": "string", "enum": ["blazepose33"]},
-                            "space": {"type": "string", "enum": ["image", "world"]},
+                            "schema": {"type": "string", "enum": list(LANDMARK_SCHEMAS)},
+                            "space": {"type": "string", "enum": ["image", "world", "camera"]},
                             "image_size": {"type": "array", "items": {"type": "integer"}},
                             "fps": {"type": "number"},
                             "frames": {"type": "array", "items": {"type": "object"}},

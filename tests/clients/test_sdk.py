@@ -14,7 +14,7 @@ import clients
 from clients import AsyncClient, Client
 from clients.models import DOCUMENT_FIELDS
 from tests.conftest import POSE2SIM
-from tests.vision.test_landmark_json import document
+from tests.vision.test_landmark_json import document, schema_document
 
 # -- the models mirror the service's OpenAPI schema --------------------------------------------------------------------
 
@@ -76,6 +76,26 @@ def test_landmark_document_round_trip(server):
         with pytest.raises(clients.NotFound) as exc:
             ms.get_assessment(accepted.id)
     assert exc.value.status == 404 and exc.value.kind == "not-found" and accepted.id in exc.value.detail
+
+
+@pytest.mark.parametrize("name", ["coco17", "kinect_v2_25"])
+def test_other_skeletons_through_the_sdk(server, tmp_path, name):
+    """A dict and a file in another skeleton: accepted, analysed, the skeleton and its limits named."""
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(schema_document(name)))
+    with Client(server.url, server.key) as ms:
+        for source in (schema_document(name), path):
+            done = ms.wait(ms.create_assessment(source).id, timeout_s=60)
+            assert done.status == "done" and done.input is not None
+            assert done.input["landmark_schema"] == name
+            np.testing.assert_allclose(np.array(done.series["pelvic_obliquity_deg"], dtype=float), 4.0, atol=0.05)
+            limits = [q["message"] for q in done.quality if q["code"] == "skeleton_limit"]
+            assert limits and all(m.startswith(f"{name} has no") for m in limits)
+        bad = schema_document(name)
+        bad["frames"][0]["landmarks"] = bad["frames"][0]["landmarks"][:5]
+        with pytest.raises(clients.InvalidInput) as exc:
+            ms.create_assessment(bad)
+        assert exc.value.status == 422 and f"rows in {name} order, got 5" in exc.value.detail
 
 
 def test_video_upload_streams_with_progress_and_is_analysed(server):

@@ -9,7 +9,40 @@ import pytest
 
 from kinematics import synth
 from kinematics.errors import LandmarkFormatError
+from kinematics.schemas import CORE, SCHEMAS
 from vision.landmark_json import parse_landmarks
+
+
+def schema_document(name: str, n: int = 60, obliquity_deg: float = 4.0) -> dict:
+    """A frontal synthetic recording (pelvis tilted ``obliquity_deg``) written in skeleton ``name``.
+
+    Image skeletons carry x, y (Apple Vision with y up) and a confidence of
+    0.9; depth cameras their SDK's camera axes in metres, 2.5 m away.
+    """
+    if name == "blazepose33":
+        return document(n=n)
+    image, world = synth.render(synth.PoseAngles(pelvic_obliquity_deg=obliquity_deg), np.arange(n) / 30)
+    schema = SCHEMAS[name]
+    camera = schema.spaces == ("camera",)
+    src = (world.xyz + np.array([0.0, 0.0, 2.5])) * np.asarray(schema.camera_axes) if camera else image.xyz
+    frames = []
+    for i, t in enumerate(image.t_s):
+        rows = []
+        for joint in schema.joints:
+            core = schema.core.get(joint)
+            # a joint the core has no name for (a neck, a spine joint): placed at the shoulders' midpoint
+            shoulders = src[i, CORE.indices("left_shoulder", "right_shoulder")].mean(axis=0)
+            p = src[i, CORE.index(core)] if core else shoulders
+            if camera:
+                rows.append([float(p[0]), float(p[1]), float(p[2]), 0.9])
+            else:
+                y = 1.0 - p[1] if schema.image_y_up else p[1]
+                rows.append([float(p[0]), float(y), 0.9])
+        frames.append({"t_s": float(t), "landmarks": rows})
+    doc = {"schema": name, "space": schema.spaces[0], "frames": frames}
+    if not camera:
+        doc["image_size"] = list(image.image_size_wh)
+    return doc
 
 
 def document(space: str = "image", n: int = 5) -> dict:
@@ -68,8 +101,8 @@ def _broken(path: str, value) -> dict:
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        ("schema", "coco17", "schema: expected one of ['blazepose33']"),
-        ("space", "camera", "space: expected 'image' or 'world'"),
+        ("schema", "coco18", "schema: expected one of ['blazepose33', 'coco17', 'openpose18', 'apple_vision19'"),
+        ("space", "camera", "space: expected 'image' or 'world' for blazepose33"),
         ("image_size", [1080], "image_size: expected [width, height]"),
         ("image_size", KeyError, "image_size: expected [width, height]"),
         ("frames", [], "frames: expected a non-empty list"),
@@ -84,6 +117,9 @@ def _broken(path: str, value) -> dict:
         ("frames.0.landmarks.5", [0.1, "x", 0.0, 1.0], "frames[0].landmarks[5]: expected a finite number"),
         ("frames.0.landmarks.5", [0.1, 0.2, 0.0, 1.5], "visibility must be in [0, 1], got 1.5"),
         ("fps", -3, "fps: must be > 0"),
+        ("frames.0.landmarks.5", [0.1, float("nan"), 0.0], "frames[0].landmarks[5]: expected a finite number, got NaN"),
+        ("frames.3.landmarks.5", [540.0, 960.0, 0.0], "frames[3].landmarks: x, y must be normalised"),
+        ("frames.0.landmarks.5", [0.1, 0.2], "frames[0].landmarks[5]: expected [x, y, z, visibility]"),
     ],
 )
 def test_malformed_documents_name_the_problem(path, value, message):
@@ -95,3 +131,60 @@ def test_malformed_documents_name_the_problem(path, value, message):
 def test_not_an_object():
     with pytest.raises(LandmarkFormatError, match="top level: expected an object, got list"):
         parse_landmarks([1, 2, 3])
+
+
+def test_a_joint_that_was_not_found_may_be_null():
+    raw = document()
+    raw["frames"][1]["landmarks"][25] = None
+    lm = parse_landmarks(raw).landmarks
+    assert np.isnan(lm.point("left_knee")[1]).all() and lm.vis("left_knee")[1] == 0
+    assert np.isfinite(lm.point("left_knee")[0]).all()
+
+
+def _other(schema: str, space: str, rows: list, **extra) -> dict:
+    return {"schema": schema, "space": space, "fps": 30, "frames": [{"landmarks": rows}] * 3, **extra}
+
+
+@pytest.mark.parametrize(
+    ("schema", "space", "rows", "extra", "message"),
+    [
+        (
+            "coco17",
+            "image",
+            [[0.5, 0.5, 1.0]] * 33,
+            {"image_size": [640, 480]},
+            "expected 17 rows in coco17 order, got 33",
+        ),
+        ("coco17", "world", [[0.5, 0.5, 1.0]] * 17, {}, "space: expected 'image' for coco17"),
+        ("coco17", "image", [[0.5, 0.5, 0.1, 1.0]] * 17, {"image_size": [640, 480]}, "expected [x, y, visibility]"),
+        (
+            "openpose18",
+            "image",
+            [[320.0, 240.0, 0.9]] * 18,
+            {"image_size": [640, 480]},
+            "pixels? divide x by the width",
+        ),
+        ("kinect_v2_25", "image", [[0.1, 0.2, 2.0]] * 25, {"image_size": [640, 480]}, "space: expected 'camera'"),
+        ("azure_kinect_32", "camera", [[100.0, -300.0, 2500.0]] * 32, {}, "millimetres? divide by 1000"),
+        ("kinect_v2_25", "camera", [[0.1, 0.2, -2.0]] * 25, {}, "z is the distance in front of the camera"),
+    ],
+)
+def test_other_schemas_refuse_the_wrong_count_space_or_units(schema, space, rows, extra, message):
+    with pytest.raises(LandmarkFormatError) as info:
+        parse_landmarks(_other(schema, space, rows, **extra))
+    assert message in str(info.value)
+
+
+def test_apple_vision_y_up_is_flipped_to_the_cores_y_down():
+    rows = [[0.5, 0.8, 1.0]] * 19  # y up: 0.8 is near the top of the picture
+    doc = parse_landmarks(_other("apple_vision19", "image", rows, image_size=[1080, 1920]))
+    assert doc.schema == "apple_vision19" and doc.landmarks.schema.name == "apple_vision19"
+    np.testing.assert_allclose(doc.landmarks.point("nose")[:, 1], 0.2)
+    assert np.isnan(doc.landmarks.point("left_heel")).all()
+
+
+def test_kinect_v2_camera_space_is_turned_to_x_right_y_down():
+    rows = [[0.3, -0.5, 3.0, 1.0]] * 25
+    lm = parse_landmarks(_other("kinect_v2_25", "camera", rows)).landmarks
+    assert lm.space == "world_m"
+    np.testing.assert_allclose(lm.point("left_hip"), [[-0.3, 0.5, 3.0]] * 3)
