@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""KERAAL validation figures: BlazePose pelvis/trunk angles against optical motion capture.
+"""KERAAL validation figures: BlazePose (and the other skeleton sources) against optical motion capture.
 
 Prints the generated blocks of docs/validation.md; ``--write`` puts them into the
 document, ``--check`` exits 1 when the document no longer matches the code.
@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.validation import keraal  # noqa: E402
+from tests.validation import keraal, keraal_sources  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     blocks = keraal.render_blocks(keraal.analyse_all(), keraal.mirror_variants())
+    blocks["sources"] = keraal_sources.render_sources(keraal_sources.analyse_sources())
     if args.write:
         doc = keraal.DOC_PATH.read_text(encoding="utf-8")
         keraal.DOC_PATH.write_text(keraal.write_blocks(doc, blocks), encoding="utf-8")

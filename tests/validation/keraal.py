@@ -468,16 +468,25 @@ def alignment_channels(
     px = lm.metric_xyz()
 
     def bp(name: str) -> np.ndarray:
-        return px[:, BLAZEPOSE33.index(name), :]
+        return px[:, lm.schema.index(name), :]
 
     sh_mid_bp = 0.5 * (bp("left_shoulder") + bp("right_shoulder"))
     sh_mid_v = 0.5 * (trial.position("left_shoulder") + trial.position("right_shoulder"))
-    return {
+    out = {
         "left_hand_height": (-bp("left_wrist")[:, 1], trial.position("left_hand") @ axes.up),
         "right_hand_height": (-bp("right_wrist")[:, 1], trial.position("right_hand") @ axes.up),
         "trunk_lateral": (sh_mid_bp[:, 0], sh_mid_v @ axes.left),
         "head_lateral": (bp("nose")[:, 0], trial.position("head") @ axes.left),
     }
+    # Other skeletons (tests/validation/keraal_sources.py): a joint the source lacks gives no channel,
+    # and a joint it missed in some frames is bridged linearly (the correlation needs every sample).
+    for name, (video, optical) in list(out.items()):
+        ok = np.isfinite(video)
+        if not ok.any():
+            del out[name]
+        elif not ok.all():
+            out[name] = (np.interp(lm.t_s, lm.t_s[ok], video[ok]), optical)
+    return out
 
 
 MIN_CHANNEL_SD_MM = 20.0  # optical channels that move less than this carry no timing
@@ -698,7 +707,7 @@ def hip_line_yaw(lm: LandmarkSeries, *, cutoff_hz: float = 6.0) -> np.ndarray:
     landmarks low-passed like the pipeline's.
     """
     px = lm.metric_xyz()
-    d = px[:, BLAZEPOSE33.index("left_hip")] - px[:, BLAZEPOSE33.index("right_hip")]
+    d = px[:, lm.schema.index("left_hip")] - px[:, lm.schema.index("right_hip")]
     d = LowPass(cutoff_hz=cutoff_hz).apply(lm.t_s, d)
     return np.degrees(np.arctan2(d[:, 2], d[:, 0]))
 
