@@ -250,7 +250,7 @@ _LINK = re.compile(r"^mpl\.([0-9a-f-]{36})\.([0-9a-f-]{36})\.([0-9]{1,12})\.([A-
 
 
 def _link_secret(session: Session, clinic: Clinic) -> bytes:
-    if not clinic.link_secret:  # clinics made before migration 0005 get theirs on first use
+    if not clinic.link_secret:  # clinics made before migration 0006 get theirs on first use
         clinic.link_secret = secrets.token_hex(32)
         session.flush()
     return bytes.fromhex(clinic.link_secret)

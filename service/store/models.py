@@ -51,11 +51,11 @@ class Clinic(Base):
     webhook_secret: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # What a key with role "app" sees of the findings: all | signed_off_only (migration 0004, docs/review.md).
-    # New clinics show patients signed-off findings only (migration 0005); older clinics keep their setting.
+    # New clinics show patients signed-off findings only (migration 0006); older clinics keep their setting.
     patient_feedback: Mapped[str] = mapped_column(
         String(20), default="signed_off_only", server_default="signed_off_only"
     )
-    # HMAC key of the clinic's patient links (service/accounts.py); set on first use (migration 0005)
+    # HMAC key of the clinic's patient links (service/accounts.py); set on first use (migration 0006)
     link_secret: Mapped[str | None] = mapped_column(String(64))
 
 
@@ -214,7 +214,7 @@ class FindingReview(Base):
     note: Mapped[str | None] = mapped_column(Text)
     correction: Mapped[dict | None] = mapped_column(JSON)  # {"severity"?, "message"?}
     reviewer_key_id: Mapped[str] = mapped_column(String(36))  # the key's id, or the user's id for a person
-    reviewer_name: Mapped[str | None] = mapped_column(String(300))  # "Name <email>" or "API key 'label'" (0005)
+    reviewer_name: Mapped[str | None] = mapped_column(String(300))  # "Name <email>" or "API key 'label'" (0006)
     reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -235,7 +235,7 @@ class SuggestionDecision(Base):
     note: Mapped[str | None] = mapped_column(Text)
     overrides: Mapped[dict | None] = mapped_column(JSON)
     decided_by_key_id: Mapped[str] = mapped_column(String(36))
-    decided_by_name: Mapped[str | None] = mapped_column(String(300))  # as reviewer_name (migration 0005)
+    decided_by_name: Mapped[str | None] = mapped_column(String(300))  # as reviewer_name (migration 0006)
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -253,7 +253,7 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor_key_id: Mapped[str] = mapped_column(String(36))  # no foreign key: the trail outlives a revoked key
     actor_role: Mapped[str] = mapped_column(String(16))
-    # key | user | patient_link | cli, and the person or key as written then (migration 0005; NULL before)
+    # key | user | patient_link | cli, and the person or key as written then (migration 0006; NULL before)
     actor_type: Mapped[str | None] = mapped_column(String(16))
     actor_name: Mapped[str | None] = mapped_column(String(300))
     action: Mapped[str] = mapped_column(String(50))
@@ -263,7 +263,7 @@ class AuditEvent(Base):
     after: Mapped[dict | None] = mapped_column(JSON)
 
 
-# -- People and browser sessions (migration 0005, service/accounts.py) -----------------------
+# -- People and browser sessions (migration 0006, service/accounts.py) -----------------------
 
 
 class User(Base):

@@ -121,7 +121,7 @@ def test_migration_0004_downgrades_and_upgrades_again(client, settings, admin):
     command.upgrade(cfg, "head")
     found, columns = tables()
     assert found == mine and "patient_feedback" in columns
-    # the clinic existed before 0004 added the setting: it keeps "all" through 0005's new default
+    # the clinic existed before 0004 added the setting: it keeps "all" through 0006's new default
     assert client.get("/v1/clinic", headers=bearer(admin)).json()["patient_feedback"] == "all"
 
 
@@ -285,7 +285,7 @@ def test_app_sees_only_signed_off_findings_when_the_clinic_asks(client, settings
     client.post(review.format(2), json={"action": "reject", "note": "stepped off"}, headers=auth)
     # finding 3 and later: unreviewed
 
-    # a new clinic shows patients' apps signed-off findings only (migration 0005; older clinics keep theirs)
+    # a new clinic shows patients' apps signed-off findings only (migration 0006; older clinics keep theirs)
     assert client.get("/v1/clinic", headers=auth).json()["patient_feedback"] == "signed_off_only"
     by_default = client.get(f"/v1/assessments/{aid}", headers=app).json()
     assert by_default["findings_filter"] == "signed_off_only" and len(by_default["findings"]) == 2
