@@ -42,7 +42,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         app.state.settings = settings
         app.state.engine = engine
         app.state.session_factory = sessionmaker(engine, expire_on_commit=False)
-        app.state.uploads = UploadStore(settings.uploads_path)
+        app.state.uploads = UploadStore.from_settings(settings)  # generates the key file on a first start
+        app.state.uploads.clean_scratch()
         app.state.queue = make_queue(settings)
         app.state.metrics = Metrics(app.state.session_factory)
 

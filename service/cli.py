@@ -340,6 +340,27 @@ def _parser() -> argparse.ArgumentParser:
     ur.add_argument("--url", help="the service's address for the link (default: MOTIONSCRIPT_PUBLIC_URL)")
     ur.set_defaults(func=_users_reset)
 
+    st = sub.add_parser("storage", help="encryption keys of the stored uploads (docs/deploy.md#keys)")
+    stsub = st.add_subparsers(dest="storage_command", required=True)
+    sk = stsub.add_parser("keygen", help="print a new keyring entry 'id:base64key' for MOTIONSCRIPT_STORAGE_KEYS")
+    sk.add_argument("--id", help="the key's id (default: 8 random hex digits)")
+    sk.set_defaults(func=_storage_keygen)
+    sr = stsub.add_parser(
+        "rotate-keys",
+        help="re-wrap every stored file's data key with the keyring's first key (and encrypt files stored "
+        "before encryption); afterwards the older keys can be removed",
+    )
+    sr.set_defaults(func=_storage_rotate)
+
+    b = sub.add_parser(
+        "backup", help="write the database and the stored uploads to one archive (docs/deploy.md#backups)"
+    )
+    b.add_argument("out", type=Path, help="FILE.tar, or FILE.tar.gz to compress")
+    b.set_defaults(func=_backup)
+    rs = sub.add_parser("restore", help="restore a backup into an empty database and uploads folder")
+    rs.add_argument("archive", type=Path, help="a file written by `motionscript backup`")
+    rs.set_defaults(func=_restore)
+
     d = sub.add_parser("db", help="database maintenance")
     dsub = d.add_subparsers(dest="db_command", required=True)
     du = dsub.add_parser("upgrade", help="apply migrations")
@@ -662,6 +683,84 @@ def _users_reset(args: argparse.Namespace) -> int:
             raise InputError(str(exc)) from None
     sys.stderr.write(f"reset {user.email}: password cleared, logins ended; one-time login link:\n")
     sys.stdout.write(link + "\n")
+    return 0
+
+
+def _storage_keygen(args: argparse.Namespace) -> int:
+    from service.store.crypto import new_key_entry
+
+    try:
+        sys.stdout.write(new_key_entry(args.id) + "\n")
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return 0
+
+
+def _storage_rotate(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from service.settings import Settings
+    from service.store.crypto import DecryptError, KeyMissing
+    from service.store.uploads import UploadStore
+
+    settings = Settings()
+    try:
+        store = UploadStore.from_settings(settings, create_key=False)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    counts: Counter[str] = Counter()
+    failed: list[str] = []
+    for rel in store.files():
+        try:
+            counts[store.rewrap(rel)] += 1
+        except FileNotFoundError:  # deleted meanwhile
+            continue
+        except (KeyMissing, DecryptError) as exc:
+            failed.append(f"{rel}: {exc}")
+    sys.stderr.write(
+        f"storage key {store.keyring.current!r}: {counts['rewrapped']} files re-wrapped, "
+        f"{counts['encrypted']} plaintext files encrypted, {counts['current']} already current"
+        + (f", {len(failed)} failed" if failed else "")
+        + "\n"
+    )
+    for line in failed:
+        sys.stderr.write(f"  {line}\n")
+    if failed:
+        raise InputError(f"{len(failed)} files could not be re-wrapped; the older keys are still needed")
+    sys.stderr.write("every stored file now needs only the first key; older keys may be removed from the keyring\n")
+    return 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from service.backup import backup
+    from service.settings import Settings
+
+    summary = backup(Settings(), args.out)
+    sys.stderr.write(
+        f"wrote {args.out}: {sum(summary.tables.values())} rows in {len(summary.tables)} tables, "
+        f"{summary.files} stored files ({summary.bytes / 1e6:.1f} MB) at schema {summary.revision}\n"
+        + (
+            f"the files are encrypted with storage key(s) {', '.join(summary.key_ids)}, which are NOT in the "
+            "archive: keep them apart from it (docs/deploy.md#keys)\n"
+            if summary.key_ids
+            else ""
+        )
+    )
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from service.backup import BackupError, restore
+    from service.settings import Settings
+
+    try:
+        summary = restore(Settings(), args.archive)
+    except BackupError as exc:
+        raise InputError(str(exc)) from None
+    sys.stderr.write(
+        f"restored {sum(summary.tables.values())} rows in {len(summary.tables)} tables and {summary.files} "
+        f"stored files ({summary.bytes / 1e6:.1f} MB)\n"
+    )
     return 0
 
 

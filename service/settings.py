@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     uploads_dir: Path | None = Field(None, description="default <data_dir>/uploads")
     max_upload_mb: int = Field(1024, ge=1, description="largest accepted upload")
     retention_days: float | None = Field(None, gt=0, description="delete inputs (not results) older than this")
+    storage_keys: SecretStr | None = Field(
+        None,
+        description="keyring that encrypts stored uploads: 'id:base64key[,id:base64key...]', the first wraps new "
+        "files, all unwrap (`motionscript storage keygen`); unset = the key file, generated on first start",
+    )
+    storage_key_file: Path | None = Field(None, description="default <data_dir>/storage.keys (when no storage_keys)")
 
     job_backend: Literal["local", "celery"] = "local"
     workers: int = Field(2, ge=0, description="analysis processes started by `serve` (local backend)")
@@ -166,6 +172,15 @@ class Settings(BaseSettings):
     @property
     def uploads_path(self) -> Path:
         return (self.uploads_dir or self.data_dir / "uploads").resolve()
+
+    @property
+    def storage_key_path(self) -> Path:
+        return (self.storage_key_file or self.data_dir / "storage.keys").resolve()
+
+    @property
+    def scratch_path(self) -> Path:
+        """Short-lived plaintext copies for the decoders (removed after each job)."""
+        return (self.data_dir / "scratch").resolve()
 
     @property
     def max_upload_bytes(self) -> int:

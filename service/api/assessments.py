@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kinematics.schemas import SCHEMAS as LANDMARK_SCHEMAS
 from service.analysis import EXERCISES
+from service.api._files import decrypted_response
 from service.api._multipart import read_multipart
 from service.api._pagination import decode_cursor, encode_cursor, valid_id
 from service.auth import Principal, pinned_to
@@ -292,7 +293,11 @@ async def _from_multipart(request: Request, store: UploadStore, settings, princi
         if kind == "video":
             from vision.decode import probe
 
-            await run_in_threadpool(probe, store.path(stored.relpath))  # refuses cut or corrupt files now, not later
+            def check() -> None:  # refuses cut or corrupt files now, not later
+                with store.plaintext(stored.relpath) as plain:
+                    probe(plain)
+
+            await run_in_threadpool(check)
         wearables = await _wearables(upload, store)
     except Exception:
         if not _in_use(request, stored, principal):
@@ -364,11 +369,15 @@ async def _wearables(upload, store: UploadStore) -> dict | None:
         "emg": lambda p: read_emg(p, sampling_rate_hz=req.emg_sampling_rate_hz),
     }
     for name, f in upload.extra_files.items():
-        path = store.path(f.relpath)
-        try:
-            await run_in_threadpool(checks[name], path)
-        except SensorFormatError as exc:  # the message names the stored path: show the field name instead
-            raise Problem(422, "malformed-sensor-file", str(exc).replace(str(path), name)) from None
+
+        def check(name: str = name, rel: str = f.relpath) -> None:
+            with store.plaintext(rel) as path:
+                try:
+                    checks[name](path)
+                except SensorFormatError as exc:  # the message names the scratch path: show the field name
+                    raise Problem(422, "malformed-sensor-file", str(exc).replace(str(path), name)) from None
+
+        await run_in_threadpool(check)
     out: dict = {
         name: {"path": f.relpath, "sha256": f.sha256, "bytes": f.size} for name, f in upload.extra_files.items()
     }
@@ -522,30 +531,26 @@ _VIDEO_TYPES = (
 )
 def get_assessment_input(
     assessment_id: str,
+    request: Request,
     session: SessionDep,
     store: StoreDep,
     principal: Annotated[Principal, require("assessments:input")],
 ) -> Response:
-    """The uploaded video or image as stored (byte ranges supported), for review next to the result."""
-    from fastapi.responses import FileResponse
-
+    """The uploaded video or image (byte ranges supported), for review next to the result."""
     row = _get_row(session, principal, assessment_id)
-    path = store.path(row.input_path) if row.input_path else None
-    if row.input_kind not in ("video", "image") or path is None or not path.is_file():
+    if row.input_kind not in ("video", "image") or not row.input_path or not store.exists(row.input_path):
         raise Problem(
             409,
             "no-recording",
             f"assessment {assessment_id} has no stored recording "
             f"(its input is {row.input_kind}); only uploaded videos and images can be played back",
         )
-    with open(path, "rb") as f:
-        head = f.read(16)
+    reader = store.open(row.input_path)  # decrypts as it streams; closed by the response
+    head = reader.read(16)
     media = next(
         (t for magic, at, t in _VIDEO_TYPES if head[at : at + len(magic)] == magic), "application/octet-stream"
     )
-    return FileResponse(
-        path, media_type=media, headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
-    )
+    return decrypted_response(reader, request.headers.get("range"), media)
 
 
 @router.get(
@@ -579,8 +584,7 @@ def get_assessment_overlay(
         raise Problem(
             409, "not-done", f"assessment {assessment_id} is {row.status}; its overlay exists once it is done"
         )
-    path = store.path(row.input_path) if row.input_path else None
-    if row.input_kind != "video" or path is None or not path.is_file():
+    if row.input_kind != "video" or not row.input_path or not store.exists(row.input_path):
         raise Problem(
             409,
             "no-recording",
@@ -595,12 +599,14 @@ def get_assessment_overlay(
             f"assessment {assessment_id} was analysed before landmarks were kept for annotated videos; "
             "submit the video again to get one",
         )
-    folder = store.root / principal.clinic_id / "tmp"
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="overlay-", suffix=".mp4")
+    # The rendered video shows the patient: it goes to the private scratch folder (0600), never
+    # under the uploads, and is removed once sent; the input is read through a plaintext copy there.
+    store.scratch.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=store.scratch, prefix="plain-overlay-", suffix=".mp4")
     os.close(fd)
     try:
-        render_assessment_overlay(path, stored.data, row.result, tmp)
+        with store.plaintext(row.input_path) as path:
+            render_assessment_overlay(path, stored.data, row.result, tmp)
     except BaseException:
         os.unlink(tmp)
         raise

@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kinematics.errors import MotionscriptError
 from service.settings import Settings
+from service.store.crypto import DecryptError, KeyMissing
 from service.store.db import now, session_scope
 from service.store.models import AssessmentLandmarks, AssessmentRow, WebhookDelivery
 from service.store.uploads import UploadStore
@@ -184,27 +186,29 @@ def run_job(factory: sessionmaker[Session], settings: Settings, c: Claim, analyz
             extra_landmarks = {}
         if rel is None:
             raise MotionscriptError("the input was deleted before it could be analysed")
-        path = UploadStore(settings.uploads_path).path(rel)
-        extra = {}
-        if wearables_row:
-            from service.wearables import WearableFiles, WearablesRequest
+        store = UploadStore.from_settings(settings)
+        if not store.exists(rel):
+            raise MotionscriptError("the input was deleted before it could be analysed")
+        with ExitStack() as plain:  # plaintext copies exist only while the analysis runs
+            path = None if kind == "sensors" else plain.enter_context(store.plaintext(rel))
+            extra = {}
+            if wearables_row:
+                from service.wearables import WearableFiles, WearablesRequest
 
-            store = UploadStore(settings.uploads_path)
-            extra["wearables"] = WearableFiles(
-                imu_path=store.path(wearables_row["imu"]["path"]) if wearables_row.get("imu") else None,
-                emg_path=store.path(wearables_row["emg"]["path"]) if wearables_row.get("emg") else None,
-                request=WearablesRequest.model_validate(wearables_row.get("request") or {}),
-            )
-        if kind == "sensors":  # the sensor files are the input: no video to decode
-            path = None
-        doc = analyze(path, exercise=exercise, filename=None, **extra, **extra_landmarks)
+                imu, emg = wearables_row.get("imu"), wearables_row.get("emg")
+                extra["wearables"] = WearableFiles(
+                    imu_path=plain.enter_context(store.plaintext(imu["path"])) if imu else None,
+                    emg_path=plain.enter_context(store.plaintext(emg["path"])) if emg else None,
+                    request=WearablesRequest.model_validate(wearables_row.get("request") or {}),
+                )
+            doc = analyze(path, exercise=exercise, filename=None, **extra, **extra_landmarks)
         result = json.loads(doc.model_dump_json())
         if kept and kind == "video":
             from vision.overlay import pack_landmarks
 
             landmarks = (len(kept[0]), pack_landmarks(kept[0]))
         status, values = "done", {"status": "done", "result": result, "reason": None}
-    except MotionscriptError as exc:
+    except (MotionscriptError, KeyMissing, DecryptError) as exc:
         status, values = "failed", {"status": "failed", "reason": str(exc)}
     except Exception as exc:
         log.exception("analysis crashed", extra={"assessment_id": c.assessment_id})

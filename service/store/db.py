@@ -50,15 +50,15 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def migrate(url: str) -> None:
-    """Bring the database to the newest schema with Alembic."""
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the database to the newest schema (or to ``revision``) with Alembic."""
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, revision)
 
 
 @contextmanager

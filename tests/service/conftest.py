@@ -165,3 +165,12 @@ def run_worker_once(settings) -> None:
 def stored_files(settings) -> list[Path]:
     root = settings.uploads_path
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def decrypted(settings, path: Path) -> bytes:
+    """A stored file's plaintext, read with the service's keyring (the files themselves are sealed)."""
+    from service.store.uploads import UploadStore
+
+    store = UploadStore.from_settings(settings, create_key=False)
+    with store.open(path.relative_to(settings.uploads_path).as_posix()) as f:
+        return f.read()

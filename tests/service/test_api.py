@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ASTRONAUT, POSE2SIM
-from tests.service.conftest import make_key, run_worker_once, stored_files
+from tests.service.conftest import decrypted, make_key, run_worker_once, stored_files
 from tests.vision.test_landmark_json import document
 
 
@@ -44,7 +44,8 @@ def test_video_upload_is_streamed_stored_and_analysed(client, auth, settings):
         )
     assert r.status_code == 202, r.text
     files = stored_files(settings)
-    assert len(files) == 1 and files[0].read_bytes() == POSE2SIM.read_bytes()
+    assert len(files) == 1 and files[0].read_bytes()[:6] == b"MSENC1"  # sealed at rest
+    assert decrypted(settings, files[0]) == POSE2SIM.read_bytes()
     run_worker_once(settings)
     done = client.get(r.headers["location"], headers=auth).json()
     assert done["status"] == "done", done.get("reason")

@@ -22,9 +22,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from service.settings import Settings
 from tests.conftest import POSE2SIM, SPORTS2D
 from tests.service._servers import Db, Processes, WebhookReceiver, cli, free_port, service_env, wait_ready, wait_until
-from tests.service.conftest import REDIS_TEST_URL, fresh_pg_database
+from tests.service.conftest import REDIS_TEST_URL, decrypted, fresh_pg_database
 
 JOB_TIMEOUT_S = 60.0
 LEASE_S = 4  # short, so a killed run is taken over within seconds; renewed every LEASE_S / 3
@@ -254,7 +255,9 @@ def test_embedded_default_analyses_a_real_video(tmp_path, webhooks, db_handles, 
     row = db.assessment(aid)
     assert os.getpgid(worker_pid(row["worker_id"])) == server.pid  # a worker process of `serve`
     uploads = [p for p in (data / "uploads").rglob("*") if p.is_file()]
-    assert len(uploads) == 1 and uploads[0].read_bytes() == POSE2SIM.read_bytes()
+    assert len(uploads) == 1 and uploads[0].read_bytes()[:6] == b"MSENC1"  # sealed with the generated key
+    assert (data / "storage.keys").stat().st_mode & 0o077 == 0  # the key file is the owner's alone
+    assert decrypted(Settings(data_dir=data), uploads[0]) == POSE2SIM.read_bytes()
 
     # SIGTERM (what an init system sends) stops the server and its workers promptly. uvicorn
     # re-raises the signal after its graceful shutdown, so the exit status says SIGTERM.
