@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine (see README.md):
 #   make demo   set up .venv from the lock and analyse the bundled real sample video
 #   make test   set up .venv from the lock (test extras), run the gates and the whole suite
+#   make deploy the compose stack (API, Celery workers, PostgreSQL, Redis, Caddy for HTTPS) on Docker
 #
 # Every install comes from the hashed lock files in requirements/ (plain pip, --require-hashes),
 # so a new machine gets exactly the versions the tests, the figures and the instrument
@@ -14,7 +15,7 @@ SAMPLE ?= tests/fixtures/video/pose2sim_cam01.mp4
 UV_VERSION = 0.13.9
 COMPILE = uv pip compile --universal --python-version 3.11 --generate-hashes --quiet
 
-.PHONY: demo test check bench bench-gait schema clean chromium lock test-latest fingerprint-update
+.PHONY: deploy demo test check bench bench-gait schema clean chromium lock test-latest fingerprint-update
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,20 @@ $(VENV)/.installed-%: requirements/%.txt requirements/build.txt pyproject.toml |
 
 demo: $(VENV)/.installed-runtime
 	$(BIN)/motionscript analyze $(SAMPLE) --out out/assessment.json
+
+# One command for the scale-out stack (docs/deploy.md). .env is written once, mode 0600, with a
+# database password and a storage key generated here; keep a copy of it apart from the backups.
+deploy: .env
+	docker compose up -d --build
+	@echo "Motionscript: https://$$(sed -n 's/^MOTIONSCRIPT_SITE=//p' .env)/  (first key: docker compose exec api motionscript keys create --clinic NAME)"
+
+.env:
+	umask 077; { \
+	  echo "MOTIONSCRIPT_SITE=$${MOTIONSCRIPT_SITE:-localhost}"; \
+	  echo "POSTGRES_PASSWORD=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(24))')"; \
+	  echo "MOTIONSCRIPT_STORAGE_KEYS=$$($(PYTHON) -c 'import base64, secrets; print(secrets.token_hex(4) + ":" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())')"; \
+	} > $@.tmp && mv $@.tmp $@
+	@echo "wrote .env (MOTIONSCRIPT_SITE, POSTGRES_PASSWORD, MOTIONSCRIPT_STORAGE_KEYS): keep a copy somewhere safe"
 
 # The browser tests (tests/web) drive Debian's Chromium, never a browser Playwright downloads.
 chromium:

@@ -116,10 +116,14 @@ class Processes:
     procs: list[Proc] = field(default_factory=list)
 
     def start(self, name: str, *args: str, env: dict[str, str], cwd: Path) -> Proc:
+        """``motionscript ARGS`` in its own process group."""
+        return self.start_program(name, [sys.executable, "-m", "service.cli", *args], env=env, cwd=cwd)
+
+    def start_program(self, name: str, argv: list[str], *, env: dict[str, str], cwd: Path) -> Proc:
         log = self.logs_dir / f"{name}.log"
         with open(log, "ab") as out:  # the child keeps its own descriptor
             popen = subprocess.Popen(
-                [sys.executable, "-m", "service.cli", *args],
+                argv,
                 env=env,
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
