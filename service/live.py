@@ -8,6 +8,10 @@ every ``interval_s``. So the angles, the view, the repetition count and the hold
 sees live are the numbers the clinician's report will have, published about a second later
 than the frame; there is no live-only filter, threshold or repetition rule.
 
+An app that computes pose on the device sends landmarks instead of pixels
+(:meth:`LiveSession.landmarks`): one frame of a landmark document (docs/landmarks.md) per
+message, in any skeleton of :mod:`kinematics.schemas`, fed to the same sliding assessment.
+
 The transport (``service/api/live.py``) only moves frames in and answers out.
 """
 
@@ -20,6 +24,7 @@ import numpy as np
 from kinematics.streaming import COUNTED_EVENT, SlidingAssessment, WindowUpdate
 from service.frame_analysis import FrameAnalyzer, decode_image
 from vision.backends.base import PersonPose
+from vision.landmark_json import parse_landmarks
 from vision.tracking import SubjectTracker
 
 __all__ = ["EXERCISE_PLANE", "LEAN_CUE_DEG", "OBLIQUITY_CUE_DEG", "LiveSession"]
@@ -71,6 +76,8 @@ class LiveSession:
         self.stream: SlidingAssessment | None = None
         self.last: WindowUpdate | None = None
         self.published: list[WindowUpdate] = []  # every run's update, oldest first (tests and summaries)
+        self._header: dict = {}  # schema, space, image_size of the landmark messages, kept between messages
+        self._layout: tuple | None = None  # (schema, space, image size) the landmark stream was started with
 
     def ready(self) -> dict:
         """What the server tells the client before the first frame."""
@@ -94,11 +101,43 @@ class LiveSession:
         h, w = rgb.shape[:2]
         return self.update(t_s, people, (w, h))
 
+    def landmarks(self, message: dict, t_s: float) -> dict:
+        """One frame of landmarks the app computed itself: ``{"t_s", "landmarks"}`` plus, in the
+        first message and whenever they change, ``"schema"``, ``"space"`` and ``"image_size"``.
+
+        The frame is checked as a one-frame landmark document (docs/landmarks.md; a bad one
+        raises :class:`kinematics.errors.LandmarkFormatError` naming the problem) and laid onto
+        the core's names by its schema. A change of skeleton, space or picture size starts a
+        new recording, as a turned phone does for video frames.
+        """
+        header = {k: message[k] if k in message else self._header.get(k) for k in ("schema", "space", "image_size")}
+        doc = {k: v for k, v in header.items() if v is not None}
+        lm = parse_landmarks({**doc, "frames": [{"t_s": t_s, "landmarks": message.get("landmarks")}]}).landmarks
+        self._header = header
+        layout = (lm.schema, lm.space, lm.image_size_wh)
+        if layout != self._layout or self.stream is None:
+            self._layout, self._size, self._tracker = layout, None, None
+            self.stream = SlidingAssessment(
+                exercise=self.exercise,
+                schema=lm.schema,
+                space=lm.space,
+                image_size_wh=lm.image_size_wh,
+                window_s=self.window_s,
+                interval_s=self.interval_s,
+            )
+            self.last = None
+        found = bool(lm.visibility[0].max() > 0)
+        update = self.stream.push(t_s, lm.xyz[0] if found else None, lm.visibility[0] if found else None)
+        if update is not None:
+            self.last = update
+            self.published.append(update)
+        return self._answer(t_s, found, None, update)
+
     def update(self, t_s: float, people: list[PersonPose], size_wh: tuple[int, int]) -> dict:
         """The answer to one frame: this frame's landmarks, the newest published measurement."""
         if size_wh != self._size or self.stream is None or self._tracker is None:
             # a new picture size (the camera turned or changed): a new recording, counted afresh
-            self._size, self._tracker = size_wh, SubjectTracker(size_wh)
+            self._size, self._tracker, self._layout = size_wh, SubjectTracker(size_wh), None
             schema = self.analyzer.backend.schema if self.analyzer is not None else None
             self.stream = SlidingAssessment(
                 exercise=self.exercise,
@@ -115,7 +154,14 @@ class LiveSession:
         if update is not None:
             self.last = update
             self.published.append(update)
-        return self._answer(t_s, pose, update)
+        landmarks = (
+            None
+            if pose is None
+            else [
+                [round(float(v), 5) for v in (*p, vis)] for p, vis in zip(pose.image_xyz, pose.visibility, strict=True)
+            ]
+        )
+        return self._answer(t_s, pose is not None, landmarks, update)
 
     def finish(self) -> WindowUpdate | None:
         """Publish what arrived since the last run (the end of a recording)."""
@@ -127,7 +173,7 @@ class LiveSession:
 
     # -- answers out ----------------------------------------------------------------------------
 
-    def _answer(self, t_s: float, pose: PersonPose | None, update: WindowUpdate | None) -> dict:
+    def _answer(self, t_s: float, found: bool, landmarks: list | None, update: WindowUpdate | None) -> dict:
         last = self.last
         analysed = None if last is None or not last.t_s.size else float(last.t_s[-1])
         angles = {} if last is None else {k: _round(v) for k, v in last.latest.items()}
@@ -137,12 +183,8 @@ class LiveSession:
             hold += max(0.0, t_s - analysed)  # the hold goes on until the next run says otherwise
         return {
             "t_s": t_s,
-            "person_found": pose is not None,
-            "landmarks": None
-            if pose is None
-            else [
-                [round(float(v), 5) for v in (*p, vis)] for p, vis in zip(pose.image_xyz, pose.visibility, strict=True)
-            ],
+            "person_found": found,
+            "landmarks": landmarks,  # the pose model's, for a video frame; None for landmarks the app sent
             "analysed_t_s": analysed,
             "view": view,
             "angles": angles,
@@ -150,7 +192,7 @@ class LiveSession:
             "reps": None if last is None else last.count,
             "in_rep": None if last is None else last.in_rep,
             "hold_s": _round(hold),
-            "cues": self._cues(pose is not None, view, angles),
+            "cues": self._cues(found, view, angles),
         }
 
     @staticmethod

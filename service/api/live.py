@@ -2,7 +2,10 @@
 
 Protocol (docs/sdk.md): after ``{"type": "ready", ...}`` from the server, the
 client sends each JPEG as a binary message, optionally preceded by a text
-message ``{"t_s": <capture time in seconds>}``. The server answers each frame
+message ``{"t_s": <capture time in seconds>}``. An app that computes pose on the
+device sends no pixels: each frame is one text message ``{"t_s": ..., "landmarks":
+[...]}`` (with ``"schema"``, ``"space"`` and ``"image_size"`` in the first one;
+docs/landmarks.md), answered the same way. The server answers each frame
 it processes with ``{"type": "frame", ...}``: this frame's landmarks, and the
 newest measurement of the offline code re-run over the last seconds
 (:class:`service.live.LiveSession`): angles, view, the count, the hold timer and
@@ -68,12 +71,12 @@ class _Newest:
     """A one-slot mailbox: ``put`` replaces a frame still waiting and counts it as dropped."""
 
     def __init__(self) -> None:
-        self._item: tuple[float, bytes, float] | None = None
+        self._item: tuple[float, bytes | dict, float] | None = None
         self._ready = asyncio.Event()
         self.dropped = 0
         self.closed = False
 
-    def put(self, item: tuple[float, bytes, float]) -> None:
+    def put(self, item: tuple[float, bytes | dict, float]) -> None:
         if self._item is not None:
             self.dropped += 1
         self._item = item
@@ -83,7 +86,7 @@ class _Newest:
         self.closed = True
         self._ready.set()
 
-    async def get(self) -> tuple[tuple[float, bytes, float] | None, int]:
+    async def get(self) -> tuple[tuple[float, bytes | dict, float] | None, int]:
         while self._item is None and not self.closed:
             await self._ready.wait()
             self._ready.clear()
@@ -183,13 +186,30 @@ async def _receive(websocket: WebSocket, slot: _Newest, idle_timeout_s: float) -
         if msg["type"] == "websocket.disconnect":
             return
         if msg.get("text") is not None:
+            text = msg["text"]
+            if len(text) > MAX_FRAME_BYTES:
+                await websocket.send_json(
+                    {"type": "error", "detail": f"text message of {len(text)} characters exceeds {MAX_FRAME_BYTES}"}
+                )
+                continue
             try:
-                control = json.loads(msg["text"])
+                control = json.loads(text)
                 stamp = float(control["t_s"])
                 if not math.isfinite(stamp):
                     raise ValueError
             except (ValueError, KeyError, TypeError):
-                await websocket.send_json({"type": "error", "detail": 'text messages are {"t_s": <seconds>}'})
+                stamp = None
+                await websocket.send_json(
+                    {
+                        "type": "error",
+                        "detail": 'text messages are {"t_s": <seconds>} before a JPEG, or a frame of landmarks '
+                        '{"t_s": <seconds>, "landmarks": [...]} (docs/landmarks.md)',
+                    }
+                )
+                continue
+            if "landmarks" in control:  # a frame of landmarks from the app: no image follows
+                slot.put((stamp, control, time.perf_counter()))
+                stamp = None
             continue
         data = msg.get("bytes") or b""
         if len(data) > MAX_FRAME_BYTES:
@@ -212,9 +232,12 @@ async def _process(websocket: WebSocket, session: LiveSession, slot: _Newest) ->
         clock = max(clock + 1e-3, received)
         started = time.perf_counter()
         try:
-            if not data:
-                raise InputError("frame: empty binary message; send one JPEG, PNG, WebP or BMP image per message")
-            answer = await run_in_threadpool(session.frame_bytes, data, t_s, clock)
+            if isinstance(data, dict):
+                answer = await run_in_threadpool(session.landmarks, data, t_s)
+            else:
+                if not data:
+                    raise InputError("frame: empty binary message; send one JPEG, PNG, WebP or BMP image per message")
+                answer = await run_in_threadpool(session.frame_bytes, data, t_s, clock)
         except Exception as exc:  # any frame that cannot be analysed is an answer, never the end of the session
             if isinstance(exc, MotionscriptError):
                 detail = str(exc)
