@@ -1,36 +1,63 @@
-// The patient page: pick an exercise, place the phone, live skeleton + counters + cues over the
-// camera preview (WebSocket /v1/live), then record a set and upload it for a full assessment.
-// Frames go only to this server; nothing is stored in the browser beyond this tab's key.
+// The patient page, for a phone: pick an exercise, place the phone, then the camera preview with the
+// live skeleton, the count, the hold timer and the cues drawn over it (WebSocket /v1/live) and the
+// cues spoken by the phone's own offline voice; record a set and upload it for a full assessment.
+//
+// Who the patient is comes from the link the clinic sent (#link=<signed token>, POST
+// /v1/patients/{id}/link): nothing is typed. An app may still open the page with an API key (#key=).
+// Frames go only to this server; the browser keeps nothing but the link in this tab's sessionStorage.
 
-import { api, ApiError, askKey, drawSkeleton, el, fmt, forgetKey, showError, takeKey } from "./common.js";
+import { api, ApiError, drawSkeleton, el, fmt, showError, takeKey } from "./common.js";
 
 const SEND_MAX_PX = 640;       // long side of the JPEG sent to /v1/live (the model sees 256 px anyway)
 const MIN_INTERVAL_MS = 50;    // at most ~20 frames/s (the assessment's 6 Hz filter needs > 12); one frame in flight
 const COUNTED = { rep: "repetitions", initial_contact: "steps", single_leg_stance: "single-leg stances" };
 const ANSWER_TIMEOUT_MS = 5000;
 const POLL_MS = 1500;
+const REPEAT_CUE_MS = 8000;    // the same cue is spoken again at most this often
+const LINK_ITEM = "motionscript.patient-link";
 
 const root = document.getElementById("root");
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 
+/** The patient link from #link= (then removed from the address bar), else this tab's copy of it. */
+function takeLink() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const given = hash.get("link");
+  if (given) {
+    sessionStorage.setItem(LINK_ITEM, given.trim());
+    hash.delete("link");
+    const h = hash.toString();
+    history.replaceState(null, "", location.pathname + location.search + (h ? "#" + h : ""));
+  }
+  return sessionStorage.getItem(LINK_ITEM);
+}
+
+function noLink(message) {
+  root.replaceChildren(el("section", { class: "card", "data-testid": "no-link" },
+    el("h2", {}, "Open the link from your clinic"),
+    el("p", {}, message),
+    el("p", { class: "hint" }, "Your clinic sends you a personal link to this page. It records your exercise " +
+      "for your clinician; you do not need to type anything.")));
+}
+
 async function start() {
-  let key = takeKey() || await askKey(root);
-  let exercises;
+  const link = takeLink();
+  const key = link || takeKey();  // an app (or a test) may open the page with an API key
+  if (!key) return noLink("This page needs the personal link your clinic sent you.");
+  let me, exercises;
   try {
-    exercises = (await api(key, "/v1/exercises")).items;
+    [me, exercises] = await Promise.all([api(key, "/v1/auth/me"), api(key, "/v1/exercises")]);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
-      forgetKey();
-      showError(root, err);
-      key = await askKey(root);
-      return start();
+      sessionStorage.removeItem(LINK_ITEM);
+      return noLink("This link has expired or is no longer valid. Ask your clinic for a new one.");
     }
     return showError(root, err);
   }
-  render(key, exercises);
+  render(key, me, exercises.items);
 }
 
-function render(key, exercises) {
+function render(key, me, exercises) {
   const select = el("select", { "data-testid": "exercise-select", id: "exercise" },
     exercises.map((x) => el("option", { value: x.name }, x.title)));
   const wanted = new URLSearchParams(location.hash.slice(1)).get("exercise");
@@ -41,52 +68,125 @@ function render(key, exercises) {
     placement.replaceChildren(
       el("p", { class: "view-badge", "data-testid": "placement-view" }, `View: ${x.view}`),
       el("ol", {}, x.placement.map((line) => el("li", {}, line))),
-      el("p", { class: "hint" }, `Live: ${COUNTED[x.live_counted] || "skeleton and cues only"}, as the report will count them` +
-        (x.live_hold ? "; the hold timer runs during a hold." : ".")));
+      el("p", { class: "hint" }, `While you move, the page counts ${COUNTED[x.live_counted] || "nothing"}` +
+        (x.live_hold ? " and times your holds." : ".") + " Your clinician sees the full measurement."));
   };
   select.addEventListener("change", () => { showPlacement(); if (live.ws) live.restart(); });
   showPlacement();
 
   const video = el("video", { playsinline: true, muted: true, autoplay: true, "data-testid": "preview" });
   const overlay = el("canvas", { class: "overlay", "data-testid": "overlay" });
-  const live = new Live(key, select, video, overlay);
+  const voice = new Voice();
+  const live = new Live(key, select, video, overlay, voice, exercises);
   const rec = new Recorder(key, select, live);
+  const who = me.kind === "patient_link"
+    ? el("p", { class: "hint", "data-testid": "whoami" }, `From ${me.clinic_name}. Your recordings go to your clinician.`)
+    : null;
 
   root.replaceChildren(
-    el("section", { class: "card" }, el("h2", {}, "1. Exercise"),
+    el("section", { class: "card" }, el("h2", {}, "1. Exercise"), who,
       el("label", { for: "exercise" }, "Exercise "), select, placement),
-    el("section", { class: "card" }, el("h2", {}, "2. Camera"),
-      el("div", { class: "stage" }, video, overlay),
-      el("div", { class: "counters" },
-        counter("Repetitions", "reps"), counter("Hold (s)", "hold"), counter("Landmarks", "landmark-count")),
-      el("ul", { class: "cues", "data-testid": "cues", "aria-live": "polite" }),
-      el("p", { class: "hint", "data-testid": "live-status" }, "Camera off."),
-      el("p", { class: "hint small" }, "Person: ", el("span", { "data-testid": "person", "data-found": "unknown" }, "–"),
-        " · view: ", el("span", { "data-testid": "view" }, "–"),
-        " · answers: ", el("span", { "data-testid": "answered" }, "0"),
-        " · skipped: ", el("span", { "data-testid": "dropped" }, "0")),
-      el("div", { class: "buttons" },
+    el("section", { class: "card", "data-testid": "camera-card" }, el("h2", {}, "2. Camera"),
+      el("div", { class: "buttons camera-buttons" },
         el("button", { "data-testid": "start-camera", onclick: () => live.toggle() }, "Start camera"),
-        el("button", { "data-testid": "reset-count", onclick: () => live.restart() }, "Reset count"))),
-    el("section", { class: "card" }, el("h2", {}, "3. Record a set"),
-      el("label", {}, "Patient code (optional) ",
-        el("input", { "data-testid": "patient-id", id: "patient-id", maxlength: 100, autocomplete: "off",
-                      pattern: "[A-Za-z0-9._:\\-]{1,100}", placeholder: "from your clinic, no names" })),
-      el("div", { class: "buttons" },
         el("button", { "data-testid": "record", onclick: () => rec.toggle(), disabled: true }, "Record set")),
-      el("p", { "data-testid": "upload-status", class: "hint" }, "Start the camera first."),
+      el("div", { class: "stage", "data-testid": "stage", "data-answered": "0" }, video, overlay,
+        el("div", { class: "hud" },
+          el("p", { class: "hud-cue", "data-testid": "cue-banner", "aria-live": "assertive", hidden: true }),
+          el("p", { class: "hud-person", "data-testid": "person", "data-found": "unknown", hidden: true }),
+          el("div", { class: "hud-counters" },
+            hudCounter("Count", "reps"), hudCounter("Held (s)", "hold")))),
+      el("ul", { class: "cues sr-only", "data-testid": "cues" }),
+      el("p", { class: "hint", "data-testid": "live-status" }, "Camera off."),
+      el("div", { class: "buttons" },
+        el("button", { class: "secondary", "data-testid": "reset-count", onclick: () => live.restart() }, "Reset count"),
+        el("button", { class: "secondary", "data-testid": "voice-toggle", "aria-pressed": "true",
+                       onclick: (ev) => voice.toggle(ev.currentTarget) }, "Voice: on")),
+      el("p", { class: "hint small", "data-testid": "voice-status" }, voice.describe())),
+    el("section", { class: "card" }, el("h2", {}, "3. Your recording"),
+      el("p", { "data-testid": "upload-status", class: "hint" }, "Start the camera, then press Record set."),
       el("div", { "data-testid": "result-summary" })),
   );
+  voice.onchange = () => {  // no switch to offer without a voice of this device
+    $("voice-status").textContent = voice.describe();
+    $("voice-toggle").hidden = !voice.voice;
+  };
+  voice.onchange();
+  const showCounters = () => {  // only what this exercise counts or times
+    const x = exercises.find((e) => e.name === select.value);
+    $("reps").closest(".hud-counter").hidden = !x.live_counted;
+    $("hold").closest(".hud-counter").hidden = !x.live_hold;
+  };
+  select.addEventListener("change", showCounters);
+  showCounters();
 }
 
-function counter(label, id) {
-  return el("div", { class: "counter" }, el("span", { class: "value", "data-testid": id }, "0"), el("span", {}, label));
+function hudCounter(label, id) {
+  return el("div", { class: "hud-counter" }, el("span", { class: "value", "data-testid": id }, "–"), el("span", {}, label));
+}
+
+/**
+ * Spoken cues with the Web Speech API, on a voice of the device itself only (`localService`): the
+ * words never leave the phone. Without such a voice the page stays silent and says so.
+ */
+class Voice {
+  constructor() {
+    this.on = true;
+    this.voice = null;
+    this.last = new Map();  // text -> when it was last spoken
+    this.spoken = [];       // what was handed to the synthesiser (the browser test reads it)
+    this.onchange = null;
+    if (!("speechSynthesis" in window)) return;
+    const pick = () => {
+      const local = speechSynthesis.getVoices().filter((v) => v.localService);
+      const lang = (document.documentElement.lang || "en").toLowerCase();
+      this.voice = local.find((v) => v.lang.toLowerCase().startsWith(lang) && v.default)
+        || local.find((v) => v.lang.toLowerCase().startsWith(lang)) || null;
+      if (this.onchange) this.onchange();
+    };
+    pick();
+    speechSynthesis.addEventListener("voiceschanged", pick);
+  }
+
+  describe() {
+    if (!("speechSynthesis" in window)) return "This browser cannot speak the cues; read them on the picture.";
+    if (!this.voice) return "No offline voice on this device: the cues are shown on the picture only.";
+    return this.on ? `Cues are spoken by this phone (${this.voice.name}), nothing is sent anywhere.` : "Voice off.";
+  }
+
+  toggle(button) {
+    this.on = !this.on;
+    if (!this.on && "speechSynthesis" in window) speechSynthesis.cancel();
+    button.textContent = this.on ? "Voice: on" : "Voice: off";
+    button.setAttribute("aria-pressed", String(this.on));
+    if (this.onchange) this.onchange();
+  }
+
+  say(text, { force = false } = {}) {
+    if (!this.on || !this.voice || !text) return;
+    const now = performance.now();
+    if (!force && now - (this.last.get(text) ?? -Infinity) < REPEAT_CUE_MS) return;
+    if (speechSynthesis.speaking && !force) return;  // never a queue of stale cues
+    this.last.set(text, now);
+    const u = new SpeechSynthesisUtterance(text);
+    u.voice = this.voice;
+    u.lang = this.voice.lang;
+    u.rate = 1.0;
+    this.spoken.push(text);
+    document.body.dataset.spoken = JSON.stringify(this.spoken.slice(-20));
+    speechSynthesis.speak(u);
+  }
+}
+
+function sentence(cue) {
+  const s = cue.trim();
+  return s ? s[0].toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? "" : ".") : s;
 }
 
 class Live {
-  constructor(key, select, video, overlay) {
-    Object.assign(this, { key, select, video, overlay, stream: null, ws: null, waiting: false, sentAt: 0,
-                          answered: 0, dropped: 0, timer: null });
+  constructor(key, select, video, overlay, voice, exercises) {
+    Object.assign(this, { key, select, video, overlay, voice, exercises, stream: null, ws: null, waiting: false,
+                          sentAt: 0, answered: 0, dropped: 0, timer: null, reps: null });
     this.grab = document.createElement("canvas");
   }
 
@@ -104,7 +204,9 @@ class Live {
     await this.video.play().catch(() => {});
     $("start-camera").textContent = "Stop camera";
     $("record").disabled = false;
-    $("upload-status").textContent = "Ready to record.";
+    $("upload-status").textContent = "Ready: press Record set, do the set, then press Stop.";
+    this.voice.say("Camera on.", { force: true });  // a spoken word on the user's tap also unlocks speech on iOS
+    $("camera-card").scrollIntoView({ block: "start", behavior: "instant" });  // the picture, cues and count in view
     this.connect();
   }
 
@@ -117,6 +219,7 @@ class Live {
     $("start-camera").textContent = "Start camera";
     $("record").disabled = true;
     $("live-status").textContent = "Camera off.";
+    this.showCues([]);
   }
 
   restart() {
@@ -133,7 +236,7 @@ class Live {
     this.ws = ws;
     this.waiting = false;
     this.ready = false;
-    this.answered = 0;
+    this.reps = null;
     this.t0 = performance.now();
     $("reps").textContent = "0";
     $("hold").textContent = "0.0";
@@ -143,43 +246,55 @@ class Live {
       if (this.ws !== ws) return;
       this.ws = null;
       $("live-status").textContent = ev.code === 1000 ? "Live feedback stopped."
-        : `Live feedback stopped: ${ev.reason || "connection lost"} (code ${ev.code}).`;
+        : `Live feedback stopped: ${ev.reason || "connection lost"}. Press Stop camera, then Start camera.`;
     };
     clearInterval(this.timer);
     this.timer = setInterval(() => this.tick(), 25);
   }
 
+  showCues(cues) {
+    const banner = $("cue-banner");
+    const text = cues.map(sentence).join(" ");
+    banner.hidden = !text;
+    banner.textContent = text;
+    $("cues").replaceChildren(...cues.map((c) => el("li", { "data-testid": "cue" }, c)));
+    if (cues.length) this.voice.say(sentence(cues[0]));
+  }
+
   onMessage(msg) {
     if (msg.type === "ready") {
-      $("live-status").textContent = `Live: ${msg.exercise || "no exercise"}.`;
+      const x = this.exercises.find((e) => e.name === msg.exercise);
+      $("live-status").textContent = `Live: ${x ? x.title : "camera only"}.`;
       this.ready = true;
       return;
     }
     this.waiting = false;
     if (msg.type === "error") {
-      $("live-status").textContent = `Frame refused: ${msg.detail}`;
+      $("live-status").textContent = `A frame could not be read (${msg.detail}); carrying on.`;
       return;
     }
     if (msg.type !== "frame") return;
     this.answered += 1;
     this.dropped += msg.dropped || 0;
+    const stage = $("stage");
+    stage.dataset.answered = String(this.answered);  // for the browser test; never shown
+    stage.dataset.dropped = String(this.dropped);
     const ctx = this.overlay.getContext("2d");
     this.overlay.width = this.video.videoWidth || 360;
     this.overlay.height = this.video.videoHeight || 640;
     ctx.clearRect(0, 0, this.overlay.width, this.overlay.height);
     const drawn = msg.person_found ? drawSkeleton(ctx, msg.landmarks, { scale: this.overlay.width / 480 }) : 0;
     this.overlay.dataset.drawn = String(drawn);
-    $("landmark-count").textContent = String(drawn);
-    $("reps").textContent = msg.reps === null ? "–" : String(msg.reps);
-    $("hold").textContent = msg.hold_s === null ? "–" : fmt(msg.hold_s, 1);
-    $("reps").closest(".counter").classList.toggle("active", Boolean(msg.in_rep));
+    const reps = msg.reps === null ? null : Number(msg.reps);
+    $("reps").textContent = reps === null ? "–" : String(reps);
+    $("hold").textContent = msg.hold_s === null || msg.hold_s === undefined ? "–" : fmt(msg.hold_s, 1);
+    $("reps").closest(".hud-counter").classList.toggle("active", Boolean(msg.in_rep));
+    if (reps !== null && this.reps !== null && reps > this.reps) this.voice.say(String(reps), { force: true });
+    this.reps = reps;
     const person = $("person");
     person.dataset.found = String(msg.person_found);
-    person.textContent = msg.person_found ? "in view" : "not in view";
-    $("view").textContent = msg.view;
-    $("answered").textContent = String(this.answered);
-    $("dropped").textContent = String(this.dropped);
-    $("cues").replaceChildren(...msg.cues.map((c) => el("li", { "data-testid": "cue" }, c)));
+    person.hidden = true;  // "not in view" comes as a cue from the server
+    this.showCues(msg.cues || []);
   }
 
   tick() {
@@ -229,7 +344,8 @@ class Recorder {
     this.startedAt = performance.now();
     $("record").textContent = "Stop and upload";
     $("record").dataset.recording = "true";
-    $("upload-status").textContent = "Recording… do the set, then press Stop.";
+    $("upload-status").textContent = "Recording… do the set, then press Stop and upload.";
+    this.live.voice.say("Recording.", { force: true });
   }
 
   async upload(blob, name) {
@@ -238,9 +354,7 @@ class Recorder {
     const form = new FormData();
     form.append("video", blob, name);
     form.append("exercise", this.select.value);
-    const patient = document.getElementById("patient-id").value.trim();
-    if (patient) form.append("patient_id", patient);
-    status.textContent = `Uploading ${(blob.size / 1e6).toFixed(1)} MB…`;
+    status.textContent = `Sending your recording (${(blob.size / 1e6).toFixed(1)} MB)…`;
     status.dataset.state = "uploading";
     let accepted;
     try {
@@ -248,12 +362,12 @@ class Recorder {
                                                             headers: { "Idempotency-Key": crypto.randomUUID() } });
     } catch (err) {
       status.dataset.state = "failed";
-      status.textContent = `Upload refused: ${err.message}`;
+      status.textContent = `The recording was not accepted: ${err.message}`;
       return;
     }
     for (;;) {
       status.dataset.state = accepted.status;
-      status.textContent = `Assessment ${accepted.status}…`;
+      status.textContent = accepted.status === "queued" ? "Sent. Waiting for the analysis…" : "Analysing…";
       const a = await api(this.key, accepted.url).catch((err) => ({ status: "failed", reason: err.message }));
       if (a.status === "done" || a.status === "failed") return this.summary(a);
       accepted.status = a.status;
@@ -265,24 +379,32 @@ class Recorder {
     const status = $("upload-status");
     status.dataset.state = a.status;
     const out = $("result-summary");
+    out.dataset.assessmentId = a.id || "";
     if (a.status === "failed") {
       status.textContent = "The recording could not be analysed.";
       out.replaceChildren(el("p", { class: "error" }, a.reason || "no reason given"));
       return;
     }
-    status.textContent = "Done. Your clinician will review it.";
+    status.textContent = "Done: your clinician has it.";
     const reps = (a.metrics || []).find((m) => m.name === "rep_count");
+    const findings = a.findings || [];
     out.replaceChildren(...[
-      el("p", {}, "Assessment ", el("code", { "data-testid": "assessment-id" }, a.id)),
-      el("p", {}, "Repetitions found: ", el("strong", { "data-testid": "result-reps" },
-        reps && reps.measurable ? String(reps.value) : "not measurable")),
+      el("p", {}, "Repetitions: ", el("strong", { "data-testid": "result-reps" },
+        reps && reps.measurable ? String(reps.value) : "could not be counted")),
       (a.coaching || []).length ? el("div", {}, el("h3", {}, "To film it better next time"),
         el("ul", { "data-testid": "coaching" }, a.coaching.map((c) => el("li", {}, c.message)))) : null,
-      (a.findings || []).length ? el("div", {}, el("h3", {}, "What was seen"),
-        el("ul", { "data-testid": "result-findings" }, a.findings.map((f) => el("li", {}, f.message)))) : null,
+      findings.length ? el("div", {}, el("h3", {}, "From your clinician"),
+        el("ul", { "data-testid": "result-findings" }, findings.map((f) => el("li", {}, f.message)))) : null,
+      !findings.length && a.findings_filter === "signed_off_only"
+        ? el("p", { "data-testid": "awaiting-review" }, "Your clinician will go through the results with you.") : null,
       el("p", { class: "hint" }, "These observations support your clinician's judgement; they are not a diagnosis."),
     ].filter(Boolean));
   }
 }
+
+// A new link opened in this tab (only the fragment changes, so the page does not reload by itself)
+window.addEventListener("hashchange", () => {
+  if (new URLSearchParams(location.hash.slice(1)).get("link")) location.reload();
+});
 
 start();
