@@ -7,6 +7,7 @@ RSS is read from ``/proc/<pid>/status`` (``VmRSS``) and the children from
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -107,7 +108,21 @@ class RssSampler:
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
+    """A free loopback port: from ``MOTIONSCRIPT_TEST_PORTS`` (``first-last``) when set, else any the system gives."""
+    wanted = os.environ.get("MOTIONSCRIPT_TEST_PORTS", "")
+    if wanted:
+        first, _, last = wanted.partition("-")
+        ports = list(range(int(first), int(last or first) + 1))
+        random.shuffle(ports)  # two calls before either port is taken should not give the same one
+        for port in ports:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+        raise RuntimeError(f"no free port in MOTIONSCRIPT_TEST_PORTS={wanted}")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 

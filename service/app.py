@@ -8,6 +8,8 @@ import uuid
 from contextlib import asynccontextmanager
 from functools import cache
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from sqlalchemy.orm import sessionmaker
 
@@ -17,6 +19,8 @@ from service.api import reports as report_routes
 from service.api import reviews as review_routes
 from service.api import signature as signature_routes
 from service.jobs import make_queue
+from service.limits import UploadSlots
+from service.limits import install as install_limits
 from service.logs import configure_logging, request_id
 from service.metrics import Metrics
 from service.settings import Settings, get_settings
@@ -38,13 +42,27 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.uploads_path.mkdir(parents=True, exist_ok=True)
         migrate(settings.sqlalchemy_url)
-        engine = make_engine(settings.sqlalchemy_url)
+        # One connection per handler thread (+ a few): see Settings.api_pool_size and docs/limits.md.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        engine = make_engine(
+            settings.sqlalchemy_url,
+            pool_size=settings.api_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_s,
+        )
         app.state.settings = settings
         app.state.engine = engine
         app.state.session_factory = sessionmaker(engine, expire_on_commit=False)
         app.state.uploads = UploadStore.from_settings(settings)  # generates the key file on a first start
         app.state.uploads.clean_scratch()
         app.state.queue = make_queue(settings)
+        app.state.upload_slots = UploadSlots(
+            per_key=settings.max_uploads_per_key,
+            per_clinic=settings.max_uploads_per_clinic,
+            total=settings.max_uploads_total,
+            retry_after_s=settings.upload_retry_after_s,
+        )
+        app.state.upload_checks = anyio.CapacityLimiter(settings.upload_checks)
         app.state.metrics = Metrics(app.state.session_factory)
 
         @cache
@@ -87,6 +105,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         generate_unique_id_function=lambda route: route.name,  # stable operation ids
     )
     errors.install(app)
+    install_limits(app, settings)
 
     @app.middleware("http")
     async def observe(request: Request, call_next):

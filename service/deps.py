@@ -49,7 +49,9 @@ def _store(request: Request) -> UploadStore:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
-SessionDep = Annotated[Session, Depends(_session)]
+# scope="function": the session closes when the route returns, before the response is sent, so a
+# client that reads its response slowly never holds a database connection (docs/limits.md).
+SessionDep = Annotated[Session, Depends(_session, scope="function")]
 StoreDep = Annotated[UploadStore, Depends(_store)]
 
 
@@ -62,7 +64,13 @@ def bearer_principal(session: Session, token: str) -> Principal | None:
     return authenticate(session, token)
 
 
-def _principal(request: Request, session: SessionDep) -> Principal:
+def _principal(request: Request) -> Principal:
+    # A session of its own, closed at once: an upload's connection is not held while its body streams in.
+    with request.app.state.session_factory() as session:
+        return _authenticate(request, session)
+
+
+def _authenticate(request: Request, session: Session) -> Principal:
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, key = header.partition(" ")

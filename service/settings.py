@@ -23,7 +23,42 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<data_dir>/motionscript.db")
     uploads_dir: Path | None = Field(None, description="default <data_dir>/uploads")
     max_upload_mb: int = Field(1024, ge=1, description="largest accepted upload")
-    retention_days: float | None = Field(None, gt=0, description="delete inputs (not results) older than this")
+    retention_days: float | None = Field(
+        None,
+        gt=0,
+        description="delete the uploaded recording and sensor files (not the results) of assessments older than "
+        "this many days; a clinic's own setting (PATCH /v1/clinic) takes precedence (docs/limits.md)",
+    )
+    sweep_interval_s: float = Field(
+        3600.0, gt=0, description="how often `serve` sweeps expired inputs and orphaned partial uploads"
+    )
+
+    # Limits that keep slow or busy clients from stalling other clinics (docs/limits.md)
+    api_threads: int = Field(
+        32, ge=1, description="threads that run the API's blocking handlers (each may hold one database connection)"
+    )
+    db_pool_size: int | None = Field(
+        None, ge=1, description="database connections the API process keeps; default api_threads + 4"
+    )
+    db_max_overflow: int = Field(4, ge=0, description="extra connections the API may open above db_pool_size")
+    db_pool_timeout_s: float = Field(
+        10.0, gt=0, description="wait for a free connection at most this long, then answer 503 with Retry-After"
+    )
+    max_uploads_per_key: int = Field(4, ge=1, description="uploads one API key may stream at once (then 429)")
+    max_uploads_per_clinic: int = Field(8, ge=1, description="uploads one clinic may stream at once (then 429)")
+    max_uploads_total: int = Field(64, ge=1, description="uploads the API process streams at once (then 429)")
+    upload_retry_after_s: int = Field(2, ge=1, description="Retry-After of a 429 for too many uploads at once")
+    upload_checks: int = Field(
+        2, ge=1, description="uploads checked (probed) at once, in their own threads, apart from api_threads"
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="a request body that sends nothing for this long is refused with 408"
+    )
+    body_min_rate_bps: int = Field(
+        1024,
+        ge=0,
+        description="after body_timeout_s, a body arriving slower than this many bytes/s on average is refused (408)",
+    )
     storage_keys: SecretStr | None = Field(
         None,
         description="keyring that encrypts stored uploads: 'id:base64key[,id:base64key...]', the first wraps new "
@@ -181,6 +216,12 @@ class Settings(BaseSettings):
     def scratch_path(self) -> Path:
         """Short-lived plaintext copies for the decoders (removed after each job)."""
         return (self.data_dir / "scratch").resolve()
+
+    @property
+    def api_pool_size(self) -> int:
+        """Connections for the API process: one per handler thread, plus the event loop's short
+        synchronous moments, authentication and the sweeper (docs/limits.md)."""
+        return self.db_pool_size or self.api_threads + 4
 
     @property
     def max_upload_bytes(self) -> int:

@@ -7,6 +7,7 @@ import re
 import uuid
 from typing import Annotated, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import String, and_, cast, func, or_, select
@@ -175,12 +176,10 @@ async def create_assessment(
 ) -> AssessmentAccepted:
     """Accept a video/image (multipart ``video``, optionally with ``imu``/``emg``), sensor files alone, or a
     landmark JSON body; analysis runs in the background."""
+    # The database is used in short steps, in threads, and never while the body streams in: a slow
+    # client must not hold a pooled connection (docs/limits.md).
     if idempotency_key:
-        existing = session.scalar(
-            select(AssessmentRow).where(
-                AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.idempotency_key == idempotency_key
-            )
-        )
+        existing = await run_in_threadpool(_existing, session, principal, idempotency_key)
         if existing is not None:
             return _accepted(existing, response)
     declared = request.headers.get("content-length")
@@ -189,21 +188,60 @@ async def create_assessment(
             413, "too-large", f"upload of {int(declared)} bytes exceeds the limit of {settings.max_upload_mb} MB"
         )
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    with request.app.state.upload_slots.hold(principal):
+        try:
+            if ctype == "multipart/form-data":
+                stored, kind, fields, wearables = await _from_multipart(request, store, settings, principal)
+            elif ctype in ("application/json", "application/vnd.motionscript.landmarks+json"):
+                stored, kind, fields = await _from_json(request, store, principal)
+                wearables = None
+            else:
+                raise Problem(
+                    415,
+                    "unsupported-media",
+                    f"content type {ctype or 'missing'!r}: send multipart/form-data with a 'video' file, "
+                    "or application/json with a landmark sequence",
+                )
+        except TooLarge as exc:
+            raise Problem(413, "too-large", str(exc)) from None
+        row, created = await run_in_threadpool(
+            _record, session, store, principal, idempotency_key, stored, kind, fields, wearables
+        )
+    if not created:
+        return _accepted(row, response)
     try:
-        if ctype == "multipart/form-data":
-            stored, kind, fields, wearables = await _from_multipart(request, store, settings, principal)
-        elif ctype in ("application/json", "application/vnd.motionscript.landmarks+json"):
-            stored, kind, fields = await _from_json(request, store, principal)
-            wearables = None
-        else:
-            raise Problem(
-                415,
-                "unsupported-media",
-                f"content type {ctype or 'missing'!r}: send multipart/form-data with a 'video' file, "
-                "or application/json with a landmark sequence",
+        await run_in_threadpool(request.app.state.queue.submit, row.id)
+    except Exception:
+        import logging
+
+        logging.getLogger("motionscript.api").warning(
+            "queue submit failed; left for the sweeper", extra={"assessment_id": row.id}
+        )
+    return _accepted(row, response)
+
+
+def _existing(session, principal: Principal, idempotency_key: str) -> AssessmentRow | None:
+    try:
+        return session.scalar(
+            select(AssessmentRow).where(
+                AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.idempotency_key == idempotency_key
             )
-    except TooLarge as exc:
-        raise Problem(413, "too-large", str(exc)) from None
+        )
+    finally:
+        session.close()  # the connection goes back to the pool before the body is read
+
+
+def _record(
+    session,
+    store: UploadStore,
+    principal: Principal,
+    idempotency_key: str | None,
+    stored: StoredFile,
+    kind: str,
+    fields: dict,
+    wearables: dict | None,
+) -> tuple[AssessmentRow, bool]:
+    """Validate the fields and store the assessment row (in a thread: the event loop never waits on the database)."""
     exercise, patient_id, callback = (
         fields.get("exercise") or None,
         fields.get("patient_id") or None,
@@ -250,21 +288,15 @@ async def create_assessment(
         _discard_wearables(session, store, wearables, principal.clinic_id)
         if existing is None:
             raise
-        return _accepted(existing, response)
+        return existing, False
     except BaseException:
         session.rollback()
         _discard(session, store, stored, principal.clinic_id)
         _discard_wearables(session, store, wearables, principal.clinic_id)
         raise
-    try:
-        request.app.state.queue.submit(row.id)
-    except Exception:
-        import logging
-
-        logging.getLogger("motionscript.api").warning(
-            "queue submit failed; left for the sweeper", extra={"assessment_id": row.id}
-        )
-    return _accepted(row, response)
+    finally:
+        session.close()
+    return row, True
 
 
 async def _from_multipart(request: Request, store: UploadStore, settings, principal: Principal):
@@ -297,13 +329,14 @@ async def _from_multipart(request: Request, store: UploadStore, settings, princi
                 with store.plaintext(stored.relpath) as plain:
                     probe(plain)
 
-            await run_in_threadpool(check)
-        wearables = await _wearables(upload, store)
+            # a few at a time, in threads of their own: the handlers' threads stay free for other clinics
+            await anyio.to_thread.run_sync(check, limiter=request.app.state.upload_checks)
+        wearables = await _wearables(request, upload, store)
     except Exception:
-        if not _in_use(request, stored, principal):
+        if not await run_in_threadpool(_in_use, request, stored, principal):
             store.delete(stored.relpath)
         for extra in upload.extra_files.values():
-            if not _in_use(request, extra, principal, wearable=True):
+            if not await run_in_threadpool(_in_use, request, extra, principal, True):
                 store.delete(extra.relpath)
         raise
     return stored, kind, upload.fields, wearables
@@ -320,10 +353,10 @@ async def _sensors_only(request: Request, upload, store: UploadStore, principal:
     if not upload.extra_files:
         raise Problem(422, "validation", NO_INPUT, accepted=["video", *WEARABLE_FILES])
     try:
-        wearables = await _wearables(upload, store)
+        wearables = await _wearables(request, upload, store)
     except Exception:
         for extra in upload.extra_files.values():
-            if not _in_use(request, extra, principal, wearable=True):
+            if not await run_in_threadpool(_in_use, request, extra, principal, True):
                 store.delete(extra.relpath)
         raise
     main = upload.extra_files.get("imu") or upload.extra_files["emg"]
@@ -344,7 +377,7 @@ def _wearable_value(name: str, raw: str) -> object:
     return raw
 
 
-async def _wearables(upload, store: UploadStore) -> dict | None:
+async def _wearables(request: Request, upload, store: UploadStore) -> dict | None:
     """Validate the wearable fields and files now (malformed files are named, not found later by the job)."""
     from pydantic import ValidationError
 
@@ -377,7 +410,7 @@ async def _wearables(upload, store: UploadStore) -> dict | None:
                 except SensorFormatError as exc:  # the message names the scratch path: show the field name
                     raise Problem(422, "malformed-sensor-file", str(exc).replace(str(path), name)) from None
 
-        await run_in_threadpool(check)
+        await anyio.to_thread.run_sync(check, limiter=request.app.state.upload_checks)
     out: dict = {
         name: {"path": f.relpath, "sha256": f.sha256, "bytes": f.size} for name, f in upload.extra_files.items()
     }
@@ -385,7 +418,7 @@ async def _wearables(upload, store: UploadStore) -> dict | None:
     return out
 
 
-def _in_use(request: Request, stored: StoredFile, principal: Principal, *, wearable: bool = False) -> bool:
+def _in_use(request: Request, stored: StoredFile, principal: Principal, wearable: bool = False) -> bool:
     used = AssessmentRow.input_path == stored.relpath
     if wearable:  # the same sensor file may serve several assessments
         used = or_(used, cast(AssessmentRow.wearables, String).contains(stored.relpath))
@@ -422,7 +455,9 @@ async def _from_json(request: Request, store: UploadStore, principal: Principal)
             raise Problem(
                 422, "malformed-landmarks", f"landmark JSON: {k}: expected a string, got {type(doc[k]).__name__}"
             )
-    await run_in_threadpool(parse_landmarks, doc)  # malformed documents are refused now, with the place named
+    await anyio.to_thread.run_sync(
+        parse_landmarks, doc, limiter=request.app.state.upload_checks
+    )  # malformed documents are refused now, with the place named
     stored = store.save_bytes(principal.clinic_id, json.dumps(doc).encode())
     return stored, "landmarks", fields
 

@@ -53,9 +53,9 @@ def _register(app: Celery, settings: Settings) -> None:
         if "factory" not in state:
             from sqlalchemy.orm import sessionmaker
 
-            from service.store.db import make_engine
+            from service.store.db import WORKER_POOL, make_engine
 
-            state["factory"] = sessionmaker(make_engine(settings.sqlalchemy_url), expire_on_commit=False)
+            state["factory"] = sessionmaker(make_engine(settings.sqlalchemy_url, **WORKER_POOL), expire_on_commit=False)
         return state["factory"]
 
     @app.task(name="motionscript.run_assessment", bind=True, max_retries=None)
@@ -93,9 +93,9 @@ def start_sweeper(app: Celery, settings: Settings, stop: threading.Event) -> thr
     """Re-send jobs that are queued for long or whose lease ran out, and due webhooks."""
     from sqlalchemy.orm import sessionmaker
 
-    from service.store.db import make_engine
+    from service.store.db import WORKER_POOL, make_engine
 
-    f = sessionmaker(make_engine(settings.sqlalchemy_url), expire_on_commit=False)
+    f = sessionmaker(make_engine(settings.sqlalchemy_url, **WORKER_POOL), expire_on_commit=False)
 
     def loop() -> None:
         while not stop.wait(max(2.0, settings.job_lease_s / 2)):

@@ -33,13 +33,13 @@ def work_loop(settings: Settings, stop, *, once: bool = False) -> None:
 
     from service.jobs.runner import claim, next_claimable, run_job, worker_name
     from service.logs import configure_logging
-    from service.store.db import make_engine
+    from service.store.db import WORKER_POOL, make_engine
     from service.webhooks import deliver_due
 
     configure_logging(settings.log_level)
     import service.analysis  # noqa: F401 - the heavy imports happen now, not while holding a job's lease
 
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url, **WORKER_POOL)
     factory = sessionmaker(engine, expire_on_commit=False)
     me = worker_name()
     try:

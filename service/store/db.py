@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,12 +20,23 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str) -> Engine:
+# A worker process uses one connection for its loop and one for its job's lease renewal.
+WORKER_POOL: dict[str, Any] = {"pool_size": 2, "max_overflow": 2, "pool_timeout": 30.0}
+
+
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 30.0) -> Engine:
+    """An engine whose pool holds ``pool_size`` connections (+ ``max_overflow``); waiting longer than
+    ``pool_timeout`` for one raises :class:`sqlalchemy.exc.TimeoutError` (the API answers 503).
+
+    The API sizes its pool from its thread count (:attr:`Settings.api_pool_size`), workers use
+    :data:`WORKER_POOL`; docs/limits.md adds them up against PostgreSQL's ``max_connections``.
+    """
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # WAL: readers don't block the writer
@@ -35,7 +47,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, pool_pre_ping=True, **pool)
     if engine.dialect.name == "postgresql":
 
         @event.listens_for(engine, "connect")
