@@ -205,7 +205,7 @@ async def create_assessment(
         except TooLarge as exc:
             raise Problem(413, "too-large", str(exc)) from None
         row, created = await run_in_threadpool(
-            _record, session, store, principal, idempotency_key, stored, kind, fields, wearables
+            _record, session, store, settings, principal, idempotency_key, stored, kind, fields, wearables
         )
     if not created:
         return _accepted(row, response)
@@ -234,6 +234,7 @@ def _existing(session, principal: Principal, idempotency_key: str) -> Assessment
 def _record(
     session,
     store: UploadStore,
+    settings,
     principal: Principal,
     idempotency_key: str | None,
     stored: StoredFile,
@@ -249,7 +250,7 @@ def _record(
     )
     try:
         _validate_fields(exercise, patient_id, callback)
-        await run_in_threadpool(_check_callback, callback, settings)
+        _check_callback(callback, settings)
         if principal.patient_code is not None:  # a patient link: the patient is the link's, never typed
             if patient_id not in (None, principal.patient_code):
                 raise Problem(403, "forbidden", "a patient link records for its own patient only")
