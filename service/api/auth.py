@@ -119,9 +119,9 @@ def log_out(request: Request, session: SessionDep, settings: SettingsDep) -> Res
     response = Response(status_code=204)
     found = _logged_in(session, request)
     if found is not None:
-        from service.deps import _principal  # the CSRF check of a cookie-authenticated change
+        from service.deps import _authenticate  # the CSRF check of a cookie-authenticated change
 
-        principal = _principal(request, session)
+        principal = _authenticate(request, session)
         accounts.end_session(session, request.cookies[SESSION_COOKIE])
         audit.record(session, principal, "user.logout", "user", found[0].id)
         session.commit()
