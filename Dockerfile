@@ -1,4 +1,5 @@
 # Motionscript service image: `docker build -t motionscript .`
+# The whole stack (API, Celery workers, PostgreSQL, Redis, Caddy for HTTPS): `make deploy`, compose.yaml, docs/deploy.md.
 #   docker run -p 8000:8000 -v motionscript-data:/data motionscript
 #   docker run --rm -v motionscript-data:/data motionscript keys create --clinic "My clinic"
 FROM python:3.11-slim

@@ -221,8 +221,10 @@ def _read_manifest(tar: tarfile.TarFile) -> dict:
     return manifest
 
 
-def _check_empty_database(engine: Engine, revision: str | None) -> None:
-    with engine.connect() as conn:
+def _prepare_empty_database(engine: Engine, revision: str | None) -> None:
+    """Refuse a database with rows; an empty one at another schema revision (say, created by a first start
+    of a newer version) has its empty tables dropped so that the backup's revision can be built."""
+    with engine.begin() as conn:
         current = _revision(conn)
         meta = _tables(conn)
         for table in meta.sorted_tables:
@@ -230,11 +232,8 @@ def _check_empty_database(engine: Engine, revision: str | None) -> None:
                 raise BackupError(
                     f"the database is not empty (table {table.name} has rows): restore into an empty database"
                 )
-    if current is not None and current != revision:
-        raise BackupError(
-            f"the empty database is at schema revision {current}, the backup at {revision}: restore into a new "
-            "database with no tables (the restore creates them at the backup's revision, then upgrades)"
-        )
+        if current is not None and current != revision:
+            meta.drop_all(conn)  # every table is empty: nothing is lost
 
 
 def restore(settings: Settings, archive: Path) -> BackupSummary:
@@ -270,7 +269,7 @@ def restore(settings: Settings, archive: Path) -> BackupSummary:
         engine = make_engine(url)
         written: list[Path] = []
         try:
-            _check_empty_database(engine, revision)
+            _prepare_empty_database(engine, revision)
             if revision is not None:
                 migrate(url, revision)  # the backup's schema, so its rows fit as they are
 

@@ -162,3 +162,68 @@ def test_restore_without_the_storage_key_names_it_and_writes_nothing(settings, c
     assert proc.returncode == 2 and "storage key(s)" in proc.stderr and "lacks" in proc.stderr, proc.stderr
     assert stored_files(target) == []
     assert not any(tables(target.sqlalchemy_url).values())  # nothing written, not even the schema's rows
+
+
+def test_a_sqlite_backup_restores_into_postgresql(tmp_path, pg_server):
+    """Moving from the embedded default to the compose stack: the rows are portable JSON."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    source = Settings(
+        data_dir=tmp_path / "src", database_url=f"sqlite:///{tmp_path / 'src.db'}", storage_keys=KEYS, workers=0
+    )
+    with TestClient(create_app(source, start_workers=False)) as c:
+        auth = {"Authorization": f"Bearer {make_key(source)}"}
+        aid = analysed(c, auth, source, patient_id="p-9")
+        pid = c.post("/v1/patients", json={"code": "p-9", "sex": "female"}, headers=auth).json()["id"]
+        c.post(f"/v1/patients/{pid}/sessions", json={"date": "2026-10-01", "assessment_ids": [aid]}, headers=auth)
+        before = (
+            c.get(f"/v1/assessments/{aid}", headers=auth).json(),
+            c.get(f"/v1/patients/{pid}", headers=auth).json(),
+        )
+    archive = tmp_path / "move.tar"
+    cli("backup", str(archive), env=env_for(source), cwd=tmp_path)
+
+    url, drop = fresh_pg_database(pg_server)
+    try:
+        target = Settings(data_dir=tmp_path / "dst", database_url=url, storage_keys=KEYS, workers=0)
+        cli("restore", str(archive), env=env_for(target), cwd=tmp_path)
+        with TestClient(create_app(target, start_workers=False)) as c:
+            auth = {"Authorization": f"Bearer {make_key(target, clinic='Clinic A')}"}
+            after = (
+                c.get(f"/v1/assessments/{aid}", headers=auth).json(),
+                c.get(f"/v1/patients/{pid}", headers=auth).json(),
+            )
+        assert after == before
+        assert [p.read_bytes() for p in stored_files(target)] == [p.read_bytes() for p in stored_files(source)]
+    finally:
+        drop()
+
+
+def test_an_older_backup_restores_into_a_database_a_newer_version_already_created(tmp_path):
+    """A first start of the service creates empty tables at its own revision; the backup's revision is older."""
+    from service.settings import Settings
+    from service.store.db import migrate
+
+    old = Settings(data_dir=tmp_path / "old", database_url=f"sqlite:///{tmp_path / 'old.db'}", storage_keys=KEYS)
+    migrate(old.sqlalchemy_url, "0004")  # a database of an earlier version
+    engine = make_engine(old.sqlalchemy_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO clinics (id, name, webhook_secret, created_at, patient_feedback) "
+            "VALUES ('c1', 'Old clinic', 's', '2026-01-02 03:04:05.000000', 'all')"
+        )
+    engine.dispose()
+    archive = tmp_path / "old.tar"
+    cli("backup", str(archive), env=env_for(old), cwd=tmp_path)
+    with tarfile.open(archive) as tar:
+        assert json.load(tar.extractfile("manifest.json"))["database"]["revision"] == "0004"  # type: ignore[arg-type]
+
+    new = Settings(data_dir=tmp_path / "new", database_url=f"sqlite:///{tmp_path / 'new.db'}", storage_keys=KEYS)
+    migrate(new.sqlalchemy_url)  # empty, at this version's head
+    cli("restore", str(archive), env=env_for(new), cwd=tmp_path)
+    rows = tables(new.sqlalchemy_url)
+    assert [(c["id"], c["name"]) for c in rows["clinics"]] == [("c1", "Old clinic")]
+    assert rows["alembic_version"] != [{"version_num": "0004"}]  # upgraded after the rows went in
