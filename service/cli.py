@@ -312,6 +312,12 @@ def _parser() -> argparse.ArgumentParser:
     kt.add_argument("key", help="the key's prefix or id (or the whole key)")
     kt.set_defaults(func=_keys_rotate)
 
+    lk = sub.add_parser("links", help="patient links (POST /v1/patients/{id}/link; docs/web.md)")
+    lksub = lk.add_subparsers(dest="links_command", required=True)
+    lr = lksub.add_parser("reset", help="a new link secret for the clinic: every patient link it sent stops working")
+    lr.add_argument("--clinic", required=True)
+    lr.set_defaults(func=_links_reset)
+
     u = sub.add_parser("users", help="manage the people of a clinic who log in (docs/web.md)")
     usub = u.add_subparsers(dest="users_command", required=True)
     ua = usub.add_parser("add", help="add a person; prints a one-time login link (or reads a password)")
@@ -558,6 +564,23 @@ def _keys_rotate(args: argparse.Namespace) -> int:
             raise InputError(str(exc)) from None
     sys.stderr.write(f"revoked key {old.prefix}; its replacement ({new.role}, label {new.label!r}) is shown once:\n")
     sys.stdout.write(key + "\n")
+    return 0
+
+
+def _links_reset(args: argparse.Namespace) -> int:
+    import secrets
+
+    from service import audit
+    from service.accounts import AccountError, clinic_by_name
+
+    with _db() as (session, _):
+        try:
+            clinic = clinic_by_name(session, args.clinic)
+        except AccountError as exc:
+            raise InputError(str(exc)) from None
+        clinic.link_secret = secrets.token_hex(32)
+        audit.record(session, _cli_principal(clinic.id), "clinic.links_reset", "clinic", clinic.id)
+    sys.stderr.write(f"clinic {clinic.name!r}: every patient link sent so far no longer works; send new ones\n")
     return 0
 
 

@@ -57,7 +57,9 @@ def problem_response(status: int, kind: str, detail: str, **extra: object) -> JS
     if rid:
         body["request_id"] = rid
     body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if status == 429 and isinstance(extra.get("retry_after_s"), int):
+        headers["Retry-After"] = str(extra["retry_after_s"])
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 

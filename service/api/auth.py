@@ -7,6 +7,8 @@ CSRF token as ``X-CSRF-Token`` (service/deps.py); API keys and patient links (Be
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -23,6 +25,60 @@ from service.store.models import ApiKey, Clinic, User, UserSession
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 _BAD_LOGIN = "wrong email or password, or the account is disabled"
+
+
+class LoginThrottle:
+    """Failed logins per email and per client address within a window; beyond the limit, 429 until it passes.
+
+    Kept in the API process (``app.state``): with several API processes each counts its own.
+    Argon2's cost already makes each guess slow; this stops a patient guesser at a handful.
+    """
+
+    def __init__(self, per_email: int = 5, per_client: int = 30, window_s: float = 900.0) -> None:
+        self.limits = {"email": per_email, "client": per_client}
+        self.window_s = window_s
+        self._failures: dict[tuple[str, str], list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def check(self, email: str, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for kind, value in (("email", email), ("client", client)):
+                times = self._recent((kind, value), now)
+                if len(times) >= self.limits[kind]:
+                    wait = int(self.window_s - (now - times[0])) + 1
+                    raise Problem(
+                        429,
+                        "too-many-attempts",
+                        f"too many failed logins for this {'account' if kind == 'email' else 'address'}; "
+                        f"try again in {wait // 60 + 1} min or ask for a login link",
+                        retry_after_s=wait,
+                    )
+
+    def failed(self, email: str, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in (("email", email), ("client", client)):
+                self._failures.setdefault(key, []).append(now)
+
+    def succeeded(self, email: str) -> None:
+        with self._lock:
+            self._failures.pop(("email", email), None)
+
+
+def _throttle(request: Request) -> LoginThrottle:
+    state = request.app.state
+    if not hasattr(state, "login_throttle"):
+        state.login_throttle = LoginThrottle()
+    return state.login_throttle
 
 
 def _secure(request: Request, settings: Settings) -> bool:
@@ -91,13 +147,23 @@ def _start(session: Session, request: Request, response: Response, settings: Set
     return _me_user(session, login.user, row)
 
 
-@router.post("/login", response_model=Me, name="log_in", responses={401: {"description": _BAD_LOGIN}})
+@router.post(
+    "/login",
+    response_model=Me,
+    name="log_in",
+    responses={401: {"description": _BAD_LOGIN}, 429: {"description": "too many failed logins; see Retry-After"}},
+)
 def log_in(body: LoginRequest, request: Request, response: Response, session: SessionDep, settings: SettingsDep) -> Me:
     """Log in with email and password: sets the session cookie and returns who you are with the CSRF token."""
     _same_origin(request)
+    throttle, email = _throttle(request), body.email.strip().lower()
+    client = request.client.host if request.client else "-"
+    throttle.check(email, client)
     login = accounts.log_in(session, body.email, body.password, settings.session_hours)
     if login is None:
+        throttle.failed(email, client)
         raise Problem(401, "unauthenticated", _BAD_LOGIN)
+    throttle.succeeded(email)
     return _start(session, request, response, settings, login, "password")
 
 

@@ -404,3 +404,32 @@ def test_patient_link_bad_input_is_a_clear_4xx(client, settings, admin_key):
     r = client.post(f"/v1/patients/{p['id']}/link", json={"exercise": "juggling"}, headers=auth)
     assert r.status_code == 422 and "juggling" in r.text
     assert client.get("/v1/exercises", headers=bearer("mpl.garbage")).status_code == 401
+
+
+def test_failed_logins_are_throttled_per_account(client, cli, admin_key):
+    add_user(cli)
+    add_user(cli, email="other@clinic-a.test", name="Other")
+    for _ in range(5):
+        r = client.post("/v1/auth/login", json={"email": "ana@clinic-a.test", "password": "not the password"})
+        assert r.status_code == 401
+    r = client.post("/v1/auth/login", json={"email": "ana@clinic-a.test", "password": PASSWORD})
+    assert r.status_code == 429 and r.json()["type"].endswith("/too-many-attempts")  # even the right password
+    assert 800 < int(r.headers["retry-after"]) <= 901
+    log_in(client, email="other@clinic-a.test")  # another account is not held up
+
+
+def test_links_reset_stops_every_patient_link_of_the_clinic(client, cli, settings, admin_key):
+    auth = bearer(admin_key)
+    p = new_patient(client, auth, code="P-RESET")
+    token = client.post(f"/v1/patients/{p['id']}/link", headers=auth).json()["token"]
+    other = bearer(make_key(settings, clinic="Clinic B"))
+    q = new_patient(client, other, code="P-B")
+    theirs = client.post(f"/v1/patients/{q['id']}/link", headers=other).json()["token"]
+    assert client.get("/v1/auth/me", headers=bearer(token)).status_code == 200
+    code, _, err = cli("links", "reset", "--clinic", "Clinic A")
+    assert code == 0 and "no longer works" in err
+    assert client.get("/v1/auth/me", headers=bearer(token)).status_code == 401
+    assert client.get("/v1/auth/me", headers=bearer(theirs)).status_code == 200  # another clinic's links stay
+    fresh = client.post(f"/v1/patients/{p['id']}/link", headers=auth).json()["token"]
+    assert client.get("/v1/auth/me", headers=bearer(fresh)).status_code == 200
+    assert audit_of(client, auth, entity_type="clinic")[0]["action"] == "clinic.links_reset"
