@@ -89,14 +89,37 @@ def facing_direction(lm: LandmarkSeries) -> np.ndarray:
     numpy.ndarray
         ``(n,)``: +1 facing image right (+x), -1 facing image left, NaN when
         neither the toes nor the nose tell. Uses toes ahead of heels and the
-        nose ahead of the ears, which do not depend on left/right labels.
+        nose ahead of the ears, which do not depend on left/right labels. A
+        depth camera's skeleton with neither (Kinect v2) is read from its 3D
+        hip and shoulder lines instead (:func:`_facing_3d`).
     """
     p = _points(lm)
+    if lm.space == "world_m" and not any(lm.schema.has(n) for n in _FACING_CUES):
+        return _facing_3d(p)
     feet = (p["left_foot_index"][:, 0] - p["left_heel"][:, 0]) + (p["right_foot_index"][:, 0] - p["right_heel"][:, 0])
     head = 2 * p["nose"][:, 0] - p["left_ear"][:, 0] - p["right_ear"][:, 0]
     scale = np.linalg.norm(p["left_hip"] - p["left_shoulder"], axis=1)
     vote = np.nan_to_num(feet / scale) + np.nan_to_num(head / scale)
     return np.where(np.abs(vote) > 1e-6, np.sign(vote), np.nan)
+
+
+_FACING_CUES = ("nose", "left_ear", "right_ear", "left_heel", "right_heel", "left_foot_index", "right_foot_index")
+
+
+def _facing_3d(p: dict[str, np.ndarray], min_turn: float = 0.5) -> np.ndarray:
+    """Facing along image x from a depth camera's 3D hip and shoulder lines (no face or feet needed).
+
+    The anterior direction is ``left x up``; with ``up = -y`` its x component is the depth
+    difference ``dz`` of the (left minus right) lines: +1 facing image right when the
+    subject's left side is the farther one. NaN unless the lines are turned at least
+    ``asin(min_turn)`` (30 deg) from facing the camera, where x tells nothing.
+    Only for skeletons without nose, ears and feet (:mod:`kinematics.schemas`: Kinect v2);
+    a BlazePose world estimate's depth is too unsteady for it (see :func:`body_yaw`).
+    """
+    v = (p["left_hip"] - p["right_hip"]) + (p["left_shoulder"] - p["right_shoulder"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        turn = v[:, 2] / np.linalg.norm(v, axis=1)
+    return np.where(np.abs(turn) >= min_turn, np.sign(turn), np.nan)
 
 
 def pelvic_obliquity(lm: LandmarkSeries) -> Series:

@@ -188,7 +188,6 @@ def _same(joints: tuple[str, ...]) -> dict[str, str]:
 
 _SIDE_FACING = ("nose", "left_ear", "right_ear")
 _FEET = ("left_heel", "right_heel", "left_foot_index", "right_foot_index")
-_SAGITTAL = ("hip_flexion_left_deg", "hip_flexion_right_deg", "trunk_lean_forward_deg")
 
 LIMITS: tuple[Limit, ...] = (
     Limit(
@@ -198,12 +197,10 @@ LIMITS: tuple[Limit, ...] = (
         "nothing is measured from the foot itself (foot contacts are timed from the ankle, as for every schema)",
     ),
     Limit(
-        "sagittal angles",
-        (*_SIDE_FACING, *_FEET),
-        "{schema} has no nose, ears, heels or toes, which are what tells which way the subject faces: a side-on "
-        "angle cannot be given a sign (flexion from extension, forward from backward), so none is reported",
-        _SAGITTAL,
-        all_needed=True,
+        "facing from the head",
+        _SIDE_FACING,
+        "{schema} has no nose or ears: which way the subject faces is told from the depth camera's 3D hip and "
+        "shoulder lines (side-on angles are signed only while the body is turned at least 30 deg from the camera)",
     ),
     Limit(
         "hands",

@@ -46,7 +46,7 @@ def test_what_each_schema_cannot_support_is_named():
     assert lost["coco17"] == {"facing from the feet", "hands"}
     assert lost["openpose18"] == lost["apple_vision19"] == lost["coco17"]
     assert lost["azure_kinect_32"] == {"facing from the feet", "hands"}  # it has a nose and ears
-    assert lost["kinect_v2_25"] == {"facing from the feet", "sagittal angles", "hands"}  # no nose, no ears
+    assert lost["kinect_v2_25"] == {"facing from the feet", "facing from the head", "hands"}  # no nose, no ears
     for s in SCHEMAS.values():
         for lim in s.limits():
             assert s.name in lim.reason
@@ -105,8 +105,8 @@ def test_image_skeletons_give_blazepose_frontal_angles(name):
         np.testing.assert_allclose(a[ok], b[ok], atol=1e-6)
 
 
-def test_kinect_v2_camera_axes_become_the_cores_and_sagittal_angles_are_withheld_with_the_reason():
-    """Kinect v2 camera space (x to the sensor's left, y up) turned into x right, y down; no facing cue."""
+def test_kinect_v2_camera_axes_become_the_cores_and_frontal_angles_equal_blazepose_worlds():
+    """Kinect v2 camera space (x to the sensor's left, y up) turned into x right, y down."""
     _, world = _walk()
     core = world.xyz + np.array([0.0, 0.0, 2.5])  # 2.5 m from the camera
     xyz, vis = _from_core("kinect_v2_25", core, world.visibility)
@@ -119,6 +119,22 @@ def test_kinect_v2_camera_axes_become_the_cores_and_sagittal_angles_are_withheld
     ok = np.isfinite(ob) & np.isfinite(ob_ref)
     assert ok.mean() > 0.9
     np.testing.assert_allclose(ob[ok], ob_ref[ok], atol=1e-6)
-    for series in ("hip_flexion_left_deg", "trunk_lean_forward_deg"):
-        assert "kinect_v2_25 has no nose, ears, heels or toes" in res.unavailable[series]
     assert "pelvic_obliquity_deg" not in res.unavailable
+
+
+@pytest.mark.parametrize("yaw_deg", [90.0, -90.0])
+def test_kinect_v2_side_on_angles_are_signed_from_the_3d_hip_line(yaw_deg):
+    """No nose, ears or feet: the facing comes from the depth of the hip and shoulder lines, and the
+    hip flexion of a side-on recording is the rendered one, whichever way the subject faces."""
+    t = np.arange(0, 6, 1 / 30)
+    flexion = 40 * np.sin(2 * np.pi * 0.4 * t) ** 2  # 0..40 deg, repeated
+    _, world = render(PoseAngles(hip_flexion_left_deg=flexion), t, camera=Camera(yaw_deg=yaw_deg))
+    core = world.xyz + np.array([0.0, 0.0, 2.5])
+    xyz, vis = _from_core("kinect_v2_25", core, world.visibility)
+    lm = SCHEMAS["kinect_v2_25"].to_core(world.t_s, xyz * np.array([-1.0, -1.0, 1.0]), vis, "camera")
+    res = KinematicsPipeline().run(lm)
+    assert res.view.view == "sagittal"
+    got = res.series["hip_flexion_left_deg"].values
+    ok = np.isfinite(got)
+    assert ok.mean() > 0.9 and "hip_flexion_left_deg" not in res.unavailable
+    assert np.sqrt(np.mean((got[ok] - flexion[ok]) ** 2)) < 1.5
