@@ -114,9 +114,16 @@ def motion_series(rows: list[tuple[AssessmentRow, str]]) -> list[ProgressSeries]
     groups: dict[tuple, list[tuple[AssessmentRow, str, dict]]] = defaultdict(list)
     for a, sid in rows:
         exercise = a.exercise or (a.result or {}).get("exercise")
+        # One value per assessment and measure: a walk's whole-walk value, else its first pass's (a gait
+        # metric is given for the whole walk and per pass; the passes of one walk are not sessions).
+        mine: dict[tuple, dict] = {}
         for m in (a.result or {}).get("metrics") or []:
             if m.get("source") == "protocol" and m.get("measurable", True) and m.get("value") is not None:
-                groups[(exercise, m["name"], m.get("side"), m.get("unit", ""))].append((a, sid, m))
+                k = (exercise, m["name"], m.get("side"), m.get("unit", ""))
+                if k not in mine or (mine[k].get("pass_index") is not None and m.get("pass_index") is None):
+                    mine[k] = m
+        for k, m in mine.items():
+            groups[k].append((a, sid, m))
     out = []
     for (exercise, name, side, unit), group in groups.items():
         threshold = MOTION_MDC.get(name)

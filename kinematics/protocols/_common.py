@@ -371,12 +371,13 @@ def asymmetry_finding(
     verdict = judge(abs(diff), size_ci, threshold.value)
     higher, lower = ("left", "right") if diff > 0 else ("right", "left")
     # The interval printed is the evidence's own (of left minus right), so the words and the numbers agree.
-    span = f"left minus right {diff:+.1f} {unit}, 95 % interval {diff - half:.1f} to {diff + half:.1f} {unit}"
+    d = 2 if unit == "s" else 1  # step times differ by hundredths of a second
+    span = f"left minus right {diff:+.{d}f} {unit}, 95 % interval {diff - half:.{d}f} to {diff + half:.{d}f} {unit}"
     if verdict == "above":
         return Finding(
             f"{code}_asymmetry",
             "attention",
-            f"The {quantity} was {abs(diff):.1f} {unit} larger on the {higher} side than on the {lower} "
+            f"The {quantity} was {abs(diff):.{d}f} {unit} larger on the {higher} side than on the {lower} "
             f"({span}), more than {threshold.value:g} {unit}. {why} A clinician should judge it.",
             evidence,
             threshold,
@@ -387,7 +388,7 @@ def asymmetry_finding(
             f"{code}_symmetric",
             "normal",
             f"The {quantity} was within {threshold.value:g} {unit} on both sides "
-            f"(difference {abs(diff):.1f} {unit}, {span}).",
+            f"(difference {abs(diff):.{d}f} {unit}, {span}).",
             evidence,
             threshold,
             threshold.source,
@@ -395,8 +396,9 @@ def asymmetry_finding(
     return Finding(
         f"{code}_asymmetry_inconclusive",
         "inconclusive",
-        f"The {quantity} differed by {abs(diff):.1f} {unit} between the sides ({span}), an interval that reaches "
-        f"a difference of {threshold.value:g} {unit}: this recording cannot tell the sides apart.",
+        f"The {quantity} differed by {abs(diff):.{d}f} {unit} between the sides ({span}), an interval that "
+        + ("includes no difference" if threshold.value == 0 else f"reaches a difference of {threshold.value:g} {unit}")
+        + ": this recording cannot tell the sides apart.",
         evidence,
         threshold,
         threshold.source,

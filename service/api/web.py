@@ -83,6 +83,15 @@ def web_static(request: Request, relpath: str) -> FileResponse:
     return _file(request, relpath)
 
 
+@router.get("/v1/catalogue", name="get_catalogue", tags=["exercises"])
+def get_catalogue(_: Annotated[Principal, require("assessments:read")], response: Response) -> dict:
+    """Labels and units for series, metrics, evidence, events and outcomes: the words the reports use."""
+    from service.catalogue import as_json
+
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return as_json()
+
+
 class ExerciseOut(BaseModel):
     name: str
     title: str

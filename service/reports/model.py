@@ -367,8 +367,11 @@ def _evidence(evidence: dict) -> str:
     for k, v in evidence.items():
         if k == "ci95":
             continue
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            parts.append(f"{K.label(k).lower()}: {v}" if k in K.EVIDENCE or "_" in k else f"{k}: {v}")
+        if isinstance(v, bool):
+            parts.append(f"{K.label(k).lower()}: {'yes' if v else 'no'}")
+            continue
+        if not isinstance(v, int | float):
+            parts.append(f"{K.label(k).lower()}: {v}")
             continue
         if k in ("left", "right"):
             parts.append(f"{k} {K.fmt_value(v, unit, digits)}")

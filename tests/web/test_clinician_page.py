@@ -65,7 +65,8 @@ def recorded(server) -> dict:
 def _open_from_patient_list(page, server, a):
     page.goto(f"{server.base}/app/clinician#key={server.clinician_key}")
     page.get_by_test_id("patient").filter(has_text="web-001").click()
-    page.get_by_test_id("session").get_by_test_id("assessment-link").first.click()
+    page.get_by_test_id("session").get_by_test_id("session-link").first.click()
+    page.get_by_test_id("session-assessments").get_by_test_id("assessment-link").first.click()
     page.wait_for_selector(f'[data-testid="assessment"][data-id="{a["id"]}"]')
 
 
@@ -90,7 +91,7 @@ def test_assessment_view_plots_the_series_marks_events_and_lists_findings(page, 
     assert "M" in page.get_by_test_id("series-path").first.get_attribute("d")
     assert page.get_by_test_id("event").count() == len(a["events"]) >= 1
     svg_text = page.get_by_test_id("plot-svg").text_content()
-    assert "time (s)" in svg_text and "angle (deg)" in svg_text
+    assert "time (s)" in svg_text and "angle (°)" in svg_text
     legend = page.get_by_test_id("legend").inner_text()
     for name in plotted:
         assert a["conventions"][name]["convention"] in legend  # the sign convention next to each series

@@ -135,3 +135,16 @@ def test_input_of_landmarks_is_a_conflict_that_says_why(client, settings):
     got = client.get(f"/v1/assessments/{aid}/input", headers={"Authorization": f"Bearer {key}"})
     assert got.status_code == 409 and got.headers["content-type"] == "application/problem+json"
     assert "landmarks" in got.json()["detail"] and "videos and images" in got.json()["detail"]
+
+
+def test_catalogue_gives_the_pages_the_reports_words(client, settings):
+    from service import catalogue
+
+    key = make_key(settings, role="clinician")
+    r = client.get("/v1/catalogue", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["metrics"]["pelvic_drop_deg"] == {"label": "Pelvic drop", "unit": "deg", "side": None, "digits": 1}
+    assert body["series"]["hip_flexion_left_deg"]["side"] == "left" and body["units"]["1"] == ""
+    assert body["metrics"].keys() == catalogue.METRICS.keys()
+    assert client.get("/v1/catalogue").status_code == 401

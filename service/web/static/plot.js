@@ -32,7 +32,7 @@ export function angleSeries(a) {
 }
 
 /** Build the plot; returns {node, setCursor(t_s)}. `onSeek(t_s)` is called when the plot is clicked. */
-export function renderPlot(a, { onSeek } = {}) {
+export function renderPlot(a, { onSeek, label = (n) => n, eventLabel = (t) => t.replace(/_/g, " ") } = {}) {
   const t = a.series.t_s;
   const names = angleSeries(a);
   const shown = new Set(names.filter((n) => n !== "body_yaw_deg"));
@@ -65,9 +65,11 @@ export function renderPlot(a, { onSeek } = {}) {
       const end = ev.end_s ?? ev.start_s;
       const r = svg("rect", { class: "event", "data-testid": "event", "data-type": ev.type, x: x(ev.start_s), y: M.t,
                               width: Math.max(2, x(end) - x(ev.start_s)), height: H - M.t - M.b });
-      r.append(svg("title", {}, `${ev.type}${ev.side ? " (" + ev.side + ")" : ""}: ${ev.start_s}–${end} s`));
+      r.append(svg("title", {}, `${eventLabel(ev.type)}${ev.side ? " (" + ev.side + ")" : ""}: ${ev.start_s}–${end} s`));
       root.append(r);
-      root.append(svg("text", { x: x(ev.start_s) + 2, y: M.t + 11 }, ev.type.replace(/_/g, " ")));
+      if (ev.end_s !== null && ev.end_s !== undefined && x(end) - x(ev.start_s) > 40) {
+        root.append(svg("text", { x: x(ev.start_s) + 3, y: M.t + 11, class: "event-label" }, eventLabel(ev.type)));
+      }
     }
     root.append(svg("line", { class: "zero", x1: M.l, x2: W - M.r, y1: y(0), y2: y(0) }));
     for (const n of visible) {
@@ -85,7 +87,7 @@ export function renderPlot(a, { onSeek } = {}) {
       svg("line", { x1: M.l, x2: M.l, y1: M.t, y2: H - M.b }), svg("line", { x1: M.l, x2: W - M.r, y1: H - M.b, y2: H - M.b }),
       svg("text", { x: (M.l + W - M.r) / 2, y: H - 6, "text-anchor": "middle" }, "time (s)"),
       svg("text", { x: 12, y: (M.t + H - M.b) / 2, transform: `rotate(-90 12 ${(M.t + H - M.b) / 2})`,
-                    "text-anchor": "middle" }, "angle (deg)"));
+                    "text-anchor": "middle" }, "angle (°)"));
     root.append(axis);
     cursor = svg("line", { class: "cursor", x1: M.l, x2: M.l, y1: M.t, y2: H - M.b, visibility: "hidden" });
     root.append(cursor);
@@ -102,7 +104,7 @@ export function renderPlot(a, { onSeek } = {}) {
     box.addEventListener("change", () => { box.checked ? shown.add(n) : shown.delete(n); draw(); });
     const conv = a.conventions[n];
     return el("label", { title: `${conv.plane || ""} plane; ${conv.reference}` }, box,
-      el("span", { class: "swatch", style: null }), n, el("span", { class: "hint small" }, ` (${conv.unit}; ${conv.convention})`));
+      el("span", { class: "swatch", style: null }), label(n), el("span", { class: "hint small" }, ` (${conv.convention})`));
   }));
   // colour swatches without inline style attributes (the CSP allows no inline styles)
   legend.querySelectorAll(".swatch").forEach((s, i) => { s.style.background = colour[names[i]]; });

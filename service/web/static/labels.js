@@ -1,0 +1,105 @@
+// Labels and units from the service's one catalogue (GET /v1/catalogue, service/catalogue.py): the
+// same words the reports print. A name the catalogue does not know stays readable (unit suffix off,
+// underscores to spaces), never raw snake_case.
+
+import { api } from "./common.js";
+
+let cat = { units: {}, exercises: {}, series: {}, metrics: {}, evidence: {}, events: {}, outcomes: {}, coaching: {} };
+
+export async function loadCatalogue(key) {
+  try {
+    cat = await api(key, "/v1/catalogue");
+  } catch {
+    // an older server: guessed labels only
+  }
+  return cat;
+}
+
+const SUFFIXES = [["_steps_per_min", "1/min"], ["_deg_s", "deg/s"], ["_deg", "deg"], ["_mps", "m/s"],
+                  ["_pct", "%"], ["_px", "px"], ["_m", "m"], ["_s", "s"]];
+
+function guess(name) {
+  let base = name, unit = "", side = null;
+  for (const [suffix, u] of SUFFIXES) {
+    if (base.endsWith(suffix)) { base = base.slice(0, -suffix.length); unit = u; break; }
+  }
+  const m = base.match(/_(left|right)(?=_|$)/);
+  if (m) { side = m[1]; base = base.slice(0, m.index) + base.slice(m.index + m[0].length); }
+  const words = base.replace(/_/g, " ").trim();
+  return { label: words.charAt(0).toUpperCase() + words.slice(1), unit, side, digits: 1 };
+}
+
+export function entry(name) {
+  return cat.metrics[name] || cat.series[name] || cat.evidence[name] || cat.outcomes[name] || guess(name);
+}
+
+/** "Hip flexion (left)" for hip_flexion_left_deg; side: false leaves the side out. */
+export function label(name, { side = true } = {}) {
+  const e = entry(name);
+  return side && e.side ? `${e.label} (${e.side})` : e.label;
+}
+
+export function exerciseTitle(name) {
+  return name ? (cat.exercises[name] || guess(name).label) : "No exercise";
+}
+
+export function eventLabel(type) {
+  return cat.events[type] || type.replace(/_/g, " ");
+}
+
+export function unitText(unit) {
+  return unit in cat.units ? cat.units[unit] : ({ deg: "°", "1": "" }[unit] ?? unit);
+}
+
+/** "6.1°", "0.62 s", "7" (a count). */
+export function fmtValue(value, unit, digits = 1) {
+  if (value === null || value === undefined || Number.isNaN(value)) return "–";
+  const u = unitText(unit);
+  const n = Number(value).toFixed(unit === "1" ? 0 : digits).replace(/^-(0\.?0*)$/, "$1").replace("-", "\u2212");
+  if (!u) return n;
+  return ["°", "°/s", "%"].includes(u) ? `${n}${u}` : `${n} ${u}`;
+}
+
+export function fmtInterval(ci, unit, digits = 1) {
+  if (!ci) return "";
+  const u = unitText(unit);
+  const tail = !u ? "" : ["°", "°/s", "%"].includes(u) ? u : ` ${u}`;
+  const f = (x) => Number(x).toFixed(digits).replace("-", "\u2212");
+  return `95 % interval ${f(ci[0])} to ${f(ci[1])}${tail}`;
+}
+
+/** A metric as "Pelvic drop 6.1° (95 % interval 2.0 to 10.2°)"; counts without a unit. */
+export function fmtMetric(m) {
+  const e = entry(m.name);
+  if (!m.measurable || m.value === null) return `not measurable${m.reason ? ": " + m.reason : ""}`;
+  const v = fmtValue(m.value, m.unit, e.digits ?? 1);
+  return m.ci95 ? `${v} (${fmtInterval(m.ci95, m.unit, e.digits ?? 1)})` : v;
+}
+
+/** The evidence of a finding in words, its interval beside the value it belongs to. */
+export function fmtEvidence(evidence) {
+  const parts = [];
+  let unit = "", digits = 1, first = true;
+  for (const [k, v] of Object.entries(evidence || {})) {
+    if (k === "ci95") continue;
+    if (typeof v === "boolean") { parts.push(`${label(k).toLowerCase()}: ${v ? "yes" : "no"}`); continue; }
+    if (typeof v !== "number") { parts.push(`${label(k).toLowerCase()}: ${v}`); continue; }
+    if (k === "left" || k === "right") { parts.push(`${k} ${fmtValue(v, unit, digits)}`); continue; }
+    const e = entry(k);
+    let text = `${label(k)} ${fmtValue(v, e.unit, e.digits ?? 1)}`;
+    if (first && evidence.ci95) { text += ` (${fmtInterval(evidence.ci95, e.unit, e.digits ?? 1)})`; unit = e.unit; digits = e.digits ?? 1; }
+    first = false;
+    parts.push(text);
+  }
+  return parts.join("; ");
+}
+
+/** What a coaching code means for the clinician (the patient-voice message stays in the patient page). */
+export function clinicianNote(code) {
+  return (cat.coaching[code] || `Not scored: the recording could not answer this exercise's question (${code}).`)
+    .replace("{view}", "see the protocol");
+}
+
+export function outcomeLabel(measure) {
+  return cat.outcomes[measure]?.label || measure;
+}
