@@ -98,7 +98,7 @@ class SessionData:
 
 
 def _people(db: Session, ids: set[str]) -> dict[str, str]:
-    """Who an actor id is, for a reader: the key's label (a person's name once accounts exist)."""
+    """Who an actor id is, for reviews stored before names were (migration 0006): the key's label."""
     if not ids:
         return {}
     out = {}
@@ -386,6 +386,13 @@ def _evidence(evidence: dict) -> str:
     return "; ".join(parts)
 
 
+def _name(stored: str | None) -> str | None:
+    """The person's name as stored with a review ("Name <email>"), without the email; a key's label as stored."""
+    if not stored:
+        return None
+    return re.sub(r"\s*<[^>]*>\s*$", "", stored) or stored
+
+
 def _threshold_text(t: dict) -> str:
     e = K.entry(t["name"])
     text = f"{e.label}: {K.fmt_value(float(t['value']), t.get('unit', e.unit), None)}"
@@ -400,7 +407,7 @@ def _finding(f: dict, review: FindingReview | None, people: dict[str, str]) -> F
     if review is not None:
         info = ReviewInfo(
             status=review.status,
-            who=people.get(review.reviewer_key_id, "unknown reviewer"),
+            who=_name(review.reviewer_name) or people.get(review.reviewer_key_id, "unknown reviewer"),
             at=_utc(review.reviewed_at),
             note=review.note,
         )
@@ -568,7 +575,7 @@ def _exercises(row: AssessmentRow, findings: list[dict], data: SessionData) -> t
                 name=ex.name,
                 dose=dose,
                 status=d.status,
-                who=data.people.get(d.decided_by_key_id, "unknown clinician"),
+                who=_name(d.decided_by_name) or data.people.get(d.decided_by_key_id, "unknown clinician"),
                 at=_utc(d.decided_at),
                 note=d.note,
                 because=f"finding {s.finding_index + 1}: {f['message'].split('. ')[0]}",

@@ -399,16 +399,18 @@ def test_reviews_and_approvals_reach_the_pdf_with_the_corrected_severity(client,
     text = " ".join(" ".join(t.split()) for t in texts)
     # the corrected finding: the clinician's severity replaces the original, which is noted, with who/when/note
     assert "info (was attention)" in text
-    assert "Corrected by A. Physio, " in text and "known hip OA, stable" in text
+    # a key's review is named by its label (a person's by their name: tests/web/test_clinic_day.py)
+    assert "Corrected by API key 'A. Physio', " in text and "known hip OA, stable" in text
     assert "Severity corrected from attention to info" in text
-    assert "Signed off by A. Physio, " in text
+    assert "Signed off by API key 'A. Physio', " in text
     assert text.count("Not reviewed") == len(stored["findings"]) - 2
     # the approved exercise with its dose after the clinician's override
     assert f"{s['exercise']['name']}" in text or s["exercise"]["name"].split()[0] in text
-    assert "2 sets" in text and "Approved by A. Physio" in text and "start gently" in text
+    assert "2 sets" in text and "Approved by API key 'A. Physio'" in text and "start gently" in text
     # the HTML says the same
     body = client.get(_url(visits, 1, "html"), headers=auth).text
-    assert "info (was attention)" in body and "Corrected by A. Physio" in body and "Approved by A. Physio" in body
+    assert "info (was attention)" in body and "Corrected by API key &#x27;A. Physio&#x27;" in body
+    assert "Approved by API key &#x27;A. Physio&#x27;" in body
     # the first session's report (another assessment) is untouched by these reviews
     assert "Corrected by" not in client.get(_url(visits, 0, "html"), headers=auth).text
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -35,6 +37,8 @@ REPO = Path(__file__).resolve().parents[2]
 SIZES = {"phone": (390, 844), "desktop": (1280, 800)}
 CODE = "P-0107"
 REVIEWER = "A. Physio"
+EMAIL = "a.physio@day-clinic.test"
+PASSWORD = "correct horse battery staple"
 
 
 def _shots_dir() -> Path:
@@ -82,17 +86,24 @@ def clinic(tmp_path_factory):
     root = tmp_path_factory.mktemp("day")
     (root / "logs").mkdir()
     env = service_env(data_dir=root / "var", workers=1)
+    # the test's own checks read the API with a key; the clinician logs in as a person
     clinician = cli(
-        "keys", "create", "--clinic", "Day Clinic", "--role", "clinician", "--label", REVIEWER, env=env, cwd=root
+        "keys", "create", "--clinic", "Day Clinic", "--role", "clinician", "--label", "test checks", env=env, cwd=root
     ).strip()
-    app = cli("keys", "create", "--clinic", "Day Clinic", "--role", "app", env=env, cwd=root).strip()
+    app = cli("keys", "create", "--clinic", "Day Clinic", "--role", "app", "--label", "patient app", env=env, cwd=root)
+    added = subprocess.run(
+        [sys.executable, "-m", "service.cli", "users", "add", "--clinic", "Day Clinic", "--email", EMAIL,
+         "--name", REVIEWER, "--role", "clinician", "--password-stdin"],
+        input=PASSWORD, env=env, cwd=root, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
     procs = Processes(root / "logs")
     port = free_port()
     try:
         proc = procs.serve("serve", port, env=env, cwd=root)
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, proc, timeout_s=120)
-        yield {"base": base, "clinician": clinician, "app": app, "root": root}
+        yield {"base": base, "clinician": clinician, "app": app.strip(), "root": root}
     finally:
         procs.close()
         procs.dump_logs(60)
@@ -142,6 +153,7 @@ ODI_SECOND = dict(
 
 def test_a_clinic_day_from_a_new_patient_to_the_signed_pdf(browser, console, clinic, tmp_path):
     base = clinic["base"]
+    console.expect("status of 401")  # GET /v1/auth/me before logging in: the app goes to the login page
     h = {"Authorization": f"Bearer {clinic['clinician']}"}
     context = browser.new_context(viewport={"width": 1280, "height": 800}, device_scale_factor=1, accept_downloads=True)
     page = context.new_page()
@@ -149,10 +161,16 @@ def test_a_clinic_day_from_a_new_patient_to_the_signed_pdf(browser, console, cli
     page.on("pageerror", lambda e: console.seen.append(f"page error: {e}"))
     shoot = Camera(page)
     try:
-        # 1. the clinician opens the app (key in the fragment: it leaves the address bar at once)
-        page.goto(f"{base}/app/clinician#key={clinic['clinician']}")
+        # 1. the clinician opens the app and is sent to log in; then back to the app, named in the header
+        page.goto(f"{base}/app/clinician")
+        page.get_by_test_id("login-form").wait_for()
+        assert "/app/login" in page.url
+        page.get_by_test_id("login-email").fill(EMAIL)
+        page.get_by_test_id("login-password").fill(PASSWORD)
+        shoot("00-login", '[data-testid="login-form"]')
+        page.get_by_test_id("login-submit").click()
         page.get_by_test_id("new-patient").wait_for()
-        assert "key=" not in page.url
+        assert page.get_by_test_id("whoami").inner_text().startswith(f"{REVIEWER} · clinician · Day Clinic")
 
         # 2. a new patient
         page.get_by_test_id("patient-code").fill(CODE)
@@ -222,7 +240,7 @@ def test_a_clinic_day_from_a_new_patient_to_the_signed_pdf(browser, console, cli
         shoot("05-review-finding", f'[data-testid="finding"][data-index="{index}"]')
         target.get_by_test_id("correct").click()
         done = page.locator(f'[data-testid="finding"][data-index="{index}"][data-severity="info"]')
-        done.get_by_test_id("review-status").filter(has_text="Corrected by").wait_for()
+        done.get_by_test_id("review-status").filter(has_text=f"Corrected by {REVIEWER},").wait_for()
         assert "(was inconclusive)" in done.inner_text()
         stored = httpx.get(f"{base}/v1/assessments/{walk_id}/findings", headers=h).json()["items"][index]["review"]
         assert stored["status"] == "corrected" and stored["correction"] == {"severity": "info"}
@@ -253,7 +271,7 @@ def test_a_clinic_day_from_a_new_patient_to_the_signed_pdf(browser, console, cli
         suggestion.get_by_test_id("decision-note").fill("start with 2 sets, review in 2 weeks")
         suggestion.get_by_test_id("approve").click()
         approved = page.locator('[data-testid="suggestion"][data-status="approved"]').first
-        approved.get_by_test_id("decision-status").filter(has_text="Approved by").wait_for()
+        approved.get_by_test_id("decision-status").filter(has_text=f"Approved by {REVIEWER},").wait_for()
         decided = httpx.get(f"{base}/v1/assessments/{stance_id}/suggestions", headers=h).json()["items"]
         assert [s["status"] for s in decided if s["exercise"]["name"] == name][0] == "approved"
         shoot("08-suggestion-approved", '[data-testid="suggestions"]')
@@ -304,6 +322,11 @@ def test_a_clinic_day_from_a_new_patient_to_the_signed_pdf(browser, console, cli
         assert "Walking" in text and "Single-leg stance" in text
         assert "MCID 10 points" in text
         assert "hip_flexion_left_deg" not in text and "turn the phone" not in text
+
+        # 9. the day ends: logging out sends the page to the login, and the session is refused at once
+        page.get_by_test_id("logout").click()
+        page.get_by_test_id("login-form").wait_for()
+        assert page.request.get(f"{base}/v1/patients").status == 401
     finally:
         context.close()
     assert not console.unexpected(), "\n".join(console.unexpected())

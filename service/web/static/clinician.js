@@ -557,12 +557,15 @@ async function loadFindings(a, box) {
     el("p", { class: "hint small" }, "Findings support your judgement; they never diagnose."));
 }
 
+/** "A. Physio" from "A. Physio <a@clinic.test>"; a key's stored label as it is. */
+const personName = (stored) => (stored ? stored.replace(/\s*<[^>]*>\s*$/, "") || stored : null);
+
 const STATUS_WORDS = { signed_off: "Signed off", corrected: "Corrected", rejected: "Rejected" };
 
 function reviewLine(review) {
   if (!review) return el("p", { class: "review-status", "data-testid": "review-status", "data-status": "none" }, "Not reviewed yet.");
   const c = review.correction;
-  const who = review.reviewer_name || `key ${review.reviewer_key_id.slice(0, 8)}`;
+  const who = personName(review.reviewer_name) || `key ${review.reviewer_key_id.slice(0, 8)}`;
   return el("p", { class: "review-status", "data-testid": "review-status", "data-status": review.status },
     `${STATUS_WORDS[review.status] || review.status} by ${who}, ${when(review.reviewed_at)}`,
     review.note ? ` – “${review.note}”` : "",
@@ -652,7 +655,7 @@ async function loadSuggestions(a, box) {
       }
     };
     const d = s.decision;
-    const by = d ? d.decided_by_name || `key ${d.decided_by_key_id.slice(0, 8)}` : "";
+    const by = d ? personName(d.decided_by_name) || `key ${d.decided_by_key_id.slice(0, 8)}` : "";
     return el("div", { class: "suggestion", "data-testid": "suggestion", "data-n": s.n, "data-status": s.status },
       el("p", {}, el("strong", {}, s.exercise.name), ` · ${dose(s.exercise)}`),
       el("p", { class: "small" }, `For finding ${s.finding_index + 1}: ${s.rationale}`),
