@@ -8,7 +8,7 @@ enters the second ODI, sees the progress chart against the MCID and downloads th
 text must show the review, the corrected severity and the approval.
 
 Every step is photographed at phone (390x844) and desktop (1280x800) size into
-``tests/artifacts/web/day/``; with ``MOTIONSCRIPT_DOCS_SCREENSHOTS=1`` into ``docs/img/`` for
+``tests/artifacts/web/day/``; with ``MOTIONSCRIPT_DOCS_IMG=1`` into ``docs/img/`` for
 ``docs/web.md``.
 """
 
@@ -42,7 +42,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def _shots_dir() -> Path:
-    if os.environ.get("MOTIONSCRIPT_DOCS_SCREENSHOTS") == "1":
+    if os.environ.get("MOTIONSCRIPT_DOCS_IMG") == "1":
         return REPO / "docs" / "img"
     return ARTIFACTS / "day"
 
