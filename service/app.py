@@ -23,6 +23,7 @@ from service.limits import UploadSlots
 from service.limits import install as install_limits
 from service.logs import configure_logging, request_id
 from service.metrics import Metrics
+from service.retention import Sweeper
 from service.settings import Settings, get_settings
 from service.store.db import make_engine, migrate
 from service.store.uploads import UploadStore
@@ -87,10 +88,15 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
             pool = LocalWorkerPool(settings, settings.workers)
             pool.start()
         app.state.workers = pool
+        # Expired recordings and orphaned partial uploads: now (in a thread, after the migrations above) and hourly.
+        sweeper = Sweeper(app.state.session_factory, app.state.uploads, settings)
+        sweeper.start()
+        app.state.sweeper = sweeper
         log.info("service started", extra={"job_backend": settings.job_backend, "workers": settings.workers})
         try:
             yield
         finally:
+            sweeper.stop()
             if pool is not None:
                 pool.stop()
             if frame_analyzer.cache_info().currsize:

@@ -69,7 +69,7 @@ _PERMISSIONS: dict[str, set[Role]] = {
 }
 
 
-ActorType = Literal["key", "user", "patient_link", "cli"]
+ActorType = Literal["key", "user", "patient_link", "cli", "system"]  # system: the retention sweeper
 
 
 @dataclass(frozen=True)

@@ -293,6 +293,13 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--pool", default="prefork", choices=("prefork", "solo", "threads"))
     w.set_defaults(func=_worker)
 
+    sw = sub.add_parser(
+        "sweep",
+        help="delete recordings past MOTIONSCRIPT_RETENTION_DAYS and orphaned partial uploads once "
+        "(`serve` does it at start-up and hourly)",
+    )
+    sw.set_defaults(func=_sweep)
+
     k = sub.add_parser("keys", help="manage API keys")
     ksub = k.add_subparsers(dest="keys_command", required=True)
     kc = ksub.add_parser("create", help="create an API key for a clinic (created if new) and print it")
@@ -437,6 +444,38 @@ def _serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"workers": args.workers})
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from sqlalchemy.orm import sessionmaker
+
+    from service.retention import Sweeper
+    from service.settings import Settings
+    from service.store.db import make_engine, migrate
+    from service.store.uploads import UploadStore
+
+    settings = Settings()
+    migrate(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url, pool_size=1, max_overflow=1)
+    try:
+        store = UploadStore(settings.uploads_path, None, settings.scratch_path)  # deletes only: no keys needed
+        report = Sweeper(sessionmaker(engine, expire_on_commit=False), store, settings).sweep_once()
+    finally:
+        engine.dispose()
+    sys.stdout.write(
+        json.dumps(
+            {
+                "retention_days": settings.retention_days,
+                "assessments": report.assessments,
+                "files": report.files,
+                "partial_uploads": report.partial,
+                "scratch": report.scratch,
+                "errors": report.errors,
+            }
+        )
+        + "\n"
+    )
+    return 1 if report.errors else 0
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -509,7 +509,7 @@ class AuditEventPublic(BaseModel):
     at: UtcDatetime
     actor_key_id: str = Field(description="the API key's id, the person's user id, or the patient's id (patient link)")
     actor_role: str
-    actor_type: Literal["key", "user", "patient_link", "cli"] | None = Field(
+    actor_type: Literal["key", "user", "patient_link", "cli", "system"] | None = Field(
         description="what acted; null for events written before 0.2"
     )
     actor_name: str | None = Field(

@@ -93,7 +93,8 @@ _WEARABLE_PROPERTIES = {
 
 
 def _wearable_paths(wearables: dict | None) -> list[str]:
-    return [wearables[k]["path"] for k in WEARABLE_FILES if wearables and wearables.get(k)]
+    # a path is None once retention deleted the file (service/retention.py)
+    return [wearables[k]["path"] for k in WEARABLE_FILES if wearables and wearables.get(k) and wearables[k].get("path")]
 
 
 def _discard_wearables(session, store: UploadStore, wearables: dict | None, clinic_id: str) -> None:
