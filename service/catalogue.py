@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
+    "BY_EXERCISE",
     "EVENTS",
     "EXERCISES",
     "METRICS",
@@ -135,6 +136,12 @@ EVIDENCE: dict[str, Entry] = {
     "stance_leg": Entry("Stance leg", ""),
     "moving_leg": Entry("Moving leg", ""),
     "lower_side": Entry("Lower side", ""),
+    "frontal": Entry("Walked toward the camera", ""),
+}
+
+# A metric whose meaning depends on the exercise: a walk's "repetitions" are its foot contacts.
+BY_EXERCISE: dict[str, dict[str, str]] = {
+    "gait": {"rep_count": "Foot contacts"},
 }
 
 EVENTS: dict[str, str] = {
@@ -189,10 +196,11 @@ def entry(name: str) -> Entry:
     return _guess(name)
 
 
-def label(name: str, *, side: bool = True) -> str:
+def label(name: str, *, side: bool = True, exercise: str | None = None) -> str:
     """``"Hip flexion (left)"`` for ``hip_flexion_left_deg``; ``side=False`` leaves the side out."""
     e = entry(name)
-    return f"{e.label} ({e.side})" if side and e.side else e.label
+    text = BY_EXERCISE.get(exercise or "", {}).get(name, e.label)
+    return f"{text} ({e.side})" if side and e.side else text
 
 
 def side_pair(name: str) -> tuple[str, str] | None:
@@ -274,6 +282,7 @@ def as_json() -> dict:
         "metrics": table(METRICS),
         "evidence": table(EVIDENCE),
         "events": EVENTS,
+        "by_exercise": BY_EXERCISE,
         "outcomes": table(OUTCOMES),
         "coaching": dict(_CLINICIAN),
     }

@@ -429,7 +429,7 @@ def _finding(f: dict, review: FindingReview | None, people: dict[str, str]) -> F
     )
 
 
-def _metric(m: dict, said: dict[str, str]) -> MetricRow:
+def _metric(m: dict, said: dict[str, str], exercise: str | None = None) -> MetricRow:
     """``said``: coaching messages (patient voice) -> the clinician's words, for reasons that repeat them."""
     e = K.entry(m["name"])
     if not m.get("measurable", True) or m.get("value") is None:
@@ -440,7 +440,8 @@ def _metric(m: dict, said: dict[str, str]) -> MetricRow:
         value = K.fmt_value(m["value"], unit, e.digits)
         if m.get("ci95"):
             value += f" ({K.fmt_interval(m['ci95'], unit, e.digits)})"
-    name = e.label + (f", walking pass {m['pass_index'] + 1}" if m.get("pass_index") is not None else "")
+    name = K.label(m["name"], side=False, exercise=exercise)
+    name += f", walking pass {m['pass_index'] + 1}" if m.get("pass_index") is not None else ""
     return MetricRow(name=name, side=m.get("side"), value=value)
 
 
@@ -637,7 +638,7 @@ def _section(a: AssessmentRow, data: SessionData) -> AssessmentSection:
         view=view,
         plots=_plots(series),
         events=events,
-        metrics=tuple(_metric(m, said) for m in doc.get("metrics") or [] if m.get("source") == "protocol"),
+        metrics=tuple(_metric(m, said, exercise) for m in doc.get("metrics") or [] if m.get("source") == "protocol"),
         findings=tuple(_finding(f, reviews.get(i), data.people) for i, f in enumerate(findings)),
         not_scored=tuple(dict.fromkeys(said.values())),
         quality=tuple(f"{q['severity']}: {q['message']}" for q in doc.get("quality") or []),
@@ -662,7 +663,11 @@ def _measure_label(s) -> str:
     if s.kind == "outcome":
         return K.OUTCOMES.get(s.measure, K.Entry(s.measure, s.unit)).label
     exercise = K.EXERCISES.get(s.exercise, s.exercise or "")
-    return f"{K.label(s.metric)}" + (f" ({s.side})" if s.side else "") + f", {exercise.lower()}"
+    return (
+        K.label(s.metric, side=False, exercise=s.exercise)
+        + (f" ({s.side})" if s.side else "")
+        + f", {exercise.lower()}"
+    )
 
 
 def _change_unit(s) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -61,8 +62,9 @@ class Camera:
             self.page.set_viewport_size({"width": w, "height": h})
             self.page.wait_for_timeout(250)  # layout and SVG settle at the new width
             if focus:
-                self.page.locator(focus).first.evaluate("(e) => e.scrollIntoView({ block: 'start' })")
-                self.page.evaluate("() => window.scrollBy(0, -12)")
+                # scrolled as far as a person would to see it: not at all when it is on the first screen
+                self.page.evaluate("() => window.scrollTo(0, 0)")
+                self.page.locator(focus).first.evaluate("(e) => e.scrollIntoView({ block: 'nearest' })")
             else:
                 self.page.evaluate("() => window.scrollTo(0, 0)")
             path = self.dir / f"web-day-{name}-{size}.png"
@@ -264,6 +266,15 @@ def test_a_clinic_day_from_a_new_patient_to_the_signed_pdf(browser, console, cli
         shoot("07-link-recording", '[data-testid="unlinked"]')
         page.get_by_test_id("link-assessment").click()
         page.locator(f'[data-testid="assessment-link"][data-id="{stance_id}"]').click()
+        # the evidence prints the interval the finding's words print (the same rounding as the report)
+        page.get_by_test_id("finding").first.wait_for()
+        for f in page.get_by_test_id("finding").all():
+            said = re.search(
+                r"95 % range \(?(-?[\d.]+) to (-?[\d.]+)", f.get_by_test_id("finding-message").inner_text()
+            )
+            if said:
+                shown = f.get_by_test_id("evidence").inner_text().replace("\u2212", "-")
+                assert f"95 % interval {said[1]} to {said[2]}" in shown, (said[0], shown)
         suggestion = page.locator('[data-testid="suggestion"]').first
         suggestion.wait_for()
         name = suggestion.locator("strong").inner_text()

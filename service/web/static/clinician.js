@@ -224,7 +224,7 @@ function svg(tag, attrs = {}, ...children) {
 
 function seriesLabel(s) {
   if (s.kind === "outcome") return outcomeLabel(s.measure);
-  return `${label(s.metric)}${s.side ? ` (${s.side})` : ""}, ${exerciseTitle(s.exercise).toLowerCase()}`;
+  return `${label(s.metric, { exercise: s.exercise })}${s.side ? ` (${s.side})` : ""}, ${exerciseTitle(s.exercise).toLowerCase()}`;
 }
 
 const VERDICT = { improved: "improved", worse: "worse", unchanged: "no real change", inconclusive: "cannot tell" };
@@ -538,7 +538,7 @@ async function showAssessment(id) {
       el("div", {},
         metrics.length ? card(el("h2", {}, "Measurements"), el("table", { "data-testid": "metrics" },
           el("tr", {}, el("th", {}, "measure"), el("th", {}, "value")),
-          metrics.map((m) => el("tr", {}, el("td", {}, label(m.name) + (m.side ? ` (${m.side})` : "")
+          metrics.map((m) => el("tr", {}, el("td", {}, label(m.name, { exercise: a.exercise }) + (m.side ? ` (${m.side})` : "")
             + (m.pass_index != null ? `, pass ${m.pass_index + 1}` : "")), el("td", {}, fmtMetric(m)))))) : "",
         card(el("h2", {}, "Exercises to approve"), suggestionsBox))));
   video = attachVideo(key, a, videoBox, { onTime: plot.setCursor });
@@ -622,7 +622,7 @@ function finding(a, f, box) {
 }
 
 function dose(x) {
-  return `${x.sets} × ${x.reps}${x.hold_s ? `, hold ${x.hold_s} s` : ""}, rest ${x.rest_s} s`;
+  return `${x.sets} sets × ${x.reps} reps${x.hold_s ? `, hold ${x.hold_s} s` : ""}, rest ${x.rest_s} s`;
 }
 
 async function loadSuggestions(a, box) {

@@ -34,9 +34,10 @@ export function entry(name) {
 }
 
 /** "Hip flexion (left)" for hip_flexion_left_deg; side: false leaves the side out. */
-export function label(name, { side = true } = {}) {
+export function label(name, { side = true, exercise = null } = {}) {
   const e = entry(name);
-  return side && e.side ? `${e.label} (${e.side})` : e.label;
+  const text = (cat.by_exercise?.[exercise] || {})[name] || e.label;
+  return side && e.side ? `${text} (${e.side})` : text;
 }
 
 export function exerciseTitle(name) {
@@ -51,11 +52,26 @@ export function unitText(unit) {
   return unit in cat.units ? cat.units[unit] : ({ deg: "°", "1": "" }[unit] ?? unit);
 }
 
+/**
+ * x with d decimals as Python's format() prints it, so the page shows what the report shows: the
+ * exact binary value is rounded (as toFixed does), and an exact tie goes to the even digit.
+ */
+export function fixed(x, d) {
+  const v = Number(x);
+  const exact = Math.abs(v).toFixed(Math.min(100, d + 40));  // every digit of the binary value
+  const tail = exact.slice(exact.indexOf(".") + 1 + d);
+  if (!/^50*$/.test(tail)) return v.toFixed(d);
+  const down = (Math.trunc(Math.abs(v) * 10 ** d) / 10 ** d).toFixed(d);  // toward zero
+  const last = Number(down.replace(".", "").slice(-1));
+  const mag = last % 2 === 0 ? down : (Number(down) + 10 ** -d).toFixed(d);
+  return (v < 0 ? "-" : "") + mag;
+}
+
 /** "6.1°", "0.62 s", "7" (a count). */
 export function fmtValue(value, unit, digits = 1) {
   if (value === null || value === undefined || Number.isNaN(value)) return "–";
   const u = unitText(unit);
-  const n = Number(value).toFixed(unit === "1" ? 0 : digits).replace(/^-(0\.?0*)$/, "$1").replace("-", "\u2212");
+  const n = fixed(value, unit === "1" ? 0 : digits).replace(/^-(0\.?0*)$/, "$1").replace("-", "\u2212");
   if (!u) return n;
   return ["°", "°/s", "%"].includes(u) ? `${n}${u}` : `${n} ${u}`;
 }
@@ -64,7 +80,7 @@ export function fmtInterval(ci, unit, digits = 1) {
   if (!ci) return "";
   const u = unitText(unit);
   const tail = !u ? "" : ["°", "°/s", "%"].includes(u) ? u : ` ${u}`;
-  const f = (x) => Number(x).toFixed(digits).replace("-", "\u2212");
+  const f = (x) => fixed(x, digits).replace("-", "\u2212");
   return `95 % interval ${f(ci[0])} to ${f(ci[1])}${tail}`;
 }
 
