@@ -1,44 +1,6 @@
-"""Motionscript clients: the Python SDK (HTTP only) and the CLI's remote mode."""
+"""The service's clients: the remote CLI (``clients.cli_remote``) and, for code written against the
+name it had before 0.2, the SDK re-exported from :mod:`motionscript_client` (the ``motionscript-client``
+distribution in this folder, docs/sdk.md)."""
 
-from clients.errors import (
-    APIError,
-    AssessmentFailed,
-    BadRequest,
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    MotionscriptError,
-    NotFound,
-    PayloadTooLarge,
-    ServerError,
-    TransportError,
-    Unauthorized,
-    UnsupportedMedia,
-    WaitTimeout,
-)
-from clients.models import AssessmentAccepted, AssessmentList, AssessmentPublic, AssessmentSummary, FrameResult
-from clients.sdk import AsyncClient, Client
-
-__all__ = [
-    "APIError",
-    "AssessmentAccepted",
-    "AssessmentFailed",
-    "AssessmentList",
-    "AssessmentPublic",
-    "AssessmentSummary",
-    "AsyncClient",
-    "BadRequest",
-    "Client",
-    "Conflict",
-    "Forbidden",
-    "FrameResult",
-    "InvalidInput",
-    "MotionscriptError",
-    "NotFound",
-    "PayloadTooLarge",
-    "ServerError",
-    "TransportError",
-    "Unauthorized",
-    "UnsupportedMedia",
-    "WaitTimeout",
-]
+from motionscript_client import *  # noqa: F403
+from motionscript_client import __all__, errors, models, sdk  # noqa: F401

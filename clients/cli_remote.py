@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from clients import errors
-from clients.sdk import Client
+from motionscript_client import errors
+from motionscript_client.sdk import Client
 
 __all__ = ["is_remote", "main"]
 

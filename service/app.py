@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy.orm import sessionmaker
 
 from service import errors
-from service.api import assessments, auth, frames, health, live, patients, web
+from service.api import assessments, auth, docs, frames, health, live, patients, web
 from service.api import reports as report_routes
 from service.api import reviews as review_routes
 from service.api import signature as signature_routes
@@ -108,6 +108,9 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         version=__version__,
         summary="Markerless pelvis and hip movement assessment. Supports a clinician's judgement; never a diagnosis.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc are served by service/api/docs.py with local files
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         generate_unique_id_function=lambda route: route.name,  # stable operation ids
     )
     errors.install(app)
@@ -151,4 +154,5 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
     app.include_router(signature_routes.router)
     app.include_router(report_routes.router)
     app.include_router(web.router)
+    app.include_router(docs.router)
     return app

@@ -66,6 +66,7 @@ _PERMISSIONS: dict[str, set[Role]] = {
     "clinic:read": {"admin"},
     "clinic:update": {"admin"},
     "patients:link": {"admin", "clinician"},  # a signed patient link for the patient page (docs/web.md)
+    "clinic:webhook_secret": {"admin"},  # read or rotate the secret that signs webhooks
 }
 
 

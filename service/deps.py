@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from service.auth import Principal, authenticate, permits
@@ -64,7 +65,22 @@ def bearer_principal(session: Session, token: str) -> Principal | None:
     return authenticate(session, token)
 
 
-def _principal(request: Request) -> Principal:
+# Declares the scheme in the OpenAPI document (components.securitySchemes.bearer, and `security` on
+# every route that needs a key); the header is still read below, so that errors are problem+json.
+bearer = HTTPBearer(
+    scheme_name="bearer",
+    bearerFormat="ms_<prefix>_<secret>",
+    description="An API key from `motionscript keys create --clinic NAME [--role admin|clinician|app]` "
+    "(or a signed patient link, `mpl.…`); the role each call needs is in docs/sdk.md. Browser pages use "
+    "the login session cookie instead (docs/web.md).",
+    auto_error=False,
+)
+
+
+def _principal(
+    request: Request,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None,
+) -> Principal:
     # A session of its own, closed at once: an upload's connection is not held while its body streams in.
     with request.app.state.session_factory() as session:
         return _authenticate(request, session)

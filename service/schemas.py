@@ -618,6 +618,15 @@ class ClinicPublic(BaseModel):
     )
 
 
+class WebhookSecret(BaseModel):
+    """The clinic's webhook signing secret (docs/sdk.md#webhooks); shown to admin keys only."""
+
+    secret: str = Field(description="HMAC-SHA256 key; a receiver recomputes the signature with it")
+    header: Literal["Motionscript-Signature"] = "Motionscript-Signature"
+    scheme: str = Field(description="how the header is made")
+    fingerprint: str = Field(description="sha256 of the secret, first 12 hex digits: tells which secret is in use")
+
+
 class ClinicUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     patient_feedback: Literal["all", "signed_off_only"]

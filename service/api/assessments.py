@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -178,11 +179,8 @@ async def create_assessment(
     """Accept a video/image (multipart ``video``, optionally with ``imu``/``emg``), sensor files alone, or a
     landmark JSON body; analysis runs in the background."""
     # The database is used in short steps, in threads, and never while the body streams in: a slow
-    # client must not hold a pooled connection (docs/limits.md).
-    if idempotency_key:
-        existing = await run_in_threadpool(_existing, session, principal, idempotency_key)
-        if existing is not None:
-            return _accepted(existing, response)
+    # client must not hold a pooled connection (docs/limits.md). An Idempotency-Key is looked up once the
+    # body is read (in _record): a retry must be the same request, not merely carry the same key.
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + 64 * 1024:
         raise Problem(
@@ -222,14 +220,50 @@ async def create_assessment(
 
 
 def _existing(session, principal: Principal, idempotency_key: str) -> AssessmentRow | None:
-    try:
-        return session.scalar(
-            select(AssessmentRow).where(
-                AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.idempotency_key == idempotency_key
-            )
+    return session.scalar(
+        select(AssessmentRow).where(
+            AssessmentRow.clinic_id == principal.clinic_id, AssessmentRow.idempotency_key == idempotency_key
         )
-    finally:
-        session.close()  # the connection goes back to the pool before the body is read
+    )
+
+
+def _fingerprint(
+    kind: str,
+    stored: StoredFile,
+    exercise: str | None,
+    patient_id: str | None,
+    callback_url: str | None,
+    wearables: dict | None,
+) -> str:
+    """sha256 of what a submission asks for: the input's content, its fields, the sensor files and settings.
+
+    Not of the raw bytes: a multipart boundary or a file's name may differ between two sends of one request.
+    """
+    what = {
+        "kind": kind,
+        "input": stored.sha256,
+        "exercise": exercise,
+        "patient_id": patient_id,
+        "callback_url": callback_url,
+        "wearables": None
+        if not wearables
+        else {k: (v["sha256"] if k in WEARABLE_FILES else v) for k, v in sorted(wearables.items())},
+    }
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+
+def _same_request(existing: AssessmentRow, fingerprint: str, key: str) -> AssessmentRow:
+    """The first assessment again for a retried request; 422 for another request under the same key."""
+    if existing.request_fingerprint is not None and existing.request_fingerprint != fingerprint:
+        raise Problem(
+            422,
+            "idempotency-key-reused",
+            f"Idempotency-Key {key!r} was already used for a different request (assessment {existing.id}: "
+            "another input file, exercise, patient_id, callback_url or sensor file); "
+            "a retry must send the same request, and a new request needs a new key",
+            idempotency_key=key,
+        )
+    return existing
 
 
 def _record(
@@ -256,16 +290,27 @@ def _record(
             if patient_id not in (None, principal.patient_code):
                 raise Problem(403, "forbidden", "a patient link records for its own patient only")
             patient_id = principal.patient_code
+        fingerprint = _fingerprint(kind, stored, exercise, patient_id, callback, wearables)
+        existing = _existing(session, principal, idempotency_key) if idempotency_key else None
+        if existing is not None:
+            _same_request(existing, fingerprint, idempotency_key)  # type: ignore[arg-type]
     except Problem:
         _discard(session, store, stored, principal.clinic_id)
         _discard_wearables(session, store, wearables, principal.clinic_id)
+        session.close()
         raise
+    if existing is not None:  # a retry: nothing new is stored (its files are the first request's)
+        _discard(session, store, stored, principal.clinic_id)
+        _discard_wearables(session, store, wearables, principal.clinic_id)
+        session.close()
+        return existing, False
     row = AssessmentRow(
         id=str(uuid.uuid4()),
         clinic_id=principal.clinic_id,
         patient_id=patient_id,
         exercise=exercise,
         idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint if idempotency_key else None,
         callback_url=callback,
         input_kind=kind,
         input_sha256=stored.sha256,
@@ -290,7 +335,7 @@ def _record(
         _discard_wearables(session, store, wearables, principal.clinic_id)
         if existing is None:
             raise
-        return existing, False
+        return _same_request(existing, fingerprint, idempotency_key), False  # type: ignore[arg-type]
     except BaseException:
         session.rollback()
         _discard(session, store, stored, principal.clinic_id)

@@ -26,6 +26,7 @@ from service.schemas import (
     SuggestionDecisionCreate,
     SuggestionDecisionPublic,
     SuggestionList,
+    WebhookSecret,
 )
 from service.store.models import AssessmentRow, Clinic, Patient, PatientSession, User
 
@@ -195,3 +196,48 @@ def update_clinic(
         )
         session.commit()
     return _clinic_public(clinic)  # type: ignore[arg-type]
+
+
+def _webhook_secret(secret: str) -> WebhookSecret:
+    import hashlib
+
+    return WebhookSecret(
+        secret=secret,
+        scheme="t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.<raw body>')>",
+        fingerprint=hashlib.sha256(secret.encode()).hexdigest()[:12],
+    )
+
+
+@router.get("/v1/clinic/webhook-secret", response_model=WebhookSecret, name="get_webhook_secret")
+def get_webhook_secret(
+    response: Response, session: SessionDep, principal: Annotated[Principal, require("clinic:webhook_secret")]
+) -> WebhookSecret:
+    """The secret that signs this clinic's webhooks (``Motionscript-Signature``), to verify them; admin keys only."""
+    response.headers["Cache-Control"] = "no-store"
+    return _webhook_secret(session.get(Clinic, principal.clinic_id).webhook_secret)  # type: ignore[union-attr]
+
+
+@router.post("/v1/clinic/webhook-secret", response_model=WebhookSecret, name="rotate_webhook_secret")
+def rotate_webhook_secret(
+    response: Response, session: SessionDep, principal: Annotated[Principal, require("clinic:webhook_secret")]
+) -> WebhookSecret:
+    """Replace the secret with a new random one, shown once here; every delivery from now on (retries
+    included) is signed with it. Audited (the fingerprints, never the secrets)."""
+    import secrets
+
+    clinic = session.get(Clinic, principal.clinic_id)
+    old = _webhook_secret(clinic.webhook_secret)  # type: ignore[union-attr]
+    clinic.webhook_secret = secrets.token_hex(32)  # type: ignore[union-attr]
+    new = _webhook_secret(clinic.webhook_secret)  # type: ignore[union-attr]
+    audit.record(
+        session,
+        principal,
+        "clinic.webhook_secret_rotated",
+        "clinic",
+        principal.clinic_id,
+        before={"fingerprint": old.fingerprint},
+        after={"fingerprint": new.fingerprint},
+    )
+    session.commit()
+    response.headers["Cache-Control"] = "no-store"
+    return new

@@ -87,6 +87,9 @@ class AssessmentRow(Base):
     patient_id: Mapped[str | None] = mapped_column(String(100), index=True)
     exercise: Mapped[str | None] = mapped_column(String(50))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # sha256 of what the request asked for (input, fields, sensor files), set with an Idempotency-Key
+    # (migration 0007): the same key with another request is refused. NULL for rows made before it.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     callback_url: Mapped[str | None] = mapped_column(Text)
 
     input_kind: Mapped[str] = mapped_column(String(20))  # video | image | landmarks | sensors

@@ -10,33 +10,76 @@ import httpx
 import numpy as np
 import pytest
 
-import clients
-from clients import AsyncClient, Client
-from clients.models import DOCUMENT_FIELDS
+import motionscript_client as clients
+from motionscript_client import AsyncClient, Client
+from motionscript_client.models import DOCUMENT_FIELDS, MIRRORS
 from tests.conftest import POSE2SIM
 from tests.vision.test_landmark_json import document, schema_document
 
 # -- the models mirror the service's OpenAPI schema --------------------------------------------------------------------
 
-MIRRORED = {
-    "AssessmentAccepted": clients.AssessmentAccepted,
-    "AssessmentSummary": clients.AssessmentSummary,
-    "AssessmentPublic": clients.AssessmentPublic,
-    "AssessmentList": clients.AssessmentList,
-    "FrameResult": clients.FrameResult,
-    "ViewOut": clients.models.View,
-}
+
+@pytest.fixture(scope="module")
+def served_schemas(server) -> dict:
+    return httpx.get(f"{server.url}/openapi.json", timeout=30).json()["components"]["schemas"]
 
 
-@pytest.mark.parametrize("name", sorted(MIRRORED))
-def test_models_have_the_fields_of_the_live_openapi_schema(server, name):
-    schemas = httpx.get(f"{server.url}/openapi.json", timeout=30).json()["components"]["schemas"]
-    assert name in schemas, sorted(schemas)
-    served, model = schemas[name], MIRRORED[name]
+@pytest.mark.parametrize("name", sorted(MIRRORS))
+def test_models_have_the_fields_of_the_live_openapi_schema(served_schemas, name):
+    assert name in served_schemas, sorted(served_schemas)
+    served, model = served_schemas[name], MIRRORS[name]
     assert set(model.model_fields) == set(served["properties"])
     # The client may accept less than the server promises, never demand more.
     required = {n for n, f in model.model_fields.items() if f.is_required()}
     assert required <= set(served.get("required", [])), required - set(served.get("required", []))
+
+
+def _refs(schema: dict) -> set[str]:
+    """The component schemas a property refers to, however nested (arrays, maps, anyOf)."""
+    out: set[str] = set()
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            out.add(schema["$ref"].rsplit("/", 1)[-1])
+        for value in schema.values():
+            out |= _refs(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            out |= _refs(value)
+    return out
+
+
+def _models_in(annotation) -> set[type]:
+    import typing
+
+    found = {annotation} if isinstance(annotation, type) else set()
+    for arg in typing.get_args(annotation):
+        found |= _models_in(arg)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(MIRRORS))
+def test_nested_models_are_typed_as_the_server_types_them(served_schemas, name):
+    """A field that is a mirrored schema on the server (metrics, events, findings, ...) is that model here."""
+    mirrored = {v: k for k, v in MIRRORS.items()}
+    model = MIRRORS[name]
+    for field, prop in served_schemas[name]["properties"].items():
+        served_refs = {r for r in _refs(prop) if r in MIRRORS}
+        if not served_refs or (name, field) == ("AssessmentPublic", "wearables"):
+            continue
+        ours = {mirrored[m] for m in _models_in(model.model_fields[field].annotation) if m in mirrored}
+        assert ours == served_refs, (name, field, ours, served_refs)
+
+
+def test_typed_metrics_events_and_findings_of_a_real_assessment(server):
+    with Client(server.url, server.key) as ms:
+        done = ms.wait(ms.create_assessment(document(n=90), exercise="single_leg_stance").id, timeout_s=60)
+    assert all(isinstance(m, clients.Metric) for m in done.metrics) and done.metrics
+    assert all(isinstance(e, clients.Event) for e in done.events)
+    assert all(isinstance(f, clients.Finding) for f in done.findings)
+    assert [c.code for c in done.coaching] == ["not_detected"] and isinstance(done.detected.detected, bool)
+    assert done.view.view == "frontal" and done.input.kind == "landmarks"
+    mean = done.metric("pelvic_obliquity_mean")
+    assert mean is not None and mean.unit == "deg" and abs(mean.value - 4.0) < 0.05
 
 
 def test_document_fields_are_the_assessment_document_in_order():
@@ -50,7 +93,7 @@ def test_clients_import_nothing_from_the_service():
     import sys
 
     code = (
-        "import sys, clients, clients.cli_remote; "
+        "import sys, motionscript_client, clients, clients.cli_remote; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('service', 'vision', 'kinematics')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -106,7 +149,7 @@ def test_video_upload_streams_with_progress_and_is_analysed(server):
     size = POSE2SIM.stat().st_size
     sent = [s for s, _ in calls]
     assert len(calls) >= size // (256 * 1024) and sent == sorted(sent) and calls[-1][0] == calls[-1][1] > size
-    assert done.input["kind"] == "video" and done.input["frames_read"] == 100 and done.input["filename"] is None
+    assert done.input.kind == "video" and done.input.frames_read == 100 and done.input.filename is None
 
 
 def test_listing_iterates_every_page(server):

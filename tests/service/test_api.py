@@ -63,6 +63,36 @@ def test_idempotency_key_returns_the_same_assessment(client, auth, settings):
     assert len(listing["items"]) == 2
 
 
+def test_idempotency_key_is_bound_to_the_request_it_was_first_used_with(client, auth, settings):
+    key = {"Idempotency-Key": "visit-42-squat"}
+    first = post_landmarks(client, auth, headers=key, exercise="squat")
+    assert first.status_code == 202
+    for changed in ({"exercise": "bridge"}, {"exercise": "squat", "patient_id": "p-1"}, {"doc": document(n=61)}):
+        doc = changed.pop("doc", None)
+        r = post_landmarks(client, auth, doc=doc, headers=key, **{"exercise": "squat", **changed})
+        assert r.status_code == 422, (changed, r.text)
+        body = r.json()
+        assert body["type"].endswith("/idempotency-key-reused") and "visit-42-squat" in body["detail"]
+        assert body["idempotency_key"] == "visit-42-squat" and first.json()["id"] in body["detail"]
+    again = post_landmarks(client, auth, headers=key, exercise="squat")
+    assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
+    # The refused bodies left nothing behind: one stored input, one assessment.
+    assert len(stored_files(settings)) == 1
+    assert [a["id"] for a in client.get("/v1/assessments", headers=auth).json()["items"]] == [first.json()["id"]]
+
+
+def test_a_retried_video_upload_with_its_key_is_the_same_assessment(client, auth, settings):
+    key = {**auth, "Idempotency-Key": "upload-7"}
+    send = [("video", ("a.mp4", POSE2SIM.read_bytes(), "video/mp4"))]
+    first = client.post("/v1/assessments", headers=key, files=send, data={"exercise": "squat"})
+    again = client.post("/v1/assessments", headers=key, files=send, data={"exercise": "squat"})
+    assert first.status_code == again.status_code == 202 and first.json()["id"] == again.json()["id"]
+    other = client.post("/v1/assessments", headers=key, files=send, data={"exercise": "gait"})
+    assert other.status_code == 422 and "upload-7" in other.json()["detail"]
+    assert len(stored_files(settings)) == 1
+    assert [a["id"] for a in client.get("/v1/assessments", headers=auth).json()["items"]] == [first.json()["id"]]
+
+
 def test_another_clinic_cannot_see_or_delete(client, auth, settings):
     aid = post_landmarks(client, auth).json()["id"]
     other = {"Authorization": f"Bearer {make_key(settings, 'Clinic B')}"}

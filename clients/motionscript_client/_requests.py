@@ -1,4 +1,4 @@
-"""What a call sends, built once and shared by :class:`~clients.Client` and :class:`~clients.AsyncClient`."""
+"""What a call sends, built once and shared by :class:`~motionscript_client.Client` and :class:`~motionscript_client.AsyncClient`."""
 
 from __future__ import annotations
 
