@@ -88,7 +88,8 @@ class InputInfo(_Model):
     variable_frame_rate: bool | None = None
     truncated: bool = False
     sharpness: float | None = None
-    landmark_space: str | None = None
+    landmark_space: str | None = None  # image | world | camera
+    landmark_schema: str | None = None  # blazepose33, coco17, ... (docs/landmarks.md)
 
 
 class View(_Model):
@@ -404,6 +405,7 @@ class Review(_Model):
     note: str | None
     correction: dict[str, str] | None
     reviewer_key_id: str
+    reviewer_name: str | None = None  # "Name <email>" or "API key 'label'"
     reviewed_at: datetime
 
 
@@ -447,6 +449,7 @@ class SuggestionDecision(_Model):
     note: str | None
     overrides: dict[str, Any] | None
     decided_by_key_id: str
+    decided_by_name: str | None = None
     decided_at: datetime
 
 
@@ -482,6 +485,8 @@ class AuditEvent(_Model):
     id: str
     at: datetime
     actor_key_id: str
+    actor_type: str | None = None  # key | user | patient_link | cli
+    actor_name: str | None = None
     actor_role: str
     action: str
     entity_type: str

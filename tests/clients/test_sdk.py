@@ -130,9 +130,9 @@ def test_other_skeletons_through_the_sdk(server, tmp_path, name):
         for source in (schema_document(name), path):
             done = ms.wait(ms.create_assessment(source).id, timeout_s=60)
             assert done.status == "done" and done.input is not None
-            assert done.input["landmark_schema"] == name
+            assert done.input.landmark_schema == name
             np.testing.assert_allclose(np.array(done.series["pelvic_obliquity_deg"], dtype=float), 4.0, atol=0.05)
-            limits = [q["message"] for q in done.quality if q["code"] == "skeleton_limit"]
+            limits = [q.message for q in done.quality if q.code == "skeleton_limit"]
             assert limits and all(m.startswith(f"{name} has no") for m in limits)
         bad = schema_document(name)
         bad["frames"][0]["landmarks"] = bad["frames"][0]["landmarks"][:5]
