@@ -1,7 +1,7 @@
 """``motionscript --server URL analyze INPUT``: the same analysis, run by a Motionscript service.
 
     motionscript --server URL [--api-key KEY] analyze INPUT [--exercise NAME] [--out FILE]
-        [--patient-id ID] [--timeout S] [--compact] [-q]
+        [--patient-id ID] [--overlay FILE.mp4] [--timeout S] [--compact] [-q]
 
 The key comes from ``--api-key`` or ``MOTIONSCRIPT_API_KEY``. The assessment
 JSON written is the document ``motionscript analyze`` writes locally (same
@@ -77,6 +77,9 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("input")
     a.add_argument("--exercise", choices=EXERCISES)
     a.add_argument("--out", help="write the assessment JSON here (default: stdout)")
+    a.add_argument(
+        "--overlay", metavar="FILE.mp4", help="also write the annotated video (needs an admin or clinician key)"
+    )
     a.add_argument("--patient-id", help="pseudonymous patient id (no names)")
     a.add_argument("--timeout", type=float, default=900.0, metavar="S", help="give up waiting after S seconds")
     a.add_argument("--compact", action="store_true", help="no indentation in the JSON")
@@ -107,6 +110,12 @@ def _analyze(args: argparse.Namespace) -> int:
             )
             line.status(accepted)
             done = ms.wait(accepted.id, timeout_s=args.timeout, on_status=line.status)
+            if args.overlay:
+                overlay = Path(args.overlay)
+                overlay.parent.mkdir(parents=True, exist_ok=True)
+                tmp = overlay.with_name(overlay.name + ".part")
+                tmp.write_bytes(ms.get_overlay(done.id))
+                tmp.replace(overlay)
     finally:
         line.finish()
     doc = done.document()

@@ -78,3 +78,20 @@ def test_failures_give_one_line_and_the_local_exit_codes(server, tmp_path, capsy
 )
 def test_is_remote_looks_only_before_the_command(argv, remote):
     assert cli_remote.is_remote(argv) is remote
+
+
+def test_remote_overlay_is_the_annotated_video(server, tmp_path, capsys):
+    import av
+
+    from tests.conftest import FIXTURES
+
+    clip = FIXTURES / "video" / "sports2d_jumping_jacks.mp4"
+    out = tmp_path / "jj.mp4"
+    argv = ["--server", server.url, "--api-key", server.key, "analyze", str(clip), "--overlay", str(out), "-q"]
+    assert cli_remote.main([*argv, "--out", str(tmp_path / "a.json")]) == 0
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.name == "h264" and sum(1 for _ in c.decode(video=0)) == 85
+    # An app key may analyse but not see the recording: the overlay is refused with the local exit code 1.
+    argv[3] = server.app_key
+    assert cli_remote.main([*argv, "--out", str(tmp_path / "b.json")]) == 1
+    assert "403" in capsys.readouterr().err
