@@ -9,6 +9,7 @@ catch the family with one clause)::
         │                       vision/ and service/ share one family)
         ├── UnsupportedMediaError   not a video, image or landmark file we accept
         ├── CorruptMediaError       a video or image that cannot be decoded
+        ├── MediaTooLargeError      a picture or video frame with more pixels than are decoded
         ├── LandmarkFormatError     malformed landmark JSON
         └── NoPersonError           decoded fine, but no person was found
 
@@ -23,6 +24,7 @@ __all__ = [
     "InputError",
     "InsufficientDataError",
     "LandmarkFormatError",
+    "MediaTooLargeError",
     "MotionscriptError",
     "NoPersonError",
     "UnsupportedMediaError",
@@ -47,6 +49,10 @@ class UnsupportedMediaError(InputError):
 
 class CorruptMediaError(InputError):
     """A video or image of an accepted kind that cannot be decoded."""
+
+
+class MediaTooLargeError(InputError):
+    """An image or video whose pictures have more pixels than the decoder is allowed to produce."""
 
 
 class LandmarkFormatError(InputError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from service.api import assessments, auth, docs, frames, health, live, patients,
 from service.api import reports as report_routes
 from service.api import reviews as review_routes
 from service.api import signature as signature_routes
+from service.input_limits import InputLimits
 from service.jobs import make_queue
 from service.limits import UploadSlots
 from service.limits import install as install_limits
@@ -32,6 +34,8 @@ from service.version import __version__
 __all__ = ["create_app"]
 
 log = logging.getLogger("motionscript.api")
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def create_app(settings: Settings | None = None, *, start_workers: bool = True) -> FastAPI:
@@ -114,11 +118,20 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         generate_unique_id_function=lambda route: route.name,  # stable operation ids
     )
     errors.install(app)
+    errors.document_problems(app)
+    # Middleware added first sits innermost: observe (outermost; logs every answer with its request
+    # id) -> the body timeouts of service/limits.py -> InputLimits, whose reading of a JSON body the
+    # timeouts therefore guard.
+    app.add_middleware(
+        InputLimits, max_json_bytes=settings.max_json_mb * 1024 * 1024, max_json_depth=settings.max_json_depth
+    )
     install_limits(app, settings)
 
     @app.middleware("http")
     async def observe(request: Request, call_next):
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        rid = request.headers.get("x-request-id", "")
+        if not _REQUEST_ID.fullmatch(rid):  # echoed and logged: a client's own id only if short and plain
+            rid = uuid.uuid4().hex
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500

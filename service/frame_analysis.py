@@ -12,6 +12,7 @@ from kinematics.pipeline import KinematicsPipeline
 from kinematics.series import LandmarkSeries
 from service.analysis import _conventions, _issue
 from service.schemas import FrameResult, ViewOut
+from vision._imagesize import check_image_pixels
 from vision._sniff import sniff_bytes
 from vision.backends.base import PersonPose, PoseBackend
 from vision.tracking import SubjectTracker
@@ -24,6 +25,7 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     kind = sniff_bytes(data, name)
     if kind != "image":
         raise CorruptMediaError(f"{name}: expected a JPEG, PNG, WebP or BMP image, found {kind}")
+    check_image_pixels(data, name)  # from the header: a 249 KB PNG may declare 16000x16000
     rgb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB)
     if rgb is None or rgb.size == 0:
         raise CorruptMediaError(f"{name}: cannot decode image ({len(data)} bytes; damaged or cut short)")

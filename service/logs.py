@@ -33,6 +33,10 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO") -> None:
+    # httpx and httpcore log each request's full URL at INFO/DEBUG: a webhook's callback URL is the
+    # clinic's, so only their warnings are kept. SQL parameters are hidden by the engine (store/db.py).
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     root = logging.getLogger("motionscript")
     if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         return

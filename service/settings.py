@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<data_dir>/motionscript.db")
     uploads_dir: Path | None = Field(None, description="default <data_dir>/uploads")
     max_upload_mb: int = Field(1024, ge=1, description="largest accepted upload")
+    max_json_mb: int = Field(64, ge=1, description="largest accepted JSON body (a landmark document, ...)")
+    max_json_depth: int = Field(
+        64, ge=2, description="deepest nesting of arrays and objects accepted in a JSON body (landmarks need 4)"
+    )
     retention_days: float | None = Field(
         None,
         gt=0,

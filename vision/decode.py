@@ -31,7 +31,8 @@ import cv2
 import numpy as np
 from av.sidedata.sidedata import Type as SideDataType
 
-from kinematics.errors import CorruptMediaError, UnsupportedMediaError
+from kinematics.errors import CorruptMediaError, MediaTooLargeError, UnsupportedMediaError
+from vision._imagesize import check_image_pixels
 from vision._sniff import ACCEPTED, MediaKind, isobmff_damage, sniff
 
 __all__ = [
@@ -51,6 +52,8 @@ PathLike = str | os.PathLike[str]
 VFR_TOLERANCE = 0.01
 #: Repeated or backward timestamps are moved this far past the previous frame.
 NUDGE_S = 1e-6
+#: Largest video picture decoded: 8K UHD (7680x4320); each RGB frame is then at most ~100 MB.
+MAX_VIDEO_PIXELS = 7680 * 4320
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,12 +250,14 @@ class VideoReader:
             raise CorruptMediaError(f"{self._path.name}: cannot open video: {why}") from None
         try:
             self._stream = self._video_stream()
+            self._check_pixels(self._stream.codec_context.width, self._stream.codec_context.height)  # not decoded yet
             self._stream.thread_type = "AUTO"
             self._packets: Generator[av.VideoFrame] | None = self._decoded_frames()
             self._first: av.VideoFrame | None = next(self._packets, None)
             if self._first is None:
                 why = f" ({self._failure})" if self._failure else ""
                 raise CorruptMediaError(f"{self._path.name}: video contains no decodable frames{why}")
+            self._check_pixels(self._first.width, self._first.height)
         except BaseException:
             self._container.close()
             raise
@@ -269,6 +274,14 @@ class VideoReader:
         self._truncated = False
         self._notes: list[str] = []
         self._started = False
+
+    def _check_pixels(self, width: int, height: int) -> None:
+        """Refuse pictures above MAX_VIDEO_PIXELS from the stream's header, before frames are converted."""
+        if width * height > MAX_VIDEO_PIXELS:
+            raise MediaTooLargeError(
+                f"{self._path.name}: video frames of {width}x{height} pixels exceed the limit of "
+                f"{MAX_VIDEO_PIXELS / 1e6:.1f} megapixels (8K UHD); send a smaller recording"
+            )
 
     def _video_stream(self) -> av.VideoStream:
         streams = self._container.streams
@@ -322,6 +335,7 @@ class VideoReader:
             raise RuntimeError(f"{self._path.name}: the reader is closed")
         for av_frame in itertools.chain((first,), self._packets):
             self._corrupt_frames += bool(av_frame.is_corrupt)
+            self._check_pixels(av_frame.width, av_frame.height)  # a stream may change size midway
             t_s = self._clock.stamp(av_frame.pts, av_frame.dts)
             if av_frame.duration:
                 self._last_duration_s = float(av_frame.duration * self._clock.time_base)
@@ -456,6 +470,7 @@ def read_image(path: PathLike) -> Frame:
     if kind != "image":
         raise UnsupportedMediaError(f"{path.name}: expected an image, found {kind}; {ACCEPTED}")
     data = np.fromfile(path, dtype=np.uint8)
+    check_image_pixels(data.tobytes()[:262144], path.name)  # the header, before anything is decoded
     rgb = _imdecode_rgb(data)
     if rgb is None or rgb.size == 0:
         raise CorruptMediaError(f"{path.name}: cannot decode image ({data.size} bytes; damaged or cut short)")

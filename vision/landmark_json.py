@@ -37,6 +37,7 @@ SPACES = ("image", "world", "camera")
 # (MediaPipe extrapolates a little beyond the frame); a depth camera sees a person 0.3-10 m away.
 MAX_IMAGE_COORD = 4.0
 MAX_CAMERA_M = 20.0
+MAX_IMAGE_SIDE = 100_000  # pixels; 10**400 used to pass and overflow later (OverflowError)
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,10 +92,12 @@ def parse_landmarks(doc: Any) -> LandmarkDocument:
         if not (
             isinstance(raw, list)
             and len(raw) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in raw)
+            and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_IMAGE_SIDE for v in raw)
         ):
             raise _fail(
-                "image_size", f"expected [width, height] in pixels (two positive integers), got {json.dumps(raw)[:60]}"
+                "image_size",
+                f"expected [width, height] in pixels (two integers from 1 to {MAX_IMAGE_SIDE}), "
+                f"got {json.dumps(raw)[:60]}",
             )
         size = (raw[0], raw[1])
     fps = doc.get("fps")

@@ -102,7 +102,7 @@ def _run_chunk(
 ) -> _ChunkResult:
     import av
 
-    from vision.decode import _apply_orientation, _Clock, _orientation
+    from vision.decode import MAX_VIDEO_PIXELS, _apply_orientation, _Clock, _orientation
     from vision.extract import subject_sharpness
 
     backend = factory()
@@ -157,6 +157,8 @@ def _run_chunk(
                     next_t_s = t_s
                     break
                 corrupt += bool(frame.is_corrupt)
+                if frame.width * frame.height > MAX_VIDEO_PIXELS:  # probe checked the header; a stream may change
+                    raise ValueError(f"a frame of {frame.width}x{frame.height} pixels exceeds the decoding limit")
                 rgb = np.ascontiguousarray(_apply_orientation(frame.to_ndarray(format="rgb24"), *orient))
                 people = backend.estimate(rgb, t_s)
                 measure = round(t_s * fps) % SHARPNESS_EVERY == 0

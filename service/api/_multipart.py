@@ -8,6 +8,7 @@ the small text fields in memory.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from python_multipart import MultipartParser
@@ -16,6 +17,7 @@ from python_multipart.multipart import MultipartState, parse_options_header
 from starlette.requests import Request
 
 from service.errors import Problem
+from service.input_limits import control_characters
 from service.store.uploads import StoredFile, UploadStore, UploadWriter
 
 __all__ = ["MultipartUpload", "read_multipart"]
@@ -85,7 +87,8 @@ async def read_multipart(
             if out.file_field is not None:
                 raise Problem(422, "validation", "send exactly one file per request")
             out.file_field = name
-            out.filename = disp[b"filename"].decode("utf-8", "replace")[:200]
+            filename = disp[b"filename"].decode("utf-8", "replace")[:200]
+            out.filename = re.sub(r"[\x00-\x1f\x7f]", "", filename)  # shown in messages: no control characters
             state["writer"] = store.writer(clinic_id, limit)
             writers.append(state["writer"])
 
@@ -99,7 +102,14 @@ async def read_multipart(
 
     def on_part_end() -> None:
         if state["writer"] is None and state["name"]:
-            out.fields[state["name"]] = state["buf"].decode("utf-8", "replace")
+            value = state["buf"].decode("utf-8", "replace")
+            if control_characters(value, allow_whitespace=True) or control_characters(state["name"]):
+                raise Problem(
+                    422,
+                    "validation",
+                    f"form field {state['name'][:50]!r}: control characters (such as NUL) are not accepted",
+                )
+            out.fields[state["name"]] = value
 
     parser = MultipartParser(
         boundary,

@@ -19,7 +19,9 @@ def encode_cursor(created_at: datetime, row_id: str) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         created, rid = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(created), str(rid)
+        if not isinstance(created, str) or not isinstance(rid, str) or not valid_id(rid) or not rid.isprintable():
+            raise ValueError("not an id")  # a NUL here reached PostgreSQL, which refused it with a 500
+        return datetime.fromisoformat(created), rid
     except Exception:
         raise Problem(422, "validation", "cursor: not a cursor this service issued") from None
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import uuid
+from pathlib import Path
 from typing import Annotated, Literal
 
 import anyio.to_thread
@@ -14,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from kinematics.errors import MotionscriptError
 from kinematics.schemas import SCHEMAS as LANDMARK_SCHEMAS
 from service.analysis import EXERCISES
 from service.api._files import decrypted_response
@@ -374,7 +376,10 @@ async def _from_multipart(request: Request, store: UploadStore, settings, princi
 
             def check() -> None:  # refuses cut or corrupt files now, not later
                 with store.plaintext(stored.relpath) as plain:
-                    probe(plain)
+                    try:
+                        probe(plain)
+                    except MotionscriptError as exc:  # it names the stored file (a sha256): name the upload
+                        raise type(exc)(str(exc).replace(Path(plain).name, upload.filename or "upload")) from None
 
             # a few at a time, in threads of their own: the handlers' threads stay free for other clinics
             await anyio.to_thread.run_sync(check, limiter=request.app.state.upload_checks)
@@ -489,8 +494,10 @@ async def _from_json(request: Request, store: UploadStore, principal: Principal)
             raise TooLarge(_MAX_JSON_BYTES)
     try:
         doc = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, and integers of over 4300 digits
         raise Problem(422, "malformed-json", f"the body is not valid JSON: {getattr(exc, 'msg', str(exc))}") from None
+    except RecursionError:  # service/input_limits.py caps the depth first; this stays a client error regardless
+        raise Problem(422, "too-deep", "the JSON body nests too deeply") from None
     if not isinstance(doc, dict):
         raise Problem(422, "malformed-landmarks", "landmark JSON: top level: expected an object")
     fields = {k: doc.pop(k) for k in ("exercise", "patient_id", "callback_url") if k in doc}

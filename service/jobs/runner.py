@@ -20,6 +20,7 @@ import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -176,6 +177,7 @@ def run_job(factory: sessionmaker[Session], settings: Settings, c: Claim, analyz
     started = time.monotonic()
     kept: list = []  # the video's landmarks in pixels, for its annotated video (docs/assessment.md)
     landmarks: tuple[int, bytes] | None = None
+    path: Path | None = None
     try:
         if analyze is None:
             # Slow the first time in a process (numpy, scipy, the pose runtime): the lease is being renewed.
@@ -208,8 +210,9 @@ def run_job(factory: sessionmaker[Session], settings: Settings, c: Claim, analyz
 
             landmarks = (len(kept[0]), pack_landmarks(kept[0]))
         status, values = "done", {"status": "done", "result": result, "reason": None}
-    except (MotionscriptError, KeyMissing, DecryptError) as exc:
-        status, values = "failed", {"status": "failed", "reason": str(exc)}
+    except (MotionscriptError, KeyMissing, DecryptError) as exc:  # a stored file's name is a sha256: not shown
+        reason = str(exc).replace(path.name, "the recording") if path is not None else str(exc)
+        status, values = "failed", {"status": "failed", "reason": reason}
     except Exception as exc:
         log.exception("analysis crashed", extra={"assessment_id": c.assessment_id})
         status, values = "failed", {"status": "failed", "reason": f"internal error: {type(exc).__name__}"}

@@ -36,7 +36,9 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, pool_ti
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True, **pool
+        )  # hide_parameters: an error's message (logged) never carries patient ids or URLs
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # WAL: readers don't block the writer
@@ -47,7 +49,7 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, pool_ti
             cur.close()
 
         return engine
-    engine = create_engine(url, pool_pre_ping=True, **pool)
+    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool)
     if engine.dialect.name == "postgresql":
 
         @event.listens_for(engine, "connect")

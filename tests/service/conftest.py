@@ -48,6 +48,80 @@ def fresh_pg_database(admin_url: str) -> tuple[str, callable]:
     return admin_url.rsplit("/", 1)[0] + f"/{name}", drop
 
 
+# -- logs without PHI: every log line of the service suites is checked ----------------------------------------------
+
+import logging  # noqa: E402
+import re  # noqa: E402
+
+_KEY = re.compile(r"ms_[0-9a-f]{12}_[A-Za-z0-9_-]{20,}")
+_URL = re.compile(r"https?://(?!sqlalche\.me/)")  # SQLAlchemy links its error docs
+
+
+def _patient_codes() -> set[str]:
+    """Every patient code and id the service tests send, read from their source (4+ characters)."""
+    found: set[str] = set()
+    pattern = re.compile(r"""(?:patient_id|"patient_id"|code|"code")\s*[=:]\s*["']([^"'{}\\\n]{4,})["']""")
+    for path in Path(__file__).parent.glob("test_*.py"):
+        found.update(pattern.findall(path.read_text()))
+    return found
+
+
+class LogLines(logging.Handler):
+    """Every record any logger emits while the service tests run, formatted as the service writes it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        from service.logs import JsonFormatter
+
+        self.setFormatter(JsonFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # a record that cannot be formatted is still looked at
+            self.lines.append(repr(vars(record)))
+
+
+@pytest.fixture(scope="session")
+def log_lines() -> Iterator[LogLines]:
+    handler = LogLines()
+    loggers = [logging.getLogger(), logging.getLogger("motionscript")]  # "motionscript" does not propagate
+    for lg in loggers:
+        lg.addHandler(handler)
+    old_level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        for lg in loggers:
+            lg.removeHandler(handler)
+        logging.getLogger().setLevel(old_level)
+
+
+@pytest.fixture(autouse=True)
+def no_phi_in_logs(log_lines: LogLines) -> Iterator[None]:
+    """Fails the test whose log lines carry an API key, a URL (callbacks) or a patient code of the tests."""
+    start = len(log_lines.lines)
+    yield
+    if not _CODES:
+        _CODES.update(_patient_codes())
+    codes = _CODES
+    leaks = []
+    for line in log_lines.lines[start:]:
+        why = [
+            *(["an API key"] if _KEY.search(line) else []),
+            *(["a URL"] if _URL.search(line) else []),
+            *[f"patient code {c!r}" for c in codes if c in line],
+        ]
+        if why:
+            leaks.append(f"{', '.join(why)} in: {line[:300]}")
+    assert not leaks, "log lines carry PHI or secrets:\n" + "\n".join(leaks)
+
+
+_CODES: set[str] = set()
+
+
 # Callback URLs in tests go to loopback listeners only; names are answered from this table, never by DNS.
 LOOPBACK_NETWORKS = ["127.0.0.0/8", "::1/128"]
 

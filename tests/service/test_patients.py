@@ -333,18 +333,22 @@ def test_openapi_names_the_patient_operations(client):
 
 
 def test_impossible_ids_and_text_are_client_errors_on_every_database(client, auth):
-    # PostgreSQL refuses NUL bytes in text with an error: these must stay 404/422, never 500.
+    # PostgreSQL refuses NUL bytes in text with an error: these must be 422 (refused before the
+    # database, service/input_limits.py) or 404, never 500.
     pid = new_patient(client, auth)["id"]
-    assert client.get("/v1/patients/a%00b", headers=auth).status_code == 404
-    assert client.get("/v1/patients/a%00b/progress", headers=auth).status_code == 404
+    assert client.get("/v1/patients/a%00b", headers=auth).status_code == 422
+    assert client.get("/v1/patients/a%00b/progress", headers=auth).status_code == 422
     assert client.get("/v1/patients", params={"code": "a\x00"}, headers=auth).status_code == 422
     r = client.post(f"/v1/patients/{pid}/sessions", json={"assessment_ids": ["a\x00b"]}, headers=auth)
-    assert r.status_code == 404 and "no assessment" in r.json()["detail"]
+    assert r.status_code == 422 and "control character" in r.json()["detail"]
+    assert (
+        client.post(f"/v1/patients/{pid}/sessions", json={"assessment_ids": ["nope"]}, headers=auth).status_code == 404
+    )
     assert client.post(f"/v1/patients/{pid}/sessions", json={"notes": "a\x00b"}, headers=auth).status_code == 422
     nrs = {"instrument": "nrs", "value": 1}
     assert (
         client.post(f"/v1/patients/{pid}/outcomes", json={**nrs, "session_id": "a\x00"}, headers=auth).status_code
-        == 404
+        == 422
     )
 
 
