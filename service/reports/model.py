@@ -579,7 +579,7 @@ def _exercises(row: AssessmentRow, findings: list[dict], data: SessionData) -> t
                 who=_name(d.decided_by_name) or data.people.get(d.decided_by_key_id, "unknown clinician"),
                 at=_utc(d.decided_at),
                 note=d.note,
-                because=f"finding {s.finding_index + 1}: {f['message'].split('. ')[0]}",
+                because=f"{f['severity']} finding: {f['message'].split('. ')[0]}",
             )
         )
     return tuple(out)
@@ -651,7 +651,8 @@ def _outcome(o: OutcomeRow) -> OutcomeEntry:
 
     if o.instrument == "odi":
         scored = score_odi(o.answers)
-        detail = f"band: {scored.band}" + (f"; unanswered: {', '.join(scored.missing)}" if scored.missing else "")
+        missing = ", ".join(m.replace("_", " ") for m in scored.missing)
+        detail = f"band: {scored.band}" + (f"; unanswered: {missing}" if missing else "")
         return OutcomeEntry(K.OUTCOMES["odi"].label, o.score, "% (0-100)", detail, _utc(o.recorded_at))
     entry = K.OUTCOMES.get(f"nrs_{o.site}" if o.site else "nrs", K.OUTCOMES["nrs"])
     return OutcomeEntry(

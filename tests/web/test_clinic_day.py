@@ -331,7 +331,7 @@ def test_a_clinic_day_from_a_new_patient_to_the_signed_pdf(browser, console, cli
         assert "Severity corrected from inconclusive to info" in text
         assert f"Approved by {REVIEWER}" in text and "start with 2 sets" in text and "2 sets ×" in text
         assert "Walking" in text and "Single-leg stance" in text
-        assert "MCID 10 points" in text
+        assert "MCID 10 points" in text and "unanswered: sex life" in text
         assert "hip_flexion_left_deg" not in text and "turn the phone" not in text
 
         # 9. the day ends: logging out sends the page to the login, and the session is refused at once

@@ -658,7 +658,8 @@ async function loadSuggestions(a, box) {
     const by = d ? personName(d.decided_by_name) || `key ${d.decided_by_key_id.slice(0, 8)}` : "";
     return el("div", { class: "suggestion", "data-testid": "suggestion", "data-n": s.n, "data-status": s.status },
       el("p", {}, el("strong", {}, s.exercise.name), ` · ${dose(s.exercise)}`),
-      el("p", { class: "small" }, `For finding ${s.finding_index + 1}: ${s.rationale}`),
+      el("p", { class: "small" }, `For the finding “${(a.findings?.[s.finding_index]?.message || s.finding_code).split(". ")[0]}”. `,
+        s.rationale),
       el("p", { class: "review-status", "data-testid": "decision-status", "data-status": s.status },
         s.status === "proposed" ? "Proposed: not given to the patient until you approve it."
           : `${s.status === "approved" ? "Approved" : "Rejected"} by ${by}, ${when(d.decided_at)}${d.note ? ` – “${d.note}”` : ""}`),
