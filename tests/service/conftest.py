@@ -89,14 +89,19 @@ def log_lines() -> Iterator[LogLines]:
     loggers = [logging.getLogger(), logging.getLogger("motionscript")]  # "motionscript" does not propagate
     for lg in loggers:
         lg.addHandler(handler)
-    old_level = logging.getLogger().level
-    logging.getLogger().setLevel(logging.DEBUG)
+    # As the service configures itself (service/logs.py): INFO, and httpx/httpcore, which log every
+    # request's URL, at WARNING; the tests' own httpx clients are then as quiet as the service's.
+    levels = {name: logging.getLogger(name).level for name in ("", "httpx", "httpcore")}
+    logging.getLogger().setLevel(logging.INFO)
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         yield handler
     finally:
         for lg in loggers:
             lg.removeHandler(handler)
-        logging.getLogger().setLevel(old_level)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture(autouse=True)
