@@ -10,6 +10,7 @@ BENCHMARKS = {
     "gait": "bench.gait",
     "keraal": "bench.validate_keraal",
     "live": "bench.live",
+    "load": "bench.load",
     "pipeline": "bench.pipeline",
     "throughput": "bench.throughput",
     "uploads": "bench.uploads",

@@ -33,7 +33,7 @@ CSRF_HEADER = "x-csrf-token"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:  # async: no I/O, so no thread hop
     return request.app.state.settings
 
 
@@ -45,7 +45,7 @@ def _session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def _store(request: Request) -> UploadStore:
+async def _store(request: Request) -> UploadStore:
     return request.app.state.uploads
 
 
@@ -125,7 +125,7 @@ CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 def require(action: str):
     """A dependency that admits only roles allowed to do ``action``."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:  # no I/O: on the event loop
         if not permits(principal.role, action):
             raise Problem(403, "forbidden", f"the {principal.role!r} role may not do {action}")
         return principal

@@ -143,7 +143,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     async def _too_many(_: Request, exc: TooManyUploads) -> JSONResponse:
         response = problem_response(exc.status, exc.kind, exc.detail, **exc.extra)
         response.headers["Retry-After"] = str(exc.retry_after_s)
-        response.headers["Connection"] = "close"  # its body was not read
+        # No "Connection: close": uvicorn then reads (and drops) the rest of the body, so a client still
+        # sending it reads this answer instead of a connection reset (seen in `python -m bench load`).
         return response
 
     @app.exception_handler(PoolTimeout)

@@ -49,7 +49,7 @@ from motionscript_client.models import Progress as ProgressReport
 
 __all__ = ["RETRY_STATUSES", "AsyncClient", "Client"]
 
-RETRY_STATUSES = frozenset({502, 503, 504})
+RETRY_STATUSES = frozenset({429, 502, 503, 504})  # 429: too many uploads at once (docs/limits.md)
 USER_AGENT = "motionscript-client/0.2"
 Source = str | os.PathLike[str] | dict[str, Any]
 StatusCallback = Callable[[AssessmentPublic], None]
