@@ -8,6 +8,7 @@ after 30 s, and 60 concurrent small uploads got 500s. Each test runs on SQLite a
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -21,6 +22,18 @@ from tests.service.conftest import make_key
 
 CLIP = POSE2SIM.read_bytes()
 BOUNDARY = "msboundary"
+
+
+@pytest.fixture(autouse=True)
+def quiet_test_client() -> Iterator[None]:
+    """This process's httpx is the test's client, not the service: its request lines (URLs) are not service logs."""
+    lg = logging.getLogger("httpx")
+    old = lg.level
+    lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        lg.setLevel(old)
 
 
 @pytest.fixture

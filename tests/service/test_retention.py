@@ -15,7 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from tests.conftest import POSE2SIM
 from tests.service._servers import free_port, service_env, wait_ready
 from tests.service.conftest import make_key
-from tests.service.test_limits import procs  # noqa: F401 - the fixture
+from tests.service.test_limits import procs, quiet_test_client  # noqa: F401 - fixtures
 
 CLIP = POSE2SIM.read_bytes()
 
