@@ -197,7 +197,7 @@ async def _receive(websocket: WebSocket, slot: _Newest, idle_timeout_s: float) -
                 stamp = float(control["t_s"])
                 if not math.isfinite(stamp):
                     raise ValueError
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: "[" nested 100,000 deep
                 stamp = None
                 await websocket.send_json(
                     {

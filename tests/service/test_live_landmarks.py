@@ -84,3 +84,16 @@ def test_a_bad_landmark_message_is_an_error_and_the_session_goes_on(live_app):  
         assert ok["type"] == "frame" and ok["person_found"] and ok["seq"] == 1
         ws.send_text(json.dumps({"t_s": 0.4, "landmarks": doc["frames"][2]["landmarks"]}))  # header kept
         assert ws.receive_json()["seq"] == 2
+
+
+@pytest.mark.parametrize("text", ["[" * 200_000, '{"t_s": 0.5, "landmarks": ' + "[" * 200_000])
+def test_a_deeply_nested_text_message_is_an_error_not_the_end_of_the_session(live_app, text):  # noqa: F811
+    client, key, _ = live_app
+    doc = S.document("OP", "ELK")
+    with client.websocket_connect(f"/v1/live?token={key}") as ws:
+        assert ws.receive_json()["type"] == "ready"
+        ws.send_text(text)
+        assert ws.receive_json()["type"] == "error"
+        header = {"schema": "openpose18", "space": "image", "image_size": doc["image_size"]}
+        ws.send_text(json.dumps({"t_s": 0.0, "landmarks": doc["frames"][0]["landmarks"], **header}))
+        assert ws.receive_json()["type"] == "frame"
