@@ -34,16 +34,18 @@ from service.schemas import (
     ThresholdOut,
     ViewOut,
 )
+from service.settings import Settings
 from service.version import software_versions
 from service.wearables import WearableFiles, WearablesIssueOut, WearablesOut
 from vision._sniff import sniff
-from vision.backends.base import PoseBackend
+from vision.backends.base import BackendFactory
 from vision.extract import Extraction, extract_image, extract_video
 from vision.landmark_json import load_landmark_file
 
 __all__ = [
     "EXERCISES",
     "NO_INPUT",
+    "PoseModels",
     "PreparedInput",
     "analyze_file",
     "analyze_landmarks",
@@ -67,8 +69,32 @@ NO_INPUT = (
     "and/or a sensor file with --imu FILE or --emg FILE"
 )
 
-BackendFactory = Callable[[bool], PoseBackend]  # video mode? -> backend
 Progress = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoseModels:
+    """Where the pose models come from: decided by the entry point (CLI, job runner) from its settings.
+
+    Parameters
+    ----------
+    factory
+        ``factory(video)`` gives a zero-argument backend factory for VIDEO (True) or IMAGE
+        mode; it must pickle, since parallel extraction calls it in each worker process
+        (:meth:`service.settings.Settings.backend_factory` does).
+    processes
+        Processes per video; above 1, a long video is cut into as many parts
+        (:func:`vision.parallel.extract_video_parallel`).
+    """
+
+    factory: Callable[[bool], BackendFactory]
+    processes: int = 1
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PoseModels:
+        """The configured backend (MOTIONSCRIPT_POSE_BACKEND / _POSE_MODEL) and processes per video."""
+        return cls(factory=lambda video: settings.backend_factory(video=video), processes=settings.processes_per_video)
+
 
 _VALIDATION = "synthetic poses: RMSE <= 1 deg (tests/kinematics); real data: docs/validation.md"
 
@@ -352,7 +378,7 @@ def analyze_file(
     path: str | Path | None,
     *,
     exercise: str | None = None,
-    backend_factory: BackendFactory | None = None,
+    pose: PoseModels | None = None,
     space: Literal["image", "world"] = "image",
     progress: Progress | None = None,
     pipeline: KinematicsPipeline = KinematicsPipeline(),
@@ -366,14 +392,15 @@ def analyze_file(
     file's own name by default; the service passes ``None`` because uploaded
     file names often carry a patient's name. Without ``path``, ``wearables``
     alone are analysed (:func:`analyze_sensors`). ``on_landmarks`` receives a video's
-    or image's landmarks in image space (what the annotated video is drawn from).
+    or image's landmarks in image space (what the annotated video is drawn from). ``pose``:
+    the entry point's pose models; without it, those the environment configures (``Settings()``).
     """
     _check_exercise(exercise)
     if path is None:
         if wearables is None or (wearables.imu_path is None and wearables.emg_path is None):
             raise InputError(NO_INPUT)
         return analyze_sensors(wearables, exercise=exercise, filename=filename)
-    prepared = prepare_input(path, backend_factory=backend_factory, space=space, progress=progress, filename=filename)
+    prepared = prepare_input(path, pose=pose, space=space, progress=progress, filename=filename)
     if on_landmarks is not None and prepared.image_landmarks is not None:
         on_landmarks(prepared.image_landmarks)
     return analyze_landmarks(
@@ -391,7 +418,7 @@ def analyze_file(
 def prepare_input(
     path: str | Path,
     *,
-    backend_factory: BackendFactory | None = None,
+    pose: PoseModels | None = None,
     space: Literal["image", "world"] = "image",
     progress: Progress | None = None,
     filename: str | None = "",
@@ -435,7 +462,7 @@ def prepare_input(
             landmark_schema=doc.schema,
         )
         return PreparedInput(lm, info, None, None, issues)
-    ex = _extract(path, kind, backend_factory, progress)
+    ex = _extract(path, kind, pose or PoseModels.from_settings(Settings()), progress)
     lm = ex.image if space == "image" or ex.world is None else ex.world
     issues = [QualityIssue("decode_note", "info", note) for note in ex.media.notes]
     if m_sharp := ex.media.sharpness:
@@ -495,29 +522,17 @@ def prepare_input(
     return PreparedInput(lm, info, ex.model, subject, issues, ex.image)
 
 
-def _extract(path: Path, kind: str, backend_factory: BackendFactory | None, progress: Progress | None) -> Extraction:
-    """Landmarks of the followed subject; a long video with the default backend uses every core it may."""
-    if kind == "video" and backend_factory is None:
-        from service.settings import get_settings
+def _extract(path: Path, kind: str, pose: PoseModels, progress: Progress | None) -> Extraction:
+    """Landmarks of the followed subject; a long video uses as many processes as ``pose`` allows."""
+    if kind == "video" and pose.processes > 1:  # (short videos, and daemonic job workers, fall back to one process)
         from vision.parallel import extract_video_parallel
 
-        settings = get_settings()
-        if settings.processes_per_video > 1:  # (short videos, and daemonic job workers, fall back to one process)
-            return extract_video_parallel(
-                path, settings.backend_factory(video=True), workers=settings.processes_per_video, progress=progress
-            )
-    backend = (backend_factory or _default_backend)(kind == "video")
+        return extract_video_parallel(path, pose.factory(True), workers=pose.processes, progress=progress)
+    backend = pose.factory(kind == "video")()
     try:
         return extract_video(path, backend, progress=progress) if kind == "video" else extract_image(path, backend)
     finally:
         backend.close()
-
-
-def _default_backend(video: bool) -> PoseBackend:
-    """The backend chosen by MOTIONSCRIPT_POSE_BACKEND / MOTIONSCRIPT_POSE_MODEL (default: ONNX)."""
-    from service.settings import get_settings
-
-    return get_settings().backend_factory(video=video)()
 
 
 # -- sensor-only assessments (IMU and/or EMG, no camera) ------------------------------------------------

@@ -90,7 +90,8 @@ def _wearable_files(args: argparse.Namespace):
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from service.analysis import NO_INPUT, analyze_file  # imports numpy/scipy only when needed
+    from service.analysis import NO_INPUT, PoseModels, analyze_file  # imports numpy/scipy only when needed
+    from service.settings import Settings
 
     if args.input is None and args.imu is None and args.emg is None:
         raise InputError(NO_INPUT)
@@ -107,6 +108,7 @@ def _analyze(args: argparse.Namespace) -> int:
             progress=bar,
             wearables=wearables,
             on_landmarks=kept.append,
+            pose=PoseModels.from_settings(Settings()),
         )
     finally:
         if bar:

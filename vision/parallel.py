@@ -36,14 +36,13 @@ import itertools
 import math
 import multiprocessing as mp
 import queue
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from kinematics.series import LandmarkSchema
-from vision.backends.base import PersonPose, PoseBackend
+from vision.backends.base import BackendFactory, PersonPose
 from vision.extract import SHARPNESS_EVERY, Extraction, MediaInfo, Progress, _Collector, _median, extract_video
 from vision.tracking import SubjectTracker
 
@@ -51,8 +50,6 @@ __all__ = ["MIN_PARALLEL_S", "SeamCheck", "extract_video_parallel", "last_seams"
 
 #: Videos shorter than this are extracted in one process (start-up of a worker ~1-2 s).
 MIN_PARALLEL_S = 10.0
-
-BackendFactory = Callable[[], PoseBackend]  # picklable (module-level function or functools.partial)
 
 
 @dataclass(frozen=True)

@@ -193,7 +193,9 @@ def run_job(factory: sessionmaker[Session], settings: Settings, c: Claim, analyz
             raise MotionscriptError("the input was deleted before it could be analysed")
         with ExitStack() as plain:  # plaintext copies exist only while the analysis runs
             path = None if kind == "sensors" else plain.enter_context(store.plaintext(rel))
-            extra = {}
+            from service.analysis import PoseModels
+
+            extra: dict[str, object] = {"pose": PoseModels.from_settings(settings)}  # this worker's settings
             if wearables_row:
                 from service.wearables import WearableFiles, WearablesRequest
 

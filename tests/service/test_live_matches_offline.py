@@ -18,12 +18,13 @@ offline analysis of the same re-encoded frames as much as live.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
 import pytest
 
-from service.analysis import EXERCISES, analyze_file
+from service.analysis import EXERCISES, PoseModels, analyze_file
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.slow
@@ -40,10 +41,8 @@ def _settings():
 
 @cache
 def offline(name: str, exercise: str | None) -> dict:
-    s = _settings()
-    doc = analyze_file(
-        FIXTURES / "video" / name, exercise=exercise, backend_factory=lambda video: s.backend_factory(video=video)()
-    )
+    pose = PoseModels.from_settings(_settings())
+    doc = analyze_file(FIXTURES / "video" / name, exercise=exercise, pose=replace(pose, processes=1))
     return json.loads(doc.model_dump_json())
 
 

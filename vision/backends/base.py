@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from kinematics.series import BLAZEPOSE33, LandmarkSchema
 
-__all__ = ["PersonPose", "PoseBackend"]
+__all__ = ["BackendFactory", "PersonPose", "PoseBackend"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,3 +64,8 @@ class PoseBackend(Protocol):
     def provenance(self) -> dict[str, object]: ...
 
     def close(self) -> None: ...
+
+
+BackendFactory = Callable[[], PoseBackend]
+"""A zero-argument pose-backend factory; picklable (a module-level function or functools.partial)
+when parallel extraction calls it in worker processes."""
