@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import math
 import os
 import re
 from collections.abc import Generator, Iterator
@@ -41,6 +42,7 @@ __all__ = [
     "MediaKind",
     "VideoInfo",
     "VideoReader",
+    "is_variable",
     "probe",
     "read_image",
     "sniff",
@@ -190,6 +192,12 @@ class VideoReader:
     max_tail_loss
         Largest fraction of the frames that may be missing at the end of the
         stream for it to be accepted as ``truncated`` instead of corrupt.
+    start_s
+        Yield only frames from this time on (seconds on the file's clock, whose
+        0 stays the file's first frame): the reader seeks to the keyframe at or
+        before it and decodes from there. ``index`` then counts from the first
+        frame yielded, and the end is checked against the stream's duration
+        only (the index's frame count covers the whole file).
 
     Raises
     ------
@@ -234,9 +242,12 @@ class VideoReader:
     (100, 60.0, 1.65)
     """
 
-    def __init__(self, path: PathLike, *, max_tail_loss: float = 0.05) -> None:
+    def __init__(self, path: PathLike, *, max_tail_loss: float = 0.05, start_s: float = 0.0) -> None:
         if not 0.0 <= max_tail_loss < 1.0:
             raise ValueError(f"max_tail_loss must be in [0, 1), got {max_tail_loss}")
+        if not (math.isfinite(start_s) and start_s >= 0.0):
+            raise ValueError(f"start_s must be a finite time >= 0, got {start_s}")
+        self._start_s = float(start_s)
         self._path = Path(path)
         self._max_tail_loss = max_tail_loss
         self._failure: str | None = None  # set by _decoded_frames when FFmpeg raises
@@ -267,13 +278,33 @@ class VideoReader:
         self._prefer_dts = self.info.container == "avi"
         self._clock = _Clock(self._stream.time_base or Fraction(1, av.time_base), prefer_dts=self._prefer_dts)
         # Read now: once the container is closed PyAV's stream no longer holds a valid time base.
-        self._tick_s = float(self._stream.time_base or 0)
+        self.time_base: Fraction = self._clock.time_base
+        self.tick_s = float(self._stream.time_base or 0)
         self._last_duration_s = 1.0 / self.info.nominal_fps if self.info.nominal_fps else 0.0
         self._t_s: list[float] = []
         self._corrupt_frames = 0
         self._truncated = False
         self._notes: list[str] = []
         self._started = False
+        if self._start_s > 0.0:
+            self._seek()
+
+    def _seek(self) -> None:
+        """Restart decoding at the keyframe at or before ``start_s``; the clock keeps the file's origin."""
+        first = self._first
+        assert first is not None and self._packets is not None
+        if first.pts is None:
+            raise CorruptMediaError(f"{self._path.name}: cannot seek: the first frame has no timestamp")
+        self._clock.anchor(first.pts)  # t = 0 at the file's first frame, as when reading from the start
+        self._packets.close()
+        self._first = None
+        ticks = first.pts + math.floor(self._start_s / self.time_base)
+        self._container.seek(ticks, stream=self._stream, backward=True, any_frame=False)
+        self._packets = self._decoded_frames()
+        self._first = next(self._packets, None)
+        if self._first is None:
+            why = f" ({self._failure})" if self._failure else ""
+            raise CorruptMediaError(f"{self._path.name}: no decodable frame at or after {self._start_s:g} s{why}")
 
     def _check_pixels(self, width: int, height: int) -> None:
         """Refuse pictures above MAX_VIDEO_PIXELS from the stream's header, before frames are converted."""
@@ -334,18 +365,22 @@ class VideoReader:
         if first is None or self._packets is None:
             raise RuntimeError(f"{self._path.name}: the reader is closed")
         for av_frame in itertools.chain((first,), self._packets):
-            self._corrupt_frames += bool(av_frame.is_corrupt)
             self._check_pixels(av_frame.width, av_frame.height)  # a stream may change size midway
             t_s = self._clock.stamp(av_frame.pts, av_frame.dts)
             if av_frame.duration:
                 self._last_duration_s = float(av_frame.duration * self._clock.time_base)
+            if t_s < self._start_s - 1e-9:
+                continue  # decoded from the keyframe before the start: not asked for
+            self._corrupt_frames += bool(av_frame.is_corrupt)
             rgb = _apply_orientation(av_frame.to_ndarray(format="rgb24"), *self._orient)
             self._t_s.append(t_s)
             yield Frame(len(self._t_s) - 1, t_s, np.ascontiguousarray(rgb))
         self._check_ending()
 
     def _check_ending(self) -> None:
-        read, expected = len(self._t_s), self.info.frame_count_reported
+        read, expected = len(self._t_s), None if self._start_s else self.info.frame_count_reported
+        if not read:
+            raise CorruptMediaError(f"{self._path.name}: no frame at or after {self._start_s:g} s")
         stream_duration_s = _stream_duration_s(self._stream)
         covered_s = self._t_s[-1] + self._last_duration_s
         margin_s = 1.5 * (float(np.median(np.diff(self._t_s))) if read > 1 else self._last_duration_s)
@@ -400,7 +435,7 @@ class VideoReader:
     @property
     def variable_frame_rate(self) -> bool:
         """Whether the intervals seen so far vary (see `DecodeStats`)."""
-        return _is_variable(np.asarray(self._t_s), self._tick_s)
+        return is_variable(np.asarray(self._t_s), self.tick_s)
 
     @property
     def stats(self) -> DecodeStats:
@@ -493,6 +528,10 @@ class _Clock:
         self._last_t_s: float | None = None
         self._last_interval_s = 0.0
 
+    def anchor(self, ticks: int) -> None:
+        """Put t = 0 at ``ticks`` before any frame is stamped (a reader that starts after a seek)."""
+        self._origin = (ticks, 0.0)
+
     def stamp(self, pts: int | None, dts: int | None) -> float:
         # guess_correct_pts: count how often each source fails to increase
         if dts is not None:
@@ -556,7 +595,8 @@ def _apply_orientation(hw_c: np.ndarray, rotation_deg: int, mirrored: bool) -> n
     return out[:, ::-1] if mirrored else out
 
 
-def _is_variable(t_s: np.ndarray, tick_s: float) -> bool:
+def is_variable(t_s: np.ndarray, tick_s: float) -> bool:
+    """Whether frame times ``t_s`` vary by more than 1 % of the median interval plus one tick (`DecodeStats`)."""
     if t_s.size < 3:
         return False
     interval_s = np.diff(t_s)

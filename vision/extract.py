@@ -9,12 +9,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kinematics.series import LandmarkSeries
+from kinematics.series import LandmarkSchema, LandmarkSeries
 from vision.backends.base import PoseBackend
 from vision.decode import VideoReader, read_image
 from vision.tracking import SubjectReport, SubjectTracker
 
-__all__ = ["Extraction", "MediaInfo", "extract_image", "extract_video"]
+__all__ = [
+    "Extraction",
+    "LandmarkCollector",
+    "MediaInfo",
+    "SeamCheck",
+    "extract_image",
+    "extract_video",
+    "median_sharpness",
+    "subject_sharpness",
+]
 
 Progress = Callable[[int, int | None], None]  # (frames done, frames expected or None)
 
@@ -36,15 +45,34 @@ class MediaInfo:
     sharpness: float | None = None  # median variance of the Laplacian over the subject; see subject_sharpness
 
 
+@dataclass(frozen=True)
+class SeamCheck:
+    """What the stitcher saw at the start of chunk ``chunk`` (overlap with the chunk before)."""
+
+    chunk: int
+    t_start_s: float
+    overlap_frames: int
+    #: frames in the overlap where the previous chunk's subject was found and the
+    #: nearest of this chunk's people was within 0.5 torso lengths of it
+    matched_frames: int
+    #: median over the overlap of that distance, in torso lengths (None if never both found)
+    median_distance_torso: float | None
+
+
 @dataclass(frozen=True, eq=False)
 class Extraction:
-    """The followed subject's landmarks in image and world space, on one clock."""
+    """The followed subject's landmarks in image and world space, on one clock.
+
+    ``seams``: what :func:`vision.parallel.extract_video_parallel` checked where its chunks
+    meet; empty when one process read the whole video.
+    """
 
     image: LandmarkSeries
     world: LandmarkSeries | None
     media: MediaInfo
     subject: SubjectReport
     model: dict[str, object] = field(default_factory=dict)
+    seams: tuple[SeamCheck, ...] = ()
 
 
 SHARPNESS_EVERY = 5  # frames; sharpness changes slowly, and each costs ~1 ms
@@ -69,11 +97,12 @@ def subject_sharpness(rgb: np.ndarray, bbox: tuple[float, float, float, float]) 
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
-def _median(values: list[float]) -> float | None:
+def median_sharpness(values: list[float]) -> float | None:
+    """The recording's sharpness: the median of the per-frame values, to 0.1; None without any."""
     return round(float(np.median(values)), 1) if values else None
 
 
-class _Collector:
+class LandmarkCollector:
     """Accumulates per-frame poses; NaN rows where the subject was not found."""
 
     def __init__(self, k: int) -> None:
@@ -97,10 +126,10 @@ class _Collector:
         self.any_world |= pose.world_xyz is not None
         self.vis.append(pose.visibility)
 
-    def series(self, backend: PoseBackend, size_wh: tuple[int, int]) -> tuple[LandmarkSeries, LandmarkSeries | None]:
+    def series(self, schema: LandmarkSchema, size_wh: tuple[int, int]) -> tuple[LandmarkSeries, LandmarkSeries | None]:
         t_s, vis = np.asarray(self.t_s), np.stack(self.vis)
-        image = LandmarkSeries(t_s, np.stack(self.image), vis, backend.schema, "image_norm", size_wh)
-        world = LandmarkSeries(t_s, np.stack(self.world), vis, backend.schema, "world_m") if self.any_world else None
+        image = LandmarkSeries(t_s, np.stack(self.image), vis, schema, "image_norm", size_wh)
+        world = LandmarkSeries(t_s, np.stack(self.world), vis, schema, "world_m") if self.any_world else None
         return image, world
 
 
@@ -113,7 +142,7 @@ def extract_video(path: str | Path, backend: PoseBackend, *, progress: Progress 
         info = video.info
         size = (info.width, info.height)
         tracker = SubjectTracker(size)
-        collect = _Collector(len(backend.schema))
+        collect = LandmarkCollector(len(backend.schema))
         expected = info.frame_count_reported
         sharpness: list[float] = []
         for frame in video:
@@ -126,7 +155,7 @@ def extract_video(path: str | Path, backend: PoseBackend, *, progress: Progress 
             if progress is not None:
                 progress(frame.index + 1, expected)
         stats = video.stats
-    image, world = collect.series(backend, size)
+    image, world = collect.series(backend.schema, size)
     media = MediaInfo(
         "video",
         info.container,
@@ -140,7 +169,7 @@ def extract_video(path: str | Path, backend: PoseBackend, *, progress: Progress 
         stats.variable_frame_rate,
         stats.truncated,
         tuple(stats.notes),
-        _median(sharpness),
+        median_sharpness(sharpness),
     )
     return Extraction(image, world, media, tracker.report, backend.provenance())
 
@@ -150,10 +179,12 @@ def extract_image(path: str | Path, backend: PoseBackend) -> Extraction:
     frame = read_image(path)
     h, w = frame.rgb.shape[:2]
     tracker = SubjectTracker((w, h))
-    collect = _Collector(len(backend.schema))
+    collect = LandmarkCollector(len(backend.schema))
     pose = tracker.choose(backend.estimate(frame.rgb, 0.0), 0.0)
     collect.add(0.0, pose)
-    image, world = collect.series(backend, (w, h))
+    image, world = collect.series(backend.schema, (w, h))
     sharp = None if pose is None else subject_sharpness(frame.rgb, pose.bbox())
-    media = MediaInfo("image", None, None, w, h, 0, None, None, 1, None, False, (), _median([sharp] if sharp else []))
+    media = MediaInfo(
+        "image", None, None, w, h, 0, None, None, 1, None, False, (), median_sharpness([sharp] if sharp else [])
+    )
     return Extraction(image, world, media, tracker.report, backend.provenance())

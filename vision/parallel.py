@@ -32,7 +32,6 @@ with the video's length beyond that.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 import multiprocessing as mp
 import queue
@@ -43,35 +42,22 @@ import numpy as np
 
 from kinematics.series import LandmarkSchema
 from vision.backends.base import BackendFactory, PersonPose
-from vision.extract import SHARPNESS_EVERY, Extraction, MediaInfo, Progress, _Collector, _median, extract_video
+from vision.extract import (
+    SHARPNESS_EVERY,
+    Extraction,
+    LandmarkCollector,
+    MediaInfo,
+    Progress,
+    SeamCheck,
+    extract_video,
+    median_sharpness,
+)
 from vision.tracking import SubjectTracker
 
-__all__ = ["MIN_PARALLEL_S", "SeamCheck", "extract_video_parallel", "last_seams"]
+__all__ = ["MIN_PARALLEL_S", "SeamCheck", "extract_video_parallel"]
 
 #: Videos shorter than this are extracted in one process (start-up of a worker ~1-2 s).
 MIN_PARALLEL_S = 10.0
-
-
-@dataclass(frozen=True)
-class SeamCheck:
-    """What the stitcher saw at the start of chunk ``chunk`` (overlap with the chunk before)."""
-
-    chunk: int
-    t_start_s: float
-    overlap_frames: int
-    #: frames in the overlap where the previous chunk's subject was found and the
-    #: nearest of this chunk's people was within 0.5 torso lengths of it
-    matched_frames: int
-    #: median over the overlap of that distance, in torso lengths (None if never both found)
-    median_distance_torso: float | None
-
-
-_last_seams: list[SeamCheck] = []
-
-
-def last_seams() -> list[SeamCheck]:
-    """Seam checks of the most recent parallel extraction in this process (for tests and benchmarks)."""
-    return list(_last_seams)
 
 
 # -- worker side ---------------------------------------------------------------------------------
@@ -97,38 +83,14 @@ class _ChunkResult:
 def _run_chunk(
     chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None, progress_q, every: int = 15
 ) -> _ChunkResult:
-    import av
-
-    from vision.decode import MAX_VIDEO_PIXELS, _apply_orientation, _Clock, _orientation
+    from vision.decode import VideoReader
     from vision.extract import subject_sharpness
 
     backend = factory()
     try:
-        with av.open(path, metadata_errors="ignore") as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            tb = stream.time_base
-            if tb is None:
-                raise ValueError("video stream has no time base")
-            decoded = container.decode(stream)
-            first = next(decoded)
-            if first.pts is None:
-                raise ValueError("first frame has no pts")
-            origin = first.pts
-            orient = _orientation(first)
-            h0, w0 = first.height, first.width
-            size_wh = (h0, w0) if orient[0] in (90, 270) else (w0, h0)
-            fps = float(stream.average_rate or stream.guessed_rate or 30.0)
-            clock = _Clock(tb)
-            clock._origin = (origin, 0.0)  # the file's first frame is t = 0, as in VideoReader
-            if chunk > 0:
-                del first
-                decoded.close()  # type: ignore[attr-defined]  # PyAV's decode() is a generator
-                container.seek(origin + math.floor(t_from / tb), stream=stream, backward=True, any_frame=False)
-                decoded = container.decode(stream)
-            else:
-                decoded = itertools.chain((first,), decoded)
-                del first
+        with VideoReader(path, start_s=t_from) as video:
+            size_wh = (video.info.width, video.info.height)
+            fps = video.info.nominal_fps or 30.0
             t_list: list[float] = []
             counts: list[int] = []
             img: list[np.ndarray] = []
@@ -138,38 +100,30 @@ def _run_chunk(
             k = len(backend.schema)
             nan = np.full((k, 3), np.nan, dtype=np.float32)
             next_t_s = None
-            corrupt = 0
-            started = False
-            for frame in decoded:
-                if frame.pts is None and frame.dts is None:
-                    corrupt += 1
+            for frame in video:
+                if t_to is not None and frame.t_s >= t_to - 1e-9:
+                    next_t_s = frame.t_s
                     break
-                t_s = clock.stamp(frame.pts, frame.dts)
-                if t_s < t_from - 1e-9:
-                    continue
-                if not started and chunk == 0 and t_s != 0.0:
-                    corrupt += 1  # the seek did not return to the first frame
-                started = True
-                if t_to is not None and t_s >= t_to - 1e-9:
-                    next_t_s = t_s
-                    break
-                corrupt += bool(frame.is_corrupt)
-                if frame.width * frame.height > MAX_VIDEO_PIXELS:  # probe checked the header; a stream may change
-                    raise ValueError(f"a frame of {frame.width}x{frame.height} pixels exceeds the decoding limit")
-                rgb = np.ascontiguousarray(_apply_orientation(frame.to_ndarray(format="rgb24"), *orient))
-                people = backend.estimate(rgb, t_s)
-                measure = round(t_s * fps) % SHARPNESS_EVERY == 0
+                people = backend.estimate(frame.rgb, frame.t_s)
+                measure = round(frame.t_s * fps) % SHARPNESS_EVERY == 0
                 for p in people:
                     img.append(p.image_xyz.astype(np.float32))
                     wld.append(nan if p.world_xyz is None else p.world_xyz.astype(np.float32))
                     vis.append(p.visibility.astype(np.float32))
-                    value = subject_sharpness(rgb, p.bbox()) if measure else None
+                    value = subject_sharpness(frame.rgb, p.bbox()) if measure else None
                     sharp.append(np.nan if value is None else value)
-                t_list.append(t_s)
+                t_list.append(frame.t_s)
                 counts.append(len(people))
                 if progress_q is not None and len(t_list) % every == 0:
                     progress_q.put((chunk, len(t_list)))
-            clean = corrupt == 0 and clock.from_dts == 0 and clock.estimated == 0 and clock.nudged == 0
+            stats = video.stats
+            clean = (
+                stats.decode_errors == 0
+                and not stats.truncated
+                and stats.timestamps_from_dts == 0
+                and stats.timestamps_estimated == 0
+                and stats.timestamps_nudged == 0
+            )
         if progress_q is not None:
             progress_q.put((chunk, len(t_list)))
         m = len(img)
@@ -278,10 +232,8 @@ def extract_video_parallel(
     function or a ``functools.partial`` of one, e.g.
     ``functools.partial(load_backend, "blazepose_full", video=True)``.
     """
-    from vision.decode import VideoReader, _is_variable
+    from vision.decode import VideoReader, is_variable
 
-    global _last_seams
-    _last_seams = []
     path = Path(path)
 
     def serial() -> Extraction:
@@ -293,7 +245,7 @@ def extract_video_parallel(
 
     with VideoReader(path) as probe:  # validates the file (sniff, open, first frame) as the serial path would
         info = probe.info
-        tick_s = probe._tick_s
+        tick_s = probe.tick_s
     duration = info.duration_s
     if (
         workers < 2
@@ -369,10 +321,7 @@ def extract_video_parallel(
     if size != (info.width, info.height) or first.schema is None:
         return serial()
     tracker = SubjectTracker(size)
-    collect = _Collector(len(first.schema))
-
-    class _Schema:  # _Collector.series needs only .schema
-        schema = first.schema
+    collect = LandmarkCollector(len(first.schema))
 
     sharpness: list[float] = []
     seams: list[SeamCheck] = []
@@ -392,7 +341,7 @@ def extract_video_parallel(
                     sharpness.append(value)
                 if own_to is not None and t_s >= own_to - overlap_s - 1e-9:
                     last_subject[t_s] = pose
-    image, world = collect.series(_Schema, size)  # type: ignore[arg-type]
+    image, world = collect.series(first.schema, size)
     media = MediaInfo(
         "video",
         info.container,
@@ -403,13 +352,12 @@ def extract_video_parallel(
         info.nominal_fps,
         info.duration_s,
         len(t_all),
-        _is_variable(t_all, tick_s),
+        is_variable(t_all, tick_s),
         False,
         (),
-        _median(sharpness),
+        median_sharpness(sharpness),
     )
-    _last_seams = seams
-    return Extraction(image, world, media, tracker.report, dict(first.provenance))
+    return Extraction(image, world, media, tracker.report, dict(first.provenance), tuple(seams))
 
 
 def _stitch(chunks: list[_ChunkResult], bounds) -> tuple[np.ndarray, list[tuple[_ChunkResult, int, int]]] | None:

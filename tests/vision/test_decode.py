@@ -400,6 +400,27 @@ def test_time_origin_is_the_first_frame(make_video) -> None:
     np.testing.assert_array_equal([f.t_s for f in frames], [3000 * i / 90000 for i in range(5)])
 
 
+@pytest.mark.parametrize("clip", [CAM01, SPORTS], ids=["h264_portrait", "vp9"])
+@pytest.mark.parametrize("start_s", [0.35, 1.0, 1.6])
+def test_a_reader_started_later_gives_the_same_frames_on_the_same_clock(clip: Path, start_s: float) -> None:
+    """What the parallel path needs: seek to a start time, the file's own t = 0, the same pixels."""
+    whole, ref = decode_all(clip)
+    part, video = decode_all(clip, start_s=start_s)
+    later = [f for f in whole if f.t_s >= start_s]
+    assert [f.t_s for f in part] == [f.t_s for f in later] and part[0].index == 0
+    for a, b in zip(part[:5], later[:5], strict=False):
+        np.testing.assert_array_equal(a.rgb, b.rgb)
+    assert video.time_base == ref.time_base and video.tick_s == float(ref.time_base) > 0
+    assert video.info == ref.info and video.stats.notes == () and not video.truncated
+
+
+def test_a_start_after_the_last_frame_is_a_clear_error() -> None:
+    with pytest.raises(CorruptMediaError, match="no frame at or after 5 s"), VideoReader(CAM01, start_s=5.0) as video:
+        list(video)
+    with pytest.raises(ValueError, match="start_s"):
+        VideoReader(CAM01, start_s=-1.0)
+
+
 # -- orientation --------------------------------------------------------------------------------------
 
 

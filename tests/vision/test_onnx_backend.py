@@ -218,7 +218,7 @@ class _Recording:
 @pytest.fixture(scope="module")
 def pose2sim_both():
     """The pose2sim assessment with the MediaPipe backend and with ONNX on MediaPipe's schedule."""
-    from service.analysis import analyze_file
+    from service.analysis import PoseModels, analyze_file
     from vision.backends import mediapipe, onnx
 
     out = {}
@@ -232,7 +232,8 @@ def pose2sim_both():
             made.append(_Recording(make(video)))
             return made[-1]
 
-        assessment = analyze_file(POSE2SIM, backend_factory=factory)
+        pose = PoseModels(factory=lambda video, factory=factory: lambda: factory(video))  # one process
+        assessment = analyze_file(POSE2SIM, pose=pose)
         out[key] = (assessment, made[0].subject())
     return out
 

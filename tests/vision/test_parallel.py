@@ -38,10 +38,10 @@ def test_chunks_cover_the_duration_with_equal_work_and_the_asked_overlap():
 
 
 def test_a_short_video_is_extracted_in_one_process():
-    from vision.parallel import extract_video_parallel, last_seams
+    from vision.parallel import extract_video_parallel
 
     ex = extract_video_parallel(POSE2SIM, _factory())  # 1.65 s < MIN_PARALLEL_S
-    assert ex.media.frames_read == 100 and last_seams() == []
+    assert ex.media.frames_read == 100 and ex.seams == ()
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +58,11 @@ def two_people_12s(tmp_path_factory):
 @pytest.mark.slow
 def test_two_processes_give_the_serial_frames_clock_and_subject(two_people_12s):
     from vision.extract import extract_video
-    from vision.parallel import extract_video_parallel, last_seams
+    from vision.parallel import extract_video_parallel
 
     factory = _factory()
     par = extract_video_parallel(two_people_12s, factory, workers=2, overlap_s=1.0)
-    seams = last_seams()
+    seams = par.seams
     backend = factory()
     try:
         ser = extract_video(two_people_12s, backend)
@@ -114,19 +114,22 @@ def test_analyze_uses_every_core_it_is_given_for_a_long_video(two_people_12s, mo
     """``analyze_file`` (what ``motionscript analyze`` runs) splits a video of 10 s or more over
     MOTIONSCRIPT_ANALYSIS_PROCESSES processes, and on one process it does not."""
     from service.analysis import analyze_file
-    from service.settings import get_settings
     from vision import parallel
-    from vision.parallel import last_seams
 
+    real = parallel.extract_video_parallel
+    seen: list = []
+
+    def spy(*args, **kwargs):
+        ex = real(*args, **kwargs)
+        seen.extend(ex.seams)
+        return ex
+
+    monkeypatch.setattr(parallel, "extract_video_parallel", spy)
     runs = {}
     for processes in ("2", "1"):
-        monkeypatch.setenv("MOTIONSCRIPT_ANALYSIS_PROCESSES", processes)
-        monkeypatch.setattr(parallel, "_last_seams", [])
-        get_settings.cache_clear()
-        try:
-            runs[processes] = (analyze_file(two_people_12s), last_seams())
-        finally:
-            get_settings.cache_clear()
+        monkeypatch.setenv("MOTIONSCRIPT_ANALYSIS_PROCESSES", processes)  # read by analyze_file's default Settings()
+        seen.clear()
+        runs[processes] = (analyze_file(two_people_12s), list(seen))
     (par, seams), (ser, no_seams) = runs["2"], runs["1"]
     assert len(seams) == 1 and no_seams == []
     assert par.input.frames_read == ser.input.frames_read == 360
