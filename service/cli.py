@@ -850,7 +850,7 @@ def _report(args: argparse.Namespace) -> int:
 def _fhir(args: argparse.Namespace) -> int:
     from sqlalchemy.orm import Session
 
-    from service.api.signature import fhir_for_code
+    from service.fhir import fhir_for_code
     from service.settings import Settings
     from service.store.db import make_engine
 

@@ -1,7 +1,7 @@
 """Errors as ``application/problem+json`` (RFC 9457), mapped from domain errors.
 
-The core raises :mod:`kinematics.errors` classes; this module alone decides
-their HTTP status. Every problem has a stable ``type`` URI per kind.
+The core raises :mod:`kinematics.errors` classes and the service's domain modules
+:mod:`service.domain_errors` ones; this module alone decides their HTTP status. Every problem has a stable ``type`` URI per kind.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from kinematics.errors import (
     NoPersonError,
     UnsupportedMediaError,
 )
+from service.domain_errors import Conflict, DomainError, Invalid, NotFound, StoredDataError
 from service.logs import request_id
 
 __all__ = ["Problem", "install"]
@@ -91,10 +92,23 @@ _DOMAIN = (
 )
 
 
+_STATUS_OF: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Invalid: 422,
+    StoredDataError: 500,
+}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.kind, exc.detail, **exc.extra)
+
+    @app.exception_handler(DomainError)
+    async def _service_domain(_: Request, exc: DomainError) -> JSONResponse:
+        status = next(code for cls, code in _STATUS_OF.items() if isinstance(exc, cls))
+        return problem_response(status, exc.kind, exc.detail, **exc.extra)
 
     @app.exception_handler(MotionscriptError)
     async def _domain(_: Request, exc: MotionscriptError) -> JSONResponse:

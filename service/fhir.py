@@ -27,9 +27,12 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from sqlalchemy import select
 
 from kinematics.errors import InputError
 from kinematics.outcomes import ODI_SECTIONS, ODI_SOURCE, score_odi
+from service.auth import Principal
+from service.domain_errors import DomainError, StoredDataError
 
 __all__ = [
     "FHIR_VERSION",
@@ -38,7 +41,9 @@ __all__ = [
     "FhirExportError",
     "SessionAssessment",
     "bundle_json",
+    "fhir_for_code",
     "patient_bundle",
+    "patient_fhir",
     "ucum",
 ]
 
@@ -269,3 +274,49 @@ def patient_bundle(
 def bundle_json(bundle: Bundle) -> str:
     """FHIR JSON: no nulls, no empty elements (what ``fhir.resources`` writes)."""
     return json.dumps(json.loads(bundle.model_dump_json(exclude_none=True)), ensure_ascii=False)
+
+
+# -- from the stored rows ------------------------------------------------------------------
+
+
+def patient_fhir(session, principal: Principal, patient_id: str) -> str:
+    """The patient (by id, within the principal's clinic) as FHIR JSON; NotFound for another clinic's."""
+    from service.progress import patient_or_404
+    from service.signature import assessment_doc, session_docs
+    from service.store.models import OutcomeRow
+
+    p = patient_or_404(session, principal, patient_id)
+    outcomes = list(
+        session.scalars(
+            select(OutcomeRow).where(OutcomeRow.patient_id == p.id).order_by(OutcomeRow.recorded_at, OutcomeRow.id)
+        )
+    )
+    assessments = [
+        SessionAssessment(id=a.id, created_at=a.created_at, result=assessment_doc(a), session_date=s.session_date)
+        for s, rows in session_docs(session, principal, p.id)
+        for a in rows
+    ]
+    assessments.sort(key=lambda a: (a.created_at, a.id))
+    try:
+        return bundle_json(patient_bundle(p, outcomes, assessments))
+    except FhirExportError as exc:
+        raise StoredDataError("fhir-export", f"the patient's data cannot be exported as FHIR: {exc}") from None
+
+
+def fhir_for_code(session, *, clinic: str, patient_code: str) -> str:
+    """The FHIR bundle of a patient named by clinic name and code (the CLI's ``motionscript fhir``)."""
+    from service.store.models import Clinic
+    from service.store.models import Patient as PatientRow
+
+    clinic_id = session.scalar(select(Clinic.id).where(Clinic.name == clinic))
+    if clinic_id is None:
+        raise InputError(f"--clinic: no clinic named {clinic!r}")
+    pid = session.scalar(
+        select(PatientRow.id).where(PatientRow.clinic_id == clinic_id, PatientRow.code == patient_code)
+    )
+    if pid is None:
+        raise InputError(f"--patient: no patient with code {patient_code!r} in clinic {clinic!r}")
+    try:
+        return patient_fhir(session, Principal(clinic_id=clinic_id, key_id="cli", role="admin"), pid)
+    except DomainError as exc:
+        raise InputError(exc.detail) from None

@@ -23,7 +23,7 @@ from kinematics.outcomes import (
     score_odi,
 )
 from service.auth import Principal
-from service.errors import Problem
+from service.domain_errors import NotFound
 from service.schemas import ChangeOut, ChangeThresholdOut, ProgressPoint, ProgressSeries
 from service.store.models import AssessmentRow, OutcomeRow, Patient, PatientSession
 
@@ -47,16 +47,16 @@ def get_by_id(session, model, ident: str):
 def patient_or_404(session, principal: Principal, patient_id: str) -> Patient:
     row = get_by_id(session, Patient, patient_id)
     if row is None or row.clinic_id != principal.clinic_id:  # another clinic's id is simply not found
-        raise Problem(404, "not-found", f"no patient {patient_id}")
+        raise NotFound(f"no patient {patient_id}")
     if principal.patient_id is not None and row.id != principal.patient_id:  # a patient link: its own patient only
-        raise Problem(404, "not-found", f"no patient {patient_id}")
+        raise NotFound(f"no patient {patient_id}")
     return row
 
 
 def session_or_404(session, patient: Patient, session_id: str) -> PatientSession:
     row = get_by_id(session, PatientSession, session_id)
     if row is None or row.patient_id != patient.id:
-        raise Problem(404, "not-found", f"no session {session_id} for patient {patient.id}")
+        raise NotFound(f"no session {session_id} for patient {patient.id}")
     return row
 
 

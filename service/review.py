@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from kinematics.exercises import ExerciseError, Suggestion, suggest, with_overrides
 from service import audit
 from service.auth import Principal
-from service.errors import Problem
+from service.domain_errors import Conflict, Invalid
 from service.schemas import (
     ExercisePublic,
     FindingItem,
@@ -50,16 +50,14 @@ _STATUS = {"sign_off": "signed_off", "correct": "corrected", "reject": "rejected
 def findings(row: AssessmentRow) -> list[dict]:
     """The stored findings; 409 while the assessment is not done."""
     if row.status != "done" or not row.result:
-        raise Problem(409, "not-done", f"assessment {row.id} is {row.status}; findings exist once it is done")
+        raise Conflict("not-done", f"assessment {row.id} is {row.status}; findings exist once it is done")
     return list(row.result.get("findings") or [])
 
 
 def _check_index(field: str, i: int, n: int, what: str) -> None:
     """422 naming the valid range when ``i`` is not an index into ``n`` items (n >= 1)."""
     if not 0 <= i < n:
-        raise Problem(
-            422,
-            "validation",
+        raise Invalid(
             f"{field}: {i} is out of range; this assessment's {what} are 0 to {n - 1}",
             accepted=[0, n - 1],
         )
@@ -68,9 +66,7 @@ def _check_index(field: str, i: int, n: int, what: str) -> None:
 def _finding(row: AssessmentRow, index: int) -> dict:
     items = findings(row)
     if not items:
-        raise Problem(
-            422,
-            "validation",
+        raise Invalid(
             f"index: assessment {row.id} has no findings to review (it had no exercise, "
             "or the recording could only be answered with coaching)",
         )
@@ -149,17 +145,15 @@ def add_review(
     """Validate, store and audit one review; the caller commits."""
     finding = _finding(row, index)
     if body.action in ("correct", "reject") and not body.note:
-        raise Problem(422, "validation", f"note: required to {body.action} a finding; say why (no names)")
+        raise Invalid(f"note: required to {body.action} a finding; say why (no names)")
     if body.action == "correct":
         if body.correction is None or not body.correction.model_dump(exclude_none=True):
-            raise Problem(
-                422,
-                "validation",
+            raise Invalid(
                 "correction: required to correct a finding; give 'severity' "
                 "(normal, attention, inconclusive, info) and/or 'message'",
             )
     elif body.correction is not None:
-        raise Problem(422, "validation", f"correction: only accepted with action 'correct', not {body.action!r}")
+        raise Invalid(f"correction: only accepted with action 'correct', not {body.action!r}")
     previous = latest_reviews(session, row.id).get(index)
     review = FindingReview(
         id=str(uuid.uuid4()),
@@ -292,9 +286,7 @@ def add_decision(
     """Validate, store and audit one approval or rejection; the caller commits."""
     derived = suggest(findings(row)).suggestions
     if not derived:
-        raise Problem(
-            422,
-            "validation",
+        raise Invalid(
             f"n: assessment {row.id} has no suggestions (no finding with severity "
             "'attention' that the catalogue covers)",
         )
@@ -303,14 +295,13 @@ def add_decision(
     overrides = body.overrides.model_dump(exclude_none=True) if body.overrides else None
     if body.action == "reject":
         if not body.note:
-            raise Problem(422, "validation", "note: required to reject a suggestion; say why (no names)")
+            raise Invalid("note: required to reject a suggestion; say why (no names)")
         if body.overrides is not None:
-            raise Problem(422, "validation", "overrides: only accepted with action 'approve'")
+            raise Invalid("overrides: only accepted with action 'approve'")
     else:
         review = latest_reviews(session, row.id).get(s.finding_index)
         if review is not None and review.status == "rejected":
-            raise Problem(
-                409,
+            raise Conflict(
                 "finding-rejected",
                 f"n: suggestion {n} comes from finding {s.finding_index}, which "
                 "a clinician rejected; review the finding again before approving exercises for it",
@@ -318,7 +309,7 @@ def add_decision(
         try:
             with_overrides(s.exercise, overrides or {})
         except ExerciseError as exc:
-            raise Problem(422, "validation", f"overrides.{exc}") from None
+            raise Invalid(f"overrides.{exc}") from None
     key = (s.finding_index, s.exercise.key)
     previous = latest_decisions(session, row.id).get(key)
     decision = SuggestionDecision(

@@ -278,7 +278,6 @@ class VideoReader:
         self._prefer_dts = self.info.container == "avi"
         self._clock = _Clock(self._stream.time_base or Fraction(1, av.time_base), prefer_dts=self._prefer_dts)
         # Read now: once the container is closed PyAV's stream no longer holds a valid time base.
-        self.time_base: Fraction = self._clock.time_base
         self.tick_s = float(self._stream.time_base or 0)
         self._last_duration_s = 1.0 / self.info.nominal_fps if self.info.nominal_fps else 0.0
         self._t_s: list[float] = []

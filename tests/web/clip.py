@@ -4,9 +4,9 @@
 frames). Over frames 0-45 the larger of the two hip flexion angles rises from about 3 deg
 to about 41 deg (measured with the live endpoint's image-mode model at 360x640, see
 ``test_clip.py``): one knee comes forward. Played forward then backward ("ping-pong"), that
-segment is exactly one excursion of ``standing_hip_flexion``'s live series
-(``max_hip_flexion``, counted from 15 deg, ``service/api/live.py``); repeated ``reps``
-times, exactly ``reps`` repetitions. The clip starts and ends with blank frames (nobody in
+segment is exactly one repetition of ``standing_hip_flexion`` (its protocol counts from
+15 deg; live counts with the protocol, ``service/live.py``); repeated ``reps`` times, exactly
+``reps`` repetitions, were the view side-on (it is 30 deg off the front: ``test_clip.py``). The clip starts and ends with blank frames (nobody in
 view) and holds the first frame still before and after the repetitions, so that the rest
 level is seen first and the last repetition ends before the person leaves the view.
 
