@@ -7,7 +7,7 @@ One run: this project's :class:`kinematics.fusion.InitialContactDetector` (in th
 process) and mobgap's own pipelines and detectors (``bench/mobgap/run.py`` in the
 benchmark-only venv ``.venv-mobgap``, ``make .venv-mobgap/.installed``) on the same
 nine recordings (HA001, HA002, MS001 x Test5 Trial1/2, Test11 Trial1), scored by one
-scorer (``tests/validation/mobilised.py``):
+scorer (``validation/mobilised.py``):
 
 * **optical**: contacts inside the Stereophoto bouts (its capture volume), matched within
   +-0.25 s: F1, signed and absolute median timing error (detected - reference), sides right;
@@ -31,13 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
+from kinematics.fusion import MOBILISED_LOWER_BACK, InitialContactDetector, InvertedPendulum
+from validation import mobilised as M
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from kinematics.fusion import MOBILISED_LOWER_BACK, InitialContactDetector, InvertedPendulum  # noqa: E402
-from tests.validation import mobilised as M  # noqa: E402
-
 MOBGAP_PYTHON = REPO / ".venv-mobgap" / "bin" / "python"
 OURS = "this project"
 

@@ -11,13 +11,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from tests.validation import keraal, keraal_sources  # noqa: E402
+from validation import keraal, keraal_sources
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -87,7 +87,7 @@ def assessments(item: FixtureInput) -> Iterator[tuple[str, dict]]:
     from service.schemas import InputInfo
 
     if item.kind == "keraal":
-        from tests.validation.keraal import load_blazepose
+        from validation.keraal import load_blazepose
 
         lm = load_blazepose(item.path)
         info = InputInfo(

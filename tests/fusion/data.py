@@ -1,4 +1,4 @@
-"""Paths of the wearable fixtures (tests only); the Mobilise-D recordings are read by ``tests.validation.mobilised``."""
+"""Paths of the wearable fixtures (tests only); the Mobilise-D recordings are read by ``validation.mobilised``."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Walking bouts, initial contacts, sides and stride length from the real Mobilise-D lower-back recordings.
 
 References: the optical system (Stereophoto, inside its capture volume) and INDIP; scorer and
-data in ``tests/validation/mobilised.py``. The bounds below are the measured figures of
+data in ``validation/mobilised.py``. The bounds below are the measured figures of
 ``docs/validation.md`` with a small margin; the side-by-side comparison with mobgap's own
 detectors is ``python -m bench gait``.
 """
@@ -23,7 +23,7 @@ from kinematics.fusion import (
 )
 from kinematics.fusion.synth import daily_motion, pelvis_imu
 from tests.fusion.data import MOBILISED_CSV
-from tests.validation import mobilised as M
+from validation import mobilised as M
 
 # (participant, test, trial): F1 at least, median |error| at most (ms), sides correct at least
 BOUNDS = {

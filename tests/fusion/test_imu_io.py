@@ -11,7 +11,7 @@ import pytest
 from kinematics.errors import InputError
 from kinematics.fusion import SensorFormatError, read_imu
 from tests.fusion.data import MOBILISED_CSV, XSENS_THIGH
-from tests.validation.mobilised import recording
+from validation.mobilised import recording
 
 G = 9.80665
 

@@ -10,7 +10,7 @@ from kinematics.fusion.protocols import CAMERA_ONLY, ImuProtocol
 from kinematics.fusion.synth import daily_motion, pelvis_imu
 from kinematics.protocols import PROTOCOLS
 from kinematics.series import Series
-from tests.validation import mobilised as M
+from validation import mobilised as M
 
 
 def _metrics(result):

@@ -30,7 +30,7 @@ def frontal_phase(lm_image: LandmarkSeries, other: LandmarkSeries | None = None)
 
 @pytest.fixture(scope="session")
 def keraal_landmarks() -> dict[str, LandmarkSeries]:
-    """The three KERAAL trials (seated, facing the camera), unmirrored as tests/validation/keraal.py does."""
-    from tests.validation import keraal as K
+    """The three KERAAL trials (seated, facing the camera), unmirrored as validation/keraal.py does."""
+    from validation import keraal as K
 
     return {ex: K.load_blazepose(K.bp_path(ex)) for ex in K.EXERCISES}

@@ -69,7 +69,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "keraal_ELK": _KERAAL,
     "keraal_RTK": _KERAAL,
     # cam01 films the subject front-oblique: 17-46 deg from facing it by the four-camera
-    # reference (tests/validation/multiview.py), read as ~40 deg: oblique, so every protocol
+    # reference (validation/multiview.py), read as ~40 deg: oblique, so every protocol
     # asks for another view instead of measuring a plane the camera does not see.
     "pose2sim_image": {name: "wrong_view" for name in PROTOCOLS},
     "pose2sim_world": {name: "wrong_view" for name in PROTOCOLS},  # oblique in world space

@@ -51,7 +51,7 @@ _NONE_SIDE_ON = {  # a side-on (sagittal) view of someone not doing any of the e
 }
 _OBLIQUE = dict.fromkeys(EXERCISES, "wrong_view")
 
-# The four-camera reference (tests/validation/multiview.py) puts the lab cameras 17-60 deg off facing
+# The four-camera reference (validation/multiview.py) puts the lab cameras 17-60 deg off facing
 # the subject: every lab clip reads oblique, and every protocol asks for another view. What the
 # presence rules see in them regardless of the view is checked below.
 CLIPS: dict[str, Clip] = {

@@ -14,7 +14,7 @@ import pytest
 
 from kinematics.pipeline import KinematicsPipeline
 from tests.service.test_live import live_app  # noqa: F401  (the fixture)
-from tests.validation import keraal_sources as S
+from validation import keraal_sources as S
 from vision.landmark_json import parse_landmarks
 
 

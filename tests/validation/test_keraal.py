@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 from kinematics.series import BLAZEPOSE33
-
-from . import keraal as K
+from validation import keraal as K
 
 STALE = "docs/validation.md is stale: run `.venv/bin/python bench/validate_keraal.py --write` and re-read the prose"
 

@@ -13,9 +13,8 @@ import pytest
 
 from kinematics.pipeline import KinematicsPipeline
 from kinematics.schemas import SCHEMAS
-
-from . import keraal as K
-from . import keraal_sources as S
+from validation import keraal as K
+from validation import keraal_sources as S
 
 # RMSE (deg, no offset removed) against the optical reference, view gate off.
 RMSE_BOUND = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.validation import multiview as mv
+from validation import multiview as mv
 
 
 @pytest.fixture(scope="module")

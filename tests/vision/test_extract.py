@@ -80,7 +80,7 @@ def test_whole_video_assessment_reports_only_what_the_view_allows():
     from service.analysis import analyze_file
 
     a = analyze_file(POSE2SIM)
-    # front-oblique (17-46 deg by the four-camera reference, tests/validation/multiview.py)
+    # front-oblique (17-46 deg by the four-camera reference, validation/multiview.py)
     assert a.view.view == "oblique"
     assert a.view.facing == "front"
     assert a.series["hip_flexion_left_deg"] is None and a.series["pelvic_obliquity_deg"] is None

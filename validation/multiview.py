@@ -49,7 +49,7 @@ __all__ = [
     "triangulate",
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 DOC_PATH = ROOT / "docs" / "validation.md"
 

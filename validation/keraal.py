@@ -77,7 +77,7 @@ __all__ = [
     "write_blocks",
 ]
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "landmarks" / "keraal"
+DATA_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "landmarks" / "keraal"
 EXERCISES = ("CTK", "ELK", "RTK")
 EXERCISE_NAMES = {"CTK": "hiding face", "ELK": "flank stretch", "RTK": "torso rotation"}
 
@@ -478,7 +478,7 @@ def alignment_channels(
         "trunk_lateral": (sh_mid_bp[:, 0], sh_mid_v @ axes.left),
         "head_lateral": (bp("nose")[:, 0], trial.position("head") @ axes.left),
     }
-    # Other skeletons (tests/validation/keraal_sources.py): a joint the source lacks gives no channel,
+    # Other skeletons (validation/keraal_sources.py): a joint the source lacks gives no channel,
     # and a joint it missed in some frames is bridged linearly (the correlation needs every sample).
     for name, (video, optical) in list(out.items()):
         ok = np.isfinite(video)
@@ -903,7 +903,7 @@ def mirror_variants() -> list[MirrorVariant]:
 
 # -- the figures in docs/validation.md -----------------------------------------
 
-DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "validation.md"
+DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "validation.md"
 BLOCK_NAMES = ("axes", "alignment", "agreement", "mirror")
 
 

@@ -7,7 +7,7 @@ out as the landmark document an app or a clinic would send
 (so the registry in :mod:`kinematics.schemas` lays it onto the core's names),
 aligned to the optical recording on its own (:func:`keraal.align`: the sources
 start at different frames) and compared with the optical pelvis and trunk as
-:mod:`tests.validation.keraal` does for BlazePose. ``docs/validation.md``'s
+:mod:`validation.keraal` does for BlazePose. ``docs/validation.md``'s
 "sources" block is generated from here (``bench/validate_keraal.py --write``).
 """
 

@@ -47,7 +47,7 @@ __all__ = [
     "score_contacts",
 ]
 
-WEARABLES = Path(__file__).resolve().parents[1] / "fixtures" / "wearables"
+WEARABLES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "wearables"
 PARTICIPANTS = ("HA001", "HA002", "MS001")
 TRIALS = (("Test5", "Trial1"), ("Test5", "Trial2"), ("Test11", "Trial1"))
 TOLERANCE_S = 0.25  # mobgap's ICD evaluation: a 0.5 s window centred on each reference contact
