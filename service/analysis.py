@@ -16,7 +16,7 @@ import numpy as np
 
 from kinematics.errors import InputError
 from kinematics.pipeline import ANGLE_SERIES, KinematicsPipeline, KinematicsResult, QualityIssue
-from kinematics.protocols import PROTOCOLS, Coaching, ProtocolResult
+from kinematics.protocols import PROTOCOL_NAMES, PROTOCOLS, Coaching, ProtocolResult
 from kinematics.schemas import limits_of
 from kinematics.series import LandmarkSeries
 from kinematics.view import PLANE_OF_VIEW
@@ -43,7 +43,6 @@ from vision.extract import Extraction, extract_image, extract_video
 from vision.landmark_json import load_landmark_file
 
 __all__ = [
-    "EXERCISES",
     "NO_INPUT",
     "PoseModels",
     "PreparedInput",
@@ -53,16 +52,6 @@ __all__ = [
     "build_assessment",
     "prepare_input",
 ]
-
-EXERCISES = (
-    "bridge",
-    "gait",
-    "single_leg_stance",
-    "sit_to_stand",
-    "squat",
-    "standing_hip_abduction",
-    "standing_hip_flexion",
-)
 
 NO_INPUT = (
     "nothing to analyse: give a video (mp4/mov/mkv/webm/avi), an image (jpeg/png/webp) or a landmark JSON file, "
@@ -259,8 +248,8 @@ def _blurred(info: InputInfo) -> bool:
 
 
 def _check_exercise(exercise: str | None) -> None:
-    if exercise is not None and exercise not in EXERCISES:
-        raise InputError(f"unknown exercise {exercise!r}; accepted: {', '.join(EXERCISES)}")
+    if exercise is not None and exercise not in PROTOCOL_NAMES:
+        raise InputError(f"unknown exercise {exercise!r}; accepted: {', '.join(PROTOCOL_NAMES)}")
 
 
 def _sha256(path: Path) -> tuple[str, int]:

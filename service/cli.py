@@ -187,7 +187,7 @@ def _summary(a, out: Path) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from service.analysis import EXERCISES
+    from kinematics.protocols import PROTOCOL_NAMES
 
     p = argparse.ArgumentParser(prog="motionscript", description="Markerless pelvis and hip movement assessment.")
     p.add_argument("--version", action="version", version=f"motionscript {__version__}")
@@ -206,7 +206,7 @@ def _parser() -> argparse.ArgumentParser:
         help="video (mp4/mov/mkv/webm/avi), image (jpeg/png/webp) or landmark JSON; optional with --imu/--emg "
         "(a sensor-only assessment)",
     )
-    a.add_argument("--exercise", choices=EXERCISES, help="the exercise performed")
+    a.add_argument("--exercise", choices=PROTOCOL_NAMES, help="the exercise performed")
     a.add_argument("--out", help="write the assessment JSON here (default: stdout)")
     a.add_argument(
         "--space",

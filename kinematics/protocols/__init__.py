@@ -32,9 +32,13 @@ PROTOCOLS: dict[str, ExerciseProtocol] = {
     "standing_hip_abduction": StandingHipAbduction(),
     "standing_hip_flexion": StandingHipFlexion(),
 }
+#: The exercise names the API and the CLI accept (each has a protocol), in alphabetical order; not to be
+#: confused with the therapy catalogue :data:`kinematics.exercises.EXERCISES` (exercises to prescribe).
+PROTOCOL_NAMES: tuple[str, ...] = tuple(sorted(PROTOCOLS))
 
 __all__ = [
     "PROTOCOLS",
+    "PROTOCOL_NAMES",
     "Bridge",
     "Coaching",
     "ExerciseProtocol",

@@ -16,8 +16,8 @@ from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from kinematics.errors import MotionscriptError
+from kinematics.protocols import PROTOCOL_NAMES
 from kinematics.schemas import SCHEMAS as LANDMARK_SCHEMAS
-from service.analysis import EXERCISES
 from service.api._files import decrypted_response
 from service.api._multipart import read_multipart
 from service.api._pagination import decode_cursor, encode_cursor, valid_id
@@ -37,12 +37,12 @@ _MAX_JSON_BYTES = 64 * 1024 * 1024
 
 
 def _validate_fields(exercise: str | None, patient_id: str | None, callback_url: str | None) -> None:
-    if exercise is not None and exercise not in EXERCISES:
+    if exercise is not None and exercise not in PROTOCOL_NAMES:
         raise Problem(
             422,
             "validation",
-            f"exercise: unknown exercise {exercise!r}; accepted: {', '.join(EXERCISES)}",
-            accepted=list(EXERCISES),
+            f"exercise: unknown exercise {exercise!r}; accepted: {', '.join(PROTOCOL_NAMES)}",
+            accepted=list(PROTOCOL_NAMES),
         )
     if patient_id is not None and not _PATIENT_ID.match(patient_id):
         raise Problem(
@@ -140,7 +140,7 @@ def _discard(session, store: UploadStore, stored: StoredFile, clinic_id: str) ->
                         "description": "a 'video' file, or sensor files 'imu' and/or 'emg' alone (no camera)",
                         "properties": {
                             "video": {"type": "string", "format": "binary"},
-                            "exercise": {"type": "string", "enum": list(EXERCISES)},
+                            "exercise": {"type": "string", "enum": list(PROTOCOL_NAMES)},
                             "patient_id": {"type": "string"},
                             "callback_url": {"type": "string"},
                             **_WEARABLE_PROPERTIES,
@@ -157,7 +157,7 @@ def _discard(session, store: UploadStore, stored: StoredFile, clinic_id: str) ->
                             "image_size": {"type": "array", "items": {"type": "integer"}},
                             "fps": {"type": "number"},
                             "frames": {"type": "array", "items": {"type": "object"}},
-                            "exercise": {"type": "string", "enum": list(EXERCISES)},
+                            "exercise": {"type": "string", "enum": list(PROTOCOL_NAMES)},
                             "patient_id": {"type": "string"},
                             "callback_url": {"type": "string"},
                         },

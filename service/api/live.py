@@ -39,7 +39,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 
 from kinematics.errors import InputError, MotionscriptError
-from service.analysis import EXERCISES
+from kinematics.protocols import PROTOCOL_NAMES
 from service.auth import Principal, permits
 from service.live import LiveSession
 
@@ -123,9 +123,10 @@ async def live(websocket: WebSocket, exercise: str | None = None, token: str | N
     if principal is None:
         await websocket.close(CLOSE_POLICY, close_reason(why))
         return
-    if exercise is not None and exercise not in EXERCISES:
+    if exercise is not None and exercise not in PROTOCOL_NAMES:
         await websocket.close(
-            CLOSE_POLICY, close_reason(f"exercise: unknown exercise {exercise!r}; accepted: {', '.join(EXERCISES)}")
+            CLOSE_POLICY,
+            close_reason(f"exercise: unknown exercise {exercise!r}; accepted: {', '.join(PROTOCOL_NAMES)}"),
         )
         return
     state = websocket.app.state

@@ -500,13 +500,13 @@ def create_patient_link(
     The token is HMAC-signed with the clinic's link secret and carries the patient and its expiry; it
     lets the page record and read this patient's assessments only (an ``app`` role pinned to the patient).
     """
+    from kinematics.protocols import PROTOCOL_NAMES
     from service.accounts import patient_link_token
-    from service.analysis import EXERCISES
 
     p = patient_or_404(session, principal, patient_id)
     body = body or PatientLinkCreate()
-    if body.exercise is not None and body.exercise not in EXERCISES:
-        raise Problem(422, "validation", f"exercise: {body.exercise!r} is not one of {', '.join(EXERCISES)}")
+    if body.exercise is not None and body.exercise not in PROTOCOL_NAMES:
+        raise Problem(422, "validation", f"exercise: {body.exercise!r} is not one of {', '.join(PROTOCOL_NAMES)}")
     days = body.expires_in_days if body.expires_in_days is not None else settings.patient_link_days
     expires_at = now() + timedelta(days=days)
     clinic = session.get(Clinic, principal.clinic_id)

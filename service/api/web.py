@@ -16,8 +16,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from kinematics.protocols import PROTOCOL_NAMES
 from kinematics.streaming import COUNTED_EVENT, HOLDING
-from service.analysis import EXERCISES
 from service.auth import Principal
 from service.deps import require
 from service.errors import Problem
@@ -115,7 +115,7 @@ def list_exercises(_: Annotated[Principal, require("assessments:create")], respo
     """The exercises the service scores, with how to film each and what live feedback gives."""
     response.headers["Cache-Control"] = "private, max-age=300"
     items = []
-    for name in EXERCISES:
+    for name in PROTOCOL_NAMES:
         view, lines = PLACEMENT[name]
         items.append(
             ExerciseOut(

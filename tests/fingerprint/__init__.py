@@ -76,9 +76,9 @@ def fixture_inputs() -> list[FixtureInput]:
 
 
 def _exercises() -> tuple[str | None, ...]:
-    from service.analysis import EXERCISES
+    from kinematics.protocols import PROTOCOL_NAMES
 
-    return (None, *EXERCISES)
+    return (None, *PROTOCOL_NAMES)
 
 
 def assessments(item: FixtureInput) -> Iterator[tuple[str, dict]]:

@@ -6,15 +6,15 @@ import json
 
 import pytest
 
-from kinematics.protocols import PROTOCOLS
-from service.analysis import EXERCISES, analyze_landmarks
+from kinematics.protocols import PROTOCOL_NAMES, PROTOCOLS
+from service.analysis import analyze_landmarks
 from service.schemas import InputInfo
 from tests.protocols import synthetic as S
 from tests.protocols.conftest import observed
 
 
 def test_every_exercise_the_service_accepts_has_a_protocol():
-    assert set(EXERCISES) == set(PROTOCOLS)
+    assert set(PROTOCOL_NAMES) == set(PROTOCOLS)
 
 
 @pytest.mark.parametrize("name", sorted(S.SCENARIOS))

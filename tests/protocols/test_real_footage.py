@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 
 from kinematics.exercises import suggest
-from service.analysis import EXERCISES, analyze_landmarks, prepare_input
+from kinematics.protocols import PROTOCOL_NAMES
+from service.analysis import analyze_landmarks, prepare_input
 
 VIDEOS = Path(__file__).resolve().parents[1] / "fixtures" / "video"
 
@@ -49,7 +50,7 @@ _NONE_SIDE_ON = {  # a side-on (sagittal) view of someone not doing any of the e
     "standing_hip_abduction": "wrong_view",
     "standing_hip_flexion": "not_detected",
 }
-_OBLIQUE = dict.fromkeys(EXERCISES, "wrong_view")
+_OBLIQUE = dict.fromkeys(PROTOCOL_NAMES, "wrong_view")
 
 # The four-camera reference (validation/multiview.py) puts the lab cameras 17-60 deg off facing
 # the subject: every lab clip reads oblique, and every protocol asks for another view. What the
@@ -107,7 +108,7 @@ CLIPS: dict[str, Clip] = {
         "outdoors, 2.8 s: the man on the box, facing the camera, does two jumping jacks; he is small in the "
         "picture (hips under 60 px apart)",
         {
-            **dict.fromkeys(EXERCISES, "capture"),
+            **dict.fromkeys(PROTOCOL_NAMES, "capture"),
             "bridge": "wrong_view",
             "standing_hip_flexion": "wrong_view",
         },
@@ -140,11 +141,11 @@ def _outcome(doc: dict) -> str:
 def test_every_video_fixture_has_written_expectations():
     assert {p.name for p in VIDEOS.glob("*.mp4")} == set(CLIPS)
     for clip in CLIPS.values():
-        assert set(clip.answers) == set(EXERCISES) and clip.why
+        assert set(clip.answers) == set(PROTOCOL_NAMES) and clip.why
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("exercise", [None, *EXERCISES], ids=["none", *EXERCISES])
+@pytest.mark.parametrize("exercise", [None, *PROTOCOL_NAMES], ids=["none", *PROTOCOL_NAMES])
 @pytest.mark.parametrize("name", sorted(CLIPS))
 def test_real_clip_gets_its_expected_answer(name, exercise):
     clip = CLIPS[name]

@@ -24,7 +24,8 @@ from functools import cache
 import numpy as np
 import pytest
 
-from service.analysis import EXERCISES, PoseModels, analyze_file
+from kinematics.protocols import PROTOCOL_NAMES
+from service.analysis import PoseModels, analyze_file
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.slow
@@ -114,7 +115,7 @@ def test_every_angle_published_live_is_within_2_deg_of_the_offline_assessment(na
     assert len(compared) >= 3  # a view's three or four series, not nothing
 
 
-@pytest.mark.parametrize("exercise", EXERCISES)
+@pytest.mark.parametrize("exercise", PROTOCOL_NAMES)
 @pytest.mark.parametrize("name", CLIPS)
 def test_the_live_count_is_the_offline_rep_count(name, exercise):
     doc = offline(name, exercise)

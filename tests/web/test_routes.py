@@ -71,13 +71,13 @@ def test_static_files_outside_the_pages_are_not_found(client, path):
 
 
 def test_exercises_list_every_exercise_with_placement_and_live_feedback(client, settings):
-    from service.analysis import EXERCISES
+    from kinematics.protocols import PROTOCOL_NAMES
 
     assert client.get("/v1/exercises").status_code == 401
     r = client.get("/v1/exercises", headers={"Authorization": f"Bearer {make_key(settings, role='app')}"})
     assert r.status_code == 200
     items = {x["name"]: x for x in r.json()["items"]}
-    assert tuple(items) == EXERCISES
+    assert tuple(items) == PROTOCOL_NAMES
     for name, x in items.items():
         assert len(x["placement"]) >= 3 and x["title"]
         # live counts what the protocol's rep_count counts (kinematics.streaming, the offline code)
