@@ -12,22 +12,44 @@ An app that computes pose on the device sends landmarks instead of pixels
 (:meth:`LiveSession.landmarks`): one frame of a landmark document (docs/landmarks.md) per
 message, in any skeleton of :mod:`kinematics.schemas`, fed to the same sliding assessment.
 
-The transport (``service/api/live.py``) only moves frames in and answers out.
+:func:`serve` is the transport: frames in, answers out, one frame analysed at a time and only
+the newest one kept waiting (backpressure). The route (``service/api/live.py``) only
+authenticates and caps connections.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import math
+import time
 
 import numpy as np
+from fastapi import WebSocket, WebSocketDisconnect
+from fastapi.concurrency import run_in_threadpool
 
+from kinematics.errors import InputError, MotionscriptError
 from kinematics.streaming import COUNTED_EVENT, SlidingAssessment, WindowUpdate
 from service.frame_analysis import FrameAnalyzer, decode_image
 from vision.backends.base import PersonPose
 from vision.landmark_json import parse_landmarks
 from vision.tracking import SubjectTracker
 
-__all__ = ["EXERCISE_PLANE", "LEAN_CUE_DEG", "OBLIQUITY_CUE_DEG", "LiveSession"]
+__all__ = [
+    "CLOSE_IDLE",
+    "CLOSE_POLICY",
+    "CLOSE_TRY_AGAIN",
+    "EXERCISE_PLANE",
+    "LEAN_CUE_DEG",
+    "MAX_FRAME_BYTES",
+    "OBLIQUITY_CUE_DEG",
+    "LiveSession",
+    "close_reason",
+    "serve",
+]
+
+log = logging.getLogger("motionscript.api")
 
 # The anatomical plane each protocol scores, so the view it needs (docs/protocols/<name>.md).
 EXERCISE_PLANE = {
@@ -219,3 +241,157 @@ class LiveSession:
         if lean is not None and abs(lean) > LEAN_CUE_DEG:
             cues.append("keep your trunk upright")
         return cues
+
+
+# -- the transport: frames in, answers out, the newest frame only ---------------------------
+
+CLOSE_POLICY = 1008  # RFC 6455 "policy violation"
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later"
+CLOSE_IDLE = 4408  # application range (4000-4999): closed for sending nothing, after HTTP 408
+MAX_FRAME_BYTES = 5 * 1024 * 1024
+MAX_CLOSE_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 of them the code
+
+
+def close_reason(text: str) -> str:
+    """``text`` cut to at most 123 UTF-8 bytes, never inside a character; an ellipsis marks a cut."""
+    raw = text.encode()
+    if len(raw) <= MAX_CLOSE_REASON_BYTES:
+        return text
+    cut = raw[: MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore")  # "…" is 3 bytes in UTF-8
+    return cut + "\u2026"
+
+
+# -- the WebSocket -------------------------------------------------------------------------------
+
+
+class _Newest:
+    """A one-slot mailbox: ``put`` replaces a frame still waiting and counts it as dropped."""
+
+    def __init__(self) -> None:
+        self._item: tuple[float, bytes | dict, float] | None = None
+        self._ready = asyncio.Event()
+        self.dropped = 0
+        self.closed = False
+
+    def put(self, item: tuple[float, bytes | dict, float]) -> None:
+        if self._item is not None:
+            self.dropped += 1
+        self._item = item
+        self._ready.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._ready.set()
+
+    async def get(self) -> tuple[tuple[float, bytes | dict, float] | None, int]:
+        while self._item is None and not self.closed:
+            await self._ready.wait()
+            self._ready.clear()
+        item, dropped = self._item, self.dropped
+        self._item, self.dropped = None, 0
+        return item, dropped
+
+
+async def serve(websocket: WebSocket, session: LiveSession, idle_timeout_s: float) -> None:
+    slot = _Newest()
+    await websocket.send_json({"type": "ready", **session.ready(), "max_frame_bytes": MAX_FRAME_BYTES})
+    worker = asyncio.create_task(_process(websocket, session, slot))
+    try:
+        await _receive(websocket, slot, idle_timeout_s)
+    finally:
+        slot.close()
+        try:
+            await asyncio.wait_for(worker, timeout=30)
+        except (WebSocketDisconnect, RuntimeError, TimeoutError):
+            pass
+
+
+async def _receive(websocket: WebSocket, slot: _Newest, idle_timeout_s: float) -> None:
+    t0 = time.monotonic()
+    stamp: float | None = None
+    while True:
+        try:
+            msg = await asyncio.wait_for(websocket.receive(), timeout=idle_timeout_s)
+        except TimeoutError:
+            slot.close()
+            await websocket.close(
+                CLOSE_IDLE, close_reason(f"nothing received for {idle_timeout_s:g} s; closed as idle")
+            )
+            return
+        if msg["type"] == "websocket.disconnect":
+            return
+        if msg.get("text") is not None:
+            text = msg["text"]
+            if len(text) > MAX_FRAME_BYTES:
+                await websocket.send_json(
+                    {"type": "error", "detail": f"text message of {len(text)} characters exceeds {MAX_FRAME_BYTES}"}
+                )
+                continue
+            try:
+                control = json.loads(text)
+                stamp = float(control["t_s"])
+                if not math.isfinite(stamp):
+                    raise ValueError
+            except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: "[" nested 100,000 deep
+                stamp = None
+                await websocket.send_json(
+                    {
+                        "type": "error",
+                        "detail": 'text messages are {"t_s": <seconds>} before a JPEG, or a frame of landmarks '
+                        '{"t_s": <seconds>, "landmarks": [...]} (docs/landmarks.md)',
+                    }
+                )
+                continue
+            if "landmarks" in control:  # a frame of landmarks from the app: no image follows
+                slot.put((stamp, control, time.perf_counter()))
+                stamp = None
+            continue
+        data = msg.get("bytes") or b""
+        if len(data) > MAX_FRAME_BYTES:
+            await websocket.send_json(
+                {"type": "error", "detail": f"frame of {len(data)} bytes exceeds {MAX_FRAME_BYTES}"}
+            )
+        else:
+            slot.put((time.monotonic() - t0 if stamp is None else stamp, data, time.perf_counter()))
+        stamp = None
+
+
+async def _process(websocket: WebSocket, session: LiveSession, slot: _Newest) -> None:
+    seq = 0
+    clock = 0.0  # the tracking model's clock: strictly increasing, whatever times the client sends
+    while True:
+        item, dropped = await slot.get()
+        if item is None:
+            return
+        t_s, data, received = item
+        clock = max(clock + 1e-3, received)
+        started = time.perf_counter()
+        try:
+            if isinstance(data, dict):
+                answer = await run_in_threadpool(session.landmarks, data, t_s)
+            else:
+                if not data:
+                    raise InputError("frame: empty binary message; send one JPEG, PNG, WebP or BMP image per message")
+                answer = await run_in_threadpool(session.frame_bytes, data, t_s, clock)
+        except Exception as exc:  # any frame that cannot be analysed is an answer, never the end of the session
+            if isinstance(exc, MotionscriptError):
+                detail = str(exc)
+            else:
+                log.exception("live frame analysis failed")
+                detail = "this frame could not be analysed (an unexpected error, logged); send the next one"
+            if slot.closed:
+                return
+            await websocket.send_json({"type": "error", "t_s": t_s, "detail": detail, "dropped": dropped})
+            continue
+        seq += 1
+        msg = {
+            "type": "frame",
+            "seq": seq,
+            "dropped": dropped,
+            **answer,
+            "analysis_ms": round((time.perf_counter() - started) * 1000, 1),
+            "waited_ms": round((started - received) * 1000, 1),
+        }
+        if slot.closed:
+            return
+        await websocket.send_json(msg)
