@@ -11,7 +11,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 PIP     = $(BIN)/python -m pip --disable-pip-version-check
-SAMPLE ?= tests/fixtures/video/pose2sim_cam01.mp4
+SAMPLE ?= tests/fixtures/video/sports2d_walker.mp4
+SAMPLE_EXERCISE ?= gait
 UV_VERSION = 0.13.9
 COMPILE = uv pip compile --universal --python-version 3.11 --generate-hashes --quiet
 
@@ -30,7 +31,7 @@ $(VENV)/.installed-%: requirements/%.txt requirements/build.txt pyproject.toml |
 	touch $@
 
 demo: $(VENV)/.installed-runtime
-	$(BIN)/motionscript analyze $(SAMPLE) --out out/assessment.json
+	$(BIN)/motionscript analyze $(SAMPLE) --exercise $(SAMPLE_EXERCISE) --out out/assessment.json
 
 # One command for the scale-out stack (docs/deploy.md). .env is written once, mode 0600, with a
 # database password and a storage key generated here; keep a copy of it apart from the backups.

@@ -162,10 +162,17 @@ def _summary(a, out: Path) -> None:
         err.write(f"  input: {a.input.kind}, {a.input.frames_with_pose}/{a.input.frames_read} frames with a pose\n")
         err.write(f"  view: {a.view.view} (measurable planes: {', '.join(a.view.measurable_planes) or 'none'})\n")
     for m in a.metrics:
-        if m.measurable and m.name.endswith(("_range", "_mean")):
-            err.write(f"  {m.name}: {m.value} {m.unit}\n")
+        if m.measurable and (m.source != "series" or m.name.endswith(("_range", "_mean"))):
+            where = ", ".join(
+                x for x in (m.side, f"pass {m.pass_index + 1}" if m.pass_index is not None else None) if x
+            )
+            where = f" ({where})" if where else ""
+            value = f"{m.value:g}" if m.unit == "1" else f"{m.value} {m.unit}"  # counts carry no unit
+            err.write(f"  {m.name}{where}: {value}\n")
     for q in a.quality:
         err.write(f"  [{q.severity}] {q.message}\n")
+    for f in a.findings:
+        err.write(f"  finding [{f.severity}]: {f.message}\n")
     w = a.wearables
     if w is not None:
         if w.imu is not None and w.imu.gait is not None and w.imu.gait.cadence_steps_per_min is not None:
