@@ -14,6 +14,11 @@ scorer (``validation/mobilised.py``):
 * **whole recording**: every contact against the combined reference (INDIP bouts, plus the
   Stereophoto bouts INDIP lacks): contacts while sitting, standing or doing tasks count as
   false positives (an upper bound: walking neither system recorded counts too);
+* **INDIP**: the same contacts against the other reference system's contacts inside its bouts
+  (foot-worn pressure insoles and IMUs): F1 and signed / absolute median timing error;
+* **reference row**: INDIP's own contacts scored against the optical ones like a detector
+  (``validation.mobilised.reference_agreement``): how far the two references disagree, the
+  floor below which no detector's optical timing error can be read as its own;
 * **stride length / speed**: per stride matched to the optical strides (start and end within
   0.25 s): mean error and mean |error|.
 
@@ -37,6 +42,8 @@ from validation import mobilised as M
 REPO = Path(__file__).resolve().parents[1]
 MOBGAP_PYTHON = REPO / ".venv-mobgap" / "bin" / "python"
 OURS = "this project"
+REFERENCE = "reference: INDIP against optical"
+TIMING_TARGET_MS = 20.0  # issue #18: median |error| against the optical reference on HA001
 
 
 def _combined(pid: str, test: str, trial: str) -> list[M.ReferenceBout]:
@@ -108,24 +115,33 @@ def report(results: dict[str, dict[str, dict]], note: str) -> tuple[str, list[st
         f"Detectors: {OURS} (`InitialContactDetector`, `InvertedPendulum`) and {note}.",
         "",
         (
-            "| trial | detector | optical: F1 | error median (signed / abs) | sides | whole recording: F1 (FP) "
-            "| stride length error mean / abs | speed error mean |"
+            "| trial | detector | optical: F1 | error median (signed / abs) | sides | INDIP: F1 | error median "
+            "(signed / abs) | whole recording: F1 (FP) | stride length error mean / abs | speed error mean |"
         ),
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     verdicts = []
     for pid in M.PARTICIPANTS:
         for test, trial in M.TRIALS:
             key = f"{test}/{trial}"
             optical = M.reference_bouts(pid, test, trial, "Stereophoto")
+            indip = M.reference_bouts(pid, test, trial, "INDIP")
             combined = _combined(pid, test, trial)
-            best_f1, our_f1 = -1.0, float("nan")
+            best_f1, our_f1, our_ms = -1.0, float("nan"), float("nan")
+            agreement = M.reference_agreement(pid, test, trial)
+            if agreement is not None:
+                lines.append(
+                    f"| {pid} {test} {trial} | {REFERENCE} | {agreement.f1:.2f} | "
+                    f"{agreement.median_error_ms:+.0f} / {agreement.median_abs_error_ms:.0f} ms | "
+                    f"{agreement.side_correct}/{agreement.tp} | | | | | |"
+                )
             for name, res in results.items():
                 r = res.get(pid, {}).get(key)
                 if r is None:
                     continue
                 t, side = np.asarray(r["ic_s"], dtype=float), r["side"]
                 so = M.score_contacts(t, side, optical) if optical else None
+                si = M.score_contacts(t, side, indip) if indip else None
                 sw = M.score_contacts(t, side, combined, scope="recording") if combined else None
                 dl, dv = _stride_errors(r.get("strides", []), optical)
                 row = [
@@ -134,6 +150,8 @@ def report(results: dict[str, dict[str, dict]], note: str) -> tuple[str, list[st
                     _fmt(so.f1, ".2f") if so else "no reference",
                     f"{_fmt(so.median_error_ms, '+.0f')} / {_fmt(so.median_abs_error_ms, '.0f')} ms" if so else "",
                     f"{so.side_correct}/{so.tp}" if so else "",
+                    _fmt(si.f1, ".2f") if si else "no reference",
+                    f"{_fmt(si.median_error_ms, '+.0f')} / {_fmt(si.median_abs_error_ms, '.0f')} ms" if si else "",
                     f"{sw.f1:.2f} ({sw.fp})" if sw else "-",
                     f"{dl.mean():+.2f} / {np.abs(dl).mean():.2f} m" if dl.size else "-",
                     f"{dv.mean():+.2f} m/s" if dv.size else "-",
@@ -141,13 +159,28 @@ def report(results: dict[str, dict[str, dict]], note: str) -> tuple[str, list[st
                 lines.append("| " + " | ".join(row) + " |")
                 if so is not None:
                     if name == OURS:
-                        our_f1 = so.f1
+                        our_f1, our_ms = so.f1, so.median_abs_error_ms
                     else:
                         best_f1 = max(best_f1, so.f1)
             if optical and best_f1 >= 0:
                 verdicts.append(
                     f"{pid} {test} {trial}: F1 {our_f1:.2f} vs best mobgap {best_f1:.2f}: "
                     + ("at least as good" if our_f1 >= best_f1 else "WORSE")
+                )
+            if optical and np.isfinite(our_ms):
+                floor = (
+                    f"; INDIP itself {agreement.median_abs_error_ms:.0f} ms from the optical contacts"
+                    if agreement is not None
+                    else ""
+                )
+                verdicts.append(
+                    f"{pid} {test} {trial}: median |error| {our_ms:.0f} ms against the optical reference: "
+                    + (
+                        f"within {TIMING_TARGET_MS:.0f} ms"
+                        if our_ms <= TIMING_TARGET_MS
+                        else f"NOT within {TIMING_TARGET_MS:.0f} ms"
+                    )
+                    + floor
                 )
     return "\n".join(lines), verdicts
 

@@ -43,6 +43,7 @@ __all__ = [
     "Score",
     "participant",
     "recording",
+    "reference_agreement",
     "reference_bouts",
     "score_contacts",
 ]
@@ -223,3 +224,21 @@ def score_contacts(
         errors_s=m.errors_s,
         side_correct=int(side_ok),
     )
+
+
+def reference_agreement(pid: str, test: str, trial: str) -> Score | None:
+    """INDIP's contacts scored against the optical ones, as a detector would be; None without both.
+
+    The two reference systems time a contact differently (INDIP: foot-worn pressure insoles and
+    IMUs; optical: foot markers), so no detector can agree with the optical reference better than
+    INDIP does unless it shares the optical system's own timing: this is the floor of the optical
+    timing error, printed beside every detector by ``python -m bench gait``.
+    """
+    optical = reference_bouts(pid, test, trial, "Stereophoto")
+    indip = reference_bouts(pid, test, trial, "INDIP")
+    if not optical or not indip:
+        return None
+    t = np.concatenate([b.initial_contacts_s for b in indip])
+    sides = [s for b in indip for s in b.sides]
+    keep = np.flatnonzero(np.isfinite(t))
+    return score_contacts(t[keep], [sides[i] for i in keep], optical)

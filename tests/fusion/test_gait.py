@@ -71,6 +71,44 @@ def test_no_systematic_lag_on_any_participant():
         assert abs(M.score_contacts(t, s, M.reference_bouts(*key)).median_error_ms) <= 25.0, key
 
 
+# Against INDIP (foot-worn pressure insoles and IMUs) inside its bouts, where its contacts agree with
+# the optical ones (median |INDIP - optical| 10 ms on HA001's straight walks): F1 at least, median
+# |error| at most (ms). MS001 Test5 is left out: there INDIP is itself 30 and 100 ms from the optical
+# contacts (one side's insole late), so it is not a reference for timing.
+INDIP_BOUNDS = {
+    ("HA001", "Test5", "Trial1"): (1.0, 12),  # measured 1.00, 8 ms
+    ("HA001", "Test5", "Trial2"): (1.0, 12),  # 1.00, 9 ms
+    ("HA001", "Test11", "Trial1"): (0.9, 20),  # 0.92, 17 ms
+}
+
+
+@pytest.mark.parametrize("key", sorted(INDIP_BOUNDS), ids=lambda k: "-".join(k))
+def test_contacts_match_the_insole_reference(key):
+    f1, error_ms = INDIP_BOUNDS[key]
+    _, t, s = _contacts(M.recording(*key))
+    got = M.score_contacts(t, s, M.reference_bouts(*key, "INDIP"))
+    assert got.f1 >= f1
+    assert got.median_abs_error_ms <= error_ms
+
+
+def test_in_daily_life_the_two_references_disagree_by_more_than_the_detector_and_the_insoles():
+    """HA001 Test11: the optical contacts are 30 ms (median) from INDIP's, which this detector meets within 17 ms.
+
+    So its 34 ms against the optical reference there is the references' disagreement, not a lag of the
+    detector: on the straight lab walks of the same person both references agree within 10 ms, and so
+    does the detector with either.
+    """
+    key = ("HA001", "Test11", "Trial1")
+    between = M.reference_agreement(*key)
+    assert between is not None and between.tp >= 45
+    assert between.median_abs_error_ms >= 25.0  # measured 30 ms (signed -20: INDIP earlier)
+    _, t, s = _contacts(M.recording(*key))
+    assert M.score_contacts(t, s, M.reference_bouts(*key, "INDIP")).median_abs_error_ms < between.median_abs_error_ms
+    for straight in (("HA001", "Test5", "Trial1"), ("HA001", "Test5", "Trial2")):
+        agreement = M.reference_agreement(*straight)
+        assert agreement is not None and agreement.median_abs_error_ms <= 10.0 + 1e-9
+
+
 # Stretches of the real recordings at least 2 s from any bout of either reference system
 # (sitting, standing, household tasks; HA002 79-140 s sits with the pelvis tilted ~40 deg back).
 NOT_WALKING = [
