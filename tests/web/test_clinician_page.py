@@ -8,6 +8,7 @@ click is stored (the review API says so) and still shown after a reload.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -152,3 +153,36 @@ def test_sign_off_is_stored_and_shown_after_a_reload(page, console, server, reco
     assert status.get_attribute("data-status") == "signed_off"
     assert "cadence matches what I saw" in status.inner_text()
     screenshot(page, "clinician-signed-off.png")
+
+
+def test_a_home_link_made_on_the_patient_page_opens_the_patient_page_for_that_patient(browser, page, server, recorded):
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{server.base}/app/clinician#key={server.clinician_key}")
+    page.get_by_test_id("patient").filter(has_text="web-001").click()
+    form = page.get_by_test_id("patient-link")
+    form.get_by_test_id("patient-link-exercise").select_option("gait")
+    form.get_by_test_id("patient-link-days").fill("3")
+    form.get_by_test_id("create-patient-link").click()
+    url = form.get_by_test_id("patient-link-url")
+    url.wait_for()
+    link = url.input_value()
+    assert link.startswith(f"{server.base}/app/patient#link=mpl.") and link.endswith("&exercise=gait"), link
+    expiry = form.get_by_test_id("patient-link-expiry").inner_text()
+    assert expiry.startswith("valid until"), expiry
+    screenshot(page, "clinician-patient-link.png")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "clinician-patient-link-phone.png")
+
+    other = browser.new_page()  # the patient's phone: only the link, no key, no login
+    try:
+        other.goto(link)
+        other.get_by_test_id("exercise-select").locator("option").first.wait_for(state="attached")
+        assert other.get_by_test_id("exercise-select").input_value() == "gait"
+        assert "Web Clinic" in other.get_by_test_id("whoami").inner_text()
+    finally:
+        other.close()
+    token = link.split("#link=")[1].split("&")[0]  # the link records for web-001 and nothing else
+    me = httpx.get(f"{server.base}/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["kind"] == "patient_link" and me["patient_code"] == "web-001", me
+    days = (datetime.fromisoformat(me["expires_at"]) - datetime.now(UTC)).total_seconds() / 86400
+    assert 2.9 < days <= 3.0, days

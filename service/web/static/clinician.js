@@ -183,10 +183,53 @@ async function showPatient(pid) {
           s.notes ? el("div", { class: "small" }, s.notes) : null)))
           : el("p", { class: "hint" }, "No sessions yet."),
         newSessionForm(pid),
+        patientLinkForm(p),
         el("h3", {}, "Downloads"),
         el("div", { class: "buttons" },
           downloadButton("FHIR bundle", `/v1/patients/${enc(pid)}/fhir`, `${p.code}-fhir.json`, "download-fhir"))),
       progressCard(progress, p)));
+}
+
+/** A signed, expiring link to the patient page that records for this patient (POST /v1/patients/{id}/link). */
+function patientLinkForm(p) {
+  const problem = el("p", { class: "error", role: "alert" });
+  const result = el("div", { class: "stack", "data-testid": "patient-link-result" });
+  const form = el("form", { class: "stack", "data-testid": "patient-link" },
+    el("h3", {}, "Home exercise link"),
+    el("p", { class: "hint small" }, "A personal link to the patient page: it records for this patient only, " +
+      "nothing to type. Send it to the patient; anyone holding it can record for them until it expires."),
+    el("div", { class: "row" },
+      el("label", { class: "grow" }, "Opens on",
+        el("select", { name: "exercise", "data-testid": "patient-link-exercise" },
+          el("option", { value: "" }, "the patient's choice"),
+          exercises.map((x) => el("option", { value: x.name }, x.title)))),
+      el("label", {}, "Valid for (days)", el("input", { name: "days", type: "number", min: 1, max: 365, value: 14,
+                                                        required: "", "data-testid": "patient-link-days" }))),
+    el("div", { class: "buttons" }, el("button", { type: "submit", class: "secondary",
+                                                   "data-testid": "create-patient-link" }, "Create link")),
+    problem, result);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    problem.textContent = "";
+    const f = form.elements;
+    try {
+      const link = await api(key, `/v1/patients/${enc(p.id)}/link`, { method: "POST", json: {
+        expires_in_days: Number(f.days.value), exercise: f.exercise.value || null } });
+      const url = el("input", { type: "text", readonly: "", value: link.url, "data-testid": "patient-link-url",
+                                "aria-label": "Patient link", onfocus: (e) => e.target.select() });
+      const copy = el("button", { type: "button", class: "secondary", "data-testid": "copy-patient-link",
+        onclick: async () => {
+          try { await navigator.clipboard.writeText(link.url); copy.textContent = "Copied"; }
+          catch { url.focus(); copy.textContent = "Select and copy"; }
+        } }, "Copy");
+      result.replaceChildren(url, el("div", { class: "buttons centred" }, copy,
+        el("span", { class: "hint small", "data-testid": "patient-link-expiry" }, `valid until ${when(link.expires_at)}`)));
+    } catch (err) {
+      problem.textContent = err instanceof ApiError && err.status === 403
+        ? "Your role cannot create patient links; ask a clinician or an administrator." : err.message;
+    }
+  });
+  return form;
 }
 
 function newSessionForm(pid) {
