@@ -11,6 +11,7 @@ BENCHMARKS = {
     "keraal": "bench.validate_keraal",
     "live": "bench.live",
     "load": "bench.load",
+    "multiview": "bench.validate_multiview",
     "pipeline": "bench.pipeline",
     "throughput": "bench.throughput",
     "uploads": "bench.uploads",

@@ -31,6 +31,7 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,15 +290,24 @@ def _mid(xyz: np.ndarray, a: str, b: str) -> np.ndarray:
 
 
 _UP = np.array([0.0, 0.0, 1.0])
+# A person turning on the spot reaches ~180 deg/s (kinematics.facing): 3 deg per frame at 60 fps.
+MAX_TURN_PER_FRAME_DEG = 30.0
 
 
-def body_axes(xyz_m: np.ndarray, up: np.ndarray = _UP) -> tuple[np.ndarray, np.ndarray]:
+def body_axes(
+    xyz_m: np.ndarray, up: np.ndarray = _UP, max_step_deg: float = MAX_TURN_PER_FRAME_DEG
+) -> tuple[np.ndarray, np.ndarray]:
     """Horizontal unit vectors toward the subject's left and anterior, ``(n, 3)`` each.
 
-    The mediolateral line is the sum of the hip and shoulder lines; which way
-    along it is *left* is decided by the nose ahead of the ears and the toes
-    ahead of the heels (anatomy, not the model's labels), so a left/right
-    label swap cannot turn the reference around.
+    The mediolateral line is the sum of the hip and shoulder lines. Which way
+    along it is *left* is decided by anatomy, not the model's labels, so a
+    left/right label swap cannot turn the reference around: the nose ahead of
+    the ears and the toes ahead of the heels. A body cannot turn half a circle
+    between two frames, so that decision is made once per stretch of frames in
+    which the line turns less than ``max_step_deg`` from one frame to the next
+    (each frame's line taken in the direction nearer the previous one), by the
+    majority of the stretch's frames: one frame's noisy nose or feet cannot
+    flip the reference by 180 deg.
     """
     p = {name: xyz_m[:, i] for i, name in enumerate(BLAZEPOSE33.names)}
     ml = (p["left_hip"] - p["right_hip"]) + (p["left_shoulder"] - p["right_shoulder"])
@@ -306,9 +316,24 @@ def body_axes(xyz_m: np.ndarray, up: np.ndarray = _UP) -> tuple[np.ndarray, np.n
     ahead = (p["nose"] - _mid(xyz_m, "left_ear", "right_ear")) + 0.5 * (
         (p["left_foot_index"] - p["left_heel"]) + (p["right_foot_index"] - p["right_heel"])
     )
+    segment = np.full(len(ml), -1)
+    prev, seg = None, -1
+    cos_max = np.cos(np.radians(max_step_deg))
+    for i in range(len(ml)):
+        if not np.isfinite(ml[i]).all():
+            prev = None
+            continue
+        if prev is not None and ml[i] @ ml[prev] < 0:
+            ml[i] = -ml[i]
+        if prev is None or ml[i] @ ml[prev] < cos_max:
+            seg += 1
+        segment[i], prev = seg, i
     ant = np.cross(ml, up)  # left x up = anterior
-    sign = np.sign(np.einsum("ij,ij->i", np.nan_to_num(ahead), np.nan_to_num(ant)))
-    sign = np.where(sign == 0, 1.0, sign)
+    vote = np.sign(np.einsum("ij,ij->i", np.nan_to_num(ahead), np.nan_to_num(ant)))
+    sign = np.ones(len(ml))
+    for s in range(seg + 1):
+        here = segment == s
+        sign[here] = -1.0 if vote[here].sum() < 0 else 1.0
     return ml * sign[:, None], ant * sign[:, None]
 
 
@@ -347,8 +372,9 @@ BAND_TOLERANCE_DEG = 5.0
 SIDE_ON_MARGIN_DEG = 20.0  # front/back is undefined this close to side-on
 
 
+@functools.cache
 def load_views(recording: str) -> list[LandmarkSeries]:
-    """Each camera's landmarks from the project's own pipeline (default ONNX BlazePose)."""
+    """Each camera's landmarks from the project's own pipeline (default ONNX BlazePose), once per process."""
     from service.analysis import prepare_input
 
     return [prepare_input(FIXTURES / "video" / f"{name}.mp4").landmarks for name in RECORDINGS[recording]]
@@ -427,6 +453,11 @@ class CameraReport:
         hi = _band(fold(self.reference_yaw_deg + BAND_TOLERANCE_DEG * np.sign(self.reference_yaw_deg)))
         return ok & ((self.view == self.reference_view) | (self.view == lo) | (self.view == hi))
 
+    @property
+    def strict_agreement(self) -> np.ndarray:
+        """Per frame: the view is the reference's band, no tolerance."""
+        return np.isfinite(self.reference_yaw_deg) & (self.view == self.reference_view)
+
 
 def _wrap(a: np.ndarray) -> np.ndarray:
     return (a + 180.0) % 360.0 - 180.0
@@ -497,3 +528,91 @@ def analyse(recording: str) -> list[CameraReport]:
             )
         )
     return reports
+
+
+# -- the document ----------------------------------------------------------------------------
+
+_LABELS = {
+    "pose2sim_cam01": "cam01",
+    "pose2sim_cam02": "cam02",
+    "pose2sim_cam03": "cam03",
+    "pose2sim_cam04": "cam04",
+    "pose2sim_multi_cam01": "multi cam01 (woman)",
+    "pose2sim_multi_cam02": "multi cam02 (woman)",
+    "pose2sim_multi_cam03": "multi cam03 (man)",
+    "pose2sim_multi_cam04": "multi cam04 (man)",
+}
+
+
+def _bias_rmse(v: tuple[float, float, int]) -> str:
+    return f"{v[0]:+.1f}/{v[1]:.1f}"
+
+
+def _pct(flags: np.ndarray) -> str:
+    return f"{100.0 * np.mean(flags):.0f} %"
+
+
+def render_table(single: list[CameraReport], multi: list[CameraReport]) -> str:
+    """The comparison table of docs/validation.md, computed."""
+    lines = [
+        (
+            "| camera | own view excluded | ref. yaw (median) | camera pitch | yaw error median | p90 "
+            "| reported yaw SD | front/back wrong | view agreement | recording view, facing "
+            "| obliquity bias/RMSE | hip flexion L bias/RMSE | R |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def row(r: CameraReport) -> str:
+        a = r.angles
+        return (
+            f"| {_LABELS.get(r.name, r.name)} | {'yes' if r.independent else 'no'} "
+            f"| {np.nanmedian(r.reference_yaw_deg):.0f} | {r.pitch_deg:.0f} "
+            f"| {np.nanmedian(r.yaw_error_deg):.1f} | {np.nanpercentile(r.yaw_error_deg, 90):.1f} "
+            f"| {np.nanmedian(r.yaw_sd_deg):.1f} | {r.front_back_errors}/{r.front_back_frames} "
+            f"| {_pct(r.agreement)} ({_pct(r.strict_agreement)}) | {r.recording_view}, {r.facing} "
+            f"| {_bias_rmse(a['pelvic_obliquity_deg'])} | {_bias_rmse(a['hip_flexion_left_deg'])} "
+            f"| {_bias_rmse(a['hip_flexion_right_deg'])} |"
+        )
+
+    lines += [row(r) for r in single]
+    err = np.concatenate([r.yaw_error_deg for r in single])
+    lines.append(
+        f"| **all four** | | | | **{np.nanmedian(err):.1f}** | **{np.nanpercentile(err, 90):.1f}** | "
+        f"| **{sum(r.front_back_errors for r in single)}/{sum(r.front_back_frames for r in single)}** "
+        f"| **{_pct(np.concatenate([r.agreement for r in single]))} "
+        f"({_pct(np.concatenate([r.strict_agreement for r in single]))})** | | | | |"
+    )
+    lines += [row(r) for r in multi]
+    return "\n".join(lines)
+
+
+def render_blocks(single: list[CameraReport], multi: list[CameraReport]) -> dict[str, str]:
+    """Every generated block of docs/validation.md this module owns."""
+    return {"table": render_table(single, multi)}
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return (
+        f"<!-- multiview:{name} (generated by bench/validate_multiview.py --write; do not edit) -->",
+        f"<!-- /multiview:{name} -->",
+    )
+
+
+def extract_block(doc: str, name: str) -> str | None:
+    begin, end = _markers(name)
+    if begin not in doc or end not in doc:
+        return None
+    return doc.split(begin, 1)[1].split(end, 1)[0].strip("\n")
+
+
+def write_blocks(doc: str, blocks: dict[str, str]) -> str:
+    """``doc`` with every generated block replaced by ``blocks`` (markers must exist)."""
+    for name, text in blocks.items():
+        begin, end = _markers(name)
+        if begin not in doc or end not in doc:
+            raise ValueError(f"docs/validation.md has no markers for block {name!r}: {begin} ... {end}")
+        head, rest = doc.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        doc = f"{head}{begin}\n{text}\n{end}{tail}"
+    return doc

@@ -5,12 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from validation import keraal
 from validation import multiview as mv
+
+STALE = (
+    "docs/validation.md no longer says what validation/multiview.py measures: run bench/validate_multiview.py --write"
+)
 
 
 @pytest.fixture(scope="module")
 def single() -> list[mv.CameraReport]:
     return mv.analyse("single")
+
+
+@pytest.fixture(scope="module")
+def multi() -> list[mv.CameraReport]:
+    return mv.analyse("multi")
 
 
 def test_calibration_reprojects_the_pipeline_landmarks_within_a_few_percent_of_the_body():
@@ -36,11 +46,33 @@ def test_single_camera_yaw_against_the_reference(single):
     for r in single:
         assert np.nanmedian(r.yaw_error_deg) <= 15.0, r.name
         assert r.facing == ("front" if "cam01" in r.name or "cam02" in r.name else "back"), r.name
-    wrong = sum(r.front_back_errors for r in single)
-    assert wrong <= 0.05 * sum(r.front_back_frames for r in single)
+    # a back view read as a front one mirrors left and right for the clinician: never, frame by frame
+    assert sum(r.front_back_errors for r in single) == 0
+    assert sum(r.front_back_frames for r in single) >= 350  # and the facing is called, not withheld
+
+
+def test_reference_facing_does_not_flip_between_frames():
+    """The anatomical left is kept along the continuous hip-shoulder line, so the reference
+    cannot turn half a circle between two frames 17 ms apart (its nose/toe vote alone did)."""
+    xyz = mv.triangulate(mv.read_qca(mv.CALIBRATION), mv.load_views("single")).xyz_m
+    left, _ = mv.body_axes(xyz)
+    step = np.degrees(np.arccos(np.clip(np.einsum("ij,ij->i", left[1:], left[:-1]), -1.0, 1.0)))
+    assert np.nanmax(step) < 30.0
 
 
 def test_view_agreement_with_the_reference(single):
     # Measured 0.70 (docs/validation.md); the issue's target of 0.90 is not reached: the
     # subject stands 20-45 deg from the cameras, on the 30 deg frontal/oblique edge.
     assert np.mean(np.concatenate([r.agreement for r in single])) >= 0.65
+
+
+def test_document_states_the_measured_figures(single, multi):
+    doc = mv.DOC_PATH.read_text(encoding="utf-8")
+    problems = []
+    for name, text in mv.render_blocks(single, multi).items():
+        documented = mv.extract_block(doc, name)
+        if documented is None:
+            problems.append(f"{name}: block missing")
+            continue
+        problems += [f"{name}: {p}" for p in keraal.compare_block(documented, text)]
+    assert not problems, STALE + "\n" + "\n".join(problems[:20])
