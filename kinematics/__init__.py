@@ -15,7 +15,8 @@ Import from the modules (this index imports nothing, so ``import kinematics.erro
 ``pipeline``              :class:`~kinematics.pipeline.KinematicsPipeline`: every step above, in order
 ``protocols``             one protocol per exercise (``PROTOCOLS``, ``PROTOCOL_NAMES``): presence gate,
                           events, metrics with confidence, findings against sourced thresholds
-``streaming``             live measurement: the pipeline and protocol over a sliding window
+``streaming``             live measurement: the pipeline and protocol over a sliding window,
+                          causal EMG onsets and pelvis angles
 ``exercises``             the therapy catalogue (``EXERCISES``) and suggestions from findings
 ``outcomes``              Oswestry and pain NRS scoring, change against MCID/MDC
 ``signature``             the motion signature per session and its distances

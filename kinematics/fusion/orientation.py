@@ -44,7 +44,7 @@ from kinematics.fusion.axes import AxisMapping, StaticCalibration, calibrate_sta
 from kinematics.fusion.imu_io import STANDARD_GRAVITY_MPS2, ImuRecording
 from kinematics.series import Series
 
-__all__ = ["MahonyFilter", "PelvisOrientation", "pelvis_orientation", "tilt_obliquity_deg"]
+__all__ = ["MahonyFilter", "PelvisOrientation", "pelvis_orientation", "quat_to_up", "tilt_obliquity_deg"]
 
 PELVIS_PLACEMENTS = ("sacrum", "lower_back", "pelvis")
 
@@ -111,7 +111,7 @@ def _mahony(
     return q_out, b_out
 
 
-def _quat_to_up(q: np.ndarray) -> np.ndarray:
+def quat_to_up(q: np.ndarray) -> np.ndarray:
     """``(n, 3)`` world up (y) expressed in body axes, from ``(n, 4)`` quaternions."""
     w, x, y, z = q.T
     return np.column_stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)])
@@ -203,14 +203,33 @@ class MahonyFilter:
         """
         if min(self.kp, self.ki, self.acc_gate_mps2) < 0:
             raise InputError(f"kp, ki and acc_gate_mps2 must be >= 0, got {self.kp}, {self.ki}, {self.acc_gate_mps2}")
-        n = t_s.shape[0]
         if initial_up is None:
             head = max(1, int(np.searchsorted(t_s, t_s[0] + 0.1)))
             initial_up = acc_body[:head].mean(axis=0)
         q0 = _initial_quaternion(np.asarray(initial_up, dtype=float))
         b0 = np.zeros(3) if bias_rads is None else np.asarray(bias_rads, dtype=float)
-        if n == 0:
+        return self.resume(t_s, acc_body, gyr_body, quaternion=q0, bias_rads=b0)
+
+    def resume(
+        self,
+        t_s: np.ndarray,
+        acc_body: np.ndarray,
+        gyr_body: np.ndarray,
+        *,
+        quaternion: np.ndarray,
+        bias_rads: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Continue from a known state: ``quaternion`` ``(4,)`` and ``bias_rads`` ``(3,)`` at ``t_s[0]``.
+
+        The filter is causal (each step uses the samples at both ends of its interval), so
+        running it on a recording in blocks, each starting with the previous block's last
+        sample and state, gives what one :meth:`estimate` over the whole gives.
+        """
+        if min(self.kp, self.ki, self.acc_gate_mps2) < 0:
+            raise InputError(f"kp, ki and acc_gate_mps2 must be >= 0, got {self.kp}, {self.ki}, {self.acc_gate_mps2}")
+        if t_s.shape[0] == 0:
             return np.zeros((0, 4)), np.zeros((0, 3))
+        q0, b0 = np.asarray(quaternion, dtype=float), np.asarray(bias_rads, dtype=float)
         return _mahony(t_s, acc_body, gyr_body, q0, b0, self.kp, self.ki, self.acc_gate_mps2, STANDARD_GRAVITY_MPS2)
 
 
@@ -282,7 +301,7 @@ def pelvis_orientation(
         bias_t = np.concatenate([-bwd_b[:0:-1], fwd_b])
     else:
         quat, bias_t = fwd_q, fwd_b
-    tilt, obliquity = tilt_obliquity_deg(_quat_to_up(quat))
+    tilt, obliquity = tilt_obliquity_deg(quat_to_up(quat))
     ones = np.ones(len(rec))
     quat.flags.writeable = False
     bias_t.flags.writeable = False
