@@ -181,7 +181,7 @@ class CausalEmg:
     >>> stream = CausalEmg().start((channel,), 1000.0)
     >>> block = stream.push(np.arange(200) / 1000.0, np.zeros((200, 1)))
     >>> block.envelope.shape, round(stream.onset_delay_s, 3)
-    ((200, 1), 0.102)
+    ((200, 1), 0.103)
     """
 
     analysis: EmgAnalysis = field(default_factory=EmgAnalysis)
