@@ -160,13 +160,20 @@ def _bouts(t_s: np.ndarray, min_step_s: float, max_step_s: float, min_steps: int
 
 
 def _steepest_rise(jerk: np.ndarray, peak: int, window: int) -> float:
-    """Fractional index of the largest ``jerk`` in ``[peak - window, peak]`` (parabolic interpolation)."""
+    """Fractional index of the largest ``jerk`` in ``[peak - window, peak]`` (parabolic interpolation).
+
+    The parabola through three samples locates a maximum only where the middle one is a local
+    maximum; at the window's edge (the rise began before it, or is still going on) the sample is
+    kept as it is: the vertex of a flat parabola there can lie half a second away.
+    """
     a = max(1, peak - window)
     b = min(jerk.shape[0] - 1, peak + 1)
     k = a + int(np.argmax(jerk[a:b]))
     y0, y1, y2 = jerk[k - 1], jerk[k], jerk[k + 1]
     den = y0 - 2 * y1 + y2
-    return k + (0.5 * (y0 - y2) / den if den < 0 else 0.0)
+    if den >= 0 or y1 < y0 or y1 < y2:
+        return float(k)
+    return k + 0.5 * (y0 - y2) / den
 
 
 def _alternation(yaw: np.ndarray) -> float:

@@ -216,3 +216,20 @@ def test_a_thigh_sensor_is_refused():
     rec = read_imu(MOBILISED_CSV, sampling_rate_hz=100.0)
     with pytest.raises(InputError, match="thigh"):
         InitialContactDetector().detect(type(rec)(**{**rec.__dict__, "placement": "thigh"}))
+
+
+def test_a_contact_stays_inside_its_search_window_when_the_rise_began_before_it():
+    """Steepest rise at the window's first sample on a nearly straight slope: no parabola vertex far outside.
+
+    (Before, the vertex of the almost flat parabola through the edge samples put such contacts up to
+    half a second away: 18 of 389 candidates in the Mobilise-D recordings.)
+    """
+    from kinematics.fusion.gait import _steepest_rise
+
+    i = np.arange(60, dtype=float)
+    jerk = 3.0 - 0.1 * i - 1e-4 * i**2  # falling, slightly concave: the maximum is the window's start
+    at = _steepest_rise(jerk, peak=30, window=10)
+    assert 20.0 <= at <= 30.0
+    # an interior maximum is still interpolated between samples
+    bump = -((i - 25.3) ** 2)
+    assert _steepest_rise(bump, peak=30, window=10) == pytest.approx(25.3)
