@@ -159,6 +159,9 @@ class KinematicsPipeline:
         metrics to be reported.
     frontal_max_deg, sagittal_min_deg
         View bands (see :class:`ViewClassifier`).
+    min_view_prob
+        Below this probability that a frontal or side view really is one
+        (:attr:`ViewEstimate.view_prob`), a ``view_uncertain`` warning says so.
     yaw_estimator
         How body yaw is fused from the landmarks (:class:`YawEstimator`).
     """
@@ -169,6 +172,7 @@ class KinematicsPipeline:
     min_coverage: float = 0.5
     frontal_max_deg: float = 30.0
     sagittal_min_deg: float = 60.0
+    min_view_prob: float = 0.8
     yaw_estimator: YawEstimator = field(default_factory=YawEstimator)
 
     def run(self, lm: LandmarkSeries) -> KinematicsResult:
@@ -358,7 +362,19 @@ class KinematicsPipeline:
                     "camera view could not be determined: shoulders and hips must be visible",
                 )
             )
-        elif view.share.get(view.view, 0.0) < 0.8:
+        elif view.view_prob is not None and view.view_prob < self.min_view_prob and view.off_frontal_deg is not None:
+            edge = self.frontal_max_deg if view.view == "frontal" else self.sagittal_min_deg
+            issues.append(
+                QualityIssue(
+                    "view_uncertain",
+                    "warning",
+                    f"body turned {view.off_frontal_deg:.0f} deg from the camera, within the yaw's uncertainty of "
+                    f"the {edge:g} deg limit of a {view.view} view ({view.view_prob:.0%} probability that it is "
+                    f"one): {PLANE_OF_VIEW[view.view]}-plane angles may be distorted; film "
+                    f"{'more squarely facing the camera' if view.view == 'frontal' else 'more squarely side-on'}",
+                )
+            )
+        if view.view in ("frontal", "sagittal") and view.share.get(view.view, 0.0) < 0.8:
             issues.append(
                 QualityIssue(
                     "view_changes",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from scipy.special import ndtr
 
 from kinematics.series import Series
 
@@ -74,7 +75,9 @@ class ViewEstimate:
     """
 
     view: View
-    yaw_deg: float | None  # circular mean body yaw of measured samples, deg
+    # circular mean body yaw of the measured samples in the recording's view, deg; None when that
+    # mean leaves the view's band (the samples point several ways, e.g. walking to and fro)
+    yaw_deg: float | None
     off_frontal_deg: float | None  # median folded yaw, 0 frontal .. 90 side-on
     confidence: float
     per_sample: np.ndarray  # (n,) of View strings
@@ -84,6 +87,12 @@ class ViewEstimate:
     per_sample_yaw_deg: np.ndarray | None = None  # (n,) deg, NaN where unmeasured
     per_sample_yaw_sd_deg: np.ndarray | None = None  # (n,) deg, NaN where unmeasured
     per_sample_facing: np.ndarray | None = None  # (n,) of Facing strings
+    # (n,) probability that the sample's view is right given its yaw uncertainty; NaN where unknown
+    per_sample_view_prob: np.ndarray | None = None
+    # probability that the recording's view is right: its median off-frontal angle against the
+    # band edges with the median per-sample uncertainty (the cue models' error is shared by
+    # every frame of a recording, so it does not average out); None without uncertainties
+    view_prob: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,19 +177,41 @@ class ViewClassifier:
         per[valid & (folded <= self.frontal_max_deg)] = "frontal"
         per[valid & (folded >= self.sagittal_min_deg)] = "sagittal"
         per[valid & (folded > self.frontal_max_deg) & (folded < self.sagittal_min_deg)] = "oblique"
+        if view_sd is not None:
+            sd = np.asarray(view_sd, dtype=float)
+            prob = np.where(valid, self._band_prob(folded, sd, per), np.nan)
+            extra["per_sample_view_prob"] = prob
         if not valid.any():
             return ViewEstimate("unknown", None, None, 0.0, per, {}, **extra)  # type: ignore[arg-type]
         share = {v: float(np.mean(per[valid] == v)) for v in ("frontal", "sagittal", "oblique")}
         off = float(np.median(folded[valid]))
-        if off <= self.frontal_max_deg:
-            view: View = "frontal"
-        elif off >= self.sagittal_min_deg:
-            view = "sagittal"
-        else:
-            view = "oblique"
+        view = self._band(off)
+        if view_sd is not None:
+            sd_rec = float(np.median(np.asarray(view_sd, dtype=float)[valid]))
+            extra["view_prob"] = float(self._band_prob(np.array([off]), np.array([sd_rec]), np.array([view]))[0])
         confidence = float(np.mean(yaw.confidence[valid]) * share.get(view, 0.0))
-        mean = circular_mean_deg(yaw.values[valid])
+        # The recording's yaw says the same as its view: the mean over the samples in that view
+        # (a mean over all samples of a subject who turns, e.g. +-90 deg and 0, can land in any band).
+        in_view = np.radians(yaw.values[valid & (per == view)])
+        mean = circular_mean_deg(np.degrees(in_view))
+        resultant = float(np.hypot(np.mean(np.cos(in_view)), np.mean(np.sin(in_view)))) if in_view.size else 0.0
+        if mean is not None and (resultant < 0.5 or self._band(float(fold_yaw(np.array(mean)))) != view):
+            mean = None  # no shared direction (circular SD beyond ~70 deg), or one outside the view
         return ViewEstimate(view, mean, off, confidence, per, share, **extra)  # type: ignore[arg-type]
+
+    def _band_prob(self, folded: np.ndarray, sd: np.ndarray, band: np.ndarray) -> np.ndarray:
+        """Probability of each sample's ``band`` for a Gaussian folded yaw (``folded``, ``sd``) in deg."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            below = ndtr((self.frontal_max_deg - folded) / sd)
+            above = 1.0 - ndtr((self.sagittal_min_deg - folded) / sd)
+        return np.select(
+            [band == "frontal", band == "sagittal", band == "oblique"], [below, above, 1.0 - below - above], np.nan
+        )
+
+    def _band(self, folded_deg: float) -> View:
+        if folded_deg <= self.frontal_max_deg:
+            return "frontal"
+        return "sagittal" if folded_deg >= self.sagittal_min_deg else "oblique"
 
 
 def _majority(facing: np.ndarray, min_share: float = 0.8) -> Facing:

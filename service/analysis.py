@@ -160,6 +160,7 @@ def build_assessment(
         yaw_deg=None if result.view.yaw_deg is None else round(result.view.yaw_deg, 1),
         off_frontal_deg=None if result.view.off_frontal_deg is None else round(result.view.off_frontal_deg, 1),
         yaw_sd_deg=None if result.view.yaw_sd_deg is None else round(result.view.yaw_sd_deg, 1),
+        view_prob=None if result.view.view_prob is None else round(result.view.view_prob, 3),
         facing=result.view.facing,
         confidence=round(result.view.confidence, 3),
         share={k: round(v, 3) for k, v in result.view.share.items()},

@@ -76,10 +76,17 @@ class ViewOut(_Model):
         description="'none': no camera (a sensor-only assessment)"
     )
     yaw_deg: float | None = Field(
-        None, description="mean body rotation about the vertical; 0 facing the camera, +-180 back to it"
+        None,
+        description="mean body rotation about the vertical over the frames in the recording's view; 0 facing "
+        "the camera, +-180 back to it; null when those frames point several ways",
     )
     off_frontal_deg: float | None = Field(None, description="0 = frontal .. 90 = side-on")
     yaw_sd_deg: float | None = Field(None, description="median per-frame uncertainty (1 SD) of the body yaw")
+    view_prob: float | None = Field(
+        None,
+        description="probability that the view is right, from the median off-frontal angle and the yaw's "
+        "uncertainty; below 0.8 a frontal or side view carries the quality issue 'view_uncertain'",
+    )
     facing: Literal["front", "back", "unknown"] = Field(
         "unknown", description="which of the subject's sides faces the camera in most measured frames"
     )

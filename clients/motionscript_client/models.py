@@ -99,6 +99,7 @@ class View(_Model):
     yaw_deg: float | None = None
     off_frontal_deg: float | None = None
     yaw_sd_deg: float | None = None
+    view_prob: float | None = None
     facing: str = "unknown"
     confidence: float
     share: dict[str, float] = Field(default_factory=dict)

@@ -112,3 +112,56 @@ def test_unknown_view_when_no_hip_or_shoulder_is_seen():
 def _standing_image():
     image, _ = render(PoseAngles(), T[:30])
     return image
+
+
+def test_the_recording_yaw_says_the_same_as_the_recording_view():
+    """A subject walking to and fro (+-90 deg) and facing the camera in between: the mean of
+    every sample's yaw (here 45 deg, "oblique") must not stand beside a sagittal view."""
+    from kinematics.series import Series
+
+    def classify(*runs: tuple[int, float]):
+        yaw = np.concatenate([np.full(n, a) for n, a in runs])
+        return ViewClassifier().classify(Series(np.arange(yaw.size) / 30.0, yaw, "deg", np.ones(yaw.size))), yaw
+
+    est, yaw = classify((50, 90.0), (10, -90.0), (40, 0.0))
+    everything = np.degrees(np.arctan2(np.sin(np.radians(yaw)).sum(), np.cos(np.radians(yaw)).sum()))
+    assert fold_yaw(np.array(everything)) < 60.0  # what the recording's yaw used to say
+    assert est.view == "sagittal"
+    assert est.yaw_deg is not None and fold_yaw(np.array(est.yaw_deg)) >= 60.0
+    # as often one way as the other: the side-on samples share no direction, so no yaw is claimed
+    est, _ = classify((40, 90.0), (40, -90.0), (20, 0.0))
+    assert est.view == "sagittal" and est.yaw_deg is None
+
+
+@pytest.mark.parametrize(
+    "yaw, sd, view, prob",
+    [
+        (5.0, 10.0, "frontal", 0.994),
+        (25.0, 10.0, "frontal", 0.691),
+        (45.0, 10.0, "oblique", 0.866),
+        (170.0, 5.0, "frontal", 1.0),
+    ],
+)
+def test_view_probability_from_the_yaw_uncertainty(yaw, sd, view, prob):
+    """P(view) = mass of a Gaussian folded yaw inside the view's band: 25 +- 10 deg is frontal with 69 %."""
+    from kinematics.series import Series
+
+    n = 50
+    est = ViewClassifier().classify(
+        Series(np.arange(n) / 30.0, np.full(n, yaw), "deg", np.ones(n)), off_frontal_sd_deg=np.full(n, sd)
+    )
+    assert est.view == view
+    assert est.view_prob == pytest.approx(prob, abs=1e-3)
+    assert est.per_sample_view_prob is not None
+    assert np.allclose(est.per_sample_view_prob, prob, atol=1e-3)
+
+
+def test_a_frontal_view_near_its_limit_says_it_may_not_be_one(observe):
+    image, _ = observe(MOVING, T, yaw_deg=27.0)
+    result = KinematicsPipeline().run(image)
+    assert result.view.view == "frontal"
+    assert result.view.view_prob is not None and result.view.view_prob < 0.8
+    issues = [i for i in result.issues if i.code == "view_uncertain"]
+    assert len(issues) == 1 and issues[0].severity == "warning" and "30 deg limit" in issues[0].message
+    square, _ = observe(MOVING, T, yaw_deg=0.0)
+    assert not [i for i in KinematicsPipeline().run(square).issues if i.code == "view_uncertain"]
