@@ -10,11 +10,10 @@ or an API key.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
 
 from kinematics.protocols import PROTOCOL_NAMES
 from kinematics.streaming import COUNTED_EVENT, HOLDING
@@ -22,6 +21,7 @@ from service.auth import Principal
 from service.deps import require
 from service.errors import Problem
 from service.live import EXERCISE_PLANE
+from service.schemas import ExerciseList, ExerciseOut
 from service.web import PLACEMENT, STATIC_DIR, STEADY, TITLES
 
 router = APIRouter(tags=["web"])
@@ -90,24 +90,6 @@ def get_catalogue(_: Annotated[Principal, require("assessments:read")], response
 
     response.headers["Cache-Control"] = "private, max-age=300"
     return as_json()
-
-
-class ExerciseOut(BaseModel):
-    name: str
-    title: str
-    plane: Literal["frontal", "sagittal"] | None = Field(description="the anatomical plane the protocol scores")
-    view: str = Field(description="how the patient stands to the camera: side, front, or either")
-    placement: list[str] = Field(description="how to place the phone and the patient (docs/protocols/<name>.md)")
-    live_counted: str | None = Field(
-        None,
-        description="what /v1/live counts (the protocol's rep_count): rep, initial_contact (steps) or "
-        "single_leg_stance",
-    )
-    live_hold: bool = Field(description="/v1/live reports a hold timer (hold_s) for this exercise")
-
-
-class ExerciseList(BaseModel):
-    items: list[ExerciseOut]
 
 
 @router.get("/v1/exercises", response_model=ExerciseList, name="list_exercises", tags=["exercises"])
