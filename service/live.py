@@ -32,6 +32,7 @@ from fastapi.concurrency import run_in_threadpool
 from kinematics.errors import InputError, MotionscriptError
 from kinematics.streaming import COUNTED_EVENT, SlidingAssessment, WindowUpdate
 from service.frame_analysis import FrameAnalyzer, decode_image
+from service.live_sensors import MAX_SENSOR_LAG_S, SensorHub, is_sensor_binary
 from vision.backends.base import PersonPose
 from vision.landmark_json import parse_landmarks
 from vision.tracking import SubjectTracker
@@ -100,6 +101,7 @@ class LiveSession:
         self.published: list[WindowUpdate] = []  # every run's update, oldest first (tests and summaries)
         self._header: dict = {}  # schema, space, image_size of the landmark messages, kept between messages
         self._layout: tuple | None = None  # (schema, space, image size) the landmark stream was started with
+        self.sensors = SensorHub(exercise)  # wearables streamed beside the frames (service.live_sensors)
 
     def ready(self) -> dict:
         """What the server tells the client before the first frame."""
@@ -150,9 +152,7 @@ class LiveSession:
             self.last = None
         found = bool(lm.visibility[0].max() > 0)
         update = self.stream.push(t_s, lm.xyz[0] if found else None, lm.visibility[0] if found else None)
-        if update is not None:
-            self.last = update
-            self.published.append(update)
+        self._publish(update)
         return self._answer(t_s, found, None, update)
 
     def update(self, t_s: float, people: list[PersonPose], size_wh: tuple[int, int]) -> dict:
@@ -173,9 +173,7 @@ class LiveSession:
         update = self.stream.push(
             t_s, None if pose is None else pose.image_xyz, None if pose is None else pose.visibility
         )
-        if update is not None:
-            self.last = update
-            self.published.append(update)
+        self._publish(update)
         landmarks = (
             None
             if pose is None
@@ -188,10 +186,28 @@ class LiveSession:
     def finish(self) -> WindowUpdate | None:
         """Publish what arrived since the last run (the end of a recording)."""
         update = self.stream.flush() if self.stream is not None else None
-        if update is not None:
-            self.last = update
-            self.published.append(update)
+        self._publish(update)
         return update
+
+    def _publish(self, update: WindowUpdate | None) -> None:
+        if update is None:
+            return
+        self.last = update
+        self.published.append(update)
+        # the camera's obliquity, for putting the IMU's clock on the video's (ClockSync)
+        self.sensors.video_obliquity(
+            update.t_s, update.angles.get("pelvic_obliquity_deg", np.full(len(update.t_s), np.nan))
+        )
+
+    # -- sensors in -----------------------------------------------------------------------------
+
+    def sensor_message(self, message: dict) -> dict:
+        """A sensor's text message (``sensor_start``, ``sync``, an ``imu`` or ``emg`` block)."""
+        return self.sensors.message(message)
+
+    def sensor_bytes(self, data: bytes) -> dict:
+        """A sensor block in the binary form (:func:`service.live_sensors.encode_sensor_block`)."""
+        return self.sensors.binary(data)
 
     # -- answers out ----------------------------------------------------------------------------
 
@@ -203,6 +219,10 @@ class LiveSession:
         hold = None if last is None else last.hold_s
         if hold and analysed is not None:
             hold += max(0.0, t_s - analysed)  # the hold goes on until the next run says otherwise
+        hold_source = "camera" if hold is not None else None
+        imu_hold = self.sensors.hold_s()
+        if imu_hold is not None and (not found or hold is None):  # the camera cannot see: the IMU times it
+            hold, hold_source = imu_hold, "imu"
         return {
             "t_s": t_s,
             "person_found": found,
@@ -214,6 +234,7 @@ class LiveSession:
             "reps": None if last is None else last.count,
             "in_rep": None if last is None else last.in_rep,
             "hold_s": _round(hold),
+            "hold_source": hold_source,
             "cues": self._cues(found, view, angles),
         }
 
@@ -292,21 +313,49 @@ class _Newest:
         return item, dropped
 
 
+SENSOR_TYPES = ("sensor_start", "sync", "imu", "emg")
+
+
+class _Sensors:
+    """The sensors' queue: every block in order (a filter cannot skip samples), none older than
+    :data:`~service.live_sensors.MAX_SENSOR_LAG_S`: a sensor that falls that far behind is stopped."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[dict | bytes, float] | None] = asyncio.Queue()
+
+    def put(self, item: dict | bytes) -> None:
+        self.queue.put_nowait((item, time.perf_counter()))
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
+
+
 async def serve(websocket: WebSocket, session: LiveSession, idle_timeout_s: float) -> None:
     slot = _Newest()
-    await websocket.send_json({"type": "ready", **session.ready(), "max_frame_bytes": MAX_FRAME_BYTES})
+    sensors = _Sensors()
+    await websocket.send_json(
+        {
+            "type": "ready",
+            **session.ready(),
+            "max_frame_bytes": MAX_FRAME_BYTES,
+            "max_sensor_lag_s": MAX_SENSOR_LAG_S,
+        }
+    )
     worker = asyncio.create_task(_process(websocket, session, slot))
+    sensor_worker = asyncio.create_task(_process_sensors(websocket, session, sensors, slot))
     try:
-        await _receive(websocket, slot, idle_timeout_s)
+        await _receive(websocket, slot, idle_timeout_s, sensors)
     finally:
         slot.close()
-        try:
-            await asyncio.wait_for(worker, timeout=30)
-        except (WebSocketDisconnect, RuntimeError, TimeoutError):
-            pass
+        sensors.close()
+        for task in (worker, sensor_worker):
+            try:
+                await asyncio.wait_for(task, timeout=30)
+            except (WebSocketDisconnect, RuntimeError, TimeoutError):
+                pass
 
 
-async def _receive(websocket: WebSocket, slot: _Newest, idle_timeout_s: float) -> None:
+async def _receive(websocket: WebSocket, slot: _Newest, idle_timeout_s: float, sensors: _Sensors) -> None:
     t0 = time.monotonic()
     stamp: float | None = None
     while True:
@@ -329,6 +378,9 @@ async def _receive(websocket: WebSocket, slot: _Newest, idle_timeout_s: float) -
                 continue
             try:
                 control = json.loads(text)
+                if isinstance(control, dict) and control.get("type") in SENSOR_TYPES:
+                    sensors.put(control)  # a sensor's message: its own queue, never dropped
+                    continue
                 stamp = float(control["t_s"])
                 if not math.isfinite(stamp):
                     raise ValueError
@@ -337,8 +389,9 @@ async def _receive(websocket: WebSocket, slot: _Newest, idle_timeout_s: float) -
                 await websocket.send_json(
                     {
                         "type": "error",
-                        "detail": 'text messages are {"t_s": <seconds>} before a JPEG, or a frame of landmarks '
-                        '{"t_s": <seconds>, "landmarks": [...]} (docs/landmarks.md)',
+                        "detail": 'text messages are {"t_s": <seconds>} before a JPEG, a frame of landmarks '
+                        '{"t_s": <seconds>, "landmarks": [...]} (docs/landmarks.md), or a sensor message '
+                        '{"type": "sensor_start" | "sync" | "imu" | "emg", ...} (docs/sdk.md)',
                     }
                 )
                 continue
@@ -347,6 +400,9 @@ async def _receive(websocket: WebSocket, slot: _Newest, idle_timeout_s: float) -
                 stamp = None
             continue
         data = msg.get("bytes") or b""
+        if is_sensor_binary(data) and len(data) <= MAX_FRAME_BYTES:
+            sensors.put(data)
+            continue
         if len(data) > MAX_FRAME_BYTES:
             await websocket.send_json(
                 {"type": "error", "detail": f"frame of {len(data)} bytes exceeds {MAX_FRAME_BYTES}"}
@@ -395,3 +451,53 @@ async def _process(websocket: WebSocket, session: LiveSession, slot: _Newest) ->
         if slot.closed:
             return
         await websocket.send_json(msg)
+
+
+async def _process_sensors(websocket: WebSocket, session: LiveSession, sensors: _Sensors, slot: _Newest) -> None:
+    while True:
+        entry = await sensors.queue.get()
+        if entry is None:
+            return
+        item, received = entry
+        started = time.perf_counter()
+        waited = started - received
+        is_block = isinstance(item, bytes) or item.get("type") in ("imu", "emg")
+        if is_block and waited > MAX_SENSOR_LAG_S:
+            # falling behind: stopping the sensor keeps the feedback within the bound; blocks are
+            # never skipped (the filters need every sample), so the client restarts it
+            name = _sensor_name(item)
+            session.sensors.stop(name, f"fell {waited:.2f} s behind (limit {MAX_SENSOR_LAG_S:g} s)")
+            answer: dict = {
+                "type": "error",
+                "sensor": name,
+                "detail": f"sensor {name!r} fell {waited:.2f} s behind, more than {MAX_SENSOR_LAG_S:g} s: it was "
+                "stopped; send smaller or fewer blocks and restart it with sensor_start",
+            }
+        else:
+            try:
+                if isinstance(item, bytes):
+                    answer = await run_in_threadpool(session.sensor_bytes, item)
+                else:
+                    answer = await run_in_threadpool(session.sensor_message, item)
+                answer["waited_ms"] = round(waited * 1000, 1)
+            except Exception as exc:  # a bad sensor message is an answer, never the end of the session
+                if isinstance(exc, MotionscriptError):
+                    detail = str(exc)
+                else:
+                    log.exception("live sensor analysis failed")
+                    detail = "this sensor message could not be analysed (an unexpected error, logged)"
+                answer = {"type": "error", "sensor": _sensor_name(item), "detail": detail}
+        if slot.closed:
+            return
+        await websocket.send_json(answer)
+
+
+def _sensor_name(item: dict | bytes) -> str:
+    if isinstance(item, dict):
+        return str(item.get("sensor") or "")
+    try:
+        from service.live_sensors import decode_sensor_block
+
+        return decode_sensor_block(item)[1]
+    except MotionscriptError:
+        return ""

@@ -30,7 +30,7 @@ from kinematics.errors import InputError, InsufficientDataError
 from kinematics.filtering import LowPass
 from kinematics.series import Event, Series
 
-__all__ = ["Bursts", "ThresholdOnsetDetector", "movement_onsets"]
+__all__ = ["MOVEMENT_CUTOFF_HZ", "MOVEMENT_DETECTOR", "Bursts", "ThresholdOnsetDetector", "movement_onsets"]
 
 
 @dataclass(frozen=True)
@@ -163,13 +163,19 @@ class ThresholdOnsetDetector:
         return Bursts(np.array(on_s), np.array(off_s), threshold, mean, sd, window, self.baseline_s is not None)
 
 
+#: The rule :func:`movement_onsets` applies to angular speed (and its live form, kinematics.streaming).
+MOVEMENT_DETECTOR = ThresholdOnsetDetector(
+    k_sd=3.0, window_s=0.05, baseline_length_s=1.0, min_gap_s=0.3, min_burst_s=0.2, min_fraction_of_peak=0.05
+)
+#: Zero-lag low-pass of the angle before it is differentiated, Hz.
+MOVEMENT_CUTOFF_HZ = 3.0
+
+
 def movement_onsets(
     angle: Series,
     *,
-    cutoff_hz: float = 3.0,
-    detector: ThresholdOnsetDetector = ThresholdOnsetDetector(
-        k_sd=3.0, window_s=0.05, baseline_length_s=1.0, min_gap_s=0.3, min_burst_s=0.2, min_fraction_of_peak=0.05
-    ),
+    cutoff_hz: float = MOVEMENT_CUTOFF_HZ,
+    detector: ThresholdOnsetDetector = MOVEMENT_DETECTOR,
 ) -> list[Event]:
     """Starts of movement in an angle series (deg), from its angular speed.
 

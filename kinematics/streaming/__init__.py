@@ -9,7 +9,8 @@ run, and tallies the protocol's counted events (repetitions, steps, single-leg s
 across windows (:class:`EventTally`). Wearable sensors run causal forms of the offline
 :mod:`kinematics.fusion` code, each with its latency stated: :class:`CausalEmg` (the
 zero-phase EMG filters as FIR filters, the Hodges & Bui rule as a state machine) and
-:class:`CausalPelvis` (the Mahony filter's forward pass from the stand).
+:class:`CausalPelvis` (the Mahony filter's forward pass from the stand), with
+:class:`CausalMovement` and :class:`MuscleTiming` for muscle-before-movement timing.
 
 ============================  ======================================================
 :class:`SlidingAssessment`    landmarks in, one :class:`WindowUpdate` per run out
@@ -22,24 +23,36 @@ zero-phase EMG filters as FIR filters, the Hodges & Bui rule as a state machine)
 :func:`zero_phase_fir`        a causal FIR equal to ``sosfiltfilt``, delayed
 :class:`CausalPelvis`         IMU blocks in, pelvic tilt and obliquity out (:class:`PelvisStream`)
 :class:`PelvisBlock`          what one IMU block produced
+:class:`CausalMovement`       pelvis angle in, offline-equal movement onsets out (:class:`MovementStream`)
+:class:`OnsetStream`          the Hodges & Bui onset rule, sample by sample
+:class:`MuscleTiming`         muscle minus movement onset per repetition (:class:`TimingRow`)
 ============================  ======================================================
 """
 
-from kinematics.streaming.emg import CausalEmg, EmgBlock, EmgStream, zero_phase_fir
+from kinematics.streaming.emg import CausalEmg, EmgBlock, EmgStream
+from kinematics.streaming.fir import zero_phase_fir
 from kinematics.streaming.imu import CausalPelvis, PelvisBlock, PelvisStream
+from kinematics.streaming.onsets import CausalMovement, MovementBlock, MovementStream, OnsetStream
+from kinematics.streaming.timing import MuscleTiming, TimingRow
 from kinematics.streaming.window import COUNTED_EVENT, HOLDING, EventTally, SlidingAssessment, WindowUpdate
 
 __all__ = [
     "COUNTED_EVENT",
     "HOLDING",
     "CausalEmg",
+    "CausalMovement",
     "CausalPelvis",
     "EmgBlock",
     "EmgStream",
     "EventTally",
+    "MovementBlock",
+    "MovementStream",
+    "MuscleTiming",
+    "OnsetStream",
     "PelvisBlock",
     "PelvisStream",
     "SlidingAssessment",
+    "TimingRow",
     "WindowUpdate",
     "zero_phase_fir",
 ]

@@ -40,35 +40,10 @@ from kinematics.errors import InputError
 from kinematics.fusion.emg import EmgAnalysis
 from kinematics.fusion.emg_io import EmgChannel
 from kinematics.series import Event
+from kinematics.streaming.fir import zero_phase_fir
+from kinematics.streaming.onsets import OnsetStream
 
-__all__ = ["CausalEmg", "EmgBlock", "EmgStream", "zero_phase_fir"]
-
-
-def zero_phase_fir(sos: np.ndarray, *, tolerance: float = 1e-3) -> np.ndarray:
-    """Taps of a causal FIR whose output is ``sosfiltfilt(sos, x)`` delayed by ``(len - 1) / 2`` samples.
-
-    The forward-backward impulse response is the autocorrelation of the forward one; it is
-    cut where it falls below ``tolerance`` of its peak.
-
-    Examples
-    --------
-    >>> taps = zero_phase_fir(signal.butter(2, 50.0, fs=1000.0, output="sos"))
-    >>> len(taps) % 2, bool(np.allclose(taps, taps[::-1]))
-    (1, True)
-    """
-    n = 1024
-    while True:
-        impulse = np.zeros(n)
-        impulse[0] = 1.0
-        h = signal.sosfilt(sos, impulse)
-        if np.abs(h[-n // 8 :]).max() < 1e-9 * np.abs(h).max() or n >= 1 << 20:
-            break
-        n *= 2
-    r = np.correlate(h, h, "full")
-    centre = n - 1
-    big = np.flatnonzero(np.abs(r) > tolerance * np.abs(r).max())
-    half = int(max(centre - big[0], big[-1] - centre))
-    return r[centre - half : centre + half + 1].copy()
+__all__ = ["CausalEmg", "EmgBlock", "EmgStream"]
 
 
 def _band_sos(analysis: EmgAnalysis, fs: float) -> np.ndarray:
@@ -144,24 +119,6 @@ class EmgBlock:
     onset_envelope: np.ndarray
 
 
-@dataclass
-class _Channel:
-    """One channel's threshold state machine; indices count onset-envelope samples."""
-
-    fixed: bool = False  # the baseline was given
-    threshold: float = np.nan
-    best_mean: float = np.inf
-    base_n: int = 0
-    base_sum: float = 0.0
-    base_sq: float = 0.0
-    active: bool = False
-    run_above: int = 0
-    run_below: int = 0
-    group_on: int = -1  # onset of the merged burst in progress or pending, -1 when none
-    group_off: int = -1  # offset of its last raw burst, -1 while that burst is on
-    reported: bool = False
-
-
 @dataclass(frozen=True, kw_only=True)
 class CausalEmg:
     """The causal form of an offline :class:`~kinematics.fusion.EmgAnalysis`.
@@ -210,13 +167,12 @@ class CausalEmg:
             raise InputError(f"sampling_rate_hz must be > 0, got {sampling_rate_hz}")
         if not 0 < self.fir_tolerance < 0.1:
             raise InputError(f"fir_tolerance must be in (0, 0.1), got {self.fir_tolerance}")
-        stream = EmgStream(self, tuple(channels), float(sampling_rate_hz))
         names = [c.name for c in channels]
-        for name, (mean, sd) in (baseline or {}).items():
+        for name in baseline or {}:
             if name not in names:
                 raise InputError(f"baseline names unknown channel {name!r}; channels: {', '.join(names)}")
-            st = stream._state[names.index(name)]
-            st.fixed, st.threshold = True, float(mean) + self.analysis.detector.k_sd * float(sd)
+        known = {names.index(name): value for name, value in (baseline or {}).items()}
+        stream = EmgStream(self, tuple(channels), float(sampling_rate_hz), known)
         return stream
 
 
@@ -227,7 +183,13 @@ class EmgStream:
     (the filters assume it); each block's times place its samples on the clock.
     """
 
-    def __init__(self, config: CausalEmg, channels: tuple[EmgChannel, ...], fs: float) -> None:
+    def __init__(
+        self,
+        config: CausalEmg,
+        channels: tuple[EmgChannel, ...],
+        fs: float,
+        baseline: dict[int, tuple[float, float]],
+    ) -> None:
         a = config.analysis
         self.config, self.channels, self.sampling_rate_hz = config, channels, fs
         k = len(channels)
@@ -246,15 +208,7 @@ class EmgStream:
         self._hw_delay = 0.0 if a.hardware_delay_s is None else float(a.hardware_delay_s)
         self._times: deque[float] = deque()  # input times not yet reached by the onset envelope
         self._n_in = 0  # input samples so far
-        self._n_env = 0  # onset-envelope samples classified so far
-        self._t_env: deque[float] = deque()  # times of recent envelope samples; index _t0 first
-        self._t0 = 0
-        det = a.detector
-        self._w = max(1, round(det.window_s * fs))
-        self._bl = max(10, round(det.baseline_length_s * fs))
-        self._recent: deque[np.ndarray] = deque()
-        self._sum, self._sq = np.zeros(k), np.zeros(k)
-        self._state = [_Channel() for _ in channels]
+        self._detector = OnsetStream(a.detector, fs, k, baseline=baseline)
         self.refs = np.array([(a.reference_mv or {}).get(c.name, 1.0) for c in channels])
 
     # -- what it costs -------------------------------------------------------------------------------
@@ -274,7 +228,7 @@ class EmgStream:
         """From a muscle's onset to the stream reporting it, s: the onset path's delay, then the
         sustained window or the shortest burst the offline rule keeps, whichever is longer."""
         det = self.config.analysis.detector
-        return self.onset_delay_s + max(self._w / self.sampling_rate_hz, det.min_burst_s)
+        return self.onset_delay_s + max(det.window_s, det.min_burst_s)
 
     # -- samples in ----------------------------------------------------------------------------------
 
@@ -291,12 +245,10 @@ class EmgStream:
             raise InputError("EMG samples and their times must be finite numbers")
         a = self.config.analysis
         t_motion = t_s + a.clock_offset_s - self._hw_delay
-        onsets: list[Event] = []
-        offsets: list[Event] = []
         m = x.shape[0]
         if not m:
             return EmgBlock(
-                t_motion, np.zeros((0, k)), onsets, offsets, self._thresholds(), np.zeros(0), np.zeros((0, k))
+                t_motion, np.zeros((0, k)), [], [], self._detector.thresholds, np.zeros(0), np.zeros((0, k))
             )
         if self._zi is None:
             self._zi = self._initial_states(x[0])
@@ -313,22 +265,18 @@ class EmgStream:
         onset_env, self._zi["low"] = signal.lfilter(self._low, [1.0], np.abs(cond), axis=0, zi=self._zi["low"])
         self._times.extend(t_motion.tolist())
         first = max(0, self.delay_samples - self._n_in)  # before it: the filters' start-up
-        described = [self._times.popleft() for _ in range(first, m)]
-        for i, t in zip(range(first, m), described, strict=True):
-            self._classify(t, onset_env[i], onsets, offsets)
+        described = np.array([self._times.popleft() for _ in range(first, m)])
         self._n_in += m
-        return EmgBlock(t_motion, envelope, onsets, offsets, self._thresholds(), np.array(described), onset_env[first:])
+        on, off = self._detector.push(described, onset_env[first:])
+        onsets = [self._event(j, t) for j, t in on]
+        offsets = [self._event(j, t, end) for j, t, end in off]
+        return EmgBlock(t_motion, envelope, onsets, offsets, self._detector.thresholds, described, onset_env[first:])
 
     def finish(self) -> list[Event]:
         """The end of the stream: a burst still on and not yet reported is reported, as the
         offline rule keeps a burst that runs past the end of the recording. The last
         ``delay_samples`` of input are not analysed (the offline filter pads the end instead)."""
-        out = []
-        for j, st in enumerate(self._state):
-            if st.group_on >= 0 and not st.reported and st.active:
-                out.append(self._event(j, st.group_on))
-                st.reported = True
-        return out
+        return [self._event(j, t) for j, t in self._detector.finish()]
 
     # -- internals -----------------------------------------------------------------------------------
 
@@ -341,99 +289,6 @@ class EmgStream:
         low_zi = np.zeros((len(self._low) - 1, k))
         return {"amp": amp_zi, "env": env_zi, "band": band_zi, "low": low_zi}
 
-    def _thresholds(self) -> np.ndarray:
-        return np.array([st.threshold for st in self._state])
-
-    def _time(self, index: int) -> float:
-        return self._t_env[index - self._t0]
-
-    def _event(self, j: int, on: int, off: int | None = None) -> Event:
+    def _event(self, j: int, on_s: float, off_s: float | None = None) -> Event:
         ch = self.channels[j]
-        return Event(t_s=self._time(on), name=ch.name, side=ch.side, end_s=None if off is None else self._time(off))
-
-    def _baseline(self, t: float, v: np.ndarray) -> None:
-        """The given window, once passed, or the quietest window so far sets each threshold."""
-        det = self.config.analysis.detector
-        if det.baseline_s is not None:
-            start, end = det.baseline_s
-            for st, value in zip(self._state, v.tolist(), strict=True):
-                if st.fixed or not np.isnan(st.threshold):
-                    continue
-                if start <= t < end:
-                    st.base_n += 1
-                    st.base_sum += value
-                    st.base_sq += value * value
-                elif t >= end and st.base_n >= 10:  # offline refuses a baseline of fewer samples
-                    mean = st.base_sum / st.base_n
-                    sd = float(np.sqrt(max(st.base_sq / st.base_n - mean * mean, 0.0)))
-                    st.threshold = mean + det.k_sd * sd
-            return
-        self._recent.append(v)
-        self._sum += v
-        self._sq += v * v
-        if len(self._recent) > self._bl:
-            gone = self._recent.popleft()
-            self._sum -= gone
-            self._sq -= gone * gone
-        if len(self._recent) < self._bl:
-            return
-        means = self._sum / self._bl
-        for j, st in enumerate(self._state):
-            if not st.fixed and means[j] < st.best_mean:
-                sd = float(np.sqrt(max(self._sq[j] / self._bl - means[j] ** 2, 0.0)))
-                st.best_mean = float(means[j])
-                st.threshold = st.best_mean + det.k_sd * sd
-
-    def _classify(self, t: float, v: np.ndarray, onsets: list[Event], offsets: list[Event]) -> None:
-        """One onset-envelope sample through the offline rule (:mod:`kinematics.fusion.onsets`)."""
-        det = self.config.analysis.detector
-        fs = self.sampling_rate_hz
-        i = self._n_env
-        self._n_env += 1
-        self._t_env.append(t)
-        # keep times only as far back as a pending burst or the sustained window can reach
-        oldest = min([i - self._w - 1] + [st.group_on for st in self._state if st.group_on >= 0])
-        oldest = min([oldest] + [st.group_off for st in self._state if st.group_off >= 0])
-        while self._t0 < oldest:
-            self._t_env.popleft()
-            self._t0 += 1
-        self._baseline(t, v)
-        w = self._w
-        for j, st in enumerate(self._state):
-            if np.isnan(st.threshold):
-                continue
-            above = float(v[j]) > st.threshold
-            st.run_above = st.run_above + 1 if above else 0
-            st.run_below = 0 if above else st.run_below + 1
-            if not st.active:
-                if st.run_above >= w:  # a whole window above: a raw burst began at the run's start
-                    on = i - w + 1
-                    st.active = True
-                    joins = st.group_on >= 0 and self._time(on) - self._time(st.group_off) < det.min_gap_s
-                    if not joins:
-                        self._close(j, st, offsets)
-                        st.group_on = on
-                    st.group_off = -1
-            elif st.run_below >= w:  # a whole window below: the raw burst ended at the run's start
-                st.active = False
-                st.group_off = i - w + 1
-            if st.group_on >= 0 and not st.reported:
-                # reported once the offline rule can no longer drop it as too short: while it is
-                # on, the earliest offset still possible is where the samples below began
-                earliest = (i - st.run_below + 1) if st.active else st.group_off
-                t_end = self._time(earliest) if earliest <= i else t + 1.0 / fs
-                if t_end - self._time(st.group_on) >= det.min_burst_s:
-                    onsets.append(self._event(j, st.group_on))
-                    st.reported = True
-            if not st.active and st.group_off >= 0:
-                # closed once no later burst can join it: the earliest onset still possible is
-                # where the samples above began (confirmed only a window later)
-                start = i - st.run_above + 1
-                t_next = self._time(start) if start <= i else t + 1.0 / fs
-                if t_next - self._time(st.group_off) >= det.min_gap_s:
-                    self._close(j, st, offsets)
-
-    def _close(self, j: int, st: _Channel, offsets: list[Event]) -> None:
-        if st.group_on >= 0 and st.reported:
-            offsets.append(self._event(j, st.group_on, st.group_off))
-        st.group_on, st.group_off, st.reported = -1, -1, False
+        return Event(t_s=on_s, name=ch.name, side=ch.side, end_s=off_s)

@@ -5,7 +5,10 @@ client sends each JPEG as a binary message, optionally preceded by a text
 message ``{"t_s": <capture time in seconds>}``. An app that computes pose on the
 device sends no pixels: each frame is one text message ``{"t_s": ..., "landmarks":
 [...]}`` (with ``"schema"``, ``"space"`` and ``"image_size"`` in the first one;
-docs/landmarks.md), answered the same way. The server answers each frame
+docs/landmarks.md), answered the same way. Wearable sensors (IMU, EMG) stream beside the
+frames: ``sensor_start`` once, then sample blocks as JSON or in a compact binary form
+starting ``MSS1``, each answered with ``{"type": "sensor", ...}`` (service/live_sensors.py,
+docs/sdk.md). The server answers each frame
 it processes with ``{"type": "frame", ...}``: this frame's landmarks, and the
 newest measurement of the offline code re-run over the last seconds
 (:class:`service.live.LiveSession`): angles, view, the count, the hold timer and
