@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 from fastapi import WebSocket, WebSocketDisconnect
@@ -31,11 +32,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from kinematics.errors import InputError, MotionscriptError
 from kinematics.streaming import COUNTED_EVENT, SlidingAssessment, WindowUpdate
-from service.frame_analysis import FrameAnalyzer, decode_image
 from service.live_sensors import MAX_SENSOR_LAG_S, SensorHub, is_sensor_binary
 from vision.backends.base import PersonPose
 from vision.landmark_json import parse_landmarks
 from vision.tracking import SubjectTracker
+
+if TYPE_CHECKING:  # the API process loads OpenCV and PyAV only when a frame arrives
+    from service.frame_analysis import FrameAnalyzer
 
 __all__ = [
     "CLOSE_IDLE",
@@ -116,6 +119,8 @@ class LiveSession:
 
     def frame_bytes(self, data: bytes, t_s: float, clock_s: float | None = None) -> dict:
         """One encoded frame (JPEG, PNG, WebP, BMP); ``clock_s`` is the pose model's increasing clock."""
+        from service.frame_analysis import decode_image
+
         return self.frame_rgb(decode_image(data, "frame"), t_s, clock_s)
 
     def frame_rgb(self, rgb: np.ndarray, t_s: float, clock_s: float | None = None) -> dict:
