@@ -7,6 +7,7 @@ import sys
 
 # name -> module with a ``main(argv) -> int``; imported only when run
 BENCHMARKS = {
+    "angles": "bench.angles",
     "gait": "bench.gait",
     "keraal": "bench.validate_keraal",
     "live": "bench.live",

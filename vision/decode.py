@@ -35,11 +35,13 @@ from av.sidedata.sidedata import Type as SideDataType
 from kinematics.errors import CorruptMediaError, MediaTooLargeError, UnsupportedMediaError
 from vision._imagesize import check_image_pixels
 from vision._sniff import ACCEPTED, MediaKind, isobmff_damage, sniff
+from vision.yuv import YuvPicture
 
 __all__ = [
     "DecodeStats",
     "Frame",
     "MediaKind",
+    "Picture",
     "VideoInfo",
     "VideoReader",
     "is_variable",
@@ -80,6 +82,29 @@ class Frame:
         if self.rgb.ndim != 3 or self.rgb.shape[2] != 3 or self.rgb.dtype != np.uint8:
             raise ValueError(f"rgb must be (h, w, 3) uint8, got {self.rgb.shape} {self.rgb.dtype}")
         self.rgb.flags.writeable = False
+
+
+@dataclass(frozen=True, eq=False)
+class Picture:
+    """One upright picture from `VideoReader.pictures`, converted to RGB only where asked.
+
+    Attributes
+    ----------
+    index, t_s
+        As for `Frame`.
+    image
+        ``(height, width, 3)`` uint8 RGB, possibly a strided view; or, when
+        asked for and exact, the decoder's planes (`vision.yuv.YuvPicture`:
+        ``warp`` a crop, ``rgb`` a box).
+    """
+
+    index: int
+    t_s: float
+    image: YuvPicture | np.ndarray
+
+    def rgb(self) -> np.ndarray:
+        """The whole picture as ``(height, width, 3)`` uint8 RGB."""
+        return np.ascontiguousarray(self.image) if isinstance(self.image, np.ndarray) else self.image.rgb()
 
 
 @dataclass(frozen=True)
@@ -285,6 +310,7 @@ class VideoReader:
         self._truncated = False
         self._notes: list[str] = []
         self._started = False
+        self._yuv_exact: bool | None = None  # pictures(): decided on the first frame
         if self._start_s > 0.0:
             self._seek()
 
@@ -354,12 +380,48 @@ class VideoReader:
     # -- iteration ---------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Frame]:
+        self._start_iteration()
+        return (Frame(self.frames_read - 1, t_s, self._rgb(av_frame)) for t_s, av_frame in self._decoded())
+
+    def pictures(self, *, yuv: bool = False) -> Iterator[Picture]:
+        """Iterate as `Frame` s do, without the copies the pose models do not need.
+
+        Each picture is FFmpeg's RGB conversion as an array that may be a
+        strided view of FFmpeg's buffer (rows padded: no copy into a contiguous
+        array), valid until the next picture is asked for.
+
+        ``yuv``: leave each picture in the decoder's YUV planes
+        (`vision.yuv.YuvPicture`), so that the pose models' crops are resampled
+        and converted alone; the video's first frame is then converted both
+        ways, and when this module's conversion does not reproduce FFmpeg's to
+        within 3 levels (another colour matrix, full range, a format other than
+        8-bit 4:2:0) the video's pictures are RGB arrays instead.
+        """
+        self._start_iteration()
+        for t_s, av_frame in self._decoded():
+            picture = None
+            if yuv:
+                if self._yuv_exact is None:
+                    self._yuv_exact = _yuv_matches_rgb(av_frame, *self._orient)
+                picture = YuvPicture.from_av(av_frame, *self._orient) if self._yuv_exact else None
+            yield Picture(self.frames_read - 1, t_s, self._rgb(av_frame, copy=False) if picture is None else picture)
+
+    def _start_iteration(self) -> None:
         if self._started:
             raise RuntimeError("a VideoReader can be iterated once; open a new one to read again")
         self._started = True
-        return self._frames()
 
-    def _frames(self) -> Iterator[Frame]:
+    def _rgb(self, av_frame: av.VideoFrame, *, copy: bool = True) -> np.ndarray:
+        """Upright RGB; ``copy=False``: a view of FFmpeg's converted frame (rows may be padded)."""
+        if copy:
+            return np.ascontiguousarray(_apply_orientation(av_frame.to_ndarray(format="rgb24"), *self._orient))
+        rgb = av_frame.reformat(format="rgb24")
+        plane = rgb.planes[0]
+        rows = np.frombuffer(memoryview(plane), np.uint8).reshape(rgb.height, plane.line_size)
+        return _apply_orientation(rows[:, : rgb.width * 3].reshape(rgb.height, rgb.width, 3), *self._orient)
+
+    def _decoded(self) -> Iterator[tuple[float, av.VideoFrame]]:
+        """``(t_s, frame)`` for every frame to yield, counted in ``_t_s``; checks the ending after the last."""
         first, self._first = self._first, None
         if first is None or self._packets is None:
             raise RuntimeError(f"{self._path.name}: the reader is closed")
@@ -371,9 +433,8 @@ class VideoReader:
             if t_s < self._start_s - 1e-9:
                 continue  # decoded from the keyframe before the start: not asked for
             self._corrupt_frames += bool(av_frame.is_corrupt)
-            rgb = _apply_orientation(av_frame.to_ndarray(format="rgb24"), *self._orient)
             self._t_s.append(t_s)
-            yield Frame(len(self._t_s) - 1, t_s, np.ascontiguousarray(rgb))
+            yield t_s, av_frame
         self._check_ending()
 
     def _check_ending(self) -> None:
@@ -592,6 +653,21 @@ def _apply_orientation(hw_c: np.ndarray, rotation_deg: int, mirrored: bool) -> n
     """Rotate ``(h, w, ...)`` clockwise by ``rotation_deg``, then mirror left-right."""
     out = np.rot90(hw_c, k=-(rotation_deg // 90)) if rotation_deg else hw_c
     return out[:, ::-1] if mirrored else out
+
+
+#: Largest difference, in 8-bit levels, between `YuvPicture.rgb` and FFmpeg's ``rgb24`` for `pictures` to
+#: keep a video in YUV (BT.601 limited range differs by rounding alone: at most 2 levels on the fixtures).
+YUV_MAX_LEVELS = 3
+
+
+def _yuv_matches_rgb(av_frame: av.VideoFrame, rotation_deg: int, mirrored: bool) -> bool:
+    """Whether `YuvPicture` reproduces FFmpeg's own RGB of this frame (see `VideoReader.pictures`)."""
+    yuv = YuvPicture.from_av(av_frame, rotation_deg, mirrored)
+    if yuv is None:
+        return False
+    ours = yuv.rgb().astype(np.int16)
+    ffmpeg = _apply_orientation(av_frame.to_ndarray(format="rgb24"), rotation_deg, mirrored)
+    return ours.shape == ffmpeg.shape and int(np.abs(ours - ffmpeg).max()) <= YUV_MAX_LEVELS
 
 
 def is_variable(t_s: np.ndarray, tick_s: float) -> bool:

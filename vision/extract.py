@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
 
 from kinematics.series import LandmarkSchema, LandmarkSeries
 from vision.backends.base import PoseBackend
-from vision.decode import VideoReader, read_image
+from vision.decode import Picture, VideoReader, read_image
 from vision.tracking import SubjectReport, SubjectTracker
+from vision.yuv import YuvPicture
 
 __all__ = [
     "Extraction",
@@ -22,6 +24,7 @@ __all__ = [
     "extract_image",
     "extract_video",
     "median_sharpness",
+    "pose_input",
     "subject_sharpness",
 ]
 
@@ -78,12 +81,13 @@ class Extraction:
 SHARPNESS_EVERY = 5  # frames; sharpness changes slowly, and each costs ~1 ms
 
 
-def subject_sharpness(rgb: np.ndarray, bbox: tuple[float, float, float, float]) -> float | None:
+def subject_sharpness(rgb: np.ndarray | YuvPicture, bbox: tuple[float, float, float, float]) -> float | None:
     """Focus measure of the subject: variance of the Laplacian over their bounding box.
 
     The box is scaled to 256 px high first, so that the figure does not depend on
     how large the person is in the picture (Pech-Pacheco et al., ICPR 2000, for
-    the measure; the scale is ours).
+    the measure; the scale is ours). ``rgb``: the frame, or its YUV planes (only
+    the box is converted).
     """
     h, w = rgb.shape[:2]
     x0, y0, x1, y1 = bbox
@@ -91,7 +95,8 @@ def subject_sharpness(rgb: np.ndarray, bbox: tuple[float, float, float, float]) 
     c, d = int(max(0.0, y0) * h), int(min(1.0, y1) * h)
     if b - a < 8 or d - c < 8:
         return None
-    gray = cv2.cvtColor(np.ascontiguousarray(rgb[c:d, a:b]), cv2.COLOR_RGB2GRAY)
+    box = rgb[c:d, a:b] if isinstance(rgb, np.ndarray) else rgb.rgb((a, c, b, d))
+    gray = cv2.cvtColor(np.ascontiguousarray(box), cv2.COLOR_RGB2GRAY)
     scale = 256.0 / gray.shape[0]
     gray = cv2.resize(gray, (max(8, int(gray.shape[1] * scale)), 256), interpolation=cv2.INTER_AREA)
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
@@ -133,10 +138,32 @@ class LandmarkCollector:
         return image, world
 
 
-def extract_video(path: str | Path, backend: PoseBackend, *, progress: Progress | None = None) -> Extraction:
+def pose_input(backend: PoseBackend, picture: Picture) -> np.ndarray:
+    """What ``backend.estimate`` takes of ``picture``.
+
+    A backend that crops frames itself (``takes_yuv``: the ONNX one) gets the
+    picture as it is, a strided RGB view or YUV planes; any other the whole
+    frame as a C-contiguous RGB array. Typed as the RGB array
+    `PoseBackend.estimate` declares: a ``YuvPicture`` goes only to a backend
+    that says it takes one.
+    """
+    if getattr(backend, "takes_yuv", False):
+        return cast(np.ndarray, picture.image)
+    return picture.rgb()
+
+
+def extract_video(
+    path: str | Path, backend: PoseBackend, *, progress: Progress | None = None, crops_from_yuv: bool = False
+) -> Extraction:
     """Run ``backend`` over every frame of a video, following one subject.
 
     Frames are streamed; only the landmarks are kept (~1 KB per frame).
+    ``crops_from_yuv``: a backend that can (``takes_yuv``) resamples its crops
+    straight from the decoder's planes (``VideoReader.pictures``) instead of
+    cropping whole frames converted to RGB. Faster, but its crops differ from
+    FFmpeg's conversion by rounding, and that moves angles on some recordings
+    by as much as ±1 level of noise does (``python -m bench angles``,
+    docs/performance.md): not the default.
     """
     with VideoReader(path) as video:
         info = video.info
@@ -145,15 +172,16 @@ def extract_video(path: str | Path, backend: PoseBackend, *, progress: Progress 
         collect = LandmarkCollector(len(backend.schema))
         expected = info.frame_count_reported
         sharpness: list[float] = []
-        for frame in video:
-            pose = tracker.choose(backend.estimate(frame.rgb, frame.t_s), frame.t_s)
-            collect.add(frame.t_s, pose)
-            if pose is not None and frame.index % SHARPNESS_EVERY == 0:
-                value = subject_sharpness(frame.rgb, pose.bbox())
+        for picture in video.pictures(yuv=crops_from_yuv):
+            pixels = pose_input(backend, picture)
+            pose = tracker.choose(backend.estimate(pixels, picture.t_s), picture.t_s)
+            collect.add(picture.t_s, pose)
+            if pose is not None and picture.index % SHARPNESS_EVERY == 0:
+                value = subject_sharpness(pixels, pose.bbox())
                 if value is not None:
                     sharpness.append(value)
             if progress is not None:
-                progress(frame.index + 1, expected)
+                progress(picture.index + 1, expected)
         stats = video.stats
     image, world = collect.series(backend.schema, size)
     media = MediaInfo(

@@ -1,9 +1,9 @@
 """One video on several cores: time chunks in separate processes, stitched into one extraction.
 
-The video's duration is cut into ``workers`` chunks. Each chunk runs in its own
-process (``multiprocessing`` *spawn*), which makes its own pose backend from a
-picklable factory, seeks to a little before its chunk (``overlap_s``, so that the
-model's VIDEO-mode tracking has warmed up by the chunk start; the ONNX backend
+The video's duration is cut into ``workers`` chunks. The first runs in the calling
+process, each other one in a process of its own (``multiprocessing`` *spawn*),
+which makes its own pose backend from a picklable factory, seeks to a little
+before its chunk (``overlap_s``, so that the model's VIDEO-mode tracking has warmed up by the chunk start; the ONNX backend
 also searches for people on every frame of a video's first second, i.e. of
 this overlap, as the serial run did at frame 0), decodes and runs
 the model, and sends back only landmarks: every person the model found in each
@@ -81,10 +81,17 @@ class _ChunkResult:
 
 
 def _run_chunk(
-    chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None, progress_q, every: int = 15
+    chunk: int,
+    path: str,
+    factory: BackendFactory,
+    t_from: float,
+    t_to: float | None,
+    progress_q,
+    every: int = 15,
+    crops_from_yuv: bool = False,
 ) -> _ChunkResult:
     from vision.decode import VideoReader
-    from vision.extract import subject_sharpness
+    from vision.extract import pose_input, subject_sharpness
 
     backend = factory()
     try:
@@ -100,17 +107,18 @@ def _run_chunk(
             k = len(backend.schema)
             nan = np.full((k, 3), np.nan, dtype=np.float32)
             next_t_s = None
-            for frame in video:
+            for frame in video.pictures(yuv=crops_from_yuv):
                 if t_to is not None and frame.t_s >= t_to - 1e-9:
                     next_t_s = frame.t_s
                     break
-                people = backend.estimate(frame.rgb, frame.t_s)
+                image = pose_input(backend, frame)
+                people = backend.estimate(image, frame.t_s)
                 measure = round(frame.t_s * fps) % SHARPNESS_EVERY == 0
                 for p in people:
                     img.append(p.image_xyz.astype(np.float32))
                     wld.append(nan if p.world_xyz is None else p.world_xyz.astype(np.float32))
                     vis.append(p.visibility.astype(np.float32))
-                    value = subject_sharpness(frame.rgb, p.bbox()) if measure else None
+                    value = subject_sharpness(image, p.bbox()) if measure else None
                     sharp.append(np.nan if value is None else value)
                 t_list.append(frame.t_s)
                 counts.append(len(people))
@@ -146,12 +154,25 @@ def _run_chunk(
 
 
 def _worker(
-    chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None, out_q, progress_q
+    chunk: int,
+    path: str,
+    factory: BackendFactory,
+    t_from: float,
+    t_to: float | None,
+    out_q,
+    progress_q,
+    crops_from_yuv: bool = False,
 ) -> None:
+    out_q.put(_chunk_or_error(chunk, path, factory, t_from, t_to, progress_q, crops_from_yuv))
+
+
+def _chunk_or_error(
+    chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None, progress_q, crops_from_yuv: bool
+) -> _ChunkResult:
     try:
-        result = _run_chunk(chunk, path, factory, t_from, t_to, progress_q)
+        return _run_chunk(chunk, path, factory, t_from, t_to, progress_q, crops_from_yuv=crops_from_yuv)
     except BaseException as exc:
-        result = _ChunkResult(
+        return _ChunkResult(
             chunk,
             np.zeros(0),
             np.zeros(0, np.int16),
@@ -166,7 +187,6 @@ def _worker(
             (0, 0),
             error=f"{type(exc).__name__}: {exc}",
         )
-    out_q.put(result)
 
 
 # -- parent side ---------------------------------------------------------------------------------
@@ -224,13 +244,18 @@ def extract_video_parallel(
     overlap_s: float = 1.0,
     progress: Progress | None = None,
     min_duration_s: float = MIN_PARALLEL_S,
+    crops_from_yuv: bool = False,
 ) -> Extraction:
     """`extract_video` on ``workers`` processes; same frames, same ``t_s``, one subject.
 
-    ``backend_factory`` is called with no argument in each worker process (and in
-    this one for the serial fallback), so it must pickle: a module-level
-    function or a ``functools.partial`` of one, e.g.
+    This process reads the first chunk itself while ``workers - 1`` worker
+    processes start and read the others (one process fewer to start and to hold
+    in memory; it would only wait for them otherwise).
+    ``backend_factory`` is called with no argument here and in each worker
+    process, so it must pickle: a module-level function or a
+    ``functools.partial`` of one, e.g.
     ``functools.partial(load_backend, "blazepose_full", video=True)``.
+    ``crops_from_yuv``: as for `extract_video`.
     """
     from vision.decode import VideoReader, is_variable
 
@@ -239,7 +264,7 @@ def extract_video_parallel(
     def serial() -> Extraction:
         backend = backend_factory()
         try:
-            return extract_video(path, backend, progress=progress)
+            return extract_video(path, backend, progress=progress, crops_from_yuv=crops_from_yuv)
         finally:
             backend.close()
 
@@ -261,31 +286,45 @@ def extract_video_parallel(
     bounds = _bounds(duration, workers, overlap_s)
     ctx = mp.get_context("spawn")
     out_q, progress_q = ctx.Queue(), ctx.Queue()
-    procs = []
+    procs = {}
     for k, (t_from, _own_from, own_to) in enumerate(bounds):
+        if k == 0:
+            continue  # this process reads the first chunk itself, while the others start
         p = ctx.Process(
             target=_worker,
-            args=(k, str(path), backend_factory, t_from, own_to, out_q, progress_q),
+            args=(k, str(path), backend_factory, t_from, own_to, out_q, progress_q, crops_from_yuv),
             daemon=True,
             name=f"motionscript-chunk-{k}",
         )
         p.start()
-        procs.append(p)
+        procs[k] = p
     results: dict[int, _ChunkResult] = {}
     done = [0] * workers
     warm = [0] * workers  # frames before the owned part, to leave out of the progress count
+
+    def report() -> None:
+        with contextlib.suppress(queue.Empty):
+            while True:
+                k, n = progress_q.get_nowait()
+                done[k] = n
+        if progress is not None:
+            progress(sum(done) - sum(warm), info.frame_count_reported)
+
+    class _Here:
+        """Progress of the chunk read in this process: counted, and the workers' drained with it."""
+
+        def put(self, item: tuple[int, int]) -> None:
+            done[item[0]] = item[1]
+            report()
+
     try:
+        results[0] = _chunk_or_error(0, str(path), backend_factory, 0.0, bounds[0][2], _Here(), crops_from_yuv)
         while len(results) < workers:
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    k, n = progress_q.get_nowait()
-                    done[k] = n
-            if progress is not None:
-                progress(sum(done) - sum(warm), info.frame_count_reported)
+            report()
             try:
                 r = out_q.get(timeout=0.2)
             except queue.Empty:
-                dead = [k for k, p in enumerate(procs) if not p.is_alive() and k not in results]
+                dead = [k for k, p in procs.items() if not p.is_alive() and k not in results]
                 if dead:
                     try:  # a result may still be in the pipe just after its process ended
                         r = out_q.get(timeout=2.0)
@@ -298,7 +337,7 @@ def extract_video_parallel(
                 own_from = bounds[r.chunk][1]
                 warm[r.chunk] = int(np.sum(r.t_s < own_from - 1e-9))
     finally:
-        for p in procs:
+        for p in procs.values():
             p.join(timeout=5)
             if p.is_alive():
                 p.terminate()

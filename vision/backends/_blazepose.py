@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -26,6 +27,7 @@ __all__ = [
     "LANDMARK_INPUT",
     "Detections",
     "Landmarks",
+    "Picture",
     "Rect",
     "associate",
     "crop",
@@ -253,20 +255,34 @@ def detection_rects(det: Detections, image_wh: tuple[int, int]) -> list[Rect]:
     return [rect_from_points(k[0], k[1], image_wh).scaled(ROI_SCALE) for k in det.keypoints]
 
 
-def crop(rgb: np.ndarray, rect: Rect, size: int, *, border_zero: bool) -> np.ndarray:
-    """``ImageToTensorCalculator`` (OpenCV path): the rotated ROI as ``(size, size, 3)`` uint8.
+class Picture(Protocol):
+    """A picture that resamples its own crops (``vision.yuv.YuvPicture``: no whole-frame RGB)."""
+
+    shape: tuple[int, ...]  # (height, width, 3), as the RGB array it stands for
+
+    def warp(self, matrix: np.ndarray, size: int, *, border_zero: bool) -> np.ndarray: ...
+
+
+def crop(image: np.ndarray | Picture, rect: Rect, size: int, *, border_zero: bool) -> np.ndarray:
+    """``ImageToTensorCalculator`` (OpenCV path): the rotated ROI as ``(size, size, 3)`` uint8 RGB.
 
     The ROI's corners go to the corners of the output (not pixel centres),
     bilinear, ``BORDER_CONSTANT`` 0 for the detector, ``BORDER_REPLICATE``
-    for the landmark model. Value scaling is left to the caller.
+    for the landmark model. Value scaling is left to the caller. ``image``:
+    an RGB array, or a :class:`Picture` that resamples the same crop from its
+    YUV planes (the map from a rotated rectangle to a square is affine; its
+    exact affine form is passed).
     """
-    h, w = rgb.shape[:2]
+    h, w = image.shape[:2]
     box = ((rect.x_center * w, rect.y_center * h), (rect.width * w, rect.height * h), math.degrees(rect.rotation))
     src = cv2.boxPoints(box).astype(np.float32)  # bottom-left, top-left, top-right, bottom-right
     dst = np.array([[0, size], [0, 0], [size, 0], [size, size]], dtype=np.float32)
+    if not isinstance(image, np.ndarray):
+        affine = cv2.getAffineTransform(src[:3], dst[:3])
+        return image.warp(np.vstack([affine, [0.0, 0.0, 1.0]]), size, border_zero=border_zero)
     matrix = cv2.getPerspectiveTransform(src, dst)
     border = cv2.BORDER_CONSTANT if border_zero else cv2.BORDER_REPLICATE
-    return cv2.warpPerspective(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+    return cv2.warpPerspective(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0)
 
 
 def _refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
@@ -286,12 +302,15 @@ def _refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     row = np.trunc(xy[:, 1] * hh).astype(int)
     ok = (col >= 0) & (col < min(hw, hh)) & (row >= 0) & (row < hh + off)  # sic: no row < hh check
     col, row = np.clip(col, 0, hw - 1), np.clip(row, 0, hh + off - 1)
-    # Cells outside the map weigh nothing: pad the logits with -inf (sigmoid 0).
-    padded = np.pad(heatmap, ((off, 2 * off), (off, off), (0, 0)), constant_values=-np.inf)
-    steps = np.arange(HEATMAP_KERNEL)
-    rows, cols = row[:, None] + steps - off, col[:, None] + steps - off  # (k, 7) map indices
-    logits = padded[(rows + off)[:, :, None], (cols + off)[:, None, :], np.arange(k)[:, None, None]]
-    conf = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))  # (k, 7, 7)
+    steps = np.arange(HEATMAP_KERNEL) - off
+    rows, cols = row[:, None] + steps, col[:, None] + steps  # (k, 7) map indices, some outside the map
+    # Cells outside the map weigh nothing (sigmoid 0): gather the in-map cells, zero the others
+    # (no padded copy of the whole map: this runs for every pose in every frame).
+    inside = ((rows >= 0) & (rows < hh))[:, :, None] & ((cols >= 0) & (cols < hw))[:, None, :]
+    logits = heatmap[
+        np.clip(rows, 0, hh - 1)[:, :, None], np.clip(cols, 0, hw - 1)[:, None, :], np.arange(k)[:, None, None]
+    ]
+    conf = np.where(inside, 1.0 / (1.0 + np.exp(-logits.astype(np.float64))), 0.0)  # (k, 7, 7)
     total = conf.sum(axis=(1, 2))
     refine = ok & (conf.max(axis=(1, 2)) >= HEATMAP_MIN_CONFIDENCE) & (total > 0)
     safe = np.where(total > 0, total, 1.0)

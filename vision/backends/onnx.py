@@ -150,6 +150,8 @@ class Backend:
     """BlazePose Full: 33 image landmarks, 33 world landmarks, visibility."""
 
     schema: LandmarkSchema = BLAZEPOSE33
+    #: ``estimate`` also takes a ``vision.yuv.YuvPicture`` (crops are resampled from its planes).
+    takes_yuv = True
 
     def __init__(self, spec: ModelSpec, options: Options = Options(), *, detector: ModelSpec | None = None) -> None:
         if spec.backend != "onnx" or spec.option("decoder") not in DECODERS:
@@ -222,7 +224,7 @@ class Backend:
         if self._check is not None:
             self._check.reset()
 
-    def detect(self, rgb: np.ndarray) -> list[bp.Rect]:
+    def detect(self, rgb: np.ndarray | bp.Picture) -> list[bp.Rect]:
         """Landmark ROIs of the people the detector finds, best score first."""
         size = (rgb.shape[1], rgb.shape[0])
         box, pad = bp.letterbox(size)
@@ -235,7 +237,7 @@ class Backend:
         det = bp.weighted_nms(det, iou_threshold=self.options.min_suppression_threshold)
         return bp.detection_rects(bp.remove_letterbox(det, pad), size)
 
-    def landmarks(self, rgb: np.ndarray, rects: list[bp.Rect]) -> list[bp.Landmarks]:
+    def landmarks(self, rgb: np.ndarray | bp.Picture, rects: list[bp.Rect]) -> list[bp.Landmarks]:
         """The landmark model on each ROI (one batched run); present poses only."""
         if not rects:
             return []
@@ -252,8 +254,9 @@ class Backend:
             out.append(bp.decode_landmarks(raw[i], float(flag[i, 0]), heatmap[i], world[i], rect, size))
         return out
 
-    def estimate(self, rgb: np.ndarray, t_s: float) -> list[PersonPose]:
-        """People in one RGB frame ``(h, w, 3)`` uint8.
+    def estimate(self, rgb: np.ndarray | bp.Picture, t_s: float) -> list[PersonPose]:
+        """People in one RGB frame ``(h, w, 3)`` uint8, or in a picture that makes its own crops
+        (``vision.yuv.YuvPicture``, from ``VideoReader.pictures``).
 
         Video mode, as MediaPipe's graph: the ROIs tracked from the previous
         frame are kept; while fewer than ``num_poses`` are tracked the
@@ -261,7 +264,7 @@ class Backend:
         (IoU > ``min_tracking_confidence``) replaces it. At most
         ``num_poses`` ROIs go to the landmark model, tracked ones first.
         """
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        if isinstance(rgb, np.ndarray) and (rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8):
             raise ValueError(f"rgb must be (h, w, 3) uint8, got {rgb.shape} {rgb.dtype}")
         o = self.options
         tracked = self._tracked if o.video else []
