@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +33,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from kinematics.errors import InputError, MotionscriptError
 from kinematics.streaming import COUNTED_EVENT, SlidingAssessment, WindowUpdate
+from service.live_record import LiveRecording
 from service.live_sensors import MAX_SENSOR_LAG_S, SensorHub, is_sensor_binary
 from vision.backends.base import PersonPose
 from vision.landmark_json import parse_landmarks
@@ -93,8 +95,11 @@ class LiveSession:
         *,
         window_s: float = 20.0,
         interval_s: float = 1.0,
+        record_bytes: int | None = None,
     ) -> None:
         self.exercise, self.analyzer = exercise, analyzer
+        # ?record=1: every frame, sample and cue kept, up to record_bytes of frames (service.live_record)
+        self.recording = LiveRecording(record_bytes) if record_bytes else None
         self.window_s, self.interval_s = window_s, interval_s
         self.counted = COUNTED_EVENT.get(exercise or "")
         self._size: tuple[int, int] | None = None
@@ -104,13 +109,15 @@ class LiveSession:
         self.published: list[WindowUpdate] = []  # every run's update, oldest first (tests and summaries)
         self._header: dict = {}  # schema, space, image_size of the landmark messages, kept between messages
         self._layout: tuple | None = None  # (schema, space, image size) the landmark stream was started with
-        self.sensors = SensorHub(exercise)  # wearables streamed beside the frames (service.live_sensors)
+        # wearables streamed beside the frames (service.live_sensors)
+        self.sensors = SensorHub(exercise, recording=self.recording is not None)
 
     def ready(self) -> dict:
         """What the server tells the client before the first frame."""
         return {
             "exercise": self.exercise,
             "counted": self.counted,
+            "recording": self.recording is not None,
             "window_s": self.window_s,
             "interval_s": self.interval_s,
         }
@@ -318,7 +325,7 @@ class _Newest:
         return item, dropped
 
 
-SENSOR_TYPES = ("sensor_start", "sync", "imu", "emg")
+SENSOR_TYPES = ("sensor_start", "sync", "imu", "emg", "save")  # in order, on the sensors' queue
 
 
 class _Sensors:
@@ -335,7 +342,17 @@ class _Sensors:
         self.queue.put_nowait(None)
 
 
-async def serve(websocket: WebSocket, session: LiveSession, idle_timeout_s: float) -> None:
+async def serve(
+    websocket: WebSocket,
+    session: LiveSession,
+    idle_timeout_s: float,
+    saver: Callable[[dict], str] | None = None,
+) -> None:
+    """Frames and sensor messages in, answers out, until the client leaves or idles.
+
+    ``saver`` stores the recording as an assessment for ``{"type": "save"}`` (the route's, which
+    knows the caller; None when the connection does not record).
+    """
     slot = _Newest()
     sensors = _Sensors()
     await websocket.send_json(
@@ -347,9 +364,9 @@ async def serve(websocket: WebSocket, session: LiveSession, idle_timeout_s: floa
         }
     )
     worker = asyncio.create_task(_process(websocket, session, slot))
-    sensor_worker = asyncio.create_task(_process_sensors(websocket, session, sensors, slot))
+    sensor_worker = asyncio.create_task(_process_sensors(websocket, session, sensors, slot, saver))
     try:
-        await _receive(websocket, slot, idle_timeout_s, sensors)
+        await _receive(websocket, slot, idle_timeout_s, sensors, session.recording)
     finally:
         slot.close()
         sensors.close()
@@ -360,7 +377,9 @@ async def serve(websocket: WebSocket, session: LiveSession, idle_timeout_s: floa
                 pass
 
 
-async def _receive(websocket: WebSocket, slot: _Newest, idle_timeout_s: float, sensors: _Sensors) -> None:
+async def _receive(
+    websocket: WebSocket, slot: _Newest, idle_timeout_s: float, sensors: _Sensors, recording: LiveRecording | None
+) -> None:
     t0 = time.monotonic()
     stamp: float | None = None
     while True:
@@ -413,7 +432,10 @@ async def _receive(websocket: WebSocket, slot: _Newest, idle_timeout_s: float, s
                 {"type": "error", "detail": f"frame of {len(data)} bytes exceeds {MAX_FRAME_BYTES}"}
             )
         else:
-            slot.put((time.monotonic() - t0 if stamp is None else stamp, data, time.perf_counter()))
+            t_frame = time.monotonic() - t0 if stamp is None else stamp
+            if recording is not None:
+                recording.frame(t_frame, data)  # every frame sent, also those the mailbox will drop
+            slot.put((t_frame, data, time.perf_counter()))
         stamp = None
 
 
@@ -453,12 +475,16 @@ async def _process(websocket: WebSocket, session: LiveSession, slot: _Newest) ->
             "analysis_ms": round((time.perf_counter() - started) * 1000, 1),
             "waited_ms": round((started - received) * 1000, 1),
         }
+        if session.recording is not None:
+            session.recording.cues(t_s, answer["cues"])  # what the patient was told, each change once
         if slot.closed:
             return
         await websocket.send_json(msg)
 
 
-async def _process_sensors(websocket: WebSocket, session: LiveSession, sensors: _Sensors, slot: _Newest) -> None:
+async def _process_sensors(
+    websocket: WebSocket, session: LiveSession, sensors: _Sensors, slot: _Newest, saver: Callable[[dict], str] | None
+) -> None:
     while True:
         entry = await sensors.queue.get()
         if entry is None:
@@ -478,6 +504,8 @@ async def _process_sensors(websocket: WebSocket, session: LiveSession, sensors: 
                 "detail": f"sensor {name!r} fell {waited:.2f} s behind, more than {MAX_SENSOR_LAG_S:g} s: it was "
                 "stopped; send smaller or fewer blocks and restart it with sensor_start",
             }
+        elif isinstance(item, dict) and item.get("type") == "save":
+            answer = await _save(session, item, saver)
         else:
             try:
                 if isinstance(item, bytes):
@@ -495,6 +523,25 @@ async def _process_sensors(websocket: WebSocket, session: LiveSession, sensors: 
         if slot.closed:
             return
         await websocket.send_json(answer)
+
+
+async def _save(session: LiveSession, item: dict, saver: Callable[[dict], str] | None) -> dict:
+    """``{"type": "save", "patient_id": ...}``: the recording so far becomes an assessment."""
+    if saver is None or session.recording is None:
+        return {"type": "error", "detail": "this connection does not record: connect with ?record=1 to save"}
+    try:
+        assessment_id = await run_in_threadpool(saver, item)
+    except MotionscriptError as exc:
+        return {"type": "error", "detail": f"not saved: {exc}"}
+    except Exception:
+        log.exception("saving a live session failed")
+        return {"type": "error", "detail": "not saved: an unexpected error (logged)"}
+    return {
+        "type": "saved",
+        "assessment_id": assessment_id,
+        "frames": len(session.recording.frames),
+        "recording_full": session.recording.full,
+    }
 
 
 def _sensor_name(item: dict | bytes) -> str:

@@ -161,6 +161,9 @@ class _Imu:
     hold_since: float | None = None
     stopped: str | None = None
     tried_at: float = -math.inf  # sensor time of the last clock estimate
+    placement: str = "lower_back"
+    axes_text: str = ""
+    samples: list = field(default_factory=list)  # (t, (m, 6) SI) blocks, when recording
 
 
 @dataclass
@@ -174,6 +177,7 @@ class _Emg:
     last_t: float = -math.inf
     analysed_s: float = -math.inf
     stopped: str | None = None
+    samples: list = field(default_factory=list)  # (t, (m, k) mV) blocks, when recording
 
 
 class SensorHub:
@@ -183,8 +187,10 @@ class SensorHub:
     the holding exercises); the timing cue needs an EMG with a trunk channel and an IMU.
     """
 
-    def __init__(self, exercise: str | None) -> None:
+    def __init__(self, exercise: str | None, *, recording: bool = False) -> None:
         self.exercise = exercise
+        self.recording = recording  # keep every sample (service.live_record)
+        self.latencies: dict[str, dict] = {}  # each sensor's stated latency, s
         self.imus: dict[str, _Imu] = {}
         self.emgs: dict[str, _Emg] = {}
         self.timing: list[TimingRow] = []  # every settled row (the recorder keeps them)
@@ -229,18 +235,19 @@ class SensorHub:
             posture_tilt_deg=_seconds(msg.get("posture_tilt_deg", 0.0), "posture_tilt_deg"),
             posture_obliquity_deg=_seconds(msg.get("posture_obliquity_deg", 0.0), "posture_obliquity_deg"),
         )
-        imu = _Imu(
-            name, fs, _ACC[acc_unit], _GYR[gyr_unit], config.start(fs, placement=msg.get("placement", "lower_back"))
-        )
+        placement = str(msg.get("placement", "lower_back"))
+        imu = _Imu(name, fs, _ACC[acc_unit], _GYR[gyr_unit], config.start(fs, placement=placement))
+        imu.placement, imu.axes_text = placement, str(msg.get("axes"))
         if msg.get("offset_s") is not None:
             imu.offset = ClockOffset.manual(_seconds(msg["offset_s"], "offset_s"))
         self.imus[name] = imu
-        movement = CausalMovement()
+        latency = {"pelvis": 0.0, "movement_onset": round(CausalMovement().start(fs).decision_latency_s, 3)}
+        self.latencies[name] = latency
         return {
             "type": "sensor_ready",
             "sensor": name,
             "kind": "imu",
-            "latency_s": {"pelvis": 0.0, "movement_onset": round(movement.start(fs).decision_latency_s, 3)},
+            "latency_s": latency,
             "stand": "stand still for a second: angles start once the sensor has been still",
         }
 
@@ -268,16 +275,17 @@ class SensorHub:
         det = analysis.detector
         timing = MuscleTiming(trunk, analysis.timing_window_s, max(det.window_s, det.min_burst_s)) if trunk else None
         self.emgs[name] = _Emg(name, fs, stream, clock, offset, timing)
+        self.latencies[name] = {
+            "onset_envelope": round(stream.onset_delay_s, 3),
+            "onset_reported": round(stream.decision_latency_s, 3),
+            "amplitude_envelope": round(stream.envelope_delay_s, 3),
+        }
         return {
             "type": "sensor_ready",
             "sensor": name,
             "kind": "emg",
             "channels": [{"name": c.name, "site": c.site, "side": c.side, "label": c.label} for c in channels],
-            "latency_s": {
-                "onset_envelope": round(stream.onset_delay_s, 3),
-                "onset_reported": round(stream.decision_latency_s, 3),
-                "amplitude_envelope": round(stream.envelope_delay_s, 3),
-            },
+            "latency_s": self.latencies[name],
             "timing_channels": [c.name for c in trunk],
             "hardware_delay_assumed": analysis.hardware_delay_s is None,
         }
@@ -381,7 +389,10 @@ class SensorHub:
         if values.ndim != 2 or values.shape[1] != 6:
             raise InputError(f"IMU block: samples must be (m, 6) acc x y z, gyr x y z; got {values.shape}")
         t = self._times(imu.last_t, t_s, values.shape[0])
-        block = imu.pelvis.push(t, values[:, :3] * imu.acc_scale, values[:, 3:] * imu.gyr_scale)
+        acc, gyr = values[:, :3] * imu.acc_scale, values[:, 3:] * imu.gyr_scale
+        block = imu.pelvis.push(t, acc, gyr)
+        if self.recording:
+            imu.samples.append((t, np.hstack([acc, gyr])))
         if t.size:
             imu.last_t = float(t[-1])
         ok = np.isfinite(block.obliquity_deg)
@@ -433,6 +444,8 @@ class SensorHub:
             raise InputError(f"EMG block: samples must be (m, {k}) mV, one column per channel; got {values.shape}")
         t = self._times(emg.last_t, t_s, values.shape[0])
         block = emg.stream.push(t, values)
+        if self.recording:
+            emg.samples.append((t, values))
         if t.size:
             emg.last_t = float(t[-1])
         if block.onset_t_s.size:
@@ -444,7 +457,7 @@ class SensorHub:
             for e in block.offsets:
                 emg.timing.add_burst_end(e.name, e.t_s + relative, float(e.end_s) + relative)  # type: ignore[arg-type]
         rows = self._settle()
-        offset = self._emg_offset(emg)
+        offset = self.emg_offset(emg)
         answer = {
             "type": "sensor",
             "sensor": name,
@@ -479,7 +492,8 @@ class SensorHub:
             return None
         return emg.offset_s - imu.offset.offset_s
 
-    def _emg_offset(self, emg: _Emg) -> float | None:
+    def emg_offset(self, emg: _Emg) -> float | None:
+        """``t_video = t_emg + offset`` when known."""
         if emg.offset_s is not None:
             return emg.offset_s
         imu = self.imus.get(emg.clock or "")
@@ -542,10 +556,20 @@ class SensorHub:
         self.timing += rows
         return rows
 
+    def _on_video(self, sensor: str) -> bool:
+        if sensor in self.imus:
+            return self.imus[sensor].offset is not None
+        return sensor in self.emgs and self.emg_offset(self.emgs[sensor]) is not None
+
+    def timing_rows(self) -> list[dict]:
+        """Every settled timing row, as answered."""
+        return [self._row(r) for r in self.timing]
+
     def _row(self, row: TimingRow) -> dict:
         imu = next(iter(self.imus.values()), None)
         offset = imu.offset.offset_s if imu is not None and imu.offset is not None else None
         return {
+            "clock": "video" if offset is not None else "sensor",
             "channel": row.channel,
             "label": row.label,
             "movement_onset_s": self._clock(row.movement_onset_s, offset),
@@ -572,6 +596,7 @@ class SensorHub:
                 f"keep your {'right' if obliquity > 0 else 'left'} hip level with the other"
             )  # > 0: left higher
         if cues != self._last_cues.get(sensor, []):  # what the patient was told: each change once
-            self.cues_given.append({"t_s": t_s, "sensor": sensor, "cues": cues})
+            clock = "video" if self._on_video(sensor) else f"sensor:{sensor}"
+            self.cues_given.append({"t_s": t_s, "clock": clock, "source": sensor, "cues": cues})
             self._last_cues[sensor] = cues
         return cues

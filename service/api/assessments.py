@@ -543,6 +543,25 @@ def get_assessment(
     return app_view(session, principal, row, out)
 
 
+@router.get(
+    "/{assessment_id}/live",
+    name="get_assessment_live",
+    responses={409: {"description": "not recorded from a live session"}},
+)
+def get_assessment_live(
+    assessment_id: str,
+    session: SessionDep,
+    principal: Annotated[Principal, require("assessments:read")],
+) -> dict:
+    """What the patient was told live: every cue with its time, the timing per repetition, and each
+    sensor's stated latency (an assessment saved from ``/v1/live?record=1``)."""
+    row = _get_row(session, principal, assessment_id)
+    live = (row.wearables or {}).get("live")
+    if live is None:
+        raise Problem(409, "not-live", f"assessment {assessment_id} was not recorded from a live session")
+    return live
+
+
 @router.get("", response_model=AssessmentList, name="list_assessments")
 def list_assessments(
     session: SessionDep,

@@ -17,6 +17,10 @@ are analysed one at a time per connection; when the client sends faster than
 that, only the newest waiting frame is kept and the next answer counts the
 others in ``dropped`` (no queue builds up, so feedback never lags behind).
 
+With ``?record=1`` (a role that may create assessments) the connection keeps every frame,
+sensor sample and cue, and ``{"type": "save", "patient_id": ...}`` stores them as one
+assessment (service/live_record.py), answered ``{"type": "saved", "assessment_id": ...}``.
+
 Auth: ``Authorization: Bearer <key>`` or ``?token=<key>`` (browsers cannot set
 headers on a WebSocket). A refused key or role, or an unknown exercise, closes
 the socket with 1008 (policy violation) and the reason.
@@ -45,6 +49,7 @@ from service.live import (
     close_reason,
     serve,
 )
+from service.live_record import save_live_assessment
 
 __all__ = ["CLOSE_IDLE", "CLOSE_POLICY", "CLOSE_TRY_AGAIN", "close_reason", "router"]
 
@@ -73,7 +78,9 @@ async def _principal(websocket: WebSocket, token: str | None) -> tuple[Principal
 
 
 @router.websocket("/v1/live", name="live")
-async def live(websocket: WebSocket, exercise: str | None = None, token: str | None = None) -> None:
+async def live(
+    websocket: WebSocket, exercise: str | None = None, token: str | None = None, record: bool = False
+) -> None:
     await websocket.accept()  # accepted first so that a browser sees the close code and reason
     principal, why = await _principal(websocket, token)
     if principal is None:
@@ -83,6 +90,11 @@ async def live(websocket: WebSocket, exercise: str | None = None, token: str | N
         await websocket.close(
             CLOSE_POLICY,
             close_reason(f"exercise: unknown exercise {exercise!r}; accepted: {', '.join(PROTOCOL_NAMES)}"),
+        )
+        return
+    if record and not permits(principal.role, "assessments:create"):
+        await websocket.close(
+            CLOSE_POLICY, close_reason(f"record: the {principal.role!r} role may not create assessments")
         )
         return
     state = websocket.app.state
@@ -105,7 +117,20 @@ async def live(websocket: WebSocket, exercise: str | None = None, token: str | N
     try:
         analyzer = await run_in_threadpool(state.live_analyzer)  # this connection's own tracking model
         try:
-            await serve(websocket, LiveSession(exercise, analyzer), settings.live_idle_timeout_s)
+            session = LiveSession(exercise, analyzer, record_bytes=settings.max_upload_bytes if record else None)
+
+            def save(message: dict) -> str:
+                patient = message.get("patient_id")
+                return save_live_assessment(
+                    state,
+                    principal,
+                    session.sensors,
+                    session.recording,
+                    exercise,
+                    None if patient is None else str(patient),
+                )
+
+            await serve(websocket, session, settings.live_idle_timeout_s, save if record else None)
         finally:
             await run_in_threadpool(analyzer.close)
     finally:

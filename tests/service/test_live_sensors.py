@@ -278,3 +278,118 @@ def test_a_bad_sensor_message_is_an_error_answer_and_the_session_goes_on(live_cl
         assert ws.receive_json()["type"] == "error"
         ws.send_json({"t_s": "soon"})
         assert "sensor message" in ws.receive_json()["detail"]
+
+
+# -- the recorder ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def walker_frames() -> list[tuple[float, bytes]]:
+    import cv2
+
+    from tests.conftest import FIXTURES
+    from vision.decode import VideoReader
+
+    out = []
+    with VideoReader(FIXTURES / "video" / "sports2d_walker.mp4") as video:
+        for frame in video:
+            out.append((frame.t_s + 3.0, cv2.imencode(".jpg", cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))[1].tobytes()))
+            if len(out) == 40:
+                break
+    return out
+
+
+def test_a_recorded_session_is_saved_as_one_assessment_that_reanalyses_to_the_live_numbers(
+    live_client, walker_frames, tmp_path, rng
+):
+    """Frames, an IMU and an EMG (each on its own clock) and the cues given: one assessment."""
+    from service.live_record import recorded_files  # noqa: F401  (the layout the test reads back)
+    from service.store.models import AssessmentRow
+    from vision.decode import VideoReader
+
+    client, key = live_client
+    imu_path, emg_path, _ = D.synthetic_session(tmp_path, rng)
+    imu, emg = read_imu(imu_path), read_emg(emg_path)
+    sensor_clock_to_video = -96.0  # the sensors' clock reads 96 s more than the frames' t_s
+    imu = imu.shifted(96.0)
+    emg_shifted = type(emg)(
+        t_s=emg.t_s + 96.0,
+        emg_mv=emg.emg_mv,
+        channels=emg.channels,
+        sampling_rate_hz=emg.sampling_rate_hz,
+        source=emg.source,
+        format=emg.format,
+    )
+    auth = {"Authorization": f"Bearer {key}"}
+    with client.websocket_connect("/v1/live?exercise=standing_hip_flexion&record=1", headers=auth) as ws:
+        assert ws.receive_json()["recording"] is True
+        ws.send_json(D.imu_start(imu, offset_s=sensor_clock_to_video))
+        ws.send_json(D.emg_start(emg_shifted, baseline_s=[96.5, 97.5], clock="sacrum", hardware_delay_s=0.0))
+        assert [ws.receive_json()["type"] for _ in range(2)] == ["sensor_ready", "sensor_ready"]
+        for t, jpeg in walker_frames:  # the frames first, answered one by one
+            ws.send_json({"t_s": t})
+            ws.send_bytes(jpeg)
+            assert ws.receive_json()["type"] == "frame"
+        answers = []
+        for m in D.blocks(imu, emg_shifted, binary=True):
+            ws.send_bytes(m)  # type: ignore[arg-type]
+            answers.append(ws.receive_json())
+        ws.send_json({"type": "save", "patient_id": "P-0042"})
+        saved = ws.receive_json()
+    assert saved["type"] == "saved" and saved["frames"] == 40, saved
+    live_onsets = [o["t_s"] for a in answers if a["kind"] == "emg" for o in a["onsets"]]
+    cues = [c for a in answers for c in a["cues"]]
+    assert len(live_onsets) == 8 and sum("ms before the movement" in c for c in cues) == 4
+
+    state = client.app.state
+    with state.session_factory() as s:
+        row = s.get(AssessmentRow, saved["assessment_id"])
+    assert row.input_kind == "video" and row.patient_id == "P-0042" and row.status == "queued"
+    request = row.wearables["request"]
+    t0 = walker_frames[0][0]
+    assert request["imu_offset_s"] == pytest.approx(sensor_clock_to_video - t0)
+    assert request["emg_offset_s"] == pytest.approx(sensor_clock_to_video - t0)
+    assert request["imu_axes"] == "mobilised"
+    np.testing.assert_allclose(request["emg_baseline_s"], np.add([96.5, 97.5], request["emg_offset_s"]))
+    # the video: every frame, at its own time from the first
+    with state.uploads.plaintext(row.input_path) as video_path, VideoReader(video_path) as video:
+        times = [f.t_s for f in video]
+    np.testing.assert_allclose(times, [t - t0 for t, _ in walker_frames], atol=1e-3)
+    # the sensors, re-analysed offline with the saved request: the onsets the patient was given
+    with state.uploads.plaintext(row.wearables["imu"]["path"]) as p_imu:
+        with state.uploads.plaintext(row.wearables["emg"]["path"]) as p_emg:
+            offline = analyze_wearables(WearablesRequest.model_validate(request), imu_path=p_imu, emg_path=p_emg)
+    want = sorted(b.onset_s for b in offline.emg.bursts)
+    np.testing.assert_allclose(sorted(live_onsets), np.add(want, t0), atol=0.020)  # measured <= 1 ms
+    timing = [r.delta_ms for r in offline.emg.timing if r.channel == "lower_abdominal_left_mV" and r.delta_ms]
+    assert len(timing) == 4
+    # what the patient was told, for the clinician
+    told = client.get(f"/v1/assessments/{row.id}/live", headers=auth).json()
+    assert told["frames_recorded"] == 40 and told["clock"].startswith("video")
+    said = [c for entry in told["cues"] for c in entry["cues"]]
+    assert sum("ms before the movement" in c for c in said) == 4
+    np.testing.assert_allclose(
+        sorted(r["delta_ms"] for r in told["timing"] if r["delta_ms"] is not None), sorted(timing), atol=20.0
+    )
+    assert set(told["latency_s"]) == {"sacrum", "emg"}
+    # and the job runs it like any upload: video, IMU and EMG in one assessment
+    from service.jobs.runner import claim, run_job
+
+    job = claim(state.session_factory, row.id, state.settings, "test:1")
+    assert job is not None and run_job(state.session_factory, state.settings, job) == "done"
+    done = client.get(f"/v1/assessments/{row.id}", headers=auth).json()
+    assert done["status"] == "done", done.get("reason")
+    assert done["input"]["frames_read"] == 40 and done["input"]["container"].startswith("matroska")
+    assert sorted(b["onset_s"] for b in done["wearables"]["emg"]["bursts"]) == pytest.approx(want, abs=1e-3)
+
+
+def test_saving_needs_a_recording_connection(live_client):
+    client, key = live_client
+    with client.websocket_connect("/v1/live", headers={"Authorization": f"Bearer {key}"}) as ws:
+        assert ws.receive_json()["recording"] is False
+        ws.send_json({"type": "save"})
+        assert "record=1" in ws.receive_json()["detail"]
+    with client.websocket_connect("/v1/live?record=1", headers={"Authorization": f"Bearer {key}"}) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "save"})
+        assert "nothing was recorded" in ws.receive_json()["detail"]

@@ -1,0 +1,219 @@
+"""Saving a live session as one assessment: the video, the sensors, and what the patient was told.
+
+With ``?record=1`` a live connection keeps every JPEG frame it receives (before the newest-frame
+mailbox drops any), every sensor sample (in SI units, as the causal analysis saw them) and
+every change of the cues it answered with. ``{"type": "save"}`` then stores:
+
+- the frames as a Matroska video of the JPEGs themselves (no re-encoding; each frame's
+  timestamp is its ``t_s``, so the offline analysis sees the clock the live one saw),
+- each IMU and EMG as the generic CSV the offline readers accept (docs/wearables.md), with the
+  live session's calibration stand, EMG baseline and clock offsets as the offline request, so
+  the offline analysis runs on the same samples with the same choices,
+- the live record (``wearables.live``): every cue given with its time, the timing rows, and
+  each sensor's stated latency, readable at ``GET /v1/assessments/{id}/live``,
+
+and queues the assessment like an upload. Times in the stored files and the live record are
+on the video's clock shifted to start at the first frame (the video file's own t = 0); a
+session without frames is a sensor-only assessment on the first IMU's (else EMG's) clock.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from kinematics.errors import InputError
+from service.live_sensors import SensorHub
+from service.store.db import now
+from service.store.models import AssessmentRow
+
+__all__ = ["LiveRecording", "recorded_files", "save_live_assessment"]
+
+_PATIENT_ID = re.compile(r"\A[A-Za-z0-9._:-]{1,100}\Z")  # as an upload's patient_id
+
+
+@dataclass
+class LiveRecording:
+    """What a recording live connection keeps, bounded by ``max_bytes``."""
+
+    max_bytes: int
+    frames: list[tuple[float, bytes]] = field(default_factory=list)
+    frame_cues: list[dict] = field(default_factory=list)
+    size: int = 0
+    full: bool = False
+    _last_cues: list[str] = field(default_factory=list)
+
+    def frame(self, t_s: float, jpeg: bytes) -> None:
+        if self.full or (self.frames and t_s <= self.frames[-1][0]):
+            return  # a frame whose time does not increase cannot be muxed; it is analysed all the same
+        if self.size + len(jpeg) > self.max_bytes:
+            self.full = True
+            return
+        self.frames.append((t_s, jpeg))
+        self.size += len(jpeg)
+
+    def cues(self, t_s: float, cues: list[str]) -> None:
+        """The cues of one frame answer; each change is kept once."""
+        if cues != self._last_cues:
+            self.frame_cues.append({"t_s": t_s, "source": "camera", "cues": list(cues)})
+            self._last_cues = list(cues)
+
+
+def _video(frames: list[tuple[float, bytes]]) -> bytes:
+    """The JPEGs as Matroska MJPEG packets, pts = t_s - first t_s (ms)."""
+    import av
+    import cv2
+
+    first = cv2.imdecode(np.frombuffer(frames[0][1], np.uint8), cv2.IMREAD_COLOR)
+    if first is None:
+        raise InputError("the first recorded frame is not a JPEG the recorder can read")
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="matroska") as out:
+        stream = out.add_stream("mjpeg", rate=30)
+        stream.width, stream.height = int(first.shape[1]), int(first.shape[0])
+        stream.pix_fmt = "yuvj420p"
+        stream.time_base = Fraction(1, 1000)
+        t0 = frames[0][0]
+        last = -1
+        for t, jpeg in frames:
+            pts = round((t - t0) * 1000)
+            if pts <= last or jpeg[:2] != b"\xff\xd8":  # only JPEGs, strictly increasing (ms)
+                continue
+            packet = av.Packet(jpeg)
+            packet.stream, packet.pts, packet.dts, packet.time_base = stream, pts, pts, stream.time_base
+            out.mux(packet)
+            last = pts
+    return buf.getvalue()
+
+
+def _csv(header: list[str], comments: dict[str, str], t: np.ndarray, values: np.ndarray) -> bytes:
+    out = io.StringIO()
+    for k, v in comments.items():
+        out.write(f"# {k}: {v}\n")
+    out.write(",".join(["t_s", *header]) + "\n")
+    np.savetxt(out, np.column_stack([t, values]), delimiter=",", fmt="%.9g")
+    return out.getvalue().encode()
+
+
+def recorded_files(hub: SensorHub, recording: LiveRecording) -> tuple[dict[str, bytes], dict, dict, float]:
+    """The files (``video``, ``imu``, ``emg``), the offline request, the live record, and the
+    time subtracted from every clock (the first frame's ``t_s``, or 0 without frames)."""
+    files: dict[str, bytes] = {}
+    t0 = recording.frames[0][0] if recording.frames else 0.0
+    if recording.frames:
+        files["video"] = _video(recording.frames)
+    request: dict = {}
+    imu = next((i for i in hub.imus.values() if i.samples), None)
+    if imu is not None:
+        t, values = np.concatenate([b[0] for b in imu.samples]), np.vstack([b[1] for b in imu.samples])
+        header = [f"{s}_{a}_{u}" for s, u in (("acc", "mps2"), ("gyr", "rads")) for a in "xyz"]
+        files["imu"] = _csv(header, {"placement": imu.placement, "sampling_rate_hz": f"{imu.fs:g}"}, t, values)
+        cal = imu.pelvis.calibration
+        request.update(imu_axes=imu.axes_text, imu_placement=imu.placement)
+        if cal is not None:
+            request["imu_calibration_window_s"] = [cal.window_s[0], cal.window_s[1] + 0.5 / imu.fs]
+        if imu.offset is not None and recording.frames:
+            request["imu_offset_s"] = imu.offset.offset_s - t0
+    emg = next((e for e in hub.emgs.values() if e.samples), None)
+    if emg is not None:
+        t, values = np.concatenate([b[0] for b in emg.samples]), np.vstack([b[1] for b in emg.samples])
+        channels = emg.stream.channels
+        header = [f"{c.site}_{c.side}_mV" if c.side else f"{c.site}_mV" for c in channels]
+        if len(set(header)) != len(header):
+            raise InputError("EMG channels that share a site and side cannot be saved as one file")
+        files["emg"] = _csv(header, {"sampling_rate_hz": f"{emg.fs:g}"}, t, values)
+        a = emg.stream.config.analysis
+        request["emg_mains_hz"] = a.filter.mains_hz
+        if a.detector.baseline_s is not None:
+            request["emg_baseline_s"] = list(a.detector.baseline_s)
+        if a.hardware_delay_s is not None:
+            request["emg_hardware_delay_s"] = a.hardware_delay_s
+        offset = hub.emg_offset(emg)
+        if offset is not None and recording.frames and (emg.clock is None or "imu_offset_s" in request):
+            request["emg_offset_s"] = offset - t0  # onto the video clock, as the IMU's movement onsets
+            if "emg_baseline_s" in request:  # offline applies the baseline window after the offset
+                request["emg_baseline_s"] = [b + request["emg_offset_s"] for b in request["emg_baseline_s"]]
+    shift = t0 if recording.frames else 0.0
+
+    def moved(t: float | None) -> float | None:
+        return None if t is None else round(t - shift, 4)
+
+    cues = [{**c, "t_s": moved(c["t_s"])} for c in recording.frame_cues]
+    cues += [
+        {"t_s": moved(c["t_s"]) if c["clock"] == "video" else c["t_s"], **{k: v for k, v in c.items() if k != "t_s"}}
+        for c in hub.cues_given
+    ]
+    cues.sort(key=lambda c: (c["t_s"] is None, c["t_s"] or 0.0))
+    live = {
+        "clock": "video (t = 0 at the first frame)" if recording.frames else "sensor",
+        "cues": cues,
+        "timing": [
+            {**r, "movement_onset_s": moved(r["movement_onset_s"]), "muscle_onset_s": moved(r["muscle_onset_s"])}
+            if r["clock"] == "video"
+            else r
+            for r in hub.timing_rows()
+        ],
+        "latency_s": hub.latencies,
+        "frames_recorded": len(recording.frames),
+        "recording_full": recording.full,
+    }
+    return files, request, live, shift
+
+
+def save_live_assessment(
+    state, principal, hub: SensorHub, recording: LiveRecording, exercise: str | None, patient_id: str | None
+) -> str:
+    """Store the recording as an assessment and queue it; returns its id (runs in a thread)."""
+    from pydantic import ValidationError
+
+    from service.wearables import WearablesRequest
+
+    files, request, live, _ = recorded_files(hub, recording)
+    if not files:
+        raise InputError("nothing was recorded: send frames or sensor blocks before saving")
+    if principal.patient_code is not None:
+        patient_id = principal.patient_code  # a patient link records for its own patient
+    if patient_id is not None and not _PATIENT_ID.match(patient_id):
+        raise InputError("patient_id: use a pseudonymous id of 1-100 letters, digits or . _ : - (no names)")
+    try:
+        WearablesRequest.model_validate(request)  # the offline path accepts what it will be given
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(f"the recording's {first['loc'][0] if first['loc'] else 'request'}: {first['msg']}") from None
+    store = state.uploads
+    stored = {name: store.save_bytes(principal.clinic_id, data) for name, data in files.items()}
+    main = stored.get("video") or stored.get("imu") or stored["emg"]
+    wearables: dict = {
+        name: {"path": f.relpath, "sha256": f.sha256, "bytes": f.size} for name, f in stored.items() if name != "video"
+    }
+    wearables["request"] = request
+    wearables["live"] = live
+    row = AssessmentRow(
+        id=str(uuid.uuid4()),
+        clinic_id=principal.clinic_id,
+        patient_id=patient_id,
+        exercise=exercise,
+        input_kind="video" if "video" in stored else "sensors",
+        input_sha256=main.sha256,
+        input_bytes=main.size,
+        input_path=main.relpath,
+        wearables=wearables,
+        status="queued",
+        attempts=0,
+        created_at=now(),
+    )
+    with state.session_factory() as session:
+        session.add(row)
+        session.commit()
+    try:
+        state.queue.submit(row.id)
+    except Exception:  # the sweeper picks up queued rows
+        import logging
+
+        logging.getLogger("motionscript.api").warning("queue submit failed; left for the sweeper")
+    return row.id
