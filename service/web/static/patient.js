@@ -7,6 +7,7 @@
 // Frames go only to this server; the browser keeps nothing but the link in this tab's sessionStorage.
 
 import { api, ApiError, drawSkeleton, el, fmt, showError, takeKey } from "./common.js";
+import { SensorReplay } from "./sensors.js";
 
 const SEND_MAX_PX = 640;       // long side of the JPEG sent to /v1/live (the model sees 256 px anyway)
 const MIN_INTERVAL_MS = 50;    // at most ~20 frames/s (the assessment's 6 Hz filter needs > 12); one frame in flight
@@ -79,6 +80,8 @@ function render(key, me, exercises) {
   const voice = new Voice();
   const live = new Live(key, select, video, overlay, voice, exercises);
   const rec = new Recorder(key, select, live);
+  const sensors = new SensorReplay(live, voice);  // wearables replayed beside the camera (sensors.js)
+  live.sensors = sensors;
   const who = me.kind === "patient_link"
     ? el("p", { class: "hint", "data-testid": "whoami" }, `From ${me.clinic_name}. Your recordings go to your clinician.`)
     : null;
@@ -103,6 +106,7 @@ function render(key, me, exercises) {
         el("button", { class: "secondary", "data-testid": "voice-toggle", "aria-pressed": "true",
                        onclick: (ev) => voice.toggle(ev.currentTarget) }, "Voice: on")),
       el("p", { class: "hint small", "data-testid": "voice-status" }, voice.describe())),
+    sensors.card(),
     el("section", { class: "card" }, el("h2", {}, "3. Your recording"),
       el("p", { "data-testid": "upload-status", class: "hint" }, "Start the camera, then press Record set."),
       el("div", { "data-testid": "result-summary" })),
@@ -268,6 +272,7 @@ class Live {
       this.ready = true;
       return;
     }
+    if (this.sensors && this.sensors.handle(msg)) return;  // a sensor's answer: no frame was answered
     this.waiting = false;
     if (msg.type === "error") {
       $("live-status").textContent = `A frame could not be read (${msg.detail}); carrying on.`;
