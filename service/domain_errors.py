@@ -8,7 +8,7 @@ and the job workers.
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "DomainError", "Invalid", "NotFound", "StoredDataError"]
+__all__ = ["Conflict", "DomainError", "Forbidden", "Invalid", "NotFound", "StoredDataError"]
 
 
 class DomainError(Exception):
@@ -30,11 +30,21 @@ class Conflict(DomainError):
     """The request is valid but the thing is not in a state that allows it (``kind`` says which)."""
 
 
-class Invalid(DomainError):
-    """A field of the request is invalid; ``detail`` starts with the field's name."""
+class Forbidden(DomainError):
+    """The caller may not do this to this thing (a patient link acting for another patient)."""
 
     def __init__(self, detail: str, **extra: object) -> None:
-        super().__init__("validation", detail, **extra)
+        super().__init__("forbidden", detail, **extra)
+
+
+class Invalid(DomainError):
+    """The request's content is invalid; ``detail`` starts with the field's name.
+
+    ``kind`` is ``validation`` unless a more precise one is stable API (``malformed-landmarks``, ...).
+    """
+
+    def __init__(self, detail: str, *, kind: str = "validation", **extra: object) -> None:
+        super().__init__(kind, detail, **extra)
 
 
 class StoredDataError(DomainError):

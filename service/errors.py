@@ -20,7 +20,7 @@ from kinematics.errors import (
     NoPersonError,
     UnsupportedMediaError,
 )
-from service.domain_errors import Conflict, DomainError, Invalid, NotFound, StoredDataError
+from service.domain_errors import Conflict, DomainError, Forbidden, Invalid, NotFound, StoredDataError
 from service.logs import request_id
 
 __all__ = ["Problem", "install"]
@@ -93,6 +93,7 @@ _DOMAIN = (
 
 
 _STATUS_OF: dict[type[DomainError], int] = {
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     Invalid: 422,

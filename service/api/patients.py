@@ -22,10 +22,10 @@ from kinematics.outcomes import (
     score_odi,
 )
 from service import audit
-from service.api._pagination import decode_cursor, encode_cursor
 from service.auth import Principal
 from service.deps import SessionDep, SettingsDep, require
 from service.errors import Problem
+from service.pagination import decode_cursor, encode_cursor
 from service.progress import get_by_id, motion_series, outcome_series, patient_or_404, session_or_404
 from service.schemas import (
     AssessmentLinks,

@@ -11,10 +11,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from service import audit, review
-from service.api._pagination import decode_cursor, encode_cursor, valid_id
 from service.auth import Principal, pinned_to
 from service.deps import SessionDep, require
 from service.errors import Problem
+from service.pagination import decode_cursor, encode_cursor, valid_id
 from service.schemas import (
     AuditEventPublic,
     AuditList,

@@ -6,7 +6,7 @@ import base64
 import json
 from datetime import datetime
 
-from service.errors import Problem
+from service.domain_errors import Invalid
 
 __all__ = ["decode_cursor", "encode_cursor", "valid_id"]
 
@@ -23,7 +23,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
             raise ValueError("not an id")  # a NUL here reached PostgreSQL, which refused it with a 500
         return datetime.fromisoformat(created), rid
     except Exception:
-        raise Problem(422, "validation", "cursor: not a cursor this service issued") from None
+        raise Invalid("cursor: not a cursor this service issued") from None
 
 
 def valid_id(ident: str) -> bool:
