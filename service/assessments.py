@@ -21,7 +21,17 @@ from service.schemas import AssessmentList, AssessmentSummary, Status
 from service.store.models import AssessmentRow
 from service.store.uploads import UploadStore
 
-__all__ = ["delete", "document", "get_row", "input_media_type", "page", "recording", "render_overlay", "series_file"]
+__all__ = [
+    "delete",
+    "document",
+    "get_row",
+    "input_media_type",
+    "live_record",
+    "page",
+    "recording",
+    "render_overlay",
+    "series_file",
+]
 
 
 def get_row(session: Session, principal: Principal, assessment_id: str) -> AssessmentRow:
@@ -57,6 +67,15 @@ def document(session: Session, principal: Principal, assessment_id: str) -> dict
     from service.review import app_view  # the clinic's feedback policy for patients' apps (docs/review.md)
 
     return app_view(session, principal, row, out)
+
+
+def live_record(session: Session, principal: Principal, assessment_id: str) -> dict:
+    """What the patient was told live (an assessment saved from ``/v1/live?record=1``)."""
+    row = get_row(session, principal, assessment_id)
+    live = (row.wearables or {}).get("live")
+    if live is None:
+        raise Conflict("not-live", f"assessment {assessment_id} was not recorded from a live session")
+    return live
 
 
 def page(

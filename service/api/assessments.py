@@ -264,11 +264,7 @@ def get_assessment_live(
 ) -> dict:
     """What the patient was told live: every cue with its time, the timing per repetition, and each
     sensor's stated latency (an assessment saved from ``/v1/live?record=1``)."""
-    row = _get_row(session, principal, assessment_id)
-    live = (row.wearables or {}).get("live")
-    if live is None:
-        raise Problem(409, "not-live", f"assessment {assessment_id} was not recorded from a live session")
-    return live
+    return assessments.live_record(session, principal, assessment_id)
 
 
 @router.get("", response_model=AssessmentList, name="list_assessments")
