@@ -370,6 +370,9 @@ RECORDINGS: dict[str, tuple[str, ...]] = {
 # reference yaw lies within this of a band edge agrees with either neighbouring view.
 BAND_TOLERANCE_DEG = 5.0
 SIDE_ON_MARGIN_DEG = 20.0  # front/back is undefined this close to side-on
+# Selective agreement counts frames whose view was called with at least this probability:
+# the pipeline's own threshold for a recording (KinematicsPipeline.min_view_prob), fixed beforehand.
+MIN_VIEW_PROB = 0.8
 
 
 @functools.cache
@@ -440,6 +443,14 @@ class CameraReport:
     front_back_errors: int
     front_back_frames: int
     angles: dict[str, tuple[float, float, int]]  # name -> (bias, RMSE, frames), ungated single view - reference
+    view_prob: np.ndarray | None = None  # (n,) probability of each frame's view (ViewEstimate.per_sample_view_prob)
+
+    @property
+    def confident(self) -> np.ndarray:
+        """Per frame: the view was called with at least MIN_VIEW_PROB probability."""
+        if self.view_prob is None:
+            return np.zeros(len(self.view), dtype=bool)
+        return np.nan_to_num(self.view_prob) >= MIN_VIEW_PROB
 
     @property
     def yaw_error_deg(self) -> np.ndarray:
@@ -525,9 +536,41 @@ def analyse(recording: str) -> list[CameraReport]:
                 front_back_errors=int(np.sum(called & (v.per_sample_facing != truth))),
                 front_back_frames=int(called.sum()),
                 angles=agree,
+                view_prob=v.per_sample_view_prob,
             )
         )
     return reports
+
+
+def anatomy(recording: str) -> list[tuple[list[str], float, float, float]]:
+    """Per person followed: (cameras, trunk length m, shoulder / trunk, hip / trunk), triangulated medians.
+
+    The yaw estimator's width ratios (``YawEstimator.shoulder_width_ratio`` and
+    ``hip_width_ratio``) are those of the woman of the two-person clip, so that the
+    single-person clip, on which the view is reported, plays no part in choosing them.
+    """
+    cams = read_qca(CALIBRATION)
+    views = load_views(recording)
+    out = []
+    for group in identity_groups(cams, views):
+        if len(group) < 2:
+            continue
+        xyz = triangulate([cams[c] for c in group], [views[c] for c in group]).xyz_m
+        p = {n: xyz[:, BLAZEPOSE33.index(n)] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")}
+        trunk = np.linalg.norm(
+            _mid(xyz, "left_shoulder", "right_shoulder") - _mid(xyz, "left_hip", "right_hip"), axis=1
+        )
+        shoulders = np.linalg.norm(p["left_shoulder"] - p["right_shoulder"], axis=1)
+        hips = np.linalg.norm(p["left_hip"] - p["right_hip"], axis=1)
+        out.append(
+            (
+                [RECORDINGS[recording][c].removeprefix("pose2sim_") for c in group],
+                float(np.nanmedian(trunk)),
+                float(np.nanmedian(shoulders / trunk)),
+                float(np.nanmedian(hips / trunk)),
+            )
+        )
+    return out
 
 
 # -- the document ----------------------------------------------------------------------------
@@ -548,6 +591,10 @@ def _bias_rmse(v: tuple[float, float, int]) -> str:
     return f"{v[0]:+.1f}/{v[1]:.1f}"
 
 
+def _selective(sure: np.ndarray, agree: np.ndarray) -> str:
+    return f"{_pct(sure)}, {_pct(agree[sure]) if sure.any() else '-'}"
+
+
 def _pct(flags: np.ndarray) -> str:
     return f"{100.0 * np.mean(flags):.0f} %"
 
@@ -558,9 +605,9 @@ def render_table(single: list[CameraReport], multi: list[CameraReport]) -> str:
         (
             "| camera | own view excluded | ref. yaw (median) | camera pitch | yaw error median | p90 "
             "| reported yaw SD | front/back wrong | view agreement | recording view, facing "
-            "| obliquity bias/RMSE | hip flexion L bias/RMSE | R |"
+            "| obliquity bias/RMSE | hip flexion L bias/RMSE | R | sure frames: share, agreement |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def row(r: CameraReport) -> str:
@@ -572,7 +619,7 @@ def render_table(single: list[CameraReport], multi: list[CameraReport]) -> str:
             f"| {np.nanmedian(r.yaw_sd_deg):.1f} | {r.front_back_errors}/{r.front_back_frames} "
             f"| {_pct(r.agreement)} ({_pct(r.strict_agreement)}) | {r.recording_view}, {r.facing} "
             f"| {_bias_rmse(a['pelvic_obliquity_deg'])} | {_bias_rmse(a['hip_flexion_left_deg'])} "
-            f"| {_bias_rmse(a['hip_flexion_right_deg'])} |"
+            f"| {_bias_rmse(a['hip_flexion_right_deg'])} | {_selective(r.confident, r.agreement)} |"
         )
 
     lines += [row(r) for r in single]
@@ -581,15 +628,32 @@ def render_table(single: list[CameraReport], multi: list[CameraReport]) -> str:
         f"| **all four** | | | | **{np.nanmedian(err):.1f}** | **{np.nanpercentile(err, 90):.1f}** | "
         f"| **{sum(r.front_back_errors for r in single)}/{sum(r.front_back_frames for r in single)}** "
         f"| **{_pct(np.concatenate([r.agreement for r in single]))} "
-        f"({_pct(np.concatenate([r.strict_agreement for r in single]))})** | | | | |"
+        f"({_pct(np.concatenate([r.strict_agreement for r in single]))})** | | | | "
+        f"| **{_selective(np.concatenate([r.confident for r in single]), np.concatenate([r.agreement for r in single]))}** |"
     )
     lines += [row(r) for r in multi]
     return "\n".join(lines)
 
 
-def render_blocks(single: list[CameraReport], multi: list[CameraReport]) -> dict[str, str]:
+def render_anatomy(people: dict[str, list[tuple[list[str], float, float, float]]]) -> str:
+    lines = [
+        "| clip | cameras | trunk length (m) | shoulder width / trunk | hip width / trunk |",
+        "|---|---|---|---|---|",
+    ]
+    for recording, rows in people.items():
+        for cams, trunk, shoulders, hips in rows:
+            lines.append(f"| {recording} | {', '.join(cams)} | {trunk:.3f} | {shoulders:.3f} | {hips:.3f} |")
+    return "\n".join(lines)
+
+
+def render_blocks(
+    single: list[CameraReport],
+    multi: list[CameraReport],
+    people: dict[str, list[tuple[list[str], float, float, float]]] | None = None,
+) -> dict[str, str]:
     """Every generated block of docs/validation.md this module owns."""
-    return {"table": render_table(single, multi)}
+    people = people if people is not None else {r: anatomy(r) for r in RECORDINGS}
+    return {"table": render_table(single, multi), "anatomy": render_anatomy(people)}
 
 
 def _markers(name: str) -> tuple[str, str]:

@@ -64,6 +64,13 @@ def test_view_agreement_with_the_reference(single):
     # Measured 0.70 (docs/validation.md); the issue's target of 0.90 is not reached: the
     # subject stands 20-45 deg from the cameras, on the 30 deg frontal/oblique edge.
     assert np.mean(np.concatenate([r.agreement for r in single])) >= 0.65
+    # frames called with at least 80 % probability agree (reported apart, never instead)
+    sure = np.concatenate([r.confident for r in single])
+    assert sure.mean() >= 0.3 and np.mean(np.concatenate([r.agreement for r in single])[sure]) >= 0.9
+    # no recording is read as a view the reference does not give it: over-cautious at worst
+    for r in single:
+        truth = mv._band(mv.fold(np.array([np.nanmedian(np.abs(r.reference_yaw_deg))])))[0]
+        assert r.recording_view in (truth, "oblique"), r.name
 
 
 def test_document_states_the_measured_figures(single, multi):
@@ -76,3 +83,11 @@ def test_document_states_the_measured_figures(single, multi):
             continue
         problems += [f"{name}: {p}" for p in keraal.compare_block(documented, text)]
     assert not problems, STALE + "\n" + "\n".join(problems[:20])
+
+
+def test_the_triangulated_body_proportions_are_an_adults():
+    """The width ratios docs/validation.md reports (and the estimator's defaults are compared with)."""
+    people = {tuple(p[0]): p for r in mv.RECORDINGS for p in mv.anatomy(r)}
+    assert len(people) == 3  # the man alone, and the woman and the man of the two-person clip
+    for _, trunk_m, shoulders, hips in people.values():
+        assert 0.4 < trunk_m < 0.6 and 0.6 < shoulders < 0.75 and 0.33 < hips < 0.45
