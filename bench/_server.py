@@ -20,7 +20,7 @@ from typing import Self
 
 import httpx
 
-__all__ = ["RssSampler", "ServerProcess", "cpu_seconds", "process_tree", "rss_bytes", "tree_rss_bytes"]
+__all__ = ["RssSampler", "ServerProcess", "cpu_seconds", "free_port", "process_tree", "rss_bytes", "tree_rss_bytes"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -107,8 +107,8 @@ class RssSampler:
         self.peak = max(self.peak, self.sample())
 
 
-def _free_port() -> int:
-    """A free loopback port: from ``MOTIONSCRIPT_TEST_PORTS`` (``first-last``) when set, else any the system gives."""
+def free_port() -> int:
+    """A free loopback port (the benchmarks' and the tests' servers): from ``MOTIONSCRIPT_TEST_PORTS`` (``first-last``) when set, else any the system gives."""
     wanted = os.environ.get("MOTIONSCRIPT_TEST_PORTS", "")
     if wanted:
         first, _, last = wanted.partition("-")
@@ -146,7 +146,7 @@ class ServerProcess:
         self.workers, self.clinics, self.extra_env = workers, clinics, env or {}
         self.keys_in_process = keys_in_process  # quicker for many clinics than `motionscript keys create` each
         self.startup_timeout_s = startup_timeout_s
-        self.port = _free_port()
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.keys: dict[str, str] = {}
         self._tmp: tempfile.TemporaryDirectory | None = None

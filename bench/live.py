@@ -129,9 +129,9 @@ def _serve(port: int) -> int:
 
 class _Server:
     def __init__(self) -> None:
-        from bench._server import _free_port
+        from bench._server import free_port
 
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._tmp = tempfile.TemporaryDirectory(prefix="motionscript-bench-live-")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MOTIONSCRIPT_")}

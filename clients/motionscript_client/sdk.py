@@ -97,6 +97,23 @@ class _Common:
             return self._delay(attempt, response)
         return None
 
+    def _settle(self, attempt: int, response: httpx.Response | None, exc: Exception | None) -> httpx.Response | float:
+        """The checked response to return, or the seconds to wait before the next attempt."""
+        delay = self._retry(attempt, response, exc)
+        if delay is None:
+            assert response is not None
+            return self._check(response)
+        return delay
+
+    @staticmethod
+    def _send_headers(headers: dict[str, str] | None, upload: Upload | None, content: bytes | None) -> dict[str, str]:
+        h = dict(headers or {})
+        if upload is not None:
+            h.update({"Content-Type": upload.content_type, "Content-Length": str(upload.length)})
+        elif content is not None:
+            h["Content-Type"] = "application/json"
+        return h
+
     @staticmethod
     def _check(r: httpx.Response) -> httpx.Response:
         if r.status_code >= 400:
@@ -369,14 +386,10 @@ class Client(_Common, _Endpoints):
         params: dict[str, Any] | None = None,
         body: Any = None,
     ) -> httpx.Response:
-        attempt = 0
         content = None if body is None else json.dumps(_jsonable(body)).encode()
+        h = self._send_headers(headers, upload, content)
+        attempt = 0
         while True:
-            h = dict(headers or {})
-            if upload is not None:
-                h.update({"Content-Type": upload.content_type, "Content-Length": str(upload.length)})
-            elif content is not None:
-                h["Content-Type"] = "application/json"
             r, exc = None, None
             try:
                 r = self._http.request(
@@ -388,10 +401,9 @@ class Client(_Common, _Endpoints):
                 )
             except httpx.TransportError as e:
                 exc = e
-            delay = self._retry(attempt, r, exc)
-            if delay is None:
-                assert r is not None
-                return self._check(r)
+            delay = self._settle(attempt, r, exc)
+            if isinstance(delay, httpx.Response):
+                return delay
             if r is not None:
                 r.close()
             self._sleep(delay)
@@ -478,17 +490,8 @@ class Client(_Common, _Endpoints):
         page_size: int = 50,
     ) -> Iterator[AssessmentSummary]:
         """Every matching assessment, newest first, fetching pages as they are needed."""
-        params: dict[str, Any] = {
-            k: v for k, v in (("status", status), ("patient_id", patient_id), ("exercise", exercise)) if v is not None
-        }
-        params["limit"] = page_size
-        while True:
-            page = self._request("GET", "/v1/assessments", params=params).json()
-            for item in page["items"]:
-                yield AssessmentSummary.model_validate(item)
-            if not page.get("next_cursor"):
-                return
-            params["cursor"] = page["next_cursor"]
+        params = _page_params(page_size, status=status, patient_id=patient_id, exercise=exercise)
+        return self._pages("/v1/assessments", params, AssessmentSummary)
 
     def delete_assessment(self, assessment_id: str) -> None:
         self._request("DELETE", f"/v1/assessments/{assessment_id}")
@@ -544,14 +547,10 @@ class AsyncClient(_Common, _Endpoints):
         params: dict[str, Any] | None = None,
         body: Any = None,
     ) -> httpx.Response:
-        attempt = 0
         content = None if body is None else json.dumps(_jsonable(body)).encode()
+        h = self._send_headers(headers, upload, content)
+        attempt = 0
         while True:
-            h = dict(headers or {})
-            if upload is not None:
-                h.update({"Content-Type": upload.content_type, "Content-Length": str(upload.length)})
-            elif content is not None:
-                h["Content-Type"] = "application/json"
             r, exc = None, None
             try:
                 r = await self._http.request(
@@ -563,10 +562,9 @@ class AsyncClient(_Common, _Endpoints):
                 )
             except httpx.TransportError as e:
                 exc = e
-            delay = self._retry(attempt, r, exc)
-            if delay is None:
-                assert r is not None
-                return self._check(r)
+            delay = self._settle(attempt, r, exc)
+            if isinstance(delay, httpx.Response):
+                return delay
             if r is not None:
                 await r.aclose()
             await asyncio.sleep(delay)
@@ -639,7 +637,7 @@ class AsyncClient(_Common, _Endpoints):
             await asyncio.sleep(min(poll_s, left))
             poll_s = min(poll_s * 1.5, max_poll_s)
 
-    async def list_assessments(
+    def list_assessments(
         self,
         *,
         status: str | None = None,
@@ -647,17 +645,8 @@ class AsyncClient(_Common, _Endpoints):
         exercise: str | None = None,
         page_size: int = 50,
     ) -> AsyncIterator[AssessmentSummary]:
-        params: dict[str, Any] = {
-            k: v for k, v in (("status", status), ("patient_id", patient_id), ("exercise", exercise)) if v is not None
-        }
-        params["limit"] = page_size
-        while True:
-            page = (await self._request("GET", "/v1/assessments", params=params)).json()
-            for item in page["items"]:
-                yield AssessmentSummary.model_validate(item)
-            if not page.get("next_cursor"):
-                return
-            params["cursor"] = page["next_cursor"]
+        params = _page_params(page_size, status=status, patient_id=patient_id, exercise=exercise)
+        return self._pages("/v1/assessments", params, AssessmentSummary)
 
     async def delete_assessment(self, assessment_id: str) -> None:
         await self._request("DELETE", f"/v1/assessments/{assessment_id}")

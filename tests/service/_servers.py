@@ -11,9 +11,7 @@ the test failed.
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,27 +22,9 @@ from typing import Any
 
 import httpx
 
+from bench._server import free_port as free_port  # one helper for the tests' and the benchmarks' servers
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    """A free loopback port: from ``MOTIONSCRIPT_TEST_PORTS`` (``first-last``) when set, else any the system gives."""
-    wanted = os.environ.get("MOTIONSCRIPT_TEST_PORTS", "")
-    if wanted:
-        first, _, last = wanted.partition("-")
-        ports = list(range(int(first), int(last or first) + 1))
-        random.shuffle(ports)  # two calls before either port is taken should not give the same one
-        for port in ports:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-        raise RuntimeError(f"no free port in MOTIONSCRIPT_TEST_PORTS={wanted}")
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def service_env(**settings: Any) -> dict[str, str]:

@@ -253,3 +253,51 @@ def decrypted(settings, path: Path) -> bytes:
     store = UploadStore.from_settings(settings, create_key=False)
     with store.open(path.relative_to(settings.uploads_path).as_posix()) as f:
         return f.read()
+
+
+# -- real processes: the end-to-end, deployment and limits suites -------------------------------------------------
+
+
+from tests.service._servers import Processes  # noqa: E402
+
+
+@pytest.fixture
+def procs(tmp_path) -> Iterator[Processes]:
+    """Name it last among a test's fixtures: it is then torn down first, before the database it uses is dropped."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    p = Processes(logs)
+    try:
+        yield p
+    finally:
+        p.close()
+        p.dump_logs()  # pytest shows teardown output only when the test failed
+
+
+@pytest.fixture
+def redis_db() -> str:
+    """The test Redis database, emptied."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError:
+        client.close()
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is required in CI but not reachable at {REDIS_TEST_URL}")
+        pytest.skip(f"Redis not reachable at {REDIS_TEST_URL}")
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return REDIS_TEST_URL
+
+
+@pytest.fixture
+def pg_url(pg_server) -> Iterator[str]:
+    url, drop = fresh_pg_database(pg_server)
+    try:
+        yield url
+    finally:
+        drop()

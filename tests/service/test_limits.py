@@ -36,18 +36,6 @@ def quiet_test_client() -> Iterator[None]:
         lg.setLevel(old)
 
 
-@pytest.fixture
-def procs(tmp_path) -> Iterator[Processes]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    p = Processes(logs)
-    try:
-        yield p
-    finally:
-        p.close()
-        p.dump_logs()
-
-
 def start(tmp_path, procs: Processes, database_url: str, clinics: dict[str, int], **settings) -> tuple[str, dict]:
     """A server with no analysis workers; ``clinics`` maps a clinic name to how many keys it gets."""
     from service.settings import Settings
