@@ -27,14 +27,18 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from service import audit
 from service.auth import Principal
+from service.domain_errors import Forbidden, Invalid
+from service.schemas import Me
 from service.store.db import now
-from service.store.models import Clinic, LoginLink, Patient, User, UserSession
+from service.store.models import ApiKey, Clinic, LoginLink, Patient, User, UserSession
 
 __all__ = [
     "MIN_PASSWORD",
     "USER_ROLES",
     "AccountError",
+    "change_password",
     "check_password",
     "LoginResult",
     "clinic_by_name",
@@ -45,7 +49,12 @@ __all__ = [
     "find_user",
     "hash_password",
     "log_in",
+    "log_out",
+    "logged_in",
+    "me",
+    "me_user",
     "patient_link_token",
+    "record_login",
     "redeem_login_link",
     "session_principal",
     "set_password",
@@ -293,3 +302,90 @@ def verify_patient_link(session: Session, token: str) -> Principal | None:
         patient_code=patient.code,
         actor_name=f"patient link for {patient.code}",
     )
+
+
+# -- who the caller is (GET /v1/auth/me) -----------------------------------------------------------------------------
+
+
+def me_user(session: Session, user: User, row: UserSession) -> Me:
+    clinic = session.get(Clinic, user.clinic_id)
+    return Me(
+        kind="user",
+        role=user.role,  # type: ignore[arg-type]
+        clinic_id=user.clinic_id,
+        clinic_name=clinic.name if clinic else "",
+        name=user.display_name,
+        email=user.email,
+        user_id=user.id,
+        has_password=user.password_hash is not None,
+        csrf_token=row.csrf_token,
+        expires_at=row.expires_at,
+    )
+
+
+def me(session: Session, principal: Principal, *, bearer_token: str = "") -> Me:
+    """Who an API key or a patient link is (a person logged in: :func:`me_user`)."""
+    clinic = session.get(Clinic, principal.clinic_id)
+    name = clinic.name if clinic else ""
+    if principal.kind == "patient_link":
+        exp = datetime.fromtimestamp(int(bearer_token.split(".")[3]), UTC)
+        return Me(
+            kind="patient_link",
+            role="app",
+            clinic_id=principal.clinic_id,
+            clinic_name=name,
+            name=principal.actor_name,
+            patient_id=principal.patient_id,
+            patient_code=principal.patient_code,
+            expires_at=exp,
+        )
+    key = session.get(ApiKey, principal.key_id)
+    return Me(
+        kind="key",
+        role=principal.role,
+        clinic_id=principal.clinic_id,
+        clinic_name=name,
+        name=key.label if key else None,
+    )
+
+
+# -- a person's login, from the session cookie to the audit log ------------------------------------------------------
+
+
+def logged_in(session: Session, token: str) -> tuple[User, UserSession] | None:
+    """The person and the login a session cookie's token belongs to (None when revoked, expired or unknown)."""
+    found = session_principal(session, token)
+    if found is None:
+        return None
+    principal, row = found
+    user = session.get(User, principal.user_id)
+    return (user, row) if user is not None else None
+
+
+def record_login(session: Session, login: LoginResult, how: str) -> UserSession:
+    """Audit a login that just started (``how``: password or link) and commit; its session row."""
+    principal, row = session_principal(session, login.token)  # type: ignore[misc]
+    audit.record(session, principal, f"user.login_{how}", "user", login.user.id)
+    session.commit()
+    return row
+
+
+def log_out(session: Session, principal: Principal, token: str, user: User) -> None:
+    """End the login of this session token now; audited."""
+    end_session(session, token)
+    audit.record(session, principal, "user.logout", "user", user.id)
+    session.commit()
+
+
+def change_password(
+    session: Session, principal: Principal, user: User, login: UserSession, current: str | None, new: str
+) -> None:
+    """Set a person's password (the current one is needed when one is set); their other logins end. Audited."""
+    if user.password_hash is not None and not check_password(user, current or ""):
+        raise Forbidden("the current password is wrong")
+    try:
+        set_password(session, user, new, keep_session=login.id)
+    except AccountError as exc:
+        raise Invalid(str(exc)) from None
+    audit.record(session, principal, "user.password", "user", user.id)
+    session.commit()

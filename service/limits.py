@@ -5,6 +5,8 @@
   answered 408 and its connection closed (slowloris).
 - :class:`UploadSlots`: uploads streamed at once, per API key, per clinic and in all; one more is a
   429 with ``Retry-After``.
+- :class:`LoginThrottle`: failed logins per email and per client address; beyond the limit, 429
+  with ``Retry-After`` until the window passes.
 - A database pool that stays empty for ``db_pool_timeout_s`` is a 503 with ``Retry-After``, never a
   500. It should not happen: no request holds a connection while it waits for its client
   (authentication releases its connection before the body is read; routes' sessions close before
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -29,7 +32,7 @@ from service.auth import Principal
 from service.errors import Problem, problem_response
 from service.settings import Settings
 
-__all__ = ["BodyTimeout", "BodyTimeoutMiddleware", "TooManyUploads", "UploadSlots", "install"]
+__all__ = ["BodyTimeout", "BodyTimeoutMiddleware", "LoginThrottle", "TooManyUploads", "UploadSlots", "install"]
 
 
 class BodyTimeout(StarletteHTTPException):
@@ -157,3 +160,50 @@ def install(app: FastAPI, settings: Settings) -> None:
         )
         response.headers["Retry-After"] = "2"
         return response
+
+
+class LoginThrottle:
+    """Failed logins per email and per client address within a window; beyond the limit, 429 until it passes.
+
+    Kept in the API process (``app.state``): with several API processes each counts its own.
+    Argon2's cost already makes each guess slow; this stops a patient guesser at a handful.
+    """
+
+    def __init__(self, per_email: int = 5, per_client: int = 30, window_s: float = 900.0) -> None:
+        self.limits = {"email": per_email, "client": per_client}
+        self.window_s = window_s
+        self._failures: dict[tuple[str, str], list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def check(self, email: str, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for kind, value in (("email", email), ("client", client)):
+                times = self._recent((kind, value), now)
+                if len(times) >= self.limits[kind]:
+                    wait = int(self.window_s - (now - times[0])) + 1
+                    raise Problem(
+                        429,
+                        "too-many-attempts",
+                        f"too many failed logins for this {'account' if kind == 'email' else 'address'}; "
+                        f"try again in {wait // 60 + 1} min or ask for a login link",
+                        retry_after_s=wait,
+                    )
+
+    def failed(self, email: str, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in (("email", email), ("client", client)):
+                self._failures.setdefault(key, []).append(now)
+
+    def succeeded(self, email: str) -> None:
+        with self._lock:
+            self._failures.pop(("email", email), None)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
+from service.health import readiness
 from service.version import __version__
 
 router = APIRouter(tags=["operations"])
@@ -22,25 +22,7 @@ def healthz() -> dict[str, str]:
 def readyz(request: Request) -> JSONResponse:
     """The database, the queue, the uploads folder and the model file all answer."""
     state = request.app.state
-    checks: dict[str, str] = {}
-    try:
-        with state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {type(exc).__name__}"
-    checks["queue"] = "ok" if state.queue.ping() else "error: unreachable"
-    checks["uploads"] = "ok" if state.uploads.root.is_dir() else "error: missing"
-    try:
-        from vision.models import model_spec, verify
-
-        spec = model_spec(state.settings.pose_model_name)
-        verify(spec)
-        if spec.option("detector"):
-            verify(model_spec(str(spec.option("detector"))))
-        checks["model"] = "ok"
-    except Exception as exc:
-        checks["model"] = f"error: {exc}"
+    checks = readiness(state.engine, state.queue, state.uploads.root, state.settings.pose_model_name)
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
