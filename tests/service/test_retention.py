@@ -15,7 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from tests.conftest import POSE2SIM
 from tests.service._servers import free_port, service_env, wait_ready
 from tests.service.conftest import make_key
-from tests.service.test_limits import procs, quiet_test_client  # noqa: F401 - fixtures
+from tests.service.test_limits import quiet_test_client  # noqa: F401 - a fixture (procs is in conftest)
 
 CLIP = POSE2SIM.read_bytes()
 
@@ -187,7 +187,7 @@ def test_orphaned_partial_uploads_are_swept_at_start_up_and_then_on_every_interv
         assert not later.exists() and sweeper.runs > runs
 
 
-def test_start_up_sweep_of_many_expired_recordings_never_locks_sqlite(tmp_path, procs):  # noqa: F811
+def test_start_up_sweep_of_many_expired_recordings_never_locks_sqlite(tmp_path, procs):
     """300 expired recordings swept while the server starts, a worker polls and clients upload: no
     'database is locked', every upload accepted, every recording gone, one audit event each."""
     from service.settings import Settings
