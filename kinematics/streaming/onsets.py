@@ -313,10 +313,11 @@ class MovementStream:
 
     @property
     def decision_latency_s(self) -> float:
-        """From a movement's onset to its report, s: the delay, then the longest of the sustained
-        window, the shortest movement kept (``min_burst_s``) and the peak look-ahead."""
+        """From a movement's onset to its report, s: the delay, the peak look-ahead (a sample is
+        judged that long after it arrived), then the longer of the sustained window and the
+        shortest movement kept (``min_burst_s``)."""
         det = self.config.detector
-        return self.delay_s + max(det.window_s, det.min_burst_s, self.config.peak_lookahead_s)
+        return self.delay_s + self.config.peak_lookahead_s + max(det.window_s, det.min_burst_s)
 
     def push(self, t_s: np.ndarray, angle_deg: np.ndarray) -> MovementBlock:
         """Angle samples ``(m,)`` deg at ``t_s`` ``(m,)``; NaN is not accepted (hold the last value)."""
