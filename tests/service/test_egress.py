@@ -250,10 +250,10 @@ def test_dns_rebinding_is_caught_at_delivery(client, auth, settings, factory, ho
     port, rec = hook
     strict = settings.model_copy(update={"webhook_allow_networks": [], "webhook_max_attempts": 2})
     resolver.table["rebind.example.test"] = [[PUBLIC], ["127.0.0.1"]]  # first answer, then every later one
-    from service.api.assessments import _check_callback
+    from service.intake import check_callback
 
     url = f"http://rebind.example.test:{port}/hook"
-    _check_callback(url, strict)  # what submission saw: a public address
+    check_callback(url, strict.webhook_allow_networks)  # what submission saw: a public address
     aid = post_landmarks(client, auth).json()["id"]
     run_worker_once(settings)
     with factory() as s:
