@@ -7,6 +7,7 @@
                            Kinect v2)
 :mod:`.multiview`          view and facing against the four-camera pose2sim reference
 :mod:`.mobilised`          wearable gait against the Mobilise-D reference recordings
+:mod:`.docblocks`          the generated blocks of docs/validation.md: write, check, compare
 =========================  ======================================================================
 
 They read the recordings in ``tests/fixtures`` of a source checkout.

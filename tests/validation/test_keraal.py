@@ -180,13 +180,7 @@ def test_mirror_must_be_undone_by_flipping_x_and_swapping_sides(mirror):
 def test_document_states_the_measured_figures(reports, mirror):
     doc = K.DOC_PATH.read_text(encoding="utf-8")
     blocks = K.render_blocks(reports, mirror)
-    problems = []
-    for name, text in blocks.items():
-        documented = K.extract_block(doc, name)
-        if documented is None:
-            problems.append(f"{name}: block missing")
-            continue
-        problems += [f"{name}: {p}" for p in K.compare_block(documented, text)]
+    problems = K.BLOCKS.stale(doc, blocks)
     assert not problems, STALE + "\n" + "\n".join(problems[:20])
     assert "## Synthetic ground truth" in doc
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from validation import keraal
 from validation import multiview as mv
 
 STALE = (
@@ -75,13 +74,7 @@ def test_view_agreement_with_the_reference(single):
 
 def test_document_states_the_measured_figures(single, multi):
     doc = mv.DOC_PATH.read_text(encoding="utf-8")
-    problems = []
-    for name, text in mv.render_blocks(single, multi).items():
-        documented = mv.extract_block(doc, name)
-        if documented is None:
-            problems.append(f"{name}: block missing")
-            continue
-        problems += [f"{name}: {p}" for p in keraal.compare_block(documented, text)]
+    problems = mv.BLOCKS.stale(doc, mv.render_blocks(single, multi))
     assert not problems, STALE + "\n" + "\n".join(problems[:20])
 
 
