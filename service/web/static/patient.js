@@ -80,13 +80,15 @@ function render(key, me, exercises) {
   const voice = new Voice();
   const live = new Live(key, select, video, overlay, voice, exercises);
   const rec = new Recorder(key, select, live);
-  const sensors = new SensorReplay(live, voice);  // wearables replayed beside the camera (sensors.js)
+  // Wearables replayed from files beside the camera (sensors.js): a tool for the clinic and for apps
+  // (opened with a key); a patient's link opens a page with nothing to pick or type but the exercise.
+  const sensors = me.kind === "patient_link" ? null : new SensorReplay(live, voice);
   live.sensors = sensors;
   const who = me.kind === "patient_link"
     ? el("p", { class: "hint", "data-testid": "whoami" }, `From ${me.clinic_name}. Your recordings go to your clinician.`)
     : null;
 
-  root.replaceChildren(
+  root.replaceChildren(...[
     el("section", { class: "card" }, el("h2", {}, "1. Exercise"), who,
       el("label", { for: "exercise" }, "Exercise "), select, placement),
     el("section", { class: "card", "data-testid": "camera-card" }, el("h2", {}, "2. Camera"),
@@ -106,11 +108,11 @@ function render(key, me, exercises) {
         el("button", { class: "secondary", "data-testid": "voice-toggle", "aria-pressed": "true",
                        onclick: (ev) => voice.toggle(ev.currentTarget) }, "Voice: on")),
       el("p", { class: "hint small", "data-testid": "voice-status" }, voice.describe())),
-    sensors.card(),
+    sensors ? sensors.card() : null,
     el("section", { class: "card" }, el("h2", {}, "3. Your recording"),
       el("p", { "data-testid": "upload-status", class: "hint" }, "Start the camera, then press Record set."),
       el("div", { "data-testid": "result-summary" })),
-  );
+  ].filter(Boolean));
   voice.onchange = () => {  // no switch to offer without a voice of this device
     $("voice-status").textContent = voice.describe();
     $("voice-toggle").hidden = !voice.voice;
