@@ -29,6 +29,10 @@ def test_the_page_replays_sensors_beside_the_camera_and_shows_the_timing_cue(pag
     )
     page.get_by_test_id("sensor-files").set_input_files([str(imu_path), str(emg_path)])
     status = page.get_by_test_id("sensor-status")
+    page.wait_for_function(  # the page reads the files asynchronously
+        "() => document.querySelector('[data-testid=\"sensor-status\"]').textContent !== 'No sensor file chosen.'",
+        timeout=30_000,
+    )
     assert re.search(r"sacrum\.csv: IMU, 100 Hz, 18\.0 s; emg\.csv: EMG, 1000 Hz, 18\.0 s", status.inner_text())
     frames_before = int(page.get_by_test_id("stage").get_attribute("data-answered"))
     page.get_by_test_id("replay-sensors").click()
