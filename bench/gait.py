@@ -22,6 +22,13 @@ scorer (``validation/mobilised.py``):
 * **stride length / speed**: per stride matched to the optical strides (start and end within
   0.25 s): mean error and mean |error|.
 
+Then, for this project's detector only, where the optical contacts disagree with the two
+IMU-based systems (``validation.mobilised.contact_timing``): per optical bout the signed median
+errors of INDIP's initial and final contacts and of this detector against the optical ones, and
+this detector against INDIP; per trial the slope of the signed error over time (a drifting clock);
+and in daily life by kind of contact (first or last of an optical bout, inside one of its turns,
+straight, left, right).
+
 Prints markdown; the figures in docs/validation.md ("Gait against mobgap") come from it.
 Speed is not measured here (the machine is shared).
 """
@@ -185,6 +192,91 @@ def report(results: dict[str, dict[str, dict]], note: str) -> tuple[str, list[st
     return "\n".join(lines), verdicts
 
 
+def _med(x: np.ndarray) -> str:
+    x = x[np.isfinite(x)]
+    return f"{1000 * np.median(x):+.0f}" if x.size else "-"
+
+
+def _med_abs(x: np.ndarray) -> str:
+    x = x[np.isfinite(x)]
+    return f"{_med(x)} / {1000 * np.median(np.abs(x)):.0f} ms (n={x.size})" if x.size else "-"
+
+
+def _slope(t: np.ndarray, e: np.ndarray) -> str:
+    slope, se = M.error_drift(t, e)
+    return f"{slope:+.1f} +- {se:.1f} ms/min" if np.isfinite(slope) else "-"
+
+
+def timing_report(results: dict[str, dict[str, dict]]) -> str:
+    """Where the optical initial contacts disagree with this detector's and INDIP's (both IMU-based)."""
+    bouts = [
+        (
+            "| trial | optical bout | speed | contacts (in turns) | INDIP - optical: initial / final contact | "
+            "this project - optical | this project - INDIP |"
+        ),
+        "|---|---|---|---|---|---|---|",
+    ]
+    drift = [
+        "| trial | INDIP - optical: slope over time | this project - optical: slope over time | span |",
+        "|---|---|---|---|",
+    ]
+    kinds = [
+        "| trial | contacts | this project - optical: median signed / abs | INDIP - optical: median signed / abs |",
+        "|---|---|---|---|",
+    ]
+    for pid in M.PARTICIPANTS:
+        for test, trial in M.TRIALS:
+            r = results.get(OURS, {}).get(pid, {}).get(f"{test}/{trial}")
+            contacts = M.contact_timing(pid, test, trial, np.asarray(r["ic_s"], dtype=float)) if r else []
+            if not contacts:
+                continue
+            name = f"{pid} {test} {trial}"
+            optical = M.reference_bouts(pid, test, trial)
+            fc = M.final_contact_errors(pid, test, trial)
+            t = np.array([c.t_s for c in contacts])
+            det = np.array([c.detector_error_s for c in contacts])
+            ind = np.array([c.indip_error_s for c in contacts])
+            bout = np.array([c.bout for c in contacts])
+            for k, b in enumerate(optical):
+                sel = bout == k
+                turns = sum(c.in_turn for c, s in zip(contacts, sel, strict=True) if s)
+                bouts.append(
+                    f"| {name} | {b.start_s:.1f}-{b.end_s:.1f} s | {b.walking_speed_mps:.2f} m/s | "
+                    f"{int(sel.sum())} ({turns}) | {_med(ind[sel])} / {_med(fc[k])} ms | {_med(det[sel])} ms | "
+                    f"{_med(det[sel] - ind[sel])} ms |"
+                )
+            if t[-1] - t[0] >= 60.0:  # a slope within one short bout says nothing about a clock
+                drift.append(f"| {name} | {_slope(t, ind)} | {_slope(t, det)} | {t[0]:.0f}-{t[-1]:.0f} s |")
+            if test != "Test11":
+                continue
+            groups = {
+                "first of an optical bout": [c.position == "first" for c in contacts],
+                "last of an optical bout": [c.position == "last" for c in contacts],
+                "inside a bout, in an optical turn": [c.position == "inside" and c.in_turn for c in contacts],
+                "inside a bout, straight": [c.position == "inside" and not c.in_turn for c in contacts],
+                "left foot": [c.side == "left" for c in contacts],
+                "right foot": [c.side == "right" for c in contacts],
+            }
+            for label, mask in groups.items():
+                m = np.asarray(mask, dtype=bool)
+                kinds.append(f"| {name} | {label} | {_med_abs(det[m])} | {_med_abs(ind[m])} |")
+    return "\n".join(
+        [
+            "Signed median errors by optical bout (this project - INDIP: where both matched the same optical contact):",
+            "",
+            *bouts,
+            "",
+            "Drift: least-squares slope of the signed error over the trial (+- standard error; trials over 60 s):",
+            "",
+            *drift,
+            "",
+            "Daily life, by kind of optical contact:",
+            "",
+            *kinds,
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-mobgap", action="store_true", help="only this project's detector")
@@ -203,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for v in verdicts:
         print(f"- {v}")
+    print()
+    print(timing_report(results))
     return 0
 
 

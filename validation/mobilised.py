@@ -38,9 +38,13 @@ __all__ = [
     "PARTICIPANTS",
     "TOLERANCE_S",
     "TRIALS",
+    "ContactTiming",
     "Participant",
     "ReferenceBout",
     "Score",
+    "contact_timing",
+    "error_drift",
+    "final_contact_errors",
     "participant",
     "recording",
     "reference_agreement",
@@ -87,6 +91,8 @@ class ReferenceBout:
     stride_contacts_s: np.ndarray  # (k, 2) first and last contact of each stride
     walking_speed_mps: float
     mean_stride_length_m: float
+    final_contacts_s: np.ndarray  # (m,) toe-offs, NaN where missed
+    turns_s: np.ndarray  # (t, 2) start and end of each turn the system found in the bout
 
 
 @lru_cache(maxsize=3)
@@ -135,7 +141,8 @@ def reference_bouts(pid: str, test: str, trial: str, system: System = "Stereopho
     a list of them, or an empty array; each with ``Start``, ``End`` (s),
     ``InitialContact_Event`` (s, NaN where missed), ``InitialContact_LeftRight``,
     ``Cadence`` (steps/min), ``Stride_Length`` (m), ``Stride_Speed`` (m/s),
-    ``Stride_InitialContacts`` ((k, 2) s) and ``WalkingSpeed`` (m/s).
+    ``Stride_InitialContacts`` ((k, 2) s), ``WalkingSpeed`` (m/s), ``FinalContact_Event`` (s) and
+    ``Turn_Start`` / ``Turn_End`` (s, empty without turns).
     """
     wbs = _mat(pid)[test][trial]["Standards"][system]["MicroWB"]
     wbs = wbs if isinstance(wbs, list) else [wbs] if isinstance(wbs, dict) else []
@@ -151,6 +158,8 @@ def reference_bouts(pid: str, test: str, trial: str, system: System = "Stereopho
             stride_contacts_s=_arr(w["Stride_InitialContacts"], 2),
             walking_speed_mps=float(w["WalkingSpeed"]),
             mean_stride_length_m=float(w["AverageStrideLength"]),
+            final_contacts_s=_arr(w["FinalContact_Event"]),
+            turns_s=np.column_stack([_arr(w["Turn_Start"]), _arr(w["Turn_End"])]),
         )
         for w in wbs
     ]
@@ -242,3 +251,92 @@ def reference_agreement(pid: str, test: str, trial: str) -> Score | None:
     sides = [s for b in indip for s in b.sides]
     keep = np.flatnonzero(np.isfinite(t))
     return score_contacts(t[keep], [sides[i] for i in keep], optical)
+
+
+@dataclass(frozen=True)
+class ContactTiming:
+    """One optical initial contact, and how far a detector's and INDIP's matched contacts are from it.
+
+    Both matches are those of :func:`score_contacts` (one-to-one within ``TOLERANCE_S``), so the
+    signed errors here are exactly the ones the scores' medians are taken over.
+    """
+
+    t_s: float
+    side: str
+    bout: int  # index of its optical bout
+    position: Literal["first", "last", "inside"]  # in its optical bout
+    in_turn: bool  # inside one of the optical system's turns of that bout
+    speed_mps: float  # the optical bout's walking speed
+    detector_error_s: float  # detected - optical; NaN where unmatched
+    indip_error_s: float  # INDIP - optical; NaN where unmatched or INDIP has no bout there
+
+
+def _pairs(det: np.ndarray, ref: np.ndarray) -> dict[float, float]:
+    return {r: d for d, r in match_events(det, ref, tolerance_s=TOLERANCE_S).pairs}
+
+
+def contact_timing(pid: str, test: str, trial: str, detected_s: np.ndarray) -> list[ContactTiming]:
+    """Every optical initial contact of a trial with the signed errors of a detector and of INDIP.
+
+    For locating the optical reference's disagreement with the two IMU-based systems (the detector
+    on the trunk, INDIP on the feet) in time, by bout, side, turns and bout edges; the scores
+    themselves stay :func:`score_contacts`'.
+    """
+    optical = reference_bouts(pid, test, trial, "Stereophoto")
+    if not optical:
+        return []
+    t = np.asarray(detected_s, dtype=float)
+    inside = np.zeros(t.shape, dtype=bool)
+    for b in optical:
+        inside |= (t >= b.start_s - TOLERANCE_S) & (t <= b.end_s + TOLERANCE_S)
+    ref = np.concatenate([b.initial_contacts_s for b in optical])
+    by_detector = _pairs(t[inside], ref)
+    indip = reference_bouts(pid, test, trial, "INDIP")
+    by_indip = _pairs(np.concatenate([b.initial_contacts_s for b in indip]), ref) if indip else {}
+    out = []
+    for k, b in enumerate(optical):
+        finite = b.initial_contacts_s[np.isfinite(b.initial_contacts_s)]
+        for r, side in zip(b.initial_contacts_s, b.sides, strict=True):
+            if not np.isfinite(r):
+                continue
+            r = float(r)
+            out.append(
+                ContactTiming(
+                    t_s=r,
+                    side=side,
+                    bout=k,
+                    position="first" if r == finite[0] else "last" if r == finite[-1] else "inside",
+                    in_turn=bool(np.any((b.turns_s[:, 0] <= r) & (r <= b.turns_s[:, 1]))),
+                    speed_mps=b.walking_speed_mps,
+                    detector_error_s=by_detector[r] - r if r in by_detector else float("nan"),
+                    indip_error_s=by_indip[r] - r if r in by_indip else float("nan"),
+                )
+            )
+    return out
+
+
+def final_contact_errors(pid: str, test: str, trial: str) -> list[np.ndarray]:
+    """Per optical bout, INDIP's final contacts (toe-offs) minus the optical ones, matched as the initial ones.
+
+    A clock offset between the two systems moves initial and final contacts alike; a difference in how
+    either system times the initial contact moves only those.
+    """
+    optical = reference_bouts(pid, test, trial, "Stereophoto")
+    indip = reference_bouts(pid, test, trial, "INDIP")
+    fc = np.concatenate([b.final_contacts_s for b in indip]) if indip else np.zeros(0)
+    return [match_events(fc, b.final_contacts_s, tolerance_s=TOLERANCE_S).errors_s for b in optical]
+
+
+def error_drift(t_s: np.ndarray, errors_s: np.ndarray, *, min_span_s: float = 60.0) -> tuple[float, float]:
+    """Least-squares slope of signed errors over time and its standard error, ms per minute.
+
+    A clock drifting between two systems makes the error grow linearly over a trial. NaN when fewer
+    than 4 errors or when they span less than ``min_span_s`` (a slope within one short bout is gait,
+    not a clock).
+    """
+    t, e = np.asarray(t_s, dtype=float), np.asarray(errors_s, dtype=float)
+    ok = np.isfinite(e)
+    if ok.sum() < 4 or np.ptp(t[ok]) < min_span_s:
+        return float("nan"), float("nan")
+    coef, cov = np.polyfit(t[ok], 1000.0 * e[ok], 1, cov=True)
+    return 60.0 * float(coef[0]), 60.0 * float(np.sqrt(cov[0, 0]))
