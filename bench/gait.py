@@ -29,7 +29,9 @@ this detector against INDIP; per trial the slope of the signed error over time (
 and in daily life by kind of contact (first or last of an optical bout, inside one of its turns,
 straight, left, right).
 
-Prints markdown; the figures in docs/validation.md ("Gait against mobgap") come from it.
+Prints markdown; the figures in docs/validation.md ("Gait against mobgap") come from it, and
+its timing blocks are written there by ``--write`` (``--check``: exit 1 when stale; both run
+only this project's detector).
 Speed is not measured here (the machine is shared).
 """
 
@@ -45,6 +47,7 @@ import numpy as np
 
 from kinematics.fusion import MOBILISED_LOWER_BACK, InitialContactDetector, InvertedPendulum
 from validation import mobilised as M
+from validation.docblocks import DOC_PATH
 
 REPO = Path(__file__).resolve().parents[1]
 MOBGAP_PYTHON = REPO / ".venv-mobgap" / "bin" / "python"
@@ -192,97 +195,37 @@ def report(results: dict[str, dict[str, dict]], note: str) -> tuple[str, list[st
     return "\n".join(lines), verdicts
 
 
-def _med(x: np.ndarray) -> str:
-    x = x[np.isfinite(x)]
-    return f"{1000 * np.median(x):+.0f}" if x.size else "-"
-
-
-def _med_abs(x: np.ndarray) -> str:
-    x = x[np.isfinite(x)]
-    return f"{_med(x)} / {1000 * np.median(np.abs(x)):.0f} ms (n={x.size})" if x.size else "-"
-
-
-def _slope(t: np.ndarray, e: np.ndarray) -> str:
-    slope, se = M.error_drift(t, e)
-    return f"{slope:+.1f} +- {se:.1f} ms/min" if np.isfinite(slope) else "-"
-
-
-def timing_report(results: dict[str, dict[str, dict]]) -> str:
-    """Where the optical initial contacts disagree with this detector's and INDIP's (both IMU-based)."""
-    bouts = [
-        (
-            "| trial | optical bout | speed | contacts (in turns) | INDIP - optical: initial / final contact | "
-            "this project - optical | this project - INDIP |"
-        ),
-        "|---|---|---|---|---|---|---|",
-    ]
-    drift = [
-        "| trial | INDIP - optical: slope over time | this project - optical: slope over time | span |",
-        "|---|---|---|---|",
-    ]
-    kinds = [
-        "| trial | contacts | this project - optical: median signed / abs | INDIP - optical: median signed / abs |",
-        "|---|---|---|---|",
-    ]
-    for pid in M.PARTICIPANTS:
-        for test, trial in M.TRIALS:
-            r = results.get(OURS, {}).get(pid, {}).get(f"{test}/{trial}")
-            contacts = M.contact_timing(pid, test, trial, np.asarray(r["ic_s"], dtype=float)) if r else []
-            if not contacts:
-                continue
-            name = f"{pid} {test} {trial}"
-            optical = M.reference_bouts(pid, test, trial)
-            fc = M.final_contact_errors(pid, test, trial)
-            t = np.array([c.t_s for c in contacts])
-            det = np.array([c.detector_error_s for c in contacts])
-            ind = np.array([c.indip_error_s for c in contacts])
-            bout = np.array([c.bout for c in contacts])
-            for k, b in enumerate(optical):
-                sel = bout == k
-                turns = sum(c.in_turn for c, s in zip(contacts, sel, strict=True) if s)
-                bouts.append(
-                    f"| {name} | {b.start_s:.1f}-{b.end_s:.1f} s | {b.walking_speed_mps:.2f} m/s | "
-                    f"{int(sel.sum())} ({turns}) | {_med(ind[sel])} / {_med(fc[k])} ms | {_med(det[sel])} ms | "
-                    f"{_med(det[sel] - ind[sel])} ms |"
-                )
-            if t[-1] - t[0] >= 60.0:  # a slope within one short bout says nothing about a clock
-                drift.append(f"| {name} | {_slope(t, ind)} | {_slope(t, det)} | {t[0]:.0f}-{t[-1]:.0f} s |")
-            if test != "Test11":
-                continue
-            groups = {
-                "first of an optical bout": [c.position == "first" for c in contacts],
-                "last of an optical bout": [c.position == "last" for c in contacts],
-                "inside a bout, in an optical turn": [c.position == "inside" and c.in_turn for c in contacts],
-                "inside a bout, straight": [c.position == "inside" and not c.in_turn for c in contacts],
-                "left foot": [c.side == "left" for c in contacts],
-                "right foot": [c.side == "right" for c in contacts],
-            }
-            for label, mask in groups.items():
-                m = np.asarray(mask, dtype=bool)
-                kinds.append(f"| {name} | {label} | {_med_abs(det[m])} | {_med_abs(ind[m])} |")
-    return "\n".join(
-        [
-            "Signed median errors by optical bout (this project - INDIP: where both matched the same optical contact):",
-            "",
-            *bouts,
-            "",
-            "Drift: least-squares slope of the signed error over the trial (+- standard error; trials over 60 s):",
-            "",
-            *drift,
-            "",
-            "Daily life, by kind of optical contact:",
-            "",
-            *kinds,
-        ]
-    )
+def timing_report(results: dict[str, dict[str, dict]]) -> dict[str, str]:
+    """The optical-reference timing blocks of docs/validation.md for this project's detections."""
+    detected: dict[tuple[str, str, str], np.ndarray] = {}
+    for pid, trials in results.get(OURS, {}).items():
+        for key, r in trials.items():
+            test, trial = key.split("/")
+            detected[(pid, test, trial)] = np.asarray(r["ic_s"], dtype=float)
+    return M.timing_blocks(detected)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-mobgap", action="store_true", help="only this project's detector")
     parser.add_argument("--mobgap-json", type=Path, help="mobgap results saved from bench/mobgap/run.py")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--write", action="store_true", help="only update the generated gait blocks of docs/validation.md"
+    )
+    mode.add_argument("--check", action="store_true", help="only check them: exit 1 if stale")
     args = parser.parse_args(argv)
     results: dict[str, dict[str, dict]] = {OURS: ours()}
+    if args.write or args.check:
+        blocks = timing_report(results)
+        doc = DOC_PATH.read_text(encoding="utf-8")
+        if args.write:
+            DOC_PATH.write_text(M.BLOCKS.write(doc, blocks), encoding="utf-8")
+            print(f"updated {len(blocks)} blocks in {DOC_PATH}")
+            return 0
+        stale = M.BLOCKS.stale(doc, blocks)
+        print("\n".join(stale) if stale else f"{DOC_PATH.name} is up to date")
+        return 1 if stale else 0
     note = "mobgap not run (--no-mobgap)"
     if not args.no_mobgap:
         by_pid, note = mobgap(args.mobgap_json)
@@ -295,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for v in verdicts:
         print(f"- {v}")
-    print()
-    print(timing_report(results))
+    for name, text in timing_report(results).items():
+        print(f"\n{name}:\n\n{text}")
     return 0
 
 

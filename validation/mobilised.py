@@ -33,8 +33,10 @@ import numpy as np
 import scipy.io
 
 from kinematics.fusion import ImuRecording, match_events
+from validation.docblocks import GeneratedBlocks
 
 __all__ = [
+    "BLOCKS",
     "PARTICIPANTS",
     "TOLERANCE_S",
     "TRIALS",
@@ -50,6 +52,7 @@ __all__ = [
     "reference_agreement",
     "reference_bouts",
     "score_contacts",
+    "timing_blocks",
 ]
 
 WEARABLES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "wearables"
@@ -57,6 +60,7 @@ PARTICIPANTS = ("HA001", "HA002", "MS001")
 TRIALS = (("Test5", "Trial1"), ("Test5", "Trial2"), ("Test11", "Trial1"))
 TOLERANCE_S = 0.25  # mobgap's ICD evaluation: a 0.5 s window centred on each reference contact
 System = Literal["Stereophoto", "INDIP"]
+BLOCKS = GeneratedBlocks("gait", "python -m bench gait")  # docs/validation.md: the optical timing tables
 
 
 @dataclass(frozen=True)
@@ -340,3 +344,83 @@ def error_drift(t_s: np.ndarray, errors_s: np.ndarray, *, min_span_s: float = 60
         return float("nan"), float("nan")
     coef, cov = np.polyfit(t[ok], 1000.0 * e[ok], 1, cov=True)
     return 60.0 * float(coef[0]), 60.0 * float(np.sqrt(cov[0, 0]))
+
+
+def _med(x: np.ndarray) -> str:
+    x = x[np.isfinite(x)]
+    return f"{1000 * np.median(x):+.0f}" if x.size else "-"
+
+
+def _med_abs(x: np.ndarray) -> str:
+    x = x[np.isfinite(x)]
+    return f"{_med(x)} / {1000 * np.median(np.abs(x)):.0f} ms (n={x.size})" if x.size else "-"
+
+
+def _slope(t: np.ndarray, e: np.ndarray) -> str:
+    slope, se = error_drift(t, e)
+    return f"{slope:+.1f} +- {se:.1f} ms/min" if np.isfinite(slope) else "-"
+
+
+def timing_blocks(detected: dict[tuple[str, str, str], np.ndarray]) -> dict[str, str]:
+    """Where the optical initial contacts disagree with a detector's and INDIP's (both IMU-based).
+
+    ``detected``: contact times (s) per (participant, test, trial). Three blocks of
+    docs/validation.md (:data:`BLOCKS`): signed medians by optical bout, the slope of the signed
+    errors over each trial longer than 60 s, and the daily-life trials by kind of optical contact.
+    """
+    bouts = [
+        (
+            "| trial | optical bout | speed | contacts (in turns) | INDIP - optical: initial / final contact | "
+            "this project - optical | this project - INDIP |"
+        ),
+        "|---|---|---|---|---|---|---|",
+    ]
+    drift = [
+        "| trial | INDIP - optical: slope over time | this project - optical: slope over time | span |",
+        "|---|---|---|---|",
+    ]
+    kinds = [
+        "| trial | contacts | this project - optical: median signed / abs | INDIP - optical: median signed / abs |",
+        "|---|---|---|---|",
+    ]
+    for pid in PARTICIPANTS:
+        for test, trial in TRIALS:
+            t_det = detected.get((pid, test, trial))
+            contacts = contact_timing(pid, test, trial, t_det) if t_det is not None else []
+            if not contacts:
+                continue
+            name = f"{pid} {test} {trial}"
+            optical = reference_bouts(pid, test, trial)
+            fc = final_contact_errors(pid, test, trial)
+            t = np.array([c.t_s for c in contacts])
+            det = np.array([c.detector_error_s for c in contacts])
+            ind = np.array([c.indip_error_s for c in contacts])
+            bout = np.array([c.bout for c in contacts])
+            for k, b in enumerate(optical):
+                sel = bout == k
+                turns = sum(c.in_turn for c, s in zip(contacts, sel, strict=True) if s)
+                bouts.append(
+                    f"| {name} | {b.start_s:.1f}-{b.end_s:.1f} s | {b.walking_speed_mps:.2f} m/s | "
+                    f"{int(sel.sum())} ({turns}) | {_med(ind[sel])} / {_med(fc[k])} ms | {_med(det[sel])} ms | "
+                    f"{_med(det[sel] - ind[sel])} ms |"
+                )
+            if t[-1] - t[0] >= 60.0:  # a slope within one short bout says nothing about a clock
+                drift.append(f"| {name} | {_slope(t, ind)} | {_slope(t, det)} | {t[0]:.0f}-{t[-1]:.0f} s |")
+            if test != "Test11":
+                continue
+            groups = {
+                "first of an optical bout": [c.position == "first" for c in contacts],
+                "last of an optical bout": [c.position == "last" for c in contacts],
+                "inside a bout, in an optical turn": [c.position == "inside" and c.in_turn for c in contacts],
+                "inside a bout, straight": [c.position == "inside" and not c.in_turn for c in contacts],
+                "left foot": [c.side == "left" for c in contacts],
+                "right foot": [c.side == "right" for c in contacts],
+            }
+            for label, mask in groups.items():
+                m = np.asarray(mask, dtype=bool)
+                kinds.append(f"| {name} | {label} | {_med_abs(det[m])} | {_med_abs(ind[m])} |")
+    return {
+        "timing-bouts": "\n".join(bouts),
+        "timing-drift": "\n".join(drift),
+        "timing-kinds": "\n".join(kinds),
+    }

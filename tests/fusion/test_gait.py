@@ -157,6 +157,15 @@ def test_on_the_same_steps_only_the_optical_initial_contacts_move_between_lab_wa
     assert all(abs(indip_fc[k] - indip_fc[daily]) <= 15.0 for k in lab)  # +70, +70; +60 ms
 
 
+def test_the_documented_optical_timing_tables_are_current():
+    """docs/validation.md's gait:timing-* blocks are what the detector and the references give now."""
+    from validation.docblocks import DOC_PATH
+
+    detected = {(pid, *tt): _contacts(M.recording(pid, *tt))[1] for pid in M.PARTICIPANTS for tt in M.TRIALS}
+    problems = M.BLOCKS.stale(DOC_PATH.read_text(encoding="utf-8"), M.timing_blocks(detected))
+    assert not problems, "run: python -m bench gait --write\n" + "\n".join(problems[:20])
+
+
 # Stretches of the real recordings at least 2 s from any bout of either reference system
 # (sitting, standing, household tasks; HA002 79-140 s sits with the pelvis tilted ~40 deg back).
 NOT_WALKING = [
