@@ -184,6 +184,9 @@ class YawEstimator:
     turn_rate_sd_deg_s: float = 120.0
     jump_prob: float = 1e-5
     model_sd_deg: float = 8.0
+    trunk_pose: bool = False
+    trunk_width_ratio: float = 1.054
+    min_cos_sd: float = 0.05
 
     def estimate(self, lm: LandmarkSeries) -> YawTrack:
         """Yaw of every sample of ``lm`` (image or world landmarks)."""
@@ -250,8 +253,15 @@ class YawEstimator:
         # Label-dependent: the model's left minus right.
         shoulders = p["left_shoulder"] - p["right_shoulder"]
         hips = p["left_hip"] - p["right_hip"]
-        labelled = _gauss(along(shoulders, across), self.shoulder_width_ratio * cos, self.width_sd)
-        labelled += _gauss(along(hips, across), self.hip_width_ratio * cos, 1.5 * self.width_sd)
+        if self.trunk_pose:
+            c_hat, c_sd = _trunk_pose_cos(
+                (shoulders + hips)[:, :2], (sh_mid - hip_mid)[:, :2], self.trunk_width_ratio, self.width_sd
+            )
+            z = (c_hat[:, None] - cos[None, :]) / np.hypot(c_sd, self.min_cos_sd)[:, None]
+            labelled = np.where(np.isnan(c_hat)[:, None], 0.0, -0.5 * z * z)
+        else:
+            labelled = _gauss(along(shoulders, across), self.shoulder_width_ratio * cos, self.width_sd)
+            labelled += _gauss(along(hips, across), self.hip_width_ratio * cos, 1.5 * self.width_sd)
         if has_depth:
             dz = (shoulders[:, 2] + hips[:, 2]) / trunk
             labelled += _sign_cue(dz, np.sign(sin), 0.05, 0.2)
@@ -290,6 +300,46 @@ class YawEstimator:
         out[~core] = np.nan
         swap_given_yaw[~core] = np.nan
         return out, swap_given_yaw
+
+
+def _trunk_pose_cos(ml: np.ndarray, trunk: np.ndarray, width_ratio: float, sd: float) -> tuple[np.ndarray, np.ndarray]:
+    """``cos(yaw)`` of a rigid planar trunk under weak perspective, and its spread, per sample.
+
+    ``ml`` ``(n, 2)``: image vector from the right to the left side (shoulder
+    line plus hip line), ``width_ratio`` trunk lengths long on the body;
+    ``trunk`` ``(n, 2)``: image vector from the hip midpoint to the shoulder
+    midpoint. With ``p = ml / width_ratio`` and ``q = trunk`` the first two rows
+    of the trunk's rotation scaled by ``s``, orthonormality gives ``s^2`` as
+    the larger root of ``s^4 - s^2 (|p|^2 + |q|^2) + (p x q)^2 = 0`` and the
+    depth ``|p_z| = sqrt(s^2 - |p|^2)``: foreshortening along the shoulder
+    line is turning, along the trunk bending toward or away from the camera
+    (or a camera above the pelvis). Yaw is the rotation about the trunk's own
+    axis: ``cos(yaw) = -n_z / |(r_x,z, n_z)|`` with ``n = r_x x r_y``. The
+    depth signs are ambiguous (both flip together), which changes the sign of
+    ``sin(yaw)`` only. The spread propagates ``sd`` (times the larger of
+    ``|p|`` and ``|q|``, about ``s``) of error on each image component through the solution: large where the turn
+    is ill-conditioned (near a frontal view the width changes little with yaw).
+    """
+
+    def solve(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+        pp, qq = (p * p).sum(axis=1), (q * q).sum(axis=1)
+        cross = p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0]
+        a = pp + qq
+        s2 = 0.5 * (a + np.sqrt(np.maximum(a * a - 4.0 * cross * cross, 0.0)))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            nz = cross / s2  # (r_x x r_y)_z, image y down
+            rxz2 = np.maximum(s2 - pp, 0.0) / s2
+            return np.clip(-nz / np.sqrt(nz * nz + rxz2), -1.0, 1.0)
+
+    p = ml / width_ratio
+    c = solve(p, trunk)
+    scale = np.sqrt(np.maximum((p * p).sum(axis=1), (trunk * trunk).sum(axis=1)))
+    var = np.zeros(len(c))
+    for k in range(4):
+        dp, dq = np.zeros_like(p), np.zeros_like(trunk)
+        (dp if k < 2 else dq)[:, k % 2] = sd * scale
+        var += (0.5 * (solve(p + dp, trunk + dq) - solve(p - dp, trunk - dq))) ** 2
+    return c, np.sqrt(var)
 
 
 def _reflect_index(grid: np.ndarray) -> np.ndarray:

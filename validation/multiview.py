@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kinematics.facing import YawEstimator
 from kinematics.series import BLAZEPOSE33, LandmarkSeries
 from validation.docblocks import DOC_PATH, GeneratedBlocks
 
@@ -406,6 +407,14 @@ def identity_groups(
     return groups
 
 
+@functools.cache
+def triangulated(recording: str, cameras: tuple[int, ...]) -> Triangulation:
+    """The triangulation of ``recording`` from the cameras at these indices, once per process."""
+    cams = read_qca(CALIBRATION)
+    views = load_views(recording)
+    return triangulate([cams[c] for c in cameras], [views[c] for c in cameras])
+
+
 def reference_angles(xyz_m: np.ndarray) -> dict[str, np.ndarray]:
     """Pelvic obliquity and hip flexion (deg) from triangulated landmarks, angles' conventions."""
     p = {name: xyz_m[:, i] for i, name in enumerate(BLAZEPOSE33.names)}
@@ -486,10 +495,16 @@ def _band(folded: np.ndarray) -> np.ndarray:
     return np.where(folded <= 30.0, "frontal", np.where(folded >= 60.0, "sagittal", "oblique")).astype(object)
 
 
-def analyse(recording: str) -> list[CameraReport]:
-    """Every camera of ``recording`` against the reference from the cameras that follow the same person."""
+def analyse(recording: str, yaw_estimator: YawEstimator | None = None) -> list[CameraReport]:
+    """Every camera of ``recording`` against the reference from the cameras that follow the same person.
+
+    ``yaw_estimator`` replaces the pipeline's own (for estimators tried and not shipped).
+    """
     from kinematics import angles as A
     from kinematics.pipeline import KinematicsPipeline
+
+    def pipeline() -> KinematicsPipeline:
+        return KinematicsPipeline() if yaw_estimator is None else KinematicsPipeline(yaw_estimator=yaw_estimator)
 
     cams = read_qca(CALIBRATION)
     views = load_views(recording)
@@ -501,17 +516,17 @@ def analyse(recording: str) -> list[CameraReport]:
             continue
         others = [o for o in group if o != c]
         use = others if len(others) >= 2 else group
-        tri = triangulate([cams[o] for o in use], [views[o] for o in use])
+        tri = triangulated(recording, tuple(use))
         ref = reference_yaw_deg(cams[c], tri.xyz_m)
-        result = KinematicsPipeline().run(lm)
+        result = pipeline().run(lm)
         v = result.view
         assert v.per_sample_yaw_deg is not None and v.per_sample_yaw_sd_deg is not None
         assert v.per_sample_facing is not None
         defined = np.isfinite(ref) & (np.abs(np.abs(ref) - 90.0) >= SIDE_ON_MARGIN_DEG)
         called = np.isin(v.per_sample_facing, ["front", "back"]) & defined
         truth = np.where(np.abs(ref) < 90.0, "front", "back")
-        pipeline = KinematicsPipeline()
-        smoothed = pipeline._smooth(pipeline._mask(lm))[0]
+        plain = KinematicsPipeline()
+        smoothed = plain._smooth(plain._mask(lm))[0]
         refs = reference_angles(tri.xyz_m)
         single = {
             "pelvic_obliquity_deg": A.pelvic_obliquity(smoothed).values,
@@ -655,7 +670,165 @@ def render_blocks(
 ) -> dict[str, str]:
     """Every generated block of docs/validation.md this module owns."""
     people = people if people is not None else {r: anatomy(r) for r in RECORDINGS}
-    return {"table": render_table(single, multi), "anatomy": render_anatomy(people)}
+    return {
+        "table": render_table(single, multi),
+        "anatomy": render_anatomy(people),
+        "ceiling": render_ceiling(single, analyse("single", TRUNK_POSE)),
+    }
+
+
+# -- what a single camera could reach, and what the reference can decide ---------------------------
+
+
+def yaw_about_axis(ml: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """Yaw (module conventions, deg) of the left-pointing line ``ml`` ``(n, 3)`` about ``axis``.
+
+    Both in the camera frame (x right, y down, z away); ``axis`` ``(3,)`` or
+    ``(n, 3)`` points up along the body. The optical axis, projected on the
+    plane normal to ``axis``, is the viewing direction; yaw 0 when ``ml``
+    points to image right, +90 when it points away from the camera.
+    """
+    v = np.broadcast_to(np.asarray(axis, dtype=float), ml.shape)
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    d = np.broadcast_to(np.array([0.0, 0.0, 1.0]), ml.shape)
+    d = d - np.einsum("ij,ij->i", d, v)[:, None] * v
+    d = d / np.linalg.norm(d, axis=1, keepdims=True)
+    right = np.cross(-v, d)  # x = y cross z, with y down (-axis) and z away (d)
+    return np.degrees(np.arctan2(np.einsum("ij,ij->i", ml, d), np.einsum("ij,ij->i", ml, right)))
+
+
+def _band_agreement(ref: np.ndarray, yaw: np.ndarray) -> np.ndarray:
+    """CameraReport.agreement for a bare yaw series."""
+    ok = np.isfinite(ref) & np.isfinite(yaw)
+    view = _band(fold(yaw))
+    lo = _band(fold(ref - BAND_TOLERANCE_DEG * np.sign(ref)))
+    hi = _band(fold(ref + BAND_TOLERANCE_DEG * np.sign(ref)))
+    return np.where(np.isfinite(ref), ok & ((view == _band(fold(ref))) | (view == lo) | (view == hi)), False)
+
+
+# The trunk-pose yaw (kinematics.facing._trunk_pose_cos), tried and not shipped (docs/validation.md).
+TRUNK_POSE = YawEstimator(trunk_pose=True)
+
+
+def ceilings(recording: str = "single") -> dict[str, list[np.ndarray]]:
+    """Per camera, view agreement of yaws a single camera could at best compute.
+
+    Each camera's reference (the other three views) is taken as the truth and
+    moved into that camera's frame; then the yaw is read (a) by the pipeline
+    from the reference's own landmarks reprojected into the camera (no
+    BlazePose error left), (b) from the true 3D hip and shoulder lines about
+    the trunk's own axis, (c) about the image's vertical (a level camera
+    assumed; the real ones are pitched 12-20 deg and rolled up to 24 deg) and
+    (d) about the true vertical (the calibrated pitch and roll). (b)-(d) need
+    no model of widths at all: they bound what a perfect trunk pose reaches
+    without knowing where *up* is.
+    """
+    from kinematics.pipeline import KinematicsPipeline
+    from kinematics.series import BLAZEPOSE33 as S
+
+    cams = read_qca(CALIBRATION)
+    views = load_views(recording)
+    keys = ("reprojected", "trunk pose, reprojected", "trunk axis", "image vertical", "true vertical")
+    out: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    for c in range(len(cams)):
+        tri = triangulated(recording, tuple(o for o in range(len(cams)) if o != c))
+        ref = reference_yaw_deg(cams[c], tri.xyz_m)
+        lm = views[c]
+        n = len(ref)
+        uv = project(cams[c], tri.xyz_m) / np.asarray(lm.image_size_wh, dtype=float)
+        xyz = np.concatenate([uv, np.zeros(uv.shape[:-1] + (1,))], axis=-1)
+        seen = np.isfinite(xyz).all(axis=-1)
+        reprojected = LandmarkSeries(
+            lm.t_s[:n], np.where(seen[..., None], xyz, np.nan), seen.astype(float), image_size_wh=lm.image_size_wh
+        )
+        yaw = KinematicsPipeline().run(reprojected).view.per_sample_yaw_deg
+        trunk_pose = KinematicsPipeline(yaw_estimator=TRUNK_POSE).run(reprojected).view.per_sample_yaw_deg
+        assert yaw is not None and trunk_pose is not None
+        cam_xyz = tri.xyz_m @ cams[c].r.T + cams[c].t
+        p = {k: cam_xyz[:, S.index(k)] for k in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")}
+        ml = (p["left_shoulder"] - p["right_shoulder"]) + (p["left_hip"] - p["right_hip"])
+        trunk = 0.5 * (p["left_shoulder"] + p["right_shoulder"] - p["left_hip"] - p["right_hip"])
+        up = cams[c].r @ _UP
+        for key, y in (
+            ("reprojected", yaw),
+            ("trunk pose, reprojected", trunk_pose),
+            ("trunk axis", yaw_about_axis(ml, trunk)),
+            ("image vertical", yaw_about_axis(ml, np.array([0.0, -1.0, 0.0]))),
+            ("true vertical", yaw_about_axis(ml, up)),
+        ):
+            out[key].append(_band_agreement(ref, y))
+    return out
+
+
+def reference_spread(recording: str = "single") -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per camera: its reference yaw and the spread of the folded yaw over every three-camera reference, deg.
+
+    The four three-camera triangulations (each leaving one camera out) give
+    four readings of the subject's yaw relative to each camera; their standard
+    deviation (folded, 0-90 deg) is the reference's own uncertainty where view
+    bands are concerned.
+    """
+    cams = read_qca(CALIBRATION)
+    nv = len(cams)
+    subsets = [tuple(o for o in range(nv) if o != left_out) for left_out in range(nv)]
+    out = []
+    for c in range(nv):
+        ref = reference_yaw_deg(cams[c], triangulated(recording, subsets[c]).xyz_m)
+        folded = np.stack([fold(reference_yaw_deg(cams[c], triangulated(recording, s).xyz_m)) for s in subsets])
+        out.append((ref, np.nanstd(folded, axis=0)))
+    return out
+
+
+def edge_distance_deg(ref: np.ndarray) -> np.ndarray:
+    """How far each reference yaw lies from the nearest view band edge (30 or 60 deg folded), deg."""
+    f = fold(ref)
+    return np.minimum(np.abs(f - 30.0), np.abs(f - 60.0))
+
+
+def render_ceiling(single: list[CameraReport], trunk_pose: list[CameraReport], recording: str = "single") -> str:
+    """The block of docs/validation.md on what is reachable and what the reference decides.
+
+    ``trunk_pose``: :func:`analyse` with :data:`TRUNK_POSE` (not shipped).
+    """
+    ceil = ceilings(recording)
+    spread = reference_spread(recording)
+    lines = [
+        (
+            "| camera | trunk pose (not shipped): agreement, yaw error median "
+            "| reprojected reference through the pipeline | same, trunk pose | true trunk about its own axis "
+            "| about the image vertical | about the true vertical | reference spread (median SD) "
+            "| frames > 1 SD / > 2 SD from a band edge | pipeline agreement there (1 SD / 2 SD) |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = []
+    for i, r in enumerate(single):
+        ref, sd = spread[i]
+        margin = edge_distance_deg(ref)
+        one, two = margin > sd, margin > 2.0 * sd
+        rows.append((one, two, r.agreement))
+        t = trunk_pose[i]
+        lines.append(
+            f"| {_LABELS.get(r.name, r.name)} | {_pct(t.agreement)} ({_pct(t.strict_agreement)}), "
+            f"{np.nanmedian(t.yaw_error_deg):.1f} | "
+            + " | ".join(_pct(ceil[k][i]) for k in ceil)
+            + f" | {np.nanmedian(sd):.1f} | {_pct(one)} / {_pct(two)} "
+            f"| {_pct(r.agreement[one])} / {_pct(r.agreement[two])} |"
+        )
+    one = np.concatenate([a for a, _, _ in rows])
+    two = np.concatenate([b for _, b, _ in rows])
+    agree = np.concatenate([g for _, _, g in rows])
+    sd_all = np.concatenate([sd for _, sd in spread])
+    t_agree = np.concatenate([t.agreement for t in trunk_pose])
+    t_strict = np.concatenate([t.strict_agreement for t in trunk_pose])
+    t_err = np.concatenate([t.yaw_error_deg for t in trunk_pose])
+    lines.append(
+        f"| **all four** | **{_pct(t_agree)} ({_pct(t_strict)}), {np.nanmedian(t_err):.1f}** | "
+        + " | ".join(f"**{_pct(np.concatenate(ceil[k]))}**" for k in ceil)
+        + f" | **{np.nanmedian(sd_all):.1f}** | **{_pct(one)} / {_pct(two)}** "
+        f"| **{_pct(agree[one])} / {_pct(agree[two])}** |"
+    )
+    return "\n".join(lines)
 
 
 BLOCKS = GeneratedBlocks("multiview", "bench/validate_multiview.py")

@@ -84,3 +84,19 @@ def test_the_triangulated_body_proportions_are_an_adults():
     assert len(people) == 3  # the man alone, and the woman and the man of the two-person clip
     for _, trunk_m, shoulders, hips in people.values():
         assert 0.4 < trunk_m < 0.6 and 0.6 < shoulders < 0.75 and 0.33 < hips < 0.45
+
+
+def test_a_yaw_about_the_true_vertical_is_the_reference_and_about_the_image_vertical_is_not():
+    """docs/validation.md: with no landmark error at all, knowing where *up* is decides the view;
+    the trunk's own axis or the image's vertical (what one camera knows) do not reach 90 %."""
+    ceil = mv.ceilings("single")
+    share = {k: float(np.mean(np.concatenate(v))) for k, v in ceil.items()}
+    assert share["true vertical"] >= 0.98
+    assert share["trunk axis"] < 0.9 and share["image vertical"] < 0.9
+
+
+def test_the_reference_decides_most_frames_bands():
+    """Spread of the folded yaw over the four three-camera references: a few degrees."""
+    for ref, sd in mv.reference_spread("single"):
+        assert np.nanmedian(sd) < 5.0
+        assert np.mean(mv.edge_distance_deg(ref) > sd) > 0.75
