@@ -19,6 +19,7 @@ from kinematics import angles
 from kinematics.errors import NoPersonError
 from kinematics.facing import YawEstimator, YawTrack
 from kinematics.filtering import GapFiller, LowPass
+from kinematics.plausibility import PLAUSIBLE, GateCount, gate, sign_breaks
 from kinematics.schemas import unsupported_series
 from kinematics.series import LandmarkSeries, Series
 from kinematics.summary import Metric, summarise
@@ -219,6 +220,9 @@ class KinematicsPipeline:
         soft = per == "oblique"
         keep = (per == view.view) | soft
         unsupported = unsupported_series(lm.schema)  # empty for a full BlazePose skeleton
+        gated: dict[str, GateCount] = {}
+        # sagittal angles are signed by the facing direction: a jump where it flips is not the joint's
+        facing_breaks = sign_breaks(angles.facing_direction(smoothed) if facing is None else facing)
         for spec in ANGLE_SERIES:
             s = spec.compute(smoothed, facing)
             weight = np.where(bridged, 0.5, 1.0) * np.where(soft, 0.5, 1.0)
@@ -231,9 +235,19 @@ class KinematicsPipeline:
                 kept = np.zeros(n, dtype=bool)
                 unavailable[spec.name] = self._view_reason(spec, view)
             s = s.masked(kept & s.valid)
-            if spec.name not in unavailable and not s.valid.any():
+            measured = bool(s.valid.any())
+            s, gated[spec.name] = gate(
+                s, PLAUSIBLE[spec.name], breaks=facing_breaks if spec.plane == "sagittal" else None
+            )
+            if spec.name not in unavailable and not measured:
                 unavailable[spec.name] = self._visibility_reason(spec, masked)
+            elif spec.name not in unavailable and not s.valid.any():
+                unavailable[spec.name] = (
+                    "every measured sample was physiologically implausible (a pose failure): "
+                    + PLAUSIBLE[spec.name].source
+                )
             series[spec.name] = s
+        issues += _implausible_issues(gated)
 
         trajectories = {
             f"hip_centre_{side}": angles.hip_centre(smoothed, side=side) for side in ("left", "right", "mid")
@@ -384,6 +398,27 @@ class KinematicsPipeline:
                 )
             )
         return issues
+
+
+def _implausible_issues(gated: dict[str, GateCount]) -> list[QualityIssue]:
+    """One warning for the samples the plausibility gate withheld (:mod:`kinematics.plausibility`)."""
+    hit = {name: c for name, c in gated.items() if c.total}
+    if not hit:
+        return []
+    parts = []
+    for name, c in hit.items():
+        why = [f"{c.out_of_range} outside its plausible range"] if c.out_of_range else []
+        why += [f"{c.jumps} after an impossible jump"] if c.jumps else []
+        parts.append(f"{name.removesuffix('_deg').replace('_', ' ')}: {' and '.join(why)}")
+    total = sum(c.total for c in hit.values())
+    return [
+        QualityIssue(
+            "implausible_angle",
+            "warning",
+            f"{total} angle sample(s) no body can produce were withheld as not measured (a pose failure: "
+            f"a limb lost or swapped, another person): {'; '.join(parts)}",
+        )
+    ]
 
 
 def _label_swap_issues(track: YawTrack) -> list[QualityIssue]:
