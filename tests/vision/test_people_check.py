@@ -59,3 +59,37 @@ def test_live_use_skips_the_first_second_of_searches():
     check = PeopleCheck(every_s=1.0, start_s=0.0)
     check.searched(0.0, 1)
     assert not any(check.due(t) for t in np.arange(1 / 30, 1.0 - 1e-9, 1 / 30)) and check.due(1.0)
+
+
+def test_two_boxes_on_the_tracked_person_count_once_and_a_second_person_starts_the_hold():
+    """Real clip, one person (60 fps, 1.65 s), no first-second searches. A search that boxes the
+    tracked person twice (both boxes on its ROI, as the detector does now and then on a small
+    person) found one person: searches stay every 0.5 s. A box elsewhere is a second person: the
+    detector then runs on every frame for the hold (1 s)."""
+    import dataclasses
+
+    from vision.backends.onnx import Backend
+    from vision.decode import VideoReader
+
+    with VideoReader(POSE2SIM) as video:
+        frames = list(video)
+    counts = {}
+    for label in ("same person twice", "someone else"):
+        with Backend.from_name(people_check_start_s=0.0) as backend:
+            backend.estimate(frames[0].rgb, frames[0].t_s)  # the first search finds the person
+            detect, calls = backend.detect, []
+
+            def twice(rgb, detect=detect, calls=calls, label=label):
+                calls.append(1)
+                found = detect(rgb)
+                if label == "same person twice":
+                    return found + found
+                far = dataclasses.replace(found[0], x_center=1.0 - found[0].x_center, y_center=0.1, height=0.1)
+                return found + [far]
+
+            backend.detect = twice
+            for frame in frames[1:]:
+                backend.estimate(frame.rgb, frame.t_s)
+        counts[label] = len(calls)
+    assert counts["same person twice"] <= 4  # about 0.5, 1.0 and 1.5 s
+    assert counts["someone else"] >= 50  # every frame (60 fps) for 1 s after the search at about 0.5 s

@@ -10,7 +10,8 @@ frames, so the ONNX backend looks for more people on a schedule instead:
 
 * every ``every_s`` seconds of video (default 0.5 s);
 * on every frame for ``hold_s`` after a search found two or more people (as
-  MediaPipe does, until the second person has been gone for ``hold_s``), and
+  MediaPipe does, until the second person has been gone for ``hold_s``; the
+  ONNX backend counts boxes that overlap the same tracked person once), and
   for ``start_s`` after the video's first search (everyone in view at the start
   is found from the start, when the subject tracker makes its choice; live
   connections use 0, their per-frame latency matters more);

@@ -299,8 +299,6 @@ class Backend:
         tracked = self._tracked if o.video else []
         search = len(tracked) < o.num_poses and (not tracked or self._check is None or self._check.due(t_s))
         detected = self.detect(rgb) if search else []
-        if search and self._check is not None:
-            self._check.searched(t_s, len(detected))
         if not o.video:
             rects = detected
         elif self._check is None:
@@ -308,9 +306,15 @@ class Backend:
         else:  # a scheduled search only adds people: tracked ROIs first, as they are, then new ones
             # (two tracked ROIs that have converged on one person count once, as in MediaPipe)
             tracked = bp.associate(tracked, min_similarity=o.min_tracking_confidence)
-            rects = tracked + [
-                d for d in detected if all(bp._rect_iou(d, t) <= o.min_tracking_confidence for t in tracked)
-            ]
+            new = [d for d in detected if all(bp._rect_iou(d, t) <= o.min_tracking_confidence for t in tracked)]
+            rects = tracked + new
+            if search:
+                # People found: boxes that overlap the same tracked ROI are one person (two boxes on the one
+                # tracked subject do not start the every-frame hold); never more than the boxes found.
+                on_tracked = {
+                    i for d in detected for i, t in enumerate(tracked) if bp._rect_iou(d, t) > o.min_tracking_confidence
+                }
+                self._check.searched(t_s, min(len(detected), len(on_tracked) + len(new)))
         poses = self.landmarks(rgb, rects[: o.num_poses])
         if o.video:
             self._tracked = [p.next_rect for p in poses]
