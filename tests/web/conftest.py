@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from tests.service._servers import Processes, cli, free_port, service_env, wait_ready
 from tests.service.conftest import client, database_url, pg_server, settings  # noqa: F401 - test_routes.py, both databases
 from tests.web.clip import ClipSpec, write_y4m
+from tests.web.realtime import RealtimeWatchdog, guarded_executable, kill_groups
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "web"
 CHROMIUM = "/usr/bin/chromium"
@@ -33,6 +35,7 @@ def chromium_args(camera: Path) -> list[str]:
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        "--mute-audio",  # its audio threads are the ones that ask for real-time priority (tests/web/realtime.py)
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={camera}",
@@ -86,16 +89,40 @@ def server(tmp_path_factory) -> Iterator[Server]:
         procs.dump_logs(60)
 
 
+CLOSE_TIMEOUT_S = 30.0  # the browser's own close; then its process groups are killed regardless
+
+
+@pytest.fixture(scope="session")
+def watchdog() -> Iterator[RealtimeWatchdog]:
+    """Demotes any thread below this test run found at a real-time policy (tests/web/realtime.py)."""
+    with RealtimeWatchdog() as w:
+        yield w
+
+
 @pytest.fixture(scope="module")
-def browser(chromium, clip):
+def browser(chromium, clip, watchdog, tmp_path_factory):
+    """Chromium that cannot take real-time scheduling; closed within CLOSE_TIMEOUT_S, then its groups killed."""
     from playwright.sync_api import sync_playwright
 
+    launcher = guarded_executable(chromium, tmp_path_factory.mktemp("chromium"))
+    mark = len(watchdog.demoted)
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium, headless=True, args=chromium_args(clip[0]))
+        b = pw.chromium.launch(executable_path=str(launcher), headless=True, args=chromium_args(clip[0]))
+        groups = watchdog.browser_groups()  # Playwright starts Chromium as a process-group leader
         try:
             yield b
         finally:
-            b.close()
+            # Playwright's sync API only runs on this thread: a timer kills the groups if close hangs
+            deadline = threading.Timer(CLOSE_TIMEOUT_S, kill_groups, args=(groups,))
+            deadline.start()
+            try:
+                b.close()
+            finally:
+                deadline.cancel()
+                watchdog.scan()
+                kill_groups(groups)
+    demoted = watchdog.since(mark)
+    assert not demoted, "the test browser took real-time priority (demoted):\n" + "\n".join(map(str, demoted))
 
 
 class ConsoleErrors:
@@ -118,8 +145,9 @@ def console() -> ConsoleErrors:
 
 
 @pytest.fixture
-def page(browser, console):
-    """A fresh page (its own sessionStorage); console errors the test did not expect fail it."""
+def page(browser, console, watchdog):
+    """A fresh page (its own sessionStorage); console errors the test did not expect fail it, as does a real-time thread."""
+    mark = len(watchdog.demoted)
     context = browser.new_context(viewport={"width": 412, "height": 915}, device_scale_factor=1)
     pg = context.new_page()
     pg.on("console", lambda m: console.seen.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
@@ -129,6 +157,8 @@ def page(browser, console):
     finally:
         context.close()
     assert not console.unexpected(), "\n".join(console.unexpected())
+    demoted = watchdog.since(mark)
+    assert not demoted, "a real-time thread ran during this test (demoted):\n" + "\n".join(map(str, demoted))
 
 
 def screenshot(page, name: str) -> Path:
