@@ -187,6 +187,8 @@ class YawEstimator:
     trunk_pose: bool = False
     trunk_width_ratio: float = 1.054
     min_cos_sd: float = 0.05
+    camera_up: tuple[float, float, float] | None = None
+    min_yaw_sd_deg: float = 5.0
 
     def estimate(self, lm: LandmarkSeries) -> YawTrack:
         """Yaw of every sample of ``lm`` (image or world landmarks)."""
@@ -253,7 +255,17 @@ class YawEstimator:
         # Label-dependent: the model's left minus right.
         shoulders = p["left_shoulder"] - p["right_shoulder"]
         hips = p["left_hip"] - p["right_hip"]
-        if self.trunk_pose:
+        if self.trunk_pose and self.camera_up is not None:
+            labelled = _trunk_pose_about_vertical(
+                (shoulders + hips)[:, :2],
+                (sh_mid - hip_mid)[:, :2],
+                self.trunk_width_ratio,
+                self.width_sd,
+                np.asarray(self.camera_up, dtype=float),
+                th,
+                np.radians(self.min_yaw_sd_deg),
+            )
+        elif self.trunk_pose:
             c_hat, c_sd = _trunk_pose_cos(
                 (shoulders + hips)[:, :2], (sh_mid - hip_mid)[:, :2], self.trunk_width_ratio, self.width_sd
             )
@@ -340,6 +352,63 @@ def _trunk_pose_cos(ml: np.ndarray, trunk: np.ndarray, width_ratio: float, sd: f
         (dp if k < 2 else dq)[:, k % 2] = sd * scale
         var += (0.5 * (solve(p + dp, trunk + dq) - solve(p - dp, trunk - dq))) ** 2
     return c, np.sqrt(var)
+
+
+def _trunk_axes(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit 3D ``r_x`` and ``r_y`` (camera frame, y down, z away) of the weak-perspective trunk, depth of r_x >= 0."""
+    pp, qq = (p * p).sum(axis=1), (q * q).sum(axis=1)
+    cross = p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0]
+    a = pp + qq
+    s2 = 0.5 * (a + np.sqrt(np.maximum(a * a - 4.0 * cross * cross, 0.0)))
+    pz = np.sqrt(np.maximum(s2 - pp, 0.0))
+    qz = -np.sign((p * q).sum(axis=1)) * np.sqrt(np.maximum(s2 - qq, 0.0))
+    s = np.sqrt(s2)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.column_stack([p, pz]) / s, np.column_stack([q, qz]) / s
+
+
+def _yaw_about(rx: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """Yaw (rad, module conventions) of the left-pointing ``rx`` ``(n, 3)`` about the unit vertical ``up``."""
+    d = np.array([0.0, 0.0, 1.0]) - up[2] * up
+    d /= np.linalg.norm(d)
+    right = np.cross(-up, d)
+    h = rx - (rx @ up)[:, None] * up
+    return np.arctan2(h @ d, h @ right)
+
+
+def _trunk_pose_about_vertical(
+    ml: np.ndarray, trunk: np.ndarray, width_ratio: float, sd: float, up: np.ndarray, th: np.ndarray, min_sd: float
+) -> np.ndarray:
+    """``(n, B)`` log-likelihood of yaw about a known vertical (``up``, camera frame, e.g. a phone's gravity).
+
+    The trunk's depth signs are ambiguous; with a tilted vertical the two readings are two different
+    yaws, so the likelihood is an equal mixture of a Gaussian about each; each one's spread propagates
+    ``sd`` as in :func:`_trunk_pose_cos`, never below ``min_sd`` (rad).
+    """
+    up = up / np.linalg.norm(up)
+    p = ml / width_ratio
+    scale = np.sqrt(np.maximum((p * p).sum(axis=1), (trunk * trunk).sum(axis=1)))
+
+    def yaws(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rx, _ = _trunk_axes(p, q)
+        flipped = rx * np.array([1.0, 1.0, -1.0])
+        return _yaw_about(rx, up), _yaw_about(flipped, up)
+
+    centre = yaws(p, trunk)
+    var = [np.zeros(len(p)), np.zeros(len(p))]
+    for k in range(4):
+        dp, dq = np.zeros_like(p), np.zeros_like(trunk)
+        (dp if k < 2 else dq)[:, k % 2] = sd * scale
+        hi, lo = yaws(p + dp, trunk + dq), yaws(p - dp, trunk - dq)
+        for h in range(2):
+            var[h] += (0.5 * np.angle(np.exp(1j * (hi[h] - lo[h])))) ** 2
+    out = []
+    for h in range(2):
+        spread = np.hypot(np.sqrt(var[h]), min_sd)
+        z = np.angle(np.exp(1j * (th[None, :] - centre[h][:, None]))) / spread[:, None]
+        out.append(-0.5 * z * z - np.log(spread)[:, None])
+    mixed = np.logaddexp(out[0], out[1]) - np.log(2.0)
+    return np.where(np.isnan(centre[0])[:, None], 0.0, mixed)
 
 
 def _reflect_index(grid: np.ndarray) -> np.ndarray:
