@@ -568,9 +568,10 @@ def analyse(recording: str, yaw_estimator: YawEstimator | None = None, gravity: 
 def anatomy(recording: str) -> list[tuple[list[str], float, float, float]]:
     """Per person followed: (cameras, trunk length m, shoulder / trunk, hip / trunk), triangulated medians.
 
-    The yaw estimator's width ratios (``YawEstimator.shoulder_width_ratio`` and
-    ``hip_width_ratio``) are those of the woman of the two-person clip, so that the
-    single-person clip, on which the view is reported, plays no part in choosing them.
+    The shipped width cues use 0.72 and 0.45 (``YawEstimator.shoulder_width_ratio`` and
+    ``hip_width_ratio``); the trunk-pose option's ``trunk_width_ratio`` (1.054, shoulders plus
+    hips) is the mean of the two-person clip's people, so that the single-person clip, on which
+    the view is reported, plays no part in choosing it.
     """
     cams = read_qca(CALIBRATION)
     views = load_views(recording)
