@@ -105,22 +105,7 @@ def audit_page(
         # the same answer for another clinic's id and for one that never existed
         raise NotFound(f"no {entity_type or 'entity'} {entity_id} with audit events in this clinic")
     return AuditList(
-        items=[
-            AuditEventPublic(
-                id=e.id,
-                at=e.at,
-                actor_key_id=e.actor_key_id,
-                actor_role=e.actor_role,
-                actor_type=e.actor_type,  # type: ignore[arg-type]
-                actor_name=e.actor_name,
-                action=e.action,
-                entity_type=e.entity_type,
-                entity_id=e.entity_id,
-                before=e.before,
-                after=e.after,
-            )
-            for e in page
-        ],
+        items=[AuditEventPublic.model_validate(e) for e in page],
         next_cursor=encode_cursor(page[-1].at, page[-1].id) if len(rows) > limit else None,
     )
 

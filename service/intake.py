@@ -38,6 +38,7 @@ __all__ = [
     "discard",
     "discard_wearables",
     "in_use",
+    "queued_row",
     "record",
     "wearables_entry",
     "wearables_request",
@@ -49,6 +50,42 @@ WEARABLE_FIELDS = tuple(WearablesRequest.model_fields)
 
 
 # -- the fields -----------------------------------------------------------------------------------------------------
+
+
+def queued_row(
+    *,
+    clinic_id: str,
+    patient_id: str | None,
+    exercise: str | None,
+    kind: str,
+    main: StoredFile,
+    wearables: dict | None,
+    idempotency_key: str | None = None,
+    request_fingerprint: str | None = None,
+    callback_url: str | None = None,
+) -> AssessmentRow:
+    """A new assessment row, queued for analysis: every submission's one shape (an upload, a live recording).
+
+    ``main`` is the stored input the row is named after (the video, else the IMU, else the EMG
+    file); ``kind`` is its input kind.
+    """
+    return AssessmentRow(
+        id=str(uuid.uuid4()),
+        clinic_id=clinic_id,
+        patient_id=patient_id,
+        exercise=exercise,
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
+        callback_url=callback_url,
+        input_kind=kind,
+        input_sha256=main.sha256,
+        input_bytes=main.size,
+        input_path=main.relpath,
+        wearables=wearables,
+        status="queued",
+        attempts=0,
+        created_at=now(),
+    )
 
 
 def validate_fields(exercise: str | None, patient_id: str | None) -> None:
@@ -165,22 +202,16 @@ def record(
         _discard_all(session, store, stored, wearables, principal.clinic_id)
         session.close()
         return earlier, False
-    row = AssessmentRow(
-        id=str(uuid.uuid4()),
+    row = queued_row(
         clinic_id=principal.clinic_id,
         patient_id=patient_id,
         exercise=exercise,
+        kind=kind,
+        main=stored,
+        wearables=wearables,
         idempotency_key=idempotency_key,
         request_fingerprint=wanted if idempotency_key else None,
         callback_url=callback,
-        input_kind=kind,
-        input_sha256=stored.sha256,
-        input_bytes=stored.size,
-        input_path=stored.relpath,
-        wearables=wearables,
-        status="queued",
-        attempts=0,
-        created_at=now(),
     )
     session.add(row)
     try:

@@ -20,21 +20,16 @@ session without frames is a sensor-only assessment on the first IMU's (else EMG'
 from __future__ import annotations
 
 import io
-import re
-import uuid
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 
 from kinematics.errors import InputError
+from service.intake import PATIENT_ID, queued_row
 from service.live_sensors import SensorHub
-from service.store.db import now
-from service.store.models import AssessmentRow
 
 __all__ = ["LiveRecording", "recorded_files", "save_live_assessment"]
-
-_PATIENT_ID = re.compile(r"\A[A-Za-z0-9._:-]{1,100}\Z")  # as an upload's patient_id
 
 
 @dataclass
@@ -178,7 +173,7 @@ def save_live_assessment(
         raise InputError("nothing was recorded: send frames or sensor blocks before saving")
     if principal.patient_code is not None:
         patient_id = principal.patient_code  # a patient link records for its own patient
-    if patient_id is not None and not _PATIENT_ID.match(patient_id):
+    if patient_id is not None and not PATIENT_ID.match(patient_id):
         raise InputError("patient_id: use a pseudonymous id of 1-100 letters, digits or . _ : - (no names)")
     try:
         WearablesRequest.model_validate(request)  # the offline path accepts what it will be given
@@ -193,19 +188,13 @@ def save_live_assessment(
     }
     wearables["request"] = request
     wearables["live"] = live
-    row = AssessmentRow(
-        id=str(uuid.uuid4()),
+    row = queued_row(
         clinic_id=principal.clinic_id,
         patient_id=patient_id,
         exercise=exercise,
-        input_kind="video" if "video" in stored else "sensors",
-        input_sha256=main.sha256,
-        input_bytes=main.size,
-        input_path=main.relpath,
+        kind="video" if "video" in stored else "sensors",
+        main=main,
         wearables=wearables,
-        status="queued",
-        attempts=0,
-        created_at=now(),
     )
     with state.session_factory() as session:
         session.add(row)

@@ -375,26 +375,52 @@ class SensorHub:
             if name in group:
                 group[name].stopped = why  # type: ignore[attr-defined]
 
+    @staticmethod
+    def _running(group: dict[str, Any], kind: str, name: str) -> Any:
+        """The started, not stopped sensor ``name`` of ``group`` (``kind``: "IMU" or "EMG")."""
+        sensor = group.get(name)
+        if sensor is None:
+            raise InputError(f"{kind} block for {name!r}, which was not started (send sensor_start first)")
+        if sensor.stopped:
+            raise InputError(f"{kind} {name!r} was stopped ({sensor.stopped}); send sensor_start to restart it")
+        return sensor
+
+    def _block_times(
+        self, sensor: _Imu | _Emg, kind: str, t_s: np.ndarray, values: np.ndarray, width: int, layout: str
+    ) -> np.ndarray:
+        """A block's sample times, once its ``(m, width)`` samples and increasing times are checked."""
+        if values.ndim != 2 or values.shape[1] != width:
+            raise InputError(f"{kind} block: samples must be (m, {width}) {layout}; got {values.shape}")
+        return self._times(sensor.last_t, t_s, values.shape[0])
+
+    def _received(self, sensor: _Imu | _Emg, t: np.ndarray, samples: np.ndarray) -> None:
+        """Keep a block for the recording (when recording) and advance the sensor's last time."""
+        if self.recording:
+            sensor.samples.append((t, samples))
+        if t.size:
+            sensor.last_t = float(t[-1])
+
+    def _answer_head(self, name: str, kind: str, last_t: float, offset: float | None) -> dict:
+        """What every sensor block's answer starts with: which sensor, and its newest time on which clock."""
+        return {
+            "type": "sensor",
+            "sensor": name,
+            "kind": kind,
+            "t_s": self._clock(last_t, offset),
+            "clock": "video" if offset is not None else f"sensor:{name}",
+        }
+
     def _times(self, last: float, t_s: np.ndarray, m: int) -> np.ndarray:
         if t_s.shape[0] != m or (m and (np.any(np.diff(t_s) <= 0) or t_s[0] <= last)):
             raise InputError("sensor block: sample times must increase, within the block and after the last block")
         return t_s
 
     def _imu_block(self, name: str, t_s: np.ndarray, values: np.ndarray) -> dict:
-        imu = self.imus.get(name)
-        if imu is None:
-            raise InputError(f"IMU block for {name!r}, which was not started (send sensor_start first)")
-        if imu.stopped:
-            raise InputError(f"IMU {name!r} was stopped ({imu.stopped}); send sensor_start to restart it")
-        if values.ndim != 2 or values.shape[1] != 6:
-            raise InputError(f"IMU block: samples must be (m, 6) acc x y z, gyr x y z; got {values.shape}")
-        t = self._times(imu.last_t, t_s, values.shape[0])
+        imu: _Imu = self._running(self.imus, "IMU", name)
+        t = self._block_times(imu, "IMU", t_s, values, 6, "acc x y z, gyr x y z")
         acc, gyr = values[:, :3] * imu.acc_scale, values[:, 3:] * imu.gyr_scale
         block = imu.pelvis.push(t, acc, gyr)
-        if self.recording:
-            imu.samples.append((t, np.hstack([acc, gyr])))
-        if t.size:
-            imu.last_t = float(t[-1])
+        self._received(imu, t, np.hstack([acc, gyr]))
         ok = np.isfinite(block.obliquity_deg)
         movements: list[float] = []
         if ok.any():
@@ -418,11 +444,7 @@ class SensorHub:
         rows = self._settle()
         offset = imu.offset.offset_s if imu.offset is not None else None
         answer = {
-            "type": "sensor",
-            "sensor": name,
-            "kind": "imu",
-            "t_s": self._clock(imu.last_t, offset),
-            "clock": "video" if offset is not None else f"sensor:{name}",
+            **self._answer_head(name, "imu", imu.last_t, offset),
             "calibrated": block.calibration is not None,
             **imu.latest,
             "hold_s": self.hold_s(imu),
@@ -434,20 +456,10 @@ class SensorHub:
         return answer
 
     def _emg_block(self, name: str, t_s: np.ndarray, values: np.ndarray) -> dict:
-        emg = self.emgs.get(name)
-        if emg is None:
-            raise InputError(f"EMG block for {name!r}, which was not started (send sensor_start first)")
-        if emg.stopped:
-            raise InputError(f"EMG {name!r} was stopped ({emg.stopped}); send sensor_start to restart it")
-        k = len(emg.stream.channels)
-        if values.ndim != 2 or values.shape[1] != k:
-            raise InputError(f"EMG block: samples must be (m, {k}) mV, one column per channel; got {values.shape}")
-        t = self._times(emg.last_t, t_s, values.shape[0])
+        emg: _Emg = self._running(self.emgs, "EMG", name)
+        t = self._block_times(emg, "EMG", t_s, values, len(emg.stream.channels), "mV, one column per channel")
         block = emg.stream.push(t, values)
-        if self.recording:
-            emg.samples.append((t, values))
-        if t.size:
-            emg.last_t = float(t[-1])
+        self._received(emg, t, values)
         if block.onset_t_s.size:
             emg.analysed_s = float(block.onset_t_s[-1])
         relative = self._emg_to_imu(emg)
@@ -459,11 +471,7 @@ class SensorHub:
         rows = self._settle()
         offset = self.emg_offset(emg)
         answer = {
-            "type": "sensor",
-            "sensor": name,
-            "kind": "emg",
-            "t_s": self._clock(emg.last_t, offset),
-            "clock": "video" if offset is not None else f"sensor:{name}",
+            **self._answer_head(name, "emg", emg.last_t, offset),
             "envelope": {c.name: round(float(block.envelope[-1, j]), 4) for j, c in enumerate(emg.stream.channels)}
             if t.size
             else {},

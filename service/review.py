@@ -100,18 +100,7 @@ def latest_decisions(session: Session, assessment_id: str) -> dict[tuple[int, st
 
 
 def review_public(r: FindingReview) -> ReviewPublic:
-    return ReviewPublic(
-        id=r.id,
-        assessment_id=r.assessment_id,
-        finding_index=r.finding_index,
-        finding_code=r.finding_code,
-        status=r.status,  # type: ignore[arg-type]
-        note=r.note,
-        correction=r.correction,
-        reviewer_key_id=r.reviewer_key_id,
-        reviewer_name=r.reviewer_name,
-        reviewed_at=r.reviewed_at,
-    )
+    return ReviewPublic.model_validate(r)
 
 
 def list_findings(session: Session, row: AssessmentRow) -> list[FindingItem]:

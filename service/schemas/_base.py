@@ -12,6 +12,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _RowPublic(BaseModel):
+    """A stored row as the API shows it: ``Model.model_validate(row)`` reads every field from the
+    row's attribute of the same name (one shape for the audit trail, the reviews, ...)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
 def _utc(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; every stored time is UTC."""
     if value is not None and value.tzinfo is None:

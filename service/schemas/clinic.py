@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.schemas._base import UtcDatetime
+from service.schemas._base import UtcDatetime, _RowPublic
 
 
 class ClinicPublic(BaseModel):
@@ -31,7 +31,7 @@ class ClinicUpdate(BaseModel):
     patient_feedback: Literal["all", "signed_off_only"]
 
 
-class AuditEventPublic(BaseModel):
+class AuditEventPublic(_RowPublic):
     id: str
     at: UtcDatetime
     actor_key_id: str = Field(description="the API key's id, the person's user id, or the patient's id (patient link)")

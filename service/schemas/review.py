@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from kinematics.exercises import OVERRIDE_LIMITS as _LIMITS
-from service.schemas._base import UtcDatetime, _Text
+from service.schemas._base import UtcDatetime, _RowPublic, _Text
 
 Severity = Literal["normal", "attention", "inconclusive", "info"]
 
@@ -27,7 +27,7 @@ class ReviewCreate(BaseModel):
     correction: FindingCorrection | None = Field(None, description="required for correct, refused otherwise")
 
 
-class ReviewPublic(BaseModel):
+class ReviewPublic(_RowPublic):
     id: str
     assessment_id: str
     finding_index: int
