@@ -131,8 +131,7 @@ def recorded_files(hub: SensorHub, recording: LiveRecording) -> tuple[dict[str, 
         offset = hub.emg_offset(emg)
         if offset is not None and recording.frames and (emg.clock is None or "imu_offset_s" in request):
             request["emg_offset_s"] = offset - t0  # onto the video clock, as the IMU's movement onsets
-            if "emg_baseline_s" in request:  # offline applies the baseline window after the offset
-                request["emg_baseline_s"] = [b + request["emg_offset_s"] for b in request["emg_baseline_s"]]
+        # emg_baseline_s stays as given: on the EMG clock, the saved file's own times, live and offline
     shift = t0 if recording.frames else 0.0
 
     def moved(t: float | None) -> float | None:

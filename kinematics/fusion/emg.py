@@ -41,7 +41,7 @@ as 0 s and the result says so.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -176,7 +176,10 @@ class EmgAnalysis:
     conditioning
         ``"tkeo"`` (Solnik et al. 2010) or ``"none"`` before rectification for onsets.
     detector
-        Onset threshold rule.
+        Onset threshold rule. Its ``baseline_s`` is on the EMG clock (the recording's own
+        ``t_s``, as a quiet period is read off the EMG file), whatever ``clock_offset_s`` and
+        ``hardware_delay_s`` are: :meth:`onset_detector` moves it to the motion clock that
+        onsets are detected and reported on.
     reference_mv
         Per channel name, the envelope amplitude (mV) of a reference
         contraction; channels without one are normalised to the session peak.
@@ -221,6 +224,7 @@ class EmgAnalysis:
                 "the system's internal delay"
             )
         t = rec.t_s + self.clock_offset_s - delay
+        detector = self.onset_detector()
 
         def lp(x: np.ndarray, hz: float) -> np.ndarray:
             return signal.sosfiltfilt(signal.butter(2, min(hz, 0.45 * fs), fs=fs, output="sos"), x, axis=0)
@@ -245,7 +249,7 @@ class EmgAnalysis:
                 raise InputError(f"reference amplitude of {ch.name} must be > 0 mV, got {ref}")
             used_ref[ch.name] = float(ref)
             envelopes[ch.name] = Series(t, amp[:, j] / ref, "1", np.ones(len(t)))
-            b = self.detector.detect(t, onset_env[:, j])
+            b = detector.detect(t, onset_env[:, j])
             bursts[ch.name] = b
             onsets += [
                 Event(t_s=float(a), name=ch.name, side=ch.side, end_s=None if np.isnan(e) else float(e))
@@ -272,6 +276,18 @@ class EmgAnalysis:
             notes=notes,
             parameters=asdict(self),
         )
+
+    def onset_detector(self) -> ThresholdOnsetDetector:
+        """:attr:`detector` as it runs on the motion clock (``t_emg + clock_offset_s - hardware_delay_s``).
+
+        Its baseline window, given on the EMG clock, is moved by the same offset and delay as the
+        samples (an unknown delay counts as 0, as for them); without one it is unchanged.
+        """
+        window = self.detector.baseline_s
+        if window is None:
+            return self.detector
+        shift = self.clock_offset_s - (0.0 if self.hardware_delay_s is None else float(self.hardware_delay_s))
+        return replace(self.detector, baseline_s=(window[0] + shift, window[1] + shift))
 
     @staticmethod
     def _symmetry(channels: tuple[EmgChannel, ...], env: dict[str, Series]) -> dict[str, float]:

@@ -208,7 +208,7 @@ class EmgStream:
         self._hw_delay = 0.0 if a.hardware_delay_s is None else float(a.hardware_delay_s)
         self._times: deque[float] = deque()  # input times not yet reached by the onset envelope
         self._n_in = 0  # input samples so far
-        self._detector = OnsetStream(a.detector, fs, k, baseline=baseline)
+        self._detector = OnsetStream(a.onset_detector(), fs, k, baseline=baseline)  # baseline_s: EMG clock
         self.refs = np.array([(a.reference_mv or {}).get(c.name, 1.0) for c in channels])
 
     # -- what it costs -------------------------------------------------------------------------------

@@ -44,7 +44,11 @@ class WearablesRequest(_Model):
         None, ge=0, description="the EMG system's internal delay; null = unknown"
     )
     emg_offset_s: float = Field(0.0, description="t_motion = t_emg + emg_offset_s - emg_hardware_delay_s")
-    emg_baseline_s: tuple[float, float] | None = Field(None, description="a quiet period, EMG clock")
+    emg_baseline_s: tuple[float, float] | None = Field(
+        None,
+        description="a quiet period, EMG clock: the EMG file's own times, before emg_offset_s and "
+        "emg_hardware_delay_s move them onto the motion clock (the window moves with them)",
+    )
     emg_reference_mv: dict[str, float] | None = Field(
         None, description="per channel, a reference contraction's envelope amplitude"
     )

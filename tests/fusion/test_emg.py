@@ -223,3 +223,19 @@ def test_a_truncated_or_damaged_uci_file_is_named(tmp_path):
     with pytest.raises(SensorFormatError) as info:
         read_emg(_write(tmp_path, "\n".join(lines) + "\n", "bad.txt"))
     assert info.value.line == 101 and info.value.column == "BF"
+
+
+def test_the_given_baseline_is_on_the_emg_clock_whatever_the_offset_and_delay(rng):
+    """WearablesRequest.emg_baseline_s says "EMG clock": the window moves with the samples onto the motion clock."""
+    fs = 1000.0
+    t = np.arange(0.0, 5.0, 1.0 / fs)
+    x = emg_bursts(t, [(2.0, 3.0, 0.1)], sampling_rate_hz=fs, rng=rng)
+    rec = _recording(t, x, fs)
+    name = rec.channels[0].name
+    plain = EmgAnalysis(detector=BASELINE, hardware_delay_s=0.0).run(rec)
+    moved = EmgAnalysis(detector=BASELINE, hardware_delay_s=0.03, clock_offset_s=100.0).run(rec)
+    a, b = plain.bursts[name], moved.bursts[name]
+    assert b.baseline_given and (b.baseline_mean, b.baseline_sd) == (a.baseline_mean, a.baseline_sd)
+    assert b.baseline_window_s == pytest.approx((100.17, 101.17), abs=1.5 / fs)  # where it ran: the motion clock
+    np.testing.assert_allclose(b.onsets_s, a.onsets_s + 100.0 - 0.03)
+    assert moved.parameters["detector"]["baseline_s"] == (0.2, 1.2)  # as given
