@@ -50,6 +50,30 @@ def _measured_share(lm: LandmarkSeries, names: tuple[str, ...]) -> float:
     return float(seen.mean()) if len(lm) else 0.0
 
 
+def _seen(result: KinematicsResult) -> str:
+    """The view the recording shows, in the patient's words (an oblique one with how far it is turned)."""
+    view = result.view
+    if view.view == "unknown":
+        return "without shoulders and hips in view"
+    if view.view == "frontal":
+        return "with your back to the camera" if view.facing == "back" else "facing the camera"
+    if view.view == "sagittal":
+        return "side-on"
+    if view.off_frontal_deg is None:
+        return "at an angle"
+    if view.facing == "back":
+        return f"at an angle (back to the camera, turned {view.off_frontal_deg:.0f} deg from square)"
+    return f"at an angle (turned {view.off_frontal_deg:.0f} deg from facing the camera squarely)"
+
+
+def _nearest_first(views: tuple[str, ...], off_frontal_deg: float | None) -> tuple[str, ...]:
+    """The accepted views, the one nearest the recording's first: a body 32 deg from facing the camera is
+    nearer a frontal view (30 deg) than a side-on one (60 deg), so it is asked to face the camera first."""
+    if off_frontal_deg is None or len(views) < 2:
+        return views
+    return tuple(sorted(views, key=lambda v: off_frontal_deg if v == "frontal" else 90.0 - off_frontal_deg))
+
+
 def check_capture(
     result: KinematicsResult,
     lm: LandmarkSeries,
@@ -68,13 +92,12 @@ def check_capture(
     advice: list[Coaching] = []
     if result.view.view not in views:
         wanted = " or ".join("facing the camera" if v == "frontal" else "side-on" for v in views)
-        seen = {"oblique": "at an angle", "unknown": "without shoulders and hips in view"}.get(
-            result.view.view, "facing the camera" if result.view.view == "frontal" else "side-on"
-        )
+        turn = ", or ".join(_VIEW_ADVICE[v] for v in _nearest_first(views, result.view.off_frontal_deg))
+        if result.view.view == "unknown":  # no view to turn from: first get the trunk into the picture
+            turn = f"keep your shoulders and hips in the picture (step back or move the phone), and {turn}"
         advice.append(
             Coaching(
-                "wrong_view",
-                f"This exercise is measured {wanted}, but the video shows you {seen}: {_VIEW_ADVICE[views[0]]}.",
+                "wrong_view", f"This exercise is measured {wanted}, but the video shows you {_seen(result)}: {turn}."
             )
         )
     if any(q.code == "labels_mirrored" for q in result.issues):

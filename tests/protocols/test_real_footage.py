@@ -252,3 +252,25 @@ def test_the_lab_clips_show_a_standing_person_who_does_not_walk_lie_or_sit(name,
         assert not det.detected, (need, det)
         assert det.posture == posture
         assert det.seen.startswith(seen), det.seen
+
+
+# (clip, what the wrong-view advice asks first, how the oblique view is described): the body in
+# cam02 is 32 deg from facing the camera, nearer the frontal band (30) than the side-on one (60);
+# multi cam03 is 47 deg from square with his back to the camera, nearer side-on.
+WRONG_VIEW_ADVICE = [
+    ("pose2sim_cam02.mp4", "faces you squarely", "at an angle (turned 32 deg from facing the camera squarely)"),
+    ("pose2sim_multi_cam02.mp4", "faces you squarely", "at an angle (back to the camera, turned 31 deg from square)"),
+    ("pose2sim_multi_cam03.mp4", "side-on", "at an angle (back to the camera, turned 47 deg from square)"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, first, seen", WRONG_VIEW_ADVICE, ids=[x[0] for x in WRONG_VIEW_ADVICE])
+@pytest.mark.parametrize("exercise", ["gait", "sit_to_stand", "squat"])
+def test_an_oblique_clip_is_asked_for_the_nearer_of_the_two_views_first(name, first, seen, exercise):
+    """Until this was read as a clinician would, every two-view protocol said "turn side-on" to a body
+    2 deg past the frontal limit."""
+    message = _assessment(name, exercise)["coaching"][0]["message"]
+    advice = message.split(": ", 1)[1]
+    other = "side-on" if first != "side-on" else "faces you squarely"
+    assert seen in message and advice.index(first) < advice.index(other), message

@@ -18,6 +18,8 @@ see it.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -213,3 +215,18 @@ def test_wrong_view_gives_coaching_and_no_clinical_finding(name):
         assert result.findings == [] and result.events == []
         assert not result.scored
         assert all(m.value is None or m.name == "rep_count" for m in result.metrics)
+
+
+@pytest.mark.parametrize(
+    ("yaw", "first", "then"), [(38.0, "faces you squarely", "side-on"), (52.0, "side-on", "faces you")]
+)
+def test_wrong_view_advice_names_the_nearer_accepted_view_first(yaw, first, then):
+    """An oblique squat, 38 deg from facing the camera, is nearer the frontal view (30 deg) than the
+    side-on one (60 deg): the advice asks to face the camera first, and says how far the body is turned.
+    Before, every two-view protocol said "turn side-on" whatever the angle (pose2sim_cam02, 32 deg)."""
+    result = S.observe(S.SCENARIOS["squat"], yaw, "image").result
+    message = next(c.message for c in result.coaching if c.code == "wrong_view")
+    advice = message.split(": ", 1)[1]
+    assert first in advice and then in advice and advice.index(first) < advice.index(then), message
+    turned = re.search(r"at an angle \(turned (\d+) deg from facing the camera squarely\)", message)
+    assert turned and abs(int(turned.group(1)) - yaw) <= 8, message
