@@ -18,7 +18,7 @@ from scipy import ndimage
 from kinematics import angles
 from kinematics.errors import NoPersonError
 from kinematics.facing import YawEstimator, YawTrack
-from kinematics.filtering import GapFiller, LowPass
+from kinematics.filtering import GapFiller, LowPass, contiguous_runs
 from kinematics.plausibility import PLAUSIBLE, GateCount, gate, sign_breaks
 from kinematics.schemas import unsupported_series
 from kinematics.series import LandmarkSeries, Series
@@ -165,6 +165,23 @@ class KinematicsPipeline:
         (:attr:`ViewEstimate.view_prob`), a ``view_uncertain`` warning says so.
     yaw_estimator
         How body yaw is fused from the landmarks (:class:`YawEstimator`).
+    settle_frames
+        Frames not used at the start of every stretch of poses that follows frames without one
+        at the start of the recording or a gap longer than ``max_gap_s`` (a person entering the
+        picture or coming out from behind something; a shorter gap is bridged). The pose model's
+        first estimate of a person it finds again comes from its detector's box, and only the
+        next ones from its own landmarks: on ``sports2d_walker.mp4`` the first two frames of the
+        woman stepping out from behind a tree put her right hip on her hand (left hip flexion
+        -41 deg, trunk 37 deg backward, where the walk itself never passes -30 and -12), and on
+        ``sports2d_two_people.mp4`` the first three after each reappearance were as wrong. A
+        count of frames, not seconds: the estimate settles per model run (two frames at 30 and
+        at 60 fps: the 60 fps ``pose2sim_multi_cam02.mp4`` opens with two such frames). A series
+        that opens with a pose is not treated so (a live window starts inside a track). The view
+        (body yaw) still reads these frames: its temporal model weighs each frame against its
+        neighbours, and without them ``sports2d_two_people.mp4``, whose followed person is
+        frontal in a third of the frames and side-on in half, turned from sagittal (median 66 deg)
+        to oblique (49 deg, a median between two modes): that recording's view is fragile, and
+        withholding five of its frames is not what should decide it.
     """
 
     min_visibility: float = 0.5
@@ -175,6 +192,7 @@ class KinematicsPipeline:
     sagittal_min_deg: float = 60.0
     min_view_prob: float = 0.8
     yaw_estimator: YawEstimator = field(default_factory=YawEstimator)
+    settle_frames: int = 2
 
     def run(self, lm: LandmarkSeries) -> KinematicsResult:
         if not 0 <= self.min_visibility <= 1:
@@ -188,8 +206,23 @@ class KinematicsPipeline:
                 "in view, lit, and not much smaller than a third of the picture height"
             )
         issues: list[QualityIssue] = []
-        masked = self._mask(lm)
+        settling = _settling(has_pose, lm.t_s, self.settle_frames, self.max_gap_s)
+        masked = self._mask(lm, settling)
+        if settling.any():
+            issues.append(
+                QualityIssue(
+                    "pose_settling",
+                    "info",
+                    f"the first {self.settle_frames} frame(s) each time the person appeared (after the recording "
+                    f"began, or after more than {self.max_gap_s:g} s without a pose) were not measured "
+                    f"({int(settling.sum())} frames): the pose model's first estimate of a person it finds is its "
+                    "roughest",
+                )
+            )
         smoothed, bridged, filtered = self._smooth(masked)
+        # The view keeps the settling frames: the yaw's temporal model already weighs each frame against its
+        # neighbours (see settle_frames).
+        for_view = self._smooth(self._mask(lm))[0] if settling.any() else smoothed
         if n > 1 and not filtered:
             issues.append(
                 QualityIssue(
@@ -198,7 +231,7 @@ class KinematicsPipeline:
                     f"sampling too slow for a {self.cutoff_hz:g} Hz low-pass filter; angles are unfiltered",
                 )
             )
-        track: YawTrack = self.yaw_estimator.estimate(smoothed)
+        track: YawTrack = self.yaw_estimator.estimate(for_view)
         yaw = track.series
         view = ViewClassifier(frontal_max_deg=self.frontal_max_deg, sagittal_min_deg=self.sagittal_min_deg).classify(
             yaw, yaw_sd_deg=track.yaw_sd_deg, front_prob=track.front_prob, off_frontal_sd_deg=track.off_frontal_sd_deg
@@ -280,9 +313,11 @@ class KinematicsPipeline:
 
     # -- steps -----------------------------------------------------------------
 
-    def _mask(self, lm: LandmarkSeries) -> LandmarkSeries:
-        """NaN every landmark that is doubtful or outside the picture."""
+    def _mask(self, lm: LandmarkSeries, settling: np.ndarray | None = None) -> LandmarkSeries:
+        """NaN every landmark that is doubtful or outside the picture, and every frame still settling."""
         bad = lm.visibility < self.min_visibility
+        if settling is not None:
+            bad |= settling[:, None]
         if lm.space == "image_norm":
             x, y = lm.xyz[..., 0], lm.xyz[..., 1]
             bad |= (x < 0) | (x > 1) | (y < 0) | (y > 1)  # MediaPipe extrapolates out of frame
@@ -398,6 +433,20 @@ class KinematicsPipeline:
                 )
             )
         return issues
+
+
+def _settling(has_pose: np.ndarray, t_s: np.ndarray, frames: int, max_gap_s: float) -> np.ndarray:
+    """``(n,)`` True for the first ``frames`` frames of every run of poses that starts a new stretch: after
+    frames without a pose at the start of the series, or after a gap too long to bridge (``max_gap_s``)."""
+    out = np.zeros(has_pose.shape[0], dtype=bool)
+    if frames <= 0:
+        return out
+    last_pose = None
+    for start, stop in contiguous_runs(has_pose):
+        if start > 0 and (last_pose is None or t_s[start] - t_s[last_pose] > max_gap_s):
+            out[start : min(start + frames, stop)] = True
+        last_pose = stop - 1
+    return out
 
 
 def _implausible_issues(gated: dict[str, GateCount]) -> list[QualityIssue]:

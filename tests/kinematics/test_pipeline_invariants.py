@@ -106,15 +106,18 @@ def test_a_short_gap_is_bridged_at_lower_confidence(observe, plane, yaw):
 
 @pytest.mark.parametrize("plane, yaw", VIEWS)
 def test_a_long_gap_stays_missing(observe, plane, yaw):
-    """1 s (30 frames) without a pose is not invented: NaN with confidence 0."""
+    """1 s (30 frames) without a pose is not invented: NaN with confidence 0; so are the two frames
+    after it, while the pose model's estimate of the person it finds again settles (``settle_frames``)."""
     gap = slice(150, 180)
+    settling = slice(180, 182)
     want = truth(plane, T)
     for lm in observe(pose(plane, T), T, yaw_deg=yaw, noisy=False):
         result = KinematicsPipeline().run(_with_gap(lm, gap.start, gap.stop))
         for name, values in want.items():
             got = result.series[name]
             assert np.isnan(got.values[gap]).all() and (got.confidence[gap] == 0).all(), name
-            outside = np.r_[0 : gap.start, gap.stop : len(T)]
+            assert np.isnan(got.values[settling]).all() and (got.confidence[settling] == 0).all(), name
+            outside = np.r_[0 : gap.start, settling.stop : len(T)]
             assert got.valid[outside].all(), name
             np.testing.assert_allclose(got.values[outside], values[outside], atol=0.05, err_msg=name)
 
@@ -211,3 +214,34 @@ def test_obliquity_from_the_back_equals_obliquity_from_the_front(offset_m):
     a, b = (KinematicsPipeline().run(lm).series["pelvic_obliquity_deg"].values for lm in (front, back))
     np.testing.assert_allclose(b, a, atol=1e-9)
     np.testing.assert_allclose(a, 8 * np.sin(2 * np.pi * 0.25 * T), atol=0.01)
+
+
+# -- a person found again ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("space", ["image", "world"])
+def test_the_first_frames_of_a_person_found_again_are_not_measured(observe, space):
+    """Side-on movement; no pose in frames 60-69 (behind a tree), and the pose model's first two
+    frames after it put the right hip on the hand (as on sports2d_walker.mp4): those two frames are
+    not measured, the ones after them are, and a series that opens with a pose keeps its first frames."""
+    t = T
+    image, world = observe(pose("sagittal", t), t, yaw_deg=90.0)
+    lm = image if space == "image" else world
+    xyz, vis = np.array(lm.xyz), np.array(lm.visibility)
+    xyz[60:70], vis[60:70] = np.nan, 0.0
+    hip, wrist = lm.schema.index("right_hip"), lm.schema.index("right_wrist")
+    xyz[70:72, hip] = xyz[70:72, wrist]
+    result = KinematicsPipeline().run(lm.replace(xyz=xyz, visibility=vis))
+    want = truth("sagittal", t)
+    for name in ("hip_flexion_left_deg", "trunk_lean_forward_deg"):
+        got = result.series[name]
+        assert np.isnan(got.values[60:72]).all() and (got.confidence[70:72] == 0).all(), name
+        assert got.valid[72:].all() and got.valid[:60].all(), name
+        assert rmse(got.values[80:], want[name][80:]) <= 1.0, name
+    issue = [q for q in result.issues if q.code == "pose_settling"]
+    assert issue and issue[0].severity == "info" and "(2 frames)" in issue[0].message
+    # without the rule the hand-as-hip frames are read as angles, far from the truth
+    raw = KinematicsPipeline(settle_frames=0).run(lm.replace(xyz=xyz, visibility=vis))
+    err = np.abs(raw.series["trunk_lean_forward_deg"].values[70:72] - want["trunk_lean_forward_deg"][70:72])
+    assert np.nanmax(err) > 5.0
+    assert not [q for q in KinematicsPipeline().run(lm).issues if q.code == "pose_settling"]

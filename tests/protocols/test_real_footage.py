@@ -274,3 +274,18 @@ def test_an_oblique_clip_is_asked_for_the_nearer_of_the_two_views_first(name, fi
     advice = message.split(": ", 1)[1]
     other = "side-on" if first != "side-on" else "faces you squarely"
     assert seen in message and advice.index(first) < advice.index(other), message
+
+
+@pytest.mark.slow
+def test_the_walker_stepping_out_from_behind_the_tree_is_not_measured_until_the_pose_settles():
+    """The first two frames in which the woman appears put her right hip on her hand: they once gave
+    the recording's left hip flexion minimum (-41 deg, range 76.6) and a trunk 37 deg backward
+    (range 34) that no stride of this walk comes near (frame by frame: hip -30..+36, trunk -15..-3)."""
+    doc = _assessment("sports2d_walker.mp4", None)
+    m = {x["name"]: x["value"] for x in doc["metrics"] if x["source"] == "series"}
+    assert m["hip_flexion_left_min"] > -32 and m["hip_flexion_left_range"] < 70, m
+    assert m["trunk_lean_forward_min"] > -20 and m["trunk_lean_forward_range"] < 20, m
+    settling = [q for q in doc["quality"] if q["code"] == "pose_settling"]
+    assert settling and "(2 frames)" in settling[0]["message"]
+    trunk = doc["series"]["trunk_lean_forward_deg"]
+    assert next(i for i, v in enumerate(trunk) if v is not None) == 10  # she appears in frame 8
