@@ -16,7 +16,8 @@ For each clip, in the same run:
   limit is twice its frames/s.
 * **parallel**: the analysis end to end as ``motionscript analyze`` runs it by default on this
   machine (``prepare_input`` + ``analyze_landmarks`` + the JSON document, imports included):
-  the video cut into ``--workers`` chunks (`vision.parallel`); frames/s against ``workers`` x
+  the video cut into ``--workers`` chunks (`vision.parallel`), the first chunk's worker started
+  before the imports as the CLI starts it (`vision.head_start`); frames/s against ``workers`` x
   bare (project issue 19's target: >= 1.2 on both clips; issue 5's was 0.9), with the wall
   time of each phase.
 * with ``--all``, issue 5's figures too: **serial** (`analyze` pinned to one core) and, on the
@@ -266,9 +267,14 @@ if __name__ == "__main__":
         os.environ["MOTIONSCRIPT_ANALYSIS_PROCESSES"] = str(workers) if mode == "parallel" else "1"
         if mode == "serial_mediapipe":
             os.environ["MOTIONSCRIPT_POSE_BACKEND"] = "mediapipe"
-        from service.analysis import analyze_landmarks, prepare_input
+        # as `motionscript analyze` does (service/cli.py): a long video's first chunk starts before the imports
+        from service.settings import Settings
+        from vision.head_start import start_head
+        settings = Settings()
+        head = start_head(path, settings.backend_factory(video=True), settings.processes_per_video)
+        from service.analysis import PoseModels, analyze_landmarks, prepare_input
         t = {"import": time.perf_counter()}
-        p = prepare_input(path)
+        p = prepare_input(path, pose=PoseModels.from_settings(settings), head_start=head)
         t["decode + pose + tracking (prepare_input)"] = time.perf_counter()
         a = analyze_landmarks(p.landmarks, input_info=p.info, model=p.model, subject=p.subject, extra_issues=p.issues)
         t["kinematics (analyze_landmarks)"] = time.perf_counter()

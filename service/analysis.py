@@ -40,6 +40,7 @@ from service.wearables import WearableFiles, WearablesIssueOut, WearablesOut
 from vision._sniff import sniff
 from vision.backends.base import BackendFactory
 from vision.extract import Extraction, extract_image, extract_video
+from vision.head_start import HeadStart
 from vision.landmark_json import load_landmark_file
 
 __all__ = [
@@ -375,6 +376,7 @@ def analyze_file(
     filename: str | None = "",
     wearables: WearableFiles | None = None,
     on_landmarks: Callable[[LandmarkSeries], None] | None = None,
+    head_start: HeadStart | None = None,
 ) -> Assessment:
     """Analyse a video, an image or a landmark JSON file (recognised by content).
 
@@ -384,13 +386,20 @@ def analyze_file(
     alone are analysed (:func:`analyze_sensors`). ``on_landmarks`` receives a video's
     or image's landmarks in image space (what the annotated video is drawn from). ``pose``:
     the entry point's pose models; without it, those the environment configures (``Settings()``).
+    ``head_start``: the first chunk's worker the entry point started before importing this module
+    (`vision.head_start.start_head`, same ``path``); used by the chunked extraction, else cancelled.
     """
-    _check_exercise(exercise)
+    try:
+        _check_exercise(exercise)
+    except BaseException:
+        if head_start is not None:
+            head_start.cancel()
+        raise
     if path is None:
         if wearables is None or (wearables.imu_path is None and wearables.emg_path is None):
             raise InputError(NO_INPUT)
         return analyze_sensors(wearables, exercise=exercise, filename=filename)
-    prepared = prepare_input(path, pose=pose, space=space, progress=progress, filename=filename)
+    prepared = prepare_input(path, pose=pose, space=space, progress=progress, filename=filename, head_start=head_start)
     if on_landmarks is not None and prepared.image_landmarks is not None:
         on_landmarks(prepared.image_landmarks)
     return analyze_landmarks(
@@ -412,8 +421,28 @@ def prepare_input(
     space: Literal["image", "world"] = "image",
     progress: Progress | None = None,
     filename: str | None = "",
+    head_start: HeadStart | None = None,
 ) -> PreparedInput:
-    """Decode and run the pose model once; :func:`analyze_landmarks` then scores any exercise on it."""
+    """Decode and run the pose model once; :func:`analyze_landmarks` then scores any exercise on it.
+
+    ``head_start``: as for :func:`analyze_file`; cancelled here whenever it is not used.
+    """
+    try:
+        return _prepare_input(path, pose=pose, space=space, progress=progress, filename=filename, head_start=head_start)
+    finally:
+        if head_start is not None:
+            head_start.cancel()  # (a no-op once the chunked extraction has taken it)
+
+
+def _prepare_input(
+    path: str | Path,
+    *,
+    pose: PoseModels | None,
+    space: Literal["image", "world"],
+    progress: Progress | None,
+    filename: str | None,
+    head_start: HeadStart | None,
+) -> PreparedInput:
     path = Path(path)
     name = path.name if filename == "" else filename
     if not path.is_file():
@@ -452,7 +481,7 @@ def prepare_input(
             landmark_schema=doc.schema,
         )
         return PreparedInput(lm, info, None, None, issues)
-    ex = _extract(path, kind, pose or PoseModels.from_settings(Settings()), progress)
+    ex = _extract(path, kind, pose or PoseModels.from_settings(Settings()), progress, head_start)
     lm = ex.image if space == "image" or ex.world is None else ex.world
     issues = [QualityIssue("decode_note", "info", note) for note in ex.media.notes]
     if m_sharp := ex.media.sharpness:
@@ -512,12 +541,16 @@ def prepare_input(
     return PreparedInput(lm, info, ex.model, subject, issues, ex.image)
 
 
-def _extract(path: Path, kind: str, pose: PoseModels, progress: Progress | None) -> Extraction:
+def _extract(
+    path: Path, kind: str, pose: PoseModels, progress: Progress | None, head_start: HeadStart | None = None
+) -> Extraction:
     """Landmarks of the followed subject; a long video uses as many processes as ``pose`` allows."""
     if kind == "video" and pose.processes > 1:  # (short videos, and daemonic job workers, fall back to one process)
         from vision.parallel import extract_video_parallel
 
-        return extract_video_parallel(path, pose.factory(True), workers=pose.processes, progress=progress)
+        return extract_video_parallel(
+            path, pose.factory(True), workers=pose.processes, progress=progress, head_start=head_start
+        )
     backend = pose.factory(kind == "video")()
     try:
         return extract_video(path, backend, progress=progress) if kind == "video" else extract_image(path, backend)

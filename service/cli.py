@@ -90,29 +90,42 @@ def _wearable_files(args: argparse.Namespace):
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from service.analysis import NO_INPUT, PoseModels, analyze_file  # imports numpy/scipy only when needed
     from service.settings import Settings
+    from vision.head_start import start_head
 
-    if args.input is None and args.imu is None and args.emg is None:
-        raise InputError(NO_INPUT)
-    wearables = _wearable_files(args)
-    if args.overlay and args.input is None:
-        raise InputError("--overlay draws on the input video: give a video INPUT")
-    kept: list = []
-    bar = _ProgressBar() if not args.quiet else None
+    settings = Settings()
+    # A long video's first chunk starts on another core now, while this process imports the analysis
+    # (numpy, scipy, pydantic: ~0.8 s); None for anything else (vision/head_start.py).
+    head = None
+    if args.input is not None:
+        head = start_head(args.input, settings.backend_factory(video=True), settings.processes_per_video)
     try:
-        assessment = analyze_file(
-            args.input,
-            exercise=args.exercise,
-            space=args.space,
-            progress=bar,
-            wearables=wearables,
-            on_landmarks=kept.append,
-            pose=PoseModels.from_settings(Settings()),
-        )
+        from service.analysis import NO_INPUT, PoseModels, analyze_file  # imports numpy/scipy only when needed
+
+        if args.input is None and args.imu is None and args.emg is None:
+            raise InputError(NO_INPUT)
+        wearables = _wearable_files(args)
+        if args.overlay and args.input is None:
+            raise InputError("--overlay draws on the input video: give a video INPUT")
+        kept: list = []
+        bar = _ProgressBar() if not args.quiet else None
+        try:
+            assessment = analyze_file(
+                args.input,
+                exercise=args.exercise,
+                space=args.space,
+                progress=bar,
+                wearables=wearables,
+                on_landmarks=kept.append,
+                pose=PoseModels.from_settings(settings),
+                head_start=head,
+            )
+        finally:
+            if bar:
+                bar.finish()
     finally:
-        if bar:
-            bar.finish()
+        if head is not None:
+            head.cancel()  # (a no-op once the analysis has used it)
     if args.overlay:
         _write_overlay(args, assessment, kept)
     text = assessment.model_dump_json(indent=None if args.compact else 1)

@@ -1,7 +1,9 @@
 """One video on several cores: time chunks in separate processes, stitched into one extraction.
 
 The video's duration is cut into ``workers`` chunks. The first runs in the calling
-process, each other one in a process of its own (``multiprocessing`` *spawn*),
+process (or, with a head start, `vision.head_start`, in a worker the caller started
+before its own imports, and the calling process reads the second), each other one in a
+process of its own (``multiprocessing`` *spawn*),
 which makes its own pose backend from a picklable factory, seeks to a little
 before its chunk (``overlap_s``, so that the model's VIDEO-mode tracking has warmed up by the chunk start; the ONNX backend
 also searches for people on every frame of a video's first second, i.e. of
@@ -32,6 +34,7 @@ with the video's length beyond that.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import multiprocessing as mp
 import queue
@@ -52,12 +55,10 @@ from vision.extract import (
     extract_video,
     median_sharpness,
 )
+from vision.head_start import MIN_PARALLEL_S, HeadStart, split_s
 from vision.tracking import SubjectTracker
 
 __all__ = ["MIN_PARALLEL_S", "SeamCheck", "extract_video_parallel"]
-
-#: Videos shorter than this are extracted in one process (start-up of a worker ~1-2 s).
-MIN_PARALLEL_S = 10.0
 
 
 # -- worker side ---------------------------------------------------------------------------------
@@ -89,7 +90,10 @@ def _run_chunk(
     progress_q,
     every: int = 15,
     crops_from_yuv: bool = False,
+    stop=None,
 ) -> _ChunkResult:
+    """Read ``[t_from, t_to)``; with ``stop`` (a shared double, `vision.head_start`) the end is
+    read from it on every frame instead: NaN while the caller has not decided it."""
     from vision.decode import VideoReader
     from vision.extract import pose_input, subject_sharpness
 
@@ -108,6 +112,8 @@ def _run_chunk(
             nan = np.full((k, 3), np.nan, dtype=np.float32)
             next_t_s = None
             for frame in video.pictures(yuv=crops_from_yuv):
+                if stop is not None and not math.isnan(stop.value):
+                    t_to = stop.value
                 if t_to is not None and frame.t_s >= t_to - 1e-9:
                     next_t_s = frame.t_s
                     break
@@ -167,10 +173,17 @@ def _worker(
 
 
 def _chunk_or_error(
-    chunk: int, path: str, factory: BackendFactory, t_from: float, t_to: float | None, progress_q, crops_from_yuv: bool
+    chunk: int,
+    path: str,
+    factory: BackendFactory,
+    t_from: float,
+    t_to: float | None,
+    progress_q,
+    crops_from_yuv: bool,
+    stop=None,
 ) -> _ChunkResult:
     try:
-        return _run_chunk(chunk, path, factory, t_from, t_to, progress_q, crops_from_yuv=crops_from_yuv)
+        return _run_chunk(chunk, path, factory, t_from, t_to, progress_q, crops_from_yuv=crops_from_yuv, stop=stop)
     except BaseException as exc:
         return _ChunkResult(
             chunk,
@@ -201,6 +214,40 @@ def _bounds(duration_s: float, workers: int, overlap_s: float) -> list[tuple[flo
         own_to = None if k == workers - 1 else (k + 1) * span - k * overlap_s
         out.append((max(0.0, own_from - overlap_s) if k else 0.0, own_from, own_to))
     return out
+
+
+def _bounds_after_head(
+    duration_s: float, workers: int, overlap_s: float, split: float
+) -> list[tuple[float, float, float | None]]:
+    """Chunk 0 (the head start) ends at ``split``; the rest is cut into ``workers - 1`` equal chunks
+    (each re-reads ``overlap_s`` before its start, so each does the same work)."""
+    rest = workers - 1
+    own = (duration_s - split) / rest
+    out: list[tuple[float, float, float | None]] = [(0.0, 0.0, split)]
+    for j in range(rest):
+        own_from = split + j * own
+        out.append((own_from - overlap_s, own_from, None if j == rest - 1 else split + (j + 1) * own))
+    return out
+
+
+def _trim(r: _ChunkResult, t_to: float | None) -> _ChunkResult:
+    """The chunk without its frames at or after ``t_to`` (a head start told late where to stop)."""
+    if t_to is None or r.error is not None:
+        return r
+    i = int(np.searchsorted(r.t_s, t_to - 1e-9))
+    if i >= len(r.t_s):
+        return r
+    m = int(np.sum(r.counts[:i], dtype=np.int64))
+    return dataclasses.replace(
+        r,
+        t_s=r.t_s[:i],
+        counts=r.counts[:i],
+        image=r.image[:m],
+        world=r.world[:m],
+        vis=r.vis[:m],
+        sharp=r.sharp[:m],
+        next_t_s=float(r.t_s[i]),
+    )
 
 
 def _poses(r: _ChunkResult, start: int, stop: int, offsets: np.ndarray):
@@ -245,6 +292,7 @@ def extract_video_parallel(
     progress: Progress | None = None,
     min_duration_s: float = MIN_PARALLEL_S,
     crops_from_yuv: bool = False,
+    head_start: HeadStart | None = None,
 ) -> Extraction:
     """`extract_video` on ``workers`` processes; same frames, same ``t_s``, one subject.
 
@@ -256,10 +304,20 @@ def extract_video_parallel(
     ``functools.partial`` of one, e.g.
     ``functools.partial(load_backend, "blazepose_full", video=True)``.
     ``crops_from_yuv``: as for `extract_video`.
+
+    ``head_start``: the first chunk's worker, started by `vision.head_start.start_head`
+    before the caller's imports (same ``path`` and ``workers``). It reads from the video's
+    start; this process then cuts the video where that worker, already some way in, and
+    the others will finish together (`vision.head_start.split_s`), and reads the chunk
+    after it. Without one, or if this call does not use it (it is then cancelled), this
+    process reads the first chunk.
     """
     from vision.decode import VideoReader, is_variable
 
     path = Path(path)
+    if head_start is not None and (head_start.path != path or head_start.workers != workers or crops_from_yuv):
+        head_start.cancel()
+        head_start = None
 
     def serial() -> Extraction:
         backend = backend_factory()
@@ -268,9 +326,14 @@ def extract_video_parallel(
         finally:
             backend.close()
 
-    with VideoReader(path) as probe:  # validates the file (sniff, open, first frame) as the serial path would
-        info = probe.info
-        tick_s = probe.tick_s
+    try:
+        with VideoReader(path) as probe:  # validates the file (sniff, open, first frame) as the serial path would
+            info = probe.info
+            tick_s = probe.tick_s
+    except BaseException:
+        if head_start is not None:
+            head_start.cancel()
+        raise
     duration = info.duration_s
     if (
         workers < 2
@@ -281,15 +344,29 @@ def extract_video_parallel(
         or mp.current_process().daemon
     ):
         # (a daemonic process, such as the service's local job workers, may not start children)
+        if head_start is not None:
+            head_start.cancel()
         return serial()
 
-    bounds = _bounds(duration, workers, overlap_s)
     ctx = mp.get_context("spawn")
-    out_q, progress_q = ctx.Queue(), ctx.Queue()
     procs = {}
+    done = [0] * workers
+    if head_start is None:
+        bounds = _bounds(duration, workers, overlap_s)
+        here = 0  # this process reads the first chunk itself, while the others start
+        out_q, progress_q = ctx.Queue(), ctx.Queue()
+    else:
+        out_q, progress_q = head_start.out_q, head_start.progress_q
+        split = split_s(duration, workers, overlap_s, info.nominal_fps or 30.0)
+        head_start.stop.value = split
+        head_start.taken()
+        bounds = _bounds_after_head(duration, workers, overlap_s, split)
+        procs[0] = head_start.process
+        here = 1  # this process reads the chunk after the head start's
+    n_chunks = len(bounds)
     for k, (t_from, _own_from, own_to) in enumerate(bounds):
-        if k == 0:
-            continue  # this process reads the first chunk itself, while the others start
+        if k == here or k in procs:
+            continue
         p = ctx.Process(
             target=_worker,
             args=(k, str(path), backend_factory, t_from, own_to, out_q, progress_q, crops_from_yuv),
@@ -299,8 +376,10 @@ def extract_video_parallel(
         p.start()
         procs[k] = p
     results: dict[int, _ChunkResult] = {}
-    done = [0] * workers
-    warm = [0] * workers  # frames before the owned part, to leave out of the progress count
+    warm = [0] * n_chunks  # frames before the owned part, to leave out of the progress count
+    if here:  # this process's warm-up frames, counted as it reads them
+        warm[here] = round((bounds[here][1] - bounds[here][0]) * (info.nominal_fps or 30.0))
+    total = info.frame_count_reported
 
     def report() -> None:
         with contextlib.suppress(queue.Empty):
@@ -308,7 +387,7 @@ def extract_video_parallel(
                 k, n = progress_q.get_nowait()
                 done[k] = n
         if progress is not None:
-            progress(sum(done) - sum(warm), info.frame_count_reported)
+            progress(max(0, min(sum(done) - sum(warm), total)), total)
 
     class _Here:
         """Progress of the chunk read in this process: counted, and the workers' drained with it."""
@@ -318,8 +397,10 @@ def extract_video_parallel(
             report()
 
     try:
-        results[0] = _chunk_or_error(0, str(path), backend_factory, 0.0, bounds[0][2], _Here(), crops_from_yuv)
-        while len(results) < workers:
+        t_from, _own_from, own_to = bounds[here]
+        results[here] = _chunk_or_error(here, str(path), backend_factory, t_from, own_to, _Here(), crops_from_yuv)
+        warm[here] = int(np.sum(results[here].t_s < bounds[here][1] - 1e-9))
+        while len(results) < n_chunks:
             report()
             try:
                 r = out_q.get(timeout=0.2)
@@ -332,6 +413,8 @@ def extract_video_parallel(
                         break  # a worker died without a result (killed, or failed to start): fall back
                 else:
                     continue
+            if r.chunk == 0 and head_start is not None:
+                r = _trim(r, bounds[0][2])  # (in case it read past the cut before it was told)
             results[r.chunk] = r
             if r.error is None:
                 own_from = bounds[r.chunk][1]
@@ -345,9 +428,9 @@ def extract_video_parallel(
         out_q.close()
         progress_q.close()
 
-    if len(results) < workers or any(r.error or not r.clean for r in results.values()):
+    if len(results) < n_chunks or any(r.error or not r.clean for r in results.values()):
         return serial()
-    chunks = [results[k] for k in range(workers)]
+    chunks = [results[k] for k in range(n_chunks)]
     stitched = _stitch(chunks, bounds)
     if stitched is None:
         return serial()

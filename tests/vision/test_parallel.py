@@ -135,3 +135,90 @@ def test_analyze_uses_every_core_it_is_given_for_a_long_video(two_people_12s, mo
     assert par.input.frames_read == ser.input.frames_read == 360
     assert par.series["t_s"] == ser.series["t_s"]
     assert par.subject.max_people_in_frame == ser.subject.max_people_in_frame == 2
+
+
+def test_a_head_start_is_only_started_for_a_video_the_chunked_path_can_use(tmp_path):
+    from vision.head_start import start_head
+
+    assert start_head(POSE2SIM, _factory(), 2) is None  # 1.65 s: one process
+    assert start_head(POSE2SIM, _factory(), 1) is None
+    text = tmp_path / "notes.json"
+    text.write_text("{}")
+    assert start_head(text, _factory(), 2) is None
+    assert start_head(tmp_path / "missing.mp4", _factory(), 2) is None  # the analysis reports it
+
+
+def test_the_head_start_chunk_is_longer_by_the_lead_and_the_cut_depends_only_on_the_video():
+    from vision.head_start import HEAD_LEAD_FRAMES, split_s
+    from vision.parallel import _bounds, _bounds_after_head
+
+    equal = _bounds(60.0, 2, 1.0)[0][2]
+    assert split_s(60.0, 2, 1.0, 30.0) == pytest.approx(equal + HEAD_LEAD_FRAMES / 30.0)
+    assert split_s(12.0, 2, 1.0, 30.0) == pytest.approx(_bounds(12.0, 2, 1.0)[0][2] + 1.2)  # at most a tenth
+    b = _bounds_after_head(60.0, 3, 1.0, 25.0)
+    assert b[0] == (0.0, 0.0, 25.0) and b[-1][2] is None
+    assert [x[1] for x in b][1:] == [x[2] for x in b][:-1]  # owned parts tile the video
+    assert b[1][0] == pytest.approx(24.0) and b[2][0] == pytest.approx(b[2][1] - 1.0)
+    assert b[1][2] - b[1][0] == pytest.approx(60.0 - b[2][0])  # the rest in equal work, overlap included
+
+
+def test_a_chunk_read_past_its_cut_is_trimmed_to_it():
+    from vision.parallel import _ChunkResult, _trim
+
+    counts = np.array([1, 2, 0, 1], np.int16)
+    m = int(counts.sum())
+    r = _ChunkResult(
+        0,
+        np.array([0.0, 0.1, 0.2, 0.3]),
+        counts,
+        np.arange(m * 3 * 3, dtype=np.float32).reshape(m, 3, 3),
+        np.zeros((m, 3, 3), np.float32),
+        np.ones((m, 3), np.float32),
+        np.arange(m, dtype=np.float32),
+        None,
+        True,
+        None,
+        {},
+        (10, 10),
+    )
+    t = _trim(r, 0.2)
+    assert list(t.t_s) == [0.0, 0.1] and list(t.counts) == [1, 2] and t.next_t_s == 0.2
+    assert t.image.shape[0] == t.world.shape[0] == t.vis.shape[0] == t.sharp.shape[0] == 3
+    assert _trim(r, 1.0) is r
+
+
+@pytest.mark.slow
+def test_a_head_start_reads_the_first_chunk_as_the_serial_path_and_the_same_cut_every_time(two_people_12s):
+    """The first chunk's worker, started before the call (as ``motionscript analyze`` starts it
+    before its imports), reads from frame 0 to the fixed cut; this process reads the rest. Same
+    frames and clock as the serial path, the serial landmarks before the cut, and the same
+    landmarks on a second run (the cut does not depend on timing). Unused, it is ended."""
+    from vision.extract import extract_video
+    from vision.head_start import split_s, start_head
+    from vision.parallel import extract_video_parallel
+
+    factory = _factory()
+    runs = []
+    for _ in range(2):
+        head = start_head(two_people_12s, factory, 2)
+        assert head is not None
+        runs.append(extract_video_parallel(two_people_12s, factory, workers=2, head_start=head))
+        assert not head.process.is_alive()
+    backend = factory()
+    try:
+        ser = extract_video(two_people_12s, backend)
+    finally:
+        backend.close()
+    par = runs[0]
+    assert len(par.seams) == 1 and par.seams[0].overlap_frames == 30
+    cut = split_s(12.0, 2, 1.0, 30.0)
+    assert cut - 1 / 30 < par.seams[0].t_start_s <= cut + 1 / 30
+    np.testing.assert_array_equal(par.image.t_s, ser.image.t_s)
+    before = (par.image.t_s < par.seams[0].t_start_s) & (ser.image.visibility.max(axis=1) > 0)
+    np.testing.assert_allclose(par.image.xyz[before], ser.image.xyz[before], rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(runs[1].image.xyz, par.image.xyz)
+
+    head = start_head(two_people_12s, factory, 2)
+    assert head is not None
+    ex = extract_video_parallel(two_people_12s, factory, workers=2, head_start=head, min_duration_s=60.0)
+    assert ex.seams == () and not head.process.is_alive()  # one process: the head start was cancelled
