@@ -95,11 +95,11 @@ class LiveSession:
         *,
         window_s: float = 20.0,
         interval_s: float = 1.0,
-        record_bytes: int | None = None,
+        recording: LiveRecording | None = None,
     ) -> None:
         self.exercise, self.analyzer = exercise, analyzer
-        # ?record=1: every frame, sample and cue kept, up to record_bytes of frames (service.live_record)
-        self.recording = LiveRecording(record_bytes) if record_bytes else None
+        # ?record=1: every frame (spooled to disk), sample and cue kept (service.live_record)
+        self.recording = recording
         self.window_s, self.interval_s = window_s, interval_s
         self.counted = COUNTED_EVENT.get(exercise or "")
         self._size: tuple[int, int] | None = None
@@ -393,6 +393,8 @@ async def _receive(
             return
         if msg["type"] == "websocket.disconnect":
             return
+        if recording is not None:
+            recording.touch()  # alive: its spool is not an orphan
         if msg.get("text") is not None:
             text = msg["text"]
             if len(text) > MAX_FRAME_BYTES:
@@ -539,7 +541,7 @@ async def _save(session: LiveSession, item: dict, saver: Callable[[dict], str] |
     return {
         "type": "saved",
         "assessment_id": assessment_id,
-        "frames": len(session.recording.frames),
+        "frames": session.recording.n_frames,
         "recording_full": session.recording.full,
     }
 

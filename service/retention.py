@@ -11,7 +11,8 @@ to the same content (uploads are stored once per content).
 
 ``sweep_partial`` deletes what a killed process left: partial uploads
 (``<uploads>/<clinic>/tmp/upload-*``) and overlay renders (``overlay-*``) untouched for longer than
-any live upload could be (a live upload writes at least every ``body_timeout_s``), and plaintext
+any live upload could be (a live upload writes at least every ``body_timeout_s``), live recordings'
+frame spools (``live-*``) untouched for longer than a live connection may be idle, and plaintext
 scratch copies older than a day.
 
 ``serve`` runs both at start-up, in a thread after the migrations, and every ``sweep_interval_s``
@@ -30,12 +31,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.live_spool import SPOOL_PREFIX, TOUCH_EVERY_S
 from service.settings import Settings
 from service.store.db import now, session_scope
 from service.store.models import AssessmentLandmarks, AssessmentRow, AuditEvent
 from service.store.uploads import UploadStore
 
-__all__ = ["SYSTEM_ACTOR", "SweepReport", "Sweeper", "partial_max_age_s", "sweep_expired", "sweep_partial"]
+__all__ = [
+    "SYSTEM_ACTOR",
+    "SweepReport",
+    "Sweeper",
+    "live_spool_max_age_s",
+    "partial_max_age_s",
+    "sweep_expired",
+    "sweep_partial",
+]
 
 log = logging.getLogger("motionscript.retention")
 
@@ -58,16 +68,28 @@ def partial_max_age_s(settings: Settings) -> float:
     return max(2 * settings.body_timeout_s + 60.0, 300.0)
 
 
+def live_spool_max_age_s(settings: Settings) -> float:
+    """A live recording's spool untouched this long belongs to no connection: a connection touches it at least
+    every ``TOUCH_EVERY_S`` while it receives, and one that receives nothing for ``live_idle_timeout_s`` is closed."""
+    return max(2 * settings.live_idle_timeout_s + TOUCH_EVERY_S, 300.0)
+
+
 def sweep_partial(store: UploadStore, settings: Settings, *, at: float | None = None) -> SweepReport:
     report = SweepReport()
-    limit = (time.time() if at is None else at) - partial_max_age_s(settings)
+    at = time.time() if at is None else at
+    limits = {
+        "upload-": at - partial_max_age_s(settings),
+        "overlay-": at - partial_max_age_s(settings),
+        SPOOL_PREFIX: at - live_spool_max_age_s(settings),
+    }
     if store.root.is_dir():
         for clinic in store.root.iterdir():
             tmp = clinic / "tmp"
             if not tmp.is_dir():
                 continue
             for p in tmp.iterdir():
-                if not p.name.startswith(("upload-", "overlay-")):
+                limit = next((v for k, v in limits.items() if p.name.startswith(k)), None)
+                if limit is None:
                     continue
                 try:
                     if p.is_file() and p.stat().st_mtime < limit:

@@ -49,7 +49,7 @@ from service.live import (
     close_reason,
     serve,
 )
-from service.live_record import save_live_assessment
+from service.live_record import LiveRecording, save_live_assessment
 
 __all__ = ["CLOSE_IDLE", "CLOSE_POLICY", "CLOSE_TRY_AGAIN", "close_reason", "router"]
 
@@ -117,7 +117,11 @@ async def live(
     try:
         analyzer = await run_in_threadpool(state.live_analyzer)  # this connection's own tracking model
         try:
-            session = LiveSession(exercise, analyzer, record_bytes=settings.max_upload_bytes if record else None)
+            # the frames are spooled to the clinic's partial-files folder, deleted when the connection ends
+            recording = (
+                LiveRecording(settings.max_upload_bytes, state.uploads.partial_folder(clinic)) if record else None
+            )
+            session = LiveSession(exercise, analyzer, recording=recording)
 
             def save(message: dict) -> str:
                 patient = message.get("patient_id")
@@ -130,7 +134,11 @@ async def live(
                     None if patient is None else str(patient),
                 )
 
-            await serve(websocket, session, settings.live_idle_timeout_s, save if record else None)
+            try:
+                await serve(websocket, session, settings.live_idle_timeout_s, save if record else None)
+            finally:
+                if recording is not None:
+                    recording.close()  # saved or not: the spool goes
         finally:
             await run_in_threadpool(analyzer.close)
     finally:

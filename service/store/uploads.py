@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +154,7 @@ class UploadStore:
         return n
 
     def writer(self, clinic_id: str, limit: int) -> UploadWriter:
-        folder = self.root / clinic_id / "tmp"
+        folder = self.partial_folder(clinic_id)
         folder.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=folder, prefix="upload-")
         return UploadWriter(self, clinic_id, os.fdopen(fd, "wb"), Path(name), limit)
@@ -170,13 +171,27 @@ class UploadStore:
             raise
 
     def save_bytes(self, clinic_id: str, data: bytes) -> StoredFile:
-        w = self.writer(clinic_id, max(len(data), 1))
+        return self.save_chunks(clinic_id, [data], max(len(data), 1))
+
+    def save_chunks(self, clinic_id: str, chunks: Iterable[bytes], limit: int | None = None) -> StoredFile:
+        """Store what ``chunks`` yields, one block in memory at a time (``limit``: :class:`TooLarge` past it)."""
+        w = self.writer(clinic_id, sys.maxsize if limit is None else limit)
+        it = iter(chunks)
         try:
-            w.write(data)
+            for chunk in it:
+                w.write(chunk)
             return w.commit()
         except BaseException:
             w.abort()
             raise
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()  # a generator's own clean-up (a scratch file) runs now, not at garbage collection
+
+    def partial_folder(self, clinic_id: str) -> Path:
+        """Where the clinic's files in progress are written (uploads, live recordings' spools)."""
+        return self.root / clinic_id / "tmp"
 
     def delete(self, relpath: str) -> None:
         self.location(relpath).unlink(missing_ok=True)

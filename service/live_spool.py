@@ -1,0 +1,101 @@
+"""The frames of a recording live connection, spooled to disk instead of kept in memory.
+
+A ``?record=1`` connection may keep up to the upload limit of JPEGs (1 GB by default) and up to
+``live_max_connections`` of them record at once, so the frames go to a temporary file in the
+clinic's upload folder, ``<uploads>/<clinic>/tmp/live-*``, beside partial uploads. Each frame is
+one record, sealed with AES-256-GCM under a key that lives only in this process's memory:
+
+    u32 len(sealed)   sealed = AES-GCM(nonce = frame index, f64 t_s + JPEG bytes)
+
+so the frames are never on disk in the clear, records cannot be reordered or cut unnoticed, and
+a spool left by a killed process is unreadable (and swept: :func:`service.retention.sweep_partial`
+removes ``live-*`` files untouched for longer than a live connection may be idle). Memory held per
+connection is one frame at a time, writing or reading.
+
+Frames are appended from the connection's event loop while a ``save`` reads them in a thread:
+:meth:`FrameSpool.frames` reads the records written when it was called, each flushed before it is
+counted.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = ["SPOOL_PREFIX", "FrameSpool"]
+
+SPOOL_PREFIX = "live-"
+_LEN = struct.Struct("<I")
+_T = struct.Struct("<d")
+TOUCH_EVERY_S = 30.0  # a live connection's spool is never older than this plus its idle timeout
+
+
+class FrameSpool:
+    """Timestamped JPEG frames appended to a sealed temporary file in ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=folder, prefix=SPOOL_PREFIX)  # mode 0600
+        self.path = Path(name)
+        self._f = os.fdopen(fd, "wb")
+        self._aes = AESGCM(AESGCM.generate_key(bit_length=256))  # in memory only
+        self._lock = threading.Lock()
+        self.count = 0  # frames written
+        self.bytes = 0  # spool file size
+        self.closed = False
+        self._touched = time.monotonic()
+
+    def append(self, t_s: float, jpeg: bytes) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            sealed = self._aes.encrypt(self.count.to_bytes(12, "big"), _T.pack(t_s) + jpeg, None)
+            self._f.write(_LEN.pack(len(sealed)))
+            self._f.write(sealed)
+            self._f.flush()  # written before it is counted, so a reader sees whole records only
+            self.count += 1
+            self.bytes += _LEN.size + len(sealed)
+            self._touched = time.monotonic()
+
+    def touch(self) -> None:
+        """Mark the spool as in use (the connection is alive), at most every ``TOUCH_EVERY_S``."""
+        now = time.monotonic()
+        if now - self._touched < TOUCH_EVERY_S or self.closed:
+            return
+        self._touched = now
+        try:
+            os.utime(self.path)
+        except FileNotFoundError:
+            pass
+
+    def frames(self) -> Iterator[tuple[float, bytes]]:
+        """``(t_s, jpeg)`` of the frames written so far, one at a time, oldest first."""
+        with self._lock:
+            n, size = self.count, self.bytes
+        if n == 0:
+            return
+        with open(self.path, "rb") as f:  # an unlinked spool stays readable while it is open
+            for i in range(n):
+                head = f.read(_LEN.size)
+                if len(head) != _LEN.size or f.tell() > size:
+                    raise OSError("the live recording's spool is shorter than what was written")
+                plain = self._aes.decrypt(i.to_bytes(12, "big"), f.read(_LEN.unpack(head)[0]), None)
+                yield _T.unpack_from(plain)[0], plain[_T.size :]
+
+    def close(self) -> None:
+        """Delete the spool (idempotent); frames appended afterwards are ignored."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            try:
+                self._f.close()
+            finally:
+                self.path.unlink(missing_ok=True)

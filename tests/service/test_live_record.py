@@ -1,0 +1,184 @@
+"""A recording live connection spools its frames to disk: memory flat in the recording's length,
+nothing left behind when the connection ends (saved or not), and an orphaned spool swept."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import tracemalloc
+
+import cv2
+import numpy as np
+import pytest
+
+from service.live_record import LiveRecording, _csv, _video, _video_file
+from service.store.crypto import Keyring, new_key_entry
+from service.store.uploads import UploadStore
+
+
+def _jpeg(rng: np.random.Generator, i: int) -> bytes:
+    img = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)  # noise: ~60 KB a frame, not compressible
+    cv2.putText(img, str(i), (10, 100), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 3)
+    return cv2.imencode(".jpg", img)[1].tobytes()
+
+
+def _frames(rng, n: int) -> list[tuple[float, bytes]]:
+    t = 5.0 + np.cumsum(rng.uniform(0.030, 0.040, n))  # irregular capture times, as a phone sends them
+    return [(float(ti), _jpeg(rng, i)) for i, ti in enumerate(t)]
+
+
+def _packets(video: bytes) -> list[tuple[int, bytes]]:
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(video)) as c:
+        return [(int(p.pts), bytes(p)) for p in c.demux(c.streams.video[0]) if p.size]
+
+
+def test_the_spooled_video_is_the_matroska_of_the_same_jpegs_at_the_same_times(tmp_path, rng):
+    frames = _frames(rng, 30)
+    frames.insert(5, (frames[4][0] + 1e-5, frames[4][1]))  # the same millisecond: kept, not muxed, as before
+    assert round((frames[5][0] - frames[0][0]) * 1000) == round((frames[4][0] - frames[0][0]) * 1000)
+    rec = LiveRecording(1 << 30, tmp_path / "tmp")
+    for t, jpeg in frames:
+        rec.frame(t, jpeg)
+    rec.frame(frames[3][0], frames[3][1])  # time going back: not kept
+    assert rec.n_frames == 31 and rec.first_t == frames[0][0]
+    spooled = b"".join(_video_file(rec.spool, tmp_path / "scratch"))
+    in_memory = _video(frames)  # the recorder's former path, all frames in a list
+    assert len(spooled) == len(in_memory)
+    # the files differ only in what the muxer draws at random per file (the segment UID)
+    assert sum(a != b for a, b in zip(spooled, in_memory, strict=True)) <= 64
+    got, want = _packets(spooled), _packets(in_memory)
+    assert got == want and len(got) == 30
+    assert [p for p, _ in got] == [round((t - frames[0][0]) * 1000) for i, (t, _) in enumerate(frames) if i != 5]
+    assert not list((tmp_path / "scratch").iterdir())  # the muxed plaintext file is gone
+    # the spool on disk is sealed: no JPEG in the clear
+    on_disk = rec.spool.path.read_bytes()
+    assert not any(jpeg[:32] in on_disk or jpeg[-32:] in on_disk for _, jpeg in frames)
+    rec.close()
+    assert not list((tmp_path / "tmp").iterdir())
+
+
+def test_the_sensor_csv_in_blocks_is_the_text_of_one_savetxt(rng):
+    import io
+
+    t = np.arange(20_000) / 1000.0
+    values = rng.normal(size=(20_000, 4))
+    one = io.StringIO()
+    np.savetxt(one, np.column_stack([t, values]), delimiter=",", fmt="%.9g")
+    want = ("# sampling_rate_hz: 1000\nt_s,a,b,c,d\n" + one.getvalue()).encode()
+    assert b"".join(_csv(list("abcd"), {"sampling_rate_hz": "1000"}, t, values)) == want
+
+
+def _peak_recording(n: int, jpeg: bytes, store: UploadStore) -> tuple[int, str]:
+    """Peak Python memory while recording ``n`` frames (each a new bytes object, as each message is)
+    and storing their video."""
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        rec = LiveRecording(1 << 30, store.partial_folder("c1"))
+        for i in range(n):
+            rec.frame(i / 30, bytes(bytearray(jpeg)))
+        stored = store.save_chunks("c1", _video_file(rec.spool, store.scratch))
+        rec.close()
+        return tracemalloc.get_traced_memory()[1] - base, stored.sha256
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_while_recording_does_not_grow_with_the_number_of_frames(tmp_path, rng):
+    store = UploadStore(tmp_path / "uploads", Keyring.parse(new_key_entry()), tmp_path / "scratch")
+    one = _jpeg(rng, 0)
+    _peak_recording(2, one, store)  # imports and first-use allocations
+    peak_few, _ = _peak_recording(20, one, store)
+    peak_many, sha = _peak_recording(400, one, store)  # 400 x 91 KB = 36 MB of frames
+    frames_bytes = len(one) * 400
+    # measured: 0.7 MB for either; the former list of frames and video bytes held 2 x 36 MB
+    assert peak_many < peak_few + 1_000_000, (peak_few, peak_many, frames_bytes)
+    assert peak_many < frames_bytes / 10
+    print(f"peak {peak_few / 1e6:.2f} MB for 20 frames, {peak_many / 1e6:.2f} MB for 400 ({frames_bytes / 1e6:.1f} MB)")
+    with store.open(f"c1/{sha[:2]}/{sha}") as f:
+        stored = f.read()
+    assert hashlib.sha256(stored).hexdigest() == sha and len(_packets(stored)) == 400
+    assert not list(store.partial_folder("c1").iterdir()) and not list(store.scratch.iterdir())
+
+
+def test_a_failed_mux_leaves_no_file(tmp_path, rng):
+    store = UploadStore(tmp_path / "uploads", Keyring.parse(new_key_entry()), tmp_path / "scratch")
+    rec = LiveRecording(1 << 30, store.partial_folder("c1"))
+    rec.frame(0.0, b"\xff\xd8 not a jpeg")
+    from kinematics.errors import InputError
+
+    with pytest.raises(InputError, match="first recorded frame"):
+        store.save_chunks("c1", _video_file(rec.spool, store.scratch))
+    rec.close()
+    assert not list(store.partial_folder("c1").iterdir()) and not list(store.scratch.iterdir())
+
+
+def test_the_sweep_removes_a_stale_spool_and_keeps_a_live_one(tmp_path, rng):
+    from service.retention import live_spool_max_age_s, sweep_partial
+    from service.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store = UploadStore(settings.uploads_path, Keyring.parse(new_key_entry()), settings.scratch_path)
+    crashed = LiveRecording(1 << 30, store.partial_folder("c1"))
+    crashed.frame(0.0, _jpeg(rng, 0))
+    connected = LiveRecording(1 << 30, store.partial_folder("c1"))
+    connected.frame(0.0, _jpeg(rng, 1))
+    stale = time.time() - live_spool_max_age_s(settings) - 60
+    os.utime(crashed.spool.path, (stale, stale))  # a process killed that long ago
+    report = sweep_partial(store, settings)
+    assert report.partial == 1 and not crashed.spool.path.exists() and connected.spool.path.exists()
+    crashed.close()  # (its process is "gone": only its open file is closed here)
+    # a connection that only sends sensor blocks for a while still touches its spool
+    os.utime(connected.spool.path, (stale, stale))
+    connected.spool._touched -= 60
+    connected.touch()
+    assert sweep_partial(store, settings).partial == 0 and connected.spool.path.exists()
+    connected.close()
+
+
+@pytest.fixture(scope="module")
+def live_client(tmp_path_factory):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+    from tests.service.conftest import make_key
+
+    tmp = tmp_path_factory.mktemp("live_record")
+    settings = Settings(data_dir=tmp / "var", database_url=f"sqlite:///{tmp / 'db.sqlite'}", workers=0)
+    with TestClient(create_app(settings, start_workers=False)) as client:
+        yield client, make_key(settings)
+
+
+def test_a_recording_connection_leaves_no_spool_when_it_ends_saved_or_not(live_client, rng):
+    client, key = live_client
+    state = client.app.state
+    frames = _frames(rng, 5)
+
+    def spools():
+        return list(state.uploads.root.glob("*/tmp/live-*"))
+
+    auth = {"Authorization": f"Bearer {key}"}
+    for save in (False, True):
+        with client.websocket_connect("/v1/live?record=1", headers=auth) as ws:
+            assert ws.receive_json()["recording"] is True
+            for t, jpeg in frames:
+                ws.send_json({"t_s": t})
+                ws.send_bytes(jpeg)
+                ws.receive_json()
+            assert len(spools()) == 1  # the frames are on disk, not in memory
+            if save:
+                ws.send_json({"type": "save"})
+                saved = ws.receive_json()
+                assert saved["type"] == "saved" and saved["frames"] == 5, saved
+        deadline = time.monotonic() + 5
+        while spools() and time.monotonic() < deadline:  # the server ends its side after the client
+            time.sleep(0.02)
+        assert spools() == []
+    assert not list(state.uploads.scratch.glob("plain-*"))
