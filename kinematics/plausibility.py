@@ -10,7 +10,9 @@ of 280.7 deg (samples from -178 to 103 deg: an angle wrapped at +-180).
 
 Two tests, applied to every angle series by :class:`kinematics.pipeline.KinematicsPipeline`
 (so the offline analysis, the live sliding window and the reports all read the gated
-series, and every summary and range is computed on it):
+series, and every summary and range is computed on it) and to the angles a protocol computes
+from landmarks itself (:data:`PROTOCOL_ANGLES`: the supine thigh-trunk angle of the bridge
+and the lying straight-leg raise, the squat's knee projection angle):
 
 * **range**: a sample outside the angle's plausible band (:data:`PLAUSIBLE`), which is a
   published range of motion widened by a stated margin for the camera's error;
@@ -45,7 +47,7 @@ import numpy as np
 
 from kinematics.series import Series
 
-__all__ = ["PLAUSIBLE", "GateCount", "Plausible", "gate", "sign_breaks"]
+__all__ = ["PLAUSIBLE", "PROTOCOL_ANGLES", "GateCount", "Plausible", "gate", "sign_breaks"]
 
 _CAMERA_MARGIN_DEG = 30.0  # camera error: mean 15 deg + 1 SD 15 deg (clinical.md)
 _MAX_RATE_DEG_S = 2000.0  # beyond the fastest thigh motion (sprinting, see the module notes)
@@ -107,6 +109,25 @@ PLAUSIBLE: dict[str, Plausible] = {
     "trunk_lean_forward_deg": _TRUNK,
 }
 """The band of every angle series of :data:`kinematics.pipeline.ANGLE_SERIES`, by name."""
+
+_KNEE_FPPA = Plausible(
+    None,
+    None,
+    _MAX_RATE_DEG_S,
+    "the knee's frontal-plane projection angle depends on the camera and on how deep the knee bends (a "
+    "bent knee's thigh is foreshortened in a frontal view), so no published band covers every squat: only "
+    "the jump test applies; a sign flip at a large angle (the knee seen past the hip or the ankle) jumps "
+    "by twice the angle and is caught by it",
+)
+
+PROTOCOL_ANGLES: dict[str, Plausible] = {
+    "supine_hip_flexion_deg": _HIP_FLEXION,
+    "knee_fppa_deg": _KNEE_FPPA,
+}
+"""The band of every angle a protocol computes from landmarks itself (``kinematics.protocols._common``).
+
+The supine thigh-trunk angle is the pipeline's hip flexion signed by the floor instead of the
+facing direction (which is noise lying down): the same joint, the same band."""
 
 
 @dataclass(frozen=True)

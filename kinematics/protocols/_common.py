@@ -5,7 +5,8 @@ Three kinds of helper live here:
 * **derived signals** that the pipeline does not publish but several protocols
   need (hip height above the ankles, the supine thigh-trunk angle, the knee's
   frontal-plane projection angle, ankle position relative to the pelvis), each
-  masked, gap-filled and low-passed exactly as the pipeline treats landmarks;
+  masked, gap-filled and low-passed exactly as the pipeline treats landmarks; the
+  angles among them pass the pipeline's plausibility gate (:func:`derived_angle`);
 * **uncertainty**: 95 % intervals for medians and differences of medians of
   low-passed samples, widened by the measuring method's own error;
 * **result plumbing**: the unscored (coaching-only) result, thresholds with a
@@ -37,6 +38,7 @@ import numpy as np
 
 from kinematics.filtering import GapFiller, LowPass, contiguous_runs
 from kinematics.pipeline import KinematicsResult
+from kinematics.plausibility import PROTOCOL_ANGLES, Plausible, gate, sign_breaks
 from kinematics.protocols.base import Coaching, Finding, ProtocolEvent, ProtocolMetric, ProtocolResult, Threshold, judge
 from kinematics.series import SIDES, LandmarkSeries, Series
 
@@ -152,6 +154,23 @@ def hip_height(lm: LandmarkSeries, result: KinematicsResult) -> Series:
     return derived(result, height, "1")
 
 
+def derived_angle(
+    result: KinematicsResult, values: np.ndarray, band: Plausible, breaks: np.ndarray | None = None
+) -> Series:
+    """An angle computed per frame from :func:`masked_points`, gated, then smoothed as :func:`derived`.
+
+    The plausibility gate (:func:`kinematics.plausibility.gate`, the pipeline's own) runs on the
+    frame-by-frame angle, before the low-pass: filtered first, a pose failure or a +-180 deg wrap
+    spreads into the samples around it (a 0.2 s knee-on-shoulder glitch in a synthetic bridge left
+    -49 and -135 deg on its edges that the jump test no longer saw, and the filter took the wrap to
+    -192 deg), and a gap the gate leaves is bridged like any other gap (``max_gap_s``).
+    """
+    values = np.asarray(values, dtype=float)
+    raw = Series(result.t_s, values, "deg", np.where(np.isfinite(values), 1.0, 0.0))
+    kept, _ = gate(raw, band, breaks=breaks)
+    return derived(result, kept.values, "deg")
+
+
 def supine_hip_angle(lm: LandmarkSeries, result: KinematicsResult, *, side: str = "mid") -> Series:
     """Thigh-to-trunk angle for a subject lying on the back, signed by the floor.
 
@@ -183,7 +202,9 @@ def supine_hip_angle(lm: LandmarkSeries, result: KinematicsResult, *, side: str 
     down = hip_mid - shoulder  # along the trunk, toward the feet
     thigh = knee - hip
     normal = np.stack([-down[:, 1], down[:, 0]], axis=1)
-    normal = normal * np.where(normal[:, 1] > 0, -1.0, 1.0)[:, None]  # toward the ceiling (y is down)
+    with np.errstate(invalid="ignore"):
+        flip = np.where(np.isfinite(normal[:, 1]), np.where(normal[:, 1] > 0, -1.0, 1.0), np.nan)
+    normal = normal * flip[:, None]  # toward the ceiling (y is down)
     with np.errstate(invalid="ignore"):
         angle = np.degrees(
             np.arctan2(
@@ -191,7 +212,8 @@ def supine_hip_angle(lm: LandmarkSeries, result: KinematicsResult, *, side: str 
                 np.einsum("ij,ij->i", thigh, down) / np.linalg.norm(down, axis=1),
             )
         )
-    return derived(result, angle, "deg")
+    # the sign's reference turns over where the trunk passes vertical: a jump there is not the hip's
+    return derived_angle(result, angle, PROTOCOL_ANGLES["supine_hip_flexion_deg"], breaks=sign_breaks(flip))
 
 
 def lying(lm: LandmarkSeries, result: KinematicsResult) -> bool:
@@ -230,7 +252,7 @@ def fppa(lm: LandmarkSeries, result: KinematicsResult, *, side: str) -> Series:
         u = np.einsum("ij,ij->i", knee - hip, line) / np.einsum("ij,ij->i", line, line)
     offset = knee - (hip + u[:, None] * line)  # knee's offset from the hip-ankle line
     sign = np.sign(np.einsum("ij,ij->i", offset, medial))
-    return derived(result, magnitude * sign, "deg")
+    return derived_angle(result, magnitude * sign, PROTOCOL_ANGLES["knee_fppa_deg"])
 
 
 def ahead_of_pelvis(
