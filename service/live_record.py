@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import io
 import itertools
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -42,6 +43,7 @@ from service.store.uploads import CHUNK
 __all__ = ["LiveRecording", "recorded_files", "save_live_assessment"]
 
 _CSV_ROWS = 8192
+log = logging.getLogger("motionscript.api")
 
 
 @dataclass
@@ -73,9 +75,14 @@ class LiveRecording:
         if self.size + len(jpeg) > self.max_bytes:
             self.full = True
             return
-        if self.spool is None:
-            self.spool = FrameSpool(self.spool_dir)
-        self.spool.append(t_s, jpeg)
+        try:
+            if self.spool is None:
+                self.spool = FrameSpool(self.spool_dir)
+            self.spool.append(t_s, jpeg)
+        except OSError:  # disk full or gone: the recording stops where it is, the session goes on
+            log.warning("a live recording's frame spool could not be written; recording stopped", exc_info=True)
+            self.full = True
+            return
         self.size += len(jpeg)
         self.last_t = t_s
         if self.first_t is None:

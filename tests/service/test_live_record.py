@@ -182,3 +182,25 @@ def test_a_recording_connection_leaves_no_spool_when_it_ends_saved_or_not(live_c
             time.sleep(0.02)
         assert spools() == []
     assert not list(state.uploads.scratch.glob("plain-*"))
+
+
+def test_a_full_disk_stops_the_recording_and_keeps_what_was_written(tmp_path, rng):
+    frames = _frames(rng, 6)
+    rec = LiveRecording(1 << 30, tmp_path / "tmp")
+    for t, jpeg in frames[:3]:
+        rec.frame(t, jpeg)
+    real_write = rec.spool._f.write
+
+    def full(data):
+        real_write(data[:10])  # a partial record, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    rec.spool._f.write = full
+    for t, jpeg in frames[3:]:
+        rec.frame(t, jpeg)  # no exception reaches the connection
+    assert rec.full and rec.n_frames == 3
+    rec.spool._f.write = real_write
+    video = b"".join(_video_file(rec.spool, tmp_path / "scratch"))
+    assert [p for p, _ in _packets(video)] == [round((t - frames[0][0]) * 1000) for t, _ in frames[:3]]
+    rec.close()
+    assert not list((tmp_path / "tmp").iterdir())
