@@ -182,6 +182,20 @@ class KinematicsPipeline:
         frontal in a third of the frames and side-on in half, turned from sagittal (median 66 deg)
         to oblique (49 deg, a median between two modes): that recording's view is fragile, and
         withholding five of its frames is not what should decide it.
+    min_hip_width_ratio
+        A frame's pose is treated as missing when the image hip line is shorter than this share of its median over
+        the surrounding 0.5 s, in a body turned toward the camera (that median at least a
+        quarter of the trunk length; the hips are 0.37-0.40 of it, docs/validation.md, so
+        turned less than about 50 deg). A rigid pelvis narrows to half its width only by
+        turning 60 deg, past the side-on limit, from how it stood around that frame: the two
+        hips placed on top of each other are a pose failure, and no angle is measured in that
+        frame (the hips are not bridged across it either: the model swaps their labels around
+        such frames, and a line drawn between two differently labelled frames collapses
+        again); nor in the frames between two such frames 0.1 s apart. On the fixtures: the landing of
+        ``sports2d_jumping_jacks.mp4`` (frames 68, 70, 72: hips collapsed, shoulders swapped;
+        pelvic obliquity read -29 deg among values within +-3), the frames of
+        ``pose2sim_cam02.mp4`` in which the model swaps left and right, the first frame of
+        ``pose2sim_multi_cam02.mp4``; none in the walk or the KERAAL recordings.
     """
 
     min_visibility: float = 0.5
@@ -193,6 +207,7 @@ class KinematicsPipeline:
     min_view_prob: float = 0.8
     yaw_estimator: YawEstimator = field(default_factory=YawEstimator)
     settle_frames: int = 2
+    min_hip_width_ratio: float = 0.5
 
     def run(self, lm: LandmarkSeries) -> KinematicsResult:
         if not 0 <= self.min_visibility <= 1:
@@ -208,6 +223,17 @@ class KinematicsPipeline:
         issues: list[QualityIssue] = []
         settling = _settling(has_pose, lm.t_s, self.settle_frames, self.max_gap_s)
         masked = self._mask(lm, settling)
+        masked, collapsed = _without_collapsed_hips(masked, self.min_hip_width_ratio)
+        if collapsed.any():
+            issues.append(
+                QualityIssue(
+                    "hips_collapsed",
+                    "info",
+                    f"in {int(collapsed.sum())} frame(s) the pose model put the two hips nearly on top of each other "
+                    f"(the hip line under {self.min_hip_width_ratio:.0%} of its width in the half second around it, in "
+                    "a body turned toward the camera): a pose failure; no angle was measured in those frames",
+                )
+            )
         if settling.any():
             issues.append(
                 QualityIssue(
@@ -220,9 +246,9 @@ class KinematicsPipeline:
                 )
             )
         smoothed, bridged, filtered = self._smooth(masked)
-        # The view keeps the settling frames: the yaw's temporal model already weighs each frame against its
-        # neighbours (see settle_frames).
-        for_view = self._smooth(self._mask(lm))[0] if settling.any() else smoothed
+        # The view reads the settling and collapsed frames: the yaw's temporal model already weighs each frame
+        # against its neighbours, and it keeps the input it was validated on (see settle_frames).
+        for_view = self._smooth(self._mask(lm))[0] if settling.any() or collapsed.any() else smoothed
         if n > 1 and not filtered:
             issues.append(
                 QualityIssue(
@@ -260,7 +286,7 @@ class KinematicsPipeline:
             s = spec.compute(smoothed, facing)
             weight = np.where(bridged, 0.5, 1.0) * np.where(soft, 0.5, 1.0)
             s = Series(s.t_s, s.values, s.unit, weight * s.confidence)
-            kept = keep
+            kept = keep & ~collapsed  # hips interpolated across a collapse inherit it (labels swap around it)
             if spec.name in unsupported:
                 kept = np.zeros(n, dtype=bool)
                 unavailable[spec.name] = unsupported[spec.name]
@@ -433,6 +459,50 @@ class KinematicsPipeline:
                 )
             )
         return issues
+
+
+def _local_median(x: np.ndarray, t_s: np.ndarray, half_s: float) -> np.ndarray:
+    """``(n,)`` median of the finite samples of ``x`` within ``half_s`` of each sample; NaN where none."""
+    out = np.full(x.shape[0], np.nan)
+    lo = np.searchsorted(t_s, t_s - half_s, side="left")
+    hi = np.searchsorted(t_s, t_s + half_s, side="right")
+    finite = np.isfinite(x)
+    for i in range(x.shape[0]):
+        window = x[lo[i] : hi[i]][finite[lo[i] : hi[i]]]
+        if window.size:
+            out[i] = np.median(window)
+    return out
+
+
+def _without_collapsed_hips(lm: LandmarkSeries, min_ratio: float) -> tuple[LandmarkSeries, np.ndarray]:
+    """``lm`` without the frames whose hip line collapsed (see ``min_hip_width_ratio``), and ``(n,)`` True
+    at those frames."""
+    none = np.zeros(len(lm), dtype=bool)
+    if min_ratio <= 0 or len(lm) < 3:
+        return lm, none
+    needed = ("left_hip", "right_hip", "left_shoulder", "right_shoulder")
+    if not all(lm.schema.has(n) for n in needed):
+        return lm, none
+    li, ri, ls, rs = (lm.schema.index(n) for n in needed)
+    xyz = lm.metric_xyz()
+    width = np.linalg.norm(xyz[:, li, :2] - xyz[:, ri, :2], axis=1)
+    trunk = np.linalg.norm(0.5 * (xyz[:, ls, :2] + xyz[:, rs, :2] - xyz[:, li, :2] - xyz[:, ri, :2]), axis=1)
+    around = _local_median(width, lm.t_s, 0.25)
+    with np.errstate(invalid="ignore"):
+        turned_toward = around >= 0.25 * _local_median(trunk, lm.t_s, 0.25)
+        collapsed = turned_toward & (width < min_ratio * around)
+    if not collapsed.any():
+        return lm, collapsed
+    idx = np.flatnonzero(collapsed)  # frames between two collapses 0.1 s apart belong to the same failure
+    for a, b in zip(idx[:-1], idx[1:], strict=True):
+        if lm.t_s[b] - lm.t_s[a] <= 0.1:
+            collapsed[a:b] = True
+    # the whole pose of such a frame goes: the model that misplaced the hips often misplaced the rest with them
+    # (KERAAL's OpenPose CTK frame 24 has hips and shoulders 200 px away); cutting the hips alone left the
+    # shoulders to be smoothed against bridged hips
+    cut = np.broadcast_to(collapsed[:, None], lm.visibility.shape)
+    out = lm.replace(xyz=np.where(cut[..., None], np.nan, lm.xyz), visibility=np.where(cut, 0.0, lm.visibility))
+    return out, collapsed
 
 
 def _settling(has_pose: np.ndarray, t_s: np.ndarray, frames: int, max_gap_s: float) -> np.ndarray:

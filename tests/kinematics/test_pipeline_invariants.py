@@ -245,3 +245,44 @@ def test_the_first_frames_of_a_person_found_again_are_not_measured(observe, spac
     err = np.abs(raw.series["trunk_lean_forward_deg"].values[70:72] - want["trunk_lean_forward_deg"][70:72])
     assert np.nanmax(err) > 5.0
     assert not [q for q in KinematicsPipeline().run(lm).issues if q.code == "pose_settling"]
+
+
+@pytest.mark.parametrize("space", ["image", "world"])
+def test_hips_collapsed_on_each_other_are_a_failure_not_a_pelvic_tilt(observe, space):
+    """Facing the camera; in frames 100 and 102 the model puts the right hip on the left one (as at the
+    landing of sports2d_jumping_jacks.mp4, where pelvic obliquity read -29 deg among values within +-3):
+    frames 100-102 are not measured, the angles elsewhere are the true ones, and the view is unchanged."""
+    t = T
+    image, world = observe(pose("frontal", t), t, yaw_deg=0.0)
+    lm = image if space == "image" else world
+    xyz = np.array(lm.xyz)
+    left, right = lm.schema.index("left_hip"), lm.schema.index("right_hip")
+    xyz[[100, 102], right] = xyz[[100, 102], left] + np.array([0.004, 0.02, 0.0]) * (1.0 if space == "image" else 2.0)
+    broken = lm.replace(xyz=xyz)
+    result = KinematicsPipeline().run(broken)
+    clean = KinematicsPipeline().run(lm)
+    raw = KinematicsPipeline(min_hip_width_ratio=0.0).run(broken)
+    want = truth("frontal", t)
+    for name in ("pelvic_obliquity_deg", "hip_abduction_left_deg", "hip_abduction_right_deg"):
+        got = result.series[name]
+        assert np.isnan(got.values[100:103]).all() and (got.confidence[100:103] == 0).all(), name
+        far = np.r_[0:90, 112 : len(t)]
+        assert rmse(got.values[far], want[name][far]) <= rmse(clean.series[name].values[far], want[name][far]) + 0.05
+    # without the rule the collapse is read as a tilt of the pelvis
+    worst = np.nanmax(np.abs(raw.series["pelvic_obliquity_deg"].values[98:105] - want["pelvic_obliquity_deg"][98:105]))
+    assert worst > 10.0
+    assert result.view.view == clean.view.view == "frontal"
+    issue = [q for q in result.issues if q.code == "hips_collapsed"]
+    assert issue and "in 3 frame(s)" in issue[0].message
+    assert not [q for q in clean.issues if q.code == "hips_collapsed"]
+
+
+def test_a_body_turning_side_on_is_not_a_collapse(observe):
+    """Turning from facing the camera to side-on in 1 s (10 deg every 0.1 s) narrows the hip line to nothing."""
+    t = T
+    step = np.clip(np.floor((t - 2.0) / 0.1) + 1, 0, 9).astype(int)  # 0 before 2 s, 9 (90 deg) from 2.8 s
+    for space in (0, 1):
+        views = [observe(pose("frontal", t), t, yaw_deg=10.0 * k)[space] for k in range(10)]
+        xyz = np.stack([views[k].xyz[i] for i, k in enumerate(step)])
+        lm = views[0].replace(xyz=xyz)
+        assert not [q for q in KinematicsPipeline().run(lm).issues if q.code == "hips_collapsed"]

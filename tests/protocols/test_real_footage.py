@@ -289,3 +289,20 @@ def test_the_walker_stepping_out_from_behind_the_tree_is_not_measured_until_the_
     assert settling and "(2 frames)" in settling[0]["message"]
     trunk = doc["series"]["trunk_lean_forward_deg"]
     assert next(i for i, v in enumerate(trunk) if v is not None) == 10  # she appears in frame 8
+
+
+@pytest.mark.slow
+def test_the_jumping_jacks_landing_is_a_pose_failure_not_a_tilted_pelvis():
+    """At the landing (2.27-2.40 s) the model puts the hips on top of each other three times and swaps the
+    shoulders: pelvic obliquity once read -29 deg (range 35) and right hip adduction 20 deg, in a man whose
+    pelvis stays within +-3 deg and whose feet land together. Those frames are now not measured."""
+    doc = _assessment("sports2d_jumping_jacks.mp4", None)
+    m = {x["name"]: x["value"] for x in doc["metrics"] if x["source"] == "series"}
+    assert m["pelvic_obliquity_range"] < 10 and m["pelvic_obliquity_min"] > -5, m
+    assert m["hip_abduction_right_min"] > -5 and m["hip_abduction_left_min"] > -10, m
+    collapsed = [q for q in doc["quality"] if q["code"] == "hips_collapsed"]
+    assert collapsed and "in 5 frame(s)" in collapsed[0]["message"]
+    t = doc["series"]["t_s"]
+    gone = [t[i] for i, v in enumerate(doc["series"]["pelvic_obliquity_deg"]) if v is None]
+    assert gone == pytest.approx([68 / 30, 69 / 30, 70 / 30, 71 / 30, 72 / 30], abs=1e-3)
+    assert doc["view"]["view"] == "frontal"

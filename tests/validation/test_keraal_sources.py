@@ -20,8 +20,10 @@ from validation import keraal_sources as S
 RMSE_BOUND = {
     ("BP", "CTK", "obliquity"): 2.0,  # measured 1.17
     ("BP", "CTK", "lean"): 2.0,  # measured 1.2
-    ("AP", "CTK", "obliquity"): 18.8,  # measured 14.58 (AlphaPose collapses the hips in a few frames)
-    ("AP", "CTK", "lean"): 9.8,  # measured 7.44
+    # measured 8.38 and 3.71 without the frames whose hips AlphaPose collapses (KinematicsPipeline
+    # min_hip_width_ratio); 10.10 and 7.44 with them, 14.58 before the plausibility gate
+    ("AP", "CTK", "obliquity"): 11.0,
+    ("AP", "CTK", "lean"): 5.0,
     ("OP", "CTK", "obliquity"): 5.8,  # measured 4.17
     ("OP", "CTK", "lean"): 3.6,  # measured 2.47
     ("Kinect", "CTK", "obliquity"): 4.9,  # measured 3.49
@@ -43,6 +45,9 @@ RMSE_BOUND = {
     ("Kinect", "RTK", "obliquity"): 8.7,  # measured 6.56
     ("Kinect", "RTK", "lean"): 7.8,  # measured 5.78
 }
+# AlphaPose collapses the hips (and misplaces the pose with them) in 22 of its 194 CTK frames (hands over
+# the face): those are withheld (measured 172 / 194 kept); every other source keeps 95 %.
+KEPT_SHARE = {("AP", "CTK"): 0.85}
 # ELK is the one trial with real pelvic motion (28 deg): there the time course must be followed.
 ELK_R_MIN = {"BP": 0.93, "AP": 0.70, "OP": 0.92, "Kinect": 0.85}  # measured 0.98, 0.75, 0.97, 0.90
 ELK_SLOPE = {"BP": (0.45, 0.7), "AP": (0.65, 1.0), "OP": (0.8, 1.1), "Kinect": (0.85, 1.15)}  # 0.58 0.83 0.96 1.01
@@ -94,7 +99,7 @@ def test_every_source_is_aligned_to_the_optical_recording(reports):
 @pytest.mark.parametrize(("src", "ex", "quantity"), list(RMSE_BOUND))
 def test_agreement_within_the_measured_bounds(reports, src, ex, quantity):
     a = reports[(src, ex)].agreement[quantity]
-    assert a.n >= 0.95 * a.available
+    assert a.n >= KEPT_SHARE.get((src, ex), 0.95) * a.available
     assert a.rmse <= RMSE_BOUND[(src, ex, quantity)]
 
 
