@@ -175,7 +175,7 @@ def build_assessment(
         model=model,
         subject=subject,
         view=view,
-        quality=[_issue(q) for q in list(extra_issues) + result.issues],
+        quality=[_issue(q) for q in [*extra_issues, *result.issues, *(protocol.quality if protocol else [])]],
         series=series,
         confidence=confidence,
         unavailable=dict(result.unavailable),
@@ -311,6 +311,7 @@ def analyze_landmarks(
                 ),
             ],
             protocol.parameters,
+            quality=protocol.quality,
         )
     if exercise is not None and protocol is None:
         issues.append(
@@ -610,7 +611,7 @@ def analyze_sensors(wearables: WearableFiles, *, exercise: str | None = None, fi
         model=None,
         subject=None,
         view=ViewOut(view="none", confidence=0.0, measurable_planes=[]),
-        quality=[_issue(q) for q in issues],
+        quality=[_issue(q) for q in [*issues, *(protocol.quality if protocol else [])]],
         series={"t_s": [], **dict.fromkeys(names)},
         confidence=dict.fromkeys(names),
         unavailable=dict.fromkeys(names, no_camera),

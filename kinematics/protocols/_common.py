@@ -10,7 +10,8 @@ Three kinds of helper live here:
 * **uncertainty**: 95 % intervals for medians and differences of medians of
   low-passed samples, widened by the measuring method's own error;
 * **result plumbing**: the unscored (coaching-only) result, thresholds with a
-  clinic's override of their value, windows around repetitions.
+  clinic's override of their value, windows around repetitions, the warning that
+  says how many samples of the protocol's own angles the gate withheld.
 
 Instrument errors (standard deviations in degrees, used inside every 95 %
 interval; each is the published or measured error of *this kind* of angle
@@ -31,14 +32,15 @@ from a camera, not of this software on this patient):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from kinematics.filtering import GapFiller, LowPass, contiguous_runs
-from kinematics.pipeline import KinematicsResult
-from kinematics.plausibility import PROTOCOL_ANGLES, Plausible, gate, sign_breaks
+from kinematics.pipeline import KinematicsResult, QualityIssue
+from kinematics.plausibility import PROTOCOL_ANGLES, GateCount, Plausible, gate, sign_breaks
 from kinematics.protocols.base import Coaching, Finding, ProtocolEvent, ProtocolMetric, ProtocolResult, Threshold, judge
 from kinematics.series import SIDES, LandmarkSeries, Series
 
@@ -79,6 +81,31 @@ def unscored(
 def with_value(threshold: Threshold, value: float) -> Threshold:
     """``threshold`` with a clinic's value; the source stays attached."""
     return Threshold(threshold.name, float(value), threshold.unit, threshold.source, threshold.note)
+
+
+def withheld_issues(counts: Mapping[str, GateCount]) -> list[QualityIssue]:
+    """The ``implausible_protocol_angle`` warning: samples of the protocol's own angles the gate withheld.
+
+    ``counts`` maps a plain name of each angle (``"supine hip angle"``) to what
+    :func:`derived_angle` withheld from it; no warning when nothing was withheld. The pipeline's
+    series say theirs in its ``implausible_angle`` warning; these angles are not pipeline series.
+    """
+    hit = {name: c for name, c in counts.items() if c.total}
+    if not hit:
+        return []
+    parts = []
+    for name, c in hit.items():
+        why = [f"{c.out_of_range} outside its plausible range"] if c.out_of_range else []
+        why += [f"{c.jumps} after an impossible jump"] if c.jumps else []
+        parts.append(f"{c.total} sample(s) of the {name} withheld as implausible ({' and '.join(why)})")
+    return [
+        QualityIssue(
+            "implausible_protocol_angle",
+            "warning",
+            f"{'; '.join(parts)}: angles no body can produce (a pose failure: a limb lost or swapped, another "
+            "person); the exercise's metrics were measured without them, the gap bridged when short",
+        )
+    ]
 
 
 def r2(x: float | None) -> float | None:
@@ -156,8 +183,10 @@ def hip_height(lm: LandmarkSeries, result: KinematicsResult) -> Series:
 
 def derived_angle(
     result: KinematicsResult, values: np.ndarray, band: Plausible, breaks: np.ndarray | None = None
-) -> Series:
+) -> tuple[Series, GateCount]:
     """An angle computed per frame from :func:`masked_points`, gated, then smoothed as :func:`derived`.
+
+    Returns the smoothed angle and what the gate withheld from it (for :func:`withheld_issues`).
 
     The plausibility gate (:func:`kinematics.plausibility.gate`, the pipeline's own) runs on the
     frame-by-frame angle, before the low-pass: filtered first, a pose failure or a +-180 deg wrap
@@ -167,19 +196,20 @@ def derived_angle(
     """
     values = np.asarray(values, dtype=float)
     raw = Series(result.t_s, values, "deg", np.where(np.isfinite(values), 1.0, 0.0))
-    kept, _ = gate(raw, band, breaks=breaks)
-    return derived(result, kept.values, "deg")
+    kept, count = gate(raw, band, breaks=breaks)
+    return derived(result, kept.values, "deg"), count
 
 
-def supine_hip_angle(lm: LandmarkSeries, result: KinematicsResult, *, side: str = "mid") -> Series:
+def supine_hip_angle(lm: LandmarkSeries, result: KinematicsResult, *, side: str = "mid") -> tuple[Series, GateCount]:
     """Thigh-to-trunk angle for a subject lying on the back, signed by the floor.
 
     Returns
     -------
-    Series
+    Series, GateCount
         deg, 0 when the thigh continues the trunk line (shoulder -> hip), > 0
         when the knee is on the ceiling side of that line (flexion), < 0 on
-        the floor side (extension past neutral, a bridge's top).
+        the floor side (extension past neutral, a bridge's top); and the
+        samples the plausibility gate withheld (:func:`derived_angle`).
 
     Notes
     -----
@@ -223,15 +253,16 @@ def lying(lm: LandmarkSeries, result: KinematicsResult) -> bool:
     return classify_posture(lm, result).posture == "lying"
 
 
-def fppa(lm: LandmarkSeries, result: KinematicsResult, *, side: str) -> Series:
+def fppa(lm: LandmarkSeries, result: KinematicsResult, *, side: str) -> tuple[Series, GateCount]:
     """Knee frontal-plane projection angle (FPPA) in the camera plane.
 
     Returns
     -------
-    Series
+    Series, GateCount
         deg, the angle between the thigh (hip -> knee) and the shank (knee ->
         ankle) as the camera sees them; > 0 when the knee lies medial of the
-        hip-ankle line (valgus, "knee in"), < 0 lateral (varus).
+        hip-ankle line (valgus, "knee in"), < 0 lateral (varus); and the
+        samples the plausibility gate withheld (:func:`derived_angle`).
 
     Notes
     -----

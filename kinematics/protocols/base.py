@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from kinematics.pipeline import KinematicsResult
+from kinematics.pipeline import KinematicsResult, QualityIssue
 from kinematics.series import LandmarkSeries, Side
 
 __all__ = [
@@ -106,6 +106,9 @@ class ProtocolResult:
     coaching: list[Coaching]
     parameters: dict[str, object]
     detection: Detection | None = None  # None when the recording was not fit to look (capture coaching)
+    # what limited the protocol's own measurement (samples of its angles withheld as implausible, ...);
+    # the assessment document lists them under ``quality`` after the pipeline's
+    quality: list[QualityIssue] = field(default_factory=list)
 
     @property
     def scored(self) -> bool:

@@ -24,7 +24,7 @@ Sources
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -99,14 +99,15 @@ class Bridge:
         detection = presence.gate("lying", landmarks, result)
         if not detection.detected:
             return presence.not_detected(self.name, params, detection, _HOW)
-        angle = C.supine_hip_angle(landmarks, result)
+        angle, withheld = C.supine_hip_angle(landmarks, result)
+        quality = C.withheld_issues({"supine hip angle": withheld})
         extension = Series(angle.t_s, -angle.values, "deg", angle.confidence)
         reps = presence.whole(self.reps.detect(extension), result.t_s)
         if not reps:
             found = presence.missing(
                 detection, f"bridges (the pelvis lifted by at least {self.reps.min_amplitude:g} deg)"
             )
-            return presence.not_detected(self.name, params, found, _HOW)
+            return replace(presence.not_detected(self.name, params, found, _HOW), quality=quality)
         holds = self.holds.detect(extension, reps)
         tops = [float(np.nanmax(C.window(extension, r.start_s, r.end_s or r.start_s))) for r in reps]
         top = float(np.median(tops))
@@ -132,7 +133,7 @@ class Bridge:
                 )
             )
         return ProtocolResult(
-            self.name, sorted(reps + holds, key=lambda e: e.start_s), metrics, findings, [], params, detection
+            self.name, sorted(reps + holds, key=lambda e: e.start_s), metrics, findings, [], params, detection, quality
         )
 
     def _neutral(self, top: float, ci: tuple[float, float], n: int) -> Finding:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kinematics.pipeline import KinematicsResult
+from kinematics.plausibility import GateCount
 from kinematics.protocols import _common as C
 from kinematics.protocols import presence
 from kinematics.protocols.base import (
@@ -238,8 +239,9 @@ class Squat:
                 ProtocolMetric("trunk_lean_lateral_change_deg", C.r2(side_lean[0]), "deg", None, side_lean[1])
             )
         fppa: dict[str, tuple[float, tuple[float, float]]] = {}
+        withheld: dict[str, GateCount] = {}
         for side in SIDES:
-            s = C.fppa(lm, result, side=side)
+            s, withheld[f"{side} knee projection angle (FPPA)"] = C.fppa(lm, result, side=side)
             values = s.values[bottom & s.valid]
             if values.size < 3:
                 metrics.append(
@@ -274,7 +276,9 @@ class Squat:
                     "One knee moving inward more than the other can reflect hip control on that side.",
                 )
             )
-        return ProtocolResult(self.name, list(reps), metrics, findings, [], params, detection)
+        return ProtocolResult(
+            self.name, list(reps), metrics, findings, [], params, detection, C.withheld_issues(withheld)
+        )
 
     def _tilt_finding(self, drop: float, ci: tuple[float, float], low_side: str) -> Finding:
         th = C.with_value(PELVIC_TILT_THRESHOLD, self.pelvic_tilt_threshold_deg)

@@ -23,11 +23,12 @@ Sources
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from kinematics.pipeline import KinematicsResult
+from kinematics.plausibility import GateCount
 from kinematics.protocols import _common as C
 from kinematics.protocols import presence
 from kinematics.protocols.base import (
@@ -106,7 +107,9 @@ class StandingHipFlexion:
         ) + ", lower it again, several times, then the other leg."
         if not detection.detected:
             return presence.not_detected(self.name, params, detection, how)
-        flexion = {s: self._flexion(result, landmarks, s, supine) for s in SIDES}
+        gated = {s: self._flexion(result, landmarks, s, supine) for s in SIDES}
+        flexion = {s: series for s, (series, _) in gated.items()}
+        quality = C.withheld_issues({f"{s} supine hip angle": withheld for s, (_, withheld) in gated.items()})
         found = sorted((r for s in flexion for r in self.reps.detect(flexion[s], side=s)), key=lambda r: r.start_s)
         found = presence.whole(found, result.t_s)
         reps = presence.foot_rises(landmarks, presence.rep_rule(found, flexion, together=False))  # type: ignore[arg-type]
@@ -116,7 +119,9 @@ class StandingHipFlexion:
                 f"leg lifts (one hip flexed by at least {self.reps.min_amplitude:g} deg, its foot rising, "
                 "while the other leg stays)"
             )
-            return presence.not_detected(self.name, params, presence.missing(detection, lifts), how)
+            return replace(
+                presence.not_detected(self.name, params, presence.missing(detection, lifts), how), quality=quality
+            )
         holds = [h for s in flexion for h in self.holds.detect(flexion[s], [r for r in reps if r.side == s])]
         metrics = [ProtocolMetric("rep_count", len(reps), "1")]
         findings: list[Finding] = [
@@ -179,14 +184,15 @@ class StandingHipFlexion:
                 )
             )
         return ProtocolResult(
-            self.name, sorted(reps + holds, key=lambda e: e.start_s), metrics, findings, [], params, detection
+            self.name, sorted(reps + holds, key=lambda e: e.start_s), metrics, findings, [], params, detection, quality
         )
 
     @staticmethod
-    def _flexion(result: KinematicsResult, lm: LandmarkSeries, side: str, supine: bool) -> Series:
+    def _flexion(result: KinematicsResult, lm: LandmarkSeries, side: str, supine: bool) -> tuple[Series, GateCount]:
+        """The side's hip flexion and what the gate withheld from it (standing: the pipeline's, said by the pipeline)."""
         if supine:
             return C.supine_hip_angle(lm, result, side=side)
-        return result.series[f"hip_flexion_{side}_deg"]
+        return result.series[f"hip_flexion_{side}_deg"], GateCount()
 
     def _peak_finding(self, side: str, peak: float, ci: tuple[float, float], n: int, supine: bool) -> Finding:
         ref = C.with_value(FLEXION_REFERENCE, self.flexion_reference_deg)

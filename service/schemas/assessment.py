@@ -174,7 +174,11 @@ class Assessment(_Model):
     model: dict[str, object] | None = Field(description="pose model provenance; null for client-side landmarks")
     subject: SubjectOut | None
     view: ViewOut
-    quality: list[QualityIssueOut]
+    quality: list[QualityIssueOut] = Field(
+        description="what limits the measurement: the recording's issues, the kinematics pipeline's, then the "
+        "exercise protocol's (e.g. implausible_protocol_angle: samples of its own angles withheld); "
+        "docs/assessment.md lists the codes"
+    )
     series: dict[str, list[float | None] | None] = Field(
         description="t_s (seconds from the first frame) and one array per series, sampled at t_s; null where not measurable"
     )

@@ -50,7 +50,7 @@ def test_fppa_is_the_thigh_shank_angle_positive_when_the_knee_is_medial(knee_dx,
     lm = _world(_legs(knee_dx, mirror=mirror))
     want = sign * 2 * np.degrees(np.arctan(abs(knee_dx) / 0.45))  # isosceles: twice the thigh's tilt
     for side in ("left", "right"):
-        got = C.fppa(lm, _result(lm.t_s), side=side).values  # type: ignore[arg-type]
+        got = C.fppa(lm, _result(lm.t_s), side=side)[0].values  # type: ignore[arg-type]
         np.testing.assert_allclose(got, want, atol=1e-9)
 
 
@@ -64,7 +64,7 @@ def test_supine_hip_angle_is_signed_by_the_floor_whichever_way_the_subject_lies(
         pts[f"{side}_hip"] = (0.0, 0.0)
         pts[f"{side}_knee"] = (0.4 * direction, -knee_up)  # y is down: up is negative
     lm = _world(pts)
-    got = C.supine_hip_angle(lm, _result(lm.t_s)).values  # type: ignore[arg-type]
+    got = C.supine_hip_angle(lm, _result(lm.t_s))[0].values  # type: ignore[arg-type]
     np.testing.assert_allclose(got, sign * np.degrees(np.arctan(abs(knee_up) / 0.4)), atol=1e-9)
 
 
