@@ -570,7 +570,7 @@ class AsyncClient(_Common, _Endpoints):
             await asyncio.sleep(delay)
             attempt += 1
 
-    async def _call(self, call: _Call) -> Any:  # type: ignore[override]
+    async def _call(self, call: _Call) -> Any:
         return call.answer(await self._request(call.method, call.path, params=call.params, body=call.body))
 
     async def _pages(self, path: str, params: dict[str, Any], model: type[BaseModel]) -> AsyncIterator[Any]:
