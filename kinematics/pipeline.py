@@ -374,7 +374,7 @@ class KinematicsPipeline:
             return "camera view could not be determined (shoulders and hips not all visible)"
         if view.view == "oblique":
             return (
-                f"oblique view (body turned {view.off_frontal_deg:.0f} deg from facing the camera): "
+                f"oblique view ({_turned(view)}): "
                 f"{spec.plane}-plane angles are not reliable; film {'facing the camera' if spec.plane == 'frontal' else 'side-on'}"
             )
         return f"{spec.plane}-plane angle not measurable from a {view.view} view"
@@ -425,7 +425,7 @@ class KinematicsPipeline:
                 QualityIssue(
                     "oblique_view",
                     "error",
-                    f"body turned {view.off_frontal_deg:.0f} deg from the camera: film facing the camera "
+                    f"{_turned(view)}: film facing the camera "
                     f"(within {self.frontal_max_deg:g} deg) or side-on (beyond {self.sagittal_min_deg:g} deg)",
                 )
             )
@@ -443,7 +443,7 @@ class KinematicsPipeline:
                 QualityIssue(
                     "view_uncertain",
                     "warning",
-                    f"body turned {view.off_frontal_deg:.0f} deg from the camera, within the yaw's uncertainty of "
+                    f"{_turned(view)}, within the yaw's uncertainty of "
                     f"the {edge:g} deg limit of a {view.view} view ({view.view_prob:.0%} probability that it is "
                     f"one): {PLANE_OF_VIEW[view.view]}-plane angles may be distorted; film "
                     f"{'more squarely facing the camera' if view.view == 'frontal' else 'more squarely side-on'}",
@@ -459,6 +459,14 @@ class KinematicsPipeline:
                 )
             )
         return issues
+
+
+def _turned(view: ViewEstimate) -> str:
+    """How far the body is turned from square to the camera, saying when its back is to the camera (a body
+    42 deg from square with its back to the camera is not "42 deg from facing the camera")."""
+    if view.facing == "back":
+        return f"back to the camera, body turned {view.off_frontal_deg:.0f} deg from square"
+    return f"body turned {view.off_frontal_deg:.0f} deg from facing the camera"
 
 
 def _local_median(x: np.ndarray, t_s: np.ndarray, half_s: float) -> np.ndarray:
