@@ -17,10 +17,10 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal, Self
+from typing import Any, Concatenate, Literal, ParamSpec, Self, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
@@ -53,6 +53,8 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})  # 429: too many uploads at onc
 USER_AGENT = "motionscript-client/0.2"
 Source = str | os.PathLike[str] | dict[str, Any]
 StatusCallback = Callable[[AssessmentPublic], None]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 class _Common:
@@ -165,7 +167,8 @@ class _Endpoints:
     """Every call beyond submitting and following assessments, shared by both clients.
 
     Each method builds a :class:`_Call`; ``Client`` runs it and returns the answer, ``AsyncClient``
-    returns a coroutine of the same answer. The role each needs is in docs/sdk.md.
+    returns a coroutine of the same answer (it takes each method through :func:`_awaited`, which
+    says so to a type checker). The role each needs is in docs/sdk.md.
     """
 
     def _call(self, call: _Call) -> Any:  # pragma: no cover - implemented by the clients
@@ -332,6 +335,16 @@ class _Endpoints:
     def rotate_webhook_secret(self) -> WebhookSecret:
         """Replace the webhook secret; the new one is returned (and used from now on); audited. admin."""
         return self._call(_Call("POST", "/v1/clinic/webhook-secret", model=WebhookSecret))
+
+
+def _awaited(method: Callable[Concatenate[Any, _P], _T]) -> Callable[Concatenate[Any, _P], Coroutine[Any, Any, _T]]:
+    """An :class:`_Endpoints` method as :class:`AsyncClient` has it: the same function, typed as what it is there.
+
+    The method returns ``self._call(...)``, which on ``AsyncClient`` is a coroutine of the answer;
+    inherited, it would be typed as the answer itself (``await ms.create_patient(...)`` read as
+    awaiting a ``Patient``, and a forgotten ``await`` went unseen). Only the type changes.
+    """
+    return cast("Callable[Concatenate[Any, _P], Coroutine[Any, Any, _T]]", method)
 
 
 def _page_params(page_size: int, **filters: Any) -> dict[str, Any]:
@@ -501,8 +514,35 @@ class Client(_Common, _Endpoints):
         return FrameResult.model_validate_json(self._request("POST", "/v1/frames", upload=image_upload(image)).content)
 
 
-class AsyncClient(_Common, _Endpoints):
+class AsyncClient(_Common):
     """The same API for asyncio."""
+
+    # the shared endpoints, each a coroutine of what Client's returns (_awaited)
+    get_overlay = _awaited(_Endpoints.get_overlay)
+    export_series = _awaited(_Endpoints.export_series)
+    get_input = _awaited(_Endpoints.get_input)
+    create_patient = _awaited(_Endpoints.create_patient)
+    get_patient = _awaited(_Endpoints.get_patient)
+    update_patient = _awaited(_Endpoints.update_patient)
+    delete_patient = _awaited(_Endpoints.delete_patient)
+    create_session = _awaited(_Endpoints.create_session)
+    update_session = _awaited(_Endpoints.update_session)
+    link_assessments = _awaited(_Endpoints.link_assessments)
+    record_odi = _awaited(_Endpoints.record_odi)
+    record_nrs = _awaited(_Endpoints.record_nrs)
+    get_progress = _awaited(_Endpoints.get_progress)
+    get_signature = _awaited(_Endpoints.get_signature)
+    get_report_pdf = _awaited(_Endpoints.get_report_pdf)
+    get_report_html = _awaited(_Endpoints.get_report_html)
+    get_fhir_bundle = _awaited(_Endpoints.get_fhir_bundle)
+    list_findings = _awaited(_Endpoints.list_findings)
+    review_finding = _awaited(_Endpoints.review_finding)
+    list_suggestions = _awaited(_Endpoints.list_suggestions)
+    decide_suggestion = _awaited(_Endpoints.decide_suggestion)
+    get_clinic = _awaited(_Endpoints.get_clinic)
+    update_clinic = _awaited(_Endpoints.update_clinic)
+    get_webhook_secret = _awaited(_Endpoints.get_webhook_secret)
+    rotate_webhook_secret = _awaited(_Endpoints.rotate_webhook_secret)
 
     def __init__(
         self,
