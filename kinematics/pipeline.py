@@ -125,6 +125,9 @@ class KinematicsResult:
     frames_with_pose: int
     filtered: bool
     parameters: dict[str, object]
+    # (n,) True where the pipeline treats the pose as failed and measures nothing (a person appearing,
+    # ``settle_frames``; hips collapsed, ``min_hip_width_ratio``): protocols reading landmarks skip them too
+    pose_failed: np.ndarray | None = None
 
 
 def _smooth_sign(sign: np.ndarray, t_s: np.ndarray, window_s: float = 0.5) -> np.ndarray:
@@ -335,6 +338,7 @@ class KinematicsPipeline:
             frames_with_pose=frames_with_pose,
             filtered=filtered,
             parameters=asdict(self),
+            pose_failed=settling | collapsed,
         )
 
     # -- steps -----------------------------------------------------------------

@@ -122,11 +122,15 @@ def ci_list(ci: tuple[float, float] | None) -> list[float] | None:
 def masked_points(lm: LandmarkSeries, result: KinematicsResult) -> dict[str, np.ndarray]:
     """``name -> (n, 3)`` isotropic coordinates (px or m, y down), NaN where doubtful.
 
-    The pipeline's rule: below ``min_visibility`` or outside the picture is not measured.
+    The pipeline's rule: below ``min_visibility``, outside the picture, or in a frame whose pose the
+    pipeline found failed (``KinematicsResult.pose_failed``) is not measured.
     """
     min_vis = float(result.parameters.get("min_visibility", 0.5))  # type: ignore[arg-type]
     xyz = lm.metric_xyz()
     bad = lm.visibility < min_vis
+    failed = getattr(result, "pose_failed", None)  # a stand-in result (tests) may not carry it
+    if failed is not None and failed.shape == (len(lm),):
+        bad = bad | failed[:, None]
     if lm.space == "image_norm":
         x, y = lm.xyz[..., 0], lm.xyz[..., 1]
         bad = bad | (x < 0) | (x > 1) | (y < 0) | (y > 1)

@@ -240,6 +240,12 @@ def test_the_first_frames_of_a_person_found_again_are_not_measured(observe, spac
         assert rmse(got.values[80:], want[name][80:]) <= 1.0, name
     issue = [q for q in result.issues if q.code == "pose_settling"]
     assert issue and issue[0].severity == "info" and "(2 frames)" in issue[0].message
+    # the protocols read landmarks through the same rule (one code path)
+    from kinematics.protocols._common import masked_points
+
+    assert result.pose_failed is not None and np.flatnonzero(result.pose_failed).tolist() == [70, 71]
+    hip = masked_points(lm.replace(xyz=xyz, visibility=vis), result)["right_hip"]
+    assert np.isnan(hip[70:72]).all() and np.isfinite(hip[72:]).all()
     # without the rule the hand-as-hip frames are read as angles, far from the truth
     raw = KinematicsPipeline(settle_frames=0).run(lm.replace(xyz=xyz, visibility=vis))
     err = np.abs(raw.series["trunk_lean_forward_deg"].values[70:72] - want["trunk_lean_forward_deg"][70:72])

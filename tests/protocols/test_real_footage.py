@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kinematics.exercises import suggest
@@ -289,6 +290,13 @@ def test_the_walker_stepping_out_from_behind_the_tree_is_not_measured_until_the_
     assert settling and "(2 frames)" in settling[0]["message"]
     trunk = doc["series"]["trunk_lean_forward_deg"]
     assert next(i for i, v in enumerate(trunk) if v is not None) == 10  # she appears in frame 8
+    # the gait protocol reads the landmarks through the same rule
+    from kinematics.pipeline import KinematicsPipeline
+    from kinematics.protocols._common import masked_points
+
+    lm = _prepared("sports2d_walker.mp4").landmarks
+    hip = masked_points(lm, KinematicsPipeline().run(lm))["right_hip"]
+    assert np.isnan(hip[8:10]).all() and np.isfinite(hip[10]).all()
 
 
 @pytest.mark.slow
