@@ -159,6 +159,25 @@ def _keep_freed_memory(mmap_below: int = 32 << 20, trim_above: int = 64 << 20) -
     return bool(mallopt(_M_MMAP_THRESHOLD, mmap_below)) and bool(mallopt(_M_TRIM_THRESHOLD, trim_above))
 
 
+def _return_freed_memory() -> bool:
+    """``malloc_trim(0)``: give the heap's free pages back to the system (glibc; a no-op elsewhere).
+
+    `_keep_freed_memory` keeps up to 64 MiB of freed heap for the next model runs; once a
+    backend is closed nothing will reuse it. A chunk worker of `vision.parallel` closes its
+    backend before it sends its landmarks, and the caller closes its own before stitching, so
+    the memory is back before that transfer, the moment a long video's analysis peaked.
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
 def _session(spec: ModelSpec, providers: list[str], threads: int):
     import onnxruntime as ort
 
@@ -329,7 +348,11 @@ class Backend:
         }
 
     def close(self) -> None:
+        """Drop both sessions and hand the memory they freed back to the system (`_return_freed_memory`)."""
+        had = self._landmarker is not None
         self._landmarker = self._detector = None
+        if had:
+            _return_freed_memory()
 
     def __enter__(self) -> Self:
         return self
