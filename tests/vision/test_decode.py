@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from kinematics.errors import CorruptMediaError, UnsupportedMediaError
+from tests._sched import keep_policy
 from vision.decode import Frame, VideoReader, _apply_orientation, _Clock, probe, read_image, sniff
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -50,8 +51,12 @@ def write_video(
     vflip: bool = False,
     container_options: dict[str, str] | None = None,
 ) -> Path:
-    """Encode ``n`` pattern frames; ``pts`` (in ``time_base``) default to 30 fps."""
-    with av.open(str(path), "w", options=container_options or {}) as container:
+    """Encode ``n`` pattern frames; ``pts`` (in ``time_base``) default to 30 fps.
+
+    The scheduling policy is restored afterwards: libsvtav1 leaves its caller at SCHED_FIFO 99
+    when run as root (tests/_sched.py).
+    """
+    with keep_policy(), av.open(str(path), "w", options=container_options or {}) as container:
         stream = container.add_stream(codec, rate=30)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
