@@ -538,9 +538,7 @@ def _implausible_issues(gated: dict[str, GateCount]) -> list[QualityIssue]:
         return []
     parts = []
     for name, c in hit.items():
-        why = [f"{c.out_of_range} outside its plausible range"] if c.out_of_range else []
-        why += [f"{c.jumps} after an impossible jump"] if c.jumps else []
-        parts.append(f"{name.removesuffix('_deg').replace('_', ' ')}: {' and '.join(why)}")
+        parts.append(f"{name.removesuffix('_deg').replace('_', ' ')}: {c.reasons()}")
     total = sum(c.total for c in hit.values())
     return [
         QualityIssue(

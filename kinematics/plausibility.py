@@ -141,6 +141,12 @@ class GateCount:
     def total(self) -> int:
         return self.out_of_range + self.jumps
 
+    def reasons(self) -> str:
+        """Why, in words: ``"3 outside its plausible range and 2 after an impossible jump"``."""
+        why = [f"{self.out_of_range} outside its plausible range"] if self.out_of_range else []
+        why += [f"{self.jumps} after an impossible jump"] if self.jumps else []
+        return " and ".join(why)
+
 
 def _jump_outliers(
     t_s: np.ndarray, values: np.ndarray, keep: np.ndarray, plausible: Plausible, breaks: np.ndarray

@@ -95,9 +95,7 @@ def withheld_issues(counts: Mapping[str, GateCount]) -> list[QualityIssue]:
         return []
     parts = []
     for name, c in hit.items():
-        why = [f"{c.out_of_range} outside its plausible range"] if c.out_of_range else []
-        why += [f"{c.jumps} after an impossible jump"] if c.jumps else []
-        parts.append(f"{c.total} sample(s) of the {name} withheld as implausible ({' and '.join(why)})")
+        parts.append(f"{c.total} sample(s) of the {name} withheld as implausible ({c.reasons()})")
     return [
         QualityIssue(
             "implausible_protocol_angle",
