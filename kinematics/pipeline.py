@@ -244,7 +244,7 @@ class KinematicsPipeline:
                     "info",
                     f"the first {self.settle_frames} frame(s) each time the person appeared (after the recording "
                     f"began, or after more than {self.max_gap_s:g} s without a pose) were not measured "
-                    f"({int(settling.sum())} frames): the pose model's first estimate of a person it finds is its "
+                    f"({_frames(int(settling.sum()))}): the pose model's first estimate of a person it finds is its "
                     "roughest",
                 )
             )
@@ -463,6 +463,10 @@ class KinematicsPipeline:
                 )
             )
         return issues
+
+
+def _frames(n: int) -> str:
+    return f"{n} frame" if n == 1 else f"{n} frames"
 
 
 def _turned(view: ViewEstimate) -> str:

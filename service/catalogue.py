@@ -7,6 +7,10 @@ is taken off and the underscores become spaces (:func:`label`).
 
 Coaching (advice to whoever films) is written for the patient; :func:`clinician_note` gives the
 clinician's version of the same fact for the clinician's pages and reports.
+
+Quality issues (what limits the measurements of a recording) keep their sentence from the analysis;
+:data:`QUALITY` gives each code the plain title both the reports and the pages print before it
+(:func:`quality_notes`), so neither shows a code or a bare severity word.
 """
 
 from __future__ import annotations
@@ -21,14 +25,19 @@ __all__ = [
     "EXERCISES",
     "METRICS",
     "OUTCOMES",
+    "QUALITY",
+    "QUALITY_INTRO",
     "SERIES",
     "UNITS",
     "Entry",
+    "QualityNote",
     "as_json",
     "clinician_note",
     "fmt_interval",
     "fmt_value",
     "label",
+    "quality_notes",
+    "quality_title",
     "side_pair",
     "unit_text",
 ]
@@ -269,6 +278,80 @@ def clinician_note(code: str, *, view: str | None = None) -> str:
     return text.format(view=view or "see the protocol")
 
 
+QUALITY_INTRO = (
+    "About the recording, not the patient: what limits these measurements and which frames or angles were "
+    "left out. None of these is a finding."
+)
+
+# A quality issue's code -> the title printed before its sentence. Clinician's words: about the recording and
+# what was left unmeasured, never about the patient (a quality issue is not a finding).
+QUALITY: dict[str, str] = {
+    "oblique_view": "Filmed at an angle",
+    "view_unknown": "Camera view not found",
+    "view_uncertain": "Camera view uncertain",
+    "view_changes": "Camera view changes",
+    "hips_not_visible": "Hips not visible",
+    "left_knee_not_visible": "Left knee often hidden",
+    "right_knee_not_visible": "Right knee often hidden",
+    "frames_without_pose": "Frames without the person",
+    "implausible_angle": "Impossible angles left out",
+    "implausible_protocol_angle": "Impossible exercise angles left out",
+    "hips_collapsed": "Failed poses left out",
+    "pose_settling": "First frames of each appearance left out",
+    "several_people": "More than one person in view",
+    "labels_mirrored": "Left and right look mirrored",
+    "labels_swapped_in_part": "Left and right swapped in some frames",
+    "no_filtering": "Angles not smoothed",
+    "blurred": "Blurred picture",
+    "truncated": "File ends early",
+    "clock_gaps": "Gaps in the frame times",
+    "decode_note": "About the video file",
+    "skeleton_limit": "Limit of the landmark skeleton",
+    "no_visibility": "No landmark visibility given",
+    "timestamps_from_fps": "Frame times taken from the frame rate",
+    "no_camera": "No camera",
+    "protocol_needs_camera": "Exercise needs a camera",
+    "protocol_not_available": "Exercise not scored from the sensors",
+}
+
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def quality_title(code: str) -> str:
+    """The plain title of a quality issue; an unknown code still reads as words (``"some_code"`` -> ``"Some code"``)."""
+    if code in QUALITY:
+        return QUALITY[code]
+    words = code.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+@dataclass(frozen=True)
+class QualityNote:
+    code: str
+    severity: str  # "error" | "warning" | "info": the order and the weight, never printed
+    title: str  # "Impossible angles left out"
+    text: str  # the analysis's sentence, first letter capitalised
+
+    @property
+    def is_note(self) -> bool:
+        """An aside (``info``): printed below the issues that limit the measurements, and smaller."""
+        return self.severity == "info"
+
+
+def quality_notes(quality: list[dict]) -> tuple[QualityNote, ...]:
+    """A stored assessment's ``quality`` as printed: errors, then warnings, then notes, each with its title."""
+    notes = [
+        QualityNote(q.get("code", ""), q.get("severity", "info"), quality_title(q.get("code", "")), _sentence(q))
+        for q in quality
+    ]
+    return tuple(sorted(notes, key=lambda n: _SEVERITY_ORDER.get(n.severity, 3)))
+
+
+def _sentence(q: dict) -> str:
+    text = str(q.get("message") or "").strip()
+    return text[:1].upper() + text[1:]
+
+
 def as_json() -> dict:
     """The catalogue for the clinician app (``GET /v1/catalogue``)."""
 
@@ -285,4 +368,6 @@ def as_json() -> dict:
         "by_exercise": BY_EXERCISE,
         "outcomes": table(OUTCOMES),
         "coaching": dict(_CLINICIAN),
+        "quality": dict(QUALITY),
+        "quality_intro": QUALITY_INTRO,
     }

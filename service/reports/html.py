@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from service.catalogue import fmt_value, unit_text
+from service.catalogue import QUALITY_INTRO, QualityNote, fmt_value, unit_text
 from service.reports._plots import progress_figure, series_figure, to_svg
 from service.reports.model import AssessmentSection, PlotGroup, ProgressChart, ReportModel
 
@@ -21,6 +21,12 @@ vertical-align:top;text-align:left}th{background:#f4f4f4}
 .na{background:#fff4e5;border-left:4px solid #D55E00;padding:.3rem .6rem;margin:.4rem 0}
 .sev-attention{color:#a33}.sev-inconclusive{color:#8a6d00}.sev-normal{color:#2a6f2a}
 .notes{white-space:pre-wrap;background:#f8f8f8;padding:.4rem .6rem}
+.quality{background:#f4f6f8;border-left:4px solid #8a939e;padding:.3rem .7rem;margin:.6rem 0}
+.quality h3{margin:.2rem 0 .1rem}.quality .hint{margin:.1rem 0 .3rem;color:#555}
+.quality ul{margin:.2rem 0;padding-left:1.1rem}.quality li{margin:.2rem 0}.quality li.note{color:#555;font-size:.92em}
+@media (max-width:40rem){table.stack thead{display:none}table.stack tr{display:block;border:1px solid #ddd;
+margin:.4rem 0}table.stack td{display:block;border:none;padding:.15rem .4rem}
+table.stack td[data-label]:not(:empty)::before{content:attr(data-label) ": ";font-weight:bold}}
 footer{margin-top:2rem;border-top:1px solid #ccc;padding-top:.5rem;font-size:.9rem;color:#555}
 @media print{h2{break-before:auto}.plot{break-inside:avoid}}
 """
@@ -30,11 +36,17 @@ def _e(value: object) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def _table(head: list[str], rows: list[list[object]], cls: list[str] | None = None) -> str:
-    out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in head), "</tr></thead><tbody>"]
+def _table(head: list[str], rows: list[list[object]], cls: list[str] | None = None, *, stack: bool = False) -> str:
+    """``stack``: on a phone each row becomes a block of labelled lines (a wide table would not fit)."""
+    out = ['<table class="stack"><thead><tr>' if stack else "<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in head)]
+    out.append("</tr></thead><tbody>")
     for i, row in enumerate(rows):
         attr = f' class="{_e(cls[i])}"' if cls and cls[i] else ""
-        out.append(f"<tr{attr}>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>")
+        cells = (
+            f'<td data-label="{_e(h)}">{_e(c)}</td>' if stack else f"<td>{_e(c)}</td>"
+            for h, c in zip(head, row, strict=True)
+        )
+        out.append(f"<tr{attr}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     return "".join(out)
 
@@ -47,6 +59,20 @@ def _plot_caption(g: PlotGroup, numbered: bool) -> str:
     text += "".join(f"Dashed: {t.label} ({t.source}). " for t in g.thresholds)
     text += "".join(f"{o[:1].upper()}{o[1:]}. " for o in g.off_scale)
     return text
+
+
+def _quality(notes: tuple[QualityNote, ...]) -> str:
+    """What limits the recording's measurements: titled, set apart from the findings, notes last and smaller."""
+    items = "".join(
+        f'<li data-code="{_e(q.code)}"'
+        + (' class="note"' if q.is_note else "")
+        + f"><b>{_e(q.title)}.</b> {_e(q.text)}</li>"
+        for q in notes
+    )
+    return (
+        f'<div class="quality" data-testid="quality"><h3>Recording quality</h3><p class="hint">{_e(QUALITY_INTRO)}</p>'
+        f"<ul>{items}</ul></div>"
+    )
 
 
 def _assessment(a: AssessmentSection, n: int) -> str:
@@ -66,8 +92,8 @@ def _assessment(a: AssessmentSection, n: int) -> str:
         return "".join(parts)
     for c in a.not_scored:
         parts.append(f'<p class="na">{_e(c)}</p>')
-    for q in a.quality:
-        parts.append(f'<p class="na">Recording quality: {_e(q)}</p>')
+    if a.quality:
+        parts.append(_quality(a.quality))
     numbered = sum(e.end_s is not None for e in a.events) > 4
     for g in a.plots:
         for ks in g.missing:
@@ -111,6 +137,7 @@ def _assessment(a: AssessmentSection, n: int) -> str:
                     for f in a.findings
                 ],
                 cls=[f"sev-{f.severity}" + (" reviewed" if f.review else "") for f in a.findings],
+                stack=True,
             )
         )
     else:
@@ -164,6 +191,7 @@ def _progress(charts: tuple[ProgressChart, ...]) -> str:
             ["measure", "unit", "values (oldest first)", "change", "threshold"],
             progress_rows(charts),
             cls=[f"measure-{c.measure}" for c in charts],
+            stack=True,
         )
     )
     return "".join(parts)
@@ -172,7 +200,7 @@ def _progress(charts: tuple[ProgressChart, ...]) -> str:
 def render_html(report: ReportModel) -> str:
     """The report as one HTML document; nothing is loaded from elsewhere."""
     head = (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Session report '
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Session report '
         f"{_e(report.patient_code)} {report.session_date.isoformat()}</title><style>{_CSS}</style></head><body>"
     )
     meta = [
@@ -201,6 +229,7 @@ def render_html(report: ReportModel) -> str:
                     [o.label, f"{o.score:g}", o.unit, o.detail, o.recorded_at.strftime("%Y-%m-%d %H:%M UTC")]
                     for o in report.outcomes
                 ],
+                stack=True,
             )
         )
     body.append(_progress(report.progress))

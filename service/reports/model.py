@@ -286,7 +286,7 @@ class AssessmentSection:
     metrics: tuple[MetricRow, ...]
     findings: tuple[FindingRow, ...]
     not_scored: tuple[str, ...]  # why the recording could not answer the question, for a clinician
-    quality: tuple[str, ...]
+    quality: tuple[K.QualityNote, ...]  # errors, warnings, then notes (service.catalogue.quality_notes)
     exercises: tuple[ApprovedExercise, ...] = ()
 
     @property
@@ -641,7 +641,7 @@ def _section(a: AssessmentRow, data: SessionData) -> AssessmentSection:
         metrics=tuple(_metric(m, said, exercise) for m in doc.get("metrics") or [] if m.get("source") == "protocol"),
         findings=tuple(_finding(f, reviews.get(i), data.people) for i, f in enumerate(findings)),
         not_scored=tuple(dict.fromkeys(said.values())),
-        quality=tuple(f"{q['severity']}: {q['message']}" for q in doc.get("quality") or []),
+        quality=K.quality_notes(doc.get("quality") or []),
         exercises=_exercises(a, findings, data) if a.status == "done" and findings else (),
     )
 

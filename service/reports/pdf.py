@@ -13,7 +13,7 @@ import matplotlib
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from service.catalogue import unit_text
+from service.catalogue import QUALITY_INTRO, QualityNote, unit_text
 from service.reports._plots import HEIGHT_IN, WIDTH_IN, progress_figure, series_figure, to_png
 from service.reports.html import PROGRESS_INTRO, _plot_caption, progress_rows
 from service.reports.model import AssessmentSection, ReportModel
@@ -93,6 +93,37 @@ def _bold(size: float):
 
 
 _NOTE = (255, 244, 229)
+_QUALITY = (240, 242, 245)  # neutral: a quality issue is about the recording, never a finding
+
+
+def _quality(pdf: _Doc, notes: tuple[QualityNote, ...]) -> None:
+    """What limits the recording's measurements, titled and set apart from the findings; notes last and smaller."""
+    pdf.heading("Recording quality", 9.5)
+    pdf.para(QUALITY_INTRO, 7.5)
+    for q in notes:
+        size = 7.5 if q.is_note else 8.5
+        pdf.set_font("DejaVu", "", size)
+        pdf.set_fill_color(*_QUALITY)
+        title = q.title.replace("*", "")  # markdown: the title is bold, nothing else may be
+        pdf.multi_cell(
+            0,
+            size * 0.5,
+            f"**{title}.** {_plain(q.text)}",
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+            fill=True,
+            markdown=True,
+        )
+        pdf.set_fill_color(255, 255, 255)
+        pdf.ln(0.6)
+    pdf.ln(0.6)
+
+
+def _plain(text: str) -> str:
+    """``text`` with the characters fpdf2's markdown reads (``**``, ``__``, ``--``, ``~~``) broken up."""
+    for mark in ("**", "__", "--", "~~"):
+        text = text.replace(mark, mark[0] + "\u200b" + mark[1])
+    return text
 
 
 def _assessment(pdf: _Doc, a: AssessmentSection, n: int) -> None:
@@ -103,8 +134,8 @@ def _assessment(pdf: _Doc, a: AssessmentSection, n: int) -> None:
         return
     for c in a.not_scored:
         pdf.para(c, fill=_NOTE)
-    for q in a.quality:
-        pdf.para(f"Recording quality: {q}", fill=_NOTE)
+    if a.quality:
+        _quality(pdf, a.quality)
     numbered = sum(e.end_s is not None for e in a.events) > 4
     for g in a.plots:
         for ks in g.missing:

@@ -175,8 +175,9 @@ def test_progress_stops_at_the_reported_session_and_null_series_get_a_note(clien
     # the later ODI is not in the first report, and one value gets no chart, only its table row
     assert 'data-measure="odi"' not in first and "<figure" in first
     assert re.search(
-        r'<tr class="measure-odi"><td>Oswestry Disability Index \(ODI\)</td><td>%</td><td>50</td>'
-        r"<td>baseline only",
+        r'<tr class="measure-odi"><td data-label="measure">Oswestry Disability Index \(ODI\)</td>'
+        r'<td data-label="unit">%</td><td data-label="values \(oldest first\)">50</td>'
+        r'<td data-label="change">baseline only',
         first,
     )
     side_on = client.get(_url(visits, 2, "html"), headers=auth).text
@@ -496,3 +497,84 @@ def test_catalogue_labels_every_metric_the_protocols_produce():
     assert K.fmt_value(7, "1") == "7" and K.fmt_value(6.08, "deg") == "6.1°" and K.fmt_value(0.625, "s", 2) == "0.62 s"
     assert K.label("hip_flexion_asymmetry_deg") == "Hip flexion asymmetry"  # unknown names stay readable
     assert K.fmt_interval([-19.94, 7.78], "deg") == "95 % interval \u221219.9 to 7.8°"
+
+
+def test_catalogue_titles_every_quality_issue_the_analysis_raises():
+    """No quality code reaches a report or a page raw: each one the analysis can raise has a plain title."""
+    import pathlib
+
+    from service import catalogue as K
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    src = "\n".join(p.read_text() for d in ("kinematics", "service", "vision") for p in (root / d).rglob("*.py"))
+    codes = set(re.findall(r'QualityIssue\(\s*"([a-z_]+)"', src))
+    codes |= {f"{side}_knee_not_visible" for side in ("left", "right")}  # f"{side}_knee_not_visible"
+    assert {"implausible_angle", "implausible_protocol_angle", "pose_settling", "hips_collapsed"} <= codes
+    assert sorted(c for c in codes if c not in K.QUALITY) == []
+    assert K.quality_title("some_new_code") == "Some new code"  # an unknown code still reads as words
+    notes = K.quality_notes(
+        [
+            {"code": "pose_settling", "severity": "info", "message": "the first 2 frame(s) ..."},
+            {"code": "oblique_view", "severity": "error", "message": "body turned 40 deg"},
+            {"code": "implausible_angle", "severity": "warning", "message": "6 angle sample(s) ..."},
+        ]
+    )
+    assert [n.code for n in notes] == ["oblique_view", "implausible_angle", "pose_settling"]
+    assert notes[2].text == "The first 2 frame(s) ..." and notes[2].is_note
+
+
+def glitched_bridge() -> dict:
+    """The synthetic bridge side-on with both knees put on the shoulders for 0.2 s three times (a pose
+    failure, ``tests/protocols/test_protocol_angle_gate.py``), as landmark JSON."""
+    from tests.protocols.test_protocol_angle_gate import _knees_moved
+
+    clean = S.observe(S.SCENARIOS["bridge"], 90.0, "image")
+    lm, _ = _knees_moved(clean.landmarks, [2.3, 6.8, 11.3], "shoulder")
+    frames = [
+        {"t_s": round(float(t), 5), "landmarks": [[round(float(c), 6) for c in p] + [0.9] for p in lm.xyz[i]]}
+        for i, t in enumerate(lm.t_s)
+    ]
+    return {"schema": "blazepose33", "space": "image", "fps": 30, "frames": frames, "image_size": [1080, 1920]}
+
+
+def test_quality_issues_are_titled_in_plain_words_apart_from_the_findings(client, auth, settings, tmp_path):
+    """The withheld angles of a pose failure reach both reports as 'Recording quality' with the catalogue's
+    titles: no code, no bare severity word, not in the findings table and not in a finding's colours."""
+    from service import catalogue as K
+
+    pid = new_patient(client, auth, code="P-Q1")["id"]
+    r = post_landmarks(client, auth, glitched_bridge(), exercise="bridge", patient_id="P-Q1")
+    assert r.status_code == 202, r.text
+    run_worker_once(settings)
+    aid = r.json()["id"]
+    stored = client.get(f"/v1/assessments/{aid}", headers=auth).json()
+    codes = {q["code"]: q for q in stored["quality"]}
+    assert {"implausible_angle", "implausible_protocol_angle"} <= set(codes), codes
+    r = client.post(f"/v1/patients/{pid}/sessions", headers=auth, json={"assessment_ids": [aid]})
+    assert r.status_code == 201, r.text
+    url = f"/v1/patients/{pid}/sessions/{r.json()['id']}/report"
+
+    body = client.get(f"{url}.html", headers=auth).text
+    _keep("report-quality.html", body.encode())
+    m = re.search(r'<div class="quality" data-testid="quality">(.*?)</div>', body, re.S)
+    assert m, "no recording-quality block"
+    block = m.group(1)
+    for code, q in codes.items():
+        title = html.escape(K.QUALITY[code])
+        sentence = html.escape(q["message"][:1].upper() + q["message"][1:])
+        assert f'<li data-code="{code}"><b>{title}.</b> {sentence}</li>' in block, code
+    text = re.sub(r"<svg.*?</svg>|<[^>]+>", " ", body, flags=re.S)
+    assert "implausible_protocol_angle" not in text and "implausible_angle" not in text
+    assert not re.search(r"\b(?:warning|info|error): ", text), "a bare severity word before a sentence"
+    findings = re.search(r"<h3>Findings</h3>(.*?)</section>", body, re.S).group(1)
+    assert "Impossible" not in findings and "withheld" not in findings  # never listed as a finding
+    assert '<meta name="viewport"' in body  # a phone lays it out at its own width (tests/web: no overflow)
+
+    r = client.get(f"{url}.pdf", headers=auth)
+    _keep("report-quality.pdf", r.content)
+    _, _, texts = _page_png(r.content, tmp_path, "quality.png")
+    flat = " ".join(" ".join(t.split()) for t in texts).replace("\u200b", "")
+    assert "Recording quality" in flat and " ".join(K.QUALITY_INTRO.split()) in flat
+    for code, q in codes.items():
+        assert f"{K.QUALITY[code]}. {' '.join(q['message'].split())[:60]}"[:80] in flat, code
+    assert "implausible_protocol_angle" not in flat and not re.search(r"\b(?:warning|info|error): ", flat)

@@ -147,4 +147,7 @@ def test_catalogue_gives_the_pages_the_reports_words(client, settings):
     assert body["metrics"]["pelvic_drop_deg"] == {"label": "Pelvic drop", "unit": "deg", "side": None, "digits": 1}
     assert body["series"]["hip_flexion_left_deg"]["side"] == "left" and body["units"]["1"] == ""
     assert body["metrics"].keys() == catalogue.METRICS.keys()
+    # the quality issues' titles and the intro the report prints above them, word for word
+    assert body["quality"] == catalogue.QUALITY and body["quality"]["pose_settling"].startswith("First frames")
+    assert body["quality_intro"] == catalogue.QUALITY_INTRO
     assert client.get("/v1/catalogue").status_code == 401

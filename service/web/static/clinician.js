@@ -8,7 +8,7 @@
 import { api, ApiError, el, forgetKey, logout, requireLogin, showError, takeKey } from "./common.js";
 import {
   clinicianNote, entry, eventLabel, exerciseTitle, fmtEvidence, fmtMetric, fmtValue, label, loadCatalogue,
-  outcomeLabel, unitText,
+  outcomeLabel, qualityIntro, qualityNotes, unitText,
 } from "./labels.js";
 import { renderPlot } from "./plot.js";
 import { attachVideo } from "./video.js";
@@ -565,7 +565,7 @@ async function showAssessment(id) {
   let video = null;
   const plot = renderPlot(a, { onSeek: (t) => video && video.seek(t), label, eventLabel });
   const notScored = (a.coaching || []).map((c) => clinicianNote(c.code));
-  const quality = (a.quality || []).filter((q) => q.severity !== "info");
+  const quality = qualityNotes(a.quality);
   const metrics = (a.metrics || []).filter((m) => m.source === "protocol");
   const watch = el("div", { class: "watch" },
     el("section", { class: "card video-card" }, el("h2", {}, "Recording"), videoBox),
@@ -575,7 +575,7 @@ async function showAssessment(id) {
   const suggestionsBox = el("div", { "data-testid": "suggestions" }, "Loading…");
   root.append(watch,
     notScored.length ? card(el("h2", {}, "Not scored"), el("ul", { "data-testid": "coaching" }, notScored.map((c) => el("li", {}, c)))) : "",
-    quality.length ? card(el("h2", {}, "Recording quality"), el("ul", {}, quality.map((q) => el("li", {}, `${q.severity}: ${q.message}`)))) : "",
+    quality.length ? qualityCard(quality) : "",
     el("div", { class: "two" },
       card(el("h2", {}, "Findings"), findingsBox),
       el("div", {},
@@ -587,6 +587,21 @@ async function showAssessment(id) {
   video = attachVideo(key, a, videoBox, { onTime: plot.setCursor });
   current = video;
   await Promise.all([loadFindings(a, findingsBox), loadSuggestions(a, suggestionsBox)]);
+}
+
+/** What limits the recording's measurements, worded as the report words it; the notes ("info") folded away. */
+function qualityCard(quality) {
+  const item = (q) => el("li", { "data-testid": "quality-item", "data-code": q.code },
+    el("strong", {}, `${q.title}. `), q.text);
+  const main = quality.filter((q) => q.severity !== "info");
+  const notes = quality.filter((q) => q.severity === "info");
+  return el("section", { class: "card quality", "data-testid": "quality" },
+    el("h2", {}, "Recording quality"),
+    el("p", { class: "hint small" }, qualityIntro()),
+    main.length ? el("ul", {}, main.map(item)) : "",
+    notes.length ? el("details", { "data-testid": "quality-notes" },
+      el("summary", {}, `${notes.length} note${notes.length > 1 ? "s" : ""} on how the recording was read`),
+      el("ul", { class: "small" }, notes.map(item))) : "");
 }
 
 async function loadFindings(a, box) {

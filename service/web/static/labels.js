@@ -4,7 +4,8 @@
 
 import { api } from "./common.js";
 
-let cat = { units: {}, exercises: {}, series: {}, metrics: {}, evidence: {}, events: {}, outcomes: {}, coaching: {} };
+let cat = { units: {}, exercises: {}, series: {}, metrics: {}, evidence: {}, events: {}, outcomes: {}, coaching: {},
+            quality: {}, quality_intro: "" };
 
 export async function loadCatalogue(key) {
   try {
@@ -118,4 +119,22 @@ export function clinicianNote(code) {
 
 export function outcomeLabel(measure) {
   return cat.outcomes[measure]?.label || measure;
+}
+
+const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 };
+
+/**
+ * An assessment's quality issues as the reports print them (service/catalogue.py quality_notes): the
+ * catalogue's title, the analysis's sentence capitalised, errors then warnings then notes ("info").
+ */
+export function qualityNotes(quality) {
+  const title = (code) => cat.quality[code] || guess(code || "").label;
+  const cap = (s) => (s || "").trim().charAt(0).toUpperCase() + (s || "").trim().slice(1);
+  return (quality || [])
+    .map((q, i) => ({ code: q.code, severity: q.severity, title: title(q.code), text: cap(q.message), i }))
+    .sort((a, b) => (SEVERITY_ORDER[a.severity] ?? 3) - (SEVERITY_ORDER[b.severity] ?? 3) || a.i - b.i);
+}
+
+export function qualityIntro() {
+  return cat.quality_intro || "About the recording, not the patient. None of these is a finding.";
 }
