@@ -24,6 +24,7 @@ from kinematics.schemas import unsupported_series
 from kinematics.series import LandmarkSeries, Series
 from kinematics.summary import Metric, summarise
 from kinematics.view import PLANE_OF_VIEW, ViewClassifier, ViewEstimate
+from kinematics.withheld import Withheld, first_cause, view_code
 
 __all__ = ["ANGLE_SERIES", "KinematicsPipeline", "KinematicsResult", "QualityIssue", "SeriesSpec"]
 
@@ -128,6 +129,9 @@ class KinematicsResult:
     # (n,) True where the pipeline treats the pose as failed and measures nothing (a person appearing,
     # ``settle_frames``; hips collapsed, ``min_hip_width_ratio``): protocols reading landmarks skip them too
     pose_failed: np.ndarray | None = None
+    # why each withheld sample of each angle series is not measured (kinematics.withheld): the codes and
+    # reasons the live feedback shows beside its numbers, from this same run
+    withheld: Withheld | None = None
 
 
 def _smooth_sign(sign: np.ndarray, t_s: np.ndarray, window_s: float = 0.5) -> np.ndarray:
@@ -283,23 +287,43 @@ class KinematicsPipeline:
         keep = (per == view.view) | soft
         unsupported = unsupported_series(lm.schema)  # empty for a full BlazePose skeleton
         gated: dict[str, GateCount] = {}
+        codes: dict[str, np.ndarray] = {}
+        other_view = (per != view.view) & ~soft & (per != "unknown")
         # sagittal angles are signed by the facing direction: a jump where it flips is not the joint's
         facing_breaks = sign_breaks(angles.facing_direction(smoothed) if facing is None else facing)
         for spec in ANGLE_SERIES:
             s = spec.compute(smoothed, facing)
+            computed = s.valid
             weight = np.where(bridged, 0.5, 1.0) * np.where(soft, 0.5, 1.0)
             s = Series(s.t_s, s.values, s.unit, weight * s.confidence)
             kept = keep & ~collapsed  # hips interpolated across a collapse inherit it (labels swap around it)
+            whole: list[tuple[str, np.ndarray]] = []
             if spec.name in unsupported:
                 kept = np.zeros(n, dtype=bool)
                 unavailable[spec.name] = unsupported[spec.name]
+                whole = [("landmarks_not_in_schema", ~kept)]
             elif spec.plane != plane:
                 kept = np.zeros(n, dtype=bool)
                 unavailable[spec.name] = self._view_reason(spec, view)
+                whole = [(view_code(view.view), ~kept)]
             s = s.masked(kept & s.valid)
-            measured = bool(s.valid.any())
+            before_gate = s.valid
+            measured = bool(before_gate.any())
             s, gated[spec.name] = gate(
                 s, PLAUSIBLE[spec.name], breaks=facing_breaks if spec.plane == "sagittal" else None
+            )
+            # the first cause of each withheld sample; a sample measured until the gate is the gate's
+            codes[spec.name] = first_cause(
+                ~s.valid,
+                [
+                    ("implausible_angle", before_gate),
+                    ("frames_without_pose", ~has_pose),
+                    ("pose_settling", settling),
+                    ("hips_collapsed", collapsed),
+                    *whole,
+                    ("view_changes", other_view),
+                    ("not_visible", ~computed),
+                ],
             )
             if spec.name not in unavailable and not measured:
                 unavailable[spec.name] = self._visibility_reason(spec, masked)
@@ -339,6 +363,7 @@ class KinematicsPipeline:
             filtered=filtered,
             parameters=asdict(self),
             pose_failed=settling | collapsed,
+            withheld=Withheld.of(codes, issues, unavailable),
         )
 
     # -- steps -----------------------------------------------------------------

@@ -16,7 +16,7 @@ import numpy as np
 
 from kinematics.errors import InputError
 from kinematics.pipeline import ANGLE_SERIES, KinematicsPipeline, KinematicsResult, QualityIssue
-from kinematics.protocols import PROTOCOL_NAMES, PROTOCOLS, Coaching, ProtocolResult
+from kinematics.protocols import PROTOCOL_NAMES, PROTOCOLS, Coaching, ProtocolResult, quality_issues
 from kinematics.schemas import limits_of
 from kinematics.series import LandmarkSeries
 from kinematics.view import PLANE_OF_VIEW
@@ -175,7 +175,7 @@ def build_assessment(
         model=model,
         subject=subject,
         view=view,
-        quality=[_issue(q) for q in [*extra_issues, *result.issues, *(protocol.quality if protocol else [])]],
+        quality=[_issue(q) for q in [*extra_issues, *quality_issues(result, protocol)]],
         series=series,
         confidence=confidence,
         unavailable=dict(result.unavailable),

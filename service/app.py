@@ -23,6 +23,7 @@ from service.input_limits import InputLimits
 from service.jobs import make_queue
 from service.limits import UploadSlots
 from service.limits import install as install_limits
+from service.live_spool import SpoolBudget
 from service.logs import configure_logging, request_id
 from service.metrics import Metrics
 from service.retention import Sweeper
@@ -85,6 +86,8 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
 
         app.state.live_analyzer = live_analyzer
         app.state.live_connections = {}  # clinic id -> open live connections
+        # the disk every recording live connection's frame spool draws on together (live_record_budget_mb)
+        app.state.live_spool_budget = SpoolBudget(settings.live_record_budget_bytes)
         pool = None
         if start_workers and settings.job_backend == "local" and settings.workers > 0:
             from service.jobs.local import LocalWorkerPool

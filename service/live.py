@@ -242,7 +242,18 @@ class LiveSession:
             "analysed_t_s": analysed,
             "view": view,
             "angles": angles,
+            # why each angle that is null is not measured, and what limited the run: the offline codes
+            "not_measured": {}
+            if last is None
+            else {k: {"code": code, "reason": why} for k, (code, why) in last.latest_not_measured.items()},
+            "quality": []
+            if last is None
+            else [{"code": q.code, "severity": q.severity, "message": q.message} for q in last.quality],
             "series": None if update is None else self._series(update),
+            # the code of each null sample of ``series`` (kinematics.withheld), for the series that have one
+            "series_not_measured": None
+            if update is None
+            else {k: codes for k, codes in update.not_measured.items() if any(codes)},
             "reps": None if last is None else last.count,
             "in_rep": None if last is None else last.in_rep,
             "hold_s": _round(hold),
@@ -437,6 +448,9 @@ async def _receive(
             t_frame = time.monotonic() - t0 if stamp is None else stamp
             if recording is not None:
                 recording.frame(t_frame, data)  # every frame sent, also those the mailbox will drop
+                notice = recording.stop_notice()  # full, out of the server's budget or of disk: said once
+                if notice is not None:
+                    await websocket.send_json(notice)
             slot.put((t_frame, data, time.perf_counter()))
         stamp = None
 

@@ -37,7 +37,7 @@ import numpy as np
 from kinematics.errors import InputError
 from service.intake import PATIENT_ID, queued_row
 from service.live_sensors import SensorHub
-from service.live_spool import FrameSpool
+from service.live_spool import FrameSpool, SpoolBudget, SpoolBudgetExhausted
 from service.store.uploads import CHUNK
 
 __all__ = ["LiveRecording", "recorded_files", "save_live_assessment"]
@@ -52,14 +52,22 @@ class LiveRecording:
 
     The frames go to a :class:`~service.live_spool.FrameSpool` in ``spool_dir`` (opened with the
     first frame), so the memory held is one frame, whatever the recording's length; :meth:`close`
-    deletes the spool and is called when the connection ends, saved or not.
+    deletes the spool and is called when the connection ends, saved or not. The spool draws on the
+    server's ``budget`` shared by every recording connection (``live_record_budget_mb``).
+
+    The recording stops keeping frames (``full``, with ``stopped`` saying why) at ``max_bytes``,
+    when the budget has no room for the next frame, or when the disk refuses it; what it kept
+    stays, and the session goes on.
     """
 
     max_bytes: int
     spool_dir: Path
+    budget: SpoolBudget | None = None
     frame_cues: list[dict] = field(default_factory=list)
     size: int = 0  # JPEG bytes kept
     full: bool = False
+    stopped: str | None = None  # why the recording stopped keeping frames
+    _told: bool = False
     first_t: float | None = None
     last_t: float | None = None
     spool: FrameSpool | None = None
@@ -73,20 +81,39 @@ class LiveRecording:
         if self.full or (self.last_t is not None and t_s <= self.last_t):
             return  # a frame whose time does not increase cannot be muxed; it is analysed all the same
         if self.size + len(jpeg) > self.max_bytes:
-            self.full = True
+            self._stop(f"this recording reached its limit of {self.max_bytes / 1024**2:g} MB of frames (max_upload_mb)")
             return
         try:
             if self.spool is None:
-                self.spool = FrameSpool(self.spool_dir)
+                self.spool = FrameSpool(self.spool_dir, self.budget)
             self.spool.append(t_s, jpeg)
+        except SpoolBudgetExhausted as exc:  # other connections hold the server's budget
+            log.info("a live recording stopped at the server's disk budget: %s", exc)
+            self._stop(str(exc))
+            return
         except OSError:  # disk full or gone: the recording stops where it is, the session goes on
             log.warning("a live recording's frame spool could not be written; recording stopped", exc_info=True)
-            self.full = True
+            self._stop("the server could not write the recording to its disk (full or gone)")
             return
         self.size += len(jpeg)
         self.last_t = t_s
         if self.first_t is None:
             self.first_t = t_s
+
+    def _stop(self, why: str) -> None:
+        self.full, self.stopped = True, why
+
+    def stop_notice(self) -> dict | None:
+        """The message that tells the client its recording stopped keeping frames, once."""
+        if not self.full or self._told:
+            return None
+        self._told = True
+        return {
+            "type": "recording_stopped",
+            "detail": f"{self.stopped or 'the recording is full'}: no more frames are recorded; the "
+            f"{self.n_frames} frame(s) recorded so far are kept and can be saved, and live feedback goes on",
+            "frames": self.n_frames,
+        }
 
     def touch(self) -> None:
         """The connection is alive: its spool is not an orphan for the retention sweep."""

@@ -15,6 +15,12 @@ connection is one frame at a time, writing or reading.
 Frames are appended from the connection's event loop while a ``save`` reads them in a thread:
 :meth:`FrameSpool.frames` reads the records written when it was called, each flushed before it is
 counted.
+
+Every spool of the process draws on one :class:`SpoolBudget` (``live_record_budget_mb``): a record
+is written only when its bytes fit in what the other recording connections have left, so however
+many connections record at once, their spools never hold more than the budget. A record that does
+not fit is not written; the recording stops there and keeps what it wrote. A spool's bytes go back
+to the budget when it is deleted.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["SPOOL_PREFIX", "FrameSpool"]
+__all__ = ["SPOOL_PREFIX", "FrameSpool", "SpoolBudget", "SpoolBudgetExhausted"]
 
 SPOOL_PREFIX = "live-"
 _LEN = struct.Struct("<I")
@@ -37,10 +43,54 @@ _T = struct.Struct("<d")
 TOUCH_EVERY_S = 30.0  # a live connection's spool is never older than this plus its idle timeout
 
 
-class FrameSpool:
-    """Timestamped JPEG frames appended to a sealed temporary file in ``folder``."""
+_TAG = 16  # AES-GCM's tag, added to every sealed record
 
-    def __init__(self, folder: Path) -> None:
+
+class SpoolBudgetExhausted(OSError):
+    """A record would take the live spools of the whole process beyond their budget."""
+
+
+class SpoolBudget:
+    """The disk the live spools of every connection may hold together, in bytes (thread-safe)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        if max_bytes < 0:
+            raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
+        self.max_bytes = max_bytes
+        self._used = 0
+        self._lock = threading.Lock()
+
+    @property
+    def used(self) -> int:
+        return self._used
+
+    def take(self, n: int) -> bool:
+        """Reserve ``n`` bytes; False (nothing reserved) when they do not fit."""
+        with self._lock:
+            if self._used + n > self.max_bytes:
+                return False
+            self._used += n
+            return True
+
+    def give_back(self, n: int) -> None:
+        with self._lock:
+            self._used = max(0, self._used - n)
+
+
+class FrameSpool:
+    """Timestamped JPEG frames appended to a sealed temporary file in ``folder``.
+
+    With a ``budget``, each record is reserved from it before it is written (else
+    :class:`SpoolBudgetExhausted`), and :meth:`close` gives the spool's bytes back.
+    """
+
+    @staticmethod
+    def record_bytes(jpeg_bytes: int) -> int:
+        """What one frame of ``jpeg_bytes`` takes on disk: length, time, JPEG and the AES-GCM tag."""
+        return _LEN.size + _T.size + jpeg_bytes + _TAG
+
+    def __init__(self, folder: Path, budget: SpoolBudget | None = None) -> None:
+        self.budget = budget
         folder.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=folder, prefix=SPOOL_PREFIX)  # mode 0600
         self.path = Path(name)
@@ -49,6 +99,7 @@ class FrameSpool:
         self._lock = threading.Lock()
         self.count = 0  # frames written
         self.bytes = 0  # spool file size
+        self._reserved = 0  # taken from the budget
         self.closed = False
         self._touched = time.monotonic()
 
@@ -56,12 +107,19 @@ class FrameSpool:
         with self._lock:
             if self.closed:
                 return
+            size = self.record_bytes(len(jpeg))
+            if self.budget is not None and not self.budget.take(size):
+                raise SpoolBudgetExhausted(
+                    f"the live recordings of this server hold their disk budget of "
+                    f"{self.budget.max_bytes / 1024**2:g} MB (live_record_budget_mb)"
+                )
+            self._reserved += size  # kept until close even if the write fails: part of it may be on disk
             sealed = self._aes.encrypt(self.count.to_bytes(12, "big"), _T.pack(t_s) + jpeg, None)
             self._f.write(_LEN.pack(len(sealed)))
             self._f.write(sealed)
             self._f.flush()  # written before it is counted, so a reader sees whole records only
             self.count += 1
-            self.bytes += _LEN.size + len(sealed)
+            self.bytes += size
             self._touched = time.monotonic()
 
     def touch(self) -> None:
@@ -99,3 +157,5 @@ class FrameSpool:
                 self._f.close()
             finally:
                 self.path.unlink(missing_ok=True)
+                if self.budget is not None:
+                    self.budget.give_back(self._reserved)

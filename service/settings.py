@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     live_idle_timeout_s: float = Field(
         60.0, gt=0, description="a live connection that sends nothing for this long is closed (code 4408)"
     )
+    live_record_budget_mb: int = Field(
+        4096,
+        ge=0,
+        description="disk the frame spools of every recording live connection (?record=1) may hold together; "
+        "beyond it a connection's recording stops (the session goes on, what it recorded is kept)",
+    )
     analysis_processes: int = Field(
         0, ge=0, description="processes that share one video of 10 s or more; 0 = one per core this process may use"
     )
@@ -230,6 +236,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def live_record_budget_bytes(self) -> int:
+        return self.live_record_budget_mb * 1024 * 1024
 
 
 @lru_cache

@@ -14,6 +14,7 @@ from kinematics.protocols.base import (
     ProtocolResult,
     Threshold,
     judge,
+    quality_issues,
 )
 from kinematics.protocols.bridge import Bridge
 from kinematics.protocols.gait import Gait
@@ -54,4 +55,5 @@ __all__ = [
     "StandingHipFlexion",
     "Threshold",
     "judge",
+    "quality_issues",
 ]

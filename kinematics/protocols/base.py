@@ -25,6 +25,7 @@ __all__ = [
     "ProtocolResult",
     "Threshold",
     "judge",
+    "quality_issues",
 ]
 
 Verdict = Literal["above", "below", "inconclusive"]
@@ -113,6 +114,15 @@ class ProtocolResult:
     @property
     def scored(self) -> bool:
         return not self.coaching
+
+
+def quality_issues(result: KinematicsResult, protocol: ProtocolResult | None) -> list[QualityIssue]:
+    """What limited one run's measurement: the pipeline's issues, then the protocol's own.
+
+    The assessment document's ``quality`` (after the input's issues) and every live answer's
+    ``quality`` are this list, so the two say the same of the same samples.
+    """
+    return [*result.issues, *(protocol.quality if protocol is not None else [])]
 
 
 def judge(value: float, ci95: tuple[float, float] | None, threshold: float) -> Verdict:

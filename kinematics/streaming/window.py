@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kinematics.errors import NoPersonError
-from kinematics.pipeline import ANGLE_SERIES, KinematicsPipeline, KinematicsResult
-from kinematics.protocols import PROTOCOLS, ExerciseProtocol, ProtocolEvent, ProtocolResult
+from kinematics.pipeline import ANGLE_SERIES, KinematicsPipeline, KinematicsResult, QualityIssue
+from kinematics.protocols import PROTOCOLS, ExerciseProtocol, ProtocolEvent, ProtocolResult, quality_issues
 from kinematics.series import BLAZEPOSE33, LandmarkSchema, LandmarkSeries, Space
+from kinematics.withheld import Withheld
 
 __all__ = ["COUNTED_EVENT", "HOLDING", "EventTally", "SlidingAssessment", "WindowUpdate"]
 
@@ -81,6 +82,14 @@ class WindowUpdate:
     hold_s
         How long a hold or single-leg stance reaching the newest sample has lasted, 0 when
         none does; None for protocols without holds.
+    not_measured
+        Every angle series -> the :mod:`kinematics.withheld` code of each sample at ``t_s``, None
+        where it is measured: the run's own codes (:attr:`KinematicsResult.withheld`).
+    latest_not_measured
+        Every angle not measured at the newest sample -> ``(code, reason in words)``.
+    quality
+        What limited the run (:func:`kinematics.protocols.quality_issues`: the pipeline's issues,
+        then the protocol's), as the offline assessment's ``quality`` lists them.
     """
 
     t_s: np.ndarray
@@ -91,6 +100,9 @@ class WindowUpdate:
     count: int | None
     in_rep: bool
     hold_s: float | None
+    not_measured: dict[str, list[str | None]] = field(default_factory=dict)
+    latest_not_measured: dict[str, tuple[str, str]] = field(default_factory=dict)
+    quality: list[QualityIssue] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)
@@ -182,15 +194,33 @@ class SlidingAssessment:
         self._last_run_s, self._published_s, self._pending = now, now, False
         try:
             result = self.pipeline.run(lm)
-        except NoPersonError:
+        except NoPersonError as exc:
             empty = {spec.name: np.full(int(new.sum()), np.nan) for spec in ANGLE_SERIES}
             count = self._tally.update([], horizon_s=self._horizon(now)) or None if self.counts else None
+            # as offline: nobody in any frame is the one reason, said as the offline analysis says it
+            nobody = Withheld.of(
+                {name: np.full(len(lm), "frames_without_pose", dtype=object) for name in empty},
+                [QualityIssue("frames_without_pose", "error", str(exc))],
+                {},
+            )
+            not_measured, latest_not = self._not_measured(nobody, new)
             return WindowUpdate(
-                lm.t_s[new], empty, dict.fromkeys(empty), None, None, count, False, self._hold(None, now)
+                lm.t_s[new],
+                empty,
+                dict.fromkeys(empty),
+                None,
+                None,
+                count,
+                False,
+                self._hold(None, now),
+                not_measured,
+                latest_not,
+                [QualityIssue("frames_without_pose", "error", str(exc))],
             )
         protocol = self.protocol.assess(result, lm) if self.protocol is not None else None
         angles = {name: np.array(s.values[new]) for name, s in result.series.items()}
         latest = {name: None if math.isnan(v[-1]) else float(v[-1]) for name, v in angles.items()}
+        not_measured, latest_not = self._not_measured(result.withheld, new) if result.withheld else ({}, {})
         count, in_rep = None, False
         if self.counts:
             counted = self._counted(protocol)
@@ -198,9 +228,31 @@ class SlidingAssessment:
             if counted is None and not self._tally.settled:
                 count = None  # as the report: not measurable (not detected, wrong view, ...), not zero
             in_rep = any(e.end_s is not None and e.end_s >= now - self._step(lm) for e in counted or [])
-        return WindowUpdate(lm.t_s[new], angles, latest, result, protocol, count, in_rep, self._hold(protocol, now))
+        return WindowUpdate(
+            lm.t_s[new],
+            angles,
+            latest,
+            result,
+            protocol,
+            count,
+            in_rep,
+            self._hold(protocol, now),
+            not_measured,
+            latest_not,
+            quality_issues(result, protocol),
+        )
 
     # -- helpers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _not_measured(
+        withheld: Withheld, new: np.ndarray
+    ) -> tuple[dict[str, list[str | None]], dict[str, tuple[str, str]]]:
+        """The codes of the published samples, and the code and reason of each angle at the newest one."""
+        codes = {name: list(c[new]) for name, c in withheld.codes.items()}
+        last = len(new) - 1
+        latest = {name: why for name in withheld.codes if (why := withheld.at(name, last)) is not None}
+        return codes, latest
 
     def _horizon(self, now: float) -> float:
         """Events starting before this would be cut by the next run's window: settle them now."""

@@ -119,7 +119,9 @@ async def live(
         try:
             # the frames are spooled to the clinic's partial-files folder, deleted when the connection ends
             recording = (
-                LiveRecording(settings.max_upload_bytes, state.uploads.partial_folder(clinic)) if record else None
+                LiveRecording(settings.max_upload_bytes, state.uploads.partial_folder(clinic), state.live_spool_budget)
+                if record
+                else None
             )
             session = LiveSession(exercise, analyzer, recording=recording)
 

@@ -97,3 +97,94 @@ def test_a_deeply_nested_text_message_is_an_error_not_the_end_of_the_session(liv
         header = {"schema": "openpose18", "space": "image", "image_size": doc["image_size"]}
         ws.send_text(json.dumps({"t_s": 0.0, "landmarks": doc["frames"][0]["landmarks"], **header}))
         assert ws.receive_json()["type"] == "frame"
+
+
+# -- why a live value is not measured: the offline codes ---------------------------------------------------------------
+
+
+def _settling_and_implausible_doc() -> dict:
+    """A side-on stand with hip flexion swings, as an app's landmark document (30 fps, 8 s): nobody for the
+    first 0.5 s, then the person appears (the pipeline's ``pose_settling`` frames), and for 0.8 s from
+    t = 3.4 s the left knee is placed where no hip can put it (flexion 200 deg, beyond the plausible band:
+    ``implausible_angle``)."""
+    from kinematics import synth
+
+    t = np.arange(240) / 30.0
+    flexion = 30.0 + 25.0 * np.sin(2 * np.pi * 0.4 * t)
+    flexion[(t >= 3.4) & (t < 4.2)] = 200.0
+    image, _ = synth.render(
+        synth.PoseAngles(hip_flexion_left_deg=flexion, hip_flexion_right_deg=10.0),
+        t,
+        camera=synth.Camera(yaw_deg=90.0),
+        noise_px=0.5,
+        rng=np.random.default_rng(0),
+    )
+    frames = []
+    for i, ti in enumerate(t):
+        rows = np.column_stack([image.xyz[i], image.visibility[i]])
+        frames.append({"t_s": round(float(ti), 6), "landmarks": None if ti < 0.5 else np.round(rows, 6).tolist()})
+    return {"schema": "blazepose33", "space": "image", "image_size": list(image.image_size_wh), "frames": frames}
+
+
+def test_a_live_answer_says_why_a_value_is_not_measured_with_the_codes_of_the_offline_analysis(
+    live_app,  # noqa: F811
+    tmp_path,
+):
+    from service.analysis import analyze_file
+
+    client, key, _ = live_app
+    doc = _settling_and_implausible_doc()
+    with client.websocket_connect(f"/v1/live?token={key}") as ws:
+        assert ws.receive_json()["type"] == "ready"
+        answers = _stream(ws, doc)
+    assert all(a["type"] == "frame" for a in answers)
+    # the offline analysis of the same document: the assessment, and the pipeline's run over the same samples
+    path = tmp_path / "stand.json"
+    path.write_text(json.dumps(doc))
+    assessment = json.loads(analyze_file(path).model_dump_json())
+    offline = KinematicsPipeline().run(parse_landmarks(doc).landmarks)
+    assert offline.withheld is not None
+
+    published: dict[str, list] = {"t_s": []}
+    for a in (a for a in answers if a["series"] is not None):
+        n = len(a["series"]["t_s"])
+        published["t_s"] += a["series"]["t_s"]
+        for name in offline.series:
+            published.setdefault(name, []).extend(a["series_not_measured"].get(name, [None] * n))
+    t = np.array(published["t_s"])
+    idx = np.searchsorted(offline.t_s, t - 1e-5)
+    np.testing.assert_allclose(offline.t_s[idx], t, atol=1e-6)
+    assert t.size > 200  # every run's samples, up to the last run before the stream ended
+    for name in offline.series:
+        want = list(offline.withheld.codes[name][idx])
+        assert published[name] == want, (
+            name,
+            [(float(x), a, b) for x, a, b in zip(t, published[name], want, strict=True) if a != b],
+        )
+        # and a sample with a code is exactly a null of the offline assessment
+        nulls = [v is None for v in (assessment["series"][name] or [None] * len(offline.t_s))]
+        assert [c is not None for c in want] == [nulls[i] for i in idx], name
+    left = published["hip_flexion_left_deg"]
+    assert left.count("pose_settling") == 2 and left.count("implausible_angle") >= 20, left
+    assert set(left) == {None, "frames_without_pose", "pose_settling", "implausible_angle"}
+    # a frontal angle in a side view: the frames without a person and settling say so first, as offline
+    assert set(published["pelvic_obliquity_deg"]) == {"frames_without_pose", "pose_settling", "plane_not_in_view"}
+    # the quality issues of the live runs are the assessment's, word for word
+    offline_quality = {(q["code"], q["message"]) for q in assessment["quality"]}
+    final = {(q["code"], q["message"]) for q in answers[-1]["quality"]}
+    assert {"pose_settling", "implausible_angle", "frames_without_pose"} <= {c for c, _ in final}
+    # the same frames counted the same (the last run's window holds them all; its frames without a pose are fewer
+    # than the whole document's, which goes on after the last run)
+    assert {(c, m) for c, m in final if c in {"pose_settling", "implausible_angle"}} <= offline_quality
+    # an answer whose angle is null says why, in the words of its run
+    during = next(a for a in answers if a["analysed_t_s"] is not None and 3.5 < a["analysed_t_s"] < 4.1)
+    assert during["angles"]["hip_flexion_left_deg"] is None
+    why = during["not_measured"]["hip_flexion_left_deg"]
+    assert why["code"] == "implausible_angle" and "no body can produce" in why["reason"], why
+    assert during["not_measured"]["pelvic_obliquity_deg"] == {
+        "code": "plane_not_in_view",
+        "reason": "frontal-plane angle not measurable from a sagittal view",
+    }
+    assert (
+        "hip_flexion_right_deg" not in during["not_measured"] and during["angles"]["hip_flexion_right_deg"] is not None
+    )

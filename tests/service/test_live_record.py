@@ -204,3 +204,100 @@ def test_a_full_disk_stops_the_recording_and_keeps_what_was_written(tmp_path, rn
     assert [p for p, _ in _packets(video)] == [round((t - frames[0][0]) * 1000) for t, _ in frames[:3]]
     rec.close()
     assert not list((tmp_path / "tmp").iterdir())
+
+
+def test_the_server_wide_disk_budget_stops_recordings_beyond_it_and_keeps_what_they_wrote(tmp_path, rng, procs):
+    """Three recording connections at once on a real server, with a 1 MB budget for all their spools
+    (``live_record_budget_mb``): together they send ~3 MB of frames. The spools never hold more than
+    the budget; each connection the budget stops is told so once, goes on being answered, and saves
+    the frames it recorded; once they have closed, the budget is free for the next connection."""
+    import json
+    import threading
+
+    from websockets.sync.client import connect
+
+    from service.live_spool import FrameSpool
+    from service.settings import Settings
+    from service.store.db import migrate
+    from tests.service._servers import free_port, service_env, wait_ready
+    from tests.service.conftest import make_key
+
+    budget = 1024 * 1024
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    env = service_env(
+        data_dir=tmp_path / "var", database_url=database_url, live_record_budget_mb=1, live_max_connections_per_clinic=3
+    )
+    migrate(database_url)
+    key = make_key(Settings(database_url=database_url))
+    port = free_port()
+    server = procs.serve("serve", port, "--workers", "0", env=env, cwd=tmp_path)
+    wait_ready(f"http://127.0.0.1:{port}", server)
+    frames = _frames(rng, 12)  # ~90 KB each: 11 fit in the budget, three connections' 36 do not
+    spools = lambda: list((tmp_path / "var").rglob("tmp/live-*"))  # noqa: E731
+
+    def record(n_conn: int, frames: list[tuple[float, bytes]]) -> list[dict]:
+        barrier = threading.Barrier(n_conn)
+        out: list[dict] = [{} for _ in range(n_conn)]
+        on_disk: list[int] = []
+
+        def one(i: int) -> None:
+            with connect(
+                f"ws://127.0.0.1:{port}/v1/live?record=1",
+                max_size=None,
+                additional_headers={"Authorization": f"Bearer {key}"},
+            ) as ws:
+                assert json.loads(ws.recv(timeout=120))["recording"] is True
+                barrier.wait(timeout=120)
+                notices, answered = [], 0
+                for t, jpeg in frames:
+                    ws.send(json.dumps({"t_s": t}))
+                    ws.send(jpeg)
+                    while True:  # one frame in flight: every frame is answered, none dropped
+                        msg = json.loads(ws.recv(timeout=120))
+                        if msg["type"] != "frame":
+                            notices.append(msg)
+                            continue
+                        answered += 1
+                        break
+                barrier.wait(timeout=120)  # every connection's frames sent and answered, none closed yet
+                if i == 0:
+                    on_disk.append(sum(p.stat().st_size for p in spools()))
+                barrier.wait(timeout=120)
+                ws.send(json.dumps({"type": "save", "patient_id": f"P-{i}"}))
+                saved = json.loads(ws.recv(timeout=120))
+                out[i] = {"notices": notices, "answered": answered, "saved": saved}
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n_conn)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=300)
+        assert all(o for o in out), out
+        out.append({"on_disk": on_disk[0]})
+        return out
+
+    *conns, disk = record(3, frames)
+    assert all(c["answered"] == len(frames) for c in conns)  # the live sessions went on
+    stopped = [c for c in conns if c["notices"]]
+    assert stopped, "3 MB of frames fitted in a 1 MB budget"
+    recorded = [c["saved"]["frames"] for c in conns]
+    sizes = [len(j) for _, j in frames]
+    used = sum(FrameSpool.record_bytes(s) for n in recorded for s in sizes[:n])
+    assert disk["on_disk"] == used <= budget  # what the spools held is exactly what was counted
+    assert budget - used < FrameSpool.record_bytes(max(sizes))  # stopped only when the next frame did not fit
+    for c in stopped:
+        [notice] = c["notices"]  # told once
+        assert notice["type"] == "recording_stopped" and "live_record_budget_mb" in notice["detail"], notice
+        assert "1 MB" in notice["detail"] and "live feedback goes on" in notice["detail"]
+        saved = c["saved"]  # nothing it recorded is lost: the frames before the budget ran out are saved
+        assert saved["type"] == "saved" and saved["frames"] == notice["frames"] and saved["recording_full"] is True
+    for c in conns:
+        if not c["notices"]:
+            assert c["saved"]["frames"] == len(frames) and c["saved"]["recording_full"] is False
+    deadline = time.monotonic() + 10
+    while spools() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert spools() == []
+    # the closed connections gave their bytes back: one connection alone records 8 frames (~0.7 MB) again
+    [alone, _] = record(1, frames[:8])
+    assert alone["notices"] == [] and alone["saved"]["frames"] == 8
