@@ -221,6 +221,10 @@ def _protocol_outputs(p: ProtocolResult | None):
             reason=m.reason,
             source="protocol",
             pass_index=m.pass_index,
+            confidence=m.confidence,
+            coverage=m.coverage,
+            n_events=m.n_events,
+            event_kind=m.event_kind,
         )
         for m in p.metrics
     ]

@@ -126,6 +126,8 @@ class Metric(_Model):
     confidence: float | None = None
     coverage: float | None = None
     n_samples: int | None = None
+    n_events: int | None = None  # protocol metrics: the steps, strides, repetitions, ... the value rests on
+    event_kind: str | None = None  # what one of those events is: step | stride | repetition | hold | ...
     source: str = "series"  # series | protocol
     pass_index: int | None = None
 

@@ -64,6 +64,11 @@ class ProtocolMetric:
     measurable: bool = True
     reason: str | None = None
     pass_index: int | None = None  # gait: the pass this value belongs to; None for the whole recording
+    # what the value rests on, stated by kinematics.protocols.evidence.attach for every protocol:
+    confidence: float | None = None  # 0-1: coverage x the inputs' mean confidence x the events' mean confidence
+    coverage: float | None = None  # 0-1: share of the analysed window's frames with every input measured
+    n_events: int | None = None  # how many events (steps, strides, repetitions, ...) the value rests on
+    event_kind: str | None = None  # what one of those events is: step | stride | repetition | hold | ...
 
 
 @dataclass(frozen=True)

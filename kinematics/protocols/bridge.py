@@ -34,6 +34,7 @@ from kinematics.protocols import presence
 from kinematics.protocols.base import Finding, ProtocolMetric, ProtocolResult, Threshold, judge
 from kinematics.protocols.capture import check_capture
 from kinematics.protocols.events import HoldDetector, RepetitionDetector
+from kinematics.protocols.evidence import with_evidence
 from kinematics.series import LandmarkSeries, Series
 
 __all__ = ["EXTENSION_REFERENCE", "HOLD_MIN", "NEUTRAL", "Bridge"]
@@ -91,6 +92,7 @@ class Bridge:
     holds: HoldDetector = HoldDetector(min_duration_s=HOLD_MIN.value, tolerance=3.0, tolerance_fraction=0.1)
     name: str = "bridge"
 
+    @with_evidence
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
         params = C.parameters(self)
         coaching = check_capture(result, landmarks, views=("sagittal",))

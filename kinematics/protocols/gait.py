@@ -10,7 +10,11 @@ leg lengths:
   ahead of heels, nose ahead of ears: :func:`kinematics.angles.facing_direction`);
 * from the front, along the camera's depth axis (toward the camera when the
   subject faces it). BlazePose's depth is its least steady coordinate, so
-  these contacts carry confidence 0.5.
+  these contacts carry half the confidence of a side-on one.
+
+A contact's confidence is the least visibility of the ankle and hips within
+``CONTACT_WINDOW_S`` of it (0 where one was not measured), times the peak's
+prominence over the ankle's fore-aft range (capped at 1), times 0.5 from the front.
 
 From the contacts: steps (``rep_count``; per foot with ``side``), cadence (steps per minute), step
 times per side. Per stride (a contact to the next one of the same foot), time
@@ -51,6 +55,7 @@ from kinematics.protocols import _common as C
 from kinematics.protocols import presence
 from kinematics.protocols.base import Coaching, Finding, ProtocolEvent, ProtocolMetric, ProtocolResult, Threshold
 from kinematics.protocols.capture import check_capture
+from kinematics.protocols.evidence import with_evidence
 from kinematics.protocols.passes import MIN_ALTERNATIONS, Pass, find_walking
 from kinematics.series import SIDES, LandmarkSeries, Series, Side, other_side
 
@@ -88,6 +93,9 @@ STEP_TIME_ASYMMETRY_THRESHOLD = Threshold(
 )
 
 _N = 101  # samples per time-normalised stride (0-100 %)
+# A contact's confidence looks at the ankle and hips this long either side of it: about a sixth of a
+# step at a cadence of 100 steps/min, the stretch over which the ankle's forward peak is found.
+CONTACT_WINDOW_S = 0.1
 MIN_STRIDE_COVERAGE = 0.8
 
 _HOW = (
@@ -137,6 +145,7 @@ class Gait:
     min_pass_coverage: float = 0.8
     name: str = "gait"
 
+    @with_evidence
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
         params = C.parameters(self)
         frontal = result.view.view == "frontal"
@@ -250,11 +259,17 @@ class Gait:
                 if len(strides) < 1:
                     why = f"no complete stride of the {side} foot seen in this pass"
                     out.append(
-                        ProtocolMetric("hip_flexion_range_deg", None, "deg", side, None, False, why, pass_index=i)
+                        ProtocolMetric(
+                            "hip_flexion_range_deg", None, "deg", side, None, False, why, pass_index=i, n_events=0
+                        )
                     )
                     continue
                 value, ci = _range_of(strides)
-                out.append(ProtocolMetric("hip_flexion_range_deg", C.r2(value), "deg", side, ci, pass_index=i))
+                out.append(
+                    ProtocolMetric(
+                        "hip_flexion_range_deg", C.r2(value), "deg", side, ci, pass_index=i, n_events=len(strides)
+                    )
+                )
         return out
 
     # -- events --------------------------------------------------------------------
@@ -272,6 +287,7 @@ class Gait:
             forward = _facing(lm, result.t_s)
             axis, confidence = 0, 1.0
         events: list[ProtocolEvent] = []
+        points = C.masked_points(lm, result)
         for side in SIDES:
             ahead = C.ahead_of_pelvis(lm, result, side=side, axis=axis, forward=forward)
             v = ahead.values
@@ -281,16 +297,26 @@ class Gait:
             lo, hi = np.percentile(v[ok], [5, 95])
             if hi - lo < self.min_excursion:
                 continue
-            peaks, _ = signal.find_peaks(np.where(ok, v, np.nanmin(v[ok])), prominence=self.min_prominence * (hi - lo))
+            peaks, props = signal.find_peaks(
+                np.where(ok, v, np.nanmin(v[ok])), prominence=self.min_prominence * (hi - lo)
+            )
             t = result.t_s
-            for k in peaks:
+            seen = _seen(lm, points, (f"{side}_ankle", "left_hip", "right_hip"))
+            for k, prominence in zip(peaks, props["prominences"], strict=True):
                 if 0 < k < len(v) - 1 and ok[k - 1] and ok[k + 1]:
                     # a parabola through the peak and its neighbours: sub-frame timing, since a
                     # pelvic drop is read against the obliquity at the contact, which changes fast then
                     den = v[k - 1] - 2 * v[k] + v[k + 1]
                     shift = float(np.clip(0.5 * (v[k - 1] - v[k + 1]) / den, -0.5, 0.5)) if den < 0 else 0.0
                     when = t[k] + shift * ((t[k + 1] - t[k]) if shift > 0 else (t[k] - t[k - 1]))
-                    events.append(ProtocolEvent("initial_contact", float(when), None, None, side, confidence))
+                    # how sure: the ankle and hips seen around the contact, and how clearly the ankle's
+                    # forward excursion peaks there (its prominence against the foot's fore-aft range)
+                    near = np.abs(t - when) <= CONTACT_WINDOW_S
+                    clarity = min(1.0, float(prominence) / (hi - lo))
+                    sure = confidence * float(np.mean(seen[near])) * clarity
+                    events.append(
+                        ProtocolEvent("initial_contact", float(when), None, None, side, round(float(sure), 3))
+                    )
         return sorted(events, key=lambda e: e.start_s)
 
     # -- side view -------------------------------------------------------------------
@@ -320,8 +346,8 @@ class Gait:
             value, ci = _range_of(strides)
             ranges[side] = (value, ci)
             metrics += [
-                ProtocolMetric("hip_flexion_range_per_stride_deg", C.r2(value), "deg", side, ci),
-                ProtocolMetric("stride_count", len(strides), "1", side),
+                ProtocolMetric("hip_flexion_range_per_stride_deg", C.r2(value), "deg", side, ci, n_events=len(strides)),
+                ProtocolMetric("stride_count", len(strides), "1", side, n_events=len(strides)),
             ]
         if len(ranges) == 2:
             th = C.with_value(HIP_RANGE_ASYMMETRY_THRESHOLD, self.hip_range_asymmetry_threshold_deg)
@@ -388,8 +414,10 @@ class Gait:
         value = float(np.nanmax(mean) - np.nanmin(mean))
         ci = C.ci_around(value, spread, instrument_sd=C.OBLIQUITY_SD_DEG)
         metrics += [
-            ProtocolMetric("pelvic_obliquity_range_per_stride_deg", C.r2(value), "deg", None, ci),
-            ProtocolMetric("stride_count", len(strides), "1"),
+            ProtocolMetric(
+                "pelvic_obliquity_range_per_stride_deg", C.r2(value), "deg", None, ci, n_events=len(strides)
+            ),
+            ProtocolMetric("stride_count", len(strides), "1", n_events=len(strides)),
         ]
         # the right foot's contact, as a fraction of the left stride
         phases = [
@@ -416,7 +444,7 @@ class Gait:
             stance = other_side(free)
             d_ci = C.ci_around(drop, spread / np.sqrt(2), instrument_sd=C.OBLIQUITY_SD_DEG)
             per_side[free] = (drop, d_ci)
-            metrics.append(ProtocolMetric("pelvic_drop_deg", C.r2(drop), "deg", free, d_ci))
+            metrics.append(ProtocolMetric("pelvic_drop_deg", C.r2(drop), "deg", free, d_ci, n_events=len(strides)))
             findings.append(
                 Finding(
                     f"pelvic_drop_{stance}_stance",
@@ -469,7 +497,7 @@ def step_time_asymmetry(
                 instrument_sd=instrument_sd_s,
             )
             per_side[side] = (v, ci)
-            metrics.append(ProtocolMetric("step_time_s", C.r2(v), "s", side, ci))
+            metrics.append(ProtocolMetric("step_time_s", C.r2(v), "s", side, ci, n_events=len(values)))
     if len(per_side) == 2:
         th = C.with_value(STEP_TIME_ASYMMETRY_THRESHOLD, threshold_s)
         findings.append(
@@ -527,6 +555,14 @@ def _in_passes(contacts: list[ProtocolEvent], passes: list[Pass]) -> list[Protoc
             if q.start_s <= c.start_s <= q.end_s:
                 out.append(replace(c, pass_index=i))
                 break
+    return out
+
+
+def _seen(lm: LandmarkSeries, points: dict[str, np.ndarray], names: tuple[str, ...]) -> np.ndarray:
+    """``(n,)`` the least visibility of ``names`` per frame, 0 where any is not measured (the pipeline's rule)."""
+    out = np.ones(len(lm))
+    for name in names:
+        out = np.minimum(out, np.where(np.isfinite(points[name]).all(axis=1), lm.vis(name), 0.0))
     return out
 
 

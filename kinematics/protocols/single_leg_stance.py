@@ -35,6 +35,7 @@ from kinematics.protocols.base import (
 )
 from kinematics.protocols.capture import check_capture
 from kinematics.protocols.events import StanceDetector
+from kinematics.protocols.evidence import with_evidence
 from kinematics.series import SIDES, LandmarkSeries, Series, Side, other_side
 
 __all__ = ["SingleLegStance"]
@@ -99,6 +100,7 @@ class SingleLegStance:
     stance: StanceDetector = StanceDetector()
     name: str = "single_leg_stance"
 
+    @with_evidence
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
         params = {k: v for k, v in asdict(self).items() if k != "name"}
         coaching = check_capture(result, landmarks, views=("frontal",), pelvis_measure=True)

@@ -41,6 +41,7 @@ from kinematics.protocols.base import (
 )
 from kinematics.protocols.capture import check_capture
 from kinematics.protocols.events import RepetitionDetector
+from kinematics.protocols.evidence import with_evidence
 from kinematics.series import LandmarkSeries, Series, Side, other_side
 
 __all__ = [
@@ -105,6 +106,7 @@ class SitToStand:
     reps: RepetitionDetector = RepetitionDetector(min_amplitude=0.25, min_duration_s=0.5)
     name: str = "sit_to_stand"
 
+    @with_evidence
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
         params = C.parameters(self)
         coaching = check_capture(result, landmarks, views=("sagittal", "frontal"), pelvis_measure=True)

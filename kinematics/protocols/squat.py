@@ -43,6 +43,7 @@ from kinematics.protocols.base import (
 )
 from kinematics.protocols.capture import check_capture
 from kinematics.protocols.events import RepetitionDetector
+from kinematics.protocols.evidence import with_evidence
 from kinematics.series import SIDES, LandmarkSeries, Series
 
 __all__ = ["DEPTH_ASYMMETRY_THRESHOLD", "FPPA_ASYMMETRY_THRESHOLD", "PELVIC_TILT_THRESHOLD", "Squat"]
@@ -108,6 +109,7 @@ class Squat:
     descent_reps: RepetitionDetector = RepetitionDetector(min_amplitude=0.10, min_duration_s=0.5)
     name: str = "squat"
 
+    @with_evidence
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
         params = C.parameters(self)
         coaching = check_capture(result, landmarks, views=("sagittal", "frontal"), pelvis_measure=True)

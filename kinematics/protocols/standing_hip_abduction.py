@@ -40,6 +40,7 @@ from kinematics.protocols.base import (
 )
 from kinematics.protocols.capture import check_capture
 from kinematics.protocols.events import HoldDetector, RepetitionDetector
+from kinematics.protocols.evidence import with_evidence
 from kinematics.series import SIDES, LandmarkSeries, Series, Side, other_side
 
 __all__ = ["ABDUCTION_REFERENCE", "HIKE_THRESHOLD", "HOLD_MIN", "StandingHipAbduction"]
@@ -93,6 +94,7 @@ class StandingHipAbduction:
     holds: HoldDetector = HoldDetector(min_duration_s=HOLD_MIN.value, tolerance=3.0, tolerance_fraction=0.1)
     name: str = "standing_hip_abduction"
 
+    @with_evidence
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
         params = C.parameters(self)
         coaching = check_capture(result, landmarks, views=("frontal",), pelvis_measure=True)

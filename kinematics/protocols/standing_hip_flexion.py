@@ -40,6 +40,7 @@ from kinematics.protocols.base import (
 )
 from kinematics.protocols.capture import check_capture
 from kinematics.protocols.events import HoldDetector, RepetitionDetector
+from kinematics.protocols.evidence import with_evidence
 from kinematics.series import SIDES, LandmarkSeries, Series
 
 __all__ = ["ASYMMETRY_THRESHOLD", "FLEXION_REFERENCE", "HOLD_MIN", "StandingHipFlexion"]
@@ -93,6 +94,7 @@ class StandingHipFlexion:
     holds: HoldDetector = HoldDetector(min_duration_s=HOLD_MIN.value, tolerance=3.0, tolerance_fraction=0.1)
     name: str = "standing_hip_flexion"
 
+    @with_evidence
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
         params = C.parameters(self)
         coaching = check_capture(result, landmarks, views=("sagittal",))

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, create_model
 from service.schemas._base import UtcDatetime, _Model
 from service.schemas.wearables import WearablesOut
 
-SCHEMA_VERSION = "1.4"  # 1.1: findings, coaching, ci95; 1.2: sensor-only, IMU gait bouts; 1.3: detected, gait passes; 1.4: landmark_schema, camera space
+SCHEMA_VERSION = "1.5"  # 1.1: findings, coaching, ci95; 1.2: sensor-only, IMU gait bouts; 1.3: detected, gait passes; 1.4: landmark_schema, camera space; 1.5: protocol metrics' confidence, coverage, n_events, event_kind
 
 
 class InputInfo(_Model):
@@ -92,9 +92,30 @@ class MetricOut(_Model):
     ci95: tuple[float, float] | None = Field(None, description="95 % interval, including the instrument's own error")
     measurable: bool
     reason: str | None = None
-    confidence: float | None = Field(None, description="mean sample confidence x coverage, 0..1 (series summaries)")
-    coverage: float | None = Field(None, description="fraction of samples measured (series summaries)")
+    confidence: float | None = Field(
+        None,
+        description="0..1, how much of the evidence the value needs was measured and how surely. Series summaries: "
+        "mean sample confidence x coverage. Protocol metrics: coverage x the inputs' mean confidence (landmark "
+        "visibility, series sample confidence) over the measured frames x the mean confidence of the events it rests on "
+        "(n_events). 1 = every frame measured with full confidence and every event clear; not a probability that the "
+        "value is right (the ci95 gives its uncertainty)",
+    )
+    coverage: float | None = Field(
+        None,
+        description="0..1. Series summaries: fraction of samples measured. Protocol metrics: fraction of the analysed "
+        "window's frames (gait: the passes; a per-repetition value: its repetitions; a count: the recording) in which "
+        "every input the value needs was measured; below 0.5 the value is not measurable",
+    )
     n_samples: int | None = None
+    n_events: int | None = Field(
+        None,
+        description="protocol metrics: how many events (event_kind) the value rests on; below the metric's minimum "
+        "(3 steps for a cadence, 2 strides for a per-stride value, 3 steps per side for a step time) it is not measurable",
+    )
+    event_kind: str | None = Field(
+        None,
+        description="protocol metrics: what one of those events is: step, stride, repetition, hold, stance phase, pass",
+    )
     source: Literal["series", "protocol"] = "series"
     pass_index: int | None = Field(None, description="gait: the pass of the walk this value belongs to (0, 1, ...)")
 
@@ -168,7 +189,7 @@ class DetectedOut(_Model):
 class Assessment(_Model):
     """A movement assessment. Supports a clinician's judgement; never a diagnosis."""
 
-    schema_version: Literal["1.4"] = SCHEMA_VERSION
+    schema_version: Literal["1.5"] = SCHEMA_VERSION
     exercise: str | None
     input: InputInfo
     model: dict[str, object] | None = Field(description="pose model provenance; null for client-side landmarks")
