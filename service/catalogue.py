@@ -296,6 +296,7 @@ QUALITY: dict[str, str] = {
     "frames_without_pose": "Frames without the person",
     "implausible_angle": "Impossible angles left out",
     "implausible_protocol_angle": "Impossible exercise angles left out",
+    "weak_protocol_evidence": "Exercise values left out for too little evidence",
     "hips_collapsed": "Failed poses left out",
     "pose_settling": "First frames of each appearance left out",
     "several_people": "More than one person in view",
