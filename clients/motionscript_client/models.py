@@ -36,7 +36,10 @@ __all__ = [
     "FindingList",
     "FrameResult",
     "InputInfo",
+    "LiveFrame",
+    "LiveRecordingStopped",
     "Metric",
+    "NotMeasured",
     "Outcome",
     "Patient",
     "PatientDetail",
@@ -299,6 +302,51 @@ class FrameResult(_Model):
     unavailable: dict[str, str]
     quality: list[QualityIssue]
     conventions: dict[str, Convention]
+
+
+# -- live feedback (WS /v1/live, docs/sdk.md): the server's messages, which /openapi.json does not describe ---------
+# (tests/service/test_live_landmarks.py and test_live_record.py check their fields against real answers)
+
+
+class NotMeasured(_Model):
+    """Why a live angle is null: a code of the offline pipeline (``kinematics.withheld``) and its reason in words."""
+
+    code: str  # "pose_settling", "implausible_angle", "plane_not_in_view", "frames_without_pose", ...
+    reason: str
+
+
+class LiveFrame(_Model):
+    """The answer to one live frame (``"type": "frame"``): a null angle is never a zero, ``not_measured`` says why."""
+
+    type: str
+    seq: int
+    dropped: int
+    t_s: float
+    person_found: bool
+    landmarks: list[list[float]] | None = None  # the pose model's, for a video frame; None for landmarks sent
+    analysed_t_s: float | None = None
+    view: str
+    angles: dict[str, float | None]
+    not_measured: dict[str, NotMeasured] = Field(default_factory=dict)  # every null angle of ``angles``
+    quality: list[QualityIssue] = Field(default_factory=list)  # what limited the newest run
+    series: dict[str, list[float | None]] | None = None  # the samples this run published
+    series_not_measured: dict[str, list[str | None]] | None = None  # the code of each null sample of ``series``
+    reps: int | None = None
+    in_rep: bool | None = None
+    hold_s: float | None = None
+    hold_source: str | None = None
+    cues: list[str] = Field(default_factory=list)
+    analysis_ms: float
+    waited_ms: float
+
+
+class LiveRecordingStopped(_Model):
+    """``"type": "recording_stopped"``: a ``?record=1`` connection keeps no more frames (its limit, the server's
+    disk budget or a full disk); the ``frames`` recorded are kept and can be saved, live feedback goes on."""
+
+    type: str
+    detail: str
+    frames: int
 
 
 # -- patients, sessions, outcomes, progress (docs/outcomes.md) ------------------------------------------------------

@@ -130,6 +130,7 @@ def test_a_live_answer_says_why_a_value_is_not_measured_with_the_codes_of_the_of
     live_app,  # noqa: F811
     tmp_path,
 ):
+    from motionscript_client import LiveFrame
     from service.analysis import analyze_file
 
     client, key, _ = live_app
@@ -138,6 +139,8 @@ def test_a_live_answer_says_why_a_value_is_not_measured_with_the_codes_of_the_of
         assert ws.receive_json()["type"] == "ready"
         answers = _stream(ws, doc)
     assert all(a["type"] == "frame" for a in answers)
+    for a in answers:  # the SDK's typed answer has every field the server sends, no fewer and no more
+        assert set(a) == set(LiveFrame.model_fields), set(a) ^ set(LiveFrame.model_fields)
     # the offline analysis of the same document: the assessment, and the pipeline's run over the same samples
     path = tmp_path / "stand.json"
     path.write_text(json.dumps(doc))
@@ -179,8 +182,8 @@ def test_a_live_answer_says_why_a_value_is_not_measured_with_the_codes_of_the_of
     # an answer whose angle is null says why, in the words of its run
     during = next(a for a in answers if a["analysed_t_s"] is not None and 3.5 < a["analysed_t_s"] < 4.1)
     assert during["angles"]["hip_flexion_left_deg"] is None
-    why = during["not_measured"]["hip_flexion_left_deg"]
-    assert why["code"] == "implausible_angle" and "no body can produce" in why["reason"], why
+    why = LiveFrame.model_validate(during).not_measured["hip_flexion_left_deg"]
+    assert why.code == "implausible_angle" and "no body can produce" in why.reason, why
     assert during["not_measured"]["pelvic_obliquity_deg"] == {
         "code": "plane_not_in_view",
         "reason": "frontal-plane angle not measurable from a sagittal view",

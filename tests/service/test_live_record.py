@@ -216,6 +216,7 @@ def test_the_server_wide_disk_budget_stops_recordings_beyond_it_and_keeps_what_t
 
     from websockets.sync.client import connect
 
+    from motionscript_client import LiveRecordingStopped
     from service.live_spool import FrameSpool
     from service.settings import Settings
     from service.store.db import migrate
@@ -286,7 +287,8 @@ def test_the_server_wide_disk_budget_stops_recordings_beyond_it_and_keeps_what_t
     assert disk["on_disk"] == used <= budget  # what the spools held is exactly what was counted
     assert budget - used < FrameSpool.record_bytes(max(sizes))  # stopped only when the next frame did not fit
     for c in stopped:
-        [notice] = c["notices"]  # told once
+        [notice] = c["notices"]  # told once, as the SDK types it
+        assert set(notice) == set(LiveRecordingStopped.model_fields), notice
         assert notice["type"] == "recording_stopped" and "live_record_budget_mb" in notice["detail"], notice
         assert "1 MB" in notice["detail"] and "live feedback goes on" in notice["detail"]
         saved = c["saved"]  # nothing it recorded is lost: the frames before the budget ran out are saved

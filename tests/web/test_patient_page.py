@@ -257,3 +257,61 @@ def test_without_a_valid_link_the_page_asks_for_the_clinics_link_not_a_code(brow
     # a deleted patient's link stops working too
     h = {"Authorization": f"Bearer {server.clinician_key}"}
     assert httpx.delete(f"{server.base}/v1/patients/{pid}", headers=h).status_code == 204
+
+
+# Runs in the page: every list of live angles shown until one of its lines has carried `code` (the offline
+# pipeline's codes, service/live.py not_measured) with `text` in it; returns what was shown.
+_ANGLES = """([code, text, timeoutMs]) => new Promise((resolve, reject) => {
+  const list = document.querySelector('[data-testid="live-angles"]');
+  const seen = new Set(), shown = [];
+  const check = () => {
+    const items = [...list.children].map((li) => ({ testid: li.dataset.testid, code: li.dataset.code || null,
+      names: (li.dataset.names || li.dataset.name || "").split(" "), text: li.textContent }));
+    if (!items.length) return;
+    shown.push(items);
+    for (const i of items) if (i.code) seen.add(i.code);
+    if (items.some((i) => i.code === code && i.text.includes(text))) { obs.disconnect(); resolve(shown); }
+  };
+  const obs = new MutationObserver(check);
+  obs.observe(list, { childList: true, subtree: true, characterData: true });
+  setTimeout(() => { obs.disconnect(); reject(new Error(`timed out: saw ${[...seen]}`)); }, timeoutMs);
+})"""
+
+ANGLES = (
+    "pelvic_obliquity_deg",
+    "hip_abduction_left_deg",
+    "hip_abduction_right_deg",
+    "trunk_lean_lateral_deg",
+    "hip_flexion_left_deg",
+    "hip_flexion_right_deg",
+    "trunk_lean_forward_deg",
+)
+
+
+def test_a_withheld_live_angle_reads_not_measured_with_the_reason_never_a_number(page, server, clip):
+    """The clip leaves the view at each pass: while nobody is there the angles read "not measured: no pose in
+    N of M frames" (the pipeline's frames_without_pose issue, word for word), and an angle the view cannot
+    show says so; every angle is on the list, as a number or as not measured, never both."""
+    page.goto(f"{server.base}/app/patient#key={server.app_key}")
+    page.get_by_test_id("exercise-select").locator("option").first.wait_for(state="attached")
+    page.get_by_test_id("exercise-select").select_option(EXERCISE)
+    page.get_by_test_id("start-camera").click()
+    shown = page.evaluate(_ANGLES, ["frames_without_pose", "no pose in ", 120_000])
+    screenshot(page, "patient-live-angles.png")
+    for items in shown:
+        names = [n for i in items for n in i["names"]]
+        assert sorted(names) == sorted(ANGLES), items  # each angle once
+        for i in items:
+            if i["testid"] == "angle":
+                assert i["code"] is None and i["text"].endswith("°"), i
+            else:
+                assert i["testid"] == "angle-not-measured" and ": not measured: " in i["text"], i
+                assert "°" not in i["text"].split(": not measured: ")[0], i
+    # nobody there: no angle at all, and why in the pipeline's words (its frames_without_pose issue), or, while
+    # nobody has been seen in the whole window, the words of the offline analysis that finds no person at all
+    away = [i for items in shown for i in items if i["code"] == "frames_without_pose"]
+    assert all(sorted(i["names"]) == sorted(ANGLES) for i in away), away
+    assert all(
+        ("no pose in " in i["text"] and " frames (" in i["text"]) or "no person was found" in i["text"] for i in away
+    )
+    assert any(i["testid"] == "angle" for items in shown for i in items)  # and numbers while the person is there

@@ -7,6 +7,7 @@
 // Frames go only to this server; the browser keeps nothing but the link in this tab's sessionStorage.
 
 import { api, ApiError, drawSkeleton, el, fmt, showError, takeKey } from "./common.js";
+import { fmtValue, label, loadCatalogue, qualityNotes } from "./labels.js";
 import { SensorReplay } from "./sensors.js";
 
 const SEND_MAX_PX = 640;       // long side of the JPEG sent to /v1/live (the model sees 256 px anyway)
@@ -47,7 +48,7 @@ async function start() {
   if (!key) return noLink("This page needs the personal link your clinic sent you.");
   let me, exercises;
   try {
-    [me, exercises] = await Promise.all([api(key, "/v1/auth/me"), api(key, "/v1/exercises")]);
+    [me, exercises] = await Promise.all([api(key, "/v1/auth/me"), api(key, "/v1/exercises"), loadCatalogue(key)]);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       sessionStorage.removeItem(LINK_ITEM);
@@ -103,6 +104,8 @@ function render(key, me, exercises) {
             hudCounter("Count", "reps"), hudCounter("Held (s)", "hold")))),
       el("ul", { class: "cues sr-only", "data-testid": "cues" }),
       el("p", { class: "hint", "data-testid": "live-status" }, "Camera off."),
+      el("ul", { class: "live-angles small", "data-testid": "live-angles", "aria-live": "off" }),
+      el("ul", { class: "live-quality hint small", "data-testid": "live-quality" }),
       el("div", { class: "buttons" },
         el("button", { class: "secondary", "data-testid": "reset-count", onclick: () => live.restart() }, "Reset count"),
         el("button", { class: "secondary", "data-testid": "voice-toggle", "aria-pressed": "true",
@@ -226,6 +229,7 @@ class Live {
     $("record").disabled = true;
     $("live-status").textContent = "Camera off.";
     this.showCues([]);
+    this.showMeasures({});
   }
 
   restart() {
@@ -302,6 +306,34 @@ class Live {
     person.dataset.found = String(msg.person_found);
     person.hidden = true;  // "not in view" comes as a cue from the server
     this.showCues(msg.cues || []);
+    this.showMeasures(msg);
+  }
+
+  /**
+   * The newest run's angles: each a number, or "not measured: <reason>" (the offline pipeline's own
+   * reason, msg.not_measured), never a number for a withheld one; angles withheld for the same
+   * reason share one line. Below, what makes the numbers doubtful (the run's warnings).
+   */
+  showMeasures(msg) {
+    const angles = msg.angles || {}, why = msg.not_measured || {};
+    const measured = [], withheld = new Map();
+    for (const [name, value] of Object.entries(angles)) {
+      if (value !== null && value !== undefined) {
+        measured.push(el("li", { "data-testid": "angle", "data-name": name }, `${label(name)}: ${fmtValue(value, "deg")}`));
+      } else {
+        const w = why[name] || { code: "", reason: "no value yet" };
+        const key = `${w.code}\u0000${w.reason}`;
+        if (!withheld.has(key)) withheld.set(key, { ...w, names: [] });
+        withheld.get(key).names.push(name);
+      }
+    }
+    const notMeasured = [...withheld.values()].map((w) => el("li",
+      { "data-testid": "angle-not-measured", "data-names": w.names.join(" "), "data-code": w.code },
+      `${w.names.map((n) => label(n)).join(", ")}: not measured: ${w.reason}`));
+    $("live-angles").replaceChildren(...measured, ...notMeasured);
+    const doubtful = qualityNotes(msg.quality).filter((q) => q.severity !== "info");
+    $("live-quality").replaceChildren(...doubtful.map((q) =>
+      el("li", { "data-testid": "live-quality-item", "data-code": q.code }, `${q.title}: ${q.text}`)));
   }
 
   tick() {
