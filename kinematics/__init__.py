@@ -13,6 +13,8 @@ Import from the modules (this index imports nothing, so ``import kinematics.erro
 ``angles``                pelvic obliquity, hip flexion and abduction, trunk lean, hip centres
 ``summary``               summary metrics of an angle series
 ``pipeline``              :class:`~kinematics.pipeline.KinematicsPipeline`: every step above, in order
+``plausibility``          the gate that withholds angles no body can produce
+``withheld``              why each withheld angle sample is not measured: one code, one reason
 ``protocols``             one protocol per exercise (``PROTOCOLS``, ``PROTOCOL_NAMES``): presence gate,
                           events, metrics with confidence, findings against sourced thresholds
 ``streaming``             live measurement: the pipeline and protocol over a sliding window,

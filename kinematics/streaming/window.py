@@ -198,12 +198,9 @@ class SlidingAssessment:
             empty = {spec.name: np.full(int(new.sum()), np.nan) for spec in ANGLE_SERIES}
             count = self._tally.update([], horizon_s=self._horizon(now)) or None if self.counts else None
             # as offline: nobody in any frame is the one reason, said as the offline analysis says it
-            nobody = Withheld.of(
-                {name: np.full(len(lm), "frames_without_pose", dtype=object) for name in empty},
-                [QualityIssue("frames_without_pose", "error", str(exc))],
-                {},
-            )
-            not_measured, latest_not = self._not_measured(nobody, new)
+            nobody = [QualityIssue("frames_without_pose", "error", str(exc))]
+            codes = {name: np.full(len(lm), "frames_without_pose", dtype=object) for name in empty}
+            not_measured, latest_not = self._not_measured(Withheld.of(codes, nobody, {}), new)
             return WindowUpdate(
                 lm.t_s[new],
                 empty,
@@ -215,7 +212,7 @@ class SlidingAssessment:
                 self._hold(None, now),
                 not_measured,
                 latest_not,
-                [QualityIssue("frames_without_pose", "error", str(exc))],
+                nobody,
             )
         protocol = self.protocol.assess(result, lm) if self.protocol is not None else None
         angles = {name: np.array(s.values[new]) for name, s in result.series.items()}

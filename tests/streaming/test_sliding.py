@@ -95,3 +95,25 @@ def test_old_and_repeated_times_are_ignored_and_a_window_without_anyone_has_no_a
     assert s.push(0.0, None, None) is None and s.push(-1.0, None, None) is None
     with pytest.raises(ValueError, match="interval_s"):
         SlidingAssessment(window_s=1.0, interval_s=2.0)
+
+
+def test_a_window_without_anybody_says_so_for_every_angle_in_the_offline_words():
+    from kinematics.errors import NoPersonError
+    from kinematics.pipeline import KinematicsPipeline
+    from kinematics.series import BLAZEPOSE33, LandmarkSeries
+    from kinematics.streaming import SlidingAssessment
+
+    stream = SlidingAssessment(image_size_wh=(640, 480), window_s=5.0, interval_s=1.0)
+    for i in range(31):
+        update = stream.push(i / 30.0, None, None)
+    assert update is not None and update.result is None
+    k = len(BLAZEPOSE33)
+    empty = LandmarkSeries(
+        np.arange(31) / 30.0, np.full((31, k, 3), np.nan), np.zeros((31, k)), BLAZEPOSE33, "image_norm", (640, 480)
+    )
+    with pytest.raises(NoPersonError) as nobody:  # what the offline analysis of the same frames says
+        KinematicsPipeline().run(empty)
+    offline = str(nobody.value)
+    assert [(q.code, q.message) for q in update.quality] == [("frames_without_pose", offline)]
+    assert update.latest_not_measured == dict.fromkeys(update.angles, ("frames_without_pose", offline))
+    assert all(codes == ["frames_without_pose"] * len(update.t_s) for codes in update.not_measured.values())
