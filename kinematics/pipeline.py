@@ -450,12 +450,15 @@ class KinematicsPipeline:
                     )
                 )
         if view.view == "oblique":
+            front = f"facing the camera (within {self.frontal_max_deg:g} deg)"
+            side = f"side-on (beyond {self.sagittal_min_deg:g} deg)"
+            # the nearer view first, as the protocols' wrong-view advice asks for it (capture._nearest_first)
+            nearer_side = view.off_frontal_deg is not None and view.off_frontal_deg > 45.0
             issues.append(
                 QualityIssue(
                     "oblique_view",
                     "error",
-                    f"{_turned(view)}: film facing the camera "
-                    f"(within {self.frontal_max_deg:g} deg) or side-on (beyond {self.sagittal_min_deg:g} deg)",
+                    f"{_turned(view)}: film {side + ' or ' + front if nearer_side else front + ' or ' + side}",
                 )
             )
         elif view.view == "unknown":

@@ -29,15 +29,19 @@ __all__ = [
     "QUALITY_INTRO",
     "SERIES",
     "UNITS",
+    "NEEDED",
+    "SEEN",
     "Entry",
     "QualityNote",
     "as_json",
+    "as_reason",
     "clinician_note",
     "fmt_interval",
     "fmt_value",
     "label",
     "quality_notes",
     "quality_title",
+    "seen_key",
     "side_pair",
     "unit_text",
 ]
@@ -257,7 +261,7 @@ def fmt_interval(ci: tuple[float, float] | list[float] | None, unit: str, digits
 
 # Coaching is addressed to whoever films; a clinician reads why the recording could not be scored.
 _CLINICIAN: dict[str, str] = {
-    "wrong_view": "Not scored: the recording was not filmed from the view this exercise needs ({view}).",
+    "wrong_view": "Not scored: this exercise is measured {needed}; the recording shows the patient {seen}.",
     "labels_mirrored": "Not scored: the picture is mirrored, so left and right would be swapped.",
     "body_out_of_frame": "Not scored: parts of the body were out of the picture for much of the recording.",
     "frame_rate_low": "Not scored: the frame rate is too low to time the movement (30 frames per second needed).",
@@ -272,10 +276,52 @@ _CLINICIAN: dict[str, str] = {
 }
 
 
-def clinician_note(code: str, *, view: str | None = None) -> str:
-    """What a coaching ``code`` means for the clinician reading a report (no advice to the patient)."""
-    text = _CLINICIAN.get(code, f"Not scored: the recording could not answer this exercise's question ({code}).")
-    return text.format(view=view or "see the protocol")
+# The view a recording shows, in a clinician's words (``seen_key``); how far it is turned is in the quality block.
+SEEN: dict[str, str] = {
+    "frontal": "facing the camera",
+    "frontal_back": "with the back to the camera",
+    "sagittal": "side-on",
+    "oblique": "at an angle",
+    "oblique_back": "at an angle, back to the camera",
+    "unknown": "without shoulders and hips in view",
+}
+
+
+def _measured_from() -> dict[str, str]:
+    from kinematics.protocols.capture import VIEWS, measured_from  # the protocols' own list: one source
+
+    return {name: measured_from(views) for name, views in VIEWS.items()}
+
+
+NEEDED: dict[str, str] = _measured_from()  # exercise -> "side-on or facing the camera"
+
+
+def seen_key(view: str | None, facing: str | None) -> str:
+    """The :data:`SEEN` key of an assessment's ``view`` block (the clinician page computes it the same way)."""
+    v = view or "unknown"
+    return f"{v}_back" if facing == "back" and f"{v}_back" in SEEN else v
+
+
+def clinician_note(code: str, *, exercise: str | None = None, view: dict | None = None) -> str:
+    """What a coaching ``code`` means for the clinician reading a report (no advice to the patient).
+
+    ``wrong_view`` names the views ``exercise`` is measured from and the one the recording's ``view``
+    block shows (``"Not scored: this exercise is measured side-on or facing the camera; the recording
+    shows the patient at an angle, back to the camera."``).
+    """
+    if code == "wrong_view":
+        v = view or {}
+        needed, seen = NEEDED.get(exercise or ""), SEEN.get(seen_key(v.get("view"), v.get("facing")))
+        if needed is None or seen is None:
+            return "Not scored: the recording was not filmed from a view this exercise can measure."
+        return _CLINICIAN[code].format(needed=needed, seen=seen)
+    return _CLINICIAN.get(code, f"Not scored: the recording could not answer this exercise's question ({code}).")
+
+
+def as_reason(note: str) -> str:
+    """A clinician note as the reason of an unmeasured value: ``"not measurable: this exercise is ..."``."""
+    text = note.removeprefix("Not scored: ")
+    return text[:1].lower() + text[1:]
 
 
 QUALITY_INTRO = (
@@ -369,6 +415,8 @@ def as_json() -> dict:
         "by_exercise": BY_EXERCISE,
         "outcomes": table(OUTCOMES),
         "coaching": dict(_CLINICIAN),
+        "views_needed": NEEDED,
+        "seen": SEEN,
         "quality": dict(QUALITY),
         "quality_intro": QUALITY_INTRO,
     }

@@ -32,7 +32,7 @@ from kinematics.pipeline import KinematicsResult
 from kinematics.protocols import _common as C
 from kinematics.protocols import presence
 from kinematics.protocols.base import Finding, ProtocolMetric, ProtocolResult, Threshold, judge
-from kinematics.protocols.capture import check_capture
+from kinematics.protocols.capture import VIEWS, check_capture
 from kinematics.protocols.events import HoldDetector, RepetitionDetector
 from kinematics.protocols.evidence import with_evidence
 from kinematics.series import LandmarkSeries, Series
@@ -95,7 +95,7 @@ class Bridge:
     @with_evidence
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
         params = C.parameters(self)
-        coaching = check_capture(result, landmarks, views=("sagittal",))
+        coaching = check_capture(result, landmarks, views=VIEWS["bridge"])
         if coaching:
             return C.unscored(self.name, params, coaching)
         detection = presence.gate("lying", landmarks, result)

@@ -12,7 +12,7 @@ from kinematics.pipeline import KinematicsResult
 from kinematics.protocols.base import Coaching
 from kinematics.series import LandmarkSeries
 
-__all__ = ["MIN_FPS", "MIN_PELVIS_PX", "check_capture"]
+__all__ = ["MIN_FPS", "MIN_PELVIS_PX", "VIEWS", "check_capture", "measured_from"]
 
 # Below ~15 frames/s the 6 Hz zero-lag filter cannot be designed (Nyquist) and
 # a 1 s hold spans too few frames to time within 0.5 s.
@@ -21,6 +21,26 @@ MIN_FPS = 15.0
 # line by atan(1/60) = 0.95 deg, about the size of the smallest change that
 # matters (the 4 deg minimal detectable change of pelvic drop spans ~4 px).
 MIN_PELVIS_PX = 60.0
+
+# The views each protocol can measure, the one list its capture check and the clinician's reports read
+# (how to film each: docs/protocols/<name>.md).
+VIEWS: dict[str, tuple[str, ...]] = {
+    "bridge": ("sagittal",),
+    "gait": ("sagittal", "frontal"),
+    "single_leg_stance": ("frontal",),
+    "sit_to_stand": ("sagittal", "frontal"),
+    "squat": ("sagittal", "frontal"),
+    "standing_hip_abduction": ("frontal",),
+    "standing_hip_flexion": ("sagittal",),
+}
+
+_VIEW_WORDS = {"frontal": "facing the camera", "sagittal": "side-on"}
+
+
+def measured_from(views: tuple[str, ...]) -> str:
+    """``"side-on or facing the camera"``: the views a protocol measures, in words."""
+    return " or ".join(_VIEW_WORDS[v] for v in views)
+
 
 _VIEW_ADVICE = {
     "frontal": "turn the phone (or yourself) so the camera faces you squarely, chest and hips square to it",
@@ -91,7 +111,7 @@ def check_capture(
     """
     advice: list[Coaching] = []
     if result.view.view not in views:
-        wanted = " or ".join("facing the camera" if v == "frontal" else "side-on" for v in views)
+        wanted = measured_from(views)
         turn = ", or ".join(_VIEW_ADVICE[v] for v in _nearest_first(views, result.view.off_frontal_deg))
         if result.view.view == "unknown":  # no view to turn from: first get the trunk into the picture
             turn = f"keep your shoulders and hips in the picture (step back or move the phone), and {turn}"

@@ -54,7 +54,7 @@ from kinematics.pipeline import KinematicsResult
 from kinematics.protocols import _common as C
 from kinematics.protocols import presence
 from kinematics.protocols.base import Coaching, Finding, ProtocolEvent, ProtocolMetric, ProtocolResult, Threshold
-from kinematics.protocols.capture import check_capture
+from kinematics.protocols.capture import VIEWS, check_capture
 from kinematics.protocols.evidence import with_evidence
 from kinematics.protocols.passes import MIN_ALTERNATIONS, Pass, find_walking
 from kinematics.series import SIDES, LandmarkSeries, Series, Side, other_side
@@ -150,9 +150,7 @@ class Gait:
         params = C.parameters(self)
         frontal = result.view.view == "frontal"
         # the body is judged per pass below: a walk enters and leaves the picture, and side-on the far leg hides
-        coaching = check_capture(
-            result, landmarks, views=("sagittal", "frontal"), pelvis_measure=True, body_in_frame=False
-        )
+        coaching = check_capture(result, landmarks, views=VIEWS["gait"], pelvis_measure=True, body_in_frame=False)
         if coaching:
             return C.unscored(self.name, params, coaching)
         detection = presence.gate("walking", landmarks, result)

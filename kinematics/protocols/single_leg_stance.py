@@ -33,7 +33,7 @@ from kinematics.protocols.base import (
     Threshold,
     judge,
 )
-from kinematics.protocols.capture import check_capture
+from kinematics.protocols.capture import VIEWS, check_capture
 from kinematics.protocols.events import StanceDetector
 from kinematics.protocols.evidence import with_evidence
 from kinematics.series import SIDES, LandmarkSeries, Series, Side, other_side
@@ -103,7 +103,7 @@ class SingleLegStance:
     @with_evidence
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
         params = {k: v for k, v in asdict(self).items() if k != "name"}
-        coaching = check_capture(result, landmarks, views=("frontal",), pelvis_measure=True)
+        coaching = check_capture(result, landmarks, views=VIEWS["single_leg_stance"], pelvis_measure=True)
         if coaching:  # rep_count is always reported (issue 4), here as not measurable
             return ProtocolResult(
                 self.name,

@@ -39,7 +39,7 @@ from kinematics.protocols.base import (
     Threshold,
     judge,
 )
-from kinematics.protocols.capture import check_capture
+from kinematics.protocols.capture import VIEWS, check_capture
 from kinematics.protocols.events import RepetitionDetector
 from kinematics.protocols.evidence import with_evidence
 from kinematics.series import LandmarkSeries, Series, Side, other_side
@@ -109,7 +109,7 @@ class SitToStand:
     @with_evidence
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
         params = C.parameters(self)
-        coaching = check_capture(result, landmarks, views=("sagittal", "frontal"), pelvis_measure=True)
+        coaching = check_capture(result, landmarks, views=VIEWS["sit_to_stand"], pelvis_measure=True)
         if coaching:
             return C.unscored(self.name, params, coaching)
         how = (

@@ -41,7 +41,7 @@ from kinematics.protocols.base import (
     Threshold,
     judge,
 )
-from kinematics.protocols.capture import check_capture
+from kinematics.protocols.capture import VIEWS, check_capture
 from kinematics.protocols.events import RepetitionDetector
 from kinematics.protocols.evidence import with_evidence
 from kinematics.series import SIDES, LandmarkSeries, Series
@@ -112,7 +112,7 @@ class Squat:
     @with_evidence
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
         params = C.parameters(self)
-        coaching = check_capture(result, landmarks, views=("sagittal", "frontal"), pelvis_measure=True)
+        coaching = check_capture(result, landmarks, views=VIEWS["squat"], pelvis_measure=True)
         if coaching:
             return C.unscored(self.name, params, coaching)
         detection = presence.gate("standing_in_place", landmarks, result)

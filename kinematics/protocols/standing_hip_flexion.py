@@ -38,7 +38,7 @@ from kinematics.protocols.base import (
     Threshold,
     judge,
 )
-from kinematics.protocols.capture import check_capture
+from kinematics.protocols.capture import VIEWS, check_capture
 from kinematics.protocols.events import HoldDetector, RepetitionDetector
 from kinematics.protocols.evidence import with_evidence
 from kinematics.series import SIDES, LandmarkSeries, Series
@@ -97,7 +97,7 @@ class StandingHipFlexion:
     @with_evidence
     def assess(self, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
         params = C.parameters(self)
-        coaching = check_capture(result, landmarks, views=("sagittal",))
+        coaching = check_capture(result, landmarks, views=VIEWS["standing_hip_flexion"])
         if coaching:
             return C.unscored(self.name, params, coaching)
         detection = presence.gate("standing_or_lying", landmarks, result)

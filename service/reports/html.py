@@ -17,7 +17,7 @@ h1{font-size:1.4rem;margin:0 0 .3rem}h2{font-size:1.15rem;border-bottom:1px soli
 h3{font-size:1rem;margin:1.2rem 0 .4rem}
 table{border-collapse:collapse;width:100%;margin:.4rem 0}th,td{border:1px solid #ddd;padding:.25rem .4rem;
 vertical-align:top;text-align:left}th{background:#f4f4f4}
-.meta td{border:none;padding:.1rem .6rem .1rem 0}.plot svg{width:100%;height:auto}
+.meta td{border:none;padding:.1rem .6rem .1rem 0}.plot svg{width:100%;height:auto}figure.plot{margin:.6rem 0}
 .na{background:#fff4e5;border-left:4px solid #D55E00;padding:.3rem .6rem;margin:.4rem 0}
 .sev-attention{color:#a33}.sev-inconclusive{color:#8a6d00}.sev-normal{color:#2a6f2a}
 .notes{white-space:pre-wrap;background:#f8f8f8;padding:.4rem .6rem}

@@ -434,7 +434,7 @@ def _metric(m: dict, said: dict[str, str], exercise: str | None = None) -> Metri
     e = K.entry(m["name"])
     if not m.get("measurable", True) or m.get("value") is None:
         reason = m.get("reason")
-        value = "not measurable" + (f": {said.get(reason, reason)}" if reason else "")
+        value = "not measurable" + (f": {K.as_reason(said[reason]) if reason in said else reason}" if reason else "")
     else:
         unit = m.get("unit", e.unit)
         value = K.fmt_value(m["value"], unit, e.digits)
@@ -548,14 +548,6 @@ def _plots(series: list[KeySeries]) -> tuple[PlotGroup, ...]:
     return tuple(out)
 
 
-def _needed_view(exercise: str | None) -> str | None:
-    from service.web import PLACEMENT
-
-    if exercise not in PLACEMENT:
-        return None
-    return {"front": "facing the camera", "side": "side-on"}.get(PLACEMENT[exercise][0], PLACEMENT[exercise][0])
-
-
 def _exercises(row: AssessmentRow, findings: list[dict], data: SessionData) -> tuple[ApprovedExercise, ...]:
     from kinematics.exercises import suggest, with_overrides
 
@@ -620,13 +612,9 @@ def _section(a: AssessmentRow, data: SessionData) -> AssessmentSection:
                 )
             )
     view = (doc.get("view") or {}).get("view")
-    needed = _needed_view(exercise)
-    seen = {"frontal": "facing the camera", "sagittal": "side-on", "oblique": "at an angle"}.get(view or "", view)
     reviews = data.reviews.get(a.id) or {}
     said = {
-        c["message"]: K.clinician_note(c["code"], view=f"{needed}; the recording shows the patient {seen or 'unclear'}")
-        if c.get("code") == "wrong_view" and needed
-        else K.clinician_note(c.get("code", ""))
+        c["message"]: K.clinician_note(c.get("code", ""), exercise=exercise, view=doc.get("view"))
         for c in doc.get("coaching") or []
     }
     return AssessmentSection(

@@ -66,6 +66,17 @@ def test_an_oblique_view_reports_neither_plane(observe, space, yaw):
     assert len(oblique) == 1 and oblique[0].severity == "error"
 
 
+@pytest.mark.parametrize("yaw, first", [(38.0, "facing the camera"), (52.0, "side-on"), (-128.0, "side-on")])
+def test_an_oblique_view_asks_for_the_nearer_view_first(observe, yaw, first):
+    """As the protocols' wrong-view advice does: a body 38 deg from square is nearer facing the camera (30),
+    one 52 deg from square (or 128 deg, its back to the camera) nearer side-on (60)."""
+    result = KinematicsPipeline().run(_spaces(observe, yaw)["world"])
+    assert result.view.view == "oblique"
+    message = next(i.message for i in result.issues if i.code == "oblique_view")
+    advice = message.split(": film ", 1)[1]
+    assert advice.startswith(first), message
+
+
 @pytest.mark.parametrize("space", ["image", "world"])
 @pytest.mark.parametrize(
     "yaw, view",

@@ -564,7 +564,8 @@ async function showAssessment(id) {
   const videoBox = el("div", { "data-testid": "video-box" });
   let video = null;
   const plot = renderPlot(a, { onSeek: (t) => video && video.seek(t), label, eventLabel });
-  const notScored = (a.coaching || []).map((c) => clinicianNote(c.code));
+  const said = Object.fromEntries((a.coaching || []).map((c) => [c.message, clinicianNote(c.code, a)]));
+  const notScored = [...new Set(Object.values(said))];
   const quality = qualityNotes(a.quality);
   const metrics = (a.metrics || []).filter((m) => m.source === "protocol");
   const watch = el("div", { class: "watch" },
@@ -582,7 +583,7 @@ async function showAssessment(id) {
         metrics.length ? card(el("h2", {}, "Measurements"), el("table", { "data-testid": "metrics" },
           el("tr", {}, el("th", {}, "measure"), el("th", {}, "value")),
           metrics.map((m) => el("tr", {}, el("td", {}, label(m.name, { exercise: a.exercise }) + (m.side ? ` (${m.side})` : "")
-            + (m.pass_index != null ? `, pass ${m.pass_index + 1}` : "")), el("td", {}, fmtMetric(m)))))) : "",
+            + (m.pass_index != null ? `, pass ${m.pass_index + 1}` : "")), el("td", {}, fmtMetric(m, said)))))) : "",
         card(el("h2", {}, "Exercises to approve"), suggestionsBox))));
   video = attachVideo(key, a, videoBox, { onTime: plot.setCursor });
   current = video;

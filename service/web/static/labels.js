@@ -86,9 +86,13 @@ export function fmtInterval(ci, unit, digits = 1) {
 }
 
 /** A metric as "Pelvic drop 6.1° (95 % interval 2.0 to 10.2°)"; counts without a unit. */
-export function fmtMetric(m) {
+export function fmtMetric(m, said = {}) {
   const e = entry(m.name);
-  if (!m.measurable || m.value === null) return `not measurable${m.reason ? ": " + m.reason : ""}`;
+  if (!m.measurable || m.value === null) {
+    // a reason that repeats a coaching message (patient voice) is given in the clinician's words
+    const reason = m.reason && (m.reason in said ? asReason(said[m.reason]) : m.reason);
+    return `not measurable${reason ? ": " + reason : ""}`;
+  }
   const v = fmtValue(m.value, m.unit, e.digits ?? 1);
   return m.ci95 ? `${v} (${fmtInterval(m.ci95, m.unit, e.digits ?? 1)})` : v;
 }
@@ -111,10 +115,27 @@ export function fmtEvidence(evidence) {
   return parts.join("; ");
 }
 
-/** What a coaching code means for the clinician (the patient-voice message stays in the patient page). */
-export function clinicianNote(code) {
-  return (cat.coaching[code] || `Not scored: the recording could not answer this exercise's question (${code}).`)
-    .replace("{view}", "see the protocol");
+/**
+ * What a coaching code means for the clinician (the patient-voice message stays in the patient page), as
+ * the reports word it (service/catalogue.py clinician_note): wrong_view names the views the exercise is
+ * measured from and the one the recording shows.
+ */
+export function clinicianNote(code, a = {}) {
+  if (code === "wrong_view") {
+    const v = a.view || {};
+    const base = v.view || "unknown";
+    const key = v.facing === "back" && cat.seen?.[`${base}_back`] ? `${base}_back` : base;
+    const needed = cat.views_needed?.[a.exercise], seen = cat.seen?.[key];
+    if (!needed || !seen || !cat.coaching[code]) return "Not scored: the recording was not filmed from a view this exercise can measure.";
+    return cat.coaching[code].replace("{needed}", needed).replace("{seen}", seen);
+  }
+  return cat.coaching[code] || `Not scored: the recording could not answer this exercise's question (${code}).`;
+}
+
+/** A clinician note as the reason of an unmeasured value (service/catalogue.py as_reason). */
+export function asReason(note) {
+  const text = note.replace(/^Not scored: /, "");
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
 export function outcomeLabel(measure) {
