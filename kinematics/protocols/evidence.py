@@ -30,6 +30,7 @@ Metrics that a protocol already reports as not measurable keep their own reason.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -39,7 +40,7 @@ import numpy as np
 
 from kinematics.pipeline import KinematicsResult, QualityIssue
 from kinematics.protocols import _common as C
-from kinematics.protocols.base import ProtocolEvent, ProtocolMetric, ProtocolResult
+from kinematics.protocols.base import Finding, ProtocolEvent, ProtocolMetric, ProtocolResult
 from kinematics.series import LandmarkSeries
 
 __all__ = [
@@ -106,7 +107,9 @@ class Basis:
         Only events of the metric's side count (a left repetition for a left range); False when
         the metric's side is not the events' side (the pelvis's low side, the free side).
     findings
-        Code prefixes of the findings that rest on this metric, withdrawn with it.
+        Code patterns (``fnmatch``; ``{side}`` is the metric's side, any side when it has none) of the
+        findings that rest on this metric: withdrawn with it, and told what it rests on (``rests_on``
+        in their evidence).
     gated
         False for a metric that is itself a coverage (never withheld for low coverage).
     """
@@ -122,6 +125,11 @@ class Basis:
 
 def _stride_basis(series: str, findings: tuple[str, ...] = ()) -> Basis:
     return Basis((series,), "stride", MIN_STRIDES, same_side=False, findings=findings)
+
+
+def _asym(code: str) -> tuple[str, ...]:
+    """The codes :func:`kinematics.protocols._common.asymmetry_finding` gives a left-right comparison."""
+    return (f"{code}_asymmetry", f"{code}_asymmetry_inconclusive", f"{code}_symmetric")
 
 
 _CONTACTS = Basis(("{side}_ankle", *_HIPS), "initial_contact", count=True)
@@ -143,60 +151,88 @@ BASES: dict[str, Basis] = {
         findings=("cadence",),
     ),
     "gait:step_time_s": Basis(
-        ("left_ankle", "right_ankle", *_HIPS), "initial_contact", MIN_STEP_TIMES, findings=("step_time_",)
+        ("left_ankle", "right_ankle", *_HIPS), "initial_contact", MIN_STEP_TIMES, findings=_asym("step_time")
     ),
     "gait:pass_count": Basis((*_SHOULDERS, *_HIPS), "pass", count=True),
     "gait:hip_flexion_coverage_pct": Basis(("hip_flexion_{side}_deg",), gated=False),
     "gait:hip_flexion_range_deg": Basis(("hip_flexion_{side}_deg",), "stride", MIN_STRIDES),
     "gait:hip_flexion_range_per_stride_deg": Basis(
-        ("hip_flexion_{side}_deg",), "stride", MIN_STRIDES, findings=("hip_range_",)
+        ("hip_flexion_{side}_deg",), "stride", MIN_STRIDES, findings=_asym("hip_range")
     ),
     "gait/sagittal:stride_count": Basis(("hip_flexion_{side}_deg",), "stride", count=True),
     "gait/frontal:stride_count": Basis(("pelvic_obliquity_deg",), "stride", count=True),
-    "gait:pelvic_obliquity_range_per_stride_deg": _stride_basis("pelvic_obliquity_deg", ("pelvic_drop",)),
-    "gait:pelvic_drop_deg": _stride_basis("pelvic_obliquity_deg", ("pelvic_drop",)),
+    "gait:pelvic_obliquity_range_per_stride_deg": _stride_basis("pelvic_obliquity_deg", ("pelvic_drop_*",)),
+    "gait:pelvic_drop_deg": _stride_basis("pelvic_obliquity_deg", ("pelvic_drop_*",)),
     # bridge: the supine hip angle
     "bridge:rep_count": Basis(_BRIDGE, "rep", count=True),
-    "bridge:hip_extension_reached_deg": Basis(_BRIDGE, "rep"),
+    "bridge:hip_extension_reached_deg": Basis(
+        _BRIDGE, "rep", findings=("bridge_full", "bridge_short", "bridge_top_inconclusive", "hip_extension_reference")
+    ),
     "bridge:hold_count": Basis(_BRIDGE, "hold", count=True),
-    "bridge:hold_duration_s": Basis(_BRIDGE, "hold"),
+    "bridge:hold_duration_s": Basis(_BRIDGE, "hold", findings=("bridge_holds",)),
     # single-leg stance: the stance detector's ankles and hips, the pelvis and trunk during the stance
     "single_leg_stance:rep_count": Basis(_FEET, "single_leg_stance", count=True),
-    "single_leg_stance:stance_duration_s": Basis(_FEET, "single_leg_stance"),
-    "single_leg_stance:pelvic_drop_deg": Basis(("pelvic_obliquity_deg",), "single_leg_stance", same_side=False),
+    "single_leg_stance:stance_duration_s": Basis(_FEET, "single_leg_stance", findings=("hold_*_{side}",)),
+    # the drop's side is the low side, not the standing leg's: its findings go for both legs
+    "single_leg_stance:pelvic_drop_deg": Basis(
+        ("pelvic_obliquity_deg",),
+        "single_leg_stance",
+        same_side=False,
+        findings=("pelvic_drop_*_stance*", "pelvis_level*_stance"),
+    ),
     "single_leg_stance:trunk_lean_toward_stance_deg": Basis(("trunk_lean_lateral_deg",), "single_leg_stance"),
     # sit-to-stand: repetitions of hip height above the ankles
     "sit_to_stand:rep_count": Basis(_FEET, "rep", count=True),
-    "sit_to_stand:time_per_rep_s": Basis(_FEET, "rep"),
+    "sit_to_stand:time_per_rep_s": Basis(_FEET, "rep", findings=("sit_to_stand_time",)),
     "sit_to_stand:total_time_s": Basis(_FEET, "rep"),
-    "sit_to_stand:hip_flexion_range_deg": Basis((_HIP_FLEXION_EITHER,), "rep"),
-    "sit_to_stand:peak_hip_extension_velocity_deg_s": Basis((_HIP_FLEXION_EITHER,), "rep"),
-    "sit_to_stand:pelvic_drop_deg": Basis(("pelvic_obliquity_deg",), "rep", same_side=False),
+    "sit_to_stand:hip_flexion_range_deg": Basis((_HIP_FLEXION_EITHER,), "rep", findings=("hip_rom_reference",)),
+    "sit_to_stand:peak_hip_extension_velocity_deg_s": Basis(
+        (_HIP_FLEXION_EITHER,), "rep", findings=("hip_velocity_reference",)
+    ),
+    "sit_to_stand:pelvic_drop_deg": Basis(
+        ("pelvic_obliquity_deg",), "rep", same_side=False, findings=("pelvic_tilt_standing*", "pelvis_level_standing")
+    ),
     "sit_to_stand:trunk_lean_lateral_change_deg": Basis(("trunk_lean_lateral_deg",), "rep"),
     # squat: side-on, repetitions of hip flexion (either side); from the front, of hip height
     "squat/sagittal:rep_count": Basis((_HIP_FLEXION_EITHER,), "rep", count=True),
     "squat/frontal:rep_count": Basis(_FEET, "rep", count=True),
-    "squat:squat_depth_hip_flexion_deg": Basis((_HIP_FLEXION_EITHER,), "rep"),
-    "squat:peak_hip_flexion_deg": Basis(("hip_flexion_{side}_deg",), "rep"),
+    "squat:squat_depth_hip_flexion_deg": Basis((_HIP_FLEXION_EITHER,), "rep", findings=("squat_depth",)),
+    "squat:peak_hip_flexion_deg": Basis(("hip_flexion_{side}_deg",), "rep", findings=_asym("hip_flexion")),
     "squat:trunk_lean_forward_at_depth_deg": Basis(("trunk_lean_forward_deg",), "rep"),
     "squat:squat_descent_leg_lengths": Basis(_FEET, "rep"),
-    "squat:pelvic_drop_deg": Basis(("pelvic_obliquity_deg",), "rep", same_side=False),
+    "squat:pelvic_drop_deg": Basis(
+        ("pelvic_obliquity_deg",), "rep", same_side=False, findings=("pelvic_tilt_at_depth*", "pelvis_level_at_depth")
+    ),
     "squat:trunk_lean_lateral_change_deg": Basis(("trunk_lean_lateral_deg",), "rep"),
-    "squat:knee_fppa_at_depth_deg": Basis((*_HIPS, "{side}_knee", "{side}_ankle"), "rep"),
+    "squat:knee_fppa_at_depth_deg": Basis(
+        (*_HIPS, "{side}_knee", "{side}_ankle"), "rep", findings=("knee_fppa_{side}", *_asym("knee_fppa"))
+    ),
     # leg lifts: each side's repetitions of that hip's angle
     "standing_hip_abduction:rep_count": Basis(("hip_abduction_{side}_deg",), "rep", count=True),
-    "standing_hip_abduction:hip_abduction_range_deg": Basis(("hip_abduction_{side}_deg",), "rep"),
+    "standing_hip_abduction:hip_abduction_range_deg": Basis(
+        ("hip_abduction_{side}_deg",), "rep", findings=("hip_abduction_range_{side}",)
+    ),
     "standing_hip_abduction:hold_count": Basis(("hip_abduction_{side}_deg",), "hold", count=True),
     "standing_hip_abduction:hold_duration_s": Basis(("hip_abduction_{side}_deg",), "hold"),
-    "standing_hip_abduction:pelvic_hike_deg": Basis(("pelvic_obliquity_deg",), "rep"),
-    "standing_hip_abduction:trunk_lean_toward_stance_deg": Basis(("trunk_lean_lateral_deg",), "rep"),
+    "standing_hip_abduction:pelvic_hike_deg": Basis(
+        ("pelvic_obliquity_deg",),
+        "rep",
+        findings=("pelvic_hike_{side}_abduction*", "pelvic_drop_{side}_abduction", "pelvis_level_{side}_abduction"),
+    ),
+    "standing_hip_abduction:trunk_lean_toward_stance_deg": Basis(
+        ("trunk_lean_lateral_deg",), "rep", findings=("trunk_lean_{side}_abduction",)
+    ),
     "standing_hip_flexion:rep_count": Basis(("hip_flexion_{side}_deg",), "rep", count=True),
-    "standing_hip_flexion:peak_hip_flexion_deg": Basis(("hip_flexion_{side}_deg",), "rep"),
+    "standing_hip_flexion:peak_hip_flexion_deg": Basis(
+        ("hip_flexion_{side}_deg",), "rep", findings=("peak_hip_flexion_{side}", *_asym("hip_flexion"))
+    ),
     "standing_hip_flexion:hip_flexion_range_deg": Basis(("hip_flexion_{side}_deg",), "rep"),
     "standing_hip_flexion:hold_count": Basis(("hip_flexion_{side}_deg",), "hold", count=True),
     "standing_hip_flexion:hold_duration_s": Basis(("hip_flexion_{side}_deg",), "hold"),
     "standing_hip_flexion/lying:rep_count": Basis(_SUPINE_SIDE, "rep", count=True),
-    "standing_hip_flexion/lying:peak_hip_flexion_deg": Basis(_SUPINE_SIDE, "rep"),
+    "standing_hip_flexion/lying:peak_hip_flexion_deg": Basis(
+        _SUPINE_SIDE, "rep", findings=("peak_hip_flexion_{side}", *_asym("hip_flexion"))
+    ),
     "standing_hip_flexion/lying:hip_flexion_range_deg": Basis(_SUPINE_SIDE, "rep"),
     "standing_hip_flexion/lying:hold_count": Basis(_SUPINE_SIDE, "hold", count=True),
     "standing_hip_flexion/lying:hold_duration_s": Basis(_SUPINE_SIDE, "hold"),
@@ -311,6 +347,24 @@ def _short_of(parts: dict[str, np.ndarray], window: np.ndarray) -> str:
     return ", ".join(missing)
 
 
+def _rests_on(code: str, basis: Basis, side: str | None) -> bool:
+    return any(fnmatch.fnmatchcase(code, p.format(side=side or "*")) for p in basis.findings)
+
+
+def _told(finding: Finding, m: ProtocolMetric) -> Finding:
+    """``finding`` with what metric ``m`` rests on added to its evidence (``rests_on``, one entry per metric)."""
+    entry = {
+        "metric": m.name,
+        "side": m.side,
+        "n_events": m.n_events,
+        "event_kind": m.event_kind,
+        "coverage": m.coverage,
+        "confidence": m.confidence,
+    }
+    previous = list(finding.evidence.get("rests_on", []))  # type: ignore[call-overload]
+    return replace(finding, evidence={**finding.evidence, "rests_on": [*previous, entry]})
+
+
 def attach(protocol: ProtocolResult, result: KinematicsResult, landmarks: LandmarkSeries) -> ProtocolResult:
     """``protocol`` with every metric's ``confidence``, ``coverage``, ``n_events`` and ``event_kind``.
 
@@ -362,7 +416,9 @@ def attach(protocol: ProtocolResult, result: KinematicsResult, landmarks: Landma
                 where = f" (pass_index {m.pass_index})" if m.pass_index is not None else ""
                 withdrawn.append(f"{m.name}{f' ({m.side})' if m.side else ''}{where}: {why}")
                 if m.pass_index is None:
-                    findings = [f for f in findings if not f.code.startswith(basis.findings or ("\0",))]
+                    findings = [f for f in findings if not _rests_on(f.code, basis, m.side)]
+        if m.measurable and m.pass_index is None and basis.findings:
+            findings = [_told(f, m) if _rests_on(f.code, basis, m.side) else f for f in findings]
         metrics.append(m)
     quality = list(protocol.quality)
     if withdrawn:

@@ -367,6 +367,11 @@ def _evidence(evidence: dict) -> str:
     for k, v in evidence.items():
         if k == "ci95":
             continue
+        if k == "rests_on" and isinstance(v, list):  # kinematics.protocols.evidence: what the finding's values rest on
+            for r in v:
+                side = f" ({r['side']})" if r.get("side") else ""
+                parts.append(f"{K.label(r['metric'], side=False).lower()}{side} rests on {_rests_on(r)[2:]}")
+            continue
         if isinstance(v, bool):
             parts.append(f"{K.label(k).lower()}: {'yes' if v else 'no'}")
             continue
@@ -429,6 +434,18 @@ def _finding(f: dict, review: FindingReview | None, people: dict[str, str]) -> F
     )
 
 
+def _rests_on(m: dict) -> str:
+    """What a protocol value rests on, for the reader: ``"; 7 steps, 100 % of frames measured, confidence 0.92"``."""
+    if m.get("coverage") is None or m.get("confidence") is None:
+        return ""
+    n, kind = m.get("n_events"), m.get("event_kind")
+    parts = []
+    if n is not None and kind:
+        parts.append(f"{n} {kind}" + ("" if n == 1 else "es" if kind.endswith("s") else "s"))
+    parts += [f"{m['coverage']:.0%} of frames measured", f"confidence {m['confidence']:.2f}"]
+    return "; " + ", ".join(parts)
+
+
 def _metric(m: dict, said: dict[str, str], exercise: str | None = None) -> MetricRow:
     """``said``: coaching messages (patient voice) -> the clinician's words, for reasons that repeat them."""
     e = K.entry(m["name"])
@@ -440,6 +457,7 @@ def _metric(m: dict, said: dict[str, str], exercise: str | None = None) -> Metri
         value = K.fmt_value(m["value"], unit, e.digits)
         if m.get("ci95"):
             value += f" ({K.fmt_interval(m['ci95'], unit, e.digits)})"
+        value += _rests_on(m)
     name = K.label(m["name"], side=False, exercise=exercise)
     name += f", walking pass {m['pass_index'] + 1}" if m.get("pass_index") is not None else ""
     return MetricRow(name=name, side=m.get("side"), value=value)

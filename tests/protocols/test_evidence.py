@@ -151,3 +151,22 @@ def test_one_stride_of_a_foot_is_not_a_per_stride_average():
         right.measurable and right.n_events == 2 and right.value == pytest.approx(34.0, abs=3.5)
     )  # issue 4's peak tolerance
     assert not any(f.code.startswith("hip_range_") for f in result.findings)
+
+
+@pytest.mark.parametrize("name", sorted(S.SCENARIOS))
+def test_every_finding_says_what_it_rests_on(name):
+    """Each finding about a measured value carries, under ``rests_on``, the metric it rests on with that metric's
+    events, coverage and confidence (the posture note measures nothing); so a withheld metric cannot leave a
+    finding behind that nothing in the table ties to it."""
+    sc = S.SCENARIOS[name]
+    result = observed(name, sc.yaws[0], "image").result
+    assert result.findings
+    metrics = {(m.name, m.side): m for m in result.metrics if m.pass_index is None}
+    for f in result.findings:
+        if f.code == "posture":
+            continue
+        rests_on = f.evidence.get("rests_on")
+        assert rests_on, f.code
+        for entry in rests_on:
+            m = metrics[(entry["metric"], entry["side"])]
+            assert m.measurable and entry["confidence"] == m.confidence and entry["coverage"] == m.coverage, f.code

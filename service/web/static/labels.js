@@ -94,7 +94,19 @@ export function fmtMetric(m, said = {}) {
     return `not measurable${reason ? ": " + reason : ""}`;
   }
   const v = fmtValue(m.value, m.unit, e.digits ?? 1);
-  return m.ci95 ? `${v} (${fmtInterval(m.ci95, m.unit, e.digits ?? 1)})` : v;
+  return (m.ci95 ? `${v} (${fmtInterval(m.ci95, m.unit, e.digits ?? 1)})` : v) + restsOn(m);
+}
+
+/** What a protocol value rests on (kinematics/protocols/evidence.py): "; 7 steps, 100% of frames measured, confidence 0.92". */
+export function restsOn(m) {
+  if (m.coverage == null || m.confidence == null) return "";
+  const parts = [];
+  if (m.n_events != null && m.event_kind) {
+    const kind = m.event_kind;
+    parts.push(`${m.n_events} ${kind}${m.n_events === 1 ? "" : kind.endsWith("s") ? "es" : "s"}`);
+  }
+  parts.push(`${Math.round(m.coverage * 100)}% of frames measured`, `confidence ${m.confidence.toFixed(2)}`);
+  return "; " + parts.join(", ");
 }
 
 /** The evidence of a finding in words, its interval beside the value it belongs to. */
@@ -103,6 +115,10 @@ export function fmtEvidence(evidence) {
   let unit = "", digits = 1, first = true;
   for (const [k, v] of Object.entries(evidence || {})) {
     if (k === "ci95") continue;
+    if (k === "rests_on" && Array.isArray(v)) {
+      for (const r of v) parts.push(`${label(r.metric).toLowerCase()}${r.side ? ` (${r.side})` : ""} rests on ${restsOn(r).slice(2)}`);
+      continue;
+    }
     if (typeof v === "boolean") { parts.push(`${label(k).toLowerCase()}: ${v ? "yes" : "no"}`); continue; }
     if (typeof v !== "number") { parts.push(`${label(k).toLowerCase()}: ${v}`); continue; }
     if (k === "left" || k === "right") { parts.push(`${k} ${fmtValue(v, unit, digits)}`); continue; }
