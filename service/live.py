@@ -242,6 +242,13 @@ class LiveSession:
             "analysed_t_s": analysed,
             "view": view,
             "angles": angles,
+            # the assessment's per-sample confidence of each angle shown (visibility, halved where bridged or
+            # seen from an oblique frame): how far to trust the number
+            "confidence": {}
+            if last is None or last.result is None
+            else {
+                k: round(float(s.confidence[-1]), 3) for k, s in last.result.series.items() if angles.get(k) is not None
+            },
             # why each angle that is null is not measured, and what limited the run: the offline codes
             "not_measured": {}
             if last is None

@@ -327,6 +327,7 @@ class LiveFrame(_Model):
     analysed_t_s: float | None = None
     view: str
     angles: dict[str, float | None]
+    confidence: dict[str, float] = Field(default_factory=dict)  # 0-1, of each angle with a value, as the assessment's
     not_measured: dict[str, NotMeasured] = Field(default_factory=dict)  # every null angle of ``angles``
     quality: list[QualityIssue] = Field(default_factory=list)  # what limited the newest run
     series: dict[str, list[float | None]] | None = None  # the samples this run published

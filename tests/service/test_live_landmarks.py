@@ -188,6 +188,12 @@ def test_a_live_answer_says_why_a_value_is_not_measured_with_the_codes_of_the_of
         "code": "plane_not_in_view",
         "reason": "frontal-plane angle not measurable from a sagittal view",
     }
+    # how far to trust a number shown: the assessment's confidence of that sample (the landmarks' visibility)
+    for a in (a for a in answers if a["analysed_t_s"] is not None):
+        i = int(np.searchsorted(offline.t_s, a["analysed_t_s"] - 1e-5))
+        assert set(a["confidence"]) == {k for k, v in a["angles"].items() if v is not None}
+        for name, c in a["confidence"].items():
+            assert c == pytest.approx(float(offline.series[name].confidence[i]), abs=1e-3), (a["analysed_t_s"], name)
     assert (
         "hip_flexion_right_deg" not in during["not_measured"] and during["angles"]["hip_flexion_right_deg"] is not None
     )
