@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from motionscript_client import errors
-from motionscript_client.sdk import Client
+# The SDK (httpx, pydantic) is imported by the functions that talk to a server: the local CLI imports
+# this module for `is_remote` on every run, and a local analysis needs neither.
 
 __all__ = ["is_remote", "main"]
 
@@ -102,6 +102,8 @@ def _write(document: dict, out: str | None, compact: bool) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> int:
+    from motionscript_client.sdk import Client
+
     line = _Line(enabled=False if args.quiet else None)
     try:
         with Client(args.server, args.api_key) as ms:
@@ -147,6 +149,8 @@ def is_remote(argv: list[str]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from motionscript_client import errors
+
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return _analyze(args)

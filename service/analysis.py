@@ -10,39 +10,28 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from kinematics.errors import InputError
-from kinematics.pipeline import ANGLE_SERIES, KinematicsPipeline, KinematicsResult, QualityIssue
-from kinematics.protocols import PROTOCOL_NAMES, PROTOCOLS, Coaching, ProtocolResult, quality_issues
-from kinematics.schemas import limits_of
-from kinematics.series import LandmarkSeries
-from kinematics.view import PLANE_OF_VIEW
-from service.schemas import (
-    Assessment,
-    CoachingOut,
-    Convention,
-    DetectedOut,
-    EventOut,
-    FindingOut,
-    InputInfo,
-    MetricOut,
-    QualityIssueOut,
-    SubjectOut,
-    ThresholdOut,
-    ViewOut,
-)
-from service.settings import Settings
-from service.version import software_versions
-from service.wearables import WearableFiles, WearablesIssueOut, WearablesOut
 from vision._sniff import sniff
-from vision.backends.base import BackendFactory
-from vision.extract import Extraction, extract_image, extract_video
-from vision.head_start import HeadStart
-from vision.landmark_json import load_landmark_file
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from kinematics.pipeline import KinematicsPipeline, KinematicsResult, QualityIssue
+    from kinematics.protocols import ProtocolResult
+    from kinematics.series import LandmarkSeries
+    from service.schemas import Assessment, Convention, InputInfo, QualityIssueOut, SubjectOut
+    from service.settings import Settings
+    from service.wearables import WearableFiles, WearablesOut
+    from vision.backends.base import BackendFactory
+    from vision.extract import Extraction
+    from vision.head_start import HeadStart
+
+# Importing this module imports nothing that a video's extraction does not need (numpy, PyAV, OpenCV
+# and the pose runtime come with the extraction itself): the kinematics (scipy), the document's
+# pydantic models and the settings are imported by the functions that use them, so the caller's own
+# chunk of a long video starts before them (docs/performance.md, issue 19; tests/service/test_cli_imports.py).
 __all__ = [
     "NO_INPUT",
     "PoseModels",
@@ -51,6 +40,7 @@ __all__ = [
     "analyze_landmarks",
     "analyze_sensors",
     "build_assessment",
+    "preload",
     "prepare_input",
 ]
 
@@ -60,6 +50,20 @@ NO_INPUT = (
 )
 
 Progress = Callable[[int, int | None], None]
+
+
+def preload() -> None:
+    """Import now what an analysis imports when it runs (a job worker, before it holds a job's lease)."""
+    import importlib
+
+    for name in (
+        "kinematics.pipeline",
+        "kinematics.protocols",
+        "service.schemas",
+        "service.wearables",
+        "vision.parallel",
+    ):
+        importlib.import_module(name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,6 +94,9 @@ _VALIDATION = "synthetic poses: RMSE <= 1 deg (tests/kinematics); real data: doc
 
 
 def _conventions(space: str) -> dict[str, Convention]:
+    from kinematics.pipeline import ANGLE_SERIES
+    from service.schemas import Convention
+
     ref = "image plane (pixels, aspect-corrected)" if space == "image_norm" else "body frame from world landmarks"
     out = {
         spec.name: Convention(
@@ -127,6 +134,8 @@ def _floats(values: np.ndarray, ndigits: int) -> list[float | None]:
 
 
 def _issue(q: QualityIssue) -> QualityIssueOut:
+    from service.schemas import QualityIssueOut
+
     return QualityIssueOut(code=q.code, severity=q.severity, message=q.message)
 
 
@@ -142,6 +151,11 @@ def build_assessment(
     protocol: ProtocolResult | None = None,
 ) -> Assessment:
     """Turn a kinematics result into the published document."""
+    from kinematics.protocols import quality_issues
+    from kinematics.view import PLANE_OF_VIEW
+    from service.schemas import Assessment, DetectedOut, MetricOut, ViewOut
+    from service.version import software_versions
+
     series: dict[str, list[float | None] | None] = {"t_s": [round(float(t), 6) for t in result.t_s]}
     confidence: dict[str, list[float] | None] = {}
     for name, s in result.series.items():
@@ -197,6 +211,8 @@ def build_assessment(
 def _protocol_outputs(p: ProtocolResult | None):
     if p is None:
         return [], [], [], []
+    from service.schemas import CoachingOut, EventOut, FindingOut, MetricOut, ThresholdOut
+
     events = [
         EventOut(
             type=e.type,
@@ -254,6 +270,8 @@ def _blurred(info: InputInfo) -> bool:
 
 
 def _check_exercise(exercise: str | None) -> None:
+    from kinematics.protocol_names import PROTOCOL_NAMES  # (not kinematics.protocols: runs before the extraction)
+
     if exercise is not None and exercise not in PROTOCOL_NAMES:
         raise InputError(f"unknown exercise {exercise!r}; accepted: {', '.join(PROTOCOL_NAMES)}")
 
@@ -270,6 +288,10 @@ def _sha256(path: Path) -> tuple[str, int]:
 def _clock_issues(lm: LandmarkSeries) -> list[QualityIssue]:
     if len(lm) < 3:
         return []
+    import numpy as np
+
+    from kinematics.pipeline import QualityIssue
+
     dt = np.diff(lm.t_s)
     med = float(np.median(dt))
     gaps = int(np.sum(dt > 5 * med))
@@ -293,11 +315,18 @@ def analyze_landmarks(
     model: dict[str, object] | None = None,
     subject: SubjectOut | None = None,
     extra_issues: list[QualityIssue] | None = None,
-    pipeline: KinematicsPipeline = KinematicsPipeline(),
+    pipeline: KinematicsPipeline | None = None,
     wearables: WearableFiles | None = None,
 ) -> Assessment:
+    """The assessment of landmarks: kinematics, the exercise's protocol, the document.
+
+    ``pipeline``: the kinematics' parameters; default `KinematicsPipeline()`.
+    """
+    from kinematics.pipeline import KinematicsPipeline, QualityIssue
+    from kinematics.protocols import PROTOCOLS, Coaching, ProtocolResult
+
     _check_exercise(exercise)
-    result = pipeline.run(lm)
+    result = (pipeline or KinematicsPipeline()).run(lm)
     issues = list(extra_issues or []) + _clock_issues(lm)
     protocol = PROTOCOLS[exercise].assess(result, lm) if exercise in PROTOCOLS else None
     if protocol is not None and _blurred(input_info):
@@ -340,6 +369,8 @@ def analyze_landmarks(
 
 def _wearables(result: KinematicsResult, files: WearableFiles) -> WearablesOut:
     """The wearables section; the video's obliquity (when its view measures it) drives sync and fusion."""
+    from service.wearables import WearablesIssueOut
+
     obliquity = result.series.get("pelvic_obliquity_deg")
     measured = (
         obliquity is not None and "pelvic_obliquity_deg" not in result.unavailable and bool(obliquity.valid.any())
@@ -377,7 +408,7 @@ def analyze_file(
     pose: PoseModels | None = None,
     space: Literal["image", "world"] = "image",
     progress: Progress | None = None,
-    pipeline: KinematicsPipeline = KinematicsPipeline(),
+    pipeline: KinematicsPipeline | None = None,
     filename: str | None = "",
     wearables: WearableFiles | None = None,
     on_landmarks: Callable[[LandmarkSeries], None] | None = None,
@@ -455,6 +486,11 @@ def _prepare_input(
     kind = sniff(path)
     digest, size = _sha256(path)
     if kind == "landmarks_json":
+        from kinematics.pipeline import QualityIssue
+        from kinematics.schemas import limits_of
+        from service.schemas import InputInfo
+        from vision.landmark_json import load_landmark_file
+
         doc = load_landmark_file(path)
         lm = doc.landmarks
         issues = []
@@ -486,7 +522,15 @@ def _prepare_input(
             landmark_schema=doc.schema,
         )
         return PreparedInput(lm, info, None, None, issues)
-    ex = _extract(path, kind, pose or PoseModels.from_settings(Settings()), progress, head_start)
+    if pose is None:
+        from service.settings import Settings
+
+        pose = PoseModels.from_settings(Settings())
+    ex = _extract(path, kind, pose, progress, head_start)
+    # What the rest needs (the document's models, the kinematics' types): imported once the landmarks are in.
+    from kinematics.pipeline import QualityIssue
+    from service.schemas import InputInfo, SubjectOut
+
     lm = ex.image if space == "image" or ex.world is None else ex.world
     issues = [QualityIssue("decode_note", "info", note) for note in ex.media.notes]
     if m_sharp := ex.media.sharpness:
@@ -556,6 +600,8 @@ def _extract(
         return extract_video_parallel(
             path, pose.factory(True), workers=pose.processes, progress=progress, head_start=head_start
         )
+    from vision.extract import extract_image, extract_video
+
     backend = pose.factory(kind == "video")()
     try:
         return extract_video(path, backend, progress=progress) if kind == "video" else extract_image(path, backend)
@@ -569,6 +615,9 @@ def _extract(
 def analyze_sensors(wearables: WearableFiles, *, exercise: str | None = None, filename: str | None = "") -> Assessment:
     """An assessment from wearable files alone: what the sensors answer, and what needs a camera."""
     from kinematics.fusion.protocols import CAMERA_ONLY, ImuProtocol
+    from kinematics.pipeline import ANGLE_SERIES, QualityIssue
+    from service.schemas import Assessment, InputInfo, ViewOut
+    from service.version import software_versions
 
     _check_exercise(exercise)
     main = wearables.imu_path if wearables.imu_path is not None else wearables.emg_path

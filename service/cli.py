@@ -19,7 +19,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kinematics.errors import InputError, MotionscriptError
-from service.version import __version__
+
+# Module level: the standard library and kinematics.errors only. `analyze` starts the first chunk's
+# worker of a long video before anything heavier is imported (vision/head_start.py), and that worker
+# imports this module again (multiprocessing re-runs the `motionscript` script); each command imports
+# what it needs (tests/service/test_cli_imports.py).
 
 __all__ = ["main"]
 
@@ -215,11 +219,24 @@ def _summary(a, out: Path) -> None:
             err.write(f"  [{q.severity}] {q.message}\n")
 
 
+class _Version(argparse.Action):
+    """``--version``: argparse's own version action, with the version read only when asked for."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None) -> None:
+        super().__init__(option_strings, dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from service.version import __version__  # (importlib.metadata: not for every run)
+
+        sys.stdout.write(f"motionscript {__version__}\n")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
-    from kinematics.protocols import PROTOCOL_NAMES
+    from kinematics.protocol_names import PROTOCOL_NAMES
 
     p = argparse.ArgumentParser(prog="motionscript", description="Markerless pelvis and hip movement assessment.")
-    p.add_argument("--version", action="version", version=f"motionscript {__version__}")
+    p.add_argument("--version", action=_Version, help="show program's version number and exit")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.add_argument(
         "--server",

@@ -5,6 +5,7 @@ CLI accept to a protocol with its default (clinic-configurable) parameters.
 Each protocol is documented for clinicians in ``docs/protocols/<name>.md``.
 """
 
+from kinematics.protocol_names import PROTOCOL_NAMES  # (the names alone, light: checked against PROTOCOLS by a test)
 from kinematics.protocols.base import (
     Coaching,
     ExerciseProtocol,
@@ -33,9 +34,6 @@ PROTOCOLS: dict[str, ExerciseProtocol] = {
     "standing_hip_abduction": StandingHipAbduction(),
     "standing_hip_flexion": StandingHipFlexion(),
 }
-#: The exercise names the API and the CLI accept (each has a protocol), in alphabetical order; not to be
-#: confused with the therapy catalogue :data:`kinematics.exercises.EXERCISES` (exercises to prescribe).
-PROTOCOL_NAMES: tuple[str, ...] = tuple(sorted(PROTOCOLS))
 
 __all__ = [
     "PROTOCOLS",

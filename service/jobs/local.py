@@ -37,7 +37,9 @@ def work_loop(settings: Settings, stop, *, once: bool = False) -> None:
     from service.webhooks import deliver_due
 
     configure_logging(settings.log_level)
-    import service.analysis  # noqa: F401 - the heavy imports happen now, not while holding a job's lease
+    from service.analysis import preload
+
+    preload()  # the heavy imports happen now, not while holding a job's lease
 
     engine = make_engine(settings.sqlalchemy_url, **WORKER_POOL)
     factory = sessionmaker(engine, expire_on_commit=False)
