@@ -7,6 +7,7 @@ click is stored (the review API says so) and still shown after a reload.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 
@@ -186,3 +187,117 @@ def test_a_home_link_made_on_the_patient_page_opens_the_patient_page_for_that_pa
     assert me["kind"] == "patient_link" and me["patient_code"] == "web-001", me
     days = (datetime.fromisoformat(me["expires_at"]) - datetime.now(UTC)).total_seconds() / 86400
     assert 2.9 < days <= 3.0, days
+
+
+def _report_of(server, code: str) -> str:
+    """The HTML report URL of the first session of patient ``code``."""
+    h = {"Authorization": f"Bearer {server.clinician_key}"}
+    pid = httpx.get(f"{server.base}/v1/patients?code={code}", headers=h).json()["items"][0]["id"]
+    sid = httpx.get(f"{server.base}/v1/patients/{pid}", headers=h).json()["sessions"][0]["id"]
+    return f"{server.base}/v1/patients/{pid}/sessions/{sid}/report.html"
+
+
+_OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def test_recording_quality_reads_as_the_report_words_it_on_a_phone(page, server, recorded):
+    """The walk's quality issues (pose_settling, several_people: notes; frames_without_pose: a warning) on a
+    390 px phone: the catalogue's title before each sentence, no code and no bare severity word, notes
+    folded, apart from the findings; the same items, word for word, as the session report, which fits too."""
+    from service import catalogue as K
+
+    a = recorded
+    codes = [q["code"] for q in a["quality"]]
+    assert {"pose_settling", "frames_without_pose"} <= set(codes), codes
+    page.set_viewport_size({"width": 390, "height": 844})
+    _open_from_patient_list(page, server, a)
+    box = page.get_by_test_id("quality")
+    box.wait_for()
+    page.get_by_test_id("finding").first.wait_for()
+    assert K.QUALITY_INTRO in box.inner_text()
+    notes = box.get_by_test_id("quality-notes")
+    assert notes.get_attribute("open") is None  # folded: the notes do not crowd the phone
+    n_notes = sum(q["severity"] == "info" for q in a["quality"])
+    plural = "s" if n_notes > 1 else ""
+    assert f"{n_notes} note{plural} on how the recording was read" in notes.locator("summary").inner_text()
+    notes.locator("summary").click()
+    items = box.get_by_test_id("quality-item")
+    assert sorted(i.get_attribute("data-code") for i in items.all()) == sorted(codes)
+    shown = {i.get_attribute("data-code"): i.inner_text() for i in items.all()}
+    for q in a["quality"]:
+        assert shown[q["code"]] == f"{K.QUALITY[q['code']]}. {q['message'][:1].upper()}{q['message'][1:]}"
+    text = page.locator("main").inner_text()
+    assert not any(c in text for c in codes) and not re.search(r"\b(?:warning|info|error): ", text)
+    assert box.locator(".finding").count() == 0  # not drawn as a finding, nor listed among them
+    in_findings = page.get_by_test_id("findings").inner_text()
+    assert not any(
+        K.QUALITY[c] in in_findings or q["message"] in in_findings for c, q in zip(codes, a["quality"], strict=True)
+    )
+    assert page.evaluate(_OVERFLOW) <= 0, "the clinician page is wider than the phone"
+    screenshot(page, "clinician-quality-phone.png")
+
+    page.context.set_extra_http_headers({"Authorization": f"Bearer {server.clinician_key}"})
+    page.goto(_report_of(server, "web-001"))
+    report = page.get_by_test_id("quality")
+    in_report = {li.get_attribute("data-code"): li.inner_text() for li in report.locator("li").all()}
+    assert in_report == shown  # one wording: the report and the page print the same words
+    assert page.evaluate(_OVERFLOW) <= 0, "the report is wider than the phone"
+    screenshot(page, "report-quality-phone.png")
+
+
+@pytest.fixture(scope="module")
+def oblique(server) -> dict:
+    """A real clip filmed at an angle, back to the camera (pose2sim multi cam03, 48 deg from square), sent
+    as a squat of patient ``web-002``: not scored (wrong_view)."""
+    h = {"Authorization": f"Bearer {server.clinician_key}"}
+    with open(FIXTURES / "video" / "pose2sim_multi_cam03.mp4", "rb") as f:
+        r = httpx.post(
+            f"{server.base}/v1/assessments",
+            headers=h,
+            files={"video": ("clip.mp4", f, "video/mp4")},
+            data={"exercise": "squat", "patient_id": "web-002"},
+            timeout=60,
+        )
+    assert r.status_code == 202, r.text
+    aid = r.json()["id"]
+    patient = httpx.post(f"{server.base}/v1/patients", headers=h, json={"code": "web-002"}).json()
+    r = httpx.post(f"{server.base}/v1/patients/{patient['id']}/sessions", headers=h, json={"assessment_ids": [aid]})
+    assert r.status_code == 201, r.text
+    deadline = time.monotonic() + 240
+    while (a := httpx.get(f"{server.base}/v1/assessments/{aid}", headers=h).json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, f"assessment still {a['status']}"
+        time.sleep(1)
+    assert a["status"] == "done", a
+    assert [c["code"] for c in a["coaching"]] == ["wrong_view"] and a["view"]["facing"] == "back"
+    return a
+
+
+def test_a_wrong_view_reads_the_same_on_the_page_and_the_report(page, server, oblique):
+    a = oblique
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{server.base}/app/clinician#key={server.clinician_key}&a={a['id']}")
+    page.wait_for_selector(f'[data-testid="assessment"][data-id="{a["id"]}"]')
+    note = page.get_by_test_id("coaching").locator("li")
+    assert note.count() == 1
+    said = note.inner_text()
+    assert said == (
+        "Not scored: this exercise is measured side-on or facing the camera; the recording shows the patient at "
+        "an angle, back to the camera."
+    )
+    # the unmeasured repetitions give the same reason in the clinician's words, not the patient's coaching
+    reps = page.get_by_test_id("metrics").locator("tr").filter(has_text="Repetitions").inner_text()
+    assert "this exercise is measured side-on or facing the camera" in reps
+    assert a["coaching"][0]["message"] not in page.locator("main").inner_text() and "turn side-on" not in reps
+    # the quality block says how far the body is turned, asking for the nearer view (side-on) first
+    oblique_item = page.locator('[data-testid="quality-item"][data-code="oblique_view"]').inner_text()
+    assert oblique_item.startswith("Filmed at an angle. Back to the camera, body turned")
+    assert oblique_item.index("side-on") < oblique_item.index("facing the camera")
+    assert page.evaluate(_OVERFLOW) <= 0
+    screenshot(page, "clinician-wrong-view-phone.png")
+
+    page.context.set_extra_http_headers({"Authorization": f"Bearer {server.clinician_key}"})
+    page.goto(_report_of(server, "web-002"))
+    body = page.locator("body").inner_text()
+    assert body.count(said) == 1 and "see the protocol" not in body and "Not scored: Not scored" not in body
+    assert "not measurable: this exercise is measured side-on or facing the camera" in body
+    assert page.evaluate(_OVERFLOW) <= 0
