@@ -315,3 +315,11 @@ def test_a_withheld_live_angle_reads_not_measured_with_the_reason_never_a_number
         ("no pose in " in i["text"] and " frames (" in i["text"]) or "no person was found" in i["text"] for i in away
     )
     assert any(i["testid"] == "angle" for items in shown for i in items)  # and numbers while the person is there
+    # the run's warnings in the words of the clinician page and the reports: "<title>. <sentence>", no code
+    from service import catalogue as K
+
+    warned = page.get_by_test_id("live-quality-item").all()
+    assert warned, "the clip is away from the camera for part of every run: a frames_without_pose warning"
+    for item in warned:
+        code, text = item.get_attribute("data-code"), item.inner_text()
+        assert text.startswith(f"{K.QUALITY[code]}. ") and code not in text, text

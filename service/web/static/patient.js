@@ -333,7 +333,7 @@ class Live {
     $("live-angles").replaceChildren(...measured, ...notMeasured);
     const doubtful = qualityNotes(msg.quality).filter((q) => q.severity !== "info");
     $("live-quality").replaceChildren(...doubtful.map((q) =>
-      el("li", { "data-testid": "live-quality-item", "data-code": q.code }, `${q.title}: ${q.text}`)));
+      el("li", { "data-testid": "live-quality-item", "data-code": q.code }, `${q.title}. ${q.text}`)));  // as the clinician page and the reports print it
   }
 
   tick() {
