@@ -118,12 +118,18 @@ class ImuProtocol:
         steps = gait.step_times_s
         cadence = gait.cadence_steps_per_min
         walking_s = float(sum(b - a for a, b in gait.sequences))
-        metrics = [ProtocolMetric("rep_count", len(contacts), "1")]
-        metrics += [ProtocolMetric("rep_count", sum(c.side == side for c in contacts), "1", side) for side in SIDES]
+        # what each value rests on (the video protocols' evidence.attach also measures frame coverage; a
+        # sensor's samples have none to report here): the steps, bouts and strides counted
+        steps_of = {side: sum(c.side == side for c in contacts) for side in SIDES}
+        metrics = [ProtocolMetric("rep_count", len(contacts), "1", n_events=len(contacts), event_kind="step")]
         metrics += [
-            ProtocolMetric("walking_bout_count", len(bouts), "1"),
-            ProtocolMetric("walking_time_s", C.r2(walking_s), "s"),
-            ProtocolMetric("cadence_steps_per_min", C.r2(cadence), "1/min"),
+            ProtocolMetric("rep_count", steps_of[side], "1", side, n_events=steps_of[side], event_kind="step")
+            for side in SIDES
+        ]
+        metrics += [
+            ProtocolMetric("walking_bout_count", len(bouts), "1", n_events=len(bouts), event_kind="walking bout"),
+            ProtocolMetric("walking_time_s", C.r2(walking_s), "s", n_events=len(bouts), event_kind="walking bout"),
+            ProtocolMetric("cadence_steps_per_min", C.r2(cadence), "1/min", n_events=len(contacts), event_kind="step"),
         ]
         findings = [
             Finding(
@@ -146,7 +152,17 @@ class ImuProtocol:
             ):
                 v = float(np.median(values))
                 se = 1.2533 * float(np.std(values, ddof=1)) / np.sqrt(values.size) if values.size > 1 else 0.0
-                metrics.append(ProtocolMetric(name, C.r2(v), unit, None, C.ci_around(v, se, instrument_sd=sd)))
+                metrics.append(
+                    ProtocolMetric(
+                        name,
+                        C.r2(v),
+                        unit,
+                        None,
+                        C.ci_around(v, se, instrument_sd=sd),
+                        n_events=int(values.size),
+                        event_kind="stride",
+                    )
+                )
         else:
             reason = "needs the sensor's height above the ground (--imu-height / imu_height_m)"
             metrics += [

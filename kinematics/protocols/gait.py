@@ -55,7 +55,7 @@ from kinematics.protocols import _common as C
 from kinematics.protocols import presence
 from kinematics.protocols.base import Coaching, Finding, ProtocolEvent, ProtocolMetric, ProtocolResult, Threshold
 from kinematics.protocols.capture import VIEWS, check_capture
-from kinematics.protocols.evidence import with_evidence
+from kinematics.protocols.evidence import MIN_STEP_TIMES, with_evidence
 from kinematics.protocols.passes import MIN_ALTERNATIONS, Pass, find_walking
 from kinematics.series import SIDES, LandmarkSeries, Series, Side, other_side
 
@@ -475,7 +475,9 @@ def step_time_asymmetry(
 
     Used by the video protocol and by the IMU-only one (``kinematics.fusion.protocols``):
     one measurement, one code path. ``instrument_sd_s`` is the timing error of one
-    contact (a frame interval for video).
+    contact (a frame interval for video). A side with fewer than
+    :data:`~kinematics.protocols.evidence.MIN_STEP_TIMES` steps is not measurable, and then
+    there is no left-right finding.
     """
     step_times = {
         side: [
@@ -487,7 +489,14 @@ def step_time_asymmetry(
     }
     metrics, findings, per_side = [], [], {}
     for side, values in step_times.items():
-        if values:
+        if 0 < len(values) < MIN_STEP_TIMES:  # the interval would be almost all spread from too few steps
+            why = f"rests on {len(values)} step(s); need at least {MIN_STEP_TIMES}"
+            metrics.append(
+                ProtocolMetric(
+                    "step_time_s", None, "s", side, None, False, why, n_events=len(values), event_kind="step"
+                )
+            )
+        elif values:
             v = float(np.median(values))
             ci = C.ci_around(
                 v,
@@ -495,7 +504,9 @@ def step_time_asymmetry(
                 instrument_sd=instrument_sd_s,
             )
             per_side[side] = (v, ci)
-            metrics.append(ProtocolMetric("step_time_s", C.r2(v), "s", side, ci, n_events=len(values)))
+            metrics.append(
+                ProtocolMetric("step_time_s", C.r2(v), "s", side, ci, n_events=len(values), event_kind="step")
+            )
     if len(per_side) == 2:
         th = C.with_value(STEP_TIME_ASYMMETRY_THRESHOLD, threshold_s)
         findings.append(

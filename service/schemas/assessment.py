@@ -114,7 +114,8 @@ class MetricOut(_Model):
     )
     event_kind: str | None = Field(
         None,
-        description="protocol metrics: what one of those events is: step, stride, repetition, hold, stance phase, pass",
+        description="protocol metrics: what one of those events is: step, stride, repetition, hold, stance phase, pass, "
+        "walking bout (IMU)",
     )
     source: Literal["series", "protocol"] = "series"
     pass_index: int | None = Field(None, description="gait: the pass of the walk this value belongs to (0, 1, ...)")

@@ -170,3 +170,27 @@ def test_every_finding_says_what_it_rests_on(name):
         for entry in rests_on:
             m = metrics[(entry["metric"], entry["side"])]
             assert m.measurable and entry["confidence"] == m.confidence and entry["coverage"] == m.coverage, f.code
+
+
+def test_step_time_needs_three_steps_of_a_foot_in_video_and_imu_alike():
+    """``step_time_asymmetry`` (shared by the video and the IMU protocols): contacts R L R L R at 0.55 s give the
+    right foot two steps and the left two, so neither side's step time is a value and no asymmetry is judged;
+    one more contact gives the left three, measured at 0.55 s."""
+    from kinematics.protocols.base import ProtocolEvent
+    from kinematics.protocols.evidence import MIN_STEP_TIMES
+    from kinematics.protocols.gait import step_time_asymmetry
+
+    def contacts(n: int) -> list[ProtocolEvent]:
+        return [
+            ProtocolEvent("initial_contact", 0.55 * i, side="right" if i % 2 == 0 else "left", pass_index=0)
+            for i in range(n)
+        ]
+
+    metrics, findings = step_time_asymmetry(contacts(5), instrument_sd_s=0.033, threshold_s=0.0)
+    assert findings == []
+    for m in metrics:
+        assert not m.measurable and m.value is None and m.n_events == 2, m
+        assert m.reason == f"rests on 2 step(s); need at least {MIN_STEP_TIMES}"
+    metrics, _ = step_time_asymmetry(contacts(6), instrument_sd_s=0.033, threshold_s=0.0)
+    left = next(m for m in metrics if m.side == "left")
+    assert left.measurable and left.value == pytest.approx(0.55) and left.n_events == 3
