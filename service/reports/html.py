@@ -6,9 +6,9 @@ from html import escape
 
 from service.catalogue import QUALITY_INTRO, QualityNote, fmt_value, unit_text
 from service.reports._plots import progress_figure, series_figure, to_svg
-from service.reports.model import AssessmentSection, PlotGroup, ProgressChart, ReportModel
+from service.reports.model import AssessmentSection, KeySeries, PlotGroup, ProgressChart, ReportModel
 
-__all__ = ["PROGRESS_INTRO", "progress_rows", "render_html"]
+__all__ = ["PROGRESS_INTRO", "progress_rows", "render_html", "unmeasured"]
 
 _CSS = """
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;font-size:13px;color:#222;max-width:60rem;margin:1.5rem auto;
@@ -61,6 +61,16 @@ def _plot_caption(g: PlotGroup, numbered: bool) -> str:
     return text
 
 
+def unmeasured(plots: tuple[PlotGroup, ...]) -> list[tuple[tuple[KeySeries, ...], str]]:
+    """The series no plot could draw, those withheld for the same reason in the same unit on one line (an oblique
+    view withholds every angle for one reason: one line, not four alike)."""
+    out: dict[tuple[str, str], list[KeySeries]] = {}
+    for g in plots:
+        for ks in g.missing:
+            out.setdefault((ks.reason or "", ks.unit), []).append(ks)
+    return [(tuple(series), reason) for (reason, _), series in out.items()]
+
+
 def _quality(notes: tuple[QualityNote, ...]) -> str:
     """What limits the recording's measurements: titled, set apart from the findings, notes last and smaller."""
     items = "".join(
@@ -95,12 +105,13 @@ def _assessment(a: AssessmentSection, n: int) -> str:
     if a.quality:
         parts.append(_quality(a.quality))
     numbered = sum(e.end_s is not None for e in a.events) > 4
+    for missing, reason in unmeasured(a.plots):
+        parts.append(
+            f'<p class="na" data-series="{_e(" ".join(ks.name for ks in missing))}">'
+            + ", ".join(f"<b>{_e(ks.label)}</b>" for ks in missing)
+            + f" ({_e(unit_text(missing[0].unit))}): not measurable: {_e(reason)}</p>"
+        )
     for g in a.plots:
-        for ks in g.missing:
-            parts.append(
-                f'<p class="na" data-series="{_e(ks.name)}"><b>{_e(ks.label)}</b> ({_e(unit_text(ks.unit))}): '
-                f"not measurable: {_e(ks.reason)}</p>"
-            )
         if not g.lines:
             continue
         parts.append(

@@ -15,7 +15,7 @@ from fpdf.enums import XPos, YPos
 
 from service.catalogue import QUALITY_INTRO, QualityNote, unit_text
 from service.reports._plots import HEIGHT_IN, WIDTH_IN, progress_figure, series_figure, to_png
-from service.reports.html import PROGRESS_INTRO, _plot_caption, progress_rows
+from service.reports.html import PROGRESS_INTRO, _plot_caption, progress_rows, unmeasured
 from service.reports.model import AssessmentSection, ReportModel
 
 __all__ = ["render_pdf"]
@@ -137,9 +137,10 @@ def _assessment(pdf: _Doc, a: AssessmentSection, n: int) -> None:
     if a.quality:
         _quality(pdf, a.quality)
     numbered = sum(e.end_s is not None for e in a.events) > 4
+    for missing, reason in unmeasured(a.plots):
+        names = ", ".join(ks.label for ks in missing)
+        pdf.para(f"{names} ({unit_text(missing[0].unit)}): not measurable: {reason}", fill=_NOTE)
     for g in a.plots:
-        for ks in g.missing:
-            pdf.para(f"{ks.label} ({unit_text(ks.unit)}): not measurable: {ks.reason}", fill=_NOTE)
         if not g.lines:
             continue
         pdf.figure(to_png(series_figure(g, a.events)))

@@ -185,7 +185,10 @@ def test_progress_stops_at_the_reported_session_and_null_series_get_a_note(clien
     stored = _stored(client, auth, visits, 2)
     assert stored["series"]["pelvic_obliquity_deg"] is None
     note = html.escape(stored["unavailable"]["pelvic_obliquity_deg"])
-    assert f"<b>Pelvic obliquity</b> (°): not measurable: {note}" in side_on  # ... a note instead
+    # ... a note instead: both frontal series withheld for the one reason, on one line
+    assert stored["unavailable"]["trunk_lean_lateral_deg"] == stored["unavailable"]["pelvic_obliquity_deg"]
+    line = f"<b>Pelvic obliquity</b>, <b>Trunk lean, sideways</b> (°): not measurable: {note}</p>"
+    assert line in side_on and side_on.count(f"not measurable: {note}") == 1
     # the coaching is for whoever films; the clinician reads why the recording was not scored
     assert stored["coaching"][0]["code"] == "wrong_view"
     assert html.escape(stored["coaching"][0]["message"]) not in side_on and "turn the phone" not in side_on
@@ -276,7 +279,7 @@ def test_pdf_of_a_session_whose_series_is_null_has_no_plot_line(client, auth, vi
     assert r.status_code == 200, r.text
     image, _, texts = _page_png(r.content, tmp_path, "report-null-page1.png")
     assert _colour_mask(image, LINE_COLOUR).sum() < 20
-    assert "Pelvic obliquity (°): not measurable" in " ".join(texts[0].split())
+    assert "Pelvic obliquity, Trunk lean, sideways (°): not measurable" in " ".join(texts[0].split())
 
 
 def test_reports_are_clinic_scoped_and_for_clinicians(client, auth, settings, visits):
