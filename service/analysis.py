@@ -83,11 +83,16 @@ class PoseModels:
 
     factory: Callable[[bool], BackendFactory]
     processes: int = 1
+    threads: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PoseModels:
-        """The configured backend (MOTIONSCRIPT_POSE_BACKEND / _POSE_MODEL) and processes per video."""
-        return cls(factory=lambda video: settings.backend_factory(video=video), processes=settings.processes_per_video)
+        """The configured backend (MOTIONSCRIPT_POSE_BACKEND / _POSE_MODEL), processes per video and runner."""
+        return cls(
+            factory=lambda video: settings.backend_factory(video=video),
+            processes=settings.processes_per_video,
+            threads=settings.chunk_runner == "threads",
+        )
 
 
 _VALIDATION = "synthetic poses: RMSE <= 1 deg (tests/kinematics); real data: docs/validation.md"
@@ -598,7 +603,12 @@ def _extract(
         from vision.parallel import extract_video_parallel
 
         return extract_video_parallel(
-            path, pose.factory(True), workers=pose.processes, progress=progress, head_start=head_start
+            path,
+            pose.factory(True),
+            workers=pose.processes,
+            progress=progress,
+            head_start=head_start,
+            threads=pose.threads,
         )
     from vision.extract import extract_image, extract_video
 

@@ -102,7 +102,12 @@ def _analyze(args: argparse.Namespace) -> int:
     # (numpy, scipy, pydantic: ~0.8 s); None for anything else (vision/head_start.py).
     head = None
     if args.input is not None:
-        head = start_head(args.input, settings.backend_factory(video=True), settings.processes_per_video)
+        head = start_head(
+            args.input,
+            settings.backend_factory(video=True),
+            settings.processes_per_video,
+            threads=settings.chunk_runner == "threads",
+        )
     try:
         from service.analysis import NO_INPUT, PoseModels, analyze_file  # imports numpy/scipy only when needed
 

@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     analysis_processes: int = Field(
         0, ge=0, description="processes that share one video of 10 s or more; 0 = one per core this process may use"
     )
+    chunk_runner: Literal["processes", "threads"] = Field(
+        "processes",
+        description="what reads the parts of one video side by side: processes, or threads of the analysing "
+        "process sharing one copy of the models (same landmarks; threads also work in the service's job workers)",
+    )
     log_level: str = "INFO"
 
     # People and links (service/accounts.py, docs/web.md)

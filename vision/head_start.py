@@ -26,6 +26,8 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import os
+import queue
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,10 +49,11 @@ class HeadStart:
 
     path: Path
     workers: int
-    process: Any  # multiprocessing.Process (spawn context)
+    process: Any  # multiprocessing.Process (spawn context), or a threading.Thread with ``threads``
     stop: Any  # shared double: video time (s) where the chunk ends; NaN until decided, -inf: cancelled
     out_q: Any
     progress_q: Any
+    threads: bool = False
     _closed: bool = field(default=False, init=False)
 
     def cancel(self) -> None:
@@ -59,6 +62,9 @@ class HeadStart:
             return
         self._closed = True
         self.stop.value = -math.inf
+        if self.threads:  # (a thread cannot be killed: it ends at its next frame, or once its model has loaded)
+            self.process.join()
+            return
         self.process.join(timeout=5)
         if self.process.is_alive():
             self.process.terminate()
@@ -82,7 +88,16 @@ def split_s(duration_s: float, workers: int, overlap_s: float, fps: float) -> fl
     return share + min(HEAD_LEAD_FRAMES / fps, 0.1 * duration_s)
 
 
-def start_head(path: str | os.PathLike[str], backend_factory, workers: int) -> HeadStart | None:
+class _Stop:
+    """The thread runner's ``stop``: a float the caller sets and the worker thread reads (as ``RawValue``)."""
+
+    def __init__(self) -> None:
+        self.value = math.nan
+
+
+def start_head(
+    path: str | os.PathLike[str], backend_factory, workers: int, *, threads: bool = False
+) -> HeadStart | None:
     """Spawn the first chunk's worker now, if the video may be read in ``workers`` chunks; else None.
 
     Call it before importing the analysis, and pass the result to `extract_video_parallel`
@@ -91,8 +106,11 @@ def start_head(path: str | os.PathLike[str], backend_factory, workers: int) -> H
     workers, a daemonic caller (which may not start processes), a file that is not a video,
     an AVI, or a video shorter than `MIN_PARALLEL_S` or of unknown duration; any error in
     reading the container is left for the analysis to report.
+
+    ``threads``: the worker is a thread of this process, for `extract_video_parallel` with
+    ``threads=True`` (a daemonic caller may start one).
     """
-    if workers < 2 or mp.current_process().daemon:
+    if workers < 2 or (mp.current_process().daemon and not threads):
         return None
     path = Path(path)
     try:
@@ -110,6 +128,18 @@ def start_head(path: str | os.PathLike[str], backend_factory, workers: int) -> H
         return None
     if duration is None or not duration >= MIN_PARALLEL_S:
         return None
+    if threads:
+        tq: queue.Queue = queue.Queue()
+        tprogress: queue.Queue = queue.Queue()
+        tstop = _Stop()
+        thread = threading.Thread(
+            target=_head_worker,
+            args=(str(path), backend_factory, tstop, tq, tprogress),
+            daemon=True,
+            name="motionscript-chunk-0",
+        )
+        thread.start()
+        return HeadStart(path, workers, thread, tstop, tq, tprogress, threads=True)
     ctx = mp.get_context("spawn")
     out_q, progress_q = ctx.Queue(), ctx.Queue()
     stop = ctx.RawValue("d", math.nan)

@@ -38,8 +38,10 @@ import dataclasses
 import math
 import multiprocessing as mp
 import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -293,6 +295,7 @@ def extract_video_parallel(
     min_duration_s: float = MIN_PARALLEL_S,
     crops_from_yuv: bool = False,
     head_start: HeadStart | None = None,
+    threads: bool = False,
 ) -> Extraction:
     """`extract_video` on ``workers`` processes; same frames, same ``t_s``, one subject.
 
@@ -311,11 +314,19 @@ def extract_video_parallel(
     the others will finish together (`vision.head_start.split_s`), and reads the chunk
     after it. Without one, or if this call does not use it (it is then cancelled), this
     process reads the first chunk.
+
+    ``threads``: the other chunks are read by threads of this process instead of processes
+    (same cut, same landmarks: `tests/vision/test_parallel.py`). Decoding, colour conversion,
+    crops and the models release the GIL; the threads' backends share the models' sessions
+    (`vision.backends.onnx._session`), and nothing is started, imported or pickled twice. A
+    daemonic process (the service's job workers) may use them.
     """
     from vision.decode import VideoReader, is_variable
 
     path = Path(path)
-    if head_start is not None and (head_start.path != path or head_start.workers != workers or crops_from_yuv):
+    if head_start is not None and (
+        head_start.path != path or head_start.workers != workers or crops_from_yuv or head_start.threads != threads
+    ):
         head_start.cancel()
         head_start = None
 
@@ -341,7 +352,7 @@ def extract_video_parallel(
         or duration < min_duration_s
         or info.container == "avi"
         or info.frame_count_reported is None
-        or mp.current_process().daemon
+        or (mp.current_process().daemon and not threads)
     ):
         # (a daemonic process, such as the service's local job workers, may not start children)
         if head_start is not None:
@@ -349,12 +360,14 @@ def extract_video_parallel(
         return serial()
 
     ctx = mp.get_context("spawn")
-    procs = {}
+    procs: dict[int, Any] = {}
+    out_q: Any
+    progress_q: Any
     done = [0] * workers
     if head_start is None:
         bounds = _bounds(duration, workers, overlap_s)
         here = 0  # this process reads the first chunk itself, while the others start
-        out_q, progress_q = ctx.Queue(), ctx.Queue()
+        out_q, progress_q = (queue.Queue(), queue.Queue()) if threads else (ctx.Queue(), ctx.Queue())
     else:
         out_q, progress_q = head_start.out_q, head_start.progress_q
         split = split_s(duration, workers, overlap_s, info.nominal_fps or 30.0)
@@ -367,7 +380,7 @@ def extract_video_parallel(
     for k, (t_from, _own_from, own_to) in enumerate(bounds):
         if k == here or k in procs:
             continue
-        p = ctx.Process(
+        p = (threading.Thread if threads else ctx.Process)(
             target=_worker,
             args=(k, str(path), backend_factory, t_from, own_to, out_q, progress_q, crops_from_yuv),
             daemon=True,
@@ -421,12 +434,16 @@ def extract_video_parallel(
                 warm[r.chunk] = int(np.sum(r.t_s < own_from - 1e-9))
     finally:
         for p in procs.values():
+            if threads:  # (a thread cannot be killed; a chunk ends at its last frame)
+                p.join()
+                continue
             p.join(timeout=5)
             if p.is_alive():
                 p.terminate()
                 p.join()
-        out_q.close()
-        progress_q.close()
+        if not threads:
+            out_q.close()
+            progress_q.close()
 
     if len(results) < n_chunks or any(r.error or not r.clean for r in results.values()):
         return serial()

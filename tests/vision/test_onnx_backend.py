@@ -366,3 +366,26 @@ def test_closing_a_backend_hands_the_kept_heap_back():
     kept = _rss_mib()
     assert _return_freed_memory()
     assert kept - _rss_mib() >= 20
+
+
+def test_backends_alive_together_share_one_session_per_model_and_free_it_with_the_last():
+    """Threads reading chunks of one video (and live connections) each have their own backend
+    and tracking state, but one session per model; a session outlives no backend that uses it."""
+    import gc
+
+    from vision.backends import onnx
+
+    a, b = onnx.Backend.from_name(video=True), onnx.Backend.from_name(video=True)
+    other_threads = onnx.Backend.from_name(video=True, threads=2)
+    assert a._landmarker is b._landmarker and a._detector is b._detector
+    assert other_threads._landmarker is not a._landmarker  # other settings, another session
+    frame = _first_frame(POSE2SIM)
+    first, second = a.estimate(frame, 0.0), b.estimate(frame, 0.0)
+    assert a._tracked and b._tracked and a._tracked is not b._tracked  # each keeps its own ROIs
+    np.testing.assert_array_equal(first[0].image_xyz, second[0].image_xyz)
+    for backend in (a, b, other_threads):
+        backend.close()
+    gc.collect()
+    assert len(onnx._sessions) == 0
+    with onnx.Backend.from_name(video=True) as alone:  # a session of its own, the same answer
+        np.testing.assert_array_equal(alone.estimate(frame, 0.0)[0].image_xyz, first[0].image_xyz)

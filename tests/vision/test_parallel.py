@@ -222,3 +222,40 @@ def test_a_head_start_reads_the_first_chunk_as_the_serial_path_and_the_same_cut_
     assert head is not None
     ex = extract_video_parallel(two_people_12s, factory, workers=2, head_start=head, min_duration_s=60.0)
     assert ex.seams == () and not head.process.is_alive()  # one process: the head start was cancelled
+
+
+@pytest.mark.slow
+def test_threads_read_the_very_landmarks_processes_read(two_people_12s):
+    """The thread runner (`threads=True`) cuts where the process runner cuts and runs the same
+    chunk code, so the stitched extraction is the same bit for bit, with and without a head start;
+    the threads' backends share the models' sessions."""
+    from vision.head_start import start_head
+    from vision.parallel import extract_video_parallel
+
+    factory = _factory()
+
+    def same(a, b) -> None:
+        assert len(a.seams) == len(b.seams) == 1 and a.seams == b.seams
+        for field in ("image", "world"):
+            x, y = getattr(a, field), getattr(b, field)
+            np.testing.assert_array_equal(x.t_s, y.t_s)
+            np.testing.assert_array_equal(x.xyz, y.xyz)
+            np.testing.assert_array_equal(x.visibility, y.visibility)
+        assert a.subject == b.subject and a.media == b.media
+
+    same(
+        extract_video_parallel(two_people_12s, factory, workers=2, threads=True),
+        extract_video_parallel(two_people_12s, factory, workers=2),
+    )
+    head = start_head(two_people_12s, factory, 2, threads=True)
+    assert head is not None and head.threads
+    with_threads = extract_video_parallel(two_people_12s, factory, workers=2, head_start=head, threads=True)
+    assert not head.process.is_alive()
+    head = start_head(two_people_12s, factory, 2)
+    assert head is not None and not head.threads
+    same(with_threads, extract_video_parallel(two_people_12s, factory, workers=2, head_start=head))
+
+    head = start_head(two_people_12s, factory, 2, threads=True)
+    assert head is not None
+    ex = extract_video_parallel(two_people_12s, factory, workers=2, head_start=head, threads=True, min_duration_s=60.0)
+    assert ex.seams == () and not head.process.is_alive()  # read in one piece: the head thread was stopped

@@ -15,9 +15,11 @@ Execution providers are a constructor option: CPU by default; CUDA when
 
 from __future__ import annotations
 
+import threading
 import warnings
+import weakref
 from dataclasses import asdict, dataclass
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 
@@ -178,7 +180,30 @@ def _return_freed_memory() -> bool:
         return False
 
 
+_sessions_lock = threading.Lock()
+#: The sessions of the backends alive in this process, by (model file, providers, threads).
+_sessions: weakref.WeakValueDictionary[tuple[str, tuple[str, ...], int], Any] = weakref.WeakValueDictionary()
+
+
 def _session(spec: ModelSpec, providers: list[str], threads: int):
+    """One onnxruntime session per model and settings in a process, shared by the backends alive in it.
+
+    `vision.parallel` reads the chunks of one video on threads of one process, and the service
+    runs live connections side by side: their backends keep their own tracking state but run
+    the same sessions (onnxruntime's ``Run`` may be called from several threads at once), so the
+    weights, about 25 MB as the CPU kernels lay them out, are held once and read from one copy
+    in the shared cache, and each model is loaded once. A session holds no state between runs,
+    so results are unchanged. It is freed with the last backend that uses it.
+    """
+    key = (str(spec.path), tuple(providers), threads)
+    with _sessions_lock:  # (held while a session loads: another thread waits for it instead of loading its own)
+        session = _sessions.get(key)
+        if session is None:
+            session = _sessions[key] = _new_session(spec, providers, threads)
+        return session
+
+
+def _new_session(spec: ModelSpec, providers: list[str], threads: int):
     import onnxruntime as ort
 
     so = ort.SessionOptions()
