@@ -97,6 +97,13 @@ _N = 101  # samples per time-normalised stride (0-100 %)
 # step at a cadence of 100 steps/min, the stretch over which the ankle's forward peak is found.
 CONTACT_WINDOW_S = 0.1
 MIN_STRIDE_COVERAGE = 0.8
+# A walking rhythm: consecutive contacts at least a step apart, the same foot at least a stride apart.
+# Walking cadence stays below ~150 steps/min (step >= 0.4 s; Tudor-Locke et al., Int J Behav Nutr Phys
+# Act 2011;8:79: 100-130 typical); even running at 200 steps/min takes 0.3 s a step. Shorter
+# intervals are a jump, a stumble, or contacts of two people (the two-person clip: a left 0.07 s
+# after a right, two lefts 0.35 s apart), not steps.
+MIN_STEP_S = 0.25
+MIN_STRIDE_S = 0.6
 
 _HOW = (
     "Walk at your usual pace for at least four steps with the whole body, feet included, in the picture: "
@@ -176,6 +183,15 @@ class Gait:
         if len(contacts) < self.min_steps:
             few = presence.missing(detection, f"steps (at least {self.min_steps} foot contacts in the passes)")
             return presence.not_detected(self.name, params, few, _HOW, events=contacts)
+        off_rhythm = _off_rhythm(contacts)
+        if off_rhythm:
+            no_walk = presence.missing(
+                detection,
+                f"a walking rhythm ({off_rhythm} of {len(contacts)} foot contacts came sooner than a step, "
+                f"{MIN_STEP_S:g} s, after the last contact, or than a stride, {MIN_STRIDE_S:g} s, after the same "
+                "foot's last one)",
+            )
+            return presence.not_detected(self.name, params, no_walk, _HOW, events=contacts)
         pass_events = [
             ProtocolEvent("pass", q.start_s, q.end_s, None, None, 1.0, i, q.direction) for i, q in enumerate(full)
         ]
@@ -466,6 +482,20 @@ class Gait:
             )
         )
         return metrics, findings
+
+
+def _off_rhythm(contacts: list[ProtocolEvent]) -> int:
+    """Contacts that no walk makes: within a step of the one before (`MIN_STEP_S`), or within a
+    stride of the same foot's previous one (`MIN_STRIDE_S`), in the same pass."""
+    n = 0
+    for i in {c.pass_index for c in contacts}:
+        seq = sorted((c for c in contacts if c.pass_index == i), key=lambda c: c.start_s)
+        last: dict[object, float] = {}
+        for k, c in enumerate(seq):
+            too_soon = k > 0 and c.start_s - seq[k - 1].start_s < MIN_STEP_S
+            n += too_soon or (c.side in last and c.start_s - last[c.side] < MIN_STRIDE_S)
+            last[c.side] = c.start_s
+    return n
 
 
 def step_time_asymmetry(

@@ -17,6 +17,7 @@ Whatever the outcome, a protocol whose exercise is not performed in a clip never
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -222,8 +223,11 @@ def test_no_summary_reports_an_angle_no_body_can_make(name):
     if name == "sports2d_two_people.mp4":  # the clip of the 280.7 deg range: the failure is said, not hidden
         issue = [q for q in doc["quality"] if q["code"] == "implausible_angle"]
         assert issue and "hip flexion right" in issue[0]["message"], doc["quality"]
-        hip = {m["name"]: m["value"] for m in doc["metrics"] if m["series"] == "hip_flexion_right_deg"}
-        assert hip["hip_flexion_right_range"] is not None and hip["hip_flexion_right_range"] < 180
+        hip = {m["name"]: m for m in doc["metrics"] if m["series"] == "hip_flexion_right_deg"}
+        # a range no hip makes is never given: a plausible one, or (AVX2 kernels: more frames withheld) none
+        # with its reason
+        rng = hip["hip_flexion_right_range"]
+        assert (rng["value"] is not None and rng["value"] < 180) or (rng["value"] is None and rng["reason"]), rng
 
 
 # What the presence rules see in each lab clip, whatever view the clip is read from: the answer a
@@ -257,11 +261,16 @@ def test_the_lab_clips_show_a_standing_person_who_does_not_walk_lie_or_sit(name,
 
 # (clip, what the wrong-view advice asks first, how the oblique view is described): the body in
 # cam02 is 32 deg from facing the camera, nearer the frontal band (30) than the side-on one (60);
-# multi cam03 is 47 deg from square with his back to the camera, nearer side-on.
+# multi cam03 is 47 deg from square with his back to the camera, nearer side-on (48 deg with
+# onnxruntime's AVX2 kernels: the multi-person clips read differently by CPU class, tests/fingerprint).
 WRONG_VIEW_ADVICE = [
-    ("pose2sim_cam02.mp4", "faces you squarely", "at an angle (turned 32 deg from facing the camera squarely)"),
-    ("pose2sim_multi_cam02.mp4", "faces you squarely", "at an angle (back to the camera, turned 31 deg from square)"),
-    ("pose2sim_multi_cam03.mp4", "side-on", "at an angle (back to the camera, turned 47 deg from square)"),
+    ("pose2sim_cam02.mp4", "faces you squarely", r"at an angle \(turned 32 deg from facing the camera squarely\)"),
+    (
+        "pose2sim_multi_cam02.mp4",
+        "faces you squarely",
+        r"at an angle \(back to the camera, turned 31 deg from square\)",
+    ),
+    ("pose2sim_multi_cam03.mp4", "side-on", r"at an angle \(back to the camera, turned 4[78] deg from square\)"),
 ]
 
 
@@ -274,7 +283,7 @@ def test_an_oblique_clip_is_asked_for_the_nearer_of_the_two_views_first(name, fi
     message = _assessment(name, exercise)["coaching"][0]["message"]
     advice = message.split(": ", 1)[1]
     other = "side-on" if first != "side-on" else "faces you squarely"
-    assert seen in message and advice.index(first) < advice.index(other), message
+    assert re.search(seen, message) and advice.index(first) < advice.index(other), message
 
 
 @pytest.mark.slow

@@ -89,7 +89,7 @@ def test_two_processes_give_the_serial_frames_clock_and_subject(two_people_12s):
     assert seam.overlap_frames == 30
     both = (par.image.visibility.max(axis=1) > 0) & (ser.image.visibility.max(axis=1) > 0)
     after = both & (par.image.t_s >= seam.t_start_s)
-    assert after.sum() > 100
+    assert after.sum() > 60  # (119 frames with onnxruntime's AVX-512 kernels, 83 with AVX2: tests/fingerprint)
     hip_gap = np.linalg.norm(_hips(par.image)[after] - _hips(ser.image)[after], axis=1)
     assert np.all(hip_gap < 0.05), f"another person was followed after the seam ({hip_gap.max():.2f})"
 
