@@ -609,6 +609,7 @@ def _extract(
             progress=progress,
             head_start=head_start,
             threads=pose.threads,
+            while_waiting=preload,  # the rest of the analysis imports while the head start's longer chunk ends
         )
     from vision.extract import extract_image, extract_video
 

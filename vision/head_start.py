@@ -1,9 +1,9 @@
 """A head start for one video on several cores: the first chunk's worker starts before the caller's imports.
 
-`vision.parallel` cuts a long video into time chunks, one process each. Its caller
-(``motionscript analyze``) first imports the analysis (numpy, scipy, pydantic; about 0.8 s
-on one core of this project's machine) and probes the video; only then can a worker
-start, so one core idles for that long (docs/performance.md, issue 19). `start_head`
+`vision.parallel` cuts a long video into time chunks, one process (or thread) each. Its
+caller (``motionscript analyze``) imports the analysis (numpy, scipy, pydantic; about 0.8 s
+on one core of this project's machine) and probes the video; were the workers started only
+then, one core would idle for that long (docs/performance.md, issue 19). `start_head`
 is called *before* those imports: it imports only the standard library and PyAV,
 reads the container's duration, and spawns the worker of the first chunk at once. That
 worker starts at the video's first frame without knowing where its chunk ends; when the
@@ -36,10 +36,10 @@ __all__ = ["HEAD_LEAD_FRAMES", "MIN_PARALLEL_S", "HeadStart", "split_s", "start_
 
 #: Videos shorter than this are extracted in one process (start-up of a worker ~1-2 s).
 MIN_PARALLEL_S = 10.0
-#: Frames the head-start chunk reads beyond an equal share: half of what its worker reads while the
-#: caller imports the analysis, probes the video and loads its model (~0.6 s, ~70 frames at ~9 ms per
-#: frame on one core, measured), and of the caller's own work after the chunks (stitch, kinematics,
-#: ~0.2 s): moving the cut by one frame moves the difference between the two chunks by two.
+#: Frames the head-start chunk reads beyond an equal share: half of what the caller does besides its
+#: chunk while the worker reads (the analysis imports, ~0.8 s on one core, which it now does after its
+#: chunk while the worker ends: `extract_video_parallel(while_waiting=...)`; ~90 frames at ~9 ms per
+#: frame, measured): moving the cut by one frame moves the difference between the two chunks by two.
 HEAD_LEAD_FRAMES = 45
 
 

@@ -39,6 +39,7 @@ import math
 import multiprocessing as mp
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -296,6 +297,7 @@ def extract_video_parallel(
     crops_from_yuv: bool = False,
     head_start: HeadStart | None = None,
     threads: bool = False,
+    while_waiting: Callable[[], object] | None = None,
 ) -> Extraction:
     """`extract_video` on ``workers`` processes; same frames, same ``t_s``, one subject.
 
@@ -320,6 +322,10 @@ def extract_video_parallel(
     crops and the models release the GIL; the threads' backends share the models' sessions
     (`vision.backends.onnx._session`), and nothing is started, imported or pickled twice. A
     daemonic process (the service's job workers) may use them.
+
+    ``while_waiting``: called once in this process after its own chunk, while the others may
+    still run (the caller's deferred imports: ``service.analysis.preload``), so that work fills
+    the wait for the head start's longer chunk instead of following it on one core.
     """
     from vision.decode import VideoReader, is_variable
 
@@ -413,6 +419,8 @@ def extract_video_parallel(
         t_from, _own_from, own_to = bounds[here]
         results[here] = _chunk_or_error(here, str(path), backend_factory, t_from, own_to, _Here(), crops_from_yuv)
         warm[here] = int(np.sum(results[here].t_s < bounds[here][1] - 1e-9))
+        if while_waiting is not None:
+            while_waiting()
         while len(results) < n_chunks:
             report()
             try:

@@ -243,10 +243,14 @@ def test_threads_read_the_very_landmarks_processes_read(two_people_12s):
             np.testing.assert_array_equal(x.visibility, y.visibility)
         assert a.subject == b.subject and a.media == b.media
 
+    waited = []  # the caller's deferred work, done once after its own chunk
     same(
-        extract_video_parallel(two_people_12s, factory, workers=2, threads=True),
+        extract_video_parallel(
+            two_people_12s, factory, workers=2, threads=True, while_waiting=lambda: waited.append(1)
+        ),
         extract_video_parallel(two_people_12s, factory, workers=2),
     )
+    assert waited == [1]
     head = start_head(two_people_12s, factory, 2, threads=True)
     assert head is not None and head.threads
     with_threads = extract_video_parallel(two_people_12s, factory, workers=2, head_start=head, threads=True)
