@@ -128,29 +128,23 @@ def start_head(
         return None
     if duration is None or not duration >= MIN_PARALLEL_S:
         return None
+    out_q: Any
+    progress_q: Any
+    stop: Any
+    runner: Any  # threading.Thread, or the spawn context's Process
     if threads:
-        tq: queue.Queue = queue.Queue()
-        tprogress: queue.Queue = queue.Queue()
-        tstop = _Stop()
-        thread = threading.Thread(
-            target=_head_worker,
-            args=(str(path), backend_factory, tstop, tq, tprogress),
-            daemon=True,
-            name="motionscript-chunk-0",
-        )
-        thread.start()
-        return HeadStart(path, workers, thread, tstop, tq, tprogress, threads=True)
-    ctx = mp.get_context("spawn")
-    out_q, progress_q = ctx.Queue(), ctx.Queue()
-    stop = ctx.RawValue("d", math.nan)
-    process = ctx.Process(
+        out_q, progress_q, stop, runner = queue.Queue(), queue.Queue(), _Stop(), threading.Thread
+    else:
+        ctx = mp.get_context("spawn")
+        out_q, progress_q, stop, runner = ctx.Queue(), ctx.Queue(), ctx.RawValue("d", math.nan), ctx.Process
+    worker = runner(
         target=_head_worker,
         args=(str(path), backend_factory, stop, out_q, progress_q),
         daemon=True,
         name="motionscript-chunk-0",
     )
-    process.start()
-    return HeadStart(path, workers, process, stop, out_q, progress_q)
+    worker.start()
+    return HeadStart(path, workers, worker, stop, out_q, progress_q, threads=threads)
 
 
 def _head_worker(path: str, backend_factory, stop, out_q, progress_q) -> None:
