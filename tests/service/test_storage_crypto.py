@@ -169,7 +169,7 @@ def test_rotation_rewraps_every_file_and_encrypts_old_plaintext(tmp_path):
         f = old.save_bytes("clinic", os.urandom(200_000 + i))
         contents[f.relpath] = old.open(f.relpath).read()
     legacy = uploads / "clinic" / "00" / "legacy"  # stored by 0.1, before encryption
-    legacy.parent.mkdir(parents=True)
+    legacy.parent.mkdir(parents=True, exist_ok=True)  # a random upload may already sit under 00/
     legacy.write_bytes(POSE2SIM.read_bytes())
     contents["clinic/00/legacy"] = POSE2SIM.read_bytes()
     (uploads / "clinic" / "tmp" / "upload-inprogress").write_bytes(b"partial")  # left alone
