@@ -33,6 +33,9 @@ EXERCISES = (
     "standing_hip_abduction",
     "standing_hip_flexion",
 )  # the server checks; listed for --help and early errors
+# A copy of kinematics.protocol_names.PROTOCOL_NAMES, in its order: clients/ imports nothing of the
+# service's packages (tests/clients/test_sdk.py), and the SDK has no call for GET /v1/exercises.
+# tests/clients/test_cli_remote.py keeps the two equal.
 
 
 class _Line:

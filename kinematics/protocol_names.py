@@ -3,6 +3,8 @@
 `kinematics.protocols` imports every protocol and with them scipy (~1 s on this project's
 machine); an entry point checks a name before a long extraction and needs only this list.
 ``kinematics.protocols.PROTOCOLS`` has one protocol per name (tests/protocols/test_protocol_names.py).
+``clients.cli_remote.EXERCISES`` is a copy, since clients/ imports nothing of this project's packages
+(tests/clients/test_cli_remote.py keeps it equal).
 """
 
 from __future__ import annotations

@@ -64,6 +64,16 @@ def test_failures_give_one_line_and_the_local_exit_codes(server, tmp_path, capsy
     assert err.count("\n") == 1 and "no such file" in err
 
 
+def test_exercise_choices_are_the_protocol_names_in_order(capsys):
+    # clients/ may not import kinematics, so cli_remote keeps a copy; the tests may look inside
+    from kinematics.protocol_names import PROTOCOL_NAMES
+
+    assert cli_remote.EXERCISES == PROTOCOL_NAMES
+    with pytest.raises(SystemExit):
+        cli_remote.parser().parse_args(["--server", "http://x", "analyze", "--help"])
+    assert "{" + ",".join(PROTOCOL_NAMES) + "}" in capsys.readouterr().out  # what --help shows, in order
+
+
 @pytest.mark.parametrize(
     "argv,remote",
     [
