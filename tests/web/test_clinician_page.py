@@ -29,6 +29,32 @@ _HIP_PIXELS = """() => {
 }"""
 
 
+def _analysed(server, clip: str, exercise: str, code: str, notes: str | None = None) -> dict:
+    """``clip`` (tests/data/video) sent as ``exercise`` of patient ``code``, in a new session of its own;
+    the assessment once done."""
+    h = {"Authorization": f"Bearer {server.clinician_key}"}
+    with open(FIXTURES / "video" / clip, "rb") as f:
+        r = httpx.post(
+            f"{server.base}/v1/assessments",
+            headers=h,
+            files={"video": ("clip.mp4", f, "video/mp4")},
+            data={"exercise": exercise, "patient_id": code},
+            timeout=60,
+        )
+    assert r.status_code == 202, r.text
+    aid = r.json()["id"]
+    patient = httpx.post(f"{server.base}/v1/patients", headers=h, json={"code": code}).json()
+    session = {"assessment_ids": [aid]} | ({"notes": notes} if notes else {})
+    r = httpx.post(f"{server.base}/v1/patients/{patient['id']}/sessions", headers=h, json=session)
+    assert r.status_code == 201, r.text
+    deadline = time.monotonic() + 240
+    while (a := httpx.get(f"{server.base}/v1/assessments/{aid}", headers=h).json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, f"assessment still {a['status']}"
+        time.sleep(1)
+    assert a["status"] == "done", a
+    return a
+
+
 @pytest.fixture(scope="module")
 def recorded(server) -> dict:
     """A real side-on walk as the gait of patient ``web-001``, in one session; the finished assessment.
@@ -37,29 +63,7 @@ def recorded(server) -> dict:
     presence gate and the view work now refuse, so the page is shown the one real clip whose
     exercise is really performed.)
     """
-    h = {"Authorization": f"Bearer {server.clinician_key}"}
-    with open(FIXTURES / "video" / "sports2d_walker.mp4", "rb") as f:
-        r = httpx.post(
-            f"{server.base}/v1/assessments",
-            headers=h,
-            files={"video": ("clip.mp4", f, "video/mp4")},
-            data={"exercise": "gait", "patient_id": "web-001"},
-            timeout=60,
-        )
-    assert r.status_code == 202, r.text
-    aid = r.json()["id"]
-    patient = httpx.post(f"{server.base}/v1/patients", headers=h, json={"code": "web-001"}).json()
-    r = httpx.post(
-        f"{server.base}/v1/patients/{patient['id']}/sessions",
-        headers=h,
-        json={"notes": "baseline visit", "assessment_ids": [aid]},
-    )
-    assert r.status_code == 201, r.text
-    deadline = time.monotonic() + 240
-    while (a := httpx.get(f"{server.base}/v1/assessments/{aid}", headers=h).json())["status"] not in ("done", "failed"):
-        assert time.monotonic() < deadline, f"assessment still {a['status']}"
-        time.sleep(1)
-    assert a["status"] == "done", a
+    a = _analysed(server, "sports2d_walker.mp4", "gait", "web-001", notes="baseline visit")
     assert a["findings"], "the fixture walk should give findings"  # measured: cadence + asymmetries (inconclusive)
     return a
 
@@ -249,25 +253,7 @@ def test_recording_quality_reads_as_the_report_words_it_on_a_phone(page, server,
 def oblique(server) -> dict:
     """A real clip filmed at an angle, back to the camera (pose2sim multi cam03, 48 deg from square), sent
     as a squat of patient ``web-002``: not scored (wrong_view)."""
-    h = {"Authorization": f"Bearer {server.clinician_key}"}
-    with open(FIXTURES / "video" / "pose2sim_multi_cam03.mp4", "rb") as f:
-        r = httpx.post(
-            f"{server.base}/v1/assessments",
-            headers=h,
-            files={"video": ("clip.mp4", f, "video/mp4")},
-            data={"exercise": "squat", "patient_id": "web-002"},
-            timeout=60,
-        )
-    assert r.status_code == 202, r.text
-    aid = r.json()["id"]
-    patient = httpx.post(f"{server.base}/v1/patients", headers=h, json={"code": "web-002"}).json()
-    r = httpx.post(f"{server.base}/v1/patients/{patient['id']}/sessions", headers=h, json={"assessment_ids": [aid]})
-    assert r.status_code == 201, r.text
-    deadline = time.monotonic() + 240
-    while (a := httpx.get(f"{server.base}/v1/assessments/{aid}", headers=h).json())["status"] not in ("done", "failed"):
-        assert time.monotonic() < deadline, f"assessment still {a['status']}"
-        time.sleep(1)
-    assert a["status"] == "done", a
+    a = _analysed(server, "pose2sim_multi_cam03.mp4", "squat", "web-002")
     assert [c["code"] for c in a["coaching"]] == ["wrong_view"] and a["view"]["facing"] == "back"
     return a
 
