@@ -263,11 +263,14 @@ def test_a_wrong_view_reads_the_same_on_the_page_and_the_report(page, server, ob
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{server.base}/app/clinician#key={server.clinician_key}&a={a['id']}")
     page.wait_for_selector(f'[data-testid="assessment"][data-id="{a["id"]}"]')
-    note = page.get_by_test_id("coaching").locator("li")
+    box = page.locator("section.card").filter(has=page.get_by_test_id("coaching"))
+    note = box.get_by_test_id("coaching").locator("li")
     assert note.count() == 1
     said = note.inner_text()
+    # "Not scored" once, as the card's heading; the item is the reason alone, not "Not scored: ..." again
+    assert box.locator("h2").inner_text() == "Not scored" and box.inner_text().count("Not scored") == 1
     assert said == (
-        "Not scored: this exercise is measured side-on or facing the camera; the recording shows the patient at "
+        "This exercise is measured side-on or facing the camera; the recording shows the patient at "
         "an angle, back to the camera."
     )
     # the unmeasured repetitions give the same reason in the clinician's words, not the patient's coaching
@@ -280,10 +283,14 @@ def test_a_wrong_view_reads_the_same_on_the_page_and_the_report(page, server, ob
     assert oblique_item.index("side-on") < oblique_item.index("facing the camera")
     assert page.evaluate(_OVERFLOW) <= 0
     screenshot(page, "clinician-wrong-view-phone.png")
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    screenshot(page, "clinician-wrong-view.png")
 
     page.context.set_extra_http_headers({"Authorization": f"Bearer {server.clinician_key}"})
     page.goto(_report_of(server, "web-002"))
     body = page.locator("body").inner_text()
-    assert body.count(said) == 1 and "see the protocol" not in body and "Not scored: Not scored" not in body
+    # the report gives the note no heading, so there it keeps "Not scored: " before the same sentence
+    assert body.count(f"Not scored: {said[0].lower()}{said[1:]}") == 1
+    assert "see the protocol" not in body and "Not scored: Not scored" not in body
     assert "not measurable: this exercise is measured side-on or facing the camera" in body
     assert page.evaluate(_OVERFLOW) <= 0

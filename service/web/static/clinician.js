@@ -8,7 +8,7 @@
 import { api, ApiError, el, forgetKey, logout, requireLogin, showError, takeKey } from "./common.js";
 import {
   clinicianNote, entry, eventLabel, exerciseTitle, fmtEvidence, fmtMetric, fmtValue, label, loadCatalogue,
-  outcomeLabel, qualityIntro, qualityNotes, unitText,
+  notScoredItem, outcomeLabel, qualityIntro, qualityNotes, unitText,
 } from "./labels.js";
 import { renderPlot } from "./plot.js";
 import { attachVideo } from "./video.js";
@@ -575,7 +575,7 @@ async function showAssessment(id) {
   const findingsBox = el("div", { "data-testid": "findings" }, "Loading…");
   const suggestionsBox = el("div", { "data-testid": "suggestions" }, "Loading…");
   root.append(watch,
-    notScored.length ? card(el("h2", {}, "Not scored"), el("ul", { "data-testid": "coaching" }, notScored.map((c) => el("li", {}, c)))) : "",
+    notScored.length ? card(el("h2", {}, "Not scored"), el("ul", { "data-testid": "coaching" }, notScored.map((c) => el("li", {}, notScoredItem(c))))) : "",
     quality.length ? qualityCard(quality) : "",
     el("div", { class: "two" },
       card(el("h2", {}, "Findings"), findingsBox),

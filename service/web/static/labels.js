@@ -148,10 +148,19 @@ export function clinicianNote(code, a = {}) {
   return cat.coaching[code] || `Not scored: the recording could not answer this exercise's question (${code}).`;
 }
 
+/** A clinician note without its "Not scored: ", for where a heading or "not measurable: " says it already. */
+const unprefixed = (note) => note.replace(/^Not scored: /, "");
+
 /** A clinician note as the reason of an unmeasured value (service/catalogue.py as_reason). */
 export function asReason(note) {
-  const text = note.replace(/^Not scored: /, "");
+  const text = unprefixed(note);
   return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+/** A clinician note as an item under a "Not scored" heading: the sentence alone, capitalised. */
+export function notScoredItem(note) {
+  const text = unprefixed(note);
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 export function outcomeLabel(measure) {
