@@ -86,6 +86,10 @@ class LiveSession:
         The connection's own pose model (VIDEO mode: it tracks between frames).
     window_s, interval_s
         See :class:`kinematics.streaming.SlidingAssessment`.
+    recording
+        What a ``?record=1`` connection keeps (:class:`service.live_record.LiveRecording`), or None.
+    recording_refused
+        Why a connection that asked to record does not (the server's budget was full), told in ``ready``.
     """
 
     def __init__(
@@ -96,10 +100,12 @@ class LiveSession:
         window_s: float = 20.0,
         interval_s: float = 1.0,
         recording: LiveRecording | None = None,
+        recording_refused: str | None = None,
     ) -> None:
         self.exercise, self.analyzer = exercise, analyzer
         # ?record=1: every frame (spooled to disk), sample and cue kept (service.live_record)
         self.recording = recording
+        self.recording_refused = recording_refused  # ?record=1 asked, but the server had no room: why
         self.window_s, self.interval_s = window_s, interval_s
         self.counted = COUNTED_EVENT.get(exercise or "")
         self._size: tuple[int, int] | None = None
@@ -118,6 +124,7 @@ class LiveSession:
             "exercise": self.exercise,
             "counted": self.counted,
             "recording": self.recording is not None,
+            "recording_refused": self.recording_refused,
             "window_s": self.window_s,
             "interval_s": self.interval_s,
         }
@@ -550,6 +557,8 @@ async def _process_sensors(
 
 async def _save(session: LiveSession, item: dict, saver: Callable[[dict], str] | None) -> dict:
     """``{"type": "save", "patient_id": ...}``: the recording so far becomes an assessment."""
+    if session.recording_refused is not None:
+        return {"type": "error", "detail": f"not saved: {session.recording_refused}"}
     if saver is None or session.recording is None:
         return {"type": "error", "detail": "this connection does not record: connect with ?record=1 to save"}
     try:

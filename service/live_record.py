@@ -40,7 +40,7 @@ from service.live_sensors import SensorHub
 from service.live_spool import FrameSpool, SpoolBudget, SpoolBudgetExhausted
 from service.store.uploads import CHUNK
 
-__all__ = ["LiveRecording", "recorded_files", "save_live_assessment"]
+__all__ = ["LiveRecording", "recorded_files", "save_live_assessment", "start_recording"]
 
 _CSV_ROWS = 8192
 log = logging.getLogger("motionscript.api")
@@ -129,6 +129,21 @@ class LiveRecording:
     def close(self) -> None:
         if self.spool is not None:
             self.spool.close()
+
+
+def start_recording(
+    max_bytes: int, spool_dir: Path, budget: SpoolBudget | None
+) -> tuple[LiveRecording | None, str | None]:
+    """The recording of a ``?record=1`` connection, or None and why, when the server's budget for
+    live recordings is already full: the client is told at connect rather than at its first frame."""
+    if budget is not None and budget.full:
+        return None, (
+            f"recording is off for this connection: the server's space for live recordings is full (all live "
+            f"recordings together may hold {budget.max_bytes / 1024**2:g} MB, live_record_budget_mb). Live "
+            "feedback works as usual, without recording; to record, connect again with ?record=1 once other "
+            "recordings have ended, or upload a video of the set"
+        )
+    return LiveRecording(max_bytes, spool_dir, budget), None
 
 
 def _mux(frames: Iterable[tuple[float, bytes]], out_file: BinaryIO) -> None:

@@ -20,7 +20,9 @@ Every spool of the process draws on one :class:`SpoolBudget` (``live_record_budg
 is written only when its bytes fit in what the other recording connections have left, so however
 many connections record at once, their spools never hold more than the budget. A record that does
 not fit is not written; the recording stops there and keeps what it wrote. A spool's bytes go back
-to the budget when it is deleted.
+to the budget when it is deleted. While the budget is :attr:`SpoolBudget.full` (less left than the
+smallest record it has had to refuse) a new connection is not offered recording at all: it is told
+so when it connects (:func:`service.live_record.start_recording`) instead of at its first frame.
 """
 
 from __future__ import annotations
@@ -58,16 +60,26 @@ class SpoolBudget:
             raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
         self.max_bytes = max_bytes
         self._used = 0
+        self._refused: int | None = None  # the smallest record refused so far
         self._lock = threading.Lock()
 
     @property
     def used(self) -> int:
         return self._used
 
+    @property
+    def full(self) -> bool:
+        """Less is left than the smallest record refused so far (or nothing at all): a new recording
+        could not keep a frame. It clears as soon as connections give back enough."""
+        with self._lock:
+            return self.max_bytes - self._used < (self._refused or 1)
+
     def take(self, n: int) -> bool:
         """Reserve ``n`` bytes; False (nothing reserved) when they do not fit."""
         with self._lock:
             if self._used + n > self.max_bytes:
+                # the smallest, not the last: a budget is called full only when even that frame would not fit
+                self._refused = n if self._refused is None else min(self._refused, n)
                 return False
             self._used += n
             return True

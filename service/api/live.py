@@ -19,7 +19,9 @@ others in ``dropped`` (no queue builds up, so feedback never lags behind).
 
 With ``?record=1`` (a role that may create assessments) the connection keeps every frame,
 sensor sample and cue, and ``{"type": "save", "patient_id": ...}`` stores them as one
-assessment (service/live_record.py), answered ``{"type": "saved", "assessment_id": ...}``.
+assessment (service/live_record.py), answered ``{"type": "saved", "assessment_id": ...}``. When the
+server's disk budget for live recordings is already full, ``ready`` says ``"recording": false``
+with the reason in ``recording_refused``, and the connection gives live feedback without recording.
 
 Auth: ``Authorization: Bearer <key>`` or ``?token=<key>`` (browsers cannot set
 headers on a WebSocket). A refused key or role, or an unknown exercise, closes
@@ -49,7 +51,7 @@ from service.live import (
     close_reason,
     serve,
 )
-from service.live_record import LiveRecording, save_live_assessment
+from service.live_record import save_live_assessment, start_recording
 
 __all__ = ["CLOSE_IDLE", "CLOSE_POLICY", "CLOSE_TRY_AGAIN", "close_reason", "router"]
 
@@ -117,13 +119,16 @@ async def live(
     try:
         analyzer = await run_in_threadpool(state.live_analyzer)  # this connection's own tracking model
         try:
-            # the frames are spooled to the clinic's partial-files folder, deleted when the connection ends
-            recording = (
-                LiveRecording(settings.max_upload_bytes, state.uploads.partial_folder(clinic), state.live_spool_budget)
+            # the frames are spooled to the clinic's partial-files folder, deleted when the connection ends;
+            # none when the server's budget for them is already full (the client is told so in ``ready``)
+            recording, refused = (
+                start_recording(
+                    settings.max_upload_bytes, state.uploads.partial_folder(clinic), state.live_spool_budget
+                )
                 if record
-                else None
+                else (None, None)
             )
-            session = LiveSession(exercise, analyzer, recording=recording)
+            session = LiveSession(exercise, analyzer, recording=recording, recording_refused=refused)
 
             def save(message: dict) -> str:
                 patient = message.get("patient_id")
@@ -137,7 +142,7 @@ async def live(
                 )
 
             try:
-                await serve(websocket, session, settings.live_idle_timeout_s, save if record else None)
+                await serve(websocket, session, settings.live_idle_timeout_s, save if recording is not None else None)
             finally:
                 if recording is not None:
                     recording.close()  # saved or not: the spool goes

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from service.live_record import LiveRecording, _csv, _video, _video_file
+from service.live_spool import FrameSpool
 from service.store.crypto import Keyring, new_key_entry
 from service.store.uploads import UploadStore
 
@@ -204,6 +205,99 @@ def test_a_full_disk_stops_the_recording_and_keeps_what_was_written(tmp_path, rn
     assert [p for p, _ in _packets(video)] == [round((t - frames[0][0]) * 1000) for t, _ in frames[:3]]
     rec.close()
     assert not list((tmp_path / "tmp").iterdir())
+
+
+def test_a_connection_that_asks_to_record_when_the_budget_is_full_is_told_at_connect_and_still_analysed(tmp_path, rng):
+    """One connection fills a 1 MB budget (``live_record_budget_mb``) until it is told its recording stopped;
+    a second ``?record=1`` connection, while the first holds the budget, is told in its very first message
+    (``ready``) that the server's recording space is full, with the limit, and that live feedback goes on
+    without recording: its frames of a real person are analysed (33 landmarks), it spools nothing, and a
+    save says why. Once the first connection has ended, recording is offered again."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+    from tests.conftest import POSE2SIM
+    from tests.service.conftest import make_key
+
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        workers=0,
+        live_record_budget_mb=1,
+    )
+    cap = cv2.VideoCapture(str(POSE2SIM))
+    person = []
+    for _ in range(5):
+        ok, bgr = cap.read()
+        assert ok
+        person.append(cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
+    cap.release()
+    noise = _frames(rng, 14)  # ~90 KB each: 11 fit in 1 MB
+    with TestClient(create_app(settings, start_workers=False)) as client:
+        budget = client.app.state.live_spool_budget
+        auth = {"Authorization": f"Bearer {make_key(settings)}"}
+        spools = lambda: list(client.app.state.uploads.root.glob("*/tmp/live-*"))  # noqa: E731
+        with client.websocket_connect("/v1/live?record=1", headers=auth) as filler:
+            ready = filler.receive_json()
+            assert ready["recording"] is True and ready["recording_refused"] is None, ready
+            assert not budget.full
+            stopped = None
+            for t, jpeg in noise:
+                filler.send_json({"t_s": t})
+                filler.send_bytes(jpeg)
+                msg = filler.receive_json()
+                if msg["type"] == "recording_stopped":
+                    stopped = msg
+                    filler.receive_json()  # the frame's answer
+                    break
+            assert stopped is not None and 0 < stopped["frames"] < len(noise), stopped
+            refused_bytes = FrameSpool.record_bytes(len(noise[stopped["frames"]][1]))  # the frame that did not fit
+            assert budget.full and budget.max_bytes - budget.used < refused_bytes
+
+            with client.websocket_connect("/v1/live?record=1&exercise=squat", headers=auth) as late:
+                first = late.receive_json()  # before any frame
+                assert first["type"] == "ready" and first["recording"] is False, first
+                why = first["recording_refused"]
+                assert why.startswith(
+                    "recording is off for this connection: the server's space for live recordings is full"
+                )
+                assert "1 MB" in why and "live_record_budget_mb" in why
+                assert "Live feedback works as usual, without recording" in why
+                answers = []
+                for i, jpeg in enumerate(person):
+                    late.send_json({"t_s": i / 25})
+                    late.send_bytes(jpeg)
+                    answers.append(late.receive_json())
+                assert [a["type"] for a in answers] == ["frame"] * len(person), answers  # no recording_stopped
+                assert all(a["person_found"] and len(a["landmarks"]) == 33 for a in answers), answers[-1]
+                assert len(spools()) == 1  # the filler's only: the late connection keeps no frame
+                late.send_json({"type": "save", "patient_id": "P-late"})
+                refused = late.receive_json()
+                assert refused == {"type": "error", "detail": f"not saved: {why}"}, refused
+        deadline = time.monotonic() + 5
+        while budget.used and time.monotonic() < deadline:  # the server ends its side after the client
+            time.sleep(0.02)
+        assert budget.used == 0 and not budget.full  # the filler gave its share back
+        with client.websocket_connect("/v1/live?record=1", headers=auth) as again:
+            ready = again.receive_json()
+            assert ready["recording"] is True and ready["recording_refused"] is None, ready
+
+
+def test_the_budget_is_full_when_less_is_left_than_the_smallest_frame_it_refused():
+    from service.live_spool import SpoolBudget
+
+    assert SpoolBudget(0).full  # no budget: never a frame
+    b = SpoolBudget(1000)
+    assert not b.full and b.take(700)
+    assert not b.full  # nothing refused yet: 300 bytes may hold a small frame
+    assert not b.take(400) and b.full  # 400 did not fit in 300
+    assert not b.take(350) and b.full and b.take(300)  # the smallest refused is now 350; 300 still fitted
+    assert b.full and b.used == 1000
+    b.give_back(349)
+    assert b.full  # 349 left: less than the 350 refused
+    b.give_back(1)
+    assert not b.full  # 350 left
 
 
 def test_the_server_wide_disk_budget_stops_recordings_beyond_it_and_keeps_what_they_wrote(tmp_path, rng, procs):
