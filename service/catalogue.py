@@ -10,7 +10,9 @@ clinician's version of the same fact for the clinician's pages and reports.
 
 Quality issues (what limits the measurements of a recording) keep their sentence from the analysis;
 :data:`QUALITY` gives each code the plain title both the reports and the pages print before it
-(:func:`quality_notes`), so neither shows a code or a bare severity word.
+(:func:`quality_notes`), so neither shows a code or a bare severity word. Those sentences and titles
+are for clinicians: the patient's live page shows, for the same codes (:data:`QUALITY_WORDS`, one
+table), :data:`PATIENT_ADVICE`: what to change while filming.
 """
 
 from __future__ import annotations
@@ -25,14 +27,17 @@ __all__ = [
     "EXERCISES",
     "METRICS",
     "OUTCOMES",
+    "PATIENT_ADVICE",
     "QUALITY",
     "QUALITY_INTRO",
+    "QUALITY_WORDS",
     "SERIES",
     "UNITS",
     "NEEDED",
     "SEEN",
     "Entry",
     "QualityNote",
+    "QualityWords",
     "as_json",
     "as_reason",
     "clinician_note",
@@ -329,37 +334,118 @@ QUALITY_INTRO = (
     "left out. None of these is a finding."
 )
 
-# A quality issue's code -> the title printed before its sentence. Clinician's words: about the recording and
-# what was left unmeasured, never about the patient (a quality issue is not a finding).
-QUALITY: dict[str, str] = {
-    "oblique_view": "Filmed at an angle",
-    "view_unknown": "Camera view not found",
-    "view_uncertain": "Camera view uncertain",
-    "view_changes": "Camera view changes",
-    "hips_not_visible": "Hips not visible",
-    "left_knee_not_visible": "Left knee often hidden",
-    "right_knee_not_visible": "Right knee often hidden",
-    "frames_without_pose": "Frames without the person",
-    "implausible_angle": "Impossible angles left out",
-    "implausible_protocol_angle": "Impossible exercise angles left out",
-    "weak_protocol_evidence": "Exercise values left out for too little evidence",
-    "hips_collapsed": "Failed poses left out",
-    "pose_settling": "First frames of each appearance left out",
-    "several_people": "More than one person in view",
-    "labels_mirrored": "Left and right look mirrored",
-    "labels_swapped_in_part": "Left and right swapped in some frames",
-    "no_filtering": "Angles not smoothed",
-    "blurred": "Blurred picture",
-    "truncated": "File ends early",
-    "clock_gaps": "Gaps in the frame times",
-    "decode_note": "About the video file",
-    "skeleton_limit": "Limit of the landmark skeleton",
-    "no_visibility": "No landmark visibility given",
-    "timestamps_from_fps": "Frame times taken from the frame rate",
-    "no_camera": "No camera",
-    "protocol_needs_camera": "Exercise needs a camera",
-    "protocol_not_available": "Exercise not scored from the sensors",
+
+@dataclass(frozen=True)
+class QualityWords:
+    """How one code reads: the clinician's title, and what the patient can change about it live."""
+
+    title: str  # printed before the analysis's sentence, on the clinician's pages and the reports
+    patient: str | None = None  # a patient's plain advice ("{needed}": the exercise's views); None: nothing to do
+
+
+# Every quality issue's code, and every code of a withheld live sample (kinematics.withheld.NOT_MEASURED).
+# Titles are the clinician's words: about the recording and what was left unmeasured, never about the patient
+# (a quality issue is not a finding). The patient's words say what to change while filming; none where there is
+# nothing a patient could change (the file, the app's skeleton, the analysis's own choices).
+QUALITY_WORDS: dict[str, QualityWords] = {
+    "oblique_view": QualityWords(
+        "Filmed at an angle", "You are at an angle to the camera. Turn so that you are {needed}."
+    ),
+    "view_unknown": QualityWords(
+        "Camera view not found",
+        "The camera cannot see your shoulders and hips. Step back until your whole body, hips and feet included, "
+        "is in the picture.",
+    ),
+    "view_uncertain": QualityWords(
+        "Camera view uncertain", "The camera is not sure which way you face. Turn so that you are {needed}."
+    ),
+    "view_changes": QualityWords("Camera view changes", "You turned during the set. Face the same way throughout."),
+    "hips_not_visible": QualityWords(
+        "Hips not visible", "Your hips are not in the picture. Step back so your hips and feet are in the picture."
+    ),
+    "left_knee_not_visible": QualityWords(
+        "Left knee often hidden",
+        "Your left knee is often hidden. Step back so both legs are in the picture, and wear clothes that show "
+        "your knees.",
+    ),
+    "right_knee_not_visible": QualityWords(
+        "Right knee often hidden",
+        "Your right knee is often hidden. Step back so both legs are in the picture, and wear clothes that show "
+        "your knees.",
+    ),
+    "frames_without_pose": QualityWords(
+        "Frames without the person",
+        "The camera cannot see you. Step into the picture so your whole body, head to feet, is visible.",
+    ),
+    "implausible_angle": QualityWords(
+        "Impossible angles left out",
+        "The camera misread your position. Make sure only you are in the picture, with good light on you.",
+    ),
+    "implausible_protocol_angle": QualityWords(
+        "Impossible exercise angles left out",
+        "The camera misread your position. Make sure only you are in the picture, with good light on you.",
+    ),
+    "weak_protocol_evidence": QualityWords(
+        "Exercise values left out for too little evidence",
+        "Too little of the movement was seen clearly. Keep your whole body in the picture for the whole set.",
+    ),
+    "hips_collapsed": QualityWords(
+        "Failed poses left out",
+        "The camera lost track of your hips. Step back so your hips and feet are in the picture, and add light "
+        "if the room is dim.",
+    ),
+    "pose_settling": QualityWords(
+        "First frames of each appearance left out",
+        "The camera has only just found you. Stay in the picture: this clears in a moment.",
+    ),
+    "several_people": QualityWords(
+        "More than one person in view", "More than one person is in the picture. Ask others to step out of view."
+    ),
+    "labels_mirrored": QualityWords(
+        "Left and right look mirrored",
+        "Left and right look swapped, as in a mirror. Film yourself directly, not your reflection.",
+    ),
+    "labels_swapped_in_part": QualityWords(
+        "Left and right swapped in some frames",
+        "The camera mixed up your left and right at times. Keep your whole body in the picture, with good light.",
+    ),
+    "no_filtering": QualityWords("Angles not smoothed"),
+    "blurred": QualityWords(
+        "Blurred picture",
+        "The picture is blurred. Add light, keep the phone still (lean it on something) and wipe the lens.",
+    ),
+    "truncated": QualityWords("File ends early"),
+    "clock_gaps": QualityWords(
+        "Gaps in the frame times",
+        "Pictures are arriving with gaps. Move closer to your Wi-Fi, or close other apps on the phone.",
+    ),
+    "decode_note": QualityWords("About the video file"),
+    "skeleton_limit": QualityWords("Limit of the landmark skeleton"),
+    "no_visibility": QualityWords("No landmark visibility given"),
+    "timestamps_from_fps": QualityWords("Frame times taken from the frame rate"),
+    "no_camera": QualityWords("No camera"),
+    "protocol_needs_camera": QualityWords("Exercise needs a camera"),
+    "protocol_not_available": QualityWords("Exercise not scored from the sensors"),
+    # codes only a withheld sample or series carries (kinematics.withheld)
+    "plane_not_in_view": QualityWords(
+        "Not seen from this view",
+        "The camera cannot see this from where you stand. This exercise is measured {needed}; if you already "
+        "stand that way, there is nothing to change.",
+    ),
+    "not_visible": QualityWords(
+        "Landmark not visible",
+        "Part of your body is hidden or outside the picture. Step back so your hips and feet are in the picture.",
+    ),
+    "landmarks_not_in_schema": QualityWords(
+        "Landmark not in the skeleton", "The app does not send what this needs: there is nothing for you to change."
+    ),
 }
+
+QUALITY: dict[str, str] = {code: w.title for code, w in QUALITY_WORDS.items()}
+"""A code -> the title printed before its sentence (:data:`QUALITY_WORDS`)."""
+
+PATIENT_ADVICE: dict[str, str] = {code: w.patient for code, w in QUALITY_WORDS.items() if w.patient}
+"""A code -> what the patient can change, for the patient's live page (:data:`QUALITY_WORDS`)."""
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -418,5 +504,6 @@ def as_json() -> dict:
         "views_needed": NEEDED,
         "seen": SEEN,
         "quality": dict(QUALITY),
+        "patient_advice": dict(PATIENT_ADVICE),
         "quality_intro": QUALITY_INTRO,
     }

@@ -531,6 +531,34 @@ def test_catalogue_titles_every_quality_issue_the_analysis_raises():
     assert notes[2].text == "The first 2 frame(s) ..." and notes[2].is_note
 
 
+def test_catalogue_gives_patients_advice_for_every_code_a_live_angle_or_warning_can_carry():
+    """Every code a withheld live sample carries (kinematics.withheld) has a title and a patient's advice in the
+    one table of codes; every quality issue has a title, and advice unless it is about something no patient can
+    change (the file, the app's skeleton, the analysis); advice is plain: no code, no clinician title, no jargon."""
+    import string
+
+    from kinematics.withheld import NOT_MEASURED
+    from service import catalogue as K
+
+    assert sorted(c for c in NOT_MEASURED if c not in K.PATIENT_ADVICE) == []
+    assert K.QUALITY == {c: w.title for c, w in K.QUALITY_WORDS.items()}  # one table, two views
+    silent = {c for c, w in K.QUALITY_WORDS.items() if w.patient is None}
+    assert silent == {
+        "no_filtering", "truncated", "decode_note", "skeleton_limit", "no_visibility", "timestamps_from_fps",
+        "no_camera", "protocol_needs_camera", "protocol_not_available",
+    }  # fmt: skip
+    jargon = ("landmark", "pose model", "sagittal", "frontal", "oblique", "plane", "frames", "visibility")
+    for code, text in K.PATIENT_ADVICE.items():
+        fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+        assert fields <= {"needed"}, (code, fields)
+        assert "_" not in text and K.QUALITY[code] not in text, code  # no snake_case code, no clinician title
+        assert not any(w in text.lower() for w in jargon), (code, text)
+        assert text[0].isupper() and text.endswith("."), text
+    assert K.PATIENT_ADVICE["oblique_view"].format(needed=K.NEEDED["standing_hip_flexion"]) == (
+        "You are at an angle to the camera. Turn so that you are side-on."
+    )
+
+
 def glitched_bridge() -> dict:
     """The synthetic bridge side-on with both knees put on the shoulders for 0.2 s three times (a pose
     failure, ``tests/protocols/test_protocol_angle_gate.py``), as landmark JSON."""

@@ -259,21 +259,27 @@ def test_without_a_valid_link_the_page_asks_for_the_clinics_link_not_a_code(brow
     assert httpx.delete(f"{server.base}/v1/patients/{pid}", headers=h).status_code == 204
 
 
-# Runs in the page: every list of live angles shown until one of its lines has carried `code` (the offline
-# pipeline's codes, service/live.py not_measured) with `text` in it; returns what was shown.
+# Runs in the page: every list of live angles (and of live tips below them) shown until, after an angle was measured,
+# one of the angle lines has carried `code` (the offline pipeline's codes, service/live.py not_measured) with `text`
+# in it (the person came and left); returns what was shown.
 _ANGLES = """([code, text, timeoutMs]) => new Promise((resolve, reject) => {
   const list = document.querySelector('[data-testid="live-angles"]');
-  const seen = new Set(), shown = [];
+  const tips = document.querySelector('[data-testid="live-quality"]');
+  const seen = new Set(), shown = [], tipped = [];
+  let measured = false;
   const check = () => {
-    const items = [...list.children].map((li) => ({ testid: li.dataset.testid, code: li.dataset.code || null,
+    for (const li of tips.children) tipped.push({ code: li.dataset.code, text: li.textContent });
+    const items = [...list.children].map((li) => ({ testid: li.dataset.testid, codes: (li.dataset.code || "").split(" ").filter(Boolean),
       names: (li.dataset.names || li.dataset.name || "").split(" "), text: li.textContent }));
     if (!items.length) return;
     shown.push(items);
-    for (const i of items) if (i.code) seen.add(i.code);
-    if (items.some((i) => i.code === code && i.text.includes(text))) { obs.disconnect(); resolve(shown); }
+    for (const i of items) for (const c of i.codes) seen.add(c);
+    if (items.some((i) => i.testid === "angle")) measured = true;
+    if (measured && items.some((i) => i.codes.includes(code) && i.text.includes(text))) { obs.disconnect(); resolve({ shown, tipped }); }
   };
   const obs = new MutationObserver(check);
   obs.observe(list, { childList: true, subtree: true, characterData: true });
+  obs.observe(tips, { childList: true, subtree: true, characterData: true });
   setTimeout(() => { obs.disconnect(); reject(new Error(`timed out: saw ${[...seen]}`)); }, timeoutMs);
 })"""
 
@@ -288,38 +294,55 @@ ANGLES = (
 )
 
 
-def test_a_withheld_live_angle_reads_not_measured_with_the_reason_never_a_number(page, server, clip):
-    """The clip leaves the view at each pass: while nobody is there the angles read "not measured: no pose in
-    N of M frames" (the pipeline's frames_without_pose issue, word for word), and an angle the view cannot
-    show says so; every angle is on the list, as a number or as not measured, never both."""
+def test_a_withheld_live_angle_tells_the_patient_what_to_change_never_a_number(page, server, clip):
+    """The clip leaves the view at each pass: while nobody is there the angles read "not measured." with the
+    catalogue's advice to the patient for the pipeline's code (frames_without_pose: step into the picture), not
+    the clinician's reason ("no pose in N of M frames"); an angle the view cannot show says how the exercise is
+    filmed; every angle is on the list, as a number or as not measured, never both. The run's warnings below are
+    the patient's advice too, each said once, never a clinician's title or a code."""
+    from kinematics.withheld import NOT_MEASURED
+    from service import catalogue as K
+    from tests.web.conftest import ARTIFACTS
+
+    def advice(code: str) -> str:
+        return K.PATIENT_ADVICE[code].replace("{needed}", K.NEEDED[EXERCISE])
+
     page.goto(f"{server.base}/app/patient#key={server.app_key}")
     page.get_by_test_id("exercise-select").locator("option").first.wait_for(state="attached")
     page.get_by_test_id("exercise-select").select_option(EXERCISE)
     page.get_by_test_id("start-camera").click()
-    shown = page.evaluate(_ANGLES, ["frames_without_pose", "no pose in ", 120_000])
-    screenshot(page, "patient-live-angles.png")
+    away_advice = advice("frames_without_pose")
+    assert away_advice.startswith("The camera cannot see you. Step into the picture")
+    got = page.evaluate(_ANGLES, ["frames_without_pose", away_advice, 120_000])
+    shown, tipped = got["shown"], got["tipped"]
+    # the page as a phone (390 px) and a desktop (1400 px) show it, looked at before committing
+    for width, height in ((390, 844), (1400, 900)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.get_by_test_id("live-angles").scroll_into_view_if_needed()
+        screenshot(page, f"patient-live-advice-{width}.png")
+    assert (ARTIFACTS / "patient-live-advice-390.png").stat().st_size > 10_000
+    clinician_words = [*NOT_MEASURED.values(), *K.QUALITY.values(), "no pose in ", "no person was found"]
     for items in shown:
         names = [n for i in items for n in i["names"]]
         assert sorted(names) == sorted(ANGLES), items  # each angle once
         for i in items:
             if i["testid"] == "angle":
-                assert i["code"] is None and i["text"].endswith("°"), i
-            else:
-                assert i["testid"] == "angle-not-measured" and ": not measured: " in i["text"], i
-                assert "°" not in i["text"].split(": not measured: ")[0], i
-    # nobody there: no angle at all, and why in the pipeline's words (its frames_without_pose issue), or, while
-    # nobody has been seen in the whole window, the words of the offline analysis that finds no person at all
-    away = [i for items in shown for i in items if i["code"] == "frames_without_pose"]
-    assert all(sorted(i["names"]) == sorted(ANGLES) for i in away), away
-    assert all(
-        ("no pose in " in i["text"] and " frames (" in i["text"]) or "no person was found" in i["text"] for i in away
+                assert i["codes"] == [] and i["text"].endswith("°"), i
+                continue
+            assert i["testid"] == "angle-not-measured" and i["codes"], i
+            [said] = {advice(c) for c in i["codes"]}  # one line per piece of advice
+            labels = ", ".join(K.label(n) for n in i["names"])
+            assert i["text"] == f"{labels}: not measured. {said}", i
+            assert not any(w in i["text"] for w in clinician_words) and not any(c in i["text"] for c in i["codes"]), i
+    # nobody there: no angle at all, and the advice to step into the picture
+    away = [i for items in shown for i in items if "frames_without_pose" in i["codes"]]
+    assert away and all(sorted(i["names"]) == sorted(ANGLES) for i in away), away
+    # a side-on exercise's frontal-plane angles: how the exercise is filmed ("side-on"), never a plane's name
+    sideways = [i for items in shown for i in items if "plane_not_in_view" in i["codes"]]
+    assert sideways and all("This exercise is measured side-on;" in i["text"] for i in sideways), sorted(
+        {c for items in shown for i in items for c in i["codes"]}
     )
-    assert any(i["testid"] == "angle" for items in shown for i in items)  # and numbers while the person is there
-    # the run's warnings in the words of the clinician page and the reports: "<title>. <sentence>", no code
-    from service import catalogue as K
-
-    warned = page.get_by_test_id("live-quality-item").all()
-    assert warned, "the clip is away from the camera for part of every run: a frames_without_pose warning"
-    for item in warned:
-        code, text = item.get_attribute("data-code"), item.inner_text()
-        assert text.startswith(f"{K.QUALITY[code]}. ") and code not in text, text
+    assert tipped, "the clip is away from the camera for part of every run: a frames_without_pose tip"
+    for tip in tipped:
+        assert tip["text"] == advice(tip["code"]), tip
+        assert not any(w in tip["text"] for w in clinician_words) and tip["code"] not in tip["text"], tip

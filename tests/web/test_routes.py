@@ -150,4 +150,8 @@ def test_catalogue_gives_the_pages_the_reports_words(client, settings):
     # the quality issues' titles and the intro the report prints above them, word for word
     assert body["quality"] == catalogue.QUALITY and body["quality"]["pose_settling"].startswith("First frames")
     assert body["quality_intro"] == catalogue.QUALITY_INTRO
+    # the patient's live page words for the same codes (what to change while filming)
+    assert body["patient_advice"] == catalogue.PATIENT_ADVICE and body["patient_advice"]["hips_not_visible"].startswith(
+        "Your hips are not in the picture. Step back"
+    )
     assert client.get("/v1/catalogue").status_code == 401

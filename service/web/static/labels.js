@@ -5,7 +5,7 @@
 import { api } from "./common.js";
 
 let cat = { units: {}, exercises: {}, series: {}, metrics: {}, evidence: {}, events: {}, outcomes: {}, coaching: {},
-            quality: {}, quality_intro: "" };
+            quality: {}, quality_intro: "", patient_advice: {} };
 
 export async function loadCatalogue(key) {
   try {
@@ -179,6 +179,18 @@ export function qualityNotes(quality) {
   return (quality || [])
     .map((q, i) => ({ code: q.code, severity: q.severity, title: title(q.code), text: cap(q.message), i }))
     .sort((a, b) => (SEVERITY_ORDER[a.severity] ?? 3) - (SEVERITY_ORDER[b.severity] ?? 3) || a.i - b.i);
+}
+
+/**
+ * What a patient can change about a quality or not-measured code while filming (service/catalogue.py
+ * PATIENT_ADVICE, the same codes as the clinician's titles); "{needed}" becomes the views the exercise is
+ * measured from. null where there is nothing the patient could change.
+ */
+export function patientAdvice(code, exercise = null) {
+  const text = cat.patient_advice?.[code];
+  if (!text) return null;
+  const needed = cat.views_needed?.[exercise] || "side-on or facing the camera, as the exercise asks";
+  return text.replaceAll("{needed}", needed);
 }
 
 export function qualityIntro() {

@@ -7,7 +7,7 @@
 // Frames go only to this server; the browser keeps nothing but the link in this tab's sessionStorage.
 
 import { api, ApiError, drawSkeleton, el, fmt, showError, takeKey } from "./common.js";
-import { fmtValue, label, loadCatalogue, qualityNotes } from "./labels.js";
+import { fmtValue, label, loadCatalogue, patientAdvice, qualityNotes } from "./labels.js";
 import { SensorReplay } from "./sensors.js";
 
 const SEND_MAX_PX = 640;       // long side of the JPEG sent to /v1/live (the model sees 256 px anyway)
@@ -310,30 +310,40 @@ class Live {
   }
 
   /**
-   * The newest run's angles: each a number, or "not measured: <reason>" (the offline pipeline's own
-   * reason, msg.not_measured), never a number for a withheld one; angles withheld for the same
-   * reason share one line. Below, what makes the numbers doubtful (the run's warnings).
+   * The newest run's angles: each a number, or "not measured." with what the patient can change (the
+   * catalogue's patient advice for the offline pipeline's code, msg.not_measured), never a number for a
+   * withheld one; angles with the same advice share one line. Below, the advice for what else limited
+   * the run (its warnings), each said once. The clinician's wording of the same codes stays on their pages.
    */
   showMeasures(msg) {
+    const exercise = this.select.value;
     const angles = msg.angles || {}, why = msg.not_measured || {};
     const measured = [], withheld = new Map();
     for (const [name, value] of Object.entries(angles)) {
       if (value !== null && value !== undefined) {
         measured.push(el("li", { "data-testid": "angle", "data-name": name }, `${label(name)}: ${fmtValue(value, "deg")}`));
       } else {
-        const w = why[name] || { code: "", reason: "no value yet" };
-        const key = `${w.code}\u0000${w.reason}`;
-        if (!withheld.has(key)) withheld.set(key, { ...w, names: [] });
-        withheld.get(key).names.push(name);
+        const code = (why[name] || {}).code || "";
+        const advice = patientAdvice(code, exercise) || "";
+        if (!withheld.has(advice)) withheld.set(advice, { advice, codes: [], names: [] });
+        const w = withheld.get(advice);
+        if (!w.codes.includes(code)) w.codes.push(code);
+        w.names.push(name);
       }
     }
     const notMeasured = [...withheld.values()].map((w) => el("li",
-      { "data-testid": "angle-not-measured", "data-names": w.names.join(" "), "data-code": w.code },
-      `${w.names.map((n) => label(n)).join(", ")}: not measured: ${w.reason}`));
+      { "data-testid": "angle-not-measured", "data-names": w.names.join(" "), "data-code": w.codes.join(" ") },
+      `${w.names.map((n) => label(n)).join(", ")}: not measured${w.advice ? ". " + w.advice : " yet."}`));
     $("live-angles").replaceChildren(...measured, ...notMeasured);
-    const doubtful = qualityNotes(msg.quality).filter((q) => q.severity !== "info");
-    $("live-quality").replaceChildren(...doubtful.map((q) =>
-      el("li", { "data-testid": "live-quality-item", "data-code": q.code }, `${q.title}. ${q.text}`)));  // as the clinician page and the reports print it
+    const said = new Set(withheld.keys());
+    const tips = [];
+    for (const q of qualityNotes(msg.quality)) {
+      const advice = q.severity === "info" ? null : patientAdvice(q.code, exercise);
+      if (!advice || said.has(advice)) continue;  // nothing to change, or already said above
+      said.add(advice);
+      tips.push(el("li", { "data-testid": "live-quality-item", "data-code": q.code }, advice));
+    }
+    $("live-quality").replaceChildren(...tips);
   }
 
   tick() {
