@@ -141,10 +141,11 @@ class Settings(BaseSettings):
         0, ge=0, description="processes that share one video of 10 s or more; 0 = one per core this process may use"
     )
     chunk_runner: Literal["processes", "threads"] = Field(
-        "threads",
-        description="what reads the parts of one video side by side: threads of the analysing process sharing one "
-        "copy of the models (also in the service's job workers), or processes; same landmarks either way, threads "
-        "about a tenth less CPU per frame and a third less memory (docs/performance.md)",
+        "processes",
+        description="what reads the parts of one video side by side: processes, or threads of the analysing "
+        "process sharing one copy of the models (same landmarks; threads also work in the service's job workers, "
+        "and hold less memory while reading, but a 10-minute video's kinematics then set the peak: "
+        "docs/performance.md)",
     )
     log_level: str = "INFO"
 

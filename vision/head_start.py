@@ -36,15 +36,14 @@ __all__ = ["HEAD_LEAD_FRAMES", "MIN_PARALLEL_S", "HeadStart", "split_s", "start_
 
 #: Videos shorter than this are extracted in one process (start-up of a worker ~1-2 s).
 MIN_PARALLEL_S = 10.0
-#: Frames the head-start chunk reads beyond an equal share, so that it ends when the caller has read its
-#: own chunk and then run the deferred analysis imports (`extract_video_parallel(while_waiting=...)`,
-#: ~0.8-1.4 s on one core): moving the cut by one frame moves the difference between the two chunks by
-#: two. 45 suited the process runner; with the thread runner (the default) the head thread gains only
-#: ~0.06 s on the caller, and 45 left the caller idle ~1 s at the end (the head chunk ended 1.2-2.4 s after
-#: the caller's, 7 runs), 15 put the imports on the critical path (chunks ending within 0.6 s of each other,
-#: 5 runs); 30 ends the head chunk -0.3 to +1.3 s from the end of the imports (4 runs, 720p and portrait
-#: minutes, 2026-12-06).
-HEAD_LEAD_FRAMES = 30
+#: Frames the head-start chunk reads beyond an equal share: half of what the caller does besides its
+#: chunk while the worker reads (the analysis imports, ~0.8 s on one core, which it now does after its
+#: chunk while the worker ends: `extract_video_parallel(while_waiting=...)`; ~90 frames at ~9 ms per
+#: frame, measured): moving the cut by one frame moves the difference between the two chunks by two.
+#: With the thread runner the head thread gains only ~0.06 s on the caller, and 45 left the caller idle ~1 s
+#: at the end (7 runs); 30 balanced it (4 runs, 2026-12-06). One cut serves both runners (the same video
+#: gives the same landmarks either way), and it follows the default runner, processes.
+HEAD_LEAD_FRAMES = 45
 
 
 @dataclass(eq=False)
