@@ -13,6 +13,12 @@ Quality issues (what limits the measurements of a recording) keep their sentence
 (:func:`quality_notes`), so neither shows a code or a bare severity word. Those sentences and titles
 are for clinicians: the patient's live page shows, for the same codes (:data:`QUALITY_WORDS`, one
 table), :data:`PATIENT_ADVICE`: what to change while filming.
+
+A finding's severity (``normal``, ``attention``, ``inconclusive``, ``info``) is a code in the JSON;
+:data:`SEVERITY` gives each its plain title and one sentence of what it means, which the reports and
+the clinician's page print instead of the code (:func:`severity_title`). The words say where a value
+lies against a published reference, never what the patient has: findings support a clinician's
+judgement, they never diagnose.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ __all__ = [
     "UNITS",
     "NEEDED",
     "SEEN",
+    "SEVERITY",
     "Entry",
     "QualityNote",
     "QualityWords",
@@ -47,6 +54,9 @@ __all__ = [
     "quality_notes",
     "quality_title",
     "seen_key",
+    "severity_key",
+    "severity_meaning",
+    "severity_title",
     "side_pair",
     "unit_text",
 ]
@@ -449,6 +459,53 @@ PATIENT_ADVICE: dict[str, str] = {code: w.patient for code, w in QUALITY_WORDS.i
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
+# A finding's severity code -> (title, what it means). Where the value lies against the published reference
+# the finding names, and how sure the recording is of it; never a statement about the patient's condition.
+SEVERITY: dict[str, tuple[str, str]] = {
+    "attention": (
+        "Beyond the reference",
+        (
+            "The measured value and its 95 % interval lie beyond the published reference value: worth weighing "
+            "with your own examination; it is not a diagnosis."
+        ),
+    ),
+    "inconclusive": (
+        "Not settled by this recording",
+        (
+            "The 95 % interval reaches the reference value, so this recording cannot tell on which side of it "
+            "the value lies."
+        ),
+    ),
+    "normal": (
+        "Within the reference",
+        "The measured value and its 95 % interval lie on the usual side of the published reference value.",
+    ),
+    "info": (
+        "For information",
+        "A measured value given without a reference to compare it with.",
+    ),
+}
+
+
+def severity_title(code: str) -> str:
+    """A finding severity's plain title; an unknown code still reads as words (``"some_code"`` -> ``"Some code"``)."""
+    if code in SEVERITY:
+        return SEVERITY[code][0]
+    words = code.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def severity_key(codes: list[str]) -> list[tuple[str, str]]:
+    """``(title, meaning)`` of each severity among ``codes``, once each, in the catalogue's order: the key under
+    a list of findings."""
+    known = [c for c in SEVERITY if c in codes]
+    return [(severity_title(c), severity_meaning(c)) for c in known]
+
+
+def severity_meaning(code: str) -> str:
+    """One sentence on what a finding severity means; empty for a code the catalogue does not know."""
+    return SEVERITY[code][1] if code in SEVERITY else ""
+
 
 def quality_title(code: str) -> str:
     """The plain title of a quality issue; an unknown code still reads as words (``"some_code"`` -> ``"Some code"``)."""
@@ -506,4 +563,5 @@ def as_json() -> dict:
         "quality": dict(QUALITY),
         "patient_advice": dict(PATIENT_ADVICE),
         "quality_intro": QUALITY_INTRO,
+        "severity": {k: {"title": t, "meaning": m} for k, (t, m) in SEVERITY.items()},
     }

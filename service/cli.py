@@ -175,12 +175,12 @@ def _write_overlay(args: argparse.Namespace, assessment, kept: list) -> None:
         sys.stderr.write(f"wrote {out} ({stats.frames} frames, {stats.codec})\n")
 
 
-def _evidence(m) -> str:
+def _evidence(m, of: str = "frames measured") -> str:
     """What a protocol value rests on, in words: ``" (7 steps, 100 % of frames measured, confidence 0.92)"``."""
     if m.source != "protocol" or m.coverage is None:
         return ""
     parts = [f"{m.n_events} {m.event_kind}(s)"] if m.n_events is not None and m.event_kind else []
-    parts += [f"{m.coverage:.0%} of frames measured", f"confidence {m.confidence:.2f}"]
+    parts += [f"{m.coverage:.0%} of {of}", f"confidence {m.confidence:.2f}"]
     return f" ({', '.join(parts)})"
 
 
@@ -199,7 +199,8 @@ def _summary(a, out: Path) -> None:
             )
             where = f" ({where})" if where else ""
             value = f"{m.value:g}" if m.unit == "1" else f"{m.value} {m.unit}"  # counts carry no unit
-            err.write(f"  {m.name}{where}: {value}{_evidence(m)}\n")
+            of = "samples valid" if a.input.kind == "sensors" else "frames measured"
+            err.write(f"  {m.name}{where}: {value}{_evidence(m, of)}\n")
     for q in a.quality:
         err.write(f"  [{q.severity}] {q.message}\n")
     for f in a.findings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from service.catalogue import QUALITY_INTRO, QualityNote, fmt_value, unit_text
+from service.catalogue import QUALITY_INTRO, QualityNote, fmt_value, severity_key, unit_text
 from service.reports._plots import progress_figure, series_figure, to_svg
 from service.reports.model import AssessmentSection, KeySeries, PlotGroup, ProgressChart, ReportModel
 
@@ -20,6 +20,7 @@ vertical-align:top;text-align:left}th{background:#f4f4f4}
 .meta td{border:none;padding:.1rem .6rem .1rem 0}.plot svg{width:100%;height:auto}figure.plot{margin:.6rem 0}
 .na{background:#fff4e5;border-left:4px solid #D55E00;padding:.3rem .6rem;margin:.4rem 0}
 .sev-attention{color:#a33}.sev-inconclusive{color:#8a6d00}.sev-normal{color:#2a6f2a}
+.sev-key{font-size:.9em;color:#444;margin:.2rem 0 .6rem;padding-left:1.1rem}.sev-key li{margin:.15rem 0}
 .notes{white-space:pre-wrap;background:#f8f8f8;padding:.4rem .6rem}
 .quality{background:#f4f6f8;border-left:4px solid #8a939e;padding:.3rem .7rem;margin:.6rem 0}
 .quality h3{margin:.2rem 0 .1rem}.quality .hint{margin:.1rem 0 .3rem;color:#555}
@@ -138,7 +139,7 @@ def _assessment(a: AssessmentSection, n: int) -> str:
                 ["severity", "finding", "evidence", "threshold", "source", "clinician review"],
                 [
                     [
-                        f.severity + (f" (was {f.original_severity})" if f.original_severity else ""),
+                        f.severity_text,
                         f.message,
                         f.evidence,
                         f.threshold or "none",
@@ -150,6 +151,12 @@ def _assessment(a: AssessmentSection, n: int) -> str:
                 cls=[f"sev-{f.severity}" + (" reviewed" if f.review else "") for f in a.findings],
                 stack=True,
             )
+        )
+        key = severity_key([f.severity for f in a.findings] + [f.original_severity or "" for f in a.findings])
+        parts.append(
+            '<ul class="sev-key" data-testid="severity-key">'
+            + "".join(f"<li><strong>{_e(t)}</strong>: {_e(m)}</li>" for t, m in key)
+            + "</ul>"
         )
     else:
         parts.append("<p>No findings for this recording.</p>")

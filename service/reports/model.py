@@ -237,12 +237,21 @@ class FindingRow:
     original_message: str | None = None  # set when a correction changed the wording
 
     @property
+    def severity_text(self) -> str:
+        """The severity as printed: its plain title (the JSON keeps the code), and the original one a correction replaced."""
+        was = f" (was {K.severity_title(self.original_severity)})" if self.original_severity else ""
+        return K.severity_title(self.severity) + was
+
+    @property
     def review_text(self) -> str:
         if self.review is None:
             return "Not reviewed"
         out = self.review.text
         if self.original_severity:
-            out += f". Severity corrected from {self.original_severity} to {self.severity}"
+            out += (
+                f". Severity corrected from {K.severity_title(self.original_severity)} to "
+                f"{K.severity_title(self.severity)}"
+            )
         if self.original_message:
             out += f". Original wording: {self.original_message}"
         return out
@@ -356,7 +365,7 @@ def _num(v: object) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def _evidence(evidence: dict) -> str:
+def _evidence(evidence: dict, of: str = "frames measured") -> str:
     """The evidence in words: the measured value with its 95 % interval (the stored numbers), then the rest.
 
     ``left``/``right`` take the unit of the value they split; strings (a side) print as they are.
@@ -370,7 +379,7 @@ def _evidence(evidence: dict) -> str:
         if k == "rests_on" and isinstance(v, list):  # kinematics.protocols.evidence: what the finding's values rest on
             for r in v:
                 side = f" ({r['side']})" if r.get("side") else ""
-                parts.append(f"{K.label(r['metric'], side=False).lower()}{side} rests on {_rests_on(r)[2:]}")
+                parts.append(f"{K.label(r['metric'], side=False).lower()}{side} rests on {_rests_on(r, of)[2:]}")
             continue
         if isinstance(v, bool):
             parts.append(f"{K.label(k).lower()}: {'yes' if v else 'no'}")
@@ -404,7 +413,7 @@ def _threshold_text(t: dict) -> str:
     return text + (f" ({t['note']})" if t.get("note") else "")
 
 
-def _finding(f: dict, review: FindingReview | None, people: dict[str, str]) -> FindingRow:
+def _finding(f: dict, review: FindingReview | None, people: dict[str, str], of: str = "frames measured") -> FindingRow:
     t = f.get("threshold")
     severity, message = f["severity"], f["message"]
     original_severity = original_message = None
@@ -425,7 +434,7 @@ def _finding(f: dict, review: FindingReview | None, people: dict[str, str]) -> F
         code=f["code"],
         severity=severity,
         message=message,
-        evidence=_evidence(f.get("evidence") or {}),
+        evidence=_evidence(f.get("evidence") or {}, of),
         threshold=_threshold_text(t) if t else None,
         source=f.get("source"),
         review=info,
@@ -434,19 +443,25 @@ def _finding(f: dict, review: FindingReview | None, people: dict[str, str]) -> F
     )
 
 
-def _rests_on(m: dict) -> str:
-    """What a protocol value rests on, for the reader: ``"; 7 steps, 100 % of frames measured, confidence 0.92"``."""
+def coverage_of(doc: dict) -> str:
+    """What a protocol metric's coverage is a fraction of, in words: a camera's frames, a sensor's samples."""
+    return "samples valid" if (doc.get("input") or {}).get("kind") == "sensors" else "frames measured"
+
+
+def _rests_on(m: dict, of: str = "frames measured") -> str:
+    """What a protocol value rests on, for the reader: ``"; 7 steps, 100 % of frames measured, confidence 0.92"``;
+    ``of``: :func:`coverage_of` the document."""
     if m.get("coverage") is None or m.get("confidence") is None:
         return ""
     n, kind = m.get("n_events"), m.get("event_kind")
     parts = []
     if n is not None and kind:
         parts.append(f"{n} {kind}" + ("" if n == 1 else "es" if kind.endswith("s") else "s"))
-    parts += [f"{m['coverage']:.0%} of frames measured", f"confidence {m['confidence']:.2f}"]
+    parts += [f"{m['coverage']:.0%} of {of}", f"confidence {m['confidence']:.2f}"]
     return "; " + ", ".join(parts)
 
 
-def _metric(m: dict, said: dict[str, str], exercise: str | None = None) -> MetricRow:
+def _metric(m: dict, said: dict[str, str], exercise: str | None = None, of: str = "frames measured") -> MetricRow:
     """``said``: coaching messages (patient voice) -> the clinician's words, for reasons that repeat them."""
     e = K.entry(m["name"])
     if not m.get("measurable", True) or m.get("value") is None:
@@ -457,7 +472,7 @@ def _metric(m: dict, said: dict[str, str], exercise: str | None = None) -> Metri
         value = K.fmt_value(m["value"], unit, e.digits)
         if m.get("ci95"):
             value += f" ({K.fmt_interval(m['ci95'], unit, e.digits)})"
-        value += _rests_on(m)
+        value += _rests_on(m, of)
     name = K.label(m["name"], side=False, exercise=exercise)
     name += f", walking pass {m['pass_index'] + 1}" if m.get("pass_index") is not None else ""
     return MetricRow(name=name, side=m.get("side"), value=value)
@@ -589,7 +604,7 @@ def _exercises(row: AssessmentRow, findings: list[dict], data: SessionData) -> t
                 who=_name(d.decided_by_name) or data.people.get(d.decided_by_key_id, "unknown clinician"),
                 at=_utc(d.decided_at),
                 note=d.note,
-                because=f"{f['severity']} finding: {f['message'].split('. ')[0]}",
+                because=f"{K.severity_title(f['severity'])}: {f['message'].split('. ')[0]}",
             )
         )
     return tuple(out)
@@ -644,8 +659,12 @@ def _section(a: AssessmentRow, data: SessionData) -> AssessmentSection:
         view=view,
         plots=_plots(series),
         events=events,
-        metrics=tuple(_metric(m, said, exercise) for m in doc.get("metrics") or [] if m.get("source") == "protocol"),
-        findings=tuple(_finding(f, reviews.get(i), data.people) for i, f in enumerate(findings)),
+        metrics=tuple(
+            _metric(m, said, exercise, coverage_of(doc))
+            for m in doc.get("metrics") or []
+            if m.get("source") == "protocol"
+        ),
+        findings=tuple(_finding(f, reviews.get(i), data.people, coverage_of(doc)) for i, f in enumerate(findings)),
         not_scored=tuple(dict.fromkeys(said.values())),
         quality=K.quality_notes(doc.get("quality") or []),
         exercises=_exercises(a, findings, data) if a.status == "done" and findings else (),

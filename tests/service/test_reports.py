@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from kinematics.synth import Camera, render
+from service import catalogue as K
 from service.reports._plots import LINE_COLOUR
 from tests.kinematics.conftest import CAMERA_DISTANCE_M, NOISE_PX
 from tests.protocols import synthetic as S
@@ -155,6 +156,16 @@ def test_html_report_plots_the_series_findings_and_escapes_stored_text(client, a
         assert html.escape(f["message"]) in body
         assert html.escape(f["source"]) in body
     assert body.count("Not reviewed") == len(stored["findings"])
+    # each finding's severity is its plain title, in its own cell (the JSON keeps the code), and the key under
+    # the table says once what each title shown means
+    table = re.search(r"<h3>Findings</h3>(.*?)</table>", body, re.S).group(1)
+    cells = re.findall(r'<td data-label="severity">([^<]*)</td>', table)
+    assert cells == [K.severity_title(f["severity"]) for f in stored["findings"]], cells
+    assert not set(cells) & {"attention", "normal", "inconclusive", "info"}
+    key = re.search(r'<ul class="sev-key" data-testid="severity-key">(.*?)</ul>', body, re.S).group(1)
+    for code in {f["severity"] for f in stored["findings"]}:
+        assert f"<strong>{K.severity_title(code)}</strong>: {html.escape(K.severity_meaning(code))}" in key
+    assert key.count("<li>") == len({f["severity"] for f in stored["findings"]})
     # no raw series or metric name reaches the reader: labels and units come from the catalogue
     text = re.sub(r"<svg.*?</svg>|<[^>]+>", " ", body, flags=re.S)
     assert not re.findall(r"\b[a-z]+_[a-z_]+_(?:deg|s|m|pct)\b", text)
@@ -407,10 +418,11 @@ def test_reviews_and_approvals_reach_the_pdf_with_the_corrected_severity(client,
             doc.close()
     text = " ".join(" ".join(t.split()) for t in texts)
     # the corrected finding: the clinician's severity replaces the original, which is noted, with who/when/note
-    assert "info (was attention)" in text
+    was = f"{K.severity_title('info')} (was {K.severity_title('attention')})"  # titles, never the bare codes
+    assert was in text and "info (was attention)" not in text
     # a key's review is named by its label (a person's by their name: tests/web/test_clinic_day.py)
     assert "Corrected by API key 'A. Physio', " in text and "known hip OA, stable" in text
-    assert "Severity corrected from attention to info" in text
+    assert f"Severity corrected from {K.severity_title('attention')} to {K.severity_title('info')}" in text
     assert "Signed off by API key 'A. Physio', " in text
     assert text.count("Not reviewed") == len(stored["findings"]) - 2
     # the approved exercise with its dose after the clinician's override
@@ -418,7 +430,7 @@ def test_reviews_and_approvals_reach_the_pdf_with_the_corrected_severity(client,
     assert "2 sets" in text and "Approved by API key 'A. Physio'" in text and "start gently" in text
     # the HTML says the same
     body = client.get(_url(visits, 1, "html"), headers=auth).text
-    assert "info (was attention)" in body and "Corrected by API key &#x27;A. Physio&#x27;" in body
+    assert was in body and "Corrected by API key &#x27;A. Physio&#x27;" in body
     assert "Approved by API key &#x27;A. Physio&#x27;" in body
     # the first session's report (another assessment) is untouched by these reviews
     assert "Corrected by" not in client.get(_url(visits, 0, "html"), headers=auth).text

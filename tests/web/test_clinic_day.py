@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from service import catalogue as K
 from tests.conftest import FIXTURES
 from tests.service._servers import Processes, cli, free_port, service_env, wait_ready
 from tests.web.conftest import ARTIFACTS
@@ -243,7 +244,12 @@ def test_a_clinic_day_from_a_new_patient_to_the_signed_pdf(browser, console, cli
         target.get_by_test_id("correct").click()
         done = page.locator(f'[data-testid="finding"][data-index="{index}"][data-severity="info"]')
         done.get_by_test_id("review-status").filter(has_text=f"Corrected by {REVIEWER},").wait_for()
-        assert "(was inconclusive)" in done.inner_text()
+        # the severity as its plain title (service/catalogue.py), never the bare code; the key says what it means
+        assert f"(was {K.severity_title('inconclusive')})" in done.inner_text()
+        assert done.get_by_test_id("finding-severity").inner_text() == K.severity_title("info")
+        assert "inconclusive" not in done.get_by_test_id("finding-severity").inner_text()
+        key = page.get_by_test_id("severity-key").inner_text()
+        assert f"{K.severity_title('info')}: {K.severity_meaning('info')}" in key
         stored = httpx.get(f"{base}/v1/assessments/{walk_id}/findings", headers=h).json()["items"][index]["review"]
         assert stored["status"] == "corrected" and stored["correction"] == {"severity": "info"}
         shoot("06-finding-corrected", f'[data-testid="finding"][data-index="{index}"]')
@@ -326,9 +332,9 @@ def test_a_clinic_day_from_a_new_patient_to_the_signed_pdf(browser, console, cli
         finally:
             doc.close()
         text = " ".join(texts)
-        assert "info (was inconclusive)" in text
+        assert f"{K.severity_title('info')} (was {K.severity_title('inconclusive')})" in text
         assert f"Corrected by {REVIEWER}" in text and "treadmill video agrees" in text
-        assert "Severity corrected from inconclusive to info" in text
+        assert f"Severity corrected from {K.severity_title('inconclusive')} to {K.severity_title('info')}" in text
         assert f"Approved by {REVIEWER}" in text and "start with 2 sets" in text and "2 sets ×" in text
         assert "Walking" in text and "Single-leg stance" in text
         assert "MCID 10 points" in text and "unanswered: sex life" in text

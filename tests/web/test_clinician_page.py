@@ -132,6 +132,31 @@ def test_assessment_view_plots_the_series_marks_events_and_lists_findings(page, 
     screenshot(page, "clinician-assessment.png")
 
 
+@pytest.mark.parametrize("width", [390, 1400])
+def test_findings_show_the_severity_title_and_what_it_means(page, server, recorded, width):
+    """Each finding's severity reads as the catalogue's plain title, never the bare code (the JSON keeps it), and
+    the key under the findings says once what each title shown means; at phone and desk width."""
+    from service import catalogue as K
+
+    a = recorded
+    page.set_viewport_size({"width": width, "height": 900})
+    _open_from_patient_list(page, server, a)
+    page.get_by_test_id("finding").first.wait_for()
+    shown = [s.inner_text() for s in page.get_by_test_id("finding-severity").all()]
+    assert shown == [K.severity_title(f["severity"]) for f in a["findings"]], shown
+    assert not set(shown) & set(K.SEVERITY)  # no code
+    codes = [c for c in K.SEVERITY if c in {f["severity"] for f in a["findings"]}]
+    key = page.get_by_test_id("severity-key")
+    assert [i.get_attribute("data-severity") for i in key.locator("li").all()] == codes
+    assert key.inner_text().splitlines() == [f"{K.severity_title(c)}: {K.severity_meaning(c)}" for c in codes]
+    options = page.get_by_test_id("correct-severity").first.locator("option")
+    assert [o.text_content() for o in options.all()] == [t for t, _ in K.SEVERITY.values()]  # (folded: no inner_text)
+    assert [o.get_attribute("value") for o in options.all()] == list(K.SEVERITY)
+    assert page.evaluate(_OVERFLOW) <= 0, "the clinician page is wider than the window"
+    page.get_by_test_id("findings").scroll_into_view_if_needed()
+    screenshot(page, f"clinician-findings-{width}.png")
+
+
 def test_sign_off_is_stored_and_shown_after_a_reload(page, console, server, recorded):
     a = recorded
     console.expect("status of 422")  # the rejection without a note, below

@@ -8,7 +8,7 @@
 import { api, ApiError, el, forgetKey, logout, requireLogin, showError, takeKey } from "./common.js";
 import {
   clinicianNote, entry, eventLabel, exerciseTitle, fmtEvidence, fmtMetric, fmtValue, label, loadCatalogue,
-  notScoredItem, outcomeLabel, qualityIntro, qualityNotes, unitText,
+  notScoredItem, outcomeLabel, qualityIntro, qualityNotes, severityCodes, severityMeaning, severityTitle, unitText,
 } from "./labels.js";
 import { renderPlot } from "./plot.js";
 import { attachVideo } from "./video.js";
@@ -583,7 +583,7 @@ async function showAssessment(id) {
         metrics.length ? card(el("h2", {}, "Measurements"), el("table", { "data-testid": "metrics" },
           el("tr", {}, el("th", {}, "measure"), el("th", {}, "value")),
           metrics.map((m) => el("tr", {}, el("td", {}, label(m.name, { exercise: a.exercise }) + (m.side ? ` (${m.side})` : "")
-            + (m.pass_index != null ? `, pass ${m.pass_index + 1}` : "")), el("td", {}, fmtMetric(m, said)))))) : "",
+            + (m.pass_index != null ? `, pass ${m.pass_index + 1}` : "")), el("td", {}, fmtMetric(m, said, a.input?.kind)))))) : "",
         card(el("h2", {}, "Exercises to approve"), suggestionsBox))));
   video = attachVideo(key, a, videoBox, { onTime: plot.setCursor });
   current = video;
@@ -612,7 +612,11 @@ async function loadFindings(a, box) {
       a.coaching?.length ? "No findings: the recording could not be scored (see above)." : "This exercise gave no findings."));
     return;
   }
+  const shown = new Set(items.flatMap((f) => [f.severity, f.review?.correction?.severity].filter(Boolean)));
+  const legend = severityCodes().filter((c) => shown.has(c));
   box.replaceChildren(...items.map((f) => finding(a, f, box)),
+    el("ul", { class: "hint small severity-key", "data-testid": "severity-key" },
+      legend.map((c) => el("li", { "data-severity": c }, el("strong", {}, severityTitle(c)), `: ${severityMeaning(c)}`))),
     el("p", { class: "hint small" }, "Findings support your judgement; they never diagnose."));
 }
 
@@ -628,7 +632,7 @@ function reviewLine(review) {
   return el("p", { class: "review-status", "data-testid": "review-status", "data-status": review.status },
     `${STATUS_WORDS[review.status] || review.status} by ${who}, ${when(review.reviewed_at)}`,
     review.note ? ` – “${review.note}”` : "",
-    c?.severity ? ` (severity now ${c.severity})` : "", c?.message ? ` (wording now: ${c.message})` : "");
+    c?.severity ? ` (severity now ${severityTitle(c.severity)})` : "", c?.message ? ` (wording now: ${c.message})` : "");
 }
 
 function finding(a, f, box) {
@@ -637,10 +641,10 @@ function finding(a, f, box) {
   const severity = corrected.severity || f.severity;
   const node = el("div", { class: "finding", "data-testid": "finding", "data-index": f.index, "data-code": f.code,
                            "data-severity": severity },
-    el("p", {}, el("strong", { "data-testid": "finding-severity" }, severity),
-      corrected.severity && corrected.severity !== f.severity ? el("span", { class: "hint small" }, ` (was ${f.severity})`) : "",
+    el("p", {}, el("strong", { "data-testid": "finding-severity", title: severityMeaning(severity) }, severityTitle(severity)),
+      corrected.severity && corrected.severity !== f.severity ? el("span", { class: "hint small" }, ` (was ${severityTitle(f.severity)})`) : "",
       " · ", el("span", { "data-testid": "finding-message" }, f.message)),
-    Object.keys(f.evidence || {}).length ? el("p", { class: "small", "data-testid": "evidence" }, `Evidence: ${fmtEvidence(f.evidence)}`) : null,
+    Object.keys(f.evidence || {}).length ? el("p", { class: "small", "data-testid": "evidence" }, `Evidence: ${fmtEvidence(f.evidence, a.input?.kind)}`) : null,
     t ? el("p", { class: "small", "data-testid": "threshold" },
       `Threshold: ${label(t.name)} ${Number(t.value)}${["deg", "%"].includes(t.unit) ? unitText(t.unit) : ` ${unitText(t.unit)}`}. `
       + `Source: ${t.source}${t.note ? ". " + t.note : ""}`) : null,
@@ -649,7 +653,7 @@ function finding(a, f, box) {
   const note = el("textarea", { "data-testid": "review-note", placeholder: "note (needed to correct or reject; no names)", maxlength: 2000,
                                 "aria-label": "review note" });
   const sev = el("select", { "data-testid": "correct-severity", "aria-label": "corrected severity" },
-    ["normal", "attention", "inconclusive", "info"].map((s) => el("option", { value: s, selected: s === severity }, s)));
+    severityCodes().map((s) => el("option", { value: s, selected: s === severity }, severityTitle(s))));
   const message = el("input", { "data-testid": "correct-message", placeholder: "corrected wording (optional)" });
   const problem = el("p", { class: "error", "data-testid": "review-error", role: "alert" });
   const send = async (action) => {

@@ -5,7 +5,7 @@
 import { api } from "./common.js";
 
 let cat = { units: {}, exercises: {}, series: {}, metrics: {}, evidence: {}, events: {}, outcomes: {}, coaching: {},
-            quality: {}, quality_intro: "", patient_advice: {} };
+            quality: {}, quality_intro: "", patient_advice: {}, severity: {} };
 
 export async function loadCatalogue(key) {
   try {
@@ -86,7 +86,7 @@ export function fmtInterval(ci, unit, digits = 1) {
 }
 
 /** A metric as "Pelvic drop 6.1° (95 % interval 2.0 to 10.2°)"; counts without a unit. */
-export function fmtMetric(m, said = {}) {
+export function fmtMetric(m, said = {}, kind = null) {
   const e = entry(m.name);
   if (!m.measurable || m.value === null) {
     // a reason that repeats a coaching message (patient voice) is given in the clinician's words
@@ -94,29 +94,31 @@ export function fmtMetric(m, said = {}) {
     return `not measurable${reason ? ": " + reason : ""}`;
   }
   const v = fmtValue(m.value, m.unit, e.digits ?? 1);
-  return (m.ci95 ? `${v} (${fmtInterval(m.ci95, m.unit, e.digits ?? 1)})` : v) + restsOn(m);
+  return (m.ci95 ? `${v} (${fmtInterval(m.ci95, m.unit, e.digits ?? 1)})` : v) + restsOn(m, kind);
 }
 
 /** What a protocol value rests on (kinematics/protocols/evidence.py): "; 7 steps, 100% of frames measured, confidence 0.92". */
-export function restsOn(m) {
+export function restsOn(m, kind = null) {
   if (m.coverage == null || m.confidence == null) return "";
   const parts = [];
   if (m.n_events != null && m.event_kind) {
     const kind = m.event_kind;
     parts.push(`${m.n_events} ${kind}${m.n_events === 1 ? "" : kind.endsWith("s") ? "es" : "s"}`);
   }
-  parts.push(`${Math.round(m.coverage * 100)}% of frames measured`, `confidence ${m.confidence.toFixed(2)}`);
+  // a camera's frames, or a sensor-only assessment's samples (input.kind "sensors")
+  parts.push(`${Math.round(m.coverage * 100)}% of ${kind === "sensors" ? "samples valid" : "frames measured"}`,
+    `confidence ${m.confidence.toFixed(2)}`);
   return "; " + parts.join(", ");
 }
 
 /** The evidence of a finding in words, its interval beside the value it belongs to. */
-export function fmtEvidence(evidence) {
+export function fmtEvidence(evidence, kind = null) {
   const parts = [];
   let unit = "", digits = 1, first = true;
   for (const [k, v] of Object.entries(evidence || {})) {
     if (k === "ci95") continue;
     if (k === "rests_on" && Array.isArray(v)) {
-      for (const r of v) parts.push(`${label(r.metric).toLowerCase()}${r.side ? ` (${r.side})` : ""} rests on ${restsOn(r).slice(2)}`);
+      for (const r of v) parts.push(`${label(r.metric).toLowerCase()}${r.side ? ` (${r.side})` : ""} rests on ${restsOn(r, kind).slice(2)}`);
       continue;
     }
     if (typeof v === "boolean") { parts.push(`${label(k).toLowerCase()}: ${v ? "yes" : "no"}`); continue; }
@@ -191,6 +193,22 @@ export function patientAdvice(code, exercise = null) {
   if (!text) return null;
   const needed = cat.views_needed?.[exercise] || "side-on or facing the camera, as the exercise asks";
   return text.replaceAll("{needed}", needed);
+}
+
+/** A finding severity's plain title (service/catalogue.py SEVERITY); the JSON keeps the code. */
+export function severityTitle(code) {
+  return cat.severity?.[code]?.title || guess(code || "").label;
+}
+
+/** The finding severity codes, in the catalogue's order (the order of its key under a list of findings). */
+export function severityCodes() {
+  const codes = Object.keys(cat.severity || {});
+  return codes.length ? codes : ["attention", "inconclusive", "normal", "info"];
+}
+
+/** One sentence on what a finding severity means; "" for a code the catalogue does not know. */
+export function severityMeaning(code) {
+  return cat.severity?.[code]?.meaning || "";
 }
 
 export function qualityIntro() {
