@@ -648,7 +648,9 @@ def analyze_sensors(wearables: WearableFiles, *, exercise: str | None = None, fi
     ]
     protocol = None
     if exercise is not None and section.imu is not None:
-        protocol = ImuProtocol().assess(exercise, gait=found.gait, strides=found.strides, obliquity=found.obliquity)
+        protocol = ImuProtocol().assess(
+            exercise, gait=found.gait, strides=found.strides, obliquity=found.obliquity, samples=found.samples
+        )
     if exercise is not None and protocol is None:
         what = "a lower-back IMU" if section.imu is not None else "EMG alone (it needs an IMU or a camera)"
         issues.append(

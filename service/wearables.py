@@ -35,6 +35,7 @@ from kinematics.fusion import (
     read_emg,
     read_imu,
 )
+from kinematics.fusion.evidence import SampleValidity, sample_validity
 from kinematics.fusion.stride import StrideLengths
 from kinematics.series import Series
 from service.schemas.wearables import (
@@ -46,6 +47,8 @@ from service.schemas.wearables import (
     FusedOut,
     GaitOut,
     ImuOut,
+    OnsetEvidenceOut,
+    SamplesOut,
     SeriesOut,
     StrideOut,
     SyncOut,
@@ -85,6 +88,7 @@ class SensorResults:
     gait: GaitEvents | None = None
     strides: StrideLengths | None = None
     obliquity: Series | None = None
+    samples: SampleValidity | None = None  # the recording's valid samples: what the protocol's coverage rests on
 
 
 @dataclass(frozen=True)
@@ -252,6 +256,17 @@ def _imu_section(rec: ImuRecording, request: WearablesRequest, issue, processing
         gait=None,
         notes=list(rec.notes),
     )
+    found.samples = samples = sample_validity(rec.t_s, np.column_stack([rec.acc_mps2, rec.gyr_rads]))
+    out.samples = SamplesOut(
+        coverage=round(samples.coverage, 3), lost={k: round(v, 3) for k, v in samples.lost.items()}
+    )
+    if samples.coverage < 0.995:
+        issue(
+            "imu_samples_lost",
+            "warning",
+            f"{rec.source}: {1 - samples.coverage:.0%} of the recording has no valid sample ({samples.describe()}); "
+            "values on too little of it are not measurable",
+        )
     if rec.placement not in ("sacrum", "lower_back", "pelvis"):
         issue(
             "imu_placement",
@@ -399,6 +414,9 @@ def _emg_section(
     for note in res.notes:
         if note.startswith(tuple(c.name for c in rec.channels)):
             issue("emg_label", "info", note)
+    for name, ev in res.evidence.items():
+        if not ev.measurable:
+            issue("emg_onsets_not_measurable", "warning", f"{name}: muscle onsets not measurable: {ev.reason}")
     step = max(1, round(rec.sampling_rate_hz / 100.0))
     processing["emg"] = {k: v for k, v in res.parameters.items() if k != "reference_mv"}
     return EmgOut(
@@ -436,8 +454,10 @@ def _emg_section(
                 movement_onset_s=round(float(r["movement_onset_s"]), 4),  # type: ignore[arg-type]
                 muscle_onset_s=_r(r["muscle_onset_s"], 4),  # type: ignore[arg-type]
                 delta_ms=_r(r["delta_ms"], 1),
+                reason=r["reason"],  # type: ignore[arg-type]
             )  # type: ignore[arg-type]
             for r in res.timing_ms
         ],
+        onset_evidence=[OnsetEvidenceOut(channel=k, **asdict(v)) for k, v in res.evidence.items()],
         notes=res.notes,
     )

@@ -13,6 +13,7 @@ Pure numpy/scipy, like the rest of :mod:`kinematics`. Modules:
 ``emg_io``         read EMG files (generic CSV, UCI lower-limb text)
 ``emg``            filters, envelopes, normalisation, symmetry, co-contraction, timing
 ``onsets``         threshold onset detection (Hodges & Bui 1996)
+``evidence``       valid samples, and what each sensor value rests on (coverage, events, confidence)
 ``synth``          synthetic sensors with known ground truth (tests)
 =================  ===========================================================
 """

@@ -15,7 +15,10 @@ import numpy as np
 
 from kinematics.fusion.errors import SensorFormatError
 
-__all__ = ["Table", "check_clock", "read_table"]
+__all__ = ["MAX_GAP_INTERVALS", "Table", "check_clock", "read_table"]
+
+#: A sample interval longer than this many median intervals is a clock gap: samples were lost there.
+MAX_GAP_INTERVALS = 1.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,7 +162,7 @@ def check_clock(
     column: str,
     declared_rate_hz: float | None,
     rate_tolerance: float = 0.01,
-    max_gap_intervals: float = 1.5,
+    max_gap_intervals: float = MAX_GAP_INTERVALS,
 ) -> float:
     """Validate sample times and return the measured sampling rate in Hz.
 

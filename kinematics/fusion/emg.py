@@ -49,6 +49,7 @@ from scipy import signal
 
 from kinematics.errors import InputError
 from kinematics.fusion.emg_io import EmgChannel, EmgRecording
+from kinematics.fusion.evidence import OnsetEvidence, onset_evidence, sample_validity
 from kinematics.fusion.onsets import Bursts, ThresholdOnsetDetector
 from kinematics.series import Event, Series
 
@@ -159,6 +160,9 @@ class EmgResult:
     hardware_delay_assumed: bool
     notes: list[str] = field(default_factory=list)
     parameters: dict[str, object] = field(default_factory=dict)
+    #: channel name -> what its muscle onsets rest on (valid samples, bursts, their clarity); a channel whose
+    #: onsets are not measurable has no muscle onset in ``timing_ms``, with the reason
+    evidence: dict[str, OnsetEvidence] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -242,7 +246,7 @@ class EmgAnalysis:
         normalisation = (
             "reference" if refs and len(refs) == len(rec.channels) else ("session_peak" if not refs else "mixed")
         )
-        envelopes, bursts, onsets, used_ref = {}, {}, [], {}
+        envelopes, bursts, onsets, used_ref, evidence = {}, {}, [], {}, {}
         for j, ch in enumerate(rec.channels):
             ref = refs.get(ch.name, float(amp[:, j].max()))
             if ref <= 0:
@@ -251,9 +255,16 @@ class EmgAnalysis:
             envelopes[ch.name] = Series(t, amp[:, j] / ref, "1", np.ones(len(t)))
             b = detector.detect(t, onset_env[:, j])
             bursts[ch.name] = b
+            evidence[ch.name] = onset_evidence(sample_validity(rec.t_s, rec.emg_mv[:, j]), b.clarity)
             onsets += [
-                Event(t_s=float(a), name=ch.name, side=ch.side, end_s=None if np.isnan(e) else float(e))
-                for a, e in zip(b.onsets_s, b.offsets_s, strict=True)
+                Event(
+                    t_s=float(a),
+                    name=ch.name,
+                    side=ch.side,
+                    confidence=float(c),
+                    end_s=None if np.isnan(e) else float(e),
+                )
+                for a, e, c in zip(b.onsets_s, b.offsets_s, b.clarity, strict=True)
             ]
         onsets.sort(key=lambda e: e.t_s)
         if not self.detector.baseline_s:
@@ -270,11 +281,12 @@ class EmgAnalysis:
             onsets=onsets,
             symmetry_pct=self._symmetry(rec.channels, envelopes),
             co_contraction_pct=self._cci(rec.channels, envelopes),
-            timing_ms=self._timing(rec.channels, bursts, np.asarray(movement_onsets_s, dtype=float)),
+            timing_ms=self._timing(rec.channels, bursts, np.asarray(movement_onsets_s, dtype=float), evidence),
             hardware_delay_s=delay,
             hardware_delay_assumed=assumed,
             notes=notes,
             parameters=asdict(self),
+            evidence=evidence,
         )
 
     def onset_detector(self) -> ThresholdOnsetDetector:
@@ -317,13 +329,18 @@ class EmgAnalysis:
         return {f"{a} / {b}": co_contraction_index(env[a].values, env[b].values) for a, b in pairs}
 
     def _timing(
-        self, channels: tuple[EmgChannel, ...], bursts: dict[str, Bursts], movement_s: np.ndarray
+        self,
+        channels: tuple[EmgChannel, ...],
+        bursts: dict[str, Bursts],
+        movement_s: np.ndarray,
+        evidence: dict[str, OnsetEvidence],
     ) -> list[dict[str, object]]:
         rows: list[dict[str, object]] = []
         before, after = self.timing_window_s
         for m in movement_s:
             for ch in channels:
-                on = bursts[ch.name].onsets_s
+                ev = evidence[ch.name]
+                on = bursts[ch.name].onsets_s if ev.measurable else np.zeros(0)
                 near = on[(on >= m - before) & (on <= m + after)]
                 rows.append(
                     {
@@ -332,6 +349,7 @@ class EmgAnalysis:
                         "movement_onset_s": float(m),
                         "muscle_onset_s": float(near[0]) if near.size else None,
                         "delta_ms": float(1000.0 * (near[0] - m)) if near.size else None,
+                        "reason": ev.reason,
                     }
                 )
         return rows

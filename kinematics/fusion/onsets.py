@@ -21,7 +21,7 @@ mean envelope): an assumption the result records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -44,6 +44,9 @@ class Bursts:
     baseline_sd: float
     baseline_window_s: tuple[float, float]
     baseline_given: bool
+    #: (m,) how clearly each burst's peak stands out: (peak - threshold) / (peak - baseline mean), in [0, 1];
+    #: 1 for a peak far above the threshold, 0 for one that barely crosses it
+    clarity: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _window_means(x: np.ndarray, w: int) -> np.ndarray:
@@ -153,14 +156,23 @@ class ThresholdOnsetDetector:
                 merged[-1][1] = off
             else:
                 merged.append([on, off])
-        on_s, off_s = [], []
+        on_s, off_s, clarity = [], [], []
         for on, off in merged:
             end_t = t_s[off] if off < n else np.nan
             if off < n and end_t - t_s[on] < self.min_burst_s:
                 continue
             on_s.append(float(t_s[on]))
             off_s.append(float(end_t))
-        return Bursts(np.array(on_s), np.array(off_s), threshold, mean, sd, window, self.baseline_s is not None)
+            clarity.append(_clarity(float(env[on:off].max()), threshold, mean))
+        return Bursts(
+            np.array(on_s), np.array(off_s), threshold, mean, sd, window, self.baseline_s is not None, np.array(clarity)
+        )
+
+
+def _clarity(peak: float, threshold: float, baseline_mean: float) -> float:
+    """How far a burst's peak rises above the threshold, as a fraction of its rise above the baseline."""
+    rise = peak - baseline_mean
+    return float(np.clip((peak - threshold) / rise, 0.0, 1.0)) if rise > 0 else 0.0
 
 
 #: The rule :func:`movement_onsets` applies to angular speed (and its live form, kinematics.streaming).

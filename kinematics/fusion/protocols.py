@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from kinematics.fusion.evidence import SampleValidity, attach
 from kinematics.fusion.gait import GaitEvents
 from kinematics.fusion.stride import StrideLengths
 from kinematics.protocols import _common as C
@@ -46,6 +47,11 @@ CAMERA_ONLY: dict[str, str] = {
 }
 
 _OBLIQUITY_EXERCISES = ("single_leg_stance", "standing_hip_abduction")
+
+
+def _mean_confidence(contacts: list[ProtocolEvent], start_s: float, end_s: float) -> float:
+    inside = [c.confidence for c in contacts if start_s <= c.start_s <= end_s]
+    return round(float(np.mean(inside)), 3) if inside else 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,14 +87,22 @@ class ImuProtocol:
         gait: GaitEvents | None = None,
         strides: StrideLengths | None = None,
         obliquity: Series | None = None,
+        samples: SampleValidity | None = None,
     ) -> ProtocolResult | None:
-        """The exercise's metrics from the IMU, or None when the IMU cannot answer it at all."""
+        """The exercise's metrics from the IMU, or None when the IMU cannot answer it at all.
+
+        ``samples`` are the recording's valid samples (:func:`kinematics.fusion.evidence.sample_validity`):
+        with them every metric states its coverage, events and confidence, and a value on too little
+        evidence is not measurable (:func:`kinematics.fusion.evidence.attach`); without them only the events.
+        """
         params = {**asdict(self), "source": "lower-back IMU"}
         if exercise == "gait":
-            return self._gait(gait, strides, params)
-        if exercise in _OBLIQUITY_EXERCISES:
-            return self._obliquity(exercise, obliquity, params)
-        return None
+            result = self._gait(gait, strides, params)
+        elif exercise in _OBLIQUITY_EXERCISES:
+            result = self._obliquity(exercise, obliquity, params)
+        else:
+            return None
+        return result if samples is None else attach(result, samples)
 
     def _gait(self, gait: GaitEvents | None, strides: StrideLengths | None, params: dict) -> ProtocolResult:
         if gait is None:
@@ -100,7 +114,10 @@ class ImuProtocol:
         contacts = [
             ProtocolEvent("initial_contact", e.t_s, None, None, e.side, e.confidence) for e in gait.initial_contacts
         ]
-        bouts = [ProtocolEvent("walking_bout", a, b) for a, b in gait.sequences]
+        # a bout is as clear as its contacts' sides are (what the detector knows of each step)
+        bouts = [
+            ProtocolEvent("walking_bout", a, b, confidence=_mean_confidence(contacts, a, b)) for a, b in gait.sequences
+        ]
         if len(contacts) < self.min_steps:
             return C.unscored(
                 "gait",
@@ -118,8 +135,8 @@ class ImuProtocol:
         steps = gait.step_times_s
         cadence = gait.cadence_steps_per_min
         walking_s = float(sum(b - a for a, b in gait.sequences))
-        # what each value rests on (the video protocols' evidence.attach also measures frame coverage; a
-        # sensor's samples have none to report here): the steps, bouts and strides counted
+        # what each value rests on: the steps, bouts and strides counted (kinematics.fusion.evidence.attach
+        # adds the recording's coverage and the confidence, as kinematics.protocols.evidence does for video)
         steps_of = {side: sum(c.side == side for c in contacts) for side in SIDES}
         metrics = [ProtocolMetric("rep_count", len(contacts), "1", n_events=len(contacts), event_kind="step")]
         metrics += [

@@ -26,6 +26,10 @@ A measured value becomes *not measurable*, with the reason, when its coverage is
 :data:`MIN_COVERAGE` or it rests on fewer events than its basis needs (``min_events``);
 findings that rest on it are withdrawn and a ``weak_protocol_evidence`` warning says so.
 Metrics that a protocol already reports as not measurable keep their own reason.
+
+The rule itself is :func:`judge` (with :func:`shortfall`, the reason); :func:`attach` gives it the
+video's coverage, and :mod:`kinematics.fusion.evidence` a wearable sensor's (its valid samples), so a
+value means the same and is withheld for the same evidence whatever measured it.
 """
 
 from __future__ import annotations
@@ -48,9 +52,13 @@ __all__ = [
     "EVENT_KIND",
     "MIN_COVERAGE",
     "MIN_STEPS_FOR_RATE",
+    "MIN_STEP_TIMES",
     "MIN_STRIDES",
     "Basis",
+    "Measured",
     "attach",
+    "judge",
+    "shortfall",
     "with_evidence",
 ]
 
@@ -78,6 +86,8 @@ EVENT_KIND: dict[str, str] = {
     "hold": "hold",
     "single_leg_stance": "stance phase",
     "pass": "pass",
+    "walking_bout": "walking bout",  # a lower-back IMU's walking (kinematics.fusion.evidence)
+    "burst": "burst",  # an EMG channel's activity (kinematics.fusion.evidence)
 }
 
 _HIPS = ("left_hip", "right_hip")
@@ -371,26 +381,85 @@ def attach(protocol: ProtocolResult, result: KinematicsResult, landmarks: Landma
 
     Withholds (not measurable, with the reason) a measured value whose coverage is below
     :data:`MIN_COVERAGE` or that rests on fewer events than its :class:`Basis` needs, and
-    withdraws the findings that rest on it.
+    withdraws the findings that rest on it (:func:`judge`).
     """
     if not protocol.metrics or len(result.t_s) == 0:
         return protocol
     inputs = _Inputs(result, landmarks)
     t = result.t_s
+
+    def measure(m: ProtocolMetric, basis: Basis, events: list[ProtocolEvent]) -> Measured:
+        window = _window(t, protocol, m, basis, events)
+        ok, conf, parts = inputs.frames(basis.inputs, m.side)
+        coverage = float(np.mean(ok[window])) if window.any() else 0.0
+        input_conf = float(np.mean(conf[window & ok])) if (window & ok).any() else 0.0
+        return Measured(
+            coverage,
+            input_conf,
+            "the analysed frames had every input it needs measured",
+            lambda: f"measured in: {_short_of(parts, window)}",
+        )
+
+    return judge(protocol, lambda m: basis_of(protocol, m, result.view.view), measure)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """How much of what a metric describes was measured, as the source of the samples tells it.
+
+    Parameters
+    ----------
+    coverage
+        Fraction of the window (video frames, sensor samples) in which every input was measured.
+    input_confidence
+        Mean confidence of the inputs over the measured part of the window (1 for a sensor's valid samples).
+    of_what
+        What ``coverage`` is a fraction of, for the reason: "the analysed frames had every input it needs
+        measured", "the recording had valid samples".
+    missing
+        What was not measured, for the reason (called only when the value is withheld for it).
+    """
+
+    coverage: float
+    input_confidence: float
+    of_what: str
+    missing: Callable[[], str]
+
+
+def shortfall(measured: Measured, basis: Basis, n_events: int | None) -> str | None:
+    """Why a value on this evidence is not measurable (coverage below :data:`MIN_COVERAGE`, or fewer events
+    than ``basis.min_events``, which a count is never withheld for); None when it is measurable."""
+    if measured.coverage < MIN_COVERAGE:
+        return f"only {measured.coverage:.0%} of {measured.of_what} (need {MIN_COVERAGE:.0%}; {measured.missing()})"
+    kind = EVENT_KIND.get(basis.event) if basis.event else None
+    if not basis.count and kind and n_events is not None and n_events < basis.min_events:
+        return f"rests on {n_events} {kind}(s); need at least {basis.min_events}"
+    return None
+
+
+def judge(
+    protocol: ProtocolResult,
+    basis_for: Callable[[ProtocolMetric], Basis | None],
+    measure: Callable[[ProtocolMetric, Basis, list[ProtocolEvent]], Measured],
+) -> ProtocolResult:
+    """The rule every protocol metric's evidence follows, whatever measured it (camera or sensor).
+
+    For each metric with a :class:`Basis` (``basis_for``): its events, ``measure``'s coverage and input
+    confidence, then ``confidence`` = coverage x input confidence x the events' mean confidence; a measured
+    value under :data:`MIN_COVERAGE` or on fewer events than ``min_events`` becomes not measurable with the
+    reason, its findings are withdrawn and a ``weak_protocol_evidence`` warning lists it.
+    """
     metrics: list[ProtocolMetric] = []
     withdrawn: list[str] = []
     findings = list(protocol.findings)
     for m in protocol.metrics:
-        basis = basis_of(protocol, m, result.view.view)
+        basis = basis_for(m)
         if basis is None:
             metrics.append(m)
             continue
         events = _events(protocol, m, basis)
-        window = _window(t, protocol, m, basis, events)
-        ok, conf, parts = inputs.frames(basis.inputs, m.side)
-        n_window = int(window.sum())
-        coverage = float(np.mean(ok[window])) if n_window else 0.0
-        input_conf = float(np.mean(conf[window & ok])) if (window & ok).any() else 0.0
+        measured = measure(m, basis, events)
+        coverage = measured.coverage
         event_conf = float(np.mean([e.confidence for e in events])) if events and basis.event else 1.0
         n_events = m.n_events
         if n_events is None and basis.event is not None and basis.event != "stride":
@@ -398,20 +467,13 @@ def attach(protocol: ProtocolResult, result: KinematicsResult, landmarks: Landma
         kind = EVENT_KIND.get(basis.event) if basis.event else None
         m = replace(
             m,
-            confidence=round(coverage * input_conf * event_conf, 3),
+            confidence=round(coverage * measured.input_confidence * event_conf, 3),
             coverage=round(coverage, 3),
             n_events=n_events,
             event_kind=kind,
         )
         if m.measurable and m.value is not None and basis.gated:
-            why = None
-            if coverage < MIN_COVERAGE:
-                why = (
-                    f"only {coverage:.0%} of the analysed frames had every input it needs measured (need "
-                    f"{MIN_COVERAGE:.0%}; measured in: {_short_of(parts, window)})"
-                )
-            elif not basis.count and kind and n_events is not None and n_events < basis.min_events:
-                why = f"rests on {n_events} {kind}(s); need at least {basis.min_events}"
+            why = shortfall(measured, basis, n_events)
             if why is not None:
                 m = replace(m, value=None, ci95=None, measurable=False, reason=why)
                 where = f" (pass_index {m.pass_index})" if m.pass_index is not None else ""

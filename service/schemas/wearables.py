@@ -119,6 +119,7 @@ class ImuOut(_Model):
     pelvic_tilt_deg: SeriesOut | None
     pelvic_obliquity_deg: SeriesOut | None
     gait: GaitOut | None
+    samples: SamplesOut | None = Field(None, description="the recording's valid samples (what coverage rests on)")
     notes: list[str]
 
 
@@ -160,6 +161,32 @@ class TimingOut(_Model):
     movement_onset_s: float
     muscle_onset_s: float | None
     delta_ms: float | None = Field(description="muscle onset minus movement onset; negative = muscle first")
+    reason: str | None = Field(
+        None, description="why the channel's muscle onsets are not measurable (its onset_evidence); null when they are"
+    )
+
+
+class OnsetEvidenceOut(_Model):
+    """What one EMG channel's muscle onsets rest on; the same fields and rule as a protocol metric's."""
+
+    channel: str
+    coverage: float = Field(
+        description="fraction of the recording with valid samples (no clock gap, dropout or saturation)"
+    )
+    n_events: int = Field(description="bursts found in the channel")
+    event_kind: str = "burst"
+    confidence: float = Field(description="coverage x the mean clarity of the bursts' peaks; 0 without bursts")
+    measurable: bool = Field(description="false below 0.5 coverage or without a burst; then reason says why")
+    reason: str | None = None
+
+
+class SamplesOut(_Model):
+    """How much of a sensor recording measured something."""
+
+    coverage: float = Field(
+        description="fraction of the samples due (first to last timestamp) that were recorded and valid"
+    )
+    lost: dict[str, float] = Field(description="share of the samples due lost to clock gaps, dropouts, saturation")
 
 
 class EmgOut(_Model):
@@ -180,6 +207,9 @@ class EmgOut(_Model):
     co_contraction_pct: dict[str, float | None]
     movement_onsets_source: str | None
     timing: list[TimingOut]
+    onset_evidence: list[OnsetEvidenceOut] = Field(
+        default_factory=list, description="per channel: what its muscle onsets rest on"
+    )
     notes: list[str]
 
 

@@ -72,3 +72,32 @@ def test_bad_requests_and_files_are_input_errors(tmp_path):
     with pytest.raises(SensorFormatError, match="100 Hz"):
         analyze_wearables(imu_path=MOBILISED_CSV)
     assert parse_axes("mobilised") is MOBILISED_LOWER_BACK
+
+
+def test_a_sensor_only_gait_states_what_each_value_rests_on():
+    """The real Mobilise-D lower-back walk, no camera: every sample valid, each metric with its coverage,
+    steps and confidence in the document; the real UCI EMG's channels with their bursts' evidence."""
+    from service.analysis import analyze_sensors
+    from service.wearables import WearableFiles
+
+    files = WearableFiles(
+        imu_path=MOBILISED_CSV,
+        emg_path=UCI_5N,
+        request=WearablesRequest(imu_sampling_rate_hz=100.0, imu_axes="mobilised", imu_height_m=0.964),
+    )
+    doc = json.loads(analyze_sensors(files, exercise="gait").model_dump_json())
+    imu = doc["wearables"]["imu"]
+    assert imu["samples"] == {"coverage": 1.0, "lost": {"clock gaps": 0.0, "dropouts": 0.0, "saturation": 0.0}}
+    metrics = {(m["name"], m["side"]): m for m in doc["metrics"]}
+    contacts = imu["gait"]["initial_contacts"]
+    cadence = metrics["cadence_steps_per_min", None]
+    assert (cadence["coverage"], cadence["n_events"], cadence["event_kind"]) == (1.0, len(contacts), "step")
+    assert cadence["confidence"] == pytest.approx(np.mean([c["confidence"] for c in contacts]), abs=0.002)
+    stride = metrics["stride_length_m", None]
+    assert stride["measurable"] and stride["event_kind"] == "stride" and stride["coverage"] == 1.0
+    assert all(m["coverage"] is not None and m["confidence"] is not None for m in doc["metrics"])
+    onsets = {e["channel"]: e for e in doc["wearables"]["emg"]["onset_evidence"]}
+    assert sorted(onsets) == sorted(c["name"] for c in doc["wearables"]["emg"]["channels"])
+    for e in onsets.values():
+        assert e["coverage"] == 1.0 and e["event_kind"] == "burst" and e["n_events"] >= 1 and e["measurable"]
+        assert 0.0 < e["confidence"] <= 1.0
