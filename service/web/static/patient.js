@@ -331,13 +331,17 @@ class Live {
         w.names.push(name);
       }
     }
+    // nothing measured, for one reason: the advice alone (a list of every angle's name tells a patient nothing)
+    const alone = measured.length === 0 && withheld.size === 1;
     const notMeasured = [...withheld.values()].map((w) => el("li",
       { "data-testid": "angle-not-measured", "data-names": w.names.join(" "), "data-code": w.codes.join(" ") },
-      `${w.names.map((n) => label(n)).join(", ")}: not measured${w.advice ? ". " + w.advice : " yet."}`));
+      `${alone ? "Not measured" : w.names.map((n) => label(n)).join(", ") + ": not measured"}${w.advice ? ". " + w.advice : " yet."}`));
     $("live-angles").replaceChildren(...measured, ...notMeasured);
     const said = new Set(withheld.keys());
     const tips = [];
-    for (const q of qualityNotes(msg.quality)) {
+    // while nobody is in the picture, stepping into it is the one thing to do: the run's other advice
+    // (its view, its light) was about frames before they left, and waits until they are back
+    for (const q of msg.person_found === false ? [] : qualityNotes(msg.quality)) {
       const advice = q.severity === "info" ? null : patientAdvice(q.code, exercise);
       if (!advice || said.has(advice)) continue;  // nothing to change, or already said above
       said.add(advice);
