@@ -10,9 +10,10 @@ with their thresholds):
     the fraction of the recording with valid samples (:func:`sample_validity`): of the samples the clock
     says were due (first to last timestamp at the median interval), those present (not lost in a clock
     gap, an interval over :data:`~kinematics.fusion._table.MAX_GAP_INTERVALS` median intervals, the
-    readers' own rule), finite, and not held at one value for :data:`MIN_HELD_S` or longer (a sensor's
-    noise never repeats one value that long: a dropout repeats the last sample, a saturated channel sits
-    at its extreme). An IMU sample is valid when all six channels are; an EMG channel counts its own.
+    readers' own rule), finite, not a dropout (every channel held at one value for :data:`MIN_HELD_S` or
+    longer: a lost link repeats the whole last sample; one quiet channel recorded coarsely may repeat its
+    value and still measure) and no channel saturated (held at its extreme). An IMU sample is valid when
+    it is valid on all six channels; an EMG channel counts its own.
 ``n_events`` and ``event_kind``
     the steps, strides or walking bouts an IMU value rests on; an EMG channel's bursts.
 ``confidence``
@@ -137,12 +138,15 @@ def sample_validity(t_s: np.ndarray, values: np.ndarray) -> SampleValidity:
     missing = int(np.sum(np.round(dt[gaps] / median) - 1)) if gaps.any() else 0
     n_due = n + missing
     min_run = max(MIN_HELD_SAMPLES, round(MIN_HELD_S / median))
-    dropout, saturated = ~np.isfinite(x).all(axis=1), np.zeros(n, dtype=bool)
+    # A lost link repeats the whole last sample: every channel held at once. One channel held alone is a
+    # quiet axis recorded coarsely (a still gyroscope rounded to 0.1 deg/s repeats its value for seconds),
+    # unless it sits at its extreme: a saturated channel is lost on its own.
+    held_all, saturated = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
     for j in range(x.shape[1]):
         held, at_extreme = _held(x[:, j], min_run)
         saturated |= at_extreme
-        dropout |= held & ~at_extreme
-    dropout &= ~saturated
+        held_all &= held
+    dropout = (~np.isfinite(x).all(axis=1) | held_all) & ~saturated
     valid = ~(dropout | saturated)
     lost = {
         "clock gaps": missing / n_due,

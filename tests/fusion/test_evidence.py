@@ -118,6 +118,22 @@ def test_a_clipped_channel_is_saturation_for_the_share_of_time_it_sits_at_its_ra
     assert sample_validity(t, 3.0 * np.sin(2 * np.pi * t)).coverage == 1.0  # the same signal unclipped
 
 
+def test_one_quiet_channel_recorded_coarsely_is_not_a_dropout_but_every_channel_held_is(rng):
+    """A still gyroscope axis rounded to 0.1 rad/s repeats 0.0 for whole seconds while the other axes
+    measure: every sample valid. The whole sample repeated (a lost link) for 2 of 10 s: 20 % dropouts."""
+    t = np.arange(0.0, 10.0, 0.01)
+    busy = np.column_stack([np.sin(2 * np.pi * t) + rng.normal(0, 0.01, t.size) for _ in range(5)])
+    quiet = np.zeros(t.size)  # 0.0 for 0.24 s at a time, between single-sample blips of +-0.1
+    quiet[::50], quiet[25::50] = 0.1, -0.1
+    v = sample_validity(t, np.column_stack([busy, quiet]))
+    assert v.coverage == 1.0 and v.describe() == "no sample lost"
+    lost = np.column_stack([busy, quiet])
+    lost[300:500] = lost[299]
+    v = sample_validity(t, lost)
+    # the 200 repeats and the last real sample they repeat (it cannot be told from them): 201 of 1000
+    assert v.lost["dropouts"] == pytest.approx(0.201, abs=1e-9) and v.coverage == pytest.approx(0.799, abs=1e-9)
+
+
 def test_the_sensor_rule_is_the_video_rule():
     """One threshold and one minimum per kind of value, whatever found the steps (not copies)."""
     assert BASES["gait:cadence_steps_per_min"].min_events == E.BASES["gait:cadence_steps_per_min"].min_events
