@@ -48,6 +48,7 @@ __all__ = [
     "as_json",
     "as_reason",
     "clinician_note",
+    "coverage_of",
     "fmt_interval",
     "fmt_value",
     "label",
@@ -485,6 +486,12 @@ SEVERITY: dict[str, tuple[str, str]] = {
         "A measured value given without a reference to compare it with.",
     ),
 }
+
+
+def coverage_of(input_kind: str | None) -> str:
+    """What a protocol value's coverage is a fraction of, in words: a sensor-only assessment's valid
+    samples (``input.kind`` ``"sensors"``), otherwise a camera's frames."""
+    return "samples valid" if input_kind == "sensors" else "frames measured"
 
 
 def severity_title(code: str) -> str:

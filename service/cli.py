@@ -192,6 +192,9 @@ def _summary(a, out: Path) -> None:
     else:
         err.write(f"  input: {a.input.kind}, {a.input.frames_with_pose}/{a.input.frames_read} frames with a pose\n")
         err.write(f"  view: {a.view.view} (measurable planes: {', '.join(a.view.measurable_planes) or 'none'})\n")
+    from service.catalogue import coverage_of
+
+    of = coverage_of(a.input.kind)  # a camera's frames, or a sensor-only assessment's samples
     for m in a.metrics:
         if m.measurable and (m.source != "series" or m.name.endswith(("_range", "_mean"))):
             where = ", ".join(
@@ -199,7 +202,6 @@ def _summary(a, out: Path) -> None:
             )
             where = f" ({where})" if where else ""
             value = f"{m.value:g}" if m.unit == "1" else f"{m.value} {m.unit}"  # counts carry no unit
-            of = "samples valid" if a.input.kind == "sensors" else "frames measured"
             err.write(f"  {m.name}{where}: {value}{_evidence(m, of)}\n")
     for q in a.quality:
         err.write(f"  [{q.severity}] {q.message}\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from service.catalogue import QUALITY_INTRO, QualityNote, fmt_value, severity_key, unit_text
+from service.catalogue import QUALITY_INTRO, QualityNote, fmt_value, unit_text
 from service.reports._plots import progress_figure, series_figure, to_svg
 from service.reports.model import AssessmentSection, KeySeries, PlotGroup, ProgressChart, ReportModel
 
@@ -152,10 +152,9 @@ def _assessment(a: AssessmentSection, n: int) -> str:
                 stack=True,
             )
         )
-        key = severity_key([f.severity for f in a.findings] + [f.original_severity or "" for f in a.findings])
         parts.append(
             '<ul class="sev-key" data-testid="severity-key">'
-            + "".join(f"<li><strong>{_e(t)}</strong>: {_e(m)}</li>" for t, m in key)
+            + "".join(f"<li><strong>{_e(t)}</strong>: {_e(m)}</li>" for t, m in a.severity_key)
             + "</ul>"
         )
     else:

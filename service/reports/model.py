@@ -302,6 +302,12 @@ class AssessmentSection:
     def title(self) -> str:
         return K.EXERCISES.get(self.exercise, (self.exercise or "").replace("_", " "))
 
+    @property
+    def severity_key(self) -> list[tuple[str, str]]:
+        """``(title, meaning)`` of every severity its findings show, corrected ones' originals included: the key
+        the HTML and PDF reports print under the findings."""
+        return K.severity_key([f.severity for f in self.findings] + [f.original_severity or "" for f in self.findings])
+
 
 @dataclass(frozen=True)
 class OutcomeEntry:
@@ -443,14 +449,9 @@ def _finding(f: dict, review: FindingReview | None, people: dict[str, str], of: 
     )
 
 
-def coverage_of(doc: dict) -> str:
-    """What a protocol metric's coverage is a fraction of, in words: a camera's frames, a sensor's samples."""
-    return "samples valid" if (doc.get("input") or {}).get("kind") == "sensors" else "frames measured"
-
-
 def _rests_on(m: dict, of: str = "frames measured") -> str:
     """What a protocol value rests on, for the reader: ``"; 7 steps, 100 % of frames measured, confidence 0.92"``;
-    ``of``: :func:`coverage_of` the document."""
+    ``of``: :func:`service.catalogue.coverage_of` the document's input."""
     if m.get("coverage") is None or m.get("confidence") is None:
         return ""
     n, kind = m.get("n_events"), m.get("event_kind")
@@ -645,6 +646,7 @@ def _section(a: AssessmentRow, data: SessionData) -> AssessmentSection:
                 )
             )
     view = (doc.get("view") or {}).get("view")
+    of = K.coverage_of((doc.get("input") or {}).get("kind"))  # a camera's frames, or a sensor's samples
     reviews = data.reviews.get(a.id) or {}
     said = {
         c["message"]: K.clinician_note(c.get("code", ""), exercise=exercise, view=doc.get("view"))
@@ -660,11 +662,9 @@ def _section(a: AssessmentRow, data: SessionData) -> AssessmentSection:
         plots=_plots(series),
         events=events,
         metrics=tuple(
-            _metric(m, said, exercise, coverage_of(doc))
-            for m in doc.get("metrics") or []
-            if m.get("source") == "protocol"
+            _metric(m, said, exercise, of) for m in doc.get("metrics") or [] if m.get("source") == "protocol"
         ),
-        findings=tuple(_finding(f, reviews.get(i), data.people, coverage_of(doc)) for i, f in enumerate(findings)),
+        findings=tuple(_finding(f, reviews.get(i), data.people, of) for i, f in enumerate(findings)),
         not_scored=tuple(dict.fromkeys(said.values())),
         quality=K.quality_notes(doc.get("quality") or []),
         exercises=_exercises(a, findings, data) if a.status == "done" and findings else (),

@@ -13,7 +13,7 @@ import matplotlib
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from service.catalogue import QUALITY_INTRO, QualityNote, severity_key, unit_text
+from service.catalogue import QUALITY_INTRO, QualityNote, unit_text
 from service.reports._plots import HEIGHT_IN, WIDTH_IN, progress_figure, series_figure, to_png
 from service.reports.html import PROGRESS_INTRO, _plot_caption, progress_rows, unmeasured
 from service.reports.model import AssessmentSection, ReportModel
@@ -164,9 +164,7 @@ def _assessment(pdf: _Doc, a: AssessmentSection, n: int) -> None:
             ],
             (20, 58, 36, 26, 40),
         )
-        for title, meaning in severity_key(
-            [f.severity for f in a.findings] + [f.original_severity or "" for f in a.findings]
-        ):
+        for title, meaning in a.severity_key:
             pdf.para(f"{title}: {meaning}", 7.5)
     else:
         pdf.para("No findings for this recording.")
